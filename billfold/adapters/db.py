@@ -1,0 +1,54 @@
+"""Creating database engines: SQLite (file or memory) by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["DEFAULT_DATABASE_URL", "database_url_from_env", "make_engine"]
+
+DEFAULT_DATABASE_URL = "sqlite:///billfold.db"
+
+
+def database_url_from_env(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("BILLFOLD_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine whose write transactions serialize correctly on SQLite.
+
+    SQLite: ``BEGIN IMMEDIATE`` for every transaction (so two writers never both read and then
+    fail to upgrade their lock), WAL for files, foreign keys on, a busy timeout.
+    PostgreSQL URLs ``postgresql://`` use psycopg 3.
+    """
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, echo=echo, **kwargs)
+        _sqlite_pragmas(engine, wal=not memory)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,1 @@
+"""SQLAlchemy Core repositories and the unit of work."""

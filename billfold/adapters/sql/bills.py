@@ -1,0 +1,236 @@
+"""Bills and their items in the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, select, update
+
+from billfold.adapters import schema as t
+from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
+from billfold.collection.latefee import LateFeeRule
+from billfold.collection.payment import BillCredit
+from billfold.errors import ConcurrencyConflict
+
+_item_update = (
+    update(t.bill_items)
+    .where(
+        t.bill_items.c.bill_id == bindparam("b_bill_id"), t.bill_items.c.code == bindparam("b_code")
+    )
+    .values(
+        paid_fen=bindparam("paid_fen"),
+        waived_fen=bindparam("waived_fen"),
+        refunded_fen=bindparam("refunded_fen"),
+        amount_fen=bindparam("amount_fen"),
+    )
+)
+
+
+class SqlBills:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = conn.dialect.name == "postgresql"
+
+    # -- writing -----------------------------------------------------------------------------
+    def add(self, bill: Bill, content_hash: str, now: datetime) -> int:
+        bill_id = self.conn.execute(
+            t.bills.insert()
+            .values(
+                **self._columns(bill), content_hash=content_hash, created_at=now, updated_at=now
+            )
+            .returning(t.bills.c.id)
+        ).scalar_one()
+        self.conn.execute(
+            t.bill_items.insert(),
+            [
+                {
+                    "bill_id": bill_id,
+                    "position": position,
+                    "code": item.code,
+                    "name": item.name,
+                    "amount_fen": item.amount_fen,
+                    "priority": item.priority,
+                    "paid_fen": item.paid_fen,
+                    "waived_fen": item.waived_fen,
+                    "refunded_fen": item.refunded_fen,
+                }
+                for position, item in enumerate(bill.items)
+            ],
+        )
+        bill.id = int(bill_id)
+        return bill.id
+
+    @staticmethod
+    def _columns(bill: Bill) -> dict[str, Any]:
+        return {
+            "biller_id": bill.biller_id,
+            "bill_no": bill.bill_no,
+            "payer_id": bill.payer_id,
+            "kind": bill.kind.value,
+            "status": bill.stored_status.value,
+            "currency": bill.currency,
+            "due_date": bill.due_date,
+            "late_fee_rule": bill.late_fee_rule.describe(),
+            "allow_partial": bill.allow_partial,
+            "min_part_fen": bill.min_part_fen,
+            "open_min_fen": bill.open_min_fen,
+            "open_max_fen": bill.open_max_fen,
+            "decision_no": bill.decision_no,
+            "sub_unit": bill.sub_unit,
+            "period": bill.period,
+            "description": bill.description,
+            "principal_fen": bill.principal_fen,
+            "paid_fen": bill.paid_fen,
+            "late_fee_paid_fen": bill.late_fee_paid_fen,
+            "cancel_reason": bill.cancel_reason,
+            "version": bill.version,
+        }
+
+    def save(self, bill: Bill, now: datetime) -> None:
+        """Write a changed bill back, only if nobody changed it since it was read."""
+        assert bill.id is not None
+        columns = self._columns(bill)
+        columns["version"] = bill.version + 1
+        done = self.conn.execute(
+            update(t.bills)
+            .where(t.bills.c.id == bill.id, t.bills.c.version == bill.version)
+            .values(**columns, updated_at=now)
+        ).rowcount
+        if done != 1:
+            raise ConcurrencyConflict(f"bill {bill.bill_no} was changed meanwhile; try again")
+        bill.version += 1
+        self.conn.execute(_item_update, [self._item_params(bill.id, item) for item in bill.items])
+
+    @staticmethod
+    def _item_params(bill_id: int, item: BillItem) -> dict[str, Any]:
+        return {
+            "b_bill_id": bill_id,
+            "b_code": item.code,
+            "paid_fen": item.paid_fen,
+            "waived_fen": item.waived_fen,
+            "refunded_fen": item.refunded_fen,
+            "amount_fen": item.amount_fen,
+        }
+
+    def apply(self, bills: Sequence[Bill], credits: Iterable[BillCredit], now: datetime) -> None:
+        """Add credits (negative amounts take money back) to locked bills and save them."""
+        by_id = {bill.id: bill for bill in bills}
+        for credit in credits:
+            bill = by_id[credit.bill_id]
+            if credit.item_code == LATE_FEE_CODE:
+                bill.late_fee_paid_fen += credit.amount_fen
+            else:
+                item = bill.item(credit.item_code)
+                if bill.kind is BillKind.OPEN:
+                    item.amount_fen += credit.amount_fen
+                item.paid_fen += credit.amount_fen
+        for bill in bills:
+            self.save(bill, now)
+
+    def add_waiver(self, bill_id: int, waiver: Waiver) -> None:
+        self.conn.execute(
+            t.waivers.insert().values(
+                bill_id=bill_id,
+                item_code=waiver.item_code,
+                amount_fen=waiver.amount_fen,
+                reason=waiver.reason,
+                granted_by=waiver.granted_by,
+                created_at=waiver.granted_at,
+            )
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def _hydrate(self, rows: Sequence[Row[Any]]) -> list[Bill]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        items: dict[int, list[BillItem]] = defaultdict(list)
+        for item in self.conn.execute(
+            select(t.bill_items)
+            .where(t.bill_items.c.bill_id.in_(ids))
+            .order_by(t.bill_items.c.bill_id, t.bill_items.c.position)
+        ):
+            items[item.bill_id].append(
+                BillItem(
+                    code=item.code,
+                    name=item.name,
+                    amount_fen=item.amount_fen,
+                    priority=item.priority,
+                    paid_fen=item.paid_fen,
+                    waived_fen=item.waived_fen,
+                    refunded_fen=item.refunded_fen,
+                )
+            )
+        result = []
+        for row in rows:
+            bill = Bill.__new__(Bill)  # stored bills skip the creation checks (open bills grow)
+            bill.biller_id = row.biller_id
+            bill.bill_no = row.bill_no
+            bill.payer_id = row.payer_id
+            bill.items = items[row.id]
+            bill.kind = BillKind(row.kind)
+            bill.due_date = row.due_date
+            bill.late_fee_rule = LateFeeRule.parse(row.late_fee_rule)
+            bill.allow_partial = row.allow_partial
+            bill.min_part_fen = row.min_part_fen
+            bill.open_min_fen = row.open_min_fen
+            bill.open_max_fen = row.open_max_fen
+            bill.decision_no = row.decision_no
+            bill.sub_unit = row.sub_unit
+            bill.period = row.period
+            bill.description = row.description
+            bill.currency = row.currency
+            bill.late_fee_paid_fen = row.late_fee_paid_fen
+            bill.cancelled = row.status == "cancelled"
+            bill.cancel_reason = row.cancel_reason
+            bill.id = row.id
+            bill.version = row.version
+            result.append(bill)
+        return result
+
+    def get(self, bill_id: int, *, lock: bool = False) -> Bill | None:
+        found = self.get_many([bill_id], lock=lock)
+        return found[0] if found else None
+
+    def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.id.in_(sorted(set(bill_ids)))).order_by(t.bills.c.id)
+        if lock and self._lock:
+            q = q.with_for_update()
+        return self._hydrate(self.conn.execute(q).all())
+
+    def get_by_no(self, biller_id: int, bill_no: str, *, lock: bool = False) -> Bill | None:
+        q = select(t.bills).where(t.bills.c.biller_id == biller_id, t.bills.c.bill_no == bill_no)
+        if lock and self._lock:
+            q = q.with_for_update()
+        found = self._hydrate(self.conn.execute(q).all())
+        return found[0] if found else None
+
+    def content_hashes(self, biller_id: int, bill_nos: Iterable[str]) -> dict[str, str]:
+        wanted = list(set(bill_nos))
+        result: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for row in self.conn.execute(
+                select(t.bills.c.bill_no, t.bills.c.content_hash).where(
+                    t.bills.c.biller_id == biller_id, t.bills.c.bill_no.in_(chunk)
+                )
+            ):
+                result[row.bill_no] = row.content_hash
+        return result
+
+    def for_payer(self, payer_ids: Iterable[int], *, only_payable: bool = True) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.payer_id.in_(list(payer_ids)))
+        if only_payable:
+            q = q.where(t.bills.c.status.in_(["open", "partially_paid"]))
+        return self._hydrate(self.conn.execute(q.order_by(t.bills.c.due_date, t.bills.c.id)).all())
+
+    def by_decision_no(self, decision_no: str) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.decision_no == decision_no).order_by(t.bills.c.id)
+        return self._hydrate(self.conn.execute(q).all())
+
+    def for_biller(self, biller_id: int) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.biller_id == biller_id).order_by(t.bills.c.id)
+        return self._hydrate(self.conn.execute(q).all())

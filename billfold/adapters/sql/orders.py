@@ -1,0 +1,325 @@
+"""Orders, payments and refunds in the database: the rows exactly-once depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from billfold.adapters import schema as t
+from billfold.collection.allocation import Allocation
+from billfold.collection.order import Order, OrderStatus
+from billfold.collection.payment import PaymentRecord, PaymentStatus
+from billfold.collection.refund import RefundKind, RefundLine, RefundRecord, RefundStatus
+
+_line_refund = (
+    update(t.order_lines)
+    .where(t.order_lines.c.id == bindparam("b_id"))
+    .values(refunded_fen=t.order_lines.c.refunded_fen + bindparam("b_amount"))
+)
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+class SqlOrders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = conn.dialect.name == "postgresql"
+
+    def add(self, order: Order, business_date: date, idempotency_key: str | None) -> int:
+        order_id = self.conn.execute(
+            t.orders.insert()
+            .values(
+                order_no=order.order_no,
+                biller_id=order.biller_id,
+                payer_id=order.payer_id,
+                status=order.status.value,
+                total_fen=order.total_fen,
+                refunded_fen=0,
+                currency=order.currency,
+                channel=order.channel,
+                idempotency_key=idempotency_key,
+                created_at=order.created_at,
+                expires_at=order.expires_at,
+                business_date=business_date,
+            )
+            .returning(t.orders.c.id)
+        ).scalar_one()
+        self.conn.execute(
+            t.order_lines.insert(),
+            [
+                {
+                    "order_id": order_id,
+                    "position": position,
+                    "bill_id": line.bill_id,
+                    "item_code": line.item_code,
+                    "amount_fen": line.amount_fen,
+                    "refunded_fen": 0,
+                }
+                for position, line in enumerate(order.lines)
+            ],
+        )
+        order.id = int(order_id)
+        return order.id
+
+    def _hydrate(self, row: Row[Any] | None) -> Order | None:
+        if row is None:
+            return None
+        lines = self.conn.execute(
+            select(
+                t.order_lines.c.bill_id,
+                t.bills.c.bill_no,
+                t.order_lines.c.item_code,
+                t.order_lines.c.amount_fen,
+            )
+            .join(t.bills, t.bills.c.id == t.order_lines.c.bill_id)
+            .where(t.order_lines.c.order_id == row.id)
+            .order_by(t.order_lines.c.position)
+        ).all()
+        return Order(
+            id=row.id,
+            order_no=row.order_no,
+            biller_id=row.biller_id,
+            payer_id=row.payer_id,
+            total_fen=row.total_fen,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            lines=[Allocation(r.bill_id, r.bill_no, r.item_code, r.amount_fen) for r in lines],
+            status=OrderStatus(row.status),
+            channel=row.channel,
+            currency=row.currency,
+            refunded_fen=row.refunded_fen,
+            failure_reason=row.failure_reason,
+            paid_at=row.paid_at,
+            payment_id=row.payment_id,
+        )
+
+    def get_by_no(self, order_no: str, *, lock: bool = False) -> Order | None:
+        q = select(t.orders).where(t.orders.c.order_no == order_no)
+        if lock and self._lock:
+            q = q.with_for_update()
+        return self._hydrate(self.conn.execute(q).first())
+
+    def get(self, order_id: int, *, lock: bool = False) -> Order | None:
+        q = select(t.orders).where(t.orders.c.id == order_id)
+        if lock and self._lock:
+            q = q.with_for_update()
+        return self._hydrate(self.conn.execute(q).first())
+
+    def by_idempotency_key(self, biller_id: int, key: str) -> Order | None:
+        q = select(t.orders).where(
+            t.orders.c.biller_id == biller_id, t.orders.c.idempotency_key == key
+        )
+        return self._hydrate(self.conn.execute(q).first())
+
+    def transition(
+        self, order_id: int, expected: Iterable[OrderStatus], new: OrderStatus, **values: Any
+    ) -> bool:
+        """Conditional update: only changes the order if it is still in an ``expected`` state."""
+        done = self.conn.execute(
+            update(t.orders)
+            .where(t.orders.c.id == order_id, t.orders.c.status.in_([s.value for s in expected]))
+            .values(status=new.value, **values)
+        ).rowcount
+        return bool(done == 1)
+
+    def add_refunded(self, order_id: int, amount_fen: int, new: OrderStatus) -> None:
+        self.conn.execute(
+            update(t.orders)
+            .where(t.orders.c.id == order_id)
+            .values(refunded_fen=t.orders.c.refunded_fen + amount_fen, status=new.value)
+        )
+
+    def day_total(self, biller_id: int, business_date: date) -> int:
+        """Money ordered today that is paid or may still be paid (for the daily limit)."""
+        live = [OrderStatus.CREATED.value, OrderStatus.PAYING.value, OrderStatus.PAID.value]
+        total = self.conn.execute(
+            select(func.coalesce(func.sum(t.orders.c.total_fen), 0)).where(
+                t.orders.c.biller_id == biller_id,
+                t.orders.c.business_date == business_date,
+                t.orders.c.status.in_(live),
+            )
+        ).scalar_one()
+        return int(total)
+
+    def due_to_expire(self, now: datetime, limit: int = 1000) -> list[str]:
+        q = (
+            select(t.orders.c.order_no)
+            .where(
+                t.orders.c.status.in_([OrderStatus.CREATED.value, OrderStatus.PAYING.value]),
+                t.orders.c.expires_at <= now,
+            )
+            .order_by(t.orders.c.id)
+            .limit(limit)
+        )
+        return list(self.conn.execute(q).scalars())
+
+    def refund_lines(self, order_id: int) -> list[RefundLine]:
+        rows = self.conn.execute(
+            select(t.order_lines)
+            .where(t.order_lines.c.order_id == order_id)
+            .order_by(t.order_lines.c.position)
+        ).all()
+        return [
+            RefundLine(r.id, r.bill_id, r.item_code, r.amount_fen, r.refunded_fen) for r in rows
+        ]
+
+    def add_line_refunds(self, parts: Iterable[tuple[int, int]]) -> None:
+        params = [{"b_id": line_id, "b_amount": amount} for line_id, amount in parts]
+        if params:
+            self.conn.execute(_line_refund, params)
+
+
+class SqlPayments:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = conn.dialect.name == "postgresql"
+
+    @staticmethod
+    def _record(row: Row[Any] | None) -> PaymentRecord | None:
+        if row is None:
+            return None
+        return PaymentRecord(
+            id=row.id,
+            channel=row.channel,
+            channel_txn_id=row.channel_txn_id,
+            order_no=row.order_no,
+            order_id=row.order_id,
+            biller_id=row.biller_id,
+            status=PaymentStatus(row.status),
+            reason=row.reason,
+            amount_fen=row.amount_fen,
+            fee_fen=row.fee_fen,
+            refunded_fen=row.refunded_fen,
+            currency=row.currency,
+            paid_at=row.paid_at,
+            received_at=row.received_at,
+        )
+
+    def find(
+        self, channel: str, channel_txn_id: str, *, lock: bool = False
+    ) -> PaymentRecord | None:
+        q = select(t.payments).where(
+            t.payments.c.channel == channel, t.payments.c.channel_txn_id == channel_txn_id
+        )
+        if lock and self._lock:
+            q = q.with_for_update()
+        return self._record(self.conn.execute(q).first())
+
+    def get(self, payment_id: int, *, lock: bool = False) -> PaymentRecord | None:
+        q = select(t.payments).where(t.payments.c.id == payment_id)
+        if lock and self._lock:
+            q = q.with_for_update()
+        return self._record(self.conn.execute(q).first())
+
+    def for_order(self, order_id: int) -> list[PaymentRecord]:
+        q = select(t.payments).where(t.payments.c.order_id == order_id).order_by(t.payments.c.id)
+        return [r for r in (self._record(row) for row in self.conn.execute(q)) if r is not None]
+
+    def insert(self, values: dict[str, Any]) -> int | None:
+        """Insert a payment unless (channel, channel_txn_id) exists; ``None`` if it did.
+
+        The unique key makes this the exactly-once gate: two concurrent inserts of the same
+        transaction cannot both succeed; the loser waits for the winner and gets ``None``.
+        """
+        stmt = (
+            _insert(self.conn, t.payments)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
+            .returning(t.payments.c.id)
+        )
+        found = self.conn.execute(stmt).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    def transition(self, payment_id: int, expected: PaymentStatus, new: PaymentStatus) -> bool:
+        done = self.conn.execute(
+            update(t.payments)
+            .where(t.payments.c.id == payment_id, t.payments.c.status == expected.value)
+            .values(status=new.value)
+        ).rowcount
+        return bool(done == 1)
+
+    def add_refunded(self, payment_id: int, amount_fen: int) -> None:
+        self.conn.execute(
+            update(t.payments)
+            .where(t.payments.c.id == payment_id)
+            .values(refunded_fen=t.payments.c.refunded_fen + amount_fen)
+        )
+
+    def by_status(self, status: PaymentStatus) -> list[PaymentRecord]:
+        q = select(t.payments).where(t.payments.c.status == status.value).order_by(t.payments.c.id)
+        return [r for r in (self._record(row) for row in self.conn.execute(q)) if r is not None]
+
+
+class SqlRefunds:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _record(row: Row[Any] | None) -> RefundRecord | None:
+        if row is None:
+            return None
+        return RefundRecord(
+            id=row.id,
+            refund_no=row.refund_no,
+            payment_id=row.payment_id,
+            request_id=row.request_id,
+            kind=RefundKind(row.kind),
+            status=RefundStatus(row.status),
+            amount_fen=row.amount_fen,
+            fee_fen=row.fee_fen,
+            reason=row.reason,
+            requested_by=row.requested_by,
+            channel_refund_id=row.channel_refund_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+    def find(self, payment_id: int, request_id: str) -> RefundRecord | None:
+        q = select(t.refunds).where(
+            t.refunds.c.payment_id == payment_id, t.refunds.c.request_id == request_id
+        )
+        return self._record(self.conn.execute(q).first())
+
+    def get_by_no(self, refund_no: str) -> RefundRecord | None:
+        return self._record(
+            self.conn.execute(select(t.refunds).where(t.refunds.c.refund_no == refund_no)).first()
+        )
+
+    def insert(self, values: dict[str, Any]) -> int | None:
+        stmt = (
+            _insert(self.conn, t.refunds)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["payment_id", "request_id"])
+            .returning(t.refunds.c.id)
+        )
+        found = self.conn.execute(stmt).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    def transition(
+        self, refund_id: int, expected: Iterable[RefundStatus], new: RefundStatus, **values: Any
+    ) -> bool:
+        done = self.conn.execute(
+            update(t.refunds)
+            .where(t.refunds.c.id == refund_id, t.refunds.c.status.in_([s.value for s in expected]))
+            .values(status=new.value, **values)
+        ).rowcount
+        return bool(done == 1)
+
+    def for_payment(self, payment_id: int) -> list[RefundRecord]:
+        q = select(t.refunds).where(t.refunds.c.payment_id == payment_id).order_by(t.refunds.c.id)
+        return [r for r in (self._record(row) for row in self.conn.execute(q)) if r is not None]
+
+    def pending(self, limit: int = 1000) -> list[RefundRecord]:
+        q = (
+            select(t.refunds)
+            .where(t.refunds.c.status == RefundStatus.PENDING.value)
+            .order_by(t.refunds.c.id)
+            .limit(limit)
+        )
+        return [r for r in (self._record(row) for row in self.conn.execute(q)) if r is not None]

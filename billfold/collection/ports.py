@@ -1,0 +1,198 @@
+"""Ports: what the collection use cases need from persistence, as Protocols.
+
+The SQL adapters in :mod:`billfold.adapters.sql` implement them; the domain never imports
+SQLAlchemy. (Kept in step with the adapters by ``tests/unit/collection/test_ports.py``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from billfold.collection.bill import Bill, Waiver
+from billfold.collection.journal import JournalEntry, Posting
+from billfold.collection.order import Order, OrderStatus
+from billfold.collection.payer import Payer
+from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
+from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
+from billfold.merchants.biller import Biller, BillerStatus, Limits, SubUnit
+from billfold.merchants.fees import FeeRule
+
+
+class BillersRepository(Protocol):
+    def add(self, biller: Biller, now: datetime) -> int: ...
+
+    def get_by_code(self, code: str) -> Biller | None: ...
+
+    def get(self, biller_id: int) -> Biller | None: ...
+
+    def list(self) -> list[Biller]: ...
+
+    def set_status(self, biller_id: int, status: BillerStatus, now: datetime) -> None: ...
+
+    def set_limits(self, biller_id: int, limits: Limits, now: datetime) -> None: ...
+
+    def set_fee_rule(self, biller_id: int, rule: FeeRule) -> None: ...
+
+    def add_sub_unit(self, biller_id: int, unit: SubUnit) -> None: ...
+
+
+class PayersRepository(Protocol):
+    def ensure(self, biller_id: int, payer: Payer, now: datetime) -> int: ...
+
+    def get(self, payer_id: int) -> Payer | None: ...
+
+    def find(self, biller_id: int | None, identifier: str) -> list[tuple[int, Payer]]: ...
+
+
+class BillsRepository(Protocol):
+    def add(self, bill: Bill, content_hash: str, now: datetime) -> int: ...
+
+    def save(self, bill: Bill, now: datetime) -> None: ...
+
+    def apply(
+        self, bills: Sequence[Bill], credits: Iterable[BillCredit], now: datetime
+    ) -> None: ...
+
+    def add_waiver(self, bill_id: int, waiver: Waiver) -> None: ...
+
+    def get(self, bill_id: int, *, lock: bool = False) -> Bill | None: ...
+
+    def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]: ...
+
+    def get_by_no(self, biller_id: int, bill_no: str, *, lock: bool = False) -> Bill | None: ...
+
+    def content_hashes(self, biller_id: int, bill_nos: Iterable[str]) -> dict[str, str]: ...
+
+    def for_payer(self, payer_ids: Iterable[int], *, only_payable: bool = True) -> list[Bill]: ...
+
+    def by_decision_no(self, decision_no: str) -> list[Bill]: ...
+
+    def for_biller(self, biller_id: int) -> list[Bill]: ...
+
+
+class OrdersRepository(Protocol):
+    def add(self, order: Order, business_date: date, idempotency_key: str | None) -> int: ...
+
+    def get_by_no(self, order_no: str, *, lock: bool = False) -> Order | None: ...
+
+    def get(self, order_id: int, *, lock: bool = False) -> Order | None: ...
+
+    def by_idempotency_key(self, biller_id: int, key: str) -> Order | None: ...
+
+    def transition(
+        self, order_id: int, expected: Iterable[OrderStatus], new: OrderStatus, **values: Any
+    ) -> bool: ...
+
+    def add_refunded(self, order_id: int, amount_fen: int, new: OrderStatus) -> None: ...
+
+    def day_total(self, biller_id: int, business_date: date) -> int: ...
+
+    def due_to_expire(self, now: datetime, limit: int = 1000) -> list[str]: ...
+
+    def refund_lines(self, order_id: int) -> list[RefundLine]: ...
+
+    def add_line_refunds(self, parts: Iterable[tuple[int, int]]) -> None: ...
+
+
+class PaymentsRepository(Protocol):
+    def find(
+        self, channel: str, channel_txn_id: str, *, lock: bool = False
+    ) -> PaymentRecord | None: ...
+
+    def get(self, payment_id: int, *, lock: bool = False) -> PaymentRecord | None: ...
+
+    def for_order(self, order_id: int) -> list[PaymentRecord]: ...
+
+    def insert(self, values: dict[str, Any]) -> int | None: ...
+
+    def transition(self, payment_id: int, expected: PaymentStatus, new: PaymentStatus) -> bool: ...
+
+    def add_refunded(self, payment_id: int, amount_fen: int) -> None: ...
+
+    def by_status(self, status: PaymentStatus) -> list[PaymentRecord]: ...
+
+
+class RefundsRepository(Protocol):
+    def find(self, payment_id: int, request_id: str) -> RefundRecord | None: ...
+
+    def get_by_no(self, refund_no: str) -> RefundRecord | None: ...
+
+    def insert(self, values: dict[str, Any]) -> int | None: ...
+
+    def transition(
+        self, refund_id: int, expected: Iterable[RefundStatus], new: RefundStatus, **values: Any
+    ) -> bool: ...
+
+    def for_payment(self, payment_id: int) -> list[RefundRecord]: ...
+
+    def pending(self, limit: int = 1000) -> list[RefundRecord]: ...
+
+
+class JournalRepository(Protocol):
+    def post(
+        self,
+        entries: Iterable[JournalEntry],
+        now: datetime,
+        *,
+        payment_id: int | None = None,
+        refund_id: int | None = None,
+    ) -> None: ...
+
+    def trial_balance(self) -> dict[str, int]: ...
+
+    def bill_balances(self) -> dict[int, int]: ...
+
+    def entries_balance(self) -> list[int]: ...
+
+    def postings(self) -> list[Posting]: ...
+
+
+class OutboxRepository(Protocol):
+    def add(
+        self, event_type: str, biller_id: int | None, payload: dict[str, Any], now: datetime
+    ) -> str: ...
+
+    def flush(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class AuditRepository(Protocol):
+    def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target_type: str,
+        target_id: str,
+        reason: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        now: datetime,
+    ) -> None: ...
+
+    def list(
+        self, target_type: str | None = None, target_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+class UnitOfWork(Protocol):
+    billers: BillersRepository
+    payers: PayersRepository
+    bills: BillsRepository
+    orders: OrdersRepository
+    payments: PaymentsRepository
+    refunds: RefundsRepository
+    journal: JournalRepository
+    outbox: OutboxRepository
+    audit: AuditRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *args: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

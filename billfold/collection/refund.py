@@ -1,0 +1,92 @@
+"""Refunds: how much, taken back from which bills, and how much of our fee goes back.
+
+The rule (the mirror of allocation): a refund takes back the most recently allocated line
+first — principal before late fee, the lowest-priority item first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from billfold.errors import InvalidInput
+from billfold.money import format_yuan
+
+__all__ = ["RefundKind", "RefundLine", "RefundRecord", "RefundStatus", "fee_share", "split_refund"]
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # decided and journalled; the channel has not paid it out yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the channel refused; money stays in refunds payable for a retry
+    CANCELLED = "cancelled"  # the payment was reversed before the refund went out
+
+
+class RefundKind(StrEnum):
+    CREDITED = "credited"  # money that had reached bills
+    SUSPENSE = "suspense"  # money that never reached a bill
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    line_id: int
+    bill_id: int
+    item_code: str
+    amount_fen: int  # allocated to this line
+    refunded_fen: int  # already refunded from this line
+
+    @property
+    def refundable_fen(self) -> int:
+        return self.amount_fen - self.refunded_fen
+
+
+def split_refund(lines: list[RefundLine], amount_fen: int) -> list[tuple[RefundLine, int]]:
+    """Share ``amount_fen`` over ``lines`` (given in allocation order), last line first."""
+    available = sum(line.refundable_fen for line in lines)
+    if amount_fen <= 0:
+        raise InvalidInput(
+            f"amount: a refund must be more than 0.00, got {format_yuan(amount_fen)}"
+        )
+    if amount_fen > available:
+        raise InvalidInput(
+            f"amount: {format_yuan(amount_fen)} is more than the {format_yuan(available)} "
+            "that can still be refunded"
+        )
+    result: list[tuple[RefundLine, int]] = []
+    left = amount_fen
+    for line in reversed(lines):
+        if left == 0:
+            break
+        take = min(left, line.refundable_fen)
+        if take:
+            result.append((line, take))
+            left -= take
+    return result
+
+
+def fee_share(fee_fen: int, paid_fen: int, refunded_before: int, refunding: int) -> int:
+    """The part of ``fee_fen`` returned with a refund, computed on the cumulative refund so
+    that refunding everything, in any number of steps, returns exactly the whole fee."""
+    if paid_fen <= 0:
+        return 0
+    after = (fee_fen * (refunded_before + refunding)) // paid_fen
+    before = (fee_fen * refunded_before) // paid_fen
+    return after - before
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    id: int
+    refund_no: str
+    payment_id: int
+    request_id: str
+    kind: RefundKind
+    status: RefundStatus
+    amount_fen: int
+    fee_fen: int
+    reason: str
+    requested_by: str
+    channel_refund_id: str | None
+    created_at: datetime
+    completed_at: datetime | None

@@ -1,0 +1,730 @@
+"""Use cases of the collection core: ``handle(cmd, uow)`` style functions.
+
+Each opens the unit of work, reads (and locks) what it changes, asks the pure domain what
+to do, writes the result with conditional updates, and commits. Leaving without commit
+rolls everything back, so a bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from billfold.clock import Clock, business_date
+from billfold.collection.allocation import allocate
+from billfold.collection.bill import LATE_FEE_CODE, Bill, Waiver
+from billfold.collection.journal import (
+    REFUNDS_PAYABLE,
+    SUSPENSE,
+    JournalEntry,
+    Posting,
+    clearing,
+    payable,
+)
+from billfold.collection.order import DEFAULT_ORDER_TTL, PAYABLE_STATES, Order, OrderStatus
+from billfold.collection.payment import (
+    BillCredit,
+    Confirmation,
+    PaymentRecord,
+    PaymentStatus,
+    decide,
+    refund_entry,
+)
+from billfold.collection.ports import UnitOfWork
+from billfold.collection.refund import (
+    RefundKind,
+    RefundRecord,
+    RefundStatus,
+    fee_share,
+    split_refund,
+)
+from billfold.errors import Conflict, InvalidInput, InvalidTransition, LimitExceeded, NotFound
+from billfold.merchants.biller import Biller
+from billfold.money import format_yuan
+
+__all__ = [
+    "ConfirmResult",
+    "cancel_bill",
+    "complete_refund",
+    "confirm_payment",
+    "create_order",
+    "expire_orders",
+    "refund_payment",
+    "reverse_payment",
+    "start_payment",
+    "waive_bill",
+]
+
+
+def _new_number(prefix: str, now: datetime) -> str:
+    """Order/refund numbers: prefix + UTC date-time + 10 random hex digits (≤ 32 chars)."""
+    return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+
+
+def _biller(uow: UnitOfWork, code: str) -> Biller:
+    biller = uow.billers.get_by_code(code)
+    if biller is None:
+        raise NotFound(f"biller {code!r} does not exist")
+    return biller
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+def create_order(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    biller_code: str,
+    bill_nos: list[str],
+    amount_fen: int | None = None,
+    channel: str | None = None,
+    idempotency_key: str | None = None,
+    ttl: timedelta = DEFAULT_ORDER_TTL,
+) -> Order:
+    """Create one order for one or more bills of one biller and one payer.
+
+    The engine computes the total (late fees as of now); the payer only states an amount
+    for an open-amount bill or a part payment the bill allows.
+    """
+    now = clock.now()
+    with uow:
+        biller = _biller(uow, biller_code)
+        assert biller.id is not None
+        if idempotency_key:
+            existing = uow.orders.by_idempotency_key(biller.id, idempotency_key)
+            if existing is not None:
+                return existing
+        if not biller.accepts_orders:
+            raise Conflict(f"biller {biller.code} is suspended; it takes no new orders")
+        if not bill_nos:
+            raise InvalidInput("bills: an order needs at least one bill")
+        if len(set(bill_nos)) != len(bill_nos):
+            raise InvalidInput("bills: the same bill is listed twice")
+        bills: list[Bill] = []
+        for bill_no in bill_nos:
+            bill = uow.bills.get_by_no(biller.id, bill_no)
+            if bill is None:
+                raise NotFound(f"bill {bill_no!r} does not exist for biller {biller.code}")
+            bills.append(bill)
+        if len({bill.payer_id for bill in bills}) != 1:
+            raise InvalidInput("bills: one order pays the bills of one payer")
+        today = business_date(now, biller.timezone)
+        lines = allocate(bills, today, amount_fen)
+        total = sum(line.amount_fen for line in lines)
+        limits = biller.limits
+        if limits.single_payment_fen is not None and total > limits.single_payment_fen:
+            raise LimitExceeded(
+                f"amount {format_yuan(total)} is over {biller.code}'s single-payment limit "
+                f"of {format_yuan(limits.single_payment_fen)}"
+            )
+        if limits.daily_fen is not None:
+            used = uow.orders.day_total(biller.id, today)
+            if used + total > limits.daily_fen:
+                raise LimitExceeded(
+                    f"amount {format_yuan(total)} would take {biller.code} over its daily limit "
+                    f"of {format_yuan(limits.daily_fen)} ({format_yuan(used)} used today)"
+                )
+        order = Order(
+            order_no=_new_number("BF", now),
+            biller_id=biller.id,
+            payer_id=bills[0].payer_id,
+            total_fen=total,
+            created_at=now,
+            expires_at=now + ttl,
+            lines=lines,
+            channel=channel,
+            currency=bills[0].currency,
+        )
+        uow.orders.add(order, today, idempotency_key)
+        uow.commit()
+        return order
+
+
+def start_payment(uow: UnitOfWork, clock: Clock, order_no: str, channel: str) -> Order:
+    """A channel has been asked to collect: created → paying (repeats are harmless)."""
+    now = clock.now()
+    with uow:
+        order = uow.orders.get_by_no(order_no, lock=True)
+        if order is None:
+            raise NotFound(f"order {order_no!r} does not exist")
+        if order.status is OrderStatus.PAYING and order.channel == channel:
+            return order
+        if order.is_expired_at(now):
+            raise InvalidTransition(f"order {order_no} has expired; create a new order")
+        order.transition(OrderStatus.PAYING)
+        assert order.id is not None
+        if not uow.orders.transition(
+            order.id, [OrderStatus.CREATED, OrderStatus.PAYING], OrderStatus.PAYING, channel=channel
+        ):
+            raise InvalidTransition(f"order {order_no} changed meanwhile; look it up again")
+        order.channel = channel
+        uow.commit()
+        return order
+
+
+def expire_orders(uow: UnitOfWork, clock: Clock, limit: int = 1000) -> int:
+    """Mark orders past their expiry as expired. A payment arriving later goes to suspense."""
+    now = clock.now()
+    count = 0
+    with uow:
+        for order_no in uow.orders.due_to_expire(now, limit):
+            order = uow.orders.get_by_no(order_no, lock=True)
+            if order is None or order.id is None:
+                continue
+            if uow.orders.transition(order.id, PAYABLE_STATES, OrderStatus.EXPIRED):
+                uow.outbox.add("order.expired", order.biller_id, {"order_no": order_no}, now)
+                count += 1
+        uow.commit()
+    return count
+
+
+# -- confirmation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResult:
+    payment: PaymentRecord
+    duplicate: bool  # True when this transaction had been confirmed before
+
+    @property
+    def status(self) -> PaymentStatus:
+        return self.payment.status
+
+    @property
+    def credited(self) -> bool:
+        return self.payment.status is PaymentStatus.CREDITED
+
+
+def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> ConfirmResult:
+    """The one path by which money reaches bills. Exactly once per (channel, transaction).
+
+    Repeats return the first outcome. The database decides races: the order and its bills
+    are locked, and the payment row's unique key lets only one transaction insert it.
+    """
+    now = clock.now()
+    with uow:
+        seen = uow.payments.find(conf.channel, conf.channel_txn_id)
+        if seen is not None:
+            return ConfirmResult(seen, duplicate=True)
+        order = uow.orders.get_by_no(conf.order_no, lock=True)
+        biller = uow.billers.get(order.biller_id) if order else None
+        bills = (
+            uow.bills.get_many([line.bill_id for line in order.lines], lock=True) if order else []
+        )
+        tz = biller.timezone if biller else "Asia/Shanghai"
+        today = business_date(conf.paid_at, tz)
+        fee = biller.fee_for(conf.channel, conf.amount_fen) if biller else 0
+        decision = decide(conf, order, bills, biller.code if biller else None, fee, today)
+
+        values: dict[str, Any] = {
+            "channel": conf.channel,
+            "channel_txn_id": conf.channel_txn_id,
+            "order_no": conf.order_no,
+            "order_id": order.id if order else None,
+            "biller_id": order.biller_id if order else None,
+            "status": decision.status.value,
+            "reason": decision.reason.value if decision.reason else None,
+            "amount_fen": conf.amount_fen,
+            "fee_fen": decision.fee_fen,
+            "refunded_fen": 0,
+            "currency": conf.currency,
+            "paid_at": conf.paid_at,
+            "received_at": now,
+            "business_date": today,
+        }
+        payment_id = uow.payments.insert(values)
+        if payment_id is None:  # a concurrent delivery of the same transaction won
+            uow.rollback()
+            winner = uow.payments.find(conf.channel, conf.channel_txn_id)
+            assert winner is not None
+            return ConfirmResult(winner, duplicate=True)
+
+        if order is not None and order.id is not None and decision.order_status is not None:
+            extra: dict[str, Any] = {}
+            if decision.credited:
+                extra = {"paid_at": conf.paid_at, "payment_id": payment_id, "channel": conf.channel}
+            elif decision.order_status is OrderStatus.FAILED and decision.reason:
+                extra = {"failure_reason": decision.reason.value}
+            moved = uow.orders.transition(order.id, PAYABLE_STATES, decision.order_status, **extra)
+            if not moved and decision.credited:  # cannot happen while the order row is locked
+                raise Conflict(f"order {order.order_no} changed while it was locked")
+        if decision.credited:
+            uow.bills.apply(bills, decision.credits, now)
+        uow.journal.post(decision.entries, now, payment_id=payment_id)
+        record = uow.payments.get(payment_id)
+        assert record is not None
+        biller_id = order.biller_id if order else None
+        _payment_events(
+            uow, record, decision.credits, decision.bills_now_paid, bills, now, biller_id
+        )
+        if decision.queue_refund:
+            _queue_refund(
+                uow, record, record.amount_fen, "automatic: " + (record.reason or ""), now
+            )
+        uow.commit()
+        return ConfirmResult(record, duplicate=False)
+
+
+def _payment_events(
+    uow: UnitOfWork,
+    record: PaymentRecord,
+    credits: tuple[BillCredit, ...],
+    now_paid: tuple[int, ...],
+    bills: list[Bill],
+    now: datetime,
+    biller_id: int | None,
+) -> None:
+    payload = {
+        "payment_id": record.id,
+        "channel": record.channel,
+        "channel_txn_id": record.channel_txn_id,
+        "order_no": record.order_no,
+        "amount": format_yuan(record.amount_fen),
+        "amount_fen": record.amount_fen,
+        "paid_at": record.paid_at.isoformat(),
+        "status": record.status.value,
+        "reason": record.reason,
+    }
+    kind = {
+        PaymentStatus.CREDITED: "payment.confirmed",
+        PaymentStatus.HELD: "payment.held",
+        PaymentStatus.SUSPENSE: "payment.suspense",
+    }[record.status]
+    uow.outbox.add(kind, biller_id, payload, now)
+    names = {bill.id: bill.bill_no for bill in bills}
+    for bill_id in sorted({c.bill_id for c in credits}):
+        amount = sum(c.amount_fen for c in credits if c.bill_id == bill_id)
+        event = "bill.paid" if bill_id in now_paid else "bill.partially_paid"
+        uow.outbox.add(
+            event,
+            biller_id,
+            {"bill_no": names.get(bill_id), "amount_fen": amount, "order_no": record.order_no},
+            now,
+        )
+
+
+def _queue_refund(
+    uow: UnitOfWork, payment: PaymentRecord, amount_fen: int, reason: str, now: datetime
+) -> RefundRecord:
+    """Queue the refund of money sitting in suspense (its journal entry is already posted)."""
+    refund_id = uow.refunds.insert(
+        {
+            "refund_no": _new_number("RF", now),
+            "payment_id": payment.id,
+            "request_id": f"auto-{payment.id}",
+            "kind": RefundKind.SUSPENSE.value,
+            "status": RefundStatus.PENDING.value,
+            "amount_fen": amount_fen,
+            "fee_fen": 0,
+            "reason": reason[:200],
+            "requested_by": "billfold",
+            "created_at": now,
+        }
+    )
+    assert refund_id is not None
+    uow.payments.add_refunded(payment.id, amount_fen)
+    refund = uow.refunds.find(payment.id, f"auto-{payment.id}")
+    assert refund is not None
+    uow.outbox.add("refund.created", payment.biller_id, _refund_payload(refund, payment), now)
+    return refund
+
+
+def _refund_payload(refund: RefundRecord, payment: PaymentRecord) -> dict[str, Any]:
+    return {
+        "refund_no": refund.refund_no,
+        "payment_id": payment.id,
+        "channel": payment.channel,
+        "channel_txn_id": payment.channel_txn_id,
+        "order_no": payment.order_no,
+        "amount": format_yuan(refund.amount_fen),
+        "amount_fen": refund.amount_fen,
+        "kind": refund.kind.value,
+        "status": refund.status.value,
+        "reason": refund.reason,
+    }
+
+
+# -- refunds and reversals -------------------------------------------------------------------------
+
+
+def refund_payment(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    payment_id: int,
+    amount_fen: int,
+    request_id: str,
+    reason: str,
+    requested_by: str,
+) -> RefundRecord:
+    """Refund part or all of a payment; never more than was paid, once per request id."""
+    now = clock.now()
+    if not request_id or len(request_id) > 64:
+        raise InvalidInput("request_id: 1-64 characters required (it makes the refund idempotent)")
+    if not reason.strip() or not requested_by.strip():
+        raise InvalidInput("refund: a reason and who requests it are required")
+    with uow:
+        payment = uow.payments.get(payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"payment {payment_id} does not exist")
+        existing = uow.refunds.find(payment.id, request_id)
+        if existing is not None:
+            if existing.amount_fen != amount_fen:
+                raise Conflict(
+                    f"refund request {request_id} was made before for "
+                    f"{format_yuan(existing.amount_fen)}, not {format_yuan(amount_fen)}"
+                )
+            return existing
+        if payment.status is PaymentStatus.REVERSED:
+            raise InvalidTransition(
+                f"payment {payment.id} was reversed; there is nothing to refund"
+            )
+        if amount_fen <= 0:
+            raise InvalidInput(
+                f"amount: a refund must be more than 0.00, got {format_yuan(amount_fen)}"
+            )
+        if amount_fen > payment.refundable_fen:
+            raise InvalidInput(
+                f"amount: {format_yuan(amount_fen)} is more than the "
+                f"{format_yuan(payment.refundable_fen)} left to refund on payment {payment.id}"
+            )
+        memo = f"refund {request_id} of payment {payment.id}"
+        fee_back = 0
+        if payment.status is PaymentStatus.CREDITED:
+            order = uow.orders.get(payment.order_id, lock=True) if payment.order_id else None
+            biller = uow.billers.get(payment.biller_id) if payment.biller_id else None
+            if order is None or order.id is None or biller is None:
+                raise NotFound(f"payment {payment.id} has lost its order")
+            parts = split_refund(uow.orders.refund_lines(order.id), amount_fen)
+            bills = uow.bills.get_many([line.bill_id for line, _ in parts], lock=True)
+            _take_back(
+                bills,
+                [(line.bill_id, line.item_code, amount) for line, amount in parts],
+                refund=True,
+            )
+            uow.bills.apply(bills, [], now)
+            uow.orders.add_line_refunds([(line.line_id, amount) for line, amount in parts])
+            fee_back = fee_share(
+                payment.fee_fen, payment.amount_fen, payment.refunded_fen, amount_fen
+            )
+            bill_parts = [(line.bill_id, amount) for line, amount in parts]
+            entries = refund_entry(biller.code, bill_parts, fee_back, memo)
+            left = order.total_fen - order.refunded_fen - amount_fen
+            uow.orders.add_refunded(
+                order.id,
+                amount_fen,
+                OrderStatus.REFUNDED if left == 0 else OrderStatus.PARTIALLY_REFUNDED,
+            )
+            kind = RefundKind.CREDITED
+        else:  # held money: return it from suspense
+            entries = [
+                JournalEntry.build(
+                    "refund_queued",
+                    [Posting(SUSPENSE, amount_fen), Posting(REFUNDS_PAYABLE, -amount_fen)],
+                    memo=memo,
+                )
+            ]
+            kind = RefundKind.SUSPENSE
+        refund_id = uow.refunds.insert(
+            {
+                "refund_no": _new_number("RF", now),
+                "payment_id": payment.id,
+                "request_id": request_id,
+                "kind": kind.value,
+                "status": RefundStatus.PENDING.value,
+                "amount_fen": amount_fen,
+                "fee_fen": fee_back,
+                "reason": reason[:200],
+                "requested_by": requested_by,
+                "created_at": now,
+            }
+        )
+        if refund_id is None:
+            raise Conflict(f"refund request {request_id} is being made right now; look it up")
+        uow.payments.add_refunded(payment.id, amount_fen)
+        uow.journal.post(entries, now, payment_id=payment.id, refund_id=refund_id)
+        refund = uow.refunds.find(payment.id, request_id)
+        assert refund is not None
+        uow.outbox.add("refund.created", payment.biller_id, _refund_payload(refund, payment), now)
+        uow.audit.append(
+            actor=requested_by,
+            action="refund",
+            target_type="payment",
+            target_id=str(payment.id),
+            reason=reason,
+            before={"refunded": format_yuan(payment.refunded_fen)},
+            after={
+                "refunded": format_yuan(payment.refunded_fen + amount_fen),
+                "refund_no": refund.refund_no,
+            },
+            now=now,
+        )
+        uow.commit()
+        return refund
+
+
+def _take_back(bills: list[Bill], parts: list[tuple[int, str, int]], *, refund: bool) -> None:
+    """Take money back off bills: a refund is no longer owed; a reversal is owed again."""
+    by_id = {bill.id: bill for bill in bills}
+    for bill_id, code, amount in parts:
+        bill = by_id[bill_id]
+        if code == LATE_FEE_CODE:
+            bill.late_fee_paid_fen -= amount
+            continue
+        item = bill.item(code)
+        item.paid_fen -= amount
+        if refund:
+            item.refunded_fen += amount
+
+
+def complete_refund(
+    uow: UnitOfWork,
+    clock: Clock,
+    refund_no: str,
+    *,
+    succeeded: bool,
+    channel_refund_id: str | None = None,
+) -> RefundRecord:
+    """The channel has paid a refund out (or refused it). Idempotent for repeats."""
+    now = clock.now()
+    with uow:
+        refund = uow.refunds.get_by_no(refund_no)
+        if refund is None:
+            raise NotFound(f"refund {refund_no!r} does not exist")
+        target = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
+        if refund.status is target:
+            return refund
+        moved = uow.refunds.transition(
+            refund.id,
+            [RefundStatus.PENDING, RefundStatus.FAILED],
+            target,
+            completed_at=now if succeeded else None,
+            channel_refund_id=channel_refund_id,
+        )
+        if not moved:
+            raise InvalidTransition(
+                f"refund {refund_no} is {refund.status.value}; it cannot change"
+            )
+        payment = uow.payments.get(refund.payment_id)
+        assert payment is not None
+        if succeeded:
+            entry = JournalEntry.build(
+                "refund_paid",
+                [
+                    Posting(REFUNDS_PAYABLE, refund.amount_fen),
+                    Posting(clearing(payment.channel), -refund.amount_fen),
+                ],
+                memo=f"refund {refund_no} paid by {payment.channel}",
+            )
+            uow.journal.post([entry], now, payment_id=payment.id, refund_id=refund.id)
+        done = uow.refunds.get_by_no(refund_no)
+        assert done is not None
+        uow.outbox.add(
+            "refund.succeeded" if succeeded else "refund.failed",
+            payment.biller_id,
+            _refund_payload(done, payment),
+            now,
+        )
+        uow.commit()
+        return done
+
+
+def reverse_payment(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    channel: str,
+    channel_txn_id: str,
+    reason: str,
+    requested_by: str,
+    order_no: str = "",
+) -> PaymentRecord:
+    """Undo (冲正) a payment that did not complete cleanly. Idempotent, and safe if the
+    payment never arrived: a marker is stored so that a late confirmation credits nothing."""
+    now = clock.now()
+    with uow:
+        payment = uow.payments.find(channel, channel_txn_id, lock=True)
+        if payment is None:
+            uow.payments.insert(
+                {
+                    "channel": channel,
+                    "channel_txn_id": channel_txn_id,
+                    "order_no": order_no or "-",
+                    "order_id": None,
+                    "biller_id": None,
+                    "status": PaymentStatus.REVERSED.value,
+                    "reason": "reversed_before_arrival",
+                    "amount_fen": 0,
+                    "fee_fen": 0,
+                    "refunded_fen": 0,
+                    "currency": "CNY",
+                    "paid_at": now,
+                    "received_at": now,
+                    "business_date": business_date(now),
+                }
+            )
+            uow.commit()
+            marker = uow.payments.find(channel, channel_txn_id)
+            assert marker is not None
+            return marker
+        if payment.status is PaymentStatus.REVERSED:
+            return payment
+        refunds = uow.refunds.for_payment(payment.id)
+        if any(r.status is RefundStatus.SUCCEEDED for r in refunds) or (
+            payment.status is PaymentStatus.CREDITED and refunds
+        ):
+            raise InvalidTransition(
+                f"payment {payment.id} has refunds; refund the rest instead of reversing it"
+            )
+        entries: list[JournalEntry] = []
+        ch = clearing(channel)
+        if payment.status is PaymentStatus.CREDITED:
+            order = uow.orders.get(payment.order_id, lock=True) if payment.order_id else None
+            biller = uow.billers.get(payment.biller_id) if payment.biller_id else None
+            assert order is not None and order.id is not None and biller is not None
+            bills = uow.bills.get_many([line.bill_id for line in order.lines], lock=True)
+            _take_back(
+                bills,
+                [(ln.bill_id, ln.item_code, ln.amount_fen) for ln in order.lines],
+                refund=False,
+            )
+            uow.bills.apply(bills, [], now)
+            account = payable(biller.code)
+            entries.append(
+                JournalEntry.build(
+                    "reversal",
+                    [Posting(account, ln.amount_fen, ln.bill_id) for ln in order.lines]
+                    + [Posting(ch, -payment.amount_fen)],
+                    memo=f"reversal {channel} {channel_txn_id}",
+                )
+            )
+            if payment.fee_fen:
+                entries.append(
+                    JournalEntry.build(
+                        "fee_reversal",
+                        [
+                            Posting("fee_income", payment.fee_fen),
+                            Posting(account, -payment.fee_fen),
+                        ],
+                        memo=f"reversal {channel} {channel_txn_id}",
+                    )
+                )
+            uow.orders.transition(order.id, [OrderStatus.PAID], OrderStatus.REVERSED)
+        else:
+            pending = [
+                r for r in refunds if r.status in (RefundStatus.PENDING, RefundStatus.FAILED)
+            ]
+            queued = sum(r.amount_fen for r in pending)
+            for r in pending:
+                uow.refunds.transition(r.id, [r.status], RefundStatus.CANCELLED)
+            postings = [Posting(ch, -payment.amount_fen)]
+            if queued:
+                postings.append(Posting(REFUNDS_PAYABLE, queued))
+            if payment.amount_fen - queued:
+                postings.append(Posting(SUSPENSE, payment.amount_fen - queued))
+            entries.append(
+                JournalEntry.build(
+                    "reversal", postings, memo=f"reversal {channel} {channel_txn_id}"
+                )
+            )
+        if not uow.payments.transition(payment.id, payment.status, PaymentStatus.REVERSED):
+            raise Conflict(f"payment {payment.id} changed meanwhile; try again")
+        uow.journal.post(entries, now, payment_id=payment.id)
+        uow.audit.append(
+            actor=requested_by,
+            action="reverse",
+            target_type="payment",
+            target_id=str(payment.id),
+            reason=reason,
+            before={"status": payment.status.value},
+            after={"status": PaymentStatus.REVERSED.value},
+            now=now,
+        )
+        record = uow.payments.get(payment.id)
+        assert record is not None
+        uow.outbox.add(
+            "payment.reversed",
+            payment.biller_id,
+            {
+                "payment_id": payment.id,
+                "order_no": payment.order_no,
+                "amount_fen": payment.amount_fen,
+            },
+            now,
+        )
+        uow.commit()
+        return record
+
+
+# -- operator actions on bills ------------------------------------------------------------------
+
+
+def waive_bill(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    biller_code: str,
+    bill_no: str,
+    amount_fen: int,
+    reason: str,
+    granted_by: str,
+    item_code: str | None = None,
+) -> Bill:
+    now = clock.now()
+    with uow:
+        biller = _biller(uow, biller_code)
+        assert biller.id is not None
+        bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
+        if bill is None:
+            raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
+        before = bill.snapshot()
+        bill.waive(item_code, amount_fen, reason, granted_by)
+        assert bill.id is not None
+        uow.bills.save(bill, now)
+        uow.bills.add_waiver(bill.id, Waiver(item_code or "*", amount_fen, reason, granted_by, now))
+        uow.audit.append(
+            actor=granted_by,
+            action="waive",
+            target_type="bill",
+            target_id=f"{biller_code}/{bill_no}",
+            reason=reason,
+            before=before,
+            after=bill.snapshot(),
+            now=now,
+        )
+        uow.outbox.add(
+            "bill.waived", biller.id, {"bill_no": bill_no, "amount_fen": amount_fen}, now
+        )
+        uow.commit()
+        return bill
+
+
+def cancel_bill(
+    uow: UnitOfWork, clock: Clock, *, biller_code: str, bill_no: str, reason: str, by: str
+) -> Bill:
+    now = clock.now()
+    with uow:
+        biller = _biller(uow, biller_code)
+        assert biller.id is not None
+        bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
+        if bill is None:
+            raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
+        before = bill.snapshot()
+        bill.cancel(reason)
+        uow.bills.save(bill, now)
+        uow.audit.append(
+            actor=by,
+            action="cancel",
+            target_type="bill",
+            target_id=f"{biller_code}/{bill_no}",
+            reason=reason,
+            before=before,
+            after=bill.snapshot(),
+            now=now,
+        )
+        uow.outbox.add("bill.cancelled", biller.id, {"bill_no": bill_no}, now)
+        uow.commit()
+        return bill

@@ -1,0 +1,309 @@
+"""The library entry point: ``Engine.from_url(url, clock=...)``.
+
+An :class:`Engine` owns a database engine and a clock and runs the use cases, each in its
+own unit of work (one database transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine as SqlEngine
+
+from billfold.adapters import migrate
+from billfold.adapters.db import database_url_from_env, make_engine
+from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.clock import Clock, SystemClock, business_date
+from billfold.collection import services
+from billfold.collection.bill import Bill
+from billfold.collection.order import DEFAULT_ORDER_TTL, Order
+from billfold.collection.payer import Payer
+from billfold.collection.payment import Confirmation, PaymentRecord
+from billfold.collection.refund import RefundRecord
+from billfold.errors import NotFound
+from billfold.merchants import services as merchant_services
+from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.fees import FeeRule
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """billfold, embedded. Every method is one transaction; bad input changes nothing."""
+
+    def __init__(self, db: SqlEngine, clock: Clock | None = None) -> None:
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def from_url(
+        cls, url: str | None = None, *, clock: Clock | None = None, upgrade: bool = False
+    ) -> Engine:
+        """Connect to ``url`` (default: ``BILLFOLD_DATABASE_URL`` or ``sqlite:///billfold.db``);
+        with ``upgrade=True`` bring the schema to the newest migration first."""
+        engine = cls(make_engine(database_url_from_env(url)), clock)
+        if upgrade:
+            engine.upgrade()
+        return engine
+
+    def upgrade(self) -> None:
+        migrate.upgrade(self.db)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- billers ------------------------------------------------------------------------------
+    def create_biller(self, biller: Biller, *, actor: str = "system") -> Biller:
+        return merchant_services.create_biller(self.uow(), self.clock, biller, actor=actor)
+
+    def biller(self, code: str) -> Biller:
+        with self.uow() as uow:
+            found = uow.billers.get_by_code(code)
+        if found is None:
+            raise NotFound(f"biller {code!r} does not exist")
+        return found
+
+    def billers(self) -> list[Biller]:
+        with self.uow() as uow:
+            return uow.billers.list()
+
+    def set_biller_status(
+        self, code: str, status: BillerStatus, *, actor: str, reason: str
+    ) -> Biller:
+        return merchant_services.set_status(
+            self.uow(), self.clock, code, status, actor=actor, reason=reason
+        )
+
+    def set_fee_rule(self, code: str, rule: FeeRule, *, actor: str, reason: str) -> Biller:
+        return merchant_services.set_fee_rule(
+            self.uow(), self.clock, code, rule, actor=actor, reason=reason
+        )
+
+    def set_limits(self, code: str, limits: Limits, *, actor: str, reason: str) -> Biller:
+        return merchant_services.set_limits(
+            self.uow(), self.clock, code, limits, actor=actor, reason=reason
+        )
+
+    # -- bills --------------------------------------------------------------------------------
+    def add_bill(self, biller_code: str, payer: Payer, bill: Bill) -> Bill:
+        """Store one bill (``bill.biller_id``/``payer_id`` are filled in)."""
+        from billfold.collection.importer import add_bill
+
+        return add_bill(self.uow(), self.clock, biller_code, payer, bill)
+
+    def bill(self, biller_code: str, bill_no: str) -> Bill:
+        with self.uow() as uow:
+            biller = uow.billers.get_by_code(biller_code)
+            found = uow.bills.get_by_no(biller.id, bill_no) if biller and biller.id else None
+        if found is None:
+            raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
+        return found
+
+    def bills_for(
+        self, identifier: str, biller_code: str | None = None
+    ) -> list[tuple[Biller, Payer, Bill]]:
+        """Payable bills for a payer identifier (学号, 户号, decision number, phone, contract)."""
+        with self.uow() as uow:
+            biller_id = None
+            if biller_code is not None:
+                only = uow.billers.get_by_code(biller_code)
+                if only is None:
+                    raise NotFound(f"biller {biller_code!r} does not exist")
+                biller_id = only.id
+            found: list[tuple[Biller, Payer, Bill]] = []
+            for owner_id, payer in uow.payers.find(biller_id, identifier):
+                biller = uow.billers.get(owner_id)
+                assert biller is not None and payer.id is not None
+                found.extend((biller, payer, bill) for bill in uow.bills.for_payer([payer.id]))
+            for bill in uow.bills.by_decision_no(identifier):
+                if bill.payable and (biller_id is None or bill.biller_id == biller_id):
+                    biller = uow.billers.get(bill.biller_id)
+                    payer = uow.payers.get(bill.payer_id)
+                    assert biller is not None and payer is not None
+                    if all(b.id != bill.id for _, _, b in found):
+                        found.append((biller, payer, bill))
+            return found
+
+    def waive(
+        self,
+        biller_code: str,
+        bill_no: str,
+        amount_fen: int,
+        *,
+        reason: str,
+        granted_by: str,
+        item_code: str | None = None,
+    ) -> Bill:
+        return services.waive_bill(
+            self.uow(),
+            self.clock,
+            biller_code=biller_code,
+            bill_no=bill_no,
+            amount_fen=amount_fen,
+            reason=reason,
+            granted_by=granted_by,
+            item_code=item_code,
+        )
+
+    def cancel_bill(self, biller_code: str, bill_no: str, *, reason: str, by: str) -> Bill:
+        return services.cancel_bill(
+            self.uow(), self.clock, biller_code=biller_code, bill_no=bill_no, reason=reason, by=by
+        )
+
+    def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
+        from billfold.collection.importer import import_bills
+
+        return import_bills(self.uow(), self.clock, biller_code, data, **kwargs)
+
+    # -- orders and payments ---------------------------------------------------------------------
+    def create_order(
+        self,
+        biller_code: str,
+        bill_nos: Iterable[str],
+        *,
+        amount_fen: int | None = None,
+        channel: str | None = None,
+        idempotency_key: str | None = None,
+        ttl: timedelta = DEFAULT_ORDER_TTL,
+    ) -> Order:
+        return services.create_order(
+            self.uow(),
+            self.clock,
+            biller_code=biller_code,
+            bill_nos=list(bill_nos),
+            amount_fen=amount_fen,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            ttl=ttl,
+        )
+
+    def order(self, order_no: str) -> Order:
+        with self.uow() as uow:
+            found = uow.orders.get_by_no(order_no)
+        if found is None:
+            raise NotFound(f"order {order_no!r} does not exist")
+        return found
+
+    def start_payment(self, order_no: str, channel: str) -> Order:
+        return services.start_payment(self.uow(), self.clock, order_no, channel)
+
+    def confirm(
+        self,
+        channel: str,
+        channel_txn_id: str,
+        order_no: str,
+        amount_fen: int,
+        paid_at: datetime | None = None,
+        currency: str = "CNY",
+    ) -> services.ConfirmResult:
+        """Confirm a payment the channel reports. Exactly once per (channel, transaction id)."""
+        conf = Confirmation(
+            channel, channel_txn_id, order_no, amount_fen, paid_at or self.clock.now(), currency
+        )
+        return services.confirm_payment(self.uow(), self.clock, conf)
+
+    def payment(self, payment_id: int) -> PaymentRecord:
+        with self.uow() as uow:
+            found = uow.payments.get(payment_id)
+        if found is None:
+            raise NotFound(f"payment {payment_id} does not exist")
+        return found
+
+    def refund(
+        self,
+        payment_id: int,
+        amount_fen: int,
+        *,
+        request_id: str,
+        reason: str,
+        requested_by: str,
+    ) -> RefundRecord:
+        return services.refund_payment(
+            self.uow(),
+            self.clock,
+            payment_id=payment_id,
+            amount_fen=amount_fen,
+            request_id=request_id,
+            reason=reason,
+            requested_by=requested_by,
+        )
+
+    def complete_refund(
+        self, refund_no: str, *, succeeded: bool = True, channel_refund_id: str | None = None
+    ) -> RefundRecord:
+        return services.complete_refund(
+            self.uow(),
+            self.clock,
+            refund_no,
+            succeeded=succeeded,
+            channel_refund_id=channel_refund_id,
+        )
+
+    def pending_refunds(self) -> list[RefundRecord]:
+        with self.uow() as uow:
+            return uow.refunds.pending()
+
+    def reverse(
+        self,
+        channel: str,
+        channel_txn_id: str,
+        *,
+        reason: str,
+        requested_by: str,
+        order_no: str = "",
+    ) -> PaymentRecord:
+        return services.reverse_payment(
+            self.uow(),
+            self.clock,
+            channel=channel,
+            channel_txn_id=channel_txn_id,
+            reason=reason,
+            requested_by=requested_by,
+            order_no=order_no,
+        )
+
+    def expire_orders(self) -> int:
+        return services.expire_orders(self.uow(), self.clock)
+
+    # -- the books ----------------------------------------------------------------------------
+    def trial_balance(self) -> dict[str, int]:
+        """Balance per journal account (debits positive). Sums to zero in a sound journal."""
+        with self.uow() as uow:
+            return uow.journal.trial_balance()
+
+    def check_books(self) -> list[str]:
+        """Every way the books disagree with the bills, as readable lines (empty = sound)."""
+        problems: list[str] = []
+        with self.uow() as uow:
+            balance = uow.journal.trial_balance()
+            if sum(balance.values()) != 0:
+                problems.append(f"trial balance sums to {sum(balance.values())} fen, not 0")
+            for entry_id in uow.journal.entries_balance():
+                problems.append(f"journal entry {entry_id} does not balance")
+            journal = uow.journal.bill_balances()
+            for biller in uow.billers.list():
+                assert biller.id is not None
+                for bill in uow.bills.for_biller(biller.id):
+                    assert bill.id is not None
+                    paid = bill.paid_fen + bill.late_fee_paid_fen
+                    if journal.get(bill.id, 0) != paid:
+                        problems.append(
+                            f"bill {biller.code}/{bill.bill_no}: paid {paid} fen, "
+                            f"journal says {journal.get(bill.id, 0)} fen"
+                        )
+        return problems
+
+    def audit_log(
+        self, target_type: str | None = None, target_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.uow() as uow:
+            return uow.audit.list(target_type, target_id)
+
+    def today(self, biller_code: str | None = None) -> Any:
+        tz = self.biller(biller_code).timezone if biller_code else "Asia/Shanghai"
+        return business_date(self.clock.now(), tz)

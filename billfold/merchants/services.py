@@ -1,0 +1,125 @@
+"""Use cases for billers: create, suspend/resume, fee rules and limits — each audited."""
+
+from __future__ import annotations
+
+from billfold.clock import Clock
+from billfold.collection.ports import UnitOfWork
+from billfold.errors import NotFound
+from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.fees import FeeRule
+from billfold.money import format_yuan
+
+
+def _get(uow: UnitOfWork, code: str) -> Biller:
+    biller = uow.billers.get_by_code(code)
+    if biller is None:
+        raise NotFound(f"biller {code!r} does not exist")
+    return biller
+
+
+def create_biller(uow: UnitOfWork, clock: Clock, biller: Biller, *, actor: str) -> Biller:
+    now = clock.now()
+    with uow:
+        uow.billers.add(biller, now)
+        uow.audit.append(
+            actor=actor,
+            action="create_biller",
+            target_type="biller",
+            target_id=biller.code,
+            reason="onboarding",
+            before=None,
+            after={"name": biller.name, "kind": biller.kind.value, "status": biller.status.value},
+            now=now,
+        )
+        created = _get(uow, biller.code)
+        uow.commit()
+        return created
+
+
+def set_status(
+    uow: UnitOfWork, clock: Clock, code: str, status: BillerStatus, *, actor: str, reason: str
+) -> Biller:
+    now = clock.now()
+    with uow:
+        biller = _get(uow, code)
+        assert biller.id is not None
+        uow.billers.set_status(biller.id, status, now)
+        uow.audit.append(
+            actor=actor,
+            action="set_status",
+            target_type="biller",
+            target_id=code,
+            reason=reason,
+            before={"status": biller.status.value},
+            after={"status": status.value},
+            now=now,
+        )
+        changed = _get(uow, code)
+        uow.commit()
+        return changed
+
+
+def _rule_view(rule: FeeRule | None) -> dict[str, object] | None:
+    if rule is None:
+        return None
+    return {
+        "kind": rule.kind.value,
+        "bps": rule.bps,
+        "min": format_yuan(rule.min_fen),
+        "max": format_yuan(rule.max_fen) if rule.max_fen is not None else None,
+        "fixed": format_yuan(rule.fixed_fen),
+    }
+
+
+def set_fee_rule(
+    uow: UnitOfWork, clock: Clock, code: str, rule: FeeRule, *, actor: str, reason: str
+) -> Biller:
+    now = clock.now()
+    with uow:
+        biller = _get(uow, code)
+        assert biller.id is not None
+        before = _rule_view(biller.fee_rule(rule.channel))
+        uow.billers.set_fee_rule(biller.id, rule)
+        uow.audit.append(
+            actor=actor,
+            action="set_fee_rule",
+            target_type="biller",
+            target_id=f"{code}/{rule.channel}",
+            reason=reason,
+            before=before,
+            after=_rule_view(rule),
+            now=now,
+        )
+        changed = _get(uow, code)
+        uow.commit()
+        return changed
+
+
+def _limits_view(limits: Limits) -> dict[str, object]:
+    def show(v: int | None) -> str | None:
+        return format_yuan(v) if v is not None else None
+
+    return {"single_payment": show(limits.single_payment_fen), "daily": show(limits.daily_fen)}
+
+
+def set_limits(
+    uow: UnitOfWork, clock: Clock, code: str, limits: Limits, *, actor: str, reason: str
+) -> Biller:
+    now = clock.now()
+    with uow:
+        biller = _get(uow, code)
+        assert biller.id is not None
+        uow.billers.set_limits(biller.id, limits, now)
+        uow.audit.append(
+            actor=actor,
+            action="set_limits",
+            target_type="biller",
+            target_id=code,
+            reason=reason,
+            before=_limits_view(biller.limits),
+            after=_limits_view(limits),
+            now=now,
+        )
+        changed = _get(uow, code)
+        uow.commit()
+        return changed

@@ -122,11 +122,11 @@ class Engine:
                 found.extend((biller, payer, bill) for bill in uow.bills.for_payer([payer.id]))
             for bill in uow.bills.by_decision_no(identifier):
                 if bill.payable and (biller_id is None or bill.biller_id == biller_id):
-                    biller = uow.billers.get(bill.biller_id)
-                    payer = uow.payers.get(bill.payer_id)
-                    assert biller is not None and payer is not None
+                    owner = uow.billers.get(bill.biller_id)
+                    fined = uow.payers.get(bill.payer_id)
+                    assert owner is not None and fined is not None
                     if all(b.id != bill.id for _, _, b in found):
-                        found.append((biller, payer, bill))
+                        found.append((owner, fined, bill))
             return found
 
     def waive(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from billfold.collection.bill import Bill, Waiver
 from billfold.collection.journal import JournalEntry, Posting
@@ -179,19 +180,33 @@ class AuditRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    billers: BillersRepository
-    payers: PayersRepository
-    bills: BillsRepository
-    orders: OrdersRepository
-    payments: PaymentsRepository
-    refunds: RefundsRepository
-    journal: JournalRepository
-    outbox: OutboxRepository
-    audit: AuditRepository
+    @property
+    def billers(self) -> BillersRepository: ...
+    @property
+    def payers(self) -> PayersRepository: ...
+    @property
+    def bills(self) -> BillsRepository: ...
+    @property
+    def orders(self) -> OrdersRepository: ...
+    @property
+    def payments(self) -> PaymentsRepository: ...
+    @property
+    def refunds(self) -> RefundsRepository: ...
+    @property
+    def journal(self) -> JournalRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
-    def __enter__(self) -> UnitOfWork: ...
+    def __enter__(self) -> Self: ...
 
-    def __exit__(self, *args: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     def commit(self) -> None: ...
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy import Connection, Engine
 
@@ -36,7 +37,7 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work used outside its 'with' block")
         return self._conn
 
-    def __enter__(self) -> SqlUnitOfWork:
+    def __enter__(self) -> Self:
         conn = self.engine.connect()
         conn.begin()
         self._conn = conn

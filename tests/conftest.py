@@ -1,0 +1,106 @@
+"""Shared fixtures: every database test runs on SQLite, and on PostgreSQL when
+``BILLFOLD_TEST_PG_URL`` is set (a database of its own is created and dropped per run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from billfold.adapters import migrate
+from billfold.adapters.db import make_engine
+from billfold.adapters.schema import metadata
+from billfold.clock import FixedClock
+from billfold.engine import Engine
+
+PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+
+
+def _admin_url() -> str:
+    assert PG_URL
+    url = make_url(PG_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    if not PG_URL:
+        pytest.skip("BILLFOLD_TEST_PG_URL is not set")
+    name = f"billfold_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_database: str) -> str:
+    engine = make_engine(pg_database)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return pg_database
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "billfold.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_migrated")
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # 2026-09-01 10:00 in Asia/Shanghai
+    return FixedClock(datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def engine(db_url: str, clock: FixedClock) -> Iterator[Engine]:
+    eng = Engine.from_url(db_url, clock=clock)
+    try:
+        yield eng
+    finally:
+        eng.close()

@@ -116,7 +116,7 @@ def decode_bill_file(data: bytes, encoding: str = "auto") -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return _decode(data, "utf-8-sig", "UTF-8", hint="the file starts with a UTF-8 BOM")
     try:
-        return data.decode("utf-8")
+        return _no_nul(data.decode("utf-8"))
     except UnicodeDecodeError:
         pass
     return _decode(data, "gb18030", "UTF-8 or GBK", hint="save it as UTF-8 and import again")
@@ -130,6 +130,10 @@ def _decode(data: bytes, codec: str, name: str, *, hint: str) -> str:
         raise InvalidInput(
             f"line {line}: the file is not valid {name} (byte 0x{data[exc.start]:02x}); {hint}"
         ) from None
+    return _no_nul(text)
+
+
+def _no_nul(text: str) -> str:
     if "\x00" in text:
         raise InvalidInput("the file holds NUL characters: it is not a CSV text file")
     return text

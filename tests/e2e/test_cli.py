@@ -1,0 +1,64 @@
+"""The billfold command line, run as a user would (typer's runner, a real SQLite file)."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from billfold.adapters.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_db_upgrade_then_billers_and_bill_import(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    code, out, _ = run("db", "upgrade", "--database-url", url)
+    assert code == 0 and "database at revision 0001" in out
+    code, out, _ = run(
+        "billers", "create", "w1", "城东自来水", "--kind", "utility", "--database-url", url
+    )
+    assert code == 0 and "created biller w1" in out
+    good = tmp_path / "arrears.csv"
+    good.write_bytes("bill_no,payer_id,amount\nW1,0101,86.40\n".encode("gbk"))
+    code, out, _ = run(
+        "bills", "import", str(good), "--biller", "w1", "--json", "--database-url", url
+    )
+    assert code == 0 and json.loads(out)["created"] == 1
+    code, out, _ = run("bills", "import", str(good), "--biller", "w1", "--database-url", url)
+    assert code == 0 and "0 created, 1 unchanged, 0 rejected" in out
+
+
+def test_a_bad_file_exits_non_zero_naming_file_line_and_field(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    run("db", "upgrade", "--database-url", url)
+    run("billers", "create", "w1", "自来水", "--kind", "utility", "--database-url", url)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("bill_no,payer_id,amount\nW1,0101,1.234\nW2,0102,5.00\n", encoding="utf-8")
+    code, _, err = run("bills", "import", str(bad), "--biller", "w1", "--database-url", url)
+    assert code == 1
+    assert "bad.csv: 1 line(s) rejected; nothing was imported" in err
+    assert "bad.csv: line 2: amount: '1.234' has more than two decimals" in err
+    code, out, _ = run("bills", "import", str(bad), "--biller", "nobody", "--database-url", url)
+    assert code == 1
+
+
+def test_the_demo_runs_twice_with_the_same_summary(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, _ = run("demo", "--database-url", url, "--out", str(tmp_path / "out"))
+    assert code == 0, out
+    first = json.loads((tmp_path / "out" / "demo-summary.json").read_text(encoding="utf-8"))
+    code, _, _ = run("demo", "--database-url", url, "--out", str(tmp_path / "out"))
+    assert code == 0
+    second = json.loads((tmp_path / "out" / "demo-summary.json").read_text(encoding="utf-8"))
+    assert first == second
+    assert first["books_sound"] is True
+    assert first["duplicate_notification_ignored"] is True
+    assert first["late_payment"] == "suspense"
+    school = first["billers"]["demo-school"]
+    assert (school["bills"], school["paid_bills"], school["refunded"]) == (5, 3, "1200.00")
+    assert sum(int(v.replace(".", "")) for v in first["trial_balance"].values()) == 0

@@ -1,0 +1,137 @@
+"""Pieces every statement parser shares: options, field conversion, CSV rows with line numbers."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from billfold.errors import InvalidAmount
+from billfold.money import parse_yuan
+from billfold.settlement.statement import LineError, StatementError
+
+__all__ = [
+    "FieldError",
+    "ParseOptions",
+    "comma_amount",
+    "csv_rows",
+    "fatal",
+    "local_time",
+    "yuan",
+    "yuan_padded",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """What a parser needs to know besides the bytes."""
+
+    format: str
+    channel: str
+    source_file: str
+    tz: ZoneInfo
+    encoding: str | None = None
+    column_map: Mapping[str, Any] | None = None
+
+
+class FieldError(Exception):
+    """Raised while converting one row; the row loop turns it into a :class:`LineError`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def at(self, file: str, line: int) -> LineError:
+        return LineError(file, line, self.field, self.message)
+
+
+def fatal(file: str, line: int, field: str, message: str) -> StatementError:
+    """An error that stops the whole file (no header, wrong kind of file, bad encoding)."""
+    return StatementError([LineError(file, line, field, message)])
+
+
+def _amount_error(exc: InvalidAmount, field: str) -> FieldError:
+    return FieldError(field, exc.message.removeprefix(f"{field}: "))
+
+
+def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
+    """A yuan amount such as ``"12.34"`` in fen, through :func:`billfold.money.parse_yuan`."""
+    try:
+        return parse_yuan(text, field=field, allow_negative=allow_negative)
+    except InvalidAmount as exc:
+        raise _amount_error(exc, field) from None
+
+
+_PADDED = re.compile(r"^([+-]?\d+\.\d{2})0+$")
+
+
+def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:
+    """Like :func:`yuan`, but zeros padded past the second decimal are fine.
+
+    WeChat Pay prints fees with five decimals (``0.60000``); a digit other than zero
+    past the second decimal is still refused.
+    """
+    match = _PADDED.match(text.strip())
+    return yuan(match.group(1) if match else text, field, allow_negative=allow_negative)
+
+
+_COMMA = re.compile(r"^(\d+),(\d*)$")
+
+
+def comma_amount(text: str, field: str) -> int:
+    """A SWIFT amount with a comma decimal mark (``1234,5``, ``100,``) in fen."""
+    match = _COMMA.match(text)
+    if match is None:
+        raise FieldError(field, f"{text!r} is not an amount like '1234,56'")
+    whole, frac = match.groups()
+    if len(frac) > 2:
+        raise FieldError(field, f"{text!r} has more than two decimals")
+    return yuan(f"{whole}.{frac}" if frac else whole, field)
+
+
+def local_time(text: str, fmt: str, tz: ZoneInfo, field: str) -> datetime:
+    """Parse ``text`` with ``fmt``; a time without zone is in ``tz``. Returns aware UTC."""
+    value = text.strip()
+    if not value:
+        raise FieldError(field, "time is empty")
+    try:
+        parsed = datetime.strptime(value, fmt)
+    except ValueError:
+        raise FieldError(field, f"{value!r} is not a time like {fmt!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def csv_rows(
+    lines: Iterator[tuple[int, str]], *, delimiter: str, source_file: str
+) -> Iterator[tuple[int, list[str], str]]:
+    """Yield ``(first_line_number, cells, raw_text)`` for each CSV record.
+
+    A quoted value may span lines; the number is that of the line the record starts on.
+    """
+    taken: list[tuple[int, str]] = []
+
+    def feed() -> Iterator[str]:
+        for number, text in lines:
+            taken.append((number, text))
+            yield text
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = taken[0][0] if taken else 1
+            raise fatal(source_file, line, "csv", f"unreadable CSV: {exc}") from None
+        first = taken[0][0]
+        raw = "\n".join(text for _, text in taken)
+        taken.clear()
+        yield first, cells, raw

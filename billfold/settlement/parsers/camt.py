@@ -1,0 +1,284 @@
+"""ISO 20022 bank statements: camt.053 (BkToCstmrStmt/Stmt/Ntry) and camt.054
+(BkToCstmrDbtCdtNtfctn/Ntfctn/Ntry), any version (camt.053.001.02 … .08 and later).
+
+The XML is read with ``defusedxml``'s ``iterparse``: DTDs, entity declarations and
+external references are refused, and each ``Ntry`` is dropped from the tree as soon as
+it has been turned into a line, so memory stays flat however long the statement is.
+
+One entry becomes one line. References, remittance text and the counterparty come from
+the entry's first ``NtryDtls/TxDtls`` (a batch-booked entry keeps its total amount).
+
+``source_line`` — and the ``line`` of a :class:`LineError` — is the 1-based ordinal of
+the ``Ntry`` element in the file, not a physical line: XML has no stable line layout.
+Malformed XML is reported with its physical line.
+
+Mapping: ``CRDT`` is a :attr:`LineType.SETTLEMENT` credit (a channel paying out to us),
+``DBIT`` a debit of type OTHER (FEE when its bank transaction code is a charge),
+``RvslInd`` true a REVERSAL. Status BOOK is SUCCESS; PDNG, INFO and FUTR are PENDING.
+Booking date (else value date) gives ``occurred_at``; a date without time is the start
+of that day in the business time zone.
+
+The XML declares its own encoding. Expat reads UTF-8 (and single-byte encodings) but no
+Chinese multi-byte ones, so a document declared GBK/GB2312/GB18030 (or with no
+declaration and ``encoding="gbk"`` stated) is transcoded to UTF-8 on the fly.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from billfold.settlement.encoding import ByteSource, ChunkReader, iter_byte_chunks
+from billfold.settlement.parsers._common import FieldError, ParseOptions, fatal, yuan
+from billfold.settlement.statement import (
+    Direction,
+    LineError,
+    LineStatus,
+    LineType,
+    StatementLine,
+)
+
+__all__ = ["parse"]
+
+_CONTAINERS = {"camt053": ("BkToCstmrStmt", "Stmt"), "camt054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+_STATUSES = {
+    "BOOK": LineStatus.SUCCESS,
+    "PDNG": LineStatus.PENDING,
+    "INFO": LineStatus.PENDING,
+    "FUTR": LineStatus.PENDING,
+}
+_NOT_PROVIDED = "NOTPROVIDED"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class _Finder:
+    """Namespace-aware lookups by local names, e.g. ``find(e, "Amt")``."""
+
+    def __init__(self, namespace: str) -> None:
+        self._prefix = f"{{{namespace}}}" if namespace else ""
+
+    def path(self, path: str) -> str:
+        return "/".join(self._prefix + part for part in path.split("/"))
+
+    def find(self, elem: Element, path: str) -> Element | None:
+        return elem.find(self.path(path))
+
+    def text(self, elem: Element, *paths: str) -> str | None:
+        for path in paths:
+            found = elem.find(self.path(path))
+            if found is not None and found.text and found.text.strip():
+                return found.text.strip()
+        return None
+
+    def all(self, elem: Element, path: str) -> list[Element]:
+        return elem.findall(self.path(path))
+
+
+def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
+    """Yield one line per ``Ntry`` of a camt.053 or camt.054 document."""
+    file = options.source_file
+    message, container = _CONTAINERS.get(options.format, _CONTAINERS["camt053"])
+    stack: list[Element] = []
+    finder = _Finder("")
+    account: str | None = None
+    ordinal = 0
+    chunks = _as_utf8(iter_byte_chunks(source), options)
+    events: Any = SafeET.iterparse(ChunkReader(chunks), events=("start", "end"), forbid_dtd=True)
+    try:
+        for event, elem in events:
+            name = _local(elem.tag)
+            if event == "start":
+                stack.append(elem)
+                if len(stack) == 1:
+                    namespace = elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
+                    finder = _Finder(namespace)
+                    if name != "Document":
+                        raise fatal(
+                            file, 1, "Document", f"not an ISO 20022 document: root is {name}"
+                        )
+                elif len(stack) == 2 and name != message:
+                    raise fatal(
+                        file,
+                        1,
+                        message,
+                        f"expected a {options.format[:4]}.{options.format[4:]} document "
+                        f"({message}) but found {name}",
+                    )
+                continue
+            stack.pop()
+            parent = stack[-1] if stack else None
+            if name == "Acct" and parent is not None and _local(parent.tag) == container:
+                account = finder.text(elem, "Id/IBAN", "Id/Othr/Id")
+            elif name == "Ntry":
+                ordinal += 1
+                try:
+                    yield _entry(elem, finder, ordinal, account, options)
+                except FieldError as exc:
+                    yield exc.at(file, ordinal)
+                if parent is not None:
+                    parent.remove(elem)
+            elif name == container and parent is not None:
+                parent.remove(elem)
+                account = None
+    except ParseError as exc:
+        line = exc.position[0] if getattr(exc, "position", None) else 1
+        raise fatal(file, line, "xml", f"malformed XML: {exc}") from None
+    except defusedxml.DefusedXmlException as exc:
+        raise fatal(file, 1, "xml", f"refused: {exc}") from None
+
+
+_DECLARATION = re.compile(rb"^(\xef\xbb\xbf)?<\?xml[^>]*?encoding=[\"']([A-Za-z0-9_.-]+)[\"']")
+_CHINESE = {"gbk", "gb2312", "gb18030", "cp936"}
+
+
+def _as_utf8(chunks: Iterator[bytes], options: ParseOptions) -> Iterator[bytes]:
+    """Pass UTF-8 XML through; transcode GBK/GB18030 XML to UTF-8 on the fly.
+
+    Expat reads no multi-byte Chinese encodings, and Chinese banks do send
+    ``encoding="GBK"`` statements. The declaration is rewritten to UTF-8 and the bytes are
+    decoded incrementally, chunk by chunk.
+    """
+    first = b""
+    for chunk in chunks:
+        first += chunk
+        if len(first) >= 256 or b"?>" in first:
+            break
+    match = _DECLARATION.match(first)
+    declared = match.group(2).decode("ascii").lower() if match else None
+    stated = (options.encoding or "").lower().replace("_", "-") or None
+    wanted = declared if declared in _CHINESE else stated if stated in _CHINESE else None
+    if wanted is None:
+        yield first
+        yield from chunks
+        return
+    if match is not None:
+        first = first[: match.start(2)] + b"UTF-8" + first[match.end(2) :]
+    decoder = codecs.getincrementaldecoder("gb18030")()
+    offset = 0
+    for chunk in itertools.chain([first], chunks):
+        try:
+            yield decoder.decode(chunk).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise fatal(
+                options.source_file,
+                1,
+                "encoding",
+                f"not valid GBK/GB18030 at byte {offset + exc.start + 1}",
+            ) from None
+        offset += len(chunk)
+    yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _entry(
+    entry: Element, finder: _Finder, ordinal: int, account: str | None, options: ParseOptions
+) -> StatementLine:
+    amt = finder.find(entry, "Amt")
+    if amt is None or not (amt.text or "").strip():
+        raise FieldError("Ntry/Amt", "value is empty")
+    amount_fen = yuan(amt.text or "", "Ntry/Amt")
+    currency = amt.get("Ccy")
+    if not currency:
+        raise FieldError("Ntry/Amt", "the Ccy attribute is missing")
+    indicator = finder.text(entry, "CdtDbtInd")
+    if indicator not in ("CRDT", "DBIT"):
+        raise FieldError("Ntry/CdtDbtInd", f"{indicator!r} is not CRDT or DBIT")
+    status_code = finder.text(entry, "Sts/Cd", "Sts")
+    if status_code not in _STATUSES:
+        raise FieldError("Ntry/Sts", f"unknown status {status_code!r}; expected BOOK or PDNG")
+    reversal = (finder.text(entry, "RvslInd") or "").lower() in ("true", "1")
+    tx = finder.find(entry, "NtryDtls/TxDtls")
+    details = tx if tx is not None else entry
+    credit = indicator == "CRDT"
+    if reversal:
+        line_type = LineType.REVERSAL
+    elif credit:
+        line_type = LineType.SETTLEMENT
+    elif _is_charge(entry, details, finder):
+        line_type = LineType.FEE
+    else:
+        line_type = LineType.OTHER
+    ordinal_ref = f"Ntry#{ordinal}"
+    txn_id = (
+        finder.text(entry, "AcctSvcrRef")
+        or finder.text(details, "Refs/AcctSvcrRef", "Refs/TxId")
+        or finder.text(entry, "NtryRef")
+        or ordinal_ref
+    )
+    end_to_end = finder.text(details, "Refs/EndToEndId")
+    order_no = end_to_end if end_to_end and end_to_end != _NOT_PROVIDED else None
+    if order_no is None:
+        instr = finder.text(details, "Refs/InstrId")
+        order_no = instr if instr and instr != _NOT_PROVIDED else None
+    party = "Dbtr" if credit else "Cdtr"
+    counterparty = finder.text(details, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm")
+    texts = [u.text.strip() for u in finder.all(details, "RmtInf/Ustrd") if u.text]
+    description = (
+        " ".join(texts) or finder.text(details, "AddtlTxInf") or finder.text(entry, "AddtlNtryInf")
+    )
+    return StatementLine(
+        channel=options.channel,
+        channel_txn_id=txn_id,
+        order_no=order_no,
+        amount_fen=amount_fen,
+        fee_fen=_charges(entry, finder),
+        currency=currency.upper(),
+        occurred_at=_when(entry, finder, options),
+        type=line_type,
+        status=_STATUSES[status_code],
+        direction=Direction.CREDIT if credit else Direction.DEBIT,
+        merchant_id=account,
+        counterparty=counterparty,
+        description=description,
+        source_file=options.source_file,
+        source_line=ordinal,
+        raw=f"{indicator} {amt.text.strip() if amt.text else ''} {currency} {txn_id}",
+    )
+
+
+def _is_charge(entry: Element, details: Element, finder: _Finder) -> bool:
+    for elem in (details, entry):
+        code = finder.text(elem, "BkTxCd/Domn/Fmly/SubFmlyCd")
+        if code in ("CHRG", "FEES", "COMM"):
+            return True
+    return False
+
+
+def _charges(entry: Element, finder: _Finder) -> int:
+    total = 0
+    for charges in finder.all(entry, "Chrgs"):
+        for amt in [*finder.all(charges, "Amt"), *finder.all(charges, "Rcrd/Amt")]:
+            total += yuan(amt.text or "", "Ntry/Chrgs/Amt")
+    return total
+
+
+def _when(entry: Element, finder: _Finder, options: ParseOptions) -> datetime:
+    for group in ("BookgDt", "ValDt"):
+        stamp = finder.text(entry, f"{group}/DtTm")
+        day = finder.text(entry, f"{group}/Dt")
+        field = f"Ntry/{group}"
+        if stamp:
+            try:
+                parsed = datetime.fromisoformat(stamp)
+            except ValueError:
+                raise FieldError(f"{field}/DtTm", f"{stamp!r} is not an ISO date-time") from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=options.tz)
+            return parsed.astimezone(UTC)
+        if day:
+            try:
+                parsed = datetime.strptime(day, "%Y-%m-%d")
+            except ValueError:
+                raise FieldError(f"{field}/Dt", f"{day!r} is not a date like 2024-01-31") from None
+            return parsed.replace(tzinfo=options.tz).astimezone(UTC)
+    raise FieldError("Ntry/BookgDt", "neither a booking date nor a value date is given")

@@ -25,9 +25,20 @@ from billfold.collection.refund import RefundRecord
 from billfold.errors import NotFound
 from billfold.merchants import services as merchant_services
 from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
 __all__ = ["Engine"]
+
+
+def _config_view(config: ChannelConfig) -> dict[str, Any]:
+    return {
+        "enabled": config.enabled,
+        "sole": config.sole,
+        "merchant_id": config.merchant_id,
+        "app_id": config.app_id,
+        "settings": dict(config.settings),
+    }
 
 
 class Engine:
@@ -88,6 +99,44 @@ class Engine:
         return merchant_services.set_limits(
             self.uow(), self.clock, code, limits, actor=actor, reason=reason
         )
+
+    # -- channels -----------------------------------------------------------------------------
+    def set_channel_config(
+        self, code: str, config: ChannelConfig, *, actor: str, reason: str
+    ) -> None:
+        """Enable, disable or configure a channel for a biller (audited)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            biller = uow.billers.get_by_code(code)
+            if biller is None or biller.id is None:
+                raise NotFound(f"biller {code!r} does not exist")
+            before = {c.channel: _config_view(c) for c in uow.channels.configs(biller.id)}
+            uow.channels.save_config(biller.id, config, now)
+            uow.audit.append(
+                actor=actor,
+                action="set_channel_config",
+                target_type="biller",
+                target_id=f"{code}/{config.channel}",
+                reason=reason,
+                before=before.get(config.channel),
+                after=_config_view(config),
+                now=now,
+            )
+            uow.commit()
+
+    def channel_configs(self, code: str) -> list[ChannelConfig]:
+        with self.uow() as uow:
+            biller = uow.billers.get_by_code(code)
+            if biller is None or biller.id is None:
+                raise NotFound(f"biller {code!r} does not exist")
+            return uow.channels.configs(biller.id)
+
+    def remember_nonce(self, channel: str, nonce: str) -> bool:
+        """Record a notification nonce in the database; ``True`` if seen before (a replay)."""
+        with self.uow() as uow:
+            seen = uow.channels.remember_nonce(channel, nonce, self.clock.now())
+            uow.commit()
+            return seen
 
     # -- bills --------------------------------------------------------------------------------
     def add_bill(self, biller_code: str, payer: Payer, bill: Bill) -> Bill:
@@ -200,10 +249,20 @@ class Engine:
         amount_fen: int,
         paid_at: datetime | None = None,
         currency: str = "CNY",
+        on_credit: tuple[tuple[str, dict[str, Any]], ...] = (),
     ) -> services.ConfirmResult:
-        """Confirm a payment the channel reports. Exactly once per (channel, transaction id)."""
+        """Confirm a payment the channel reports. Exactly once per (channel, transaction id).
+
+        ``on_credit`` events are written to the outbox in the same transaction, only if the
+        payment is credited (a stall's voice broadcast, for instance)."""
         conf = Confirmation(
-            channel, channel_txn_id, order_no, amount_fen, paid_at or self.clock.now(), currency
+            channel,
+            channel_txn_id,
+            order_no,
+            amount_fen,
+            paid_at or self.clock.now(),
+            currency,
+            on_credit,
         )
         return services.confirm_payment(self.uow(), self.clock, conf)
 
@@ -266,6 +325,11 @@ class Engine:
             requested_by=requested_by,
             order_no=order_no,
         )
+
+    def paying_orders(self, since: datetime, channels: list[str]) -> list[str]:
+        """Order numbers sent to one of ``channels`` at or before ``since``, still paying."""
+        with self.uow() as uow:
+            return uow.orders.paying_since(since, channels)
 
     def expire_orders(self) -> int:
         return services.expire_orders(self.uow(), self.clock)

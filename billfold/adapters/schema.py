@@ -350,3 +350,28 @@ import_batches = Table(
     Column("rejected", Integer, nullable=False),
     Column("imported_at", TS, nullable=False),
 )
+
+channel_configs = Table(
+    "channel_configs",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("sole", Boolean, nullable=False),
+    Column("merchant_id", String(64)),
+    Column("app_id", String(64)),
+    Column("settings", Text, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("biller_id", "channel"),
+)
+
+channel_nonces = Table(
+    "channel_nonces",
+    metadata,
+    _id(),
+    Column("channel", String(32), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("seen_at", TS, nullable=False, index=True),
+    UniqueConstraint("channel", "nonce"),
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from billfold.collection.allocation import Allocation
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillKind
@@ -66,6 +67,9 @@ class Confirmation:
     amount_fen: int
     paid_at: datetime
     currency: str = "CNY"
+    #: Events the channel wants written in the same transaction if the payment is credited
+    #: (e.g. a voice broadcast for a stall's speaker): (event type, payload).
+    on_credit: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.channel:

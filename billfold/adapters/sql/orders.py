@@ -159,6 +159,20 @@ class SqlOrders:
         )
         return list(self.conn.execute(q).scalars())
 
+    def paying_since(self, cutoff: datetime, channels: list[str], limit: int = 1000) -> list[str]:
+        """Orders sent to one of ``channels`` at or before ``cutoff`` and still paying."""
+        q = (
+            select(t.orders.c.order_no)
+            .where(
+                t.orders.c.status == OrderStatus.PAYING.value,
+                t.orders.c.created_at <= cutoff,
+                t.orders.c.channel.in_(channels),
+            )
+            .order_by(t.orders.c.id)
+            .limit(limit)
+        )
+        return list(self.conn.execute(q).scalars())
+
     def refund_lines(self, order_id: int) -> list[RefundLine]:
         rows = self.conn.execute(
             select(t.order_lines)

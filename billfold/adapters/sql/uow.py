@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from billfold.adapters.sql.billers import SqlBillers, SqlPayers
 from billfold.adapters.sql.bills import SqlBills
+from billfold.adapters.sql.channels import SqlChannels
 from billfold.adapters.sql.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.sql.orders import SqlOrders, SqlPayments, SqlRefunds
 
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     journal: SqlJournal
     outbox: SqlOutbox
     audit: SqlAudit
+    channels: SqlChannels
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         self.journal = SqlJournal(conn)
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn)
+        self.channels = SqlChannels(conn)
         return self
 
     def __exit__(

@@ -1,0 +1,183 @@
+"""Collecting through channels: the one way channel events reach the core.
+
+:class:`Collector` wires channel adapters to the :class:`~billfold.engine.Engine`:
+
+* :meth:`Collector.start` checks the biller takes the channel (its designated sole channel,
+  enabled channels), marks the order paying and asks the channel to collect;
+* :meth:`Collector.notify` verifies a notification through the channel and hands a payment
+  to the engine's exactly-once ``confirm``;
+* :meth:`Collector.requery` and :meth:`Collector.requery_stuck` ask channels about orders
+  whose notification never came, and settle their fate through the same ``confirm``;
+* :meth:`Collector.pay_out_refunds` sends pending refunds to the channel that took the money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from billfold.channels.base import Channel, ChannelEvent, CollectRequest, CollectStart, EventKind
+from billfold.collection.services import ConfirmResult
+from billfold.engine import Engine
+from billfold.errors import ConfigurationError, Conflict, NotFound
+from billfold.merchants.channel_config import channel_refusal
+
+__all__ = ["ChannelRefused", "Collector", "RefundPayout"]
+
+log = structlog.get_logger("billfold.channels")
+
+
+class ChannelRefused(Conflict):
+    """The biller does not take this channel (or only takes another one)."""
+
+    code = "channel_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPayout:
+    refund_no: str
+    succeeded: bool
+    message: str = ""
+
+
+class Collector:
+    def __init__(self, engine: Engine, channels: Mapping[str, Channel]) -> None:
+        self.engine = engine
+        self.channels = dict(channels)
+
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise ConfigurationError(f"channel {name!r} is not set up in this billfold") from None
+
+    def start(
+        self, order_no: str, channel_name: str, *, payer_ref: str | None = None
+    ) -> CollectStart:
+        channel = self.channel(channel_name)
+        order = self.engine.order(order_no)
+        with self.engine.uow() as uow:
+            biller = uow.billers.get(order.biller_id)
+            assert biller is not None and biller.id is not None
+            configs = uow.channels.configs(biller.id)
+        refusal = channel_refusal(biller.code, configs, channel.name)
+        if refusal:
+            raise ChannelRefused(refusal)
+        settings: dict[str, Any] = {}
+        for config in configs:
+            if config.channel == channel.name:
+                settings = {
+                    "merchant_id": config.merchant_id,
+                    "app_id": config.app_id,
+                    **config.settings,
+                }
+        order = self.engine.start_payment(order_no, channel.name)
+        lines = ", ".join(sorted({line.bill_no for line in order.lines}))
+        request = CollectRequest(
+            order_no=order.order_no,
+            biller_code=biller.code,
+            biller_name=biller.name,
+            amount_fen=order.total_fen,
+            expires_at=order.expires_at,
+            description=f"{biller.name} {lines}"[:127],
+            currency=order.currency,
+            payer_ref=payer_ref,
+            settings=settings,
+        )
+        return channel.start(request)
+
+    def notify(
+        self, channel_name: str, headers: Mapping[str, str], body: bytes
+    ) -> ConfirmResult | None:
+        """Handle a channel's notification. Raises SignatureInvalid (nothing changed) when the
+        notification fails verification; returns the confirmation for payments."""
+        event = self.channel(channel_name).parse_notification(headers, body)
+        return self.apply(event)
+
+    def apply(self, event: ChannelEvent) -> ConfirmResult | None:
+        """Feed a verified channel event into the core."""
+        if event.kind is EventKind.PAID:
+            result = self.engine.confirm(
+                event.channel,
+                event.channel_txn_id,
+                event.order_no,
+                event.amount_fen,
+                paid_at=event.occurred_at,
+                currency=event.currency,
+                on_credit=self._on_credit(event),
+            )
+            log.info(
+                "payment notified",
+                channel=event.channel,
+                order_no=event.order_no,
+                status=result.status.value,
+                duplicate=result.duplicate,
+            )
+            return result
+        if event.kind is EventKind.REVERSED:
+            self.engine.reverse(
+                event.channel,
+                event.channel_txn_id,
+                reason=event.detail or "reversal from channel",
+                requested_by=event.channel,
+                order_no=event.order_no,
+            )
+            return None
+        if event.kind in (EventKind.REFUNDED, EventKind.REFUND_FAILED) and event.refund_no:
+            self.engine.complete_refund(
+                event.refund_no,
+                succeeded=event.kind is EventKind.REFUNDED,
+                channel_refund_id=event.channel_txn_id,
+            )
+            return None
+        log.info("channel event needs no action", channel=event.channel, kind=event.kind.value)
+        return None
+
+    def _on_credit(self, event: ChannelEvent) -> tuple[tuple[str, dict[str, Any]], ...]:
+        hook = getattr(self.channels.get(event.channel), "on_credit", None)
+        return tuple(hook(event)) if callable(hook) else ()
+
+    def requery(self, order_no: str) -> ConfirmResult | None:
+        """Ask the order's channel what happened and settle it through ``confirm``."""
+        order = self.engine.order(order_no)
+        if order.channel is None:
+            raise NotFound(f"order {order_no} was never sent to a channel")
+        answer = self.channel(order.channel).query(order_no)
+        if answer.event is not None and answer.event.kind is EventKind.PAID:
+            return self.apply(answer.event)
+        return None
+
+    def requery_stuck(self, older_than: timedelta = timedelta(minutes=10)) -> list[ConfirmResult]:
+        """T+0: orders paying for longer than ``older_than`` are asked about, the same day."""
+        cutoff = self.engine.clock.now() - older_than
+        settled: list[ConfirmResult] = []
+        for order_no in self.engine.paying_orders(cutoff, list(self.channels)):
+            result = self.requery(order_no)
+            if result is not None:
+                settled.append(result)
+        return settled
+
+    def pay_out_refunds(self) -> list[RefundPayout]:
+        """Send every pending refund to the channel that took the money."""
+        done: list[RefundPayout] = []
+        for refund in self.engine.pending_refunds():
+            payment = self.engine.payment(refund.payment_id)
+            channel = self.channels.get(payment.channel)
+            if channel is None:
+                continue
+            total = payment.amount_fen
+            answer = channel.refund(
+                refund.refund_no, payment.order_no, payment.channel_txn_id, refund.amount_fen, total
+            )
+            if answer.accepted:
+                self.engine.complete_refund(
+                    refund.refund_no, succeeded=True, channel_refund_id=answer.channel_refund_id
+                )
+            else:
+                self.engine.complete_refund(refund.refund_no, succeeded=False)
+            done.append(RefundPayout(refund.refund_no, answer.accepted, answer.message))
+        return done

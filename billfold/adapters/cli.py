@@ -33,6 +33,10 @@ SUBAPPS = [
     ("billfold.adapters.cli_statement", "statement"),
     ("billfold.adapters.cli_outbox", "outbox"),
     ("billfold.adapters.cli_qr", "qr"),
+    ("billfold.adapters.cli_autodebit", "autodebit"),
+    ("billfold.adapters.cli_reconcile", "reconcile"),
+    ("billfold.adapters.cli_settle", "settle"),
+    ("billfold.adapters.cli_export", "export"),
 ]
 for _module, _name in SUBAPPS:
     try:
@@ -68,7 +72,7 @@ def _main() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: DbUrl = None, revision: str = "head") -> None:
+def db_upgrade(database_url: DbUrl = None, revision: str = "heads") -> None:
     """Run the migrations up to REVISION (default: the newest)."""
     engine = make_engine(database_url_from_env(database_url))
     migrate.upgrade(engine, revision)

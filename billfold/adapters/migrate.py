@@ -20,7 +20,7 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         config = alembic_config(engine)
         config.attributes["connection"] = conn
@@ -35,16 +35,20 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def current(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    return current_heads(engine) or None
 
 
 def head() -> str:
-    """The newest migration revision shipped with billfold."""
+    """The newest migration revision shipped with billfold (heads joined by ',' while the
+    history has parallel branches)."""
     from alembic.script import ScriptDirectory
 
-    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert found is not None
-    return found
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+def current_heads(engine: Engine) -> str:
+    """The database's revision(s), joined like :func:`head`."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return ",".join(sorted(MigrationContext.configure(conn).get_current_heads()))

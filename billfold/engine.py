@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine as SqlEngine
 
 from billfold.adapters import migrate
@@ -29,6 +30,8 @@ from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
 __all__ = ["Engine"]
+
+log = structlog.get_logger("billfold")
 
 
 def _config_view(config: ChannelConfig) -> dict[str, Any]:
@@ -207,7 +210,16 @@ class Engine:
     def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
         from billfold.collection.importer import import_bills
 
-        return import_bills(self.uow(), self.clock, biller_code, data, **kwargs)
+        report = import_bills(self.uow(), self.clock, biller_code, data, **kwargs)
+        log.info(
+            "bills imported",
+            biller=biller_code,
+            file=report.file_name,
+            created=report.created,
+            unchanged=report.unchanged,
+            rejected=report.rejected,
+        )
+        return report
 
     # -- orders and payments ---------------------------------------------------------------------
     def create_order(
@@ -264,7 +276,17 @@ class Engine:
             currency,
             on_credit,
         )
-        return services.confirm_payment(self.uow(), self.clock, conf)
+        result = services.confirm_payment(self.uow(), self.clock, conf)
+        log.info(
+            "payment confirmed" if not result.duplicate else "payment repeated",
+            channel=channel,
+            channel_txn_id=channel_txn_id,
+            order_no=order_no,
+            amount_fen=amount_fen,
+            status=result.status.value,
+            reason=result.payment.reason,
+        )
+        return result
 
     def payment(self, payment_id: int) -> PaymentRecord:
         with self.uow() as uow:
@@ -282,7 +304,7 @@ class Engine:
         reason: str,
         requested_by: str,
     ) -> RefundRecord:
-        return services.refund_payment(
+        refund = services.refund_payment(
             self.uow(),
             self.clock,
             payment_id=payment_id,
@@ -291,6 +313,14 @@ class Engine:
             reason=reason,
             requested_by=requested_by,
         )
+        log.info(
+            "refund requested",
+            payment_id=payment_id,
+            refund_no=refund.refund_no,
+            amount_fen=amount_fen,
+            requested_by=requested_by,
+        )
+        return refund
 
     def complete_refund(
         self, refund_no: str, *, succeeded: bool = True, channel_refund_id: str | None = None

@@ -59,6 +59,11 @@ def mask_personal_data(
     return event_dict
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    """Resolve stderr when logging, not when configuring (tools swap sys.stderr)."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:
     """Configure structlog. ``json`` defaults to on unless BILLFOLD_ENV is ``dev`` and stderr
     is a terminal; ``level`` defaults to BILLFOLD_LOG_LEVEL or INFO."""
@@ -79,6 +84,6 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(name)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from billfold.adapters import schema as t
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
+from billfold.masking import mask_id_number
 from billfold.merchants.biller import (
     Biller,
     BillerKind,
@@ -183,7 +184,8 @@ class SqlPayers:
             "identifier": payer.identifier,
             "name": payer.name,
             "phone": payer.phone,
-            "id_number": payer.id_number,
+            # the full ID number is never needed after onboarding: keep only its masked form
+            "id_number": mask_id_number(payer.id_number) if payer.id_number else None,
             "created_at": now,
         }
         dialect = self.conn.dialect.name

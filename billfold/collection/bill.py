@@ -225,10 +225,10 @@ class Bill:
     def cancel(self, reason: str) -> None:
         if self.cancelled:
             raise InvalidTransition(f"bill {self.bill_no} is already cancelled")
-        if self.paid_fen > 0:
+        paid = self.paid_fen + self.late_fee_paid_fen
+        if paid > 0:
             raise InvalidTransition(
-                f"bill {self.bill_no} has {format_yuan(self.paid_fen)} paid; "
-                "refund it before cancelling"
+                f"bill {self.bill_no} has {format_yuan(paid)} paid; refund it before cancelling"
             )
         if not reason.strip():
             raise InvalidInput("cancel: a reason is required")

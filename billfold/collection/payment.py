@@ -146,7 +146,7 @@ def decide(
             return _to_suspense(
                 conf, SuspenseReason.BILL_CANCELLED, refund=True, order_status=OrderStatus.FAILED
             )
-        if not _fits(bill, line):
+        if not _fits(bill, line, today):
             return _to_suspense(
                 conf, SuspenseReason.ALREADY_PAID, refund=True, order_status=OrderStatus.FAILED
             )
@@ -188,12 +188,12 @@ def _expire(order: Order) -> OrderStatus | None:
     return OrderStatus.EXPIRED if order.payable else None
 
 
-def _fits(bill: Bill, line: Allocation) -> bool:
+def _fits(bill: Bill, line: Allocation, today: date) -> bool:
     """Can ``bill`` still take ``line`` (nobody paid that part in the meantime)?"""
     if bill.kind is BillKind.OPEN:
         return bill.paid_fen == 0
     if line.item_code == LATE_FEE_CODE:
-        return bill.outstanding_fen > 0
+        return bill.late_fee_fen(today) >= line.amount_fen
     return bill.item(line.item_code).outstanding_fen >= line.amount_fen
 
 

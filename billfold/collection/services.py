@@ -138,7 +138,12 @@ def create_order(
             channel=channel,
             currency=bills[0].currency,
         )
-        uow.orders.add(order, today, idempotency_key)
+        if uow.orders.add(order, today, idempotency_key) is None:
+            uow.rollback()  # a concurrent request with the same key made the order first
+            assert idempotency_key is not None
+            winner = uow.orders.by_idempotency_key(biller.id, idempotency_key)
+            assert winner is not None
+            return winner
         uow.commit()
         return order
 
@@ -491,7 +496,7 @@ def complete_refund(
     """The channel has paid a refund out (or refused it). Idempotent for repeats."""
     now = clock.now()
     with uow:
-        refund = uow.refunds.get_by_no(refund_no)
+        refund = uow.refunds.get_by_no(refund_no, lock=True)
         if refund is None:
             raise NotFound(f"refund {refund_no!r} does not exist")
         target = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
@@ -548,7 +553,7 @@ def reverse_payment(
     with uow:
         payment = uow.payments.find(channel, channel_txn_id, lock=True)
         if payment is None:
-            uow.payments.insert(
+            marker_id = uow.payments.insert(
                 {
                     "channel": channel,
                     "channel_txn_id": channel_txn_id,
@@ -566,10 +571,15 @@ def reverse_payment(
                     "business_date": business_date(now),
                 }
             )
-            uow.commit()
-            marker = uow.payments.find(channel, channel_txn_id)
-            assert marker is not None
-            return marker
+            if marker_id is not None:
+                uow.commit()
+                marker = uow.payments.find(channel, channel_txn_id)
+                assert marker is not None
+                return marker
+            # the payment arrived meanwhile and took the key: reverse that payment instead
+            uow.rollback()
+            payment = uow.payments.find(channel, channel_txn_id, lock=True)
+            assert payment is not None
         if payment.status is PaymentStatus.REVERSED:
             return payment
         refunds = uow.refunds.for_payment(payment.id)

@@ -31,9 +31,11 @@ class SqlOrders:
         self.conn = conn
         self._lock = conn.dialect.name == "postgresql"
 
-    def add(self, order: Order, business_date: date, idempotency_key: str | None) -> int:
+    def add(self, order: Order, business_date: date, idempotency_key: str | None) -> int | None:
+        """Insert the order and its lines; ``None`` if another order already holds the
+        idempotency key (a concurrent request with the same key won)."""
         order_id = self.conn.execute(
-            t.orders.insert()
+            _insert(self.conn, t.orders)
             .values(
                 order_no=order.order_no,
                 biller_id=order.biller_id,
@@ -48,8 +50,11 @@ class SqlOrders:
                 expires_at=order.expires_at,
                 business_date=business_date,
             )
+            .on_conflict_do_nothing(index_elements=["biller_id", "idempotency_key"])
             .returning(t.orders.c.id)
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if order_id is None:
+            return None
         self.conn.execute(
             t.order_lines.insert(),
             [
@@ -300,10 +305,11 @@ class SqlRefunds:
         )
         return self._record(self.conn.execute(q).first())
 
-    def get_by_no(self, refund_no: str) -> RefundRecord | None:
-        return self._record(
-            self.conn.execute(select(t.refunds).where(t.refunds.c.refund_no == refund_no)).first()
-        )
+    def get_by_no(self, refund_no: str, *, lock: bool = False) -> RefundRecord | None:
+        q = select(t.refunds).where(t.refunds.c.refund_no == refund_no)
+        if lock and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return self._record(self.conn.execute(q).first())
 
     def insert(self, values: dict[str, Any]) -> int | None:
         stmt = (

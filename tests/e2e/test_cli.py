@@ -44,8 +44,8 @@ def test_a_bad_file_exits_non_zero_naming_file_line_and_field(tmp_path: Path) ->
     assert code == 1
     assert "bad.csv: 1 line(s) rejected; nothing was imported" in err
     assert "bad.csv: line 2: amount: '1.234' has more than two decimals" in err
-    code, out, _ = run("bills", "import", str(bad), "--biller", "nobody", "--database-url", url)
-    assert code == 1
+    code, _, err = run("bills", "import", str(bad), "--biller", "nobody", "--database-url", url)
+    assert code == 1 and "biller 'nobody' does not exist" in err
 
 
 def test_the_demo_runs_twice_with_the_same_summary(tmp_path: Path) -> None:

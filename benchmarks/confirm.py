@@ -1,0 +1,736 @@
+"""Confirm-path benchmark: billfold's ``Engine.confirm`` against a raw DBAPI baseline.
+
+    python benchmarks/confirm.py [--n 2000] [--backends sqlite,postgresql] [--pg-url URL]
+                                 [--smoke] [--log-level INFO] [--show-statements] [--profile]
+
+For each backend a throwaway database is created (SQLite: a temporary file in WAL mode with
+the pragmas of ``billfold.adapters.db.make_engine``; PostgreSQL: ``CREATE DATABASE
+bench_<pid>_<rand>``, dropped at the end) and migrated with ``billfold.adapters.migrate``.
+Setup, not timed: one biller with a 60 bps fee rule on the benchmark channel, one two-item
+bill (tuition + books) per order, one order per bill.
+
+Timed, in alternating blocks so that drift (WAL checkpoints, autovacuum, CPU frequency)
+hits both sides alike:
+
+* billfold: ``engine.confirm(...)`` per order, sequentially, one transaction each, with
+  production logging (``configure_logging(json=True)``; the lines go to /dev/null);
+* raw: the same confirmation for a second, equivalent set of orders, written by hand with
+  plain SQL on one sqlite3 / psycopg connection, one transaction per confirmation.
+
+How the baseline was made equivalent: a SQLAlchemy ``before_cursor_execute`` listener
+recorded every statement ``billfold.collection.services.confirm_payment`` sends for one
+confirmation (``--show-statements`` prints that list). The raw side sends the same
+statements in the same order: the payment looked up by (channel, txn); the order (FOR
+UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; the bills (FOR
+UPDATE on PostgreSQL) and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id;
+the conditional order update; the versioned UPDATE of every bill column and one executemany
+UPDATE of its items; one INSERT ... RETURNING per journal entry and one executemany of the
+postings; the payment read back; one executemany of the outbox events; COMMIT. Every run
+records both sides' statements during warm-up and compares their shapes (verb, table, FOR
+UPDATE, ON CONFLICT, RETURNING, executemany); a difference is printed as a warning, because
+it means the core's confirm path changed and this baseline must follow it.
+
+Not mirrored: on PostgreSQL billfold's engine pings each pooled connection on checkout
+(``pool_pre_ping=True``), one extra round trip per confirmation that the DBAPI listener
+cannot see; it is billfold overhead and stays in billfold's time.
+
+After the run every order must be paid by exactly one credited payment, every bill paid in
+full, every payment journalled with two entries and four postings and announced by two
+outbox events, repeats must be recognised, and ``engine.check_books()`` must be ``[]``.
+If not, the exit status is 1. A ratio below the target is printed, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import pstats
+import re
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import psycopg
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
+from billfold.adapters import migrate
+from billfold.adapters.db import make_engine
+from billfold.collection.allocation import allocate
+from billfold.collection.order import DEFAULT_ORDER_TTL, Order
+from billfold.logging import configure_logging
+
+T0 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+BILLER = "bench"
+CHANNEL = "bench"
+FEE_RULE = FeeRule(CHANNEL, bps=60, min_fen=1)
+TARGET = 0.50
+DEFAULT_N = 2000
+SMOKE_N = 50
+BACKENDS = ("sqlite", "postgresql")
+SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
+
+
+class BenchFailure(Exception):
+    """The benchmark itself went wrong (a confirmation was not credited, a check failed)."""
+
+
+# -- the raw baseline -----------------------------------------------------------------------------
+
+PAYMENT_COLUMNS = (
+    "id, channel, channel_txn_id, order_no, order_id, biller_id, status, reason, amount_fen, "
+    "fee_fen, refunded_fen, currency, paid_at, received_at, business_date"
+)
+SQL = {
+    "payment_by_txn": f"SELECT {PAYMENT_COLUMNS} FROM payments "
+    "WHERE channel = ? AND channel_txn_id = ?",
+    "order": "SELECT id, order_no, biller_id, payer_id, status, total_fen, refunded_fen, "
+    "currency, channel, idempotency_key, failure_reason, payment_id, created_at, expires_at, "
+    "paid_at, business_date FROM orders WHERE order_no = ?{lock}",
+    "lines": "SELECT l.bill_id, b.bill_no, l.item_code, l.amount_fen FROM order_lines l "
+    "JOIN bills b ON b.id = l.bill_id WHERE l.order_id = ? ORDER BY l.position",
+    "biller": "SELECT id, code, name, kind, timezone, status, settlement_bank, "
+    "settlement_account_name, settlement_account_no, single_limit_fen, daily_limit_fen, "
+    "created_at, updated_at FROM billers WHERE id = ?",
+    "fee_rules": "SELECT id, biller_id, channel, kind, bps, min_fen, max_fen, fixed_fen "
+    "FROM fee_rules WHERE biller_id = ? ORDER BY channel",
+    "sub_units": "SELECT id, biller_id, code, name, kind, parent_code FROM sub_units "
+    "WHERE biller_id = ? ORDER BY id",
+    "bills": "SELECT id, biller_id, bill_no, payer_id, kind, status, currency, due_date, "
+    "late_fee_rule, allow_partial, min_part_fen, open_min_fen, open_max_fen, decision_no, "
+    "sub_unit, period, description, principal_fen, paid_fen, late_fee_paid_fen, content_hash, "
+    "cancel_reason, version, created_at, updated_at FROM bills WHERE id IN ({marks}) "
+    "ORDER BY id{lock}",
+    "items": "SELECT id, bill_id, position, code, name, amount_fen, priority, paid_fen, "
+    "waived_fen, refunded_fen FROM bill_items WHERE bill_id IN ({marks}) "
+    "ORDER BY bill_id, position",
+    "insert_payment": "INSERT INTO payments (channel, channel_txn_id, order_no, order_id, "
+    "biller_id, status, reason, amount_fen, fee_fen, refunded_fen, currency, paid_at, "
+    "received_at, business_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (channel, channel_txn_id) DO NOTHING RETURNING id",
+    "update_order": "UPDATE orders SET status = ?, channel = ?, payment_id = ?, paid_at = ? "
+    "WHERE id = ? AND status IN (?, ?)",
+    "update_bill": "UPDATE bills SET biller_id = ?, bill_no = ?, payer_id = ?, kind = ?, "
+    "status = ?, currency = ?, due_date = ?, late_fee_rule = ?, allow_partial = ?, "
+    "min_part_fen = ?, open_min_fen = ?, open_max_fen = ?, decision_no = ?, sub_unit = ?, "
+    "period = ?, description = ?, principal_fen = ?, paid_fen = ?, late_fee_paid_fen = ?, "
+    "cancel_reason = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
+    "update_items": "UPDATE bill_items SET amount_fen = ?, paid_fen = ?, waived_fen = ?, "
+    "refunded_fen = ? WHERE bill_id = ? AND code = ?",
+    "insert_entry": "INSERT INTO journal_entries (kind, memo, payment_id, refund_id, "
+    "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) "
+    "VALUES (?, ?, ?, ?)",
+    "payment_by_id": f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?",
+    "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
+    "created_at, fanned_out) VALUES (?, ?, ?, ?, ?, ?)",
+}
+
+
+class Cursor(Protocol):
+    """What the baseline needs of a DBAPI cursor (sqlite3 and psycopg both fit)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class RawDb:
+    """One plain DBAPI connection, and the few differences between the two dialects."""
+
+    def __init__(self, backend: str, conn: Any) -> None:
+        self.pg = backend == "postgresql"
+        self.conn = conn
+        self.cur = conn.cursor()
+        lock = " FOR UPDATE" if self.pg else ""
+        self.sql = {k: v.replace("{lock}", lock) for k, v in SQL.items()}
+        if self.pg:
+            self.sql = {k: v.replace("?", "%s") for k, v in self.sql.items()}
+        self.mark = "%s" if self.pg else "?"
+        self.record: list[str] | None = None  # statement shapes, while recording
+
+    def _run(self, name: str, params: Sequence[Any], marks: int = 0, many: bool = False) -> Cursor:
+        sql = self.sql[name]
+        if marks:
+            sql = sql.replace("{marks}", ", ".join([self.mark] * marks))
+        if self.record is not None:
+            self.record.append(shape(sql, many))
+        if many:
+            self.cur.executemany(sql, params)
+        else:
+            self.cur.execute(sql, params)
+        cursor: Cursor = self.cur
+        return cursor
+
+    def one(self, name: str, params: Sequence[Any]) -> Any:
+        return self._run(name, params).fetchone()
+
+    def all(self, name: str, params: Sequence[Any], marks: int = 0) -> list[Any]:
+        return self._run(name, params, marks).fetchall()
+
+    def change(self, name: str, params: Sequence[Any]) -> int:
+        return self._run(name, params).rowcount
+
+    def many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._run(name, rows, many=True)
+
+    def begin(self) -> None:
+        if not self.pg:  # psycopg opens the transaction with the first statement
+            self.cur.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self.pg:
+            self.conn.commit()
+        else:
+            self.cur.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.pg:
+            self.conn.rollback()
+        else:
+            self.cur.execute("ROLLBACK")
+
+    def ts(self, value: datetime) -> Any:
+        return value if self.pg else value.astimezone(UTC).strftime(SQLITE_TS)
+
+    def day(self, value: date) -> Any:
+        return value if self.pg else value.isoformat()
+
+    def close(self) -> None:
+        self.cur.close()
+        self.conn.close()
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _fee(rule: Sequence[Any], amount: int) -> int:
+    """A fee_rules row (id, biller_id, channel, kind, bps, min, max, fixed) applied."""
+    if rule[3] == "fixed":
+        return min(int(rule[7]), amount)
+    fee = max(int(rule[5]), (amount * int(rule[4]) + 5000) // 10000)  # half up
+    return min(fee, amount if rule[6] is None else int(rule[6]), amount)
+
+
+def _event(event_type: str, biller_id: int, data: dict[str, Any], now: datetime) -> list[Any]:
+    event_id = str(uuid.uuid4())
+    body = {"id": event_id, "type": event_type, "created_at": now.isoformat(), "data": data}
+    return [event_id, event_type, biller_id, json.dumps(body, ensure_ascii=False, sort_keys=True)]
+
+
+def raw_confirm(
+    db: RawDb, txn: str, order_no: str, amount: int, paid_at: datetime, now: datetime
+) -> bool:
+    """Credit one order by hand-written SQL, one transaction. False if ``txn`` was seen."""
+    db.begin()
+    try:
+        if db.one("payment_by_txn", (CHANNEL, txn)) is not None:
+            db.rollback()
+            return False
+        order = db.one("order", (order_no,))
+        if order is None:
+            raise BenchFailure(f"raw: order {order_no} not found")
+        order_id, _no, biller_id, _payer, status, total, _refunded, currency, *_ = order
+        lines = db.all("lines", (order_id,))
+        biller = db.one("biller", (biller_id,))
+        rules = db.all("fee_rules", (biller_id,))
+        db.all("sub_units", (biller_id,))
+        bill_ids = sorted({line[0] for line in lines})
+        bills = db.all("bills", bill_ids, marks=len(bill_ids))
+        items: dict[int, dict[str, list[Any]]] = {bill_id: {} for bill_id in bill_ids}
+        for row in db.all("items", bill_ids, marks=len(bill_ids)):
+            items[row[1]][row[3]] = [row[5], row[7], row[8], row[9]]  # amount paid waived refunded
+        if (
+            status not in ("created", "paying")
+            or amount != total
+            or currency != "CNY"
+            or not db.ts(paid_at) < order[13]  # expires_at
+        ):
+            raise BenchFailure(f"raw: order {order_no} cannot be credited")
+        credited: dict[int, int] = {}
+        for bill_id, _bill_no, code, line_amount in lines:
+            item = items[bill_id][code]
+            if item[0] - item[1] - item[2] - item[3] < line_amount:
+                raise BenchFailure(f"raw: bill {bill_id} item {code} is already paid")
+            item[1] += line_amount
+            credited[bill_id] = credited.get(bill_id, 0) + line_amount
+        fee = next((_fee(rule, amount) for rule in rules if rule[2] == CHANNEL), 0)
+        today = paid_at.astimezone(ZoneInfo(biller[4])).date()
+        payment_id = db.one(
+            "insert_payment",
+            (CHANNEL, txn, order_no, order_id, biller_id, "credited", None, amount, fee, 0,
+             currency, db.ts(paid_at), db.ts(now), db.day(today)),
+        )  # fmt: skip
+        if payment_id is None:  # a concurrent delivery of the same transaction won
+            db.rollback()
+            return False
+        payment_id = payment_id[0]
+        moved = db.change(
+            "update_order",
+            ("paid", CHANNEL, payment_id, db.ts(paid_at), order_id, "created", "paying"),
+        )
+        if moved != 1:
+            raise BenchFailure(f"raw: order {order_no} changed while it was locked")
+        paid_off: set[int] = set()
+        for b in bills:
+            stored = items[b[0]].values()
+            principal = sum(i[0] for i in stored)
+            paid = sum(i[1] for i in stored)
+            owed = sum(i[0] - i[1] - i[2] - i[3] for i in stored)
+            if owed == 0:
+                paid_off.add(b[0])
+            done = db.change(
+                "update_bill",
+                (b[1], b[2], b[3], b[4], "paid" if owed == 0 else "partially_paid", b[6], b[7],
+                 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16], principal, paid,
+                 b[19], b[21], b[22] + 1, db.ts(now), b[0], b[22]),
+            )  # fmt: skip
+            if done != 1:
+                raise BenchFailure(f"raw: bill {b[0]} changed meanwhile")
+            db.many("update_items", [(*i, b[0], code) for code, i in items[b[0]].items()])
+        payable = f"payable:{biller[1]}"
+        now_ts = db.ts(now)
+        entry = db.one("insert_entry", ("payment", f"{CHANNEL} {txn}", payment_id, None, now_ts))
+        postings: list[tuple[int, str, int, int | None]] = [
+            (entry[0], f"clearing:{CHANNEL}", amount, None)
+        ]
+        postings += [(entry[0], payable, -credit, bill) for bill, credit in credited.items()]
+        if fee:
+            entry = db.one("insert_entry", ("fee", order_no, payment_id, None, now_ts))
+            postings += [(entry[0], payable, fee, None), (entry[0], "fee_income", -fee, None)]
+        db.many("insert_postings", postings)
+        db.one("payment_by_id", (payment_id,))
+        confirmed = {
+            "payment_id": payment_id,
+            "channel": CHANNEL,
+            "channel_txn_id": txn,
+            "order_no": order_no,
+            "amount": _yuan(amount),
+            "amount_fen": amount,
+            "paid_at": paid_at.isoformat(),
+            "status": "credited",
+            "reason": None,
+        }
+        events = [_event("payment.confirmed", biller_id, confirmed, now)]
+        names = {b[0]: b[2] for b in bills}
+        for bill_id in sorted(credited):
+            kind = "bill.paid" if bill_id in paid_off else "bill.partially_paid"
+            data = {
+                "bill_no": names[bill_id],
+                "amount_fen": credited[bill_id],
+                "order_no": order_no,
+            }
+            events.append(_event(kind, biller_id, data, now))
+        db.many("insert_events", [(*e, now_ts, False) for e in events])
+        db.commit()
+        return True
+    except BaseException:
+        db.rollback()
+        raise
+
+
+# -- statement shapes -----------------------------------------------------------------------------
+
+
+def shape(sql: str, many: bool) -> str:
+    """``SELECT orders FOR UPDATE``, ``INSERT payments ON CONFLICT RETURNING``, ``... ×many``."""
+    verb = sql.split(None, 1)[0].upper()
+    pattern = {
+        "SELECT": r"\bFROM\s+(\w+)",
+        "INSERT": r"\bINTO\s+(\w+)",
+        "UPDATE": r"UPDATE\s+(\w+)",
+    }
+    found = re.search(pattern.get(verb, r"(\w+)"), sql)
+    parts = [verb, found.group(1) if found else "?"]
+    parts += [flag for flag in ("FOR UPDATE", "ON CONFLICT", "RETURNING") if flag in sql]
+    return " ".join(parts) + (" ×many" if many else "")
+
+
+@contextmanager
+def recording_billfold(engine: Engine) -> Iterator[list[str]]:
+    """Shapes of the statements billfold sends while inside the block (not BEGIN/COMMIT)."""
+    seen: list[str] = []
+
+    def listener(*args: Any) -> None:
+        statement, many = args[2], args[5]
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append(shape(statement, bool(many)))
+
+    event.listen(engine.db, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.db, "before_cursor_execute", listener)
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str  # for billfold (SQLAlchemy)
+    connect_raw: Callable[[], RawDb]
+
+
+@contextmanager
+def sqlite_database() -> Iterator[Database]:
+    with tempfile.TemporaryDirectory(prefix="billfold-bench-") as tmp:
+        path = Path(tmp) / "bench.db"
+
+        def connect() -> RawDb:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            for pragma in ("foreign_keys=ON", "busy_timeout=30000", "journal_mode=WAL"):
+                conn.execute(f"PRAGMA {pragma}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return RawDb("sqlite", conn)
+
+        yield Database("sqlite", f"sqlite:///{path}", connect)
+
+
+@contextmanager
+def pg_database(server_url: str) -> Iterator[Database]:
+    url = make_url(server_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"bench_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    bench = url.set(database=name)
+    libpq = bench.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        yield Database(
+            "postgresql",
+            bench.render_as_string(hide_password=False),
+            lambda: RawDb("postgresql", psycopg.connect(libpq)),
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+# -- setup ----------------------------------------------------------------------------------------
+
+Work = list[tuple[str, int]]  # (order_no, amount_fen)
+
+
+def setup(engine: Engine, sets: dict[str, int]) -> dict[str, Work]:
+    """One biller with a fee rule; per set, ``count`` two-item bills and one order for each."""
+    engine.create_biller(
+        Biller(code=BILLER, name="基准测试学校", kind=BillerKind.SCHOOL, fee_rules=(FEE_RULE,))
+    )
+    rows = ["bill_no,payer_id,items"]
+    for prefix, count in sets.items():
+        rows += [
+            f"{prefix}{i:07d},S{prefix}{i:07d},tuition:学费=1000.{i % 100:02d};books:书本费=200.50"
+            for i in range(count)
+        ]
+    engine.import_bills(BILLER, ("\n".join(rows) + "\n").encode(), file_name="bench.csv")
+    work: dict[str, Work] = {prefix: [] for prefix in sets}
+    today = engine.today(BILLER)
+    with engine.uow() as uow:
+        biller = uow.billers.get_by_code(BILLER)
+        assert biller is not None and biller.id is not None
+        for bill in uow.bills.for_biller(biller.id):
+            lines = allocate([bill], today)
+            order = Order(
+                order_no=f"O{bill.bill_no}",
+                biller_id=biller.id,
+                payer_id=bill.payer_id,
+                total_fen=sum(line.amount_fen for line in lines),
+                created_at=T0,
+                expires_at=T0 + DEFAULT_ORDER_TTL,
+                lines=lines,
+            )
+            uow.orders.add(order, today, None)
+            work[bill.bill_no[:1]].append((order.order_no, order.total_fen))
+        uow.commit()
+    return work
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    backend: str
+    n: int
+    billfold_s: float = 0.0
+    raw_s: float = 0.0
+    billfold_shapes: list[str] = field(default_factory=list)
+    raw_shapes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    profile: str = ""
+
+    @property
+    def billfold_rate(self) -> float:
+        return self.n / self.billfold_s
+
+    @property
+    def raw_rate(self) -> float:
+        return self.n / self.raw_s
+
+    @property
+    def ratio(self) -> float:
+        return self.billfold_rate / self.raw_rate
+
+
+def confirm_billfold(engine: Engine, work: Work) -> None:
+    for order_no, amount in work:
+        result = engine.confirm(CHANNEL, f"T{order_no}", order_no, amount, T0)
+        if not result.credited or result.duplicate:
+            raise BenchFailure(f"billfold: order {order_no} was not credited ({result.status})")
+
+
+def confirm_raw(db: RawDb, work: Work) -> None:
+    for order_no, amount in work:
+        if not raw_confirm(db, f"T{order_no}", order_no, amount, T0, T0):
+            raise BenchFailure(f"raw: order {order_no} was already confirmed")
+
+
+def _timed(run: Callable[[], None]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def run_backend(database: Database, n: int, *, profile: bool) -> Result:
+    warm = max(2, min(50, n // 20))
+    sets = {"B": warm + n, "R": warm + n} | ({"P": n} if profile else {})
+    result = Result(database.backend, n)
+    engine = Engine(make_engine(database.url), FixedClock(T0))
+    migrate.upgrade(engine.db)
+    raw = database.connect_raw()
+    try:
+        work = setup(engine, sets)
+        with recording_billfold(engine) as seen:
+            confirm_billfold(engine, work["B"][:1])
+        result.billfold_shapes = seen
+        raw.record = []
+        confirm_raw(raw, work["R"][:1])
+        result.raw_shapes, raw.record = raw.record, None
+        confirm_billfold(engine, work["B"][1:warm])
+        confirm_raw(raw, work["R"][1:warm])
+
+        blocks = min(10, n)
+        size = -(-n // blocks)
+        for k in range(blocks):
+            ours = work["B"][warm + k * size : warm + (k + 1) * size]
+            theirs = work["R"][warm + k * size : warm + (k + 1) * size]
+            ours_first = k % 2 == 0  # alternate who goes first, too
+            for side in ("billfold", "raw") if ours_first else ("raw", "billfold"):
+                if side == "billfold":
+                    result.billfold_s += _timed(partial(confirm_billfold, engine, ours))
+                else:
+                    result.raw_s += _timed(partial(confirm_raw, raw, theirs))
+
+        if profile:
+            result.profile = profile_billfold(engine, work["P"])
+        result.problems = verify(engine, raw, work)
+    finally:
+        raw.close()
+        engine.close()
+    return result
+
+
+def profile_billfold(engine: Engine, work: Work) -> str:
+    profiler = cProfile.Profile()
+    profiler.runcall(confirm_billfold, engine, work)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(r"billfold|sqlalchemy", 30)
+    return out.getvalue()
+
+
+def verify(engine: Engine, raw: RawDb, work: dict[str, Work]) -> list[str]:
+    """Every order credited exactly once, books sound, repeats recognised."""
+    orders = sum(len(w) for w in work.values())
+    checks = {
+        "orders not paid": "SELECT count(*) FROM orders WHERE status <> 'paid' "
+        "OR payment_id IS NULL",
+        "orders without exactly one credited payment": "SELECT count(*) FROM (SELECT o.id "
+        "FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'credited' "
+        "GROUP BY o.id HAVING count(p.id) <> 1) x",
+        "payments not matching their order": "SELECT count(*) FROM payments p LEFT JOIN orders o "
+        "ON o.id = p.order_id WHERE o.id IS NULL OR o.payment_id <> p.id "
+        "OR p.amount_fen <> o.total_fen OR p.status <> 'credited'",
+        "bills not paid in full": "SELECT count(*) FROM bills WHERE status <> 'paid' "
+        "OR paid_fen <> principal_fen",
+        "payments without 2 journal entries": "SELECT count(*) FROM (SELECT p.id FROM payments p "
+        "LEFT JOIN journal_entries e ON e.payment_id = p.id GROUP BY p.id "
+        "HAVING count(e.id) <> 2) x",
+        "payments without 4 postings": "SELECT count(*) FROM (SELECT e.payment_id "
+        "FROM journal_entries e JOIN journal_postings j ON j.entry_id = e.id "
+        "GROUP BY e.payment_id HAVING count(j.id) <> 4) x",
+    }
+    problems = []
+    with engine.db.connect() as conn:
+        for what, sql in checks.items():
+            bad = conn.execute(text(sql)).scalar_one()
+            if bad:
+                problems.append(f"{bad} {what}")
+        for kind in ("payment.confirmed", "bill.paid"):
+            count = conn.execute(
+                text("SELECT count(*) FROM outbox_events WHERE event_type = :k"), {"k": kind}
+            ).scalar_one()
+            if count != orders:
+                problems.append(f"{count} {kind} events for {orders} orders")
+    for order_no, amount in work["B"][:3]:
+        if not engine.confirm(CHANNEL, f"T{order_no}", order_no, amount, T0).duplicate:
+            problems.append(f"billfold did not recognise a repeat of T{order_no}")
+    for order_no, amount in work["R"][:3]:
+        if not engine.confirm(CHANNEL, f"T{order_no}", order_no, amount, T0).duplicate:
+            problems.append(f"billfold did not recognise a repeat of raw T{order_no}")
+        if raw_confirm(raw, f"T{order_no}", order_no, amount, T0, T0):
+            problems.append(f"the raw baseline credited T{order_no} twice")
+    with engine.db.connect() as conn:
+        payments = conn.execute(text("SELECT count(*) FROM payments")).scalar_one()
+    if payments != orders:
+        problems.append(f"{payments} payments for {orders} orders after the repeats")
+    problems += engine.check_books()
+    return problems
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def _count(text_value: str) -> int:
+    if not text_value.isdigit() or int(text_value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text_value!r}")
+    return int(text_value)
+
+
+def _backends(text_value: str) -> list[str]:
+    chosen = [b.strip() for b in text_value.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BACKENDS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend {', '.join(unknown) or repr(text_value)} "
+            f"(choose from {', '.join(BACKENDS)})"
+        )
+    return chosen
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/confirm.py",
+        description="Confirmations per second: billfold against raw SQL, same run, same work.",
+    )
+    parser.add_argument("--n", type=_count, help=f"timed confirmations per side ({DEFAULT_N})")
+    parser.add_argument("--backends", type=_backends, default=list(BACKENDS))
+    parser.add_argument(
+        "--pg-url", help="PostgreSQL server URL (default: BILLFOLD_BENCH_PG_URL or _TEST_PG_URL)"
+    )
+    parser.add_argument("--smoke", action="store_true", help=f"n={SMOKE_N}, for CI")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="billfold's JSON logging while it runs, rendered to /dev/null (INFO)",
+    )
+    parser.add_argument("--show-statements", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile billfold's side")
+    args = parser.parse_args(argv)
+    args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
+    args.pg_url = (
+        args.pg_url
+        or os.environ.get("BILLFOLD_BENCH_PG_URL")
+        or os.environ.get("BILLFOLD_TEST_PG_URL")
+    )
+    return args
+
+
+def report(results: list[Result], show_statements: bool) -> None:
+    print()
+    print(
+        f"{'backend':<11}{'n':>6}{'billfold conf/s':>17}{'raw conf/s':>12}{'ratio':>8}"
+        f"{'target':>9}  {'result':<7}{'stmts/confirm billfold/raw':>28}"
+    )
+    for r in results:
+        verdict = "PASS" if r.ratio >= TARGET else "BELOW"
+        stmts = f"{len(r.billfold_shapes)}/{len(r.raw_shapes)}"
+        print(
+            f"{r.backend:<11}{r.n:>6}{r.billfold_rate:>17.1f}{r.raw_rate:>12.1f}{r.ratio:>8.2f}"
+            f"{'>= ' + format(TARGET, '.2f'):>9}  {verdict:<7}{stmts:>28}"
+        )
+    print("ratio = billfold conf/s ÷ raw conf/s (1.00 = no overhead over hand-written SQL)")
+    for r in results:
+        if r.billfold_shapes != r.raw_shapes:
+            print(f"WARNING {r.backend}: the raw baseline no longer sends billfold's statements")
+        if show_statements or r.billfold_shapes != r.raw_shapes:
+            print(f"\n{r.backend}: statements of one confirmation (billfold | raw)")
+            for k in range(max(len(r.billfold_shapes), len(r.raw_shapes))):
+                ours = r.billfold_shapes[k] if k < len(r.billfold_shapes) else ""
+                theirs = r.raw_shapes[k] if k < len(r.raw_shapes) else ""
+                print(f"  {'  ' if ours == theirs else '!='}{ours:<44}| {theirs}")
+        if r.backend == "postgresql":
+            print("postgresql: billfold also pings its pooled connection once per confirmation")
+        if r.profile:
+            print(f"\n{r.backend}: cProfile of billfold's confirm path ({r.n} confirmations)")
+            print(r.profile)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f}; Python {sys.version.split()[0]}")
+    configure_logging(json=True, level=args.log_level)  # production logging; lines to /dev/null
+    results: list[Result] = []
+    aborted: list[str] = []
+    for backend in args.backends:
+        if backend == "postgresql" and not args.pg_url:
+            print("postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)")
+            continue
+        print(f"{backend}: setting up {args.n} + warm-up orders per side ...", flush=True)
+        database = sqlite_database() if backend == "sqlite" else pg_database(args.pg_url)
+        try:
+            with database as db, open(os.devnull, "w") as sink, redirect_stderr(sink):
+                results.append(run_backend(db, args.n, profile=args.profile))
+        except BenchFailure as broken:
+            aborted.append(f"\nFAILED {backend}: {broken}")
+    report(results, args.show_statements)
+    failed = [r for r in results if r.problems]
+    for r in failed:
+        print(f"\nFAILED {r.backend}: the books do not agree after the run")
+        for problem in r.problems:
+            print(f"  {problem}")
+    for message in aborted:
+        print(message)
+    if not failed and not aborted and results:
+        print("verified: every order credited exactly once; check_books() == []")
+    return 1 if failed or aborted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

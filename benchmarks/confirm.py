@@ -100,26 +100,21 @@ PAYMENT_COLUMNS = (
 SQL = {
     "payment_by_txn": f"SELECT {PAYMENT_COLUMNS} FROM payments "
     "WHERE channel = ? AND channel_txn_id = ?",
-    "order": "SELECT id, order_no, biller_id, payer_id, status, total_fen, refunded_fen, "
-    "currency, channel, idempotency_key, failure_reason, payment_id, created_at, expires_at, "
-    "paid_at, business_date FROM orders WHERE order_no = ?{lock}",
-    "lines": "SELECT l.bill_id, b.bill_no, l.item_code, l.amount_fen FROM order_lines l "
-    "JOIN bills b ON b.id = l.bill_id WHERE l.order_id = ? ORDER BY l.position",
-    "biller": "SELECT id, code, name, kind, timezone, status, settlement_bank, "
-    "settlement_account_name, settlement_account_no, single_limit_fen, daily_limit_fen, "
-    "created_at, updated_at FROM billers WHERE id = ?",
-    "fee_rules": "SELECT id, biller_id, channel, kind, bps, min_fen, max_fen, fixed_fen "
-    "FROM fee_rules WHERE biller_id = ? ORDER BY channel",
-    "sub_units": "SELECT id, biller_id, code, name, kind, parent_code FROM sub_units "
-    "WHERE biller_id = ? ORDER BY id",
-    "bills": "SELECT id, biller_id, bill_no, payer_id, kind, status, currency, due_date, "
-    "late_fee_rule, allow_partial, min_part_fen, open_min_fen, open_max_fen, decision_no, "
-    "sub_unit, period, description, principal_fen, paid_fen, late_fee_paid_fen, content_hash, "
-    "cancel_reason, version, created_at, updated_at FROM bills WHERE id IN ({marks}) "
-    "ORDER BY id{lock}",
-    "items": "SELECT id, bill_id, position, code, name, amount_fen, priority, paid_fen, "
-    "waived_fen, refunded_fen FROM bill_items WHERE bill_id IN ({marks}) "
-    "ORDER BY bill_id, position",
+    "order": "SELECT o.id, o.order_no, o.biller_id, o.payer_id, o.status, o.total_fen, "
+    "o.refunded_fen, o.currency, o.channel, o.idempotency_key, o.failure_reason, o.payment_id, "
+    "o.created_at, o.expires_at, o.paid_at, o.business_date, l.bill_id, b.bill_no, l.item_code, "
+    "l.amount_fen FROM orders o JOIN order_lines l ON l.order_id = o.id "
+    "JOIN bills b ON b.id = l.bill_id WHERE o.order_no = ? ORDER BY l.position{lock_order}",
+    "biller": "SELECT b.code, b.timezone, f.kind, f.bps, f.min_fen, f.max_fen, f.fixed_fen "
+    "FROM billers b LEFT OUTER JOIN fee_rules f ON f.biller_id = b.id AND f.channel = ? "
+    "WHERE b.id = ?",
+    "bills": "SELECT b.id, b.biller_id, b.bill_no, b.payer_id, b.kind, b.status, b.currency, "
+    "b.due_date, b.late_fee_rule, b.allow_partial, b.min_part_fen, b.open_min_fen, "
+    "b.open_max_fen, b.decision_no, b.sub_unit, b.period, b.description, b.principal_fen, "
+    "b.paid_fen, b.late_fee_paid_fen, b.content_hash, b.cancel_reason, b.version, b.created_at, "
+    "b.updated_at, i.code, i.name, i.amount_fen, i.priority, i.paid_fen, i.waived_fen, "
+    "i.refunded_fen FROM bills b JOIN bill_items i ON i.bill_id = b.id "
+    "WHERE b.id IN ({marks}) ORDER BY b.id, i.position{lock_bills}",
     "insert_payment": "INSERT INTO payments (channel, channel_txn_id, order_no, order_id, "
     "biller_id, status, reason, amount_fen, fee_fen, refunded_fen, currency, paid_at, "
     "received_at, business_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -137,7 +132,6 @@ SQL = {
     "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
     "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) "
     "VALUES (?, ?, ?, ?)",
-    "payment_by_id": f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?",
     "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
     "created_at, fanned_out) VALUES (?, ?, ?, ?, ?, ?)",
 }
@@ -161,8 +155,13 @@ class RawDb:
         self.pg = backend == "postgresql"
         self.conn = conn
         self.cur = conn.cursor()
-        lock = " FOR UPDATE" if self.pg else ""
-        self.sql = {k: v.replace("{lock}", lock) for k, v in SQL.items()}
+        locks = {
+            "{lock_order}": " FOR UPDATE OF o" if self.pg else "",
+            "{lock_bills}": " FOR UPDATE OF b, i" if self.pg else "",
+        }
+        self.sql = dict(SQL)
+        for mark, lock in locks.items():
+            self.sql = {k: v.replace(mark, lock) for k, v in self.sql.items()}
         if self.pg:
             self.sql = {k: v.replace("?", "%s") for k, v in self.sql.items()}
         self.mark = "%s" if self.pg else "?"
@@ -225,11 +224,11 @@ def _yuan(fen: int) -> str:
 
 
 def _fee(rule: Sequence[Any], amount: int) -> int:
-    """A fee_rules row (id, biller_id, channel, kind, bps, min, max, fixed) applied."""
-    if rule[3] == "fixed":
-        return min(int(rule[7]), amount)
-    fee = max(int(rule[5]), (amount * int(rule[4]) + 5000) // 10000)  # half up
-    return min(fee, amount if rule[6] is None else int(rule[6]), amount)
+    """A fee rule (kind, bps, min, max, fixed) applied."""
+    if rule[0] == "fixed":
+        return min(int(rule[4]), amount)
+    fee = max(int(rule[2]), (amount * int(rule[1]) + 5000) // 10000)  # half up
+    return min(fee, amount if rule[3] is None else int(rule[3]), amount)
 
 
 def _event(event_type: str, biller_id: int, data: dict[str, Any], now: datetime) -> list[Any]:
@@ -247,19 +246,24 @@ def raw_confirm(
         if db.one("payment_by_txn", (CHANNEL, txn)) is not None:
             db.rollback()
             return False
-        order = db.one("order", (order_no,))
-        if order is None:
+        rows = db.all("order", (order_no,))
+        if not rows:
             raise BenchFailure(f"raw: order {order_no} not found")
+        order = rows[0]
         order_id, _no, biller_id, _payer, status, total, _refunded, currency, *_ = order
-        lines = db.all("lines", (order_id,))
-        biller = db.one("biller", (biller_id,))
-        rules = db.all("fee_rules", (biller_id,))
-        db.all("sub_units", (biller_id,))
+        lines = [row[16:20] for row in rows]
+        biller = db.one("biller", (CHANNEL, biller_id))
         bill_ids = sorted({line[0] for line in lines})
-        bills = db.all("bills", bill_ids, marks=len(bill_ids))
+        joined = db.all("bills", bill_ids, marks=len(bill_ids))
+        bills = list({row[0]: row[:25] for row in joined}.values())
         items: dict[int, dict[str, list[Any]]] = {bill_id: {} for bill_id in bill_ids}
-        for row in db.all("items", bill_ids, marks=len(bill_ids)):
-            items[row[1]][row[3]] = [row[5], row[7], row[8], row[9]]  # amount paid waived refunded
+        for row in joined:
+            items[row[0]][row[25]] = [
+                row[27],
+                row[29],
+                row[30],
+                row[31],
+            ]  # amount paid waived refunded
         if (
             status not in ("created", "paying")
             or amount != total
@@ -274,8 +278,8 @@ def raw_confirm(
                 raise BenchFailure(f"raw: bill {bill_id} item {code} is already paid")
             item[1] += line_amount
             credited[bill_id] = credited.get(bill_id, 0) + line_amount
-        fee = next((_fee(rule, amount) for rule in rules if rule[2] == CHANNEL), 0)
-        today = paid_at.astimezone(ZoneInfo(biller[4])).date()
+        fee = _fee(biller[2:], amount) if biller[2] is not None else 0
+        today = paid_at.astimezone(ZoneInfo(biller[1])).date()
         payment_id = db.one(
             "insert_payment",
             (CHANNEL, txn, order_no, order_id, biller_id, "credited", None, amount, fee, 0,
@@ -308,7 +312,7 @@ def raw_confirm(
             if done != 1:
                 raise BenchFailure(f"raw: bill {b[0]} changed meanwhile")
             db.many("update_items", [(*i, b[0], code) for code, i in items[b[0]].items()])
-        payable = f"payable:{biller[1]}"
+        payable = f"payable:{biller[0]}"
         now_ts = db.ts(now)
         entry = db.one("insert_entry", ("payment", f"{CHANNEL} {txn}", payment_id, None, now_ts))
         postings: list[tuple[int, str, int, int | None]] = [
@@ -319,7 +323,6 @@ def raw_confirm(
             entry = db.one("insert_entry", ("fee", order_no, payment_id, None, now_ts))
             postings += [(entry[0], payable, fee, None), (entry[0], "fee_income", -fee, None)]
         db.many("insert_postings", postings)
-        db.one("payment_by_id", (payment_id,))
         confirmed = {
             "payment_id": payment_id,
             "channel": CHANNEL,

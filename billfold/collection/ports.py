@@ -17,7 +17,7 @@ from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
-from billfold.merchants.biller import Biller, BillerStatus, Limits, SubUnit
+from billfold.merchants.biller import Biller, BillerStatus, FeeContext, Limits, SubUnit
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
@@ -28,6 +28,8 @@ class BillersRepository(Protocol):
     def get_by_code(self, code: str) -> Biller | None: ...
 
     def get(self, biller_id: int) -> Biller | None: ...
+
+    def fee_context(self, biller_id: int, channel: str) -> FeeContext | None: ...
 
     def list(self) -> list[Biller]: ...
 

@@ -215,14 +215,13 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
         if seen is not None:
             return ConfirmResult(seen, duplicate=True)
         order = uow.orders.get_by_no(conf.order_no, lock=True)
-        biller = uow.billers.get(order.biller_id) if order else None
+        context = uow.billers.fee_context(order.biller_id, conf.channel) if order else None
         bills = (
             uow.bills.get_many([line.bill_id for line in order.lines], lock=True) if order else []
         )
-        tz = biller.timezone if biller else "Asia/Shanghai"
-        today = business_date(conf.paid_at, tz)
-        fee = biller.fee_for(conf.channel, conf.amount_fen) if biller else 0
-        decision = decide(conf, order, bills, biller.code if biller else None, fee, today)
+        today = business_date(conf.paid_at, context.timezone if context else "Asia/Shanghai")
+        fee = context.rule.fee_for(conf.amount_fen) if context and context.rule else 0
+        decision = decide(conf, order, bills, context.code if context else None, fee, today)
 
         values: dict[str, Any] = {
             "channel": conf.channel,
@@ -259,8 +258,22 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
         if decision.credited:
             uow.bills.apply(bills, decision.credits, now)
         uow.journal.post(decision.entries, now, payment_id=payment_id)
-        record = uow.payments.get(payment_id)
-        assert record is not None
+        record = PaymentRecord(
+            id=payment_id,
+            channel=conf.channel,
+            channel_txn_id=conf.channel_txn_id,
+            order_no=conf.order_no,
+            order_id=values["order_id"],
+            biller_id=values["biller_id"],
+            status=decision.status,
+            reason=values["reason"],
+            amount_fen=conf.amount_fen,
+            fee_fen=decision.fee_fen,
+            refunded_fen=0,
+            currency=conf.currency,
+            paid_at=conf.paid_at,
+            received_at=now,
+        )
         biller_id = order.biller_id if order else None
         _payment_events(
             uow, record, decision.credits, decision.bills_now_paid, bills, now, biller_id

@@ -15,6 +15,7 @@ __all__ = [
     "Biller",
     "BillerKind",
     "BillerStatus",
+    "FeeContext",
     "Limits",
     "SettlementAccount",
     "SubUnit",
@@ -97,6 +98,15 @@ def validate_timezone(tz: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"timezone: {tz!r} is not a known IANA timezone") from None
     return tz
+
+
+@dataclass(frozen=True, slots=True)
+class FeeContext:
+    """What confirming a payment needs to know of its biller: code, timezone, the fee rule."""
+
+    code: str
+    timezone: str
+    rule: FeeRule | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters import schema as t
@@ -15,12 +15,34 @@ from billfold.merchants.biller import (
     Biller,
     BillerKind,
     BillerStatus,
+    FeeContext,
     Limits,
     SettlementAccount,
     SubUnit,
     SubUnitKind,
 )
 from billfold.merchants.fees import FeeKind, FeeRule
+
+_FEE_CONTEXT = (
+    select(
+        t.billers.c.code,
+        t.billers.c.timezone,
+        t.fee_rules.c.kind,
+        t.fee_rules.c.bps,
+        t.fee_rules.c.min_fen,
+        t.fee_rules.c.max_fen,
+        t.fee_rules.c.fixed_fen,
+    )
+    .select_from(
+        t.billers.outerjoin(
+            t.fee_rules,
+            and_(
+                t.fee_rules.c.biller_id == t.billers.c.id, t.fee_rules.c.channel == bindparam("ch")
+            ),
+        )
+    )
+    .where(t.billers.c.id == bindparam("biller_id"))
+)
 
 
 class SqlBillers:
@@ -111,6 +133,23 @@ class SqlBillers:
         return self._load(
             self.conn.execute(select(t.billers).where(t.billers.c.id == biller_id)).first()
         )
+
+    def fee_context(self, biller_id: int, channel: str) -> FeeContext | None:
+        """Code, timezone and the channel's fee rule, in one query (the confirm path's need)."""
+        row = self.conn.execute(_FEE_CONTEXT, {"biller_id": biller_id, "ch": channel}).first()
+        if row is None:
+            return None
+        rule = None
+        if row.kind is not None:
+            rule = FeeRule(
+                channel=channel,
+                kind=FeeKind(row.kind),
+                bps=row.bps,
+                min_fen=row.min_fen,
+                max_fen=row.max_fen,
+                fixed_fen=row.fixed_fen,
+            )
+        return FeeContext(row.code, row.timezone, rule)
 
     def list(self) -> list[Biller]:
         rows = self.conn.execute(select(t.billers).order_by(t.billers.c.code)).all()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from billfold.adapters import schema as t
+from billfold.adapters.sql.fastpath import run_write
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
 from billfold.collection.latefee import LateFeeRule
 from billfold.collection.payment import BillCredit
@@ -27,6 +29,38 @@ _item_update = (
         amount_fen=bindparam("amount_fen"),
     )
 )
+
+
+_I = t.bill_items.c
+_BILLS_WITH_ITEMS = (
+    select(
+        t.bills,
+        _I.code.label("i_code"),
+        _I.name.label("i_name"),
+        _I.amount_fen.label("i_amount_fen"),
+        _I.priority.label("i_priority"),
+        _I.paid_fen.label("i_paid_fen"),
+        _I.waived_fen.label("i_waived_fen"),
+        _I.refunded_fen.label("i_refunded_fen"),
+    )
+    .select_from(t.bills.join(t.bill_items, _I.bill_id == t.bills.c.id))
+    .where(t.bills.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.bills.c.id, _I.position)
+)
+# Lock the item rows too: under READ COMMITTED, PostgreSQL re-reads only the locked rows of a
+# join after waiting for a lock; unlocked joined rows would come from the older snapshot.
+_BILLS_WITH_ITEMS_LOCKED = _BILLS_WITH_ITEMS.with_for_update(of=[t.bills, t.bill_items])
+_SAVED_COLUMNS = [c.name for c in t.bills.c if c.name not in ("id", "content_hash", "created_at")]
+_BILL_SAVE = (
+    update(t.bills)
+    .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))
+    .values({column: bindparam(column) for column in _SAVED_COLUMNS})
+)
+
+
+@lru_cache(maxsize=256)
+def _rule(text: str) -> LateFeeRule:
+    return LateFeeRule.parse(text)
 
 
 class SqlBills:
@@ -93,16 +127,16 @@ class SqlBills:
         """Write a changed bill back, only if nobody changed it since it was read."""
         assert bill.id is not None
         columns = self._columns(bill)
-        columns["version"] = bill.version + 1
-        done = self.conn.execute(
-            update(t.bills)
-            .where(t.bills.c.id == bill.id, t.bills.c.version == bill.version)
-            .values(**columns, updated_at=now)
-        ).rowcount
+        columns.update(
+            version=bill.version + 1, updated_at=now, b_id=bill.id, b_version=bill.version
+        )
+        done = run_write(self.conn, _BILL_SAVE, columns).rowcount
         if done != 1:
             raise ConcurrencyConflict(f"bill {bill.bill_no} was changed meanwhile; try again")
         bill.version += 1
-        self.conn.execute(_item_update, [self._item_params(bill.id, item) for item in bill.items])
+        run_write(
+            self.conn, _item_update, [self._item_params(bill.id, item) for item in bill.items]
+        )
 
     @staticmethod
     def _item_params(bill_id: int, item: BillItem) -> dict[str, Any]:
@@ -164,42 +198,58 @@ class SqlBills:
                     refunded_fen=item.refunded_fen,
                 )
             )
-        result = []
-        for row in rows:
-            bill = Bill.__new__(Bill)  # stored bills skip the creation checks (open bills grow)
-            bill.biller_id = row.biller_id
-            bill.bill_no = row.bill_no
-            bill.payer_id = row.payer_id
-            bill.items = items[row.id]
-            bill.kind = BillKind(row.kind)
-            bill.due_date = row.due_date
-            bill.late_fee_rule = LateFeeRule.parse(row.late_fee_rule)
-            bill.allow_partial = row.allow_partial
-            bill.min_part_fen = row.min_part_fen
-            bill.open_min_fen = row.open_min_fen
-            bill.open_max_fen = row.open_max_fen
-            bill.decision_no = row.decision_no
-            bill.sub_unit = row.sub_unit
-            bill.period = row.period
-            bill.description = row.description
-            bill.currency = row.currency
-            bill.late_fee_paid_fen = row.late_fee_paid_fen
-            bill.cancelled = row.status == "cancelled"
-            bill.cancel_reason = row.cancel_reason
-            bill.id = row.id
-            bill.version = row.version
-            result.append(bill)
-        return result
+        return [self._bill(row, items[row.id]) for row in rows]
+
+    @staticmethod
+    def _bill(row: Row[Any], items: list[BillItem]) -> Bill:
+        bill = Bill.__new__(Bill)  # stored bills skip the creation checks (open bills grow)
+        bill.biller_id = row.biller_id
+        bill.bill_no = row.bill_no
+        bill.payer_id = row.payer_id
+        bill.items = items
+        bill.kind = BillKind(row.kind)
+        bill.due_date = row.due_date
+        bill.late_fee_rule = _rule(row.late_fee_rule)
+        bill.allow_partial = row.allow_partial
+        bill.min_part_fen = row.min_part_fen
+        bill.open_min_fen = row.open_min_fen
+        bill.open_max_fen = row.open_max_fen
+        bill.decision_no = row.decision_no
+        bill.sub_unit = row.sub_unit
+        bill.period = row.period
+        bill.description = row.description
+        bill.currency = row.currency
+        bill.late_fee_paid_fen = row.late_fee_paid_fen
+        bill.cancelled = row.status == "cancelled"
+        bill.cancel_reason = row.cancel_reason
+        bill.id = row.id
+        bill.version = row.version
+        return bill
 
     def get(self, bill_id: int, *, lock: bool = False) -> Bill | None:
         found = self.get_many([bill_id], lock=lock)
         return found[0] if found else None
 
     def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]:
-        q = select(t.bills).where(t.bills.c.id.in_(sorted(set(bill_ids)))).order_by(t.bills.c.id)
-        if lock and self._lock:
-            q = q.with_for_update()
-        return self._hydrate(self.conn.execute(q).all())
+        """Bills with their items in one query; ``lock`` takes the bill rows FOR UPDATE."""
+        q = _BILLS_WITH_ITEMS_LOCKED if lock and self._lock else _BILLS_WITH_ITEMS
+        rows = self.conn.execute(q, {"ids": sorted(set(bill_ids))}).all()
+        bills: list[Bill] = []
+        for row in rows:
+            if not bills or bills[-1].id != row.id:
+                bills.append(self._bill(row, []))
+            bills[-1].items.append(
+                BillItem(
+                    code=row.i_code,
+                    name=row.i_name,
+                    amount_fen=row.i_amount_fen,
+                    priority=row.i_priority,
+                    paid_fen=row.i_paid_fen,
+                    waived_fen=row.i_waived_fen,
+                    refunded_fen=row.i_refunded_fen,
+                )
+            )
+        return bills
 
     def get_by_no(self, biller_id: int, bill_no: str, *, lock: bool = False) -> Bill | None:
         q = select(t.bills).where(t.bills.c.biller_id == biller_id, t.bills.c.bill_no == bill_no)

@@ -11,7 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from billfold.adapters import schema as t
+from billfold.adapters.sql.fastpath import run_write
 from billfold.collection.journal import JournalEntry, Posting
+
+_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
+_POSTING_INSERT = t.journal_postings.insert().inline()
+_EVENT_INSERT = t.outbox_events.insert().inline()
 
 
 class SqlJournal:
@@ -26,30 +31,31 @@ class SqlJournal:
         payment_id: int | None = None,
         refund_id: int | None = None,
     ) -> None:
-        rows: list[dict[str, Any]] = []
-        for entry in entries:
-            entry_id = self.conn.execute(
-                t.journal_entries.insert()
-                .values(
-                    kind=entry.kind,
-                    memo=entry.memo[:200],
-                    payment_id=payment_id,
-                    refund_id=refund_id,
-                    created_at=now,
-                )
-                .returning(t.journal_entries.c.id)
-            ).scalar_one()
-            rows.extend(
-                {
-                    "entry_id": entry_id,
-                    "account": p.account,
-                    "amount_fen": p.amount_fen,
-                    "bill_id": p.bill_id,
-                }
-                for p in entry.postings
-            )
-        if rows:
-            self.conn.execute(t.journal_postings.insert(), rows)
+        entries = list(entries)
+        if not entries:
+            return
+        heads = [
+            {
+                "kind": entry.kind,
+                "memo": entry.memo[:200],
+                "payment_id": payment_id,
+                "refund_id": refund_id,
+                "created_at": now,
+            }
+            for entry in entries
+        ]
+        ids = [run_write(self.conn, _ENTRY_INSERT, head).scalar_one() for head in heads]
+        rows = [
+            {
+                "entry_id": entry_id,
+                "account": p.account,
+                "amount_fen": p.amount_fen,
+                "bill_id": p.bill_id,
+            }
+            for entry_id, entry in zip(ids, entries, strict=True)
+            for p in entry.postings
+        ]
+        run_write(self.conn, _POSTING_INSERT, rows)
 
     def trial_balance(self) -> dict[str, int]:
         q = (
@@ -105,7 +111,7 @@ class SqlOutbox:
 
     def flush(self) -> None:
         if self._pending:
-            self.conn.execute(t.outbox_events.insert(), self._pending)
+            run_write(self.conn, _EVENT_INSERT, self._pending)
             self._pending = []
 
     def discard(self) -> None:

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters import schema as t
+from billfold.adapters.sql.fastpath import run_write
 from billfold.collection.allocation import Allocation
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payment import PaymentRecord, PaymentStatus
@@ -24,6 +25,56 @@ _line_refund = (
 
 def _insert(conn: Connection, table: Any) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+# The confirm path's statements are built once (SQLAlchemy then only looks up its cache).
+_P = t.payments.c
+_PAYMENT_BY_TXN = select(t.payments).where(
+    _P.channel == bindparam("ch"), _P.channel_txn_id == bindparam("txn")
+)
+_PAYMENT_INSERT = {
+    name: dialect.insert(t.payments)
+    .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
+    .returning(_P.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_ORDER_WITH_LINES = (
+    select(
+        t.orders,
+        t.order_lines.c.bill_id.label("l_bill_id"),
+        t.bills.c.bill_no.label("l_bill_no"),
+        t.order_lines.c.item_code.label("l_item_code"),
+        t.order_lines.c.amount_fen.label("l_amount_fen"),
+    )
+    .select_from(
+        t.orders.join(t.order_lines, t.order_lines.c.order_id == t.orders.c.id).join(
+            t.bills, t.bills.c.id == t.order_lines.c.bill_id
+        )
+    )
+    .order_by(t.order_lines.c.position)
+)
+_ORDER_BY_NO = _ORDER_WITH_LINES.where(t.orders.c.order_no == bindparam("order_no"))
+_ORDER_BY_ID = _ORDER_WITH_LINES.where(t.orders.c.id == bindparam("order_id"))
+_LOCKED = {
+    _ORDER_BY_NO: _ORDER_BY_NO.with_for_update(of=t.orders),
+    _ORDER_BY_ID: _ORDER_BY_ID.with_for_update(of=t.orders),
+}
+_TRANSITIONS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _transition_statement(expected: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    key = (expected, keys)
+    if key not in _TRANSITIONS:
+        # equality per state (not IN): each is an ordinary bind parameter with its value
+        allowed = or_(
+            *(t.orders.c.status == bindparam(f"b_from{i}", value=v) for i, v in enumerate(expected))
+        )
+        _TRANSITIONS[key] = (
+            update(t.orders)
+            .where(t.orders.c.id == bindparam("b_id"), allowed)
+            .values({"status": bindparam("b_status"), **{k: bindparam(k) for k in keys}})
+        )
+    return _TRANSITIONS[key]
 
 
 class SqlOrders:
@@ -72,20 +123,13 @@ class SqlOrders:
         order.id = int(order_id)
         return order.id
 
-    def _hydrate(self, row: Row[Any] | None) -> Order | None:
-        if row is None:
+    def _load(self, statement: Any, params: dict[str, Any], lock: bool) -> Order | None:
+        if lock and self._lock:
+            statement = _LOCKED[statement]
+        rows = self.conn.execute(statement, params).all()
+        if not rows:
             return None
-        lines = self.conn.execute(
-            select(
-                t.order_lines.c.bill_id,
-                t.bills.c.bill_no,
-                t.order_lines.c.item_code,
-                t.order_lines.c.amount_fen,
-            )
-            .join(t.bills, t.bills.c.id == t.order_lines.c.bill_id)
-            .where(t.order_lines.c.order_id == row.id)
-            .order_by(t.order_lines.c.position)
-        ).all()
+        row = rows[0]
         return Order(
             id=row.id,
             order_no=row.order_no,
@@ -94,7 +138,9 @@ class SqlOrders:
             total_fen=row.total_fen,
             created_at=row.created_at,
             expires_at=row.expires_at,
-            lines=[Allocation(r.bill_id, r.bill_no, r.item_code, r.amount_fen) for r in lines],
+            lines=[
+                Allocation(r.l_bill_id, r.l_bill_no, r.l_item_code, r.l_amount_fen) for r in rows
+            ],
             status=OrderStatus(row.status),
             channel=row.channel,
             currency=row.currency,
@@ -105,31 +151,25 @@ class SqlOrders:
         )
 
     def get_by_no(self, order_no: str, *, lock: bool = False) -> Order | None:
-        q = select(t.orders).where(t.orders.c.order_no == order_no)
-        if lock and self._lock:
-            q = q.with_for_update()
-        return self._hydrate(self.conn.execute(q).first())
+        return self._load(_ORDER_BY_NO, {"order_no": order_no}, lock)
 
     def get(self, order_id: int, *, lock: bool = False) -> Order | None:
-        q = select(t.orders).where(t.orders.c.id == order_id)
-        if lock and self._lock:
-            q = q.with_for_update()
-        return self._hydrate(self.conn.execute(q).first())
+        return self._load(_ORDER_BY_ID, {"order_id": order_id}, lock)
 
     def by_idempotency_key(self, biller_id: int, key: str) -> Order | None:
-        q = select(t.orders).where(
+        q = select(t.orders.c.id).where(
             t.orders.c.biller_id == biller_id, t.orders.c.idempotency_key == key
         )
-        return self._hydrate(self.conn.execute(q).first())
+        order_id = self.conn.execute(q).scalar_one_or_none()
+        return None if order_id is None else self.get(order_id)
 
     def transition(
         self, order_id: int, expected: Iterable[OrderStatus], new: OrderStatus, **values: Any
     ) -> bool:
         """Conditional update: only changes the order if it is still in an ``expected`` state."""
-        done = self.conn.execute(
-            update(t.orders)
-            .where(t.orders.c.id == order_id, t.orders.c.status.in_([s.value for s in expected]))
-            .values(status=new.value, **values)
+        statement = _transition_statement(tuple(s.value for s in expected), tuple(sorted(values)))
+        done = run_write(
+            self.conn, statement, {"b_id": order_id, "b_status": new.value, **values}
         ).rowcount
         return bool(done == 1)
 
@@ -223,12 +263,8 @@ class SqlPayments:
     def find(
         self, channel: str, channel_txn_id: str, *, lock: bool = False
     ) -> PaymentRecord | None:
-        q = select(t.payments).where(
-            t.payments.c.channel == channel, t.payments.c.channel_txn_id == channel_txn_id
-        )
-        if lock and self._lock:
-            q = q.with_for_update()
-        return self._record(self.conn.execute(q).first())
+        q = _PAYMENT_BY_TXN.with_for_update() if lock and self._lock else _PAYMENT_BY_TXN
+        return self._record(self.conn.execute(q, {"ch": channel, "txn": channel_txn_id}).first())
 
     def get(self, payment_id: int, *, lock: bool = False) -> PaymentRecord | None:
         q = select(t.payments).where(t.payments.c.id == payment_id)
@@ -246,13 +282,8 @@ class SqlPayments:
         The unique key makes this the exactly-once gate: two concurrent inserts of the same
         transaction cannot both succeed; the loser waits for the winner and gets ``None``.
         """
-        stmt = (
-            _insert(self.conn, t.payments)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
-            .returning(t.payments.c.id)
-        )
-        found = self.conn.execute(stmt).scalar_one_or_none()
+        stmt = _PAYMENT_INSERT[self.conn.dialect.name]
+        found = run_write(self.conn, stmt, values).scalar_one_or_none()
         return int(found) if found is not None else None
 
     def transition(self, payment_id: int, expected: PaymentStatus, new: PaymentStatus) -> bool:

@@ -103,10 +103,14 @@ class StatusAnswer:
 
 @dataclass(frozen=True, slots=True)
 class RefundAnswer:
+    """``accepted`` with ``final=False``: the channel took the request but pays it out later
+    and will say how it went in a notification (the refund stays pending until then)."""
+
     accepted: bool
     channel_refund_id: str | None = None
     decline: Decline | None = None
     message: str = ""
+    final: bool = True
 
 
 @dataclass(frozen=True, slots=True)

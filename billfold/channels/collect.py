@@ -75,7 +75,8 @@ class Collector:
                     "app_id": config.app_id,
                     **config.settings,
                 }
-        order = self.engine.start_payment(order_no, channel.name)
+        if order.is_expired_at(self.engine.clock.now()) or not order.payable:
+            raise Conflict(f"order {order_no} is {order.status.value}; create a new order")
         lines = ", ".join(sorted({line.bill_no for line in order.lines}))
         request = CollectRequest(
             order_no=order.order_no,
@@ -88,7 +89,9 @@ class Collector:
             payer_ref=payer_ref,
             settings=settings,
         )
-        return channel.start(request)
+        started = channel.start(request)  # the channel checks its own input first
+        self.engine.start_payment(order_no, channel.name)
+        return started
 
     def notify(
         self, channel_name: str, headers: Mapping[str, str], body: bytes
@@ -173,7 +176,9 @@ class Collector:
             answer = channel.refund(
                 refund.refund_no, payment.order_no, payment.channel_txn_id, refund.amount_fen, total
             )
-            if answer.accepted:
+            if answer.accepted and not answer.final:
+                pass  # the channel's refund notification completes it
+            elif answer.accepted:
                 self.engine.complete_refund(
                     refund.refund_no, succeeded=True, channel_refund_id=answer.channel_refund_id
                 )

@@ -525,7 +525,10 @@ class WechatPayChannel:
             return RefundAnswer(False, decline=decline, message=f"{code}: {answer.get('message')}")
         status = answer.get("status")
         if status in ("SUCCESS", "PROCESSING"):
-            return RefundAnswer(True, channel_refund_id=str(answer.get("refund_id")))
+            # PROCESSING: WeChat pays it out later and says so in a REFUND.* notification
+            return RefundAnswer(
+                True, channel_refund_id=str(answer.get("refund_id")), final=status == "SUCCESS"
+            )
         decline = Decline.ACCOUNT_CLOSED if status == "ABNORMAL" else Decline.REJECTED
         return RefundAnswer(False, decline=decline, message=f"refund status {status}")
 

@@ -278,6 +278,9 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
         _payment_events(
             uow, record, decision.credits, decision.bills_now_paid, bills, now, biller_id
         )
+        if decision.credited:  # the channel's own events, in this same transaction
+            for event_type, event_payload in conf.on_credit:
+                uow.outbox.add(event_type, biller_id, event_payload, now)
         if decision.queue_refund:
             _queue_refund(
                 uow, record, record.amount_fen, "automatic: " + (record.reason or ""), now

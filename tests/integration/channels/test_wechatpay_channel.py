@@ -282,12 +282,16 @@ def test_a_refund_is_paid_out_and_its_notification_completes_it_once(world: Worl
         refund.refund_no,
         550,
     )
-    before = world.snapshot()
+    with world.engine.uow() as uow:
+        pending = uow.refunds.get_by_no(refund.refund_no)
+    assert pending is not None and pending.status is RefundStatus.PENDING  # WeChat: PROCESSING
     assert world.collector.apply(event) is None
-    assert world.snapshot() == before  # the payout already completed it
     with world.engine.uow() as uow:
         stored = uow.refunds.get_by_no(refund.refund_no)
     assert stored is not None and stored.status is RefundStatus.SUCCEEDED
+    before = world.snapshot()
+    assert world.collector.apply(event) is None  # the same notification again changes nothing
+    assert world.snapshot() == before
     assert world.engine.check_books() == []
 
 

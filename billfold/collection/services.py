@@ -216,9 +216,7 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
             return ConfirmResult(seen, duplicate=True)
         order = uow.orders.get_by_no(conf.order_no, lock=True)
         context = uow.billers.fee_context(order.biller_id, conf.channel) if order else None
-        bills = (
-            uow.bills.get_many([line.bill_id for line in order.lines], lock=True) if order else []
-        )
+        bills = uow.bills.for_order(order.id, lock=True) if order and order.id else []
         today = business_date(conf.paid_at, context.timezone if context else "Asia/Shanghai")
         fee = context.rule.fee_for(conf.amount_fen) if context and context.rule else 0
         decision = decide(conf, order, bills, context.code if context else None, fee, today)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 
 from billfold.adapters import schema as t
-from billfold.adapters.sql.fastpath import run_write
+from billfold.adapters.sql.fastpath import as_date, run_read, run_write
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
 from billfold.collection.latefee import LateFeeRule
 from billfold.collection.payment import BillCredit
@@ -50,6 +50,17 @@ _BILLS_WITH_ITEMS = (
 # Lock the item rows too: under READ COMMITTED, PostgreSQL re-reads only the locked rows of a
 # join after waiting for a lock; unlocked joined rows would come from the older snapshot.
 _BILLS_WITH_ITEMS_LOCKED = _BILLS_WITH_ITEMS.with_for_update(of=[t.bills, t.bill_items])
+_ORDER_BILLS = (
+    select(*_BILLS_WITH_ITEMS.selected_columns)
+    .select_from(t.bills.join(t.bill_items, _I.bill_id == t.bills.c.id))
+    .where(
+        t.bills.c.id.in_(
+            select(t.order_lines.c.bill_id).where(t.order_lines.c.order_id == bindparam("order_id"))
+        )
+    )
+    .order_by(t.bills.c.id, _I.position)
+)
+_ORDER_BILLS_LOCKED = _ORDER_BILLS.with_for_update(of=[t.bills, t.bill_items])
 _SAVED_COLUMNS = [c.name for c in t.bills.c if c.name not in ("id", "content_hash", "created_at")]
 _BILL_SAVE = (
     update(t.bills)
@@ -208,9 +219,9 @@ class SqlBills:
         bill.payer_id = row.payer_id
         bill.items = items
         bill.kind = BillKind(row.kind)
-        bill.due_date = row.due_date
+        bill.due_date = as_date(row.due_date)
         bill.late_fee_rule = _rule(row.late_fee_rule)
-        bill.allow_partial = row.allow_partial
+        bill.allow_partial = bool(row.allow_partial)
         bill.min_part_fen = row.min_part_fen
         bill.open_min_fen = row.open_min_fen
         bill.open_max_fen = row.open_max_fen
@@ -233,7 +244,14 @@ class SqlBills:
     def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]:
         """Bills with their items in one query; ``lock`` takes the bill rows FOR UPDATE."""
         q = _BILLS_WITH_ITEMS_LOCKED if lock and self._lock else _BILLS_WITH_ITEMS
-        rows = self.conn.execute(q, {"ids": sorted(set(bill_ids))}).all()
+        return self._grouped(self.conn.execute(q, {"ids": sorted(set(bill_ids))}).all())
+
+    def for_order(self, order_id: int, *, lock: bool = False) -> list[Bill]:
+        """The bills an order pays, with their items, in one query (the confirm path)."""
+        q = _ORDER_BILLS_LOCKED if lock and self._lock else _ORDER_BILLS
+        return self._grouped(run_read(self.conn, q, {"order_id": order_id}))
+
+    def _grouped(self, rows: Sequence[Any]) -> list[Bill]:
         bills: list[Bill] = []
         for row in rows:
             if not bills or bills[-1].id != row.id:

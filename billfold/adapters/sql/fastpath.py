@@ -11,7 +11,7 @@ Reads keep going through Core, which turns stored values back into Python ones.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,7 +20,7 @@ from sqlalchemy.sql import ClauseElement
 
 from billfold.clock import ensure_utc
 
-__all__ = ["run_write"]
+__all__ = ["as_date", "as_utc", "run_read", "run_write"]
 
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 _CACHE: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
@@ -76,3 +76,32 @@ def run_write(
     if isinstance(params, Mapping):
         return conn.exec_driver_sql(sql, prepared[0])
     return conn.exec_driver_sql(sql, prepared)
+
+
+def run_read(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
+    """Execute a pre-built SELECT whose parameters are all plain values; rows come back as
+    the driver gives them (on SQLite, dates and times as text: see :func:`as_utc`)."""
+    keys = tuple(sorted(params))
+    sql, order, constants = _compiled(conn, statement, keys)
+    if order is not None:
+        values: Any = tuple(
+            _sqlite_value(params[name] if name in params else constants[name]) for name in order
+        )
+    else:
+        values = {**constants, **params}
+    return list(conn.exec_driver_sql(sql, values).all())
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite gives text, PostgreSQL datetimes)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return ensure_utc(value)
+
+
+def as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)

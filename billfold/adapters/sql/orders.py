@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters import schema as t
-from billfold.adapters.sql.fastpath import run_write
+from billfold.adapters.sql.fastpath import as_utc, run_read, run_write
 from billfold.collection.allocation import Allocation
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payment import PaymentRecord, PaymentStatus
@@ -126,18 +126,20 @@ class SqlOrders:
     def _load(self, statement: Any, params: dict[str, Any], lock: bool) -> Order | None:
         if lock and self._lock:
             statement = _LOCKED[statement]
-        rows = self.conn.execute(statement, params).all()
+        rows = run_read(self.conn, statement, params)
         if not rows:
             return None
         row = rows[0]
+        created_at, expires_at = as_utc(row.created_at), as_utc(row.expires_at)
+        assert created_at is not None and expires_at is not None
         return Order(
             id=row.id,
             order_no=row.order_no,
             biller_id=row.biller_id,
             payer_id=row.payer_id,
             total_fen=row.total_fen,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
+            created_at=created_at,
+            expires_at=expires_at,
             lines=[
                 Allocation(r.l_bill_id, r.l_bill_no, r.l_item_code, r.l_amount_fen) for r in rows
             ],
@@ -146,7 +148,7 @@ class SqlOrders:
             currency=row.currency,
             refunded_fen=row.refunded_fen,
             failure_reason=row.failure_reason,
-            paid_at=row.paid_at,
+            paid_at=as_utc(row.paid_at),
             payment_id=row.payment_id,
         )
 

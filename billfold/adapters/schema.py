@@ -375,3 +375,4 @@ channel_nonces = Table(
     Column("seen_at", TS, nullable=False, index=True),
     UniqueConstraint("channel", "nonce"),
 )
+import billfold.adapters.schema_pos, billfold.adapters.schema_mandates  # noqa: E401, E402, F401, I001

@@ -133,7 +133,7 @@ class SqlMandates:
         row = self.conn.execute(q).first()
         return _mandate(row) if row else None
 
-    def list(
+    def find(
         self, biller_id: int | None = None, statuses: Iterable[MandateStatus] | None = None
     ) -> list[Mandate]:
         q = select(_M).order_by(_M.c.id)
@@ -197,14 +197,15 @@ class SqlMandates:
     def claim_due(self, now: datetime, skip: Iterable[int] = ()) -> Debit | None:
         """The next debit whose time has come, locked for this transaction; concurrent runs
         skip it. Also a debit left ``submitting`` past its lease (its run died)."""
-        due = [s.value for s in DUE_DEBIT_STATES] + [DebitStatus.SUBMITTING.value]
+        waiting = _D.c.status.in_([s.value for s in DUE_DEBIT_STATES]) & (
+            _M.c.status == MandateStatus.ACTIVE.value
+        )
         q = (
             select(_D)
             .join(_M, _M.c.id == _D.c.mandate_id)
             .where(
-                _D.c.status.in_(due),
+                waiting | (_D.c.status == DebitStatus.SUBMITTING.value),
                 _D.c.next_attempt_at <= now,
-                _M.c.status == MandateStatus.ACTIVE.value,
             )
             .order_by(_D.c.next_attempt_at, _D.c.id)
             .limit(1)
@@ -222,14 +223,14 @@ class SqlMandates:
         debit_id: int,
         expected: Iterable[DebitStatus],
         *,
-        attempts: int | None = None,
+        at_attempt: int | None = None,
         **values: Any,
     ) -> bool:
         """Conditional update: only if the debit is still in an ``expected`` state (and, when
-        given, still at ``attempts`` — a late answer cannot overwrite a newer attempt)."""
+        given, still at attempt ``at_attempt`` — a late answer cannot overwrite a newer attempt)."""
         where = [_D.c.id == debit_id, _D.c.status.in_([s.value for s in expected])]
-        if attempts is not None:
-            where.append(_D.c.attempts == attempts)
+        if at_attempt is not None:
+            where.append(_D.c.attempts == at_attempt)
         if "status" in values and isinstance(values["status"], DebitStatus):
             values["status"] = values["status"].value
         done = self.conn.execute(update(_D).where(*where).values(**values)).rowcount

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters import schema as t
+from billfold.adapters.sql.fastpath import run_read
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
 from billfold.masking import mask_id_number
@@ -136,9 +137,10 @@ class SqlBillers:
 
     def fee_context(self, biller_id: int, channel: str) -> FeeContext | None:
         """Code, timezone and the channel's fee rule, in one query (the confirm path's need)."""
-        row = self.conn.execute(_FEE_CONTEXT, {"biller_id": biller_id, "ch": channel}).first()
-        if row is None:
+        rows = run_read(self.conn, _FEE_CONTEXT, {"biller_id": biller_id, "ch": channel})
+        if not rows:
             return None
+        row = rows[0]
         rule = None
         if row.kind is not None:
             rule = FeeRule(

@@ -32,6 +32,7 @@ _P = t.payments.c
 _PAYMENT_BY_TXN = select(t.payments).where(
     _P.channel == bindparam("ch"), _P.channel_txn_id == bindparam("txn")
 )
+_PAYMENT_BY_TXN_LOCKED = _PAYMENT_BY_TXN.with_for_update()
 _PAYMENT_INSERT = {
     name: dialect.insert(t.payments)
     .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
@@ -59,6 +60,14 @@ _LOCKED = {
     _ORDER_BY_NO: _ORDER_BY_NO.with_for_update(of=t.orders),
     _ORDER_BY_ID: _ORDER_BY_ID.with_for_update(of=t.orders),
 }
+
+
+def _ts(value: Any) -> datetime:
+    found = as_utc(value)
+    assert found is not None, "a required timestamp is missing"
+    return found
+
+
 _TRANSITIONS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
@@ -258,15 +267,16 @@ class SqlPayments:
             fee_fen=row.fee_fen,
             refunded_fen=row.refunded_fen,
             currency=row.currency,
-            paid_at=row.paid_at,
-            received_at=row.received_at,
+            paid_at=_ts(row.paid_at),
+            received_at=_ts(row.received_at),
         )
 
     def find(
         self, channel: str, channel_txn_id: str, *, lock: bool = False
     ) -> PaymentRecord | None:
-        q = _PAYMENT_BY_TXN.with_for_update() if lock and self._lock else _PAYMENT_BY_TXN
-        return self._record(self.conn.execute(q, {"ch": channel, "txn": channel_txn_id}).first())
+        q = _PAYMENT_BY_TXN_LOCKED if lock and self._lock else _PAYMENT_BY_TXN
+        rows = run_read(self.conn, q, {"ch": channel, "txn": channel_txn_id})
+        return self._record(rows[0]) if rows else None
 
     def get(self, payment_id: int, *, lock: bool = False) -> PaymentRecord | None:
         q = select(t.payments).where(t.payments.c.id == payment_id)

@@ -15,21 +15,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import structlog
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from billfold.adapters.db import database_url_from_env
+from billfold.adapters.cli_common import fail, open_engine
 from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
 from billfold.channels.autodebit_bank import SandboxBank
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.channels.sandbox import SandboxGateway
-from billfold.clock import SystemClock
 from billfold.collection.mandate import MandateStatus
-from billfold.engine import Engine
-from billfold.errors import BillfoldError
 from billfold.money import format_yuan
 
 __all__ = ["app"]
@@ -56,20 +53,8 @@ DbUrl = Annotated[
 ]
 
 
-@contextmanager
-def _engine(url: str | None) -> Iterator[Engine]:
-    engine = Engine.from_url(database_url_from_env(url), clock=SystemClock())
-    try:
-        yield engine
-    except BillfoldError as exc:
-        _fail(exc.message)
-    finally:
-        engine.close()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+_engine = open_engine
+_fail = fail
 
 
 @app.command("run")

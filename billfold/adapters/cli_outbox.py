@@ -12,15 +12,12 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from billfold.adapters import outbox
-from billfold.adapters.db import database_url_from_env
-from billfold.clock import SystemClock
-from billfold.engine import Engine
-from billfold.errors import BillfoldError
+from billfold.adapters.cli_common import fail, open_engine
 
 __all__ = ["app"]
 
@@ -45,20 +42,8 @@ Actor = Annotated[str, typer.Option("--actor", help="Who does this, for the audi
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
 
 
-@contextmanager
-def _engine(url: str | None) -> Iterator[Engine]:
-    engine = Engine.from_url(database_url_from_env(url), clock=SystemClock())
-    try:
-        yield engine
-    except BillfoldError as exc:
-        _fail(exc.message)
-    finally:
-        engine.close()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+_engine = open_engine
+_fail = fail
 
 
 @app.command("run")

@@ -1,4 +1,5 @@
-"""``billfold demo``: a school and a water utility, end to end, on one database.
+"""``billfold demo``: a school, a water utility, a market stall and a college, end to end, on
+one database, paying through every channel against the sandbox.
 
 Everything is keyed (idempotency keys, transaction ids, refund request ids), so running the
 demo again on the same database changes nothing and prints the same summary.
@@ -9,10 +10,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
 
+from billfold.adapters import schema as t
+from billfold.adapters.demo_channels import COLLEGE, COLLEGE_CSV, MARKET, setup_channels
+from billfold.channels.qr import stall_code
 from billfold.clock import FixedClock
 from billfold.collection.bill import Bill
 from billfold.collection.payment import PaymentStatus
@@ -23,6 +29,7 @@ from billfold.money import format_yuan
 
 #: The demo's business day: 2026-09-01 10:00 in Asia/Shanghai.
 DEMO_NOW = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+DEMO_BILLERS = ("demo-school", "demo-water", MARKET, COLLEGE)
 
 SCHOOL_CSV = """\
 bill_no,payer_id,payer_name,payer_phone,items,due_date,allow_partial,min_part,sub_unit,period
@@ -40,6 +47,8 @@ W202608-0101,0101001,周先生,water,水费,92.10,2026-08-25,daily:5bps:cap=30%,
 W202608-0102,0101002,吴女士,water,水费,45.00,2026-08-25,daily:5bps:cap=30%,2026-08
 W202608-0103,0101003,郑先生,water,水费,120.35,2026-09-25,daily:5bps:cap=30%,2026-08
 W202608-0104,0101004,冯女士,water,水费,66.00,2026-09-25,daily:5bps:cap=30%,2026-08
+W202608-0105,0101005,陈先生,water,水费,150.00,2026-09-25,daily:5bps:cap=30%,2026-08
+W202608-0106,0101006,卫女士,water,水费,58.20,2026-09-02,daily:5bps:cap=30%,2026-08
 """
 
 
@@ -76,46 +85,34 @@ def _ensure_billers(engine: Engine) -> None:
         )
 
 
-def _pay(
-    engine: Engine, biller: str, bill_nos: list[str], txn: str, amount_fen: int | None = None
-) -> None:
-    order = engine.create_order(
-        biller, bill_nos, amount_fen=amount_fen, idempotency_key=f"demo-{txn}"
-    )
-    engine.confirm("counter", txn, order.order_no, order.total_fen, paid_at=engine.clock.now())
-
-
 def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
     clock = FixedClock(DEMO_NOW)
     engine = Engine.from_url(url, clock=clock, upgrade=True)
     _ensure_billers(engine)
+    channels = setup_channels(engine, clock)
     school = engine.import_bills("demo-school", SCHOOL_CSV.encode("utf-8"), file_name="school.csv")
     water = engine.import_bills("demo-water", WATER_CSV.encode("gbk"), file_name="water-gbk.csv")
+    college = engine.import_bills(COLLEGE, COLLEGE_CSV.encode("utf-8"), file_name="college.csv")
     console.print(
         f"imported school.csv: {school.created} new, {school.unchanged} unchanged; "
-        f"water-gbk.csv: {water.created} new, {water.unchanged} unchanged",
+        f"water-gbk.csv: {water.created} new, {water.unchanged} unchanged; "
+        f"college.csv: {college.created} new, {college.unchanged} unchanged",
         highlight=False,
     )
 
-    _pay(engine, "demo-school", ["T2026-001"], "CTR-0001")
-    _pay(engine, "demo-school", ["T2026-002"], "CTR-0002")
-    _pay(engine, "demo-school", ["T2026-003"], "CTR-0003")
-    _pay(engine, "demo-school", ["T2026-004"], "CTR-0004", amount_fen=300_000)  # an installment
-    _pay(engine, "demo-water", ["W202607-0101", "W202608-0101"], "CTR-0101")  # arrears + late fee
-    _pay(engine, "demo-water", ["W202608-0102"], "CTR-0102")
-    # the counter's notification arrives twice: credited once
-    dup = engine.create_order("demo-water", ["W202608-0102"], idempotency_key="demo-CTR-0102")
-    repeat = engine.confirm("counter", "CTR-0102", dup.order_no, dup.total_fen, paid_at=clock.now())
+    # at the counter (柜台): each clerk's confirmation goes through the counter channel
+    channels.counter("demo-school", ["T2026-001"], "CTR-0001")
+    withdrawn = channels.counter("demo-school", ["T2026-002"], "CTR-0002")
+    channels.counter("demo-school", ["T2026-003"], "CTR-0003")
+    channels.counter("demo-school", ["T2026-004"], "CTR-0004", amount_fen=300_000)  # installment
+    channels.counter("demo-water", ["W202607-0101", "W202608-0101"], "CTR-0101")  # + late fee
+    channels.counter("demo-water", ["W202608-0102"], "CTR-0102")
+    # the counter's confirmation arrives twice: credited once
+    repeat = channels.counter("demo-water", ["W202608-0102"], "CTR-0102")
 
     # a withdrawal: the dormitory fee is refunded to 李小红's family
-    paid = engine.confirm(
-        "counter",
-        "CTR-0002",
-        engine.create_order("demo-school", ["T2026-002"], idempotency_key="demo-CTR-0002").order_no,
-        608_000,
-    )
     refund = engine.refund(
-        paid.payment.id,
+        withdrawn.payment.id,
         120_000,
         request_id="demo-withdrawal-002",
         reason="退宿",
@@ -133,8 +130,23 @@ def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
         paid_at=late.expires_at + timedelta(minutes=5),
     )
 
+    # every other way in, against the sandbox
+    for label, step in (
+        ("aggregated QR", channels.stall),
+        ("mobile banking", channels.mobile_banking),
+        ("WeChat Pay", channels.wechat),
+        ("Alipay", channels.alipay),
+        ("POS", channels.card),
+        ("auto-debit", channels.mandate),
+    ):
+        console.print(f"{label}: {step()}", highlight=False, markup=False)
+    refusal = channels.refused()
+    console.print(f"designated sole channel: {refusal}", highlight=False, markup=False)
+
     summary = _summarize(engine, repeat.duplicate, late_result.payment.status)
-    _print(console, engine, summary)
+    summary["sole_channel_refusal"] = refusal
+    summary["stall_code"] = stall_code(engine, MARKET)
+    _print(console, summary)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "demo-summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -155,7 +167,7 @@ def _summarize(
     engine: Engine, duplicate_ignored: bool, late_status: PaymentStatus
 ) -> dict[str, object]:
     billers: dict[str, object] = {}
-    for code in ("demo-school", "demo-water"):
+    for code in DEMO_BILLERS:
         today = engine.today(code)
         bills = _bill_rows(engine, code)
         billers[code] = {
@@ -174,10 +186,47 @@ def _summarize(
         "duplicate_notification_ignored": duplicate_ignored,
         "late_payment": late_status.value,
         "pending_refunds": len(engine.pending_refunds()),
+        "channels": _channel_counts(engine),
+        "voice_broadcasts": [e["text"] for e in _events(engine, "voice.broadcast")],
+        "pre_debit_notices": [
+            f"{e['bill_no']} {e['amount']} on {e['debit_date']}"
+            for e in _events(engine, "mandate.pre_debit_notice")
+        ],
     }
 
 
-def _print(console: Console, engine: Engine, summary: dict[str, object]) -> None:
+def _channel_counts(engine: Engine) -> dict[str, dict[str, object]]:
+    """Per channel: payments credited (and their sum) and payments left in suspense."""
+    p = t.payments.c
+    query = select(p.channel, p.status, func.count(), func.sum(p.amount_fen)).group_by(
+        p.channel, p.status
+    )
+    credited: dict[str, tuple[int, int]] = {}
+    suspense: dict[str, int] = {}
+    with engine.uow() as uow:
+        for channel, status, number, amount in uow.conn.execute(query):
+            if status == PaymentStatus.CREDITED.value:
+                credited[channel] = (int(number), int(amount))
+            elif status in (PaymentStatus.SUSPENSE.value, PaymentStatus.HELD.value):
+                suspense[channel] = suspense.get(channel, 0) + int(number)
+    return {
+        channel: {
+            "credited": credited.get(channel, (0, 0))[0],
+            "amount": format_yuan(credited.get(channel, (0, 0))[1]),
+            "suspense": suspense.get(channel, 0),
+        }
+        for channel in sorted(credited.keys() | suspense.keys())
+    }
+
+
+def _events(engine: Engine, event_type: str) -> list[dict[str, Any]]:
+    e = t.outbox_events.c
+    query = select(e.payload).where(e.event_type == event_type).order_by(e.id)
+    with engine.uow() as uow:
+        return [json.loads(payload)["data"] for payload in uow.conn.execute(query).scalars()]
+
+
+def _print(console: Console, summary: dict[str, object]) -> None:
     table = Table(
         "biller",
         "bills",
@@ -203,6 +252,14 @@ def _print(console: Console, engine: Engine, summary: dict[str, object]) -> None
             row["outstanding"],
         )
     console.print(table)
+    by_channel = Table(
+        "channel", "payments credited", "amount", "in suspense", title="payments by channel"
+    )
+    channels = summary["channels"]
+    assert isinstance(channels, dict)
+    for channel, row in channels.items():
+        by_channel.add_row(channel, str(row["credited"]), row["amount"], str(row["suspense"]))
+    console.print(by_channel)
     ledger = Table("account", "balance (debit +)", title="trial balance")
     balance = summary["trial_balance"]
     assert isinstance(balance, dict)
@@ -214,4 +271,11 @@ def _print(console: Console, engine: Engine, summary: dict[str, object]) -> None
         f"late payment → {summary['late_payment']} (refund queued); "
         f"pending refunds: {summary['pending_refunds']}; books sound: {summary['books_sound']}",
         highlight=False,
+    )
+    console.print(
+        f"stall speaker: {summary['voice_broadcasts']}; "
+        f"pre-debit notices: {summary['pre_debit_notices']}; "
+        f"designated sole channel: {summary['sole_channel_refusal']}",
+        highlight=False,
+        markup=False,
     )

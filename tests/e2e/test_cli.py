@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from billfold.adapters import migrate
 from billfold.adapters.cli import app
+from billfold.channels import emv
 
 runner = CliRunner()
 
@@ -61,5 +62,34 @@ def test_the_demo_runs_twice_with_the_same_summary(tmp_path: Path) -> None:
     assert first["duplicate_notification_ignored"] is True
     assert first["late_payment"] == "suspense"
     school = first["billers"]["demo-school"]
-    assert (school["bills"], school["paid_bills"], school["refunded"]) == (5, 3, "1200.00")
+    assert (school["bills"], school["paid_bills"], school["refunded"]) == (5, 4, "1200.00")
     assert sum(int(v.replace(".", "")) for v in first["trial_balance"].values()) == 0
+
+
+def test_the_demo_pays_through_every_channel_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    for _ in range(2):  # the second run must not pay anything again
+        code, out, _ = run("demo", "--database-url", url, "--out", str(tmp_path / "out"))
+        assert code == 0, out
+    summary = json.loads((tmp_path / "out" / "demo-summary.json").read_text(encoding="utf-8"))
+    channels = {name: (row["credited"], row["amount"]) for name, row in summary["channels"].items()}
+    assert channels == {
+        "alipay": (1, "4880.00"),
+        "counter": (6, "20265.62"),
+        "mobile_banking": (1, "4000.00"),
+        "pos": (1, "150.00"),
+        "qr": (1, "12.50"),
+        "wechatpay": (1, "66.00"),
+    }
+    assert summary["channels"]["counter"]["suspense"] == 1  # the late payment
+    assert summary["voice_broadcasts"] == ["收款 12.50 元"]
+    assert summary["billers"]["demo-market"]["paid"] == "12.50"
+    assert summary["billers"]["demo-college"]["paid_bills"] == 1
+    assert summary["pre_debit_notices"] == ["W202608-0106 58.20 on 2026-09-02"]
+    assert summary["sole_channel_refusal"] == (
+        "demo-college collects only through mobile_banking (its designated sole channel); "
+        "wechatpay is not accepted"
+    )
+    stall = emv.decode(summary["stall_code"])  # the static code on the stall's sign
+    assert stall.initiation is emv.Initiation.STATIC and stall.amount_fen is None
+    assert "payments by channel" in out and "wechatpay" in out

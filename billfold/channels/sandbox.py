@@ -10,6 +10,7 @@ is how the engine recovers it.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,15 +92,17 @@ class SandboxGateway:
         self.builders: dict[str, NotificationBuilder] = {}
         self.outbox: list[Delivery] = []
         self.dropped: list[Delivery] = []
-        self._serial = 0
 
     def register(self, channel: str, builder: NotificationBuilder) -> None:
         """A channel module tells the sandbox how its notifications look."""
         self.builders[channel] = builder
 
-    def _next_id(self, prefix: str) -> str:
-        self._serial += 1
-        return f"{prefix}{self.clock.now():%Y%m%d}{self._serial:010d}"
+    @staticmethod
+    def _id(prefix: str, channel: str, number: str) -> str:
+        """A remote id derived from our own number: the same on every run and in every
+        gateway (a remote order is paid at most once), and never shared by two orders."""
+        digest = hashlib.sha256(f"{channel}:{number}".encode()).hexdigest()[:20].upper()
+        return f"{prefix}{digest}"
 
     # -- the remote API the sandbox-backed channels call -------------------------------------
     def open(
@@ -133,7 +136,7 @@ class SandboxGateway:
                 return done.refund_id, None
         if remote.refunded_fen + amount_fen > remote.paid_fen:
             return None, Decline.REJECTED
-        refund = RemoteRefund(refund_no, self._next_id("SRF"), amount_fen)
+        refund = RemoteRefund(refund_no, self._id("SRF", channel, refund_no), amount_fen)
         remote.refunds.append(refund)
         return refund.refund_id, None
 
@@ -151,7 +154,7 @@ class SandboxGateway:
             remote.state = RemoteState.FAILED
             return remote
         remote.state = RemoteState.PAID
-        remote.txn_id = self._next_id("SBX")
+        remote.txn_id = self._id("SBX", channel, order_no)
         remote.paid_at = now
         remote.paid_fen = remote.amount_fen if amount_fen is None else amount_fen
         self._schedule(remote, now)

@@ -81,3 +81,13 @@ def test_failures_closing_and_refunds() -> None:
     assert decline is None and calm.refund("test", "O3", "RF1", 200) == (first, None)
     assert calm.refund("test", "O3", "RF2", 301) == (None, Decline.REJECTED)
     assert calm.refund("test", "NOPE", "RF3", 1) == (None, Decline.NOT_FOUND)
+
+
+def test_remote_ids_follow_our_numbers_so_two_gateways_never_collide() -> None:
+    first, second = SandboxGateway(FixedClock()), SandboxGateway(FixedClock())
+    first.open("test", "O1", 100)
+    second.open("test", "O2", 100)
+    second.open("test", "O1", 100)
+    a = first.pay("test", "O1").txn_id
+    assert a != second.pay("test", "O2").txn_id
+    assert a == second.pay("test", "O1").txn_id  # the same order is the same payment

@@ -72,6 +72,7 @@ from sqlalchemy.engine import make_url
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
 from billfold.adapters import migrate
 from billfold.adapters.db import make_engine
+from billfold.adapters.sql import fastpath
 from billfold.collection.allocation import allocate
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order
 from billfold.logging import configure_logging
@@ -379,11 +380,16 @@ def recording_billfold(engine: Engine) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             seen.append(shape(statement, bool(many)))
 
+    def fast(statement: str, many: bool) -> None:  # the confirm path's driver-level statements
+        seen.append(shape(statement, many))
+
     event.listen(engine.db, "before_cursor_execute", listener)
+    fastpath.STATEMENT_HOOKS.append(fast)
     try:
         yield seen
     finally:
         event.remove(engine.db, "before_cursor_execute", listener)
+        fastpath.STATEMENT_HOOKS.remove(fast)
 
 
 # -- databases ------------------------------------------------------------------------------------

@@ -2,25 +2,25 @@
 
 A payment confirmation is a dozen small statements, and on SQLite SQLAlchemy's per-call
 work (parameter processing, execution context, events) costs more than the database does.
-For the writes — whose parameters billfold builds itself — a statement is compiled once per
-dialect with its column keys, and then sent through ``exec_driver_sql`` with values converted
-here exactly as SQLAlchemy's types would convert them (UTC datetimes, dates, booleans).
-Reads keep going through Core, which turns stored values back into Python ones.
+For the confirm path's fixed statements, a statement is compiled once per dialect from its
+Core definition, then executed on the driver's own cursor — inside the transaction the unit
+of work began — with values converted here exactly as SQLAlchemy's types would convert them
+(UTC datetimes, dates, booleans); :func:`as_utc` and :func:`as_date` convert stored values back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import ClauseElement
 
 from billfold.clock import ensure_utc
 
-__all__ = ["as_date", "as_utc", "run_read", "run_write"]
+__all__ = ["STATEMENT_HOOKS", "DriverResult", "as_date", "as_utc", "run_read", "run_write"]
 
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 _CACHE: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
@@ -50,46 +50,85 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def run_write(
-    conn: Connection,
-    statement: ClauseElement,
-    params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-) -> CursorResult[Any]:
-    """Execute a pre-built INSERT/UPDATE (module-level, so its identity is stable) with one
-    parameter mapping, or many (executemany). Every mapping must have the same keys."""
-    rows = [params] if isinstance(params, Mapping) else list(params)
+#: Observers of the statements the fast path sends, ``hook(sql, executemany)`` — it bypasses
+#: SQLAlchemy's events, so the benchmark (and anyone tracing) registers here.
+STATEMENT_HOOKS: list[Callable[[str, bool], None]] = []
+
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+class DriverResult:
+    """The little of a result the fast path needs, read straight off the driver's cursor."""
+
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self.rows = rows
+
+    def scalar_one_or_none(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self.rows) != 1:
+            raise RuntimeError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0][0]
+
+
+def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResult:
+    for hook in STATEMENT_HOOKS:
+        hook(sql, many)
+    # the driver's own connection, inside the transaction SQLAlchemy began on it
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, values)
+            return DriverResult(cursor.rowcount, [])
+        cursor.execute(sql, values)
+        rows: list[Any] = []
+        if cursor.description is not None:
+            names = tuple(d[0] for d in cursor.description)
+            row_type: Any = _ROW_TYPES.get(names)
+            if row_type is None:
+                row_type = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)
+            rows = [row_type._make(r) for r in cursor.fetchall()]
+        return DriverResult(cursor.rowcount, rows)
+    finally:
+        cursor.close()
+
+
+def _prepare(
+    conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[Any]]:
     keys = tuple(sorted(rows[0]))
     sql, order, constants = _compiled(conn, statement, keys)
-    sqlite = conn.dialect.name == "sqlite"
     if order is not None:  # positional paramstyle (SQLite): values in the compiled order
         prepared: list[Any] = [
-            tuple(
-                _sqlite_value(row[name] if name in row else constants[name])
-                if sqlite
-                else (row[name] if name in row else constants[name])
-                for name in order
-            )
+            tuple(_sqlite_value(row[name] if name in row else constants[name]) for name in order)
             for row in rows
         ]
     else:  # named paramstyle (psycopg)
         prepared = [{**constants, **row} for row in rows]
+    return sql, prepared
+
+
+def run_write(
+    conn: Connection,
+    statement: ClauseElement,
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> DriverResult:
+    """Execute a pre-built INSERT/UPDATE (module-level, so its identity is stable) with one
+    parameter mapping, or many (executemany). Every mapping must have the same keys."""
     if isinstance(params, Mapping):
-        return conn.exec_driver_sql(sql, prepared[0])
-    return conn.exec_driver_sql(sql, prepared)
+        sql, prepared = _prepare(conn, statement, [params])
+        return _execute(conn, sql, prepared[0], many=False)
+    sql, prepared = _prepare(conn, statement, list(params))
+    return _execute(conn, sql, prepared, many=True)
 
 
 def run_read(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Execute a pre-built SELECT whose parameters are all plain values; rows come back as
     the driver gives them (on SQLite, dates and times as text: see :func:`as_utc`)."""
-    keys = tuple(sorted(params))
-    sql, order, constants = _compiled(conn, statement, keys)
-    if order is not None:
-        values: Any = tuple(
-            _sqlite_value(params[name] if name in params else constants[name]) for name in order
-        )
-    else:
-        values = {**constants, **params}
-    return list(conn.exec_driver_sql(sql, values).all())
+    sql, prepared = _prepare(conn, statement, [params])
+    return _execute(conn, sql, prepared[0], many=False).rows
 
 
 def as_utc(value: Any) -> datetime | None:

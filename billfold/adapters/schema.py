@@ -375,4 +375,6 @@ channel_nonces = Table(
     Column("seen_at", TS, nullable=False, index=True),
     UniqueConstraint("channel", "nonce"),
 )
-import billfold.adapters.schema_pos, billfold.adapters.schema_mandates  # noqa: E401, E402, F401, I001
+
+# Tables defined in their own modules join the same metadata when this module is imported.
+from billfold.adapters import schema_mandates, schema_pos, schema_settlement  # noqa: E402, F401

@@ -1,0 +1,618 @@
+"""Reconciliation benchmark: billfold's full statement run against a raw bulk-load baseline.
+
+    python benchmarks/reconcile.py [--n 1000000] [--backends sqlite,postgresql] [--pg-url URL]
+                                   [--format wechatpay|generic-csv] [--smoke] [--keep-files]
+
+For each backend a throwaway database is made (SQLite: a temporary file with the pragmas of
+``make_engine``; PostgreSQL: ``CREATE DATABASE bench_recon_<pid>_<rand>``, dropped at the end)
+and migrated. Setup, not timed:
+
+* one biller with a 60 bps fee rule on ``wechatpay``;
+* N engine payments of business date 2026-09-01, seeded with bulk SQL (executemany / COPY),
+  not through ``confirm``;
+* the channel's statement for that date as a file in WeChat Pay's trade bill format (or the
+  generic CSV), with K seeded discrepancies of each kind — amount mismatch, status mismatch
+  (the engine reversed it), channel only (长款), engine only (短款), duplicate line, fee
+  differing from the schedule — K = max(1, N // 5000): 200 of each for a million.
+
+Timed, each in a child process of its own so that its peak memory (``ru_maxrss``) is its own:
+
+* **raw**: the file read with plain string splitting, loaded with the database's bulk path
+  (sqlite3 ``executemany`` in chunks / psycopg ``COPY``) into a staging table, an index on the
+  join key, and one hand-written ``FULL OUTER JOIN`` against the payments counting matches,
+  differences and each side's leftovers;
+* **billfold**: ``Reconciler.reconcile(file, ...)`` — parse (the real streaming parser), bulk
+  load, the set-based matching, the rules, storing the run and its discrepancies, all in one
+  transaction (automatic resolution off: it is timed on its own, below);
+* **parser**: billfold's parser alone over the same file, no database — how much of
+  billfold's time is reading and validating the file.
+
+Then, in the parent: the run's discrepancies must be exactly the seeded ones (else exit 1);
+the automatic resolution of the 长款 lines is timed; the same file again must change nothing;
+``engine.check_books()`` must be ``[]``.
+
+Targets (printed, not enforced): billfold within 3x of raw; under 60 s on SQLite for a million
+lines on a 2-core machine; peak memory under 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
+from billfold.adapters import migrate
+from billfold.adapters import schema_settlement as st
+from billfold.adapters.db import make_engine
+
+DAY = date(2026, 9, 1)
+PAID = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+CHANNEL = "wechatpay"
+MCH = "1900000109"
+FEE = FeeRule(CHANNEL, bps=60, min_fen=1)
+KINDS = (
+    "amount_mismatch",
+    "status_mismatch",
+    "channel_only",
+    "engine_only",
+    "duplicate_line",
+    "fee_mismatch",
+)
+WX_HEADER = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,"
+    "付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,"
+    "退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
+)
+WX_SUMMARY = (
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+)
+CSV_MAP = {
+    "columns": {
+        "channel_txn_id": "txn",
+        "order_no": "order_no",
+        "amount": "amount",
+        "fee": "fee",
+        "occurred_at": "time",
+        "status": "status",
+    }
+}
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def txn(i: int) -> str:
+    return f"42{i:026d}"
+
+
+def amount(i: int) -> int:
+    return 100 + (i * 7919) % 500_000
+
+
+# -- the data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    n: int
+    k: int
+
+    @property
+    def stride(self) -> int:
+        return self.n // (self.k * len(KINDS))
+
+    def kind(self, i: int) -> str | None:
+        """Every stride-th payment carries a seeded discrepancy, the kinds in turn, so that
+        they are spread over the whole file (K of each kind)."""
+        if i % self.stride or i // self.stride >= self.k * len(KINDS):
+            return None
+        return KINDS[(i // self.stride) % len(KINDS)]
+
+
+def statement_lines(plan: Plan, fmt: str) -> Iterator[str]:
+    when = "2026-09-01 10:00:00"
+
+    def wx(i: int, fen: int, fee: int, state: str = "SUCCESS", t: str | None = None) -> str:
+        a = yuan(fen)
+        cells = (
+            when, "wxd678efh567hg6787", MCH, "0", "", t or txn(i), f"BF{i:020d}", "oUpF8uMuAJO",
+            "NATIVE", state, "OTHERS", "CNY", a, "0.00", "0", "0", "0.00", "0.00", "", "",
+            "学费", "", f"{yuan(fee)}000", "0.60%", a, "0.00", "",
+        )  # fmt: skip
+        return "`" + ",`".join(cells)
+
+    def csv(i: int, fen: int, fee: int, state: str = "SUCCESS", t: str | None = None) -> str:
+        return f"{t or txn(i)},BF{i:020d},{yuan(fen)},{yuan(fee)},{when},{state}"
+
+    row = wx if fmt == "wechatpay" else csv
+    yield WX_HEADER if fmt == "wechatpay" else "txn,order_no,amount,fee,time,status"
+    for i in range(plan.n):
+        fen = amount(i)
+        fee = FEE.fee_for(fen)
+        kind = plan.kind(i)
+        if kind == "engine_only":
+            continue
+        if kind == "amount_mismatch":
+            fen += 100
+            fee = FEE.fee_for(fen)
+        elif kind == "fee_mismatch":
+            fee += 1
+        line = row(i, fen, fee)
+        yield line
+        if kind == "duplicate_line":
+            yield line
+        elif kind == "channel_only":
+            yield row(i, fen, fee, t=f"43{i:026d}")
+    if fmt == "wechatpay":
+        yield WX_SUMMARY
+        yield "`0,`0.00,`0.00,`0.00,`0.00,`0.00,`0.00"
+
+
+def write_statement(plan: Plan, fmt: str, path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        batch: list[str] = []
+        for line in statement_lines(plan, fmt):
+            batch.append(line)
+            if len(batch) >= 50_000:
+                out.write("\n".join(batch) + "\n")
+                batch = []
+        if batch:
+            out.write("\n".join(batch) + "\n")
+
+
+def payment_rows(plan: Plan, biller_id: int, postgresql: bool) -> Iterator[tuple[Any, ...]]:
+    paid: Any = PAID if postgresql else "2026-09-01 02:00:00.000000"
+    day: Any = DAY if postgresql else "2026-09-01"
+    for i in range(plan.n):
+        fen = amount(i)
+        status = "reversed" if plan.kind(i) == "status_mismatch" else "credited"
+        yield (
+            CHANNEL, txn(i), f"BF{i:020d}", None, biller_id, status, None, fen,
+            FEE.fee_for(fen), 0, "CNY", paid, paid, day,
+        )  # fmt: skip
+
+
+PAYMENT_COLUMNS = (
+    "channel, channel_txn_id, order_no, order_id, biller_id, status, reason, amount_fen, "
+    "fee_fen, refunded_fen, currency, paid_at, received_at, business_date"
+)
+
+
+def seed(url: str, plan: Plan) -> None:
+    """One biller, then N payments in bulk (not through confirm)."""
+    engine = Engine.from_url(url, clock=FixedClock(PAID))
+    engine.create_biller(
+        Biller(code="bench", name="基准学校", kind=BillerKind.SCHOOL, fee_rules=(FEE,))
+    )
+    biller_id = engine.biller("bench").id
+    assert biller_id is not None
+    postgresql = engine.db.dialect.name == "postgresql"
+    with engine.db.begin() as conn:
+        raw: Any = conn.connection.driver_connection
+        rows = payment_rows(plan, biller_id, postgresql)
+        if postgresql:
+            with (
+                raw.cursor() as cur,
+                cur.copy(f"COPY payments ({PAYMENT_COLUMNS}) FROM STDIN") as cp,
+            ):
+                for row in rows:
+                    cp.write_row(row)
+            conn.exec_driver_sql("ANALYZE payments")
+        else:
+            marks = ",".join("?" * 14)
+            cur = raw.cursor()
+            chunk: list[tuple[Any, ...]] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) == 50_000:
+                    cur.executemany(
+                        f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({marks})", chunk
+                    )
+                    chunk = []
+            if chunk:
+                cur.executemany(f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({marks})", chunk)
+            conn.exec_driver_sql("ANALYZE")
+    engine.close()
+
+
+# -- the timed sides (each in its own process) -----------------------------------------------
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory. ``VmHWM`` starts afresh at exec; ``ru_maxrss``
+    would still remember the (large) parent this process was forked from."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def side_billfold(url: str, path: Path, fmt: str) -> dict[str, Any]:
+    from billfold.settlement.reconciler import Reconciler
+
+    engine = Engine.from_url(url, clock=FixedClock(datetime(2026, 9, 2, 1, 0, tzinfo=UTC)))
+    recon = Reconciler(engine)
+    started = time.perf_counter()
+    result = recon.reconcile(
+        path,
+        format=fmt,
+        business_date=DAY,
+        channel=CHANNEL,
+        column_map=CSV_MAP if fmt == "generic-csv" else None,
+        auto_resolve=False,
+    )
+    seconds = time.perf_counter() - started
+    run = result.run
+    return {
+        "seconds": seconds,
+        "peak_mib": peak_mib(),
+        "worker_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "run_id": run.id,
+        "matched": run.matched_count,
+        "lines": run.totals.line_count,
+        "discrepancies": run.discrepancy_count,
+    }
+
+
+def side_parser(path: Path, fmt: str) -> dict[str, Any]:
+    from billfold.settlement.parsers import parse
+
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        count = sum(
+            1 for _ in parse(handle, fmt, column_map=CSV_MAP if fmt == "generic-csv" else None)
+        )
+    return {"seconds": time.perf_counter() - started, "peak_mib": peak_mib(), "lines": count}
+
+
+RAW_JOIN = """
+SELECT
+  SUM(CASE WHEN s.txn IS NOT NULL AND p.id IS NOT NULL AND s.amount_fen = p.amount_fen
+            AND s.fee_fen = p.fee_fen AND p.status = 'credited' THEN 1 ELSE 0 END),
+  SUM(CASE WHEN s.txn IS NOT NULL AND p.id IS NOT NULL AND NOT (s.amount_fen = p.amount_fen
+            AND s.fee_fen = p.fee_fen AND p.status = 'credited') THEN 1 ELSE 0 END),
+  SUM(CASE WHEN p.id IS NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN s.txn IS NULL THEN 1 ELSE 0 END)
+FROM raw_stage s
+FULL OUTER JOIN payments p ON p.channel = 'wechatpay' AND p.channel_txn_id = s.txn
+WHERE p.id IS NULL OR (p.channel = 'wechatpay' AND p.business_date = {day})
+"""
+
+
+def raw_rows(path: Path, fmt: str) -> Iterator[tuple[str, str, int, int, str]]:
+    """The file read with plain splitting: no validation, amounts assumed to have 2 decimals."""
+    with path.open(encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            if fmt == "wechatpay":
+                if not line.startswith("`"):
+                    break
+                c = line[1:].split(",`")
+                yield (
+                    c[5],
+                    c[6],
+                    int(c[24].replace(".", "")),
+                    int(c[22][:-3].replace(".", "")),
+                    c[9],
+                )
+            else:
+                c = line.rstrip("\n").split(",")
+                yield c[0], c[1], int(c[2].replace(".", "")), int(c[3].replace(".", "")), c[5]
+
+
+def side_raw(url: str, path: Path, fmt: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    create = (
+        "CREATE TEMPORARY TABLE raw_stage (txn VARCHAR(64) NOT NULL, order_no VARCHAR(64), "
+        "amount_fen BIGINT NOT NULL, fee_fen BIGINT NOT NULL, status VARCHAR(16) NOT NULL)"
+    )
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(create)
+        rows = raw_rows(path, fmt)
+        while chunk := [row for _, row in zip(range(20_000), rows, strict=False)]:
+            conn.executemany("INSERT INTO raw_stage VALUES (?, ?, ?, ?, ?)", chunk)
+        conn.execute("CREATE INDEX raw_stage_txn ON raw_stage (txn)")
+        counts = conn.execute(RAW_JOIN.format(day="'2026-09-01'")).fetchone()
+        conn.execute("ROLLBACK")
+        conn.close()
+    else:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as pg, pg.cursor() as cur:
+            cur.execute(create)
+            with cur.copy(
+                "COPY raw_stage (txn, order_no, amount_fen, fee_fen, status) FROM STDIN"
+            ) as cp:
+                for row in raw_rows(path, fmt):
+                    cp.write_row(row)
+            cur.execute("CREATE INDEX raw_stage_txn ON raw_stage (txn)")
+            cur.execute("ANALYZE raw_stage")
+            cur.execute(RAW_JOIN.format(day="DATE '2026-09-01'"))
+            counts = cur.fetchone()
+            pg.rollback()
+    seconds = time.perf_counter() - started
+    assert counts is not None
+    matched, differing, channel_only, engine_only = (int(c or 0) for c in counts)
+    return {
+        "seconds": seconds,
+        "peak_mib": peak_mib(),
+        "matched": matched,
+        "differing": differing,
+        "channel_only": channel_only,
+        "engine_only": engine_only,
+    }
+
+
+def run_side(side: str, url: str, path: Path, fmt: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--side",
+            side,
+            "--url",
+            url,
+            "--file",
+            str(path),
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{side} side failed:\n{done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database(tmp: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp / 'bench.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+@contextmanager
+def pg_database(server: str) -> Iterator[str]:
+    admin_url = make_url(server).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"bench_recon_{os.getpid()}_{secrets.token_hex(3)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+# -- one backend -------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    backend: str
+    n: int
+    raw: dict[str, Any]
+    billfold: dict[str, Any]
+    parser: dict[str, Any]
+    auto_seconds: float
+    rerun_seconds: float
+    problems: list[str]
+
+    @property
+    def ratio(self) -> float:
+        return float(self.billfold["seconds"]) / float(self.raw["seconds"])
+
+
+def verify(url: str, plan: Plan, run_id: int) -> list[str]:
+    engine = make_engine(url)
+    problems: list[str] = []
+    with engine.connect() as conn:
+        d = st.recon_discrepancies.c
+        found = dict(
+            conn.execute(
+                select(d.code, func.count()).where(d.run_id == run_id).group_by(d.code)
+            ).all()
+        )
+    engine.dispose()
+    expected = dict.fromkeys(KINDS, plan.k)
+    if found != expected:
+        problems.append(f"discrepancies {found} differ from the seeded {expected}")
+    return problems
+
+
+def run_backend(backend: str, url: str, plan: Plan, fmt: str, tmp: Path) -> Outcome:
+    from billfold.settlement.reconciler import Reconciler
+
+    t0 = time.perf_counter()
+    seed(url, plan)
+    path = tmp / ("statement.csv" if fmt == "generic-csv" else "wechatpay-20260901.csv")
+    write_statement(plan, fmt, path)
+    size = path.stat().st_size / 2**20
+    print(
+        f"{backend}: setup {time.perf_counter() - t0:.1f} s (statement {size:.0f} MiB)", flush=True
+    )
+    raw = run_side("raw", url, path, fmt)
+    billfold = run_side("billfold", url, path, fmt)
+    parser = run_side("parser", url, path, fmt)
+    problems = verify(url, plan, int(billfold["run_id"]))
+    if raw["channel_only"] != plan.k or raw["engine_only"] != plan.k:
+        problems.append(f"the raw join saw {raw}; the plan seeded K={plan.k} of each kind")
+    engine = Engine.from_url(url, clock=FixedClock(datetime(2026, 9, 2, 1, 0, tzinfo=UTC)))
+    recon = Reconciler(engine)
+    started = time.perf_counter()
+    auto = recon.auto_resolve(int(billfold["run_id"]))
+    auto_seconds = time.perf_counter() - started
+    if len(auto) != plan.k:
+        problems.append(f"{len(auto)} discrepancies resolved automatically, expected {plan.k}")
+    before = engine.trial_balance()
+    started = time.perf_counter()
+    again = recon.reconcile(path, format=fmt, business_date=DAY, channel=CHANNEL,
+                            column_map=CSV_MAP if fmt == "generic-csv" else None)  # fmt: skip
+    rerun_seconds = time.perf_counter() - started
+    if again.created or engine.trial_balance() != before:
+        problems.append("reconciling the same file again changed something")
+    books = engine.check_books()
+    if books:
+        problems.append(f"check_books: {books[:3]}")
+    engine.close()
+    return Outcome(backend, plan.n, raw, billfold, parser, auto_seconds, rerun_seconds, problems)
+
+
+def report(outcomes: Sequence[Outcome], plan: Plan, fmt: str) -> None:
+    print()
+    print(f"format {fmt}; {plan.k} seeded discrepancies of each of {len(KINDS)} kinds")
+    print(f"{'backend':<11}{'n':>9}  {'side':<9}{'seconds':>9}{'peak MiB':>10}  notes")
+    for o in outcomes:
+        r, b, p = o.raw, o.billfold, o.parser
+        print(
+            f"{o.backend:<11}{o.n:>9}  {'raw':<9}{r['seconds']:>9.1f}{r['peak_mib']:>10.0f}  "
+            f"matched {r['matched']}, differing {r['differing']}, channel only "
+            f"{r['channel_only']}, engine only {r['engine_only']}"
+        )
+        workers = (
+            f"; each parser worker peaked at {b['worker_peak_mib']:.0f} MiB"
+            if b["worker_peak_mib"]
+            else ""
+        )
+        print(
+            f"{o.backend:<11}{o.n:>9}  {'billfold':<9}{b['seconds']:>9.1f}{b['peak_mib']:>10.0f}  "
+            f"matched {b['matched']}, {b['discrepancies']} discrepancies stored{workers}"
+        )
+        print(
+            f"{o.backend:<11}{o.n:>9}  {'parser':<9}{p['seconds']:>9.1f}{p['peak_mib']:>10.0f}  "
+            "billfold's parser alone, no database"
+        )
+        ratio_ok = "PASS" if o.ratio <= 3.0 else "BELOW"
+        minute = "" if o.backend != "sqlite" else (
+            f"; under 60 s: {'PASS' if b['seconds'] < 60 else 'BELOW'}"
+        )  # fmt: skip
+        total = b["peak_mib"] + (os.cpu_count() or 1) * b["worker_peak_mib"]
+        memory = "PASS" if total < 1024 else "BELOW"
+        print(
+            f"{o.backend:<11}ratio billfold/raw {o.ratio:.2f} (target <= 3.00: {ratio_ok}){minute}"
+            f"; peak < 1 GiB: {memory}"
+        )
+        print(
+            f"{o.backend:<11}automatic resolution of {plan.k} 长款: {o.auto_seconds:.2f} s; "
+            f"the same file again: {o.rerun_seconds:.2f} s, nothing changed"
+        )
+        for problem in o.problems:
+            print(f"{o.backend:<11}PROBLEM: {problem}")
+    if all(not o.problems for o in outcomes):
+        print(
+            "verified: exactly the seeded discrepancies; reruns change nothing; check_books() == []"
+        )
+
+
+def _count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--n: must be a whole number of 1 or more, got {value!r}")
+    return n
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=_count, default=1_000_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pg-url")
+    parser.add_argument("--format", default="wechatpay", choices=["wechatpay", "generic-csv"])
+    parser.add_argument("--smoke", action="store_true", help="n=3000: seconds, for CI")
+    parser.add_argument("--keep-files", action="store_true")
+    parser.add_argument("--side", choices=["raw", "billfold", "parser"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.side:
+        path = Path(args.file)
+        if args.side == "raw":
+            result = side_raw(args.url, path, args.format)
+        elif args.side == "billfold":
+            result = side_billfold(args.url, path, args.format)
+        else:
+            result = side_parser(path, args.format)
+        print(json.dumps(result))
+        return 0
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in ("sqlite", "postgresql")]
+    if unknown:
+        parser.error(f"unknown backend {unknown[0]} (choose from sqlite, postgresql)")
+    n = 3000 if args.smoke else args.n
+    plan = Plan(n, max(1, n // 5000))
+    if n < plan.k * len(KINDS):
+        parser.error(f"--n: {n} is too small to seed {len(KINDS)} kinds of discrepancy")
+    pg_url = (
+        args.pg_url
+        or os.environ.get("BILLFOLD_BENCH_PG_URL")
+        or os.environ.get("BILLFOLD_TEST_PG_URL")
+    )
+    outcomes: list[Outcome] = []
+    for backend in backends:
+        if backend == "postgresql" and not pg_url:
+            print("postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)")
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench-recon-") as tmp_name:
+            tmp = Path(tmp_name)
+            manager = sqlite_database(tmp) if backend == "sqlite" else pg_database(str(pg_url))
+            with manager as url:
+                outcomes.append(run_backend(backend, url, plan, args.format, tmp))
+            if args.keep_files:
+                print(f"(files were in {tmp}; --keep-files keeps nothing after exit)")
+    report(outcomes, plan, args.format)
+    return 1 if any(o.problems for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,6 +37,7 @@ SUBAPPS = [
     ("billfold.adapters.cli_reconcile", "reconcile"),
     ("billfold.adapters.cli_settle", "settle"),
     ("billfold.adapters.cli_export", "export"),
+    ("billfold.adapters.cli_serve", "serve"),
 ]
 for _module, _name in SUBAPPS:
     try:

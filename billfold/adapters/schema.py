@@ -377,4 +377,4 @@ channel_nonces = Table(
 )
 
 # Tables defined in their own modules join the same metadata when this module is imported.
-from billfold.adapters import schema_mandates, schema_pos, schema_settlement  # noqa: E402, F401
+from billfold.adapters import schema_api, schema_mandates, schema_pos, schema_settlement  # noqa: E402, F401

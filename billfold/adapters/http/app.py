@@ -1,0 +1,64 @@
+"""The HTTP service: ``create_app(engine, channels)`` builds the FastAPI application.
+
+Routes live in one module per resource; every error is problem+json (``problems``); keys,
+scopes and tenancy are dependencies (``auth``); request ids and the body-size limit are
+middleware; POSTs that move money take an Idempotency-Key (``idempotency``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI
+
+import billfold
+from billfold.adapters.http import billers, bills, notify, orders, payments
+from billfold.adapters.http.auth import ApiState
+from billfold.adapters.http.middleware import BodyLimit, RequestContext
+from billfold.adapters.http.problems import install_problem_handlers
+from billfold.adapters.http.ratelimit import RateLimit, TokenBuckets
+from billfold.channels.base import Channel
+from billfold.channels.collect import Collector
+from billfold.clock import Clock
+from billfold.engine import Engine
+
+__all__ = ["DEFAULT_MAX_BODY", "create_app"]
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024  # a large school's bill CSV fits; anything else is tiny
+
+DESCRIPTION = """billfold's HTTP API for billers and the back office.
+
+Authenticate with `Authorization: Bearer bf_…` (an API key per biller, or a back-office key).
+Money is a yuan string with at most two decimals (`"12.34"`). Errors are RFC 9457
+`application/problem+json` with a stable `code`. POSTs that move money (orders, refunds)
+require an `Idempotency-Key` header; a repeat returns the first answer."""
+
+
+def create_app(
+    engine: Engine,
+    channels: Mapping[str, Channel] | None = None,
+    *,
+    clock: Clock | None = None,
+    rate_limit: RateLimit | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> FastAPI:
+    """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}."""
+    app = FastAPI(
+        title="billfold",
+        version=billfold.__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.billfold = ApiState(
+        engine=engine,
+        collector=Collector(engine, channels or {}),
+        clock=clock or engine.clock,
+        buckets=TokenBuckets(rate_limit or RateLimit(), clock or engine.clock),
+    )
+    install_problem_handlers(app)
+    for module in (billers, bills, orders, payments, notify):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: every answer carries the request id
+    return app

@@ -1,0 +1,310 @@
+"""Request and response bodies of the HTTP API (pydantic). Money crosses the wire as yuan
+strings with at most two decimals ("12.34"); inside it is integer fen."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from billfold.collection.bill import Bill, BillKind
+from billfold.collection.order import Order
+from billfold.collection.payer import IdentifierKind
+from billfold.collection.payment import PaymentRecord
+from billfold.collection.refund import RefundRecord
+from billfold.errors import InvalidAmount
+from billfold.merchants.biller import Biller
+from billfold.money import format_yuan, parse_yuan
+
+__all__ = [
+    "BillIn",
+    "BillOut",
+    "BillerOut",
+    "CancelIn",
+    "ImportOut",
+    "LookupHit",
+    "OrderIn",
+    "OrderOut",
+    "PaymentOut",
+    "RefundIn",
+    "RefundOut",
+    "WaiveIn",
+]
+
+
+def _fen(value: Any) -> int:
+    if not isinstance(value, str):
+        raise ValueError('must be a string like "12.34" (yuan, at most two decimals)')
+    try:
+        return parse_yuan(value)
+    except InvalidAmount as exc:
+        raise ValueError(exc.message.split(": ", 1)[-1]) from None
+
+
+Yuan = Annotated[
+    int,
+    BeforeValidator(_fen),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["12.34"]}),
+]
+Text64 = Annotated[str, Field(min_length=1, max_length=64)]
+Reason = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PayerIn(_In):
+    kind: IdentifierKind
+    identifier: Text64
+    name: Annotated[str, Field(max_length=100)] | None = None
+    phone: Annotated[str, Field(max_length=20)] | None = None
+
+
+class ItemIn(_In):
+    code: Text64
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    amount: Yuan
+    priority: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class BillIn(_In):
+    bill_no: Text64
+    payer: PayerIn
+    items: Annotated[list[ItemIn], Field(min_length=1, max_length=50)]
+    kind: BillKind = BillKind.FIXED
+    due_date: date | None = None
+    allow_partial: bool = False
+    min_part: Yuan | None = None
+    open_min: Yuan | None = None
+    open_max: Yuan | None = None
+    decision_no: Text64 | None = None
+    period: Annotated[str, Field(max_length=32)] | None = None
+    description: Annotated[str, Field(max_length=200)] | None = None
+
+
+class CancelIn(_In):
+    reason: Reason
+    operator: Text64 | None = None
+
+
+class WaiveIn(_In):
+    amount: Yuan
+    reason: Reason
+    item_code: Text64 | None = None
+    operator: Text64 | None = None
+
+
+class OrderIn(_In):
+    bill_nos: Annotated[list[Text64], Field(min_length=1, max_length=50)]
+    amount: Yuan | None = Field(
+        default=None, description="Only for an open-amount bill or a part payment it allows"
+    )
+
+
+class RefundIn(_In):
+    amount: Yuan
+    reason: Reason
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class BillerOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    status: str
+    timezone: str
+
+    @classmethod
+    def of(cls, biller: Biller) -> BillerOut:
+        return cls(
+            code=biller.code,
+            name=biller.name,
+            kind=biller.kind.value,
+            status=biller.status.value,
+            timezone=biller.timezone,
+        )
+
+
+class ItemOut(BaseModel):
+    code: str
+    name: str
+    amount: str
+    paid: str
+    waived: str
+    outstanding: str
+
+
+class BillOut(BaseModel):
+    bill_no: str
+    kind: str
+    status: str
+    currency: str
+    principal: str
+    paid: str
+    waived: str
+    outstanding: str
+    late_fee: str
+    amount_due: str
+    due_date: date | None
+    period: str | None
+    description: str | None
+    decision_no: str | None
+    items: list[ItemOut]
+
+    @classmethod
+    def of(cls, bill: Bill, today: date) -> BillOut:
+        return cls(
+            bill_no=bill.bill_no,
+            kind=bill.kind.value,
+            status=bill.status(today).value,
+            currency=bill.currency,
+            principal=format_yuan(bill.principal_fen),
+            paid=format_yuan(bill.paid_fen + bill.late_fee_paid_fen),
+            waived=format_yuan(bill.waived_fen),
+            outstanding=format_yuan(bill.outstanding_fen),
+            late_fee=format_yuan(bill.late_fee_fen(today)),
+            amount_due=format_yuan(bill.amount_due_fen(today)),
+            due_date=bill.due_date,
+            period=bill.period,
+            description=bill.description,
+            decision_no=bill.decision_no,
+            items=[
+                ItemOut(
+                    code=i.code,
+                    name=i.name,
+                    amount=format_yuan(i.amount_fen),
+                    paid=format_yuan(i.paid_fen),
+                    waived=format_yuan(i.waived_fen),
+                    outstanding=format_yuan(i.outstanding_fen),
+                )
+                for i in bill.items
+            ],
+        )
+
+
+class ImportOut(BaseModel):
+    file: str
+    created: int
+    unchanged: int
+    rejected: int
+    errors: list[str]
+
+
+class PayerOut(BaseModel):
+    kind: str
+    identifier: str
+    name: str | None
+
+
+class LookupHit(BaseModel):
+    biller_code: str
+    biller_name: str
+    payer: PayerOut
+    bill: BillOut
+
+
+class OrderLineOut(BaseModel):
+    bill_no: str
+    item_code: str
+    amount: str
+
+
+class OrderOut(BaseModel):
+    order_no: str
+    biller_code: str
+    status: str
+    total: str
+    refunded: str
+    currency: str
+    channel: str | None
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    payment_id: int | None
+    lines: list[OrderLineOut]
+
+    @classmethod
+    def of(cls, order: Order, biller_code: str) -> OrderOut:
+        return cls(
+            order_no=order.order_no,
+            biller_code=biller_code,
+            status=order.status.value,
+            total=format_yuan(order.total_fen),
+            refunded=format_yuan(order.refunded_fen),
+            currency=order.currency,
+            channel=order.channel,
+            created_at=order.created_at,
+            expires_at=order.expires_at,
+            paid_at=order.paid_at,
+            payment_id=order.payment_id,
+            lines=[
+                OrderLineOut(
+                    bill_no=ln.bill_no, item_code=ln.item_code, amount=format_yuan(ln.amount_fen)
+                )
+                for ln in order.lines
+            ],
+        )
+
+
+class PaymentOut(BaseModel):
+    id: int
+    channel: str
+    channel_txn_id: str
+    order_no: str
+    status: str
+    reason: str | None
+    amount: str
+    fee: str
+    refunded: str
+    currency: str
+    paid_at: datetime
+    received_at: datetime
+
+    @classmethod
+    def of(cls, p: PaymentRecord) -> PaymentOut:
+        return cls(
+            id=p.id,
+            channel=p.channel,
+            channel_txn_id=p.channel_txn_id,
+            order_no=p.order_no,
+            status=p.status.value,
+            reason=p.reason,
+            amount=format_yuan(p.amount_fen),
+            fee=format_yuan(p.fee_fen),
+            refunded=format_yuan(p.refunded_fen),
+            currency=p.currency,
+            paid_at=p.paid_at,
+            received_at=p.received_at,
+        )
+
+
+class RefundOut(BaseModel):
+    refund_no: str
+    payment_id: int
+    status: str
+    kind: str
+    amount: str
+    fee_returned: str
+    reason: str
+    requested_by: str
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, r: RefundRecord) -> RefundOut:
+        return cls(
+            refund_no=r.refund_no,
+            payment_id=r.payment_id,
+            status=r.status.value,
+            kind=r.kind.value,
+            amount=format_yuan(r.amount_fen),
+            fee_returned=format_yuan(r.fee_fen),
+            reason=r.reason,
+            requested_by=r.requested_by,
+            created_at=r.created_at,
+            completed_at=r.completed_at,
+        )

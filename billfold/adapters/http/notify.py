@@ -1,0 +1,57 @@
+"""``POST /v1/notify/{channel}``: a channel's payment notification, verified by the channel
+and confirmed through the engine's one exactly-once path, answered the way the channel
+expects (``channel.reply``). A repeat of a notification is answered as accepted again."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from billfold.adapters.http.auth import api_state
+from billfold.channels.verification import NotificationRejected
+from billfold.errors import BillfoldError, NotFound, SignatureInvalid
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/notify", tags=["channel notifications"])
+log = structlog.get_logger("billfold.http")
+
+
+@router.post(
+    "/{channel}",
+    summary="A channel's asynchronous notification (signed by the channel, no API key)",
+    response_class=Response,
+    responses={
+        200: {"description": "Accepted, in the channel's own format"},
+        204: {"description": "Accepted (channels that expect no body)"},
+        400: {"description": "Refused, in the channel's own format"},
+    },
+)
+async def notify(channel: str, request: Request) -> Response:
+    collector = api_state(request).collector
+    adapter = collector.channels.get(channel)
+    if adapter is None:
+        raise NotFound(f"channel {channel!r} is not set up here")
+    body = await request.body()
+    headers = {key: value for key, value in request.headers.items()}
+    try:
+        result = await run_in_threadpool(collector.notify, channel, headers, body)
+        reply = adapter.reply(True)
+        log.info(
+            "notification accepted",
+            channel=channel,
+            order_no=result.payment.order_no if result else None,
+            duplicate=result.duplicate if result else None,
+        )
+    except SignatureInvalid as exc:
+        reason = exc.reason if isinstance(exc, NotificationRejected) else exc.code
+        log.warning("notification rejected", channel=channel, reason=reason, detail=exc.message)
+        reply = adapter.reply(False, exc.message)
+    except BillfoldError as exc:
+        log.warning("notification refused", channel=channel, code=exc.code, detail=exc.message)
+        reply = adapter.reply(False, exc.message)
+    except Exception:  # the channel retries; never answer "accepted" for what was not done
+        log.exception("notification failed", channel=channel)
+        reply = adapter.reply(False, "internal error")
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)

@@ -16,7 +16,9 @@ def alembic_config(engine: Engine | None = None) -> Config:
     config.set_main_option("script_location", str(HERE))
     config.set_main_option("version_locations", str(HERE / "versions"))
     if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # configparser reads "%" as interpolation; percent-encoded URLs (":memory:") need "%%"
+        url = engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

@@ -33,3 +33,24 @@ def test_downgrade_then_upgrade_round_trips(db_url: str) -> None:
     finally:
         engine.dispose()
     assert schema_diff(db_url) == []
+
+
+def test_an_in_memory_database_is_migrated_on_request() -> None:
+    # ":memory:" reaches Alembic's configparser percent-encoded ("%3A"), which once failed
+    from billfold import Biller, BillerKind, Engine
+
+    engine = Engine.from_url("sqlite:///:memory:", upgrade=True)
+    try:
+        engine.create_biller(Biller(code="m1", name="内存", kind=BillerKind.SCHOOL))
+        assert [b.code for b in engine.billers()] == ["m1"]
+    finally:
+        engine.close()
+
+
+def test_a_percent_in_the_url_reaches_alembic_unchanged() -> None:
+    engine = make_engine("postgresql+psycopg://u:p%25w@127.0.0.1:1/db")
+    try:
+        url = migrate.alembic_config(engine).get_main_option("sqlalchemy.url")
+        assert url == "postgresql+psycopg://u:p%25w@127.0.0.1:1/db"
+    finally:
+        engine.dispose()

@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo SERVE=1` then serves the demo's payer pages and prints the cashier's URL
+SERVE ?=
 demo: venv
-	$(BIN)/billfold demo --database-url sqlite:///billfold-demo.db --out out
+	$(BIN)/billfold demo --database-url sqlite:///billfold-demo.db --out out $(if $(SERVE),--serve)
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -27,6 +29,8 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/confirm.py
+	$(BIN)/python benchmarks/reconcile.py
+	$(BIN)/python benchmarks/http.py
 
 clean:
 	rm -rf $(VENV) billfold-demo.db out .pytest_cache .mypy_cache .ruff_cache

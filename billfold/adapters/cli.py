@@ -38,6 +38,10 @@ SUBAPPS = [
     ("billfold.adapters.cli_settle", "settle"),
     ("billfold.adapters.cli_export", "export"),
     ("billfold.adapters.cli_serve", "serve"),
+    ("billfold.adapters.cli_campus", "campus"),
+    ("billfold.adapters.cli_utility", "utility"),
+    ("billfold.adapters.cli_gov", "gov"),
+    ("billfold.adapters.cli_presale", "presale"),
 ]
 for _module, _name in SUBAPPS:
     try:
@@ -177,12 +181,19 @@ def bills_import(
 def demo(
     database_url: DbUrl = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Where exports are written")] = Path("out"),
+    serve: Annotated[bool, typer.Option(help="Then serve the demo cashier until Ctrl-C")] = False,
+    host: Annotated[str, typer.Option(help="Interface for --serve")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port for --serve")] = 8000,
 ) -> None:
     """Run the end-to-end demo on a database (safe to rerun)."""
     from billfold.adapters.demo import run_demo
+    from billfold.adapters.demo_serve import serve_demo
 
+    url = database_url_from_env(database_url or "sqlite:///billfold-demo.db")
     try:
-        run_demo(database_url_from_env(database_url or "sqlite:///billfold-demo.db"), out_dir, out)
+        run_demo(url, out_dir, out)
+        if serve:
+            serve_demo(url, host, port, out)
     except BillfoldError as exc:
         _fail(exc)
 

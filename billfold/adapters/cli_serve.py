@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Annotated
 
@@ -10,7 +9,15 @@ import typer
 
 from billfold.adapters.cli_common import fail, open_engine
 from billfold.adapters.db import database_url_from_env
+from billfold.adapters.http import cashier_sandbox, channel_wiring
 from billfold.adapters.http.keys import Scope, create_key, list_keys, revoke_key
+from billfold.adapters.http.server import (
+    HTTP_CHOICES,
+    LOOP_CHOICES,
+    ServerOptions,
+    multi_process_refusal,
+)
+from billfold.adapters.http.server import run as run_server
 from billfold.errors import BillfoldError
 
 __all__ = ["app", "build_app"]
@@ -30,12 +37,16 @@ def build_app() -> object:
     from billfold.adapters.http.app import create_app
     from billfold.clock import SystemClock
     from billfold.engine import Engine
+    from billfold.logging import configure_logging
 
-    return create_app(Engine.from_url(database_url_from_env(None), clock=SystemClock()))
-
-
-def _fast(module: str, fallback: str, wanted: str) -> str:
-    return wanted if importlib.util.find_spec(module) is not None else fallback
+    configure_logging()  # a spawned worker does not run the CLI's callback
+    engine = Engine.from_url(database_url_from_env(None), clock=SystemClock())
+    if os.environ.get(cashier_sandbox.ENV_VAR) == "1":
+        return cashier_sandbox.sandbox_app(engine)
+    spec = os.environ.get(channel_wiring.ENV_VAR)
+    channels = channel_wiring.load_factory(spec)(engine) if spec else None
+    # one bucket per key in the database, whatever the number of workers
+    return create_app(engine, channels, shared_rate_limit=True)
 
 
 @app.callback(invoke_without_command=True)
@@ -43,30 +54,60 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (more than 1 needs PostgreSQL)")
+    ] = 1,
+    http: Annotated[
+        str, typer.Option(help="HTTP parser: auto (httptools when installed), httptools, h11")
+    ] = "auto",
+    loop: Annotated[
+        str, typer.Option(help="Event loop: auto (uvloop when installed), uvloop, asyncio")
+    ] = "auto",
+    channels: Annotated[
+        str | None,
+        typer.Option(
+            help="MODULE:FUNCTION or file.py:FUNCTION returning the channels, by name, "
+            "whose notifications /v1/notify/{channel} receives (called with the engine)"
+        ),
+    ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            help="Sandbox channels for the configured billers and the payer pages' sandbox "
+            "pay button (one worker; for demos and tests, never with real money)"
+        ),
+    ] = False,
     database_url: DbUrl = None,
     upgrade: Annotated[bool, typer.Option(help="Run the migrations before serving")] = True,
 ) -> None:
-    """Serve the API (httptools and uvloop when installed)."""
+    """Serve the API (httptools and uvloop when installed; TCP_NODELAY on every connection)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
-    os.environ["BILLFOLD_DATABASE_URL"] = database_url_from_env(database_url)
+    url = database_url_from_env(database_url)
+    refusal = multi_process_refusal(url, workers)
+    if refusal:
+        fail(refusal)
+    if sandbox and (workers > 1 or channels):
+        fail("--sandbox plays every channel in one process: drop --workers and --channels")
+    if http not in HTTP_CHOICES:
+        fail(f"--http {http!r}: choose from {', '.join(HTTP_CHOICES)}")
+    if loop not in LOOP_CHOICES:
+        fail(f"--loop {loop!r}: choose from {', '.join(LOOP_CHOICES)}")
+    options = ServerOptions(host, port, workers, http, loop)
+    try:
+        options.protocol(), options.loop_name()
+        if channels:
+            channel_wiring.load_factory(channels)  # a bad name fails here, not in each worker
+    except (RuntimeError, BillfoldError) as exc:
+        fail(str(exc.message if isinstance(exc, BillfoldError) else exc))
+    os.environ["BILLFOLD_DATABASE_URL"] = url
+    os.environ[cashier_sandbox.ENV_VAR] = "1" if sandbox else ""
+    if channels:
+        os.environ[channel_wiring.ENV_VAR] = channels
     if upgrade:
         with open_engine(None) as engine:
             engine.upgrade()
-    uvicorn.run(
-        "billfold.adapters.cli_serve:build_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=_fast("httptools", "h11", "httptools"),
-        loop=_fast("uvloop", "asyncio", "uvloop"),
-        log_level="warning",
-        access_log=False,  # billfold logs each request itself, with its request id
-    )
+    run_server("billfold.adapters.cli_serve:build_app", options)
 
 
 @keys_app.command("create")

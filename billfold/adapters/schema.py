@@ -377,4 +377,12 @@ channel_nonces = Table(
 )
 
 # Tables defined in their own modules join the same metadata when this module is imported.
-from billfold.adapters import schema_api, schema_mandates, schema_pos, schema_settlement  # noqa: E402, F401
+from billfold.adapters import (  # noqa: E402, F401
+    schema_api,
+    schema_gov,
+    schema_mandates,
+    schema_pos,
+    schema_presale,
+    schema_ratelimit,
+    schema_settlement,
+)

@@ -73,19 +73,25 @@ def test_the_demo_pays_through_every_channel_once(tmp_path: Path) -> None:
         assert code == 0, out
     summary = json.loads((tmp_path / "out" / "demo-summary.json").read_text(encoding="utf-8"))
     channels = {name: (row["credited"], row["amount"]) for name, row in summary["channels"].items()}
-    assert channels == {
+    assert channels == {  # the whole book: the channel tour, then the four scenario packs
         "alipay": (1, "4880.00"),
+        "autodebit": (1, "99.00"),
         "counter": (6, "20265.62"),
-        "mobile_banking": (1, "4000.00"),
-        "pos": (1, "150.00"),
-        "qr": (1, "12.50"),
+        "mobile_banking": (8, "23486.29"),
+        "pos": (4, "936472.00"),
+        "qr": (3, "895692.50"),
         "wechatpay": (1, "66.00"),
     }
     assert summary["channels"]["counter"]["suspense"] == 1  # the late payment
-    assert summary["voice_broadcasts"] == ["收款 12.50 元"]
+    assert (
+        summary["voice_broadcasts"][0] == "收款 12.50 元"
+    )  # the stall; then the packs' QR payments
     assert summary["billers"]["demo-market"]["paid"] == "12.50"
     assert summary["billers"]["demo-college"]["paid_bills"] == 1
-    assert summary["pre_debit_notices"] == ["W202608-0106 58.20 on 2026-09-02"]
+    assert summary["pre_debit_notices"] == [
+        "W202608-0106 58.20 on 2026-09-02",
+        "202608-8800100003 99.00 on 2026-09-02",  # the utilities pack's mandate
+    ]
     assert summary["sole_channel_refusal"] == (
         "demo-college collects only through mobile_banking (its designated sole channel); "
         "wechatpay is not accepted"
@@ -93,3 +99,26 @@ def test_the_demo_pays_through_every_channel_once(tmp_path: Path) -> None:
     stall = emv.decode(summary["stall_code"])  # the static code on the stall's sign
     assert stall.initiation is emv.Initiation.STATIC and stall.amount_fen is None
     assert "payments by channel" in out and "wechatpay" in out
+
+
+def test_the_demo_runs_the_four_scenario_packs_into_out(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    out_dir = tmp_path / "out"
+    code, out, _ = run("demo", "--database-url", url, "--out", str(out_dir))
+    assert code == 0, out
+    summary = json.loads((out_dir / "demo-summary.json").read_text(encoding="utf-8"))
+    packs = {pack["name"]: pack for pack in summary["scenarios"]}
+    assert list(packs) == ["campus tuition", "government fees", "presale escrow", "utilities"]
+    for pack in packs.values():
+        assert pack["bills"] > 0 and pack["collected"] != "0.00", pack
+        assert pack["files"], pack
+        for name in pack["files"]:  # every file the summary names was written under out/
+            assert (out_dir / name).is_file(), name
+    assert packs["campus tuition"]["files"][0].startswith("campus/")
+    assert any(
+        name.startswith("government/receipts/") for name in packs["government fees"]["files"]
+    )
+    assert any(name.startswith("presale/escrow-") for name in packs["presale escrow"]["files"])
+    assert any(name.startswith("utilities/") for name in packs["utilities"]["files"])
+    assert "scenario packs: import → pay → reconcile → settle → export" in out
+    assert summary["books_sound"] is True

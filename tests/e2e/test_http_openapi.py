@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from billfold.adapters.http.app import create_app
+from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.openapi import render
 from billfold.testing import memory_engine
 
@@ -21,7 +20,7 @@ def test_the_checked_in_openapi_document_has_not_drifted() -> None:
 
 
 def test_the_served_document_is_the_checked_in_one() -> None:
-    with TestClient(create_app(memory_engine())) as client:
+    with asgi_client(create_app(memory_engine())) as client:
         served = client.get("/openapi.json").json()
     assert served == json.loads(CHECKED_IN.read_text(encoding="utf-8"))
     assert "/v1/payments/{payment_id}/refunds" in served["paths"]

@@ -12,7 +12,20 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 
 import billfold
-from billfold.adapters.http import billers, bills, notify, orders, payments
+from billfold.adapters.http import (
+    billers,
+    bills,
+    cashier,
+    exports,
+    mandates,
+    notify,
+    orders,
+    paying,
+    payments,
+    reconciliation,
+    reversals,
+    settlements,
+)
 from billfold.adapters.http.auth import ApiState
 from billfold.adapters.http.middleware import BodyLimit, RequestContext
 from billfold.adapters.http.problems import install_problem_handlers
@@ -30,8 +43,10 @@ DESCRIPTION = """billfold's HTTP API for billers and the back office.
 
 Authenticate with `Authorization: Bearer bf_…` (an API key per biller, or a back-office key).
 Money is a yuan string with at most two decimals (`"12.34"`). Errors are RFC 9457
-`application/problem+json` with a stable `code`. POSTs that move money (orders, refunds)
-require an `Idempotency-Key` header; a repeat returns the first answer."""
+`application/problem+json` with a stable `code`. POSTs that move money (orders, refunds,
+reversals, reconciliation uploads and resolutions, settlement approve/pay/confirm) require an
+`Idempotency-Key` header, and payment starts and new mandates accept one; a repeat returns the
+first answer."""
 
 
 def create_app(
@@ -41,8 +56,12 @@ def create_app(
     clock: Clock | None = None,
     rate_limit: RateLimit | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    shared_rate_limit: bool = False,
 ) -> FastAPI:
-    """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}."""
+    """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}.
+
+    ``shared_rate_limit`` keeps each key's bucket in the database, so the limit holds across
+    several worker processes; otherwise buckets live in this process."""
     app = FastAPI(
         title="billfold",
         version=billfold.__version__,
@@ -54,11 +73,16 @@ def create_app(
         engine=engine,
         collector=Collector(engine, channels or {}),
         clock=clock or engine.clock,
-        buckets=TokenBuckets(rate_limit or RateLimit(), clock or engine.clock),
+        buckets=TokenBuckets(
+            rate_limit or RateLimit(), clock or engine.clock, engine if shared_rate_limit else None
+        ),
     )
     install_problem_handlers(app)
     for module in (billers, bills, orders, payments, notify):
         app.include_router(module.router)
+    for ops in (paying, reversals, mandates, reconciliation, settlements, exports):
+        app.include_router(ops.router)
+    app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
     return app

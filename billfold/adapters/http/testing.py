@@ -1,11 +1,13 @@
 """Helpers for testing code against billfold's HTTP API without mocks: the app in process
-(``fastapi.testclient``), on a real engine, with the keys you created."""
+(an ``httpx.Client`` over the ASGI app, see ``asgi_client``), on a real engine, with the keys
+you created."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fastapi.testclient import TestClient
+import httpx
+from fastapi import FastAPI
 
 from billfold.engine import Engine
 
@@ -14,9 +16,10 @@ __all__ = ["ApiClient"]
 
 @dataclass
 class ApiClient:
-    """A test client with named API keys: ``api.auth("s1")`` gives the headers for key s1."""
+    """A client with named API keys: ``api.auth("s1")`` gives the headers for key s1."""
 
-    client: TestClient
+    client: httpx.Client
+    app: FastAPI
     engine: Engine
     keys: dict[str, str] = field(default_factory=dict)
 

@@ -8,10 +8,10 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from billfold import Biller, BillerKind, Engine
 from billfold.adapters.http.app import create_app
+from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.adapters.http.testing import ApiClient
@@ -47,8 +47,8 @@ def make_api(
         rate_limit=rate_limit or RateLimit(per_second=1000, burst=1000),
         max_body_bytes=max_body_bytes,
     )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield ApiClient(client, engine, keys)
+    with asgi_client(app) as client:
+        yield ApiClient(client, app, engine, keys)
 
 
 @pytest.fixture

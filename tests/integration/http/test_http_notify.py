@@ -41,7 +41,7 @@ def alipay_app() -> SandboxAlipayApp:
 
 def install(api: ApiClient, name: str, channel: Channel) -> None:
     """Give the running app's collector a channel built on the app's own engine."""
-    state: ApiState = api.client.app.state.billfold  # type: ignore[attr-defined]
+    state: ApiState = api.app.state.billfold
     state.collector.channels[name] = channel
 
 

@@ -1,0 +1,557 @@
+"""HTTP notifications benchmark: signed channel notifications through ``billfold serve``.
+
+    python benchmarks/http.py [--n 2000] [--repeat-rate 0.2] [--concurrency 16]
+                              [--backends sqlite,postgresql] [--workers 1,2]
+                              [--http httptools,h11] [--pg-url URL] [--smoke]
+
+For each backend a throwaway database is made (SQLite: a temporary file; PostgreSQL:
+``CREATE DATABASE bench_http_<pid>_<rand>``, dropped at the end) and migrated. Setup, not
+timed: one market-stall biller whose ``qr`` channel config names a notification key held in
+``BILLFOLD_BENCH_QR_KEY``, and per run a fresh set of one-item bills with one order each.
+
+The notifications are the QR aggregator's real format (HMAC-SHA256 over timestamp + body,
+``billfold.channels.qr.build_notification``), signed by this process. ``--repeat-rate`` of the
+orders are notified twice; the list is shuffled, so repeats arrive out of order and often at
+the same moment as their original, on another connection (or another worker).
+
+Timed, per server configuration (workers × HTTP parser; SQLite runs one worker only):
+
+* **http**: ``billfold serve --workers W --http H --channels benchmarks/http.py:bench_channels``
+  as a subprocess, driven from here by ``--concurrency`` threads, each with its own keep-alive
+  ``httpx.Client``, POSTing to ``/v1/notify/qr``; req/s over the whole run, p50/p99 latency
+  per request as the client saw it;
+* **minimal** (same run, same client, same uvicorn setup through
+  ``billfold.adapters.http.server.run``): a FastAPI app whose POST reads the body and answers
+  ``{"code":"SUCCESS"}`` — the ceiling this client and this server stack reach here;
+* **in-process** (once per backend): the same kind of notifications handed straight to
+  ``Collector.notify`` by the same number of threads, no HTTP.
+
+Printed ratios: http ÷ in-process (what HTTP and the server add or win by parallelism) and
+http ÷ minimal (how much of the stack's ceiling the real endpoint reaches).
+
+After each run every order of the run must be paid by exactly one credited payment, there
+must be exactly one payment per order whatever the repeats, every answer must have been
+``200 {"code":"SUCCESS"}``, and at the end ``engine.check_books()`` must be ``[]``. If not,
+the exit status is 1. The benchmark process shares the CPUs with the server: on a small
+machine the client's own work is part of every figure, on every side alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and this file (http.py) would
+# shadow the standard library's ``http`` package for every import below.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import secrets  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator, Mapping, Sequence  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import AbstractContextManager, contextmanager, suppress  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+import httpx  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from billfold import Biller, BillerKind, Engine, SystemClock  # noqa: E402
+from billfold.adapters import migrate  # noqa: E402
+from billfold.adapters.db import make_engine  # noqa: E402
+from billfold.adapters.http.server import ServerOptions  # noqa: E402
+from billfold.channels.base import Channel  # noqa: E402
+from billfold.channels.collect import Collector  # noqa: E402
+from billfold.channels.qr import QrChannel, build_notification  # noqa: E402
+from billfold.channels.qr_sandbox import SandboxAcquirer  # noqa: E402
+from billfold.channels.sandbox import SandboxGateway  # noqa: E402
+from billfold.channels.secrets import EnvSecrets  # noqa: E402
+from billfold.collection.allocation import allocate  # noqa: E402
+from billfold.collection.order import DEFAULT_ORDER_TTL, Order  # noqa: E402
+from billfold.logging import configure_logging  # noqa: E402
+from billfold.merchants.channel_config import ChannelConfig  # noqa: E402
+
+BILLER = "bench-stall"
+MERCHANT = "M-BENCH-HTTP-01"
+KEY_ENV = "BILLFOLD_BENCH_QR_KEY"
+DEFAULT_N, SMOKE_N = 2000, 40
+BACKENDS = ("sqlite", "postgresql")
+HTTP_PARSERS = ("auto", "httptools", "h11")
+MAIN = "from billfold.adapters.cli import main; main()"
+SUCCESS = b'{"code":"SUCCESS"}'
+MINIMAL_APP = """
+from fastapi import FastAPI, Request, Response
+
+app = FastAPI()
+
+
+@app.post("/v1/notify/{channel}")
+async def notify(channel: str, request: Request) -> Response:
+    await request.body()
+    return Response(b'{"code":"SUCCESS"}', media_type="application/json")
+"""
+
+
+class BenchFailure(Exception):
+    """The benchmark itself went wrong (a server did not start, a check failed)."""
+
+
+def bench_channels(engine: Engine) -> Mapping[str, Channel]:
+    """``billfold serve --channels benchmarks/http.py:bench_channels``: the QR aggregator,
+    its merchants' keys read from the environment (``KEY_ENV``)."""
+    acquirer = SandboxAcquirer(SandboxGateway(engine.clock), {})  # collect() is not used here
+    return {"qr": QrChannel.for_engine(engine, acquirer, EnvSecrets(), render=False)}
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def database(backend: str, pg_url: str | None) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="billfold-bench-http-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    assert pg_url
+    url = make_url(pg_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"bench_http_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+# -- setup ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    order_no: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def setup_biller(engine: Engine) -> None:
+    engine.create_biller(Biller(code=BILLER, name="基准测试水果摊", kind=BillerKind.MARKET_STALL))
+    config = ChannelConfig("qr", merchant_id=MERCHANT, settings={"notify_key_env": KEY_ENV})
+    engine.set_channel_config(BILLER, config, actor="bench", reason="benchmark")
+
+
+def make_orders(engine: Engine, prefix: str, count: int) -> list[tuple[str, int]]:
+    """``count`` one-item bills, one order each: [(order_no, amount_fen)]."""
+    rows = ["bill_no,payer_id,items"]
+    for i in range(count):
+        rows.append(f"{prefix}{i:07d},P{prefix}{i:07d},goods:货款={10 + i % 90}.{i % 100:02d}")
+    engine.import_bills(BILLER, ("\n".join(rows) + "\n").encode(), file_name=f"{prefix}.csv")
+    now = engine.clock.now()
+    today = engine.today(BILLER)
+    work: list[tuple[str, int]] = []
+    with engine.uow() as uow:
+        biller = uow.billers.get_by_code(BILLER)
+        assert biller is not None and biller.id is not None
+        for bill in uow.bills.for_biller(biller.id):
+            if not bill.bill_no.startswith(prefix):
+                continue
+            lines = allocate([bill], today)
+            order = Order(
+                order_no=f"O{bill.bill_no}",
+                biller_id=biller.id,
+                payer_id=bill.payer_id,
+                total_fen=sum(line.amount_fen for line in lines),
+                created_at=now,
+                expires_at=now + DEFAULT_ORDER_TTL,
+                lines=lines,
+            )
+            uow.orders.add(order, today, None)
+            work.append((order.order_no, order.total_fen))
+        uow.commit()
+    return work
+
+
+def notices(key: bytes, work: list[tuple[str, int]], repeat_rate: float, seed: int) -> list[Notice]:
+    """One signed notification per order, a repeat for ``repeat_rate`` of them, shuffled."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    signed: list[Notice] = []
+    for order_no, amount in work:
+        headers, body = build_notification(
+            key,
+            merchant_id=MERCHANT,
+            order_no=order_no,
+            txn_id=f"T{order_no}",
+            amount_fen=amount,
+            paid_at=now,
+            sent_at=now,
+        )
+        signed.append(Notice(order_no, headers, body))
+    repeats = rng.sample(signed, round(len(signed) * repeat_rate))
+    out = signed + repeats
+    rng.shuffle(out)
+    return out
+
+
+# -- load -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    label: str
+    requests: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    bad_answers: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _drive(label: str, items: Sequence[Notice], threads: int, send: Callable[..., bytes]) -> Load:
+    """Spread ``items`` over ``threads`` workers calling ``send(state, notice)``."""
+    load = Load(label, len(items))
+    lock = threading.Lock()
+    chunks = [items[k::threads] for k in range(threads)]
+    start_gate = threading.Barrier(threads + 1)
+
+    def worker(chunk: Sequence[Notice]) -> None:
+        state: dict[str, object] = {}
+        mine: list[float] = []
+        bad: list[str] = []
+        start_gate.wait()
+        for notice in chunk:
+            t0 = time.perf_counter()
+            answer = send(state, notice)
+            mine.append(time.perf_counter() - t0)
+            if answer != SUCCESS:
+                bad.append(f"{notice.order_no}: {answer[:120]!r}")
+        closer = state.get("close")
+        if callable(closer):
+            closer()
+        with lock:
+            load.latencies += mine
+            load.bad_answers += bad
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(worker, chunk) for chunk in chunks]
+        start_gate.wait()
+        t0 = time.perf_counter()
+        for future in futures:
+            future.result()
+        load.seconds = time.perf_counter() - t0
+    return load
+
+
+def over_http(label: str, port: int, items: Sequence[Notice], threads: int) -> Load:
+    url = f"http://127.0.0.1:{port}/v1/notify/qr"
+
+    def send(state: dict[str, object], notice: Notice) -> bytes:
+        client = state.get("client")
+        if not isinstance(client, httpx.Client):
+            client = state["client"] = httpx.Client(timeout=30)
+            state["close"] = client.close
+        answer = client.post(url, content=notice.body, headers=notice.headers)
+        return answer.content if answer.status_code == 200 else f"{answer.status_code}".encode()
+
+    return _drive(label, items, threads, send)
+
+
+def in_process(engine: Engine, items: Sequence[Notice], threads: int) -> Load:
+    collector = Collector(engine, bench_channels(engine))
+
+    def send(state: dict[str, object], notice: Notice) -> bytes:
+        collector.notify("qr", notice.headers, notice.body)
+        return SUCCESS
+
+    return _drive("in-process", items, threads, send)
+
+
+# -- servers --------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise BenchFailure(f"the server exited: {log.read_text(errors='replace')[-800:]}")
+            with suppress(httpx.TransportError):
+                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+                break
+            time.sleep(0.05)
+        else:
+            raise BenchFailure("the server did not answer within 15 s")
+        yield
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def billfold_serve(
+    url: str, workers: int, http: str, tmp: Path, key: str
+) -> tuple[int, AbstractContextManager[None]]:
+    port = _free_port()
+    command = [sys.executable, "-c", MAIN, "serve", "--port", str(port), "--workers"]
+    command += [str(workers), "--http", http, "--no-upgrade", "--database-url", url]
+    command += ["--channels", f"{Path(__file__).resolve()}:bench_channels"]
+    env = {**os.environ, KEY_ENV: key, "BILLFOLD_LOG_LEVEL": "INFO"}
+    return port, running(command, env, port, tmp / f"serve-{workers}-{http}.log")
+
+
+def minimal_serve(workers: int, http: str, tmp: Path) -> tuple[int, AbstractContextManager[None]]:
+    (tmp / "bench_minimal_app.py").write_text(MINIMAL_APP)
+    port = _free_port()
+    code = (
+        "from billfold.adapters.http.server import ServerOptions, run; "
+        f"run('bench_minimal_app:app', ServerOptions(port={port}, workers={workers}, "
+        f"http={http!r}), factory=False)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp)}
+    return port, running([sys.executable, "-c", code], env, port, tmp / "minimal.log")
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def verify(engine: Engine, prefix: str, count: int) -> list[str]:
+    """Every order of the run paid by exactly one credited payment; one payment per order."""
+    like = {"p": f"O{prefix}%"}
+    checks = {
+        "orders not paid": "SELECT count(*) FROM orders WHERE order_no LIKE :p "
+        "AND (status <> 'paid' OR payment_id IS NULL)",
+        "orders without exactly one credited payment": "SELECT count(*) FROM (SELECT o.id "
+        "FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'credited' "
+        "WHERE o.order_no LIKE :p GROUP BY o.id HAVING count(p.id) <> 1) x",
+    }
+    problems = []
+    with engine.db.connect() as conn:
+        for what, sql in checks.items():
+            bad = conn.execute(text(sql), like).scalar_one()
+            if bad:
+                problems.append(f"{prefix}: {bad} {what}")
+        payments = conn.execute(
+            text("SELECT count(*) FROM payments WHERE order_no LIKE :p"), like
+        ).scalar_one()
+    if payments != count:
+        problems.append(f"{prefix}: {payments} payments for {count} orders")
+    return problems
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    backend: str
+    config: str
+    http: Load
+    minimal: Load | None
+    base: Load
+
+
+def run_backend(
+    backend: str, url: str, args: argparse.Namespace, minimal: dict[str, Load]
+) -> tuple[list[Row], list[str]]:
+    key = secrets.token_hex(24)
+    os.environ[KEY_ENV] = key  # for the in-process side's EnvSecrets
+    engine = Engine(make_engine(url), SystemClock())
+    migrate.upgrade(engine.db)
+    problems: list[str] = []
+    rows: list[Row] = []
+    try:
+        setup_biller(engine)
+        workers = [1] if backend == "sqlite" else args.workers
+        configs = [(w, h) for w in workers for h in args.http]
+        letters = iter("ABCDEFGHJKLMN")
+        sets = {(w, h): next(letters) for w, h in configs}
+        base_prefix = "Z"
+        work = {p: make_orders(engine, p, args.n) for p in [*sets.values(), base_prefix]}
+        warm = make_orders(engine, "W", max(4, args.concurrency))
+        seed = 20261204
+        items = notices(key.encode(), work[base_prefix], args.repeat_rate, seed)
+        base = in_process(engine, items, args.concurrency)
+        problems += verify(engine, base_prefix, args.n) + base.bad_answers
+        with tempfile.TemporaryDirectory(prefix="billfold-bench-http-run-") as tmp_name:
+            tmp = Path(tmp_name)
+            for k, (w, h) in enumerate(configs):
+                stack = ServerOptions(http=h).protocol().__name__[len("NoDelay") : -len("Protocol")]
+                label = f"{w} worker{'s' if w > 1 else ''}, {stack.lower()}"
+                if label not in minimal:
+                    port, server = minimal_serve(w, h, tmp)
+                    with server:
+                        items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
+                        over_http("warm-up", port, items[: args.concurrency * 4], args.concurrency)
+                        minimal[label] = over_http("minimal", port, items, args.concurrency)
+                port, server = billfold_serve(url, w, h, tmp, key)
+                with server:
+                    mine = warm[k :: len(configs)] if k < len(warm) else []
+                    warm_items = notices(key.encode(), mine, 0, seed)
+                    over_http("warm-up", port, warm_items, args.concurrency)
+                    items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
+                    load = over_http("http", port, items, args.concurrency)
+                problems += verify(engine, sets[(w, h)], args.n) + load.bad_answers
+                rows.append(Row(backend, label, load, minimal.get(label), base))
+        problems += engine.check_books()
+    finally:
+        engine.close()
+    return rows, problems
+
+
+def report(rows: list[Row], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"{'backend':<11}{'server':<22}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'in-proc/s':>11}{'÷ in-proc':>11}{'minimal/s':>11}{'÷ minimal':>11}"
+    )
+    for r in rows:
+        minimal = r.minimal.rate if r.minimal else float("nan")
+        print(
+            f"{r.backend:<11}{r.config:<22}{r.http.requests:>9}{r.http.rate:>9.0f}"
+            f"{r.http.percentile(0.5):>8.1f}{r.http.percentile(0.99):>8.1f}"
+            f"{r.base.rate:>11.0f}{r.http.rate / r.base.rate:>11.2f}"
+            f"{minimal:>11.0f}{r.http.rate / minimal:>11.2f}"
+        )
+    print(
+        f"requests = {args.n} orders + {args.repeat_rate:.0%} repeats, shuffled, from "
+        f"{args.concurrency} client threads (keep-alive httpx) in this process"
+    )
+    print("in-proc/s = the same notifications through Collector.notify, no HTTP, same threads")
+    print("minimal/s = a FastAPI POST that only reads the body, same uvicorn setup and client")
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
+    return int(value)
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value!r}")
+    return rate
+
+
+def _choices(allowed: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    def parse(value: str) -> list[str]:
+        chosen = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [v for v in chosen if v not in allowed]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(value)} "
+                f"(choose from {', '.join(allowed)})"
+            )
+        return chosen
+
+    return parse
+
+
+def _workers(value: str) -> list[int]:
+    return [_count(v.strip()) for v in value.split(",") if v.strip()] or [_count(value)]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/http.py",
+        description="Channel notifications per second through billfold serve, repeats mixed in.",
+    )
+    parser.add_argument("--n", type=_count, help=f"orders per server run ({DEFAULT_N})")
+    parser.add_argument("--repeat-rate", type=_rate, default=0.2, help="orders notified twice")
+    parser.add_argument("--concurrency", type=_count, default=16, help="client threads (16)")
+    parser.add_argument("--backends", type=_choices(BACKENDS, "backend"), default=list(BACKENDS))
+    parser.add_argument("--workers", type=_workers, default=[1, 2], help="PostgreSQL: 1,2")
+    parser.add_argument(
+        "--http", type=_choices(HTTP_PARSERS, "HTTP parser"), default=["auto"], help="auto"
+    )
+    parser.add_argument(
+        "--pg-url", help="PostgreSQL server URL (default: BILLFOLD_BENCH_PG_URL or _TEST_PG_URL)"
+    )
+    parser.add_argument("--smoke", action="store_true", help=f"n={SMOKE_N}, for CI")
+    args = parser.parse_args(argv)
+    args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
+    if args.smoke:
+        args.concurrency = min(args.concurrency, 4)
+    args.pg_url = (
+        args.pg_url
+        or os.environ.get("BILLFOLD_BENCH_PG_URL")
+        or os.environ.get("BILLFOLD_TEST_PG_URL")
+    )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f}; Python {sys.version.split()[0]}")
+    configure_logging(json=True, level="WARNING")  # this process's own lines; servers log INFO
+    rows: list[Row] = []
+    failed: list[str] = []
+    minimal: dict[str, Load] = {}
+    for backend in args.backends:
+        if backend == "postgresql" and not args.pg_url:
+            print("postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)")
+            continue
+        print(f"{backend}: {args.n} orders per run ...", flush=True)
+        try:
+            with database(backend, args.pg_url) as url:
+                got, problems = run_backend(backend, url, args, minimal)
+            rows += got
+            failed += [f"{backend}: {p}" for p in problems]
+        except BenchFailure as broken:
+            failed.append(f"{backend}: {broken}")
+    report(rows, args)
+    for problem in failed:
+        print(f"FAILED {problem}")
+    if not failed and rows:
+        print(
+            "verified: every order credited exactly once, repeats answered SUCCESS; "
+            "check_books() == []"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

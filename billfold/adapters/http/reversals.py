@@ -1,0 +1,49 @@
+"""``POST /v1/payments/{payment_id}/reverse``: the back office undoes (冲正) a payment that did
+not complete cleanly. The bills are taken back, the journal reversed, the biller told through
+the outbox. A back-office write key and an Idempotency-Key are required."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from billfold.adapters.http.auth import ApiState, api_state
+from billfold.adapters.http.backoffice import OfficeWriter, actor
+from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
+from billfold.adapters.http.models import PaymentOut
+from billfold.adapters.http.models_ops import ReverseIn
+from billfold.adapters.http.payments import VisiblePayment
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+State = Annotated[ApiState, Depends(api_state)]
+
+
+@router.post(
+    "/payments/{payment_id}/reverse",
+    response_model=PaymentOut,
+    summary="Reverse (冲正) a payment: back office only",
+)
+def reverse_payment(
+    principal: OfficeWriter,
+    payment: VisiblePayment,
+    body: ReverseIn,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey,
+) -> JSONResponse:
+    def run() -> tuple[int, object]:
+        record = state.engine.reverse(
+            payment.channel,
+            payment.channel_txn_id,
+            reason=body.reason,
+            requested_by=actor(principal, body.operator),
+            order_no=payment.order_no,
+        )
+        return 200, PaymentOut.of(record).model_dump(mode="json")
+
+    payload = (request.method, request.url.path, body.model_dump(mode="json"))
+    return replay_or_run(state.engine, principal, idempotency_key, payload, run)

@@ -1,0 +1,201 @@
+"""The escrow ledger of a supervised presale project, as pure values and rules.
+
+Money into the supervised account is a ``payment`` against a buyer's contract (undone by a
+``reversal``), or ``held`` when it names no contract (kept, alerted, never counted as a
+buyer's); money out is a ``release`` to the developer. A release is allowed up to the
+cumulative share of the money received that the highest reached construction stage allows,
+and never beyond the balance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from billfold.merchants.presale import Milestone
+from billfold.money import format_yuan
+from billfold.settlement.exports import Sheet
+
+__all__ = [
+    "EntryKind",
+    "EscrowEntry",
+    "EscrowTotals",
+    "ReleaseRefusal",
+    "check_release",
+    "contract_sheet",
+    "reached_stage",
+    "summary_sheet",
+    "totals",
+]
+
+
+class EntryKind(StrEnum):
+    PAYMENT = "payment"
+    REVERSAL = "reversal"
+    HELD = "held"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowEntry:
+    seq: int
+    kind: EntryKind
+    channel: str
+    ref: str
+    contract_no: str | None
+    amount_fen: int  # always positive; the kind gives the direction
+    business_date: date
+    occurred_at: datetime
+    note: str = ""
+    payment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EscrowTotals:
+    received_fen: int  # payments less reversals
+    held_fen: int
+    released_fen: int
+
+    @property
+    def balance_fen(self) -> int:
+        """Buyers' money still in the account (held money is not the buyers' yet)."""
+        return self.received_fen - self.released_fen
+
+
+def totals(entries: Iterable[EscrowEntry], through: date | None = None) -> EscrowTotals:
+    received = held = released = 0
+    for e in entries:
+        if through is not None and e.business_date > through:
+            continue
+        if e.kind is EntryKind.PAYMENT:
+            received += e.amount_fen
+        elif e.kind is EntryKind.REVERSAL:
+            received -= e.amount_fen
+        elif e.kind is EntryKind.HELD:
+            held += e.amount_fen
+        else:
+            released += e.amount_fen
+    return EscrowTotals(received, held, released)
+
+
+def reached_stage(stages: Sequence[Milestone], on: date) -> Milestone | None:
+    """The furthest stage reached on or before ``on``."""
+    reached = [m for m in stages if m.reached_on is not None and m.reached_on <= on]
+    return max(reached, key=lambda m: m.cumulative_bps) if reached else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRefusal:
+    code: str  # no_stage, over_limit, over_balance, not_positive
+    message: str
+
+
+def check_release(
+    amount_fen: int, book: EscrowTotals, stages: Sequence[Milestone], on: date
+) -> ReleaseRefusal | None:
+    """Why a release of ``amount_fen`` may not be made on ``on``; ``None`` if it may."""
+    asked = format_yuan(amount_fen)
+    if amount_fen <= 0:
+        return ReleaseRefusal("not_positive", f"release of {asked} refused: must be more than 0.00")
+    stage = reached_stage(stages, on)
+    if stage is None:
+        return ReleaseRefusal(
+            "no_stage", f"release of {asked} refused: no construction milestone is reached yet"
+        )
+    limit = book.received_fen * stage.cumulative_bps // 10_000
+    room = max(0, limit - book.released_fen)
+    if amount_fen > room:
+        share = f"{stage.cumulative_bps / 100:g}%"
+        return ReleaseRefusal(
+            "over_limit",
+            f"release of {asked} refused: stage {stage.stage} ({stage.name}) allows {share} of "
+            f"{format_yuan(book.received_fen)} received = {format_yuan(limit)} in all; "
+            f"{format_yuan(book.released_fen)} already released, at most {format_yuan(room)} more",
+        )
+    if amount_fen > book.balance_fen:  # defensive: the stage limit never exceeds it
+        return ReleaseRefusal(
+            "over_balance",
+            f"release of {asked} refused: the escrow balance is {format_yuan(book.balance_fen)}",
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRow:
+    contract_no: str
+    unit_no: str
+    buyer_masked: str
+    total_fen: int
+
+
+def contract_sheet(
+    day: date, contracts: Sequence[ContractRow], entries: Sequence[EscrowEntry]
+) -> Sheet:
+    """Per contract: price, received that day, received in all, still to come; then held
+    money (no contract) and releases of the day."""
+    rows: list[tuple[str | int | date | None, ...]] = []
+    for c in contracts:
+        mine = [e for e in entries if e.contract_no == c.contract_no]
+        today = totals(e for e in mine if e.business_date == day).received_fen
+        cumulative = totals(mine, through=day).received_fen
+        rows.append(
+            ("合同", c.contract_no, c.unit_no, c.buyer_masked, c.total_fen, today, 0, cumulative)
+        )
+    for e in entries:
+        if e.business_date != day or e.kind not in (EntryKind.HELD, EntryKind.RELEASE):
+            continue
+        label = "暂挂" if e.kind is EntryKind.HELD else "拨付"
+        received, released = (e.amount_fen, 0) if e.kind is EntryKind.HELD else (0, e.amount_fen)
+        rows.append((label, e.ref, "", e.note, 0, received, released, 0))
+    return Sheet(
+        f"监管账户日报 {day}",
+        [
+            ("类型", "text"),
+            ("合同编号/流水", "text"),
+            ("房号", "text"),
+            ("购房人/说明", "text"),
+            ("合同总价", "money"),
+            ("当日入账", "money"),
+            ("当日拨付", "money"),
+            ("累计入账", "money"),
+        ],
+        rows,
+    )
+
+
+def summary_sheet(
+    day: date, bureau_code: str, project: str, account: str, entries: Sequence[EscrowEntry]
+) -> Sheet:
+    """One line: opening balance, received, released, closing balance, held."""
+    before = [e for e in entries if e.business_date < day]
+    on = [e for e in entries if e.business_date == day]
+    opening, moved = totals(before), totals(on)
+    closing = totals(entries, through=day)
+    row: tuple[str | int | date | None, ...] = (
+        day.isoformat(),
+        bureau_code,
+        project,
+        account,
+        opening.balance_fen,
+        moved.received_fen,
+        moved.released_fen,
+        closing.balance_fen,
+        closing.held_fen,
+    )
+    return Sheet(
+        f"监管账户汇总 {day}",
+        [
+            ("业务日期", "text"),
+            ("监管编号", "text"),
+            ("项目", "text"),
+            ("监管账户", "text"),
+            ("期初余额", "money"),
+            ("当日入账", "money"),
+            ("当日拨付", "money"),
+            ("期末余额", "money"),
+            ("暂挂金额", "money"),
+        ],
+        [row],
+    )

@@ -1,0 +1,213 @@
+"""The bursar's reports for a term: arrears by grade and class, paid/unpaid lists per class,
+and the day's collections — as :class:`~billfold.settlement.exports.Sheet` values, written as
+CSV (UTF-8 with a BOM) and one XLSX with a bar chart of the collection rate per class.
+
+Pure: the rows come in as values (:class:`StudentBill`, :class:`DayPayment`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from billfold.masking import mask_name
+from billfold.settlement.daybook import DayPayment
+from billfold.settlement.exports import Sheet, write_csv
+from billfold.settlement.workbook import RatioChart, write_workbook
+
+__all__ = [
+    "StudentBill",
+    "arrears_sheet",
+    "class_list_sheet",
+    "collection_rates",
+    "daily_sheet",
+    "write_bursar_reports",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StudentBill:
+    """One student's bill of the term as the bursar sees it."""
+
+    grade: str
+    class_name: str
+    student_no: str
+    name: str
+    bill_no: str
+    principal_fen: int
+    waived_fen: int
+    paid_fen: int  # net of refunds
+    refunded_fen: int
+    outstanding_fen: int
+    withdrawn: bool = False  # the bill was cancelled: the student left
+
+    @property
+    def due_fen(self) -> int:
+        return 0 if self.withdrawn else self.principal_fen - self.waived_fen
+
+    @property
+    def arrears_fen(self) -> int:
+        return 0 if self.withdrawn else self.outstanding_fen
+
+    @property
+    def state(self) -> str:
+        if self.withdrawn:
+            return "已退学"
+        if self.outstanding_fen == 0:
+            return "已缴清"
+        return "部分缴费" if self.paid_fen else "未缴费"
+
+
+def _classes(bills: Iterable[StudentBill]) -> dict[tuple[str, str], list[StudentBill]]:
+    grouped: dict[tuple[str, str], list[StudentBill]] = defaultdict(list)
+    for bill in bills:
+        grouped[(bill.grade, bill.class_name)].append(bill)
+    return dict(sorted(grouped.items()))
+
+
+def _rate(paid: int, due: int) -> float:
+    return paid / due if due else 1.0
+
+
+def collection_rates(bills: Iterable[StudentBill]) -> list[tuple[str, float]]:
+    """收缴率 per class: collected / (billed − waived), withdrawn students left out."""
+    rates: list[tuple[str, float]] = []
+    for (grade, class_name), rows in _classes(bills).items():
+        live = [b for b in rows if not b.withdrawn]
+        if live:
+            due = sum(b.due_fen for b in live)
+            rates.append((f"{grade}{class_name}", _rate(sum(b.paid_fen for b in live), due)))
+    return rates
+
+
+def arrears_sheet(bills: Iterable[StudentBill]) -> Sheet:
+    sheet = Sheet(
+        "欠费统计",
+        [
+            ("年级", "text"),
+            ("班级", "text"),
+            ("学生数", "count"),
+            ("应收金额", "money"),
+            ("减免金额", "money"),
+            ("已收金额", "money"),
+            ("欠费金额", "money"),
+            ("欠费人数", "count"),
+            ("收缴率", "text"),
+        ],
+    )
+    for (grade, class_name), rows in _classes(bills).items():
+        live = [b for b in rows if not b.withdrawn]
+        if not live:
+            continue
+        paid = sum(b.paid_fen for b in live)
+        due = sum(b.due_fen for b in live)
+        sheet.rows.append(
+            (
+                grade,
+                class_name,
+                len(live),
+                sum(b.principal_fen for b in live),
+                sum(b.waived_fen for b in live),
+                paid,
+                sum(b.arrears_fen for b in live),
+                sum(1 for b in live if b.arrears_fen),
+                f"{_rate(paid, due):.1%}",
+            )
+        )
+    return sheet
+
+
+def class_list_sheet(bills: Iterable[StudentBill], *, mask: bool = True) -> Sheet:
+    """Paid and unpaid students per class (unpaid first within a class)."""
+    sheet = Sheet(
+        "缴费名单",
+        [
+            ("年级", "text"),
+            ("班级", "text"),
+            ("学号", "text"),
+            ("姓名", "text"),
+            ("账单号", "text"),
+            ("状态", "text"),
+            ("应收金额", "money"),
+            ("减免金额", "money"),
+            ("已收金额", "money"),
+            ("已退金额", "money"),
+            ("欠费金额", "money"),
+        ],
+    )
+    order = {"未缴费": 0, "部分缴费": 1, "已缴清": 2, "已退学": 3}
+    for (grade, class_name), rows in _classes(bills).items():
+        for b in sorted(rows, key=lambda r: (order[r.state], r.student_no)):
+            sheet.rows.append(
+                (
+                    grade,
+                    class_name,
+                    b.student_no,
+                    mask_name(b.name) if mask else b.name,
+                    b.bill_no,
+                    b.state,
+                    b.principal_fen,
+                    b.waived_fen,
+                    b.paid_fen,
+                    b.refunded_fen,
+                    b.arrears_fen,
+                )
+            )
+    return sheet
+
+
+def daily_sheet(day: date, payments: Sequence[DayPayment]) -> Sheet:
+    """The day's collections by class and channel."""
+    sheet = Sheet(
+        "当日收款",
+        [
+            ("日期", "text"),
+            ("年级", "text"),
+            ("班级", "text"),
+            ("渠道", "text"),
+            ("笔数", "count"),
+            ("收款金额", "money"),
+        ],
+    )
+    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for payment in payments:
+        for line in payment.lines:
+            grade, _, class_name = (line.sub_unit or "/").partition("/")
+            entry = totals[(grade, class_name, payment.channel)]
+            entry[0] += 1
+            entry[1] += line.amount_fen
+    for (grade, class_name, channel), (count, amount) in sorted(totals.items()):
+        sheet.rows.append((day.isoformat(), grade, class_name, channel, count, amount))
+    return sheet
+
+
+def write_bursar_reports(
+    bills: Sequence[StudentBill],
+    payments: Sequence[DayPayment],
+    day: date,
+    out_dir: Path,
+    prefix: str,
+    *,
+    mask: bool = True,
+) -> list[Path]:
+    """``<prefix>-arrears.csv``, ``-class-lists.csv``, ``-daily-<day>.csv`` and one
+    ``<prefix>-bursar-<day>.xlsx`` with the three sheets and the collection-rate chart."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sheets = [arrears_sheet(bills), class_list_sheet(bills, mask=mask), daily_sheet(day, payments)]
+    names = [f"{prefix}-arrears.csv", f"{prefix}-class-lists.csv", f"{prefix}-daily-{day}.csv"]
+    written: list[Path] = []
+    for sheet, name in zip(sheets, names, strict=True):
+        buffer = io.BytesIO()
+        write_csv(sheet, buffer)
+        written.append(out_dir / name)
+        written[-1].write_bytes(buffer.getvalue())
+    chart = RatioChart("收缴率", "班级", "收缴率", collection_rates(bills))
+    book = out_dir / f"{prefix}-bursar-{day}.xlsx"
+    with book.open("wb") as out:
+        write_workbook(sheets, out, chart=chart)
+    written.append(book)
+    return written

@@ -1,0 +1,385 @@
+"""The payer pages over HTTP (httpx through the app, real database): rendering, escaping,
+unknown billers / bills / orders / identifiers, routing by the scanner's app, and a result
+page that never says 已支付 before the engine has confirmed the payment."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from billfold import Biller, BillerKind, Engine
+from billfold.adapters import schema as t
+from billfold.adapters.http.app import create_app
+from billfold.adapters.http.asgi_client import asgi_client
+from billfold.adapters.http.cashier import channel_for
+from billfold.adapters.http.cashier_sandbox import CashierSandbox, sandbox_app
+from billfold.channels.alipay_sandbox import SandboxAlipayApp
+from billfold.channels.qr import Flow
+from billfold.channels.sandbox import Chaos
+from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant
+from billfold.clock import FixedClock
+from billfold.collection.bill import Bill, BillItem
+from billfold.collection.payer import IdentifierKind, Payer
+from billfold.merchants.channel_config import ChannelConfig
+
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323c) NetType/WIFI"
+)
+ALIPAY_UA = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 AlipayClient/10.5.86.8000"
+PHONE_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile Safari/537.36"
+HOSTILE = "<script>alert('x')</script>"
+#: Every notification twice, two seconds after the payer pays (on the test's clock).
+LATE_TWICE = Chaos(
+    min_delay=timedelta(seconds=2), max_delay=timedelta(seconds=2), duplicate_rate=1.0
+)
+
+
+def qr_config(merchant_id: str = "M-STALL-1") -> ChannelConfig:
+    settings = {
+        "merchant_name_en": "TEST STALL",
+        "merchant_city_en": "HANGZHOU",
+        "notify_key_env": f"TEST_QR_KEY_{merchant_id}",
+        "open_min_fen": 100,
+        "open_max_fen": 50_000,
+    }
+    return ChannelConfig("qr", merchant_id=merchant_id, settings=settings)
+
+
+def seed(engine: Engine) -> None:
+    engine.create_biller(Biller(code="stall", name="刘记水果摊", kind=BillerKind.MARKET_STALL))
+    engine.set_channel_config("stall", qr_config(), actor="test", reason="onboarding")
+    engine.create_biller(Biller(code="s1", name="第一实验中学", kind=BillerKind.SCHOOL))
+    engine.set_channel_config("s1", qr_config("M-SCHOOL-1"), actor="test", reason="onboarding")
+    engine.import_bills(
+        "s1",
+        "bill_no,payer_id,payer_name,items,period\n"
+        "T1,2026001,张小明,tuition:学费=4500.00;books:教材费=380.00,2026秋\n".encode(),
+    )
+
+
+def orders_count(engine: Engine) -> int:
+    with engine.uow() as uow:
+        return int(uow.conn.execute(select(func.count()).select_from(t.orders)).scalar_one())
+
+
+def request_id(page: httpx.Response) -> str:
+    found = re.search(r'name="request_id" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def order_path(answer: httpx.Response) -> str:
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"]
+
+
+def wait_for(client: httpx.Client, path: str, status: str) -> dict[str, object]:
+    answer: dict[str, object] = {}
+    for _ in range(100):
+        answer = client.get(f"{path}/status").json()
+        if answer["status"] == status:
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"order never became {status}: {answer}")
+
+
+@pytest.fixture
+def cashier(engine: Engine) -> Iterator[httpx.Client]:
+    seed(engine)
+    with asgi_client(sandbox_app(engine, chaos=LATE_TWICE)) as client:
+        yield client
+
+
+@pytest.fixture
+def plain(engine: Engine) -> Iterator[httpx.Client]:
+    """The app without a sandbox: no pay button, no simulated payer."""
+    seed(engine)
+    with asgi_client(create_app(engine, CashierSandbox(engine).channels)) as client:
+        yield client
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def test_a_stall_code_opens_an_amount_page_for_phones_with_nothing_external(
+    cashier: httpx.Client,
+) -> None:
+    page = cashier.get("/pay/b/stall", headers={"User-Agent": WECHAT_UA})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1' in page.text
+    assert '<html lang="zh-CN">' in page.text and "输入付款金额" in page.text
+    assert "单笔 1.00–500.00 元" in page.text
+    assert re.findall(r"(?:src|href)=\"(?:https?:)?//", page.text) == []
+    assert "<link" not in page.text and "<script src" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    # WeChat scanned it: one way to pay, WeChat's
+    assert re.findall(r'name="flow" value="([^"]+)"', page.text) == ["wechat_jsapi"]
+
+
+def test_an_unknown_scanner_is_offered_every_way_the_biller_takes(cashier: httpx.Client) -> None:
+    page = cashier.get("/pay/b/stall", headers={"User-Agent": PHONE_UA})
+    flows = re.findall(r'name="flow" value="([^"]+)"', page.text)
+    assert flows == ["wechat_jsapi", "alipay_wap", "unionpay", "bank_app"]
+    assert "使用云闪付支付" in page.text
+
+
+def test_a_school_code_asks_for_the_identifier_and_lists_the_payers_bills(
+    cashier: httpx.Client,
+) -> None:
+    page = cashier.get("/pay/b/s1")
+    assert page.status_code == 200 and 'name="identifier"' in page.text
+    page = cashier.get("/pay/b/s1", params={"identifier": "2026001"})
+    assert "学号 2026001 · 张**" in page.text and "张小明" not in page.text
+    assert 'value="T1" checked' in page.text and "¥4880.00" in page.text
+
+
+def test_hostile_names_and_queries_are_escaped(engine: Engine, cashier: httpx.Client) -> None:
+    engine.create_biller(Biller(code="evil", name=HOSTILE, kind=BillerKind.SCHOOL))
+    engine.set_channel_config("evil", qr_config("M-EVIL"), actor="test", reason="onboarding")
+    bill = Bill(
+        biller_id=0,
+        bill_no="E1",
+        payer_id=0,
+        items=[BillItem("fee", '"><img src=x onerror=alert(1)>', 1000)],
+        period="<b>2026</b>",
+    )
+    engine.add_bill("evil", Payer(IdentifierKind.STUDENT_NO, "666", "<i>坏人</i>"), bill)
+    pages = [
+        cashier.get("/pay/b/evil", params={"identifier": "666"}),
+        cashier.get("/pay/b/evil/bills/E1"),
+        cashier.get("/pay/lookup", params={"identifier": HOSTILE}),
+        cashier.get("/pay/b/evil", params={"identifier": HOSTILE}),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        assert "<b>2026</b>" not in page.text and "<i>" not in page.text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in pages[0].text
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in pages[1].text
+    assert "“&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;”" in pages[2].text
+
+
+# -- unknown things ---------------------------------------------------------------------------
+
+
+def test_unknown_billers_bills_and_orders_answer_404_pages(cashier: httpx.Client) -> None:
+    page = cashier.get("/pay/b/nobody")
+    assert page.status_code == 404 and 'id="message">未找到该收款方<' in page.text
+    page = cashier.get("/pay/b/s1/bills/NOPE")
+    assert page.status_code == 404 and 'id="message">未找到该账单<' in page.text
+    for path in ("/pay/o/BF000", "/pay/o/BF000/result"):
+        page = cashier.get(path)
+        assert page.status_code == 404 and 'id="message">未找到该订单<' in page.text
+    status = cashier.get("/pay/o/BF000/status")
+    assert status.status_code == 404
+    assert status.json()["code"] == "not_found"
+    assert status.json()["detail"] == "order 'BF000' does not exist"
+    answer = cashier.post("/pay/b/nobody/orders", data={"request_id": "r1", "flow": "unionpay"})
+    assert answer.status_code == 404
+
+
+def test_looking_up_an_unknown_identifier_says_nothing_is_due(cashier: httpx.Client) -> None:
+    page = cashier.get("/pay/lookup", params={"identifier": "9999999"})
+    assert page.status_code == 200
+    assert 'id="message">未找到待缴账单<' in page.text
+    assert "没有与“9999999”对应的待缴账单" in page.text
+    page = cashier.get("/pay/lookup", params={"identifier": "x" * 65})
+    assert page.status_code == 422
+    assert 'id="error">identifier: at most 64 characters<' in page.text
+
+
+def test_lookup_finds_the_bills_by_identifier_across_billers(cashier: httpx.Client) -> None:
+    page = cashier.get("/pay/lookup", params={"identifier": " 2026001 "})
+    assert page.status_code == 200 and "第一实验中学" in page.text
+    assert 'action="/pay/b/s1/orders"' in page.text and 'value="T1" checked' in page.text
+
+
+def test_a_paid_bill_page_says_so_and_offers_no_payment(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    order = engine.create_order("s1", ["T1"])
+    engine.confirm("counter", "R-1", order.order_no, order.total_fen)
+    page = cashier.get("/pay/b/s1/bills/T1")
+    assert page.status_code == 200 and 'id="message">该账单已缴清<' in page.text
+    assert 'name="flow"' not in page.text
+
+
+# -- paying -----------------------------------------------------------------------------------
+
+
+def test_the_result_page_says_paid_only_after_the_engine_confirms(
+    engine: Engine, clock: FixedClock, cashier: httpx.Client
+) -> None:
+    form = cashier.get("/pay/b/s1/bills/T1", headers={"User-Agent": WECHAT_UA})
+    data = {"request_id": request_id(form), "flow": "wechat_jsapi", "bill_no": "T1"}
+    path = order_path(
+        cashier.post(
+            "/pay/b/s1/orders", data=data, headers={"User-Agent": WECHAT_UA}, follow_redirects=False
+        )
+    )
+    page = cashier.get(path)
+    assert "¥4880.00" in page.text and "聚合码支付" in page.text and 'id="sandbox-pay"' in page.text
+    result = cashier.get(f"{path}/result")
+    assert 'data-status="paying"' in result.text and "已支付" not in result.text
+    assert "<script nonce=" in result.text  # it polls
+    paid = cashier.post(f"{path}/sandbox-pay", follow_redirects=False)
+    assert paid.headers["location"] == f"{path}/result"
+    # the payer has paid, but the notification has not arrived: not paid yet
+    time.sleep(0.3)
+    assert cashier.get(f"{path}/status").json()["paid"] is False
+    result = cashier.get(f"{path}/result")
+    assert "已支付" not in result.text and "等待支付结果" in result.text
+    assert engine.bill("s1", "T1").paid_fen == 0
+    clock.advance(timedelta(seconds=3))  # the notification (twice) falls due
+    answer = wait_for(cashier, path, "paid")
+    assert answer["paid"] is True and answer["label"] == "已支付" and answer["final"] is True
+    result = cashier.get(f"{path}/result")
+    assert 'data-status="paid">已支付<' in result.text and "<script" not in result.text
+    assert engine.bill("s1", "T1").paid_fen == 488_000  # credited once, not twice
+    assert engine.check_books() == []
+
+
+def test_a_stall_payment_and_its_repeat_make_one_order(
+    engine: Engine, clock: FixedClock, cashier: httpx.Client
+) -> None:
+    form = cashier.get("/pay/b/stall", headers={"User-Agent": PHONE_UA})
+    data = {"request_id": request_id(form), "flow": "unionpay", "amount": "12.50"}
+    first = order_path(cashier.post("/pay/b/stall/orders", data=data, follow_redirects=False))
+    again = order_path(cashier.post("/pay/b/stall/orders", data=data, follow_redirects=False))
+    assert first == again and orders_count(engine) == 1
+    cashier.post(f"{first}/sandbox-pay")
+    clock.advance(timedelta(seconds=3))
+    assert wait_for(cashier, first, "paid")["amount"] == "12.50"
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("12.345", "amount: &#x27;12.345&#x27; has more than two decimals"),
+        ("0.50", "amount: 0.50 is outside 1.00–500.00 for stall&#x27;s stall code"),
+        ("", "amount: amount is empty"),
+    ],
+)
+def test_a_bad_stall_amount_is_refused_on_the_page_and_makes_no_order(
+    engine: Engine, cashier: httpx.Client, amount: str, message: str
+) -> None:
+    form = cashier.get("/pay/b/stall")
+    data = {"request_id": request_id(form), "flow": "unionpay", "amount": amount}
+    page = cashier.post("/pay/b/stall/orders", data=data)
+    assert page.status_code == 422
+    assert f'id="error">{message}<' in page.text
+    assert orders_count(engine) == 0
+
+
+def test_a_flow_the_biller_cannot_take_and_a_stale_form_are_refused(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    page = cashier.post(
+        "/pay/b/s1/orders",
+        data={"request_id": "r-1", "flow": "alipay_wap", "bill_no": "T1"},
+        headers={"User-Agent": WECHAT_UA},
+    )
+    assert page.status_code == 422
+    assert "flow: alipay_wap cannot pay here (not a way this app pays)" in page.text
+    page = cashier.post(
+        "/pay/b/s1/orders", data={"request_id": "no spaces", "flow": "unionpay", "bill_no": "T1"}
+    )
+    assert page.status_code == 422
+    assert "request_id: the page is out of date; open it again" in page.text
+    page = cashier.post(
+        "/pay/b/s1/orders", data={"request_id": "r-2", "flow": "unionpay", "bill_no": "T9"}
+    )
+    assert page.status_code == 404 and "bill &#x27;T9&#x27; does not exist" in page.text
+    assert orders_count(engine) == 0
+
+
+def test_a_sole_channel_biller_says_which_channel_it_takes(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    engine.create_biller(Biller(code="c1", name="城南学院", kind=BillerKind.SCHOOL))
+    engine.set_channel_config(
+        "c1",
+        ChannelConfig("mobile_banking", sole=True, merchant_id="BANK-C1"),
+        actor="test",
+        reason="sole channel",
+    )
+    engine.import_bills("c1", b"bill_no,payer_id,amount\nC1,2026101,100.00\n")
+    page = cashier.get(
+        "/pay/b/c1", params={"identifier": "2026101"}, headers={"User-Agent": WECHAT_UA}
+    )
+    assert 'name="flow"' not in page.text
+    assert (
+        "暂不能在此页面缴费：c1 collects only through mobile_banking (its designated sole "
+        "channel); wechatpay is not accepted"
+    ) in page.text
+
+
+@pytest.mark.parametrize(("channel", "agent"), [("wechatpay", WECHAT_UA), ("alipay", ALIPAY_UA)])
+def test_wallets_pay_through_their_own_channel_in_the_sandbox(
+    engine: Engine, clock: FixedClock, channel: str, agent: str
+) -> None:
+    seed(engine)
+    if channel == "wechatpay":
+        config = SandboxWechatMerchant.generate("1230000109", "wxd678efh567hg6787").config()
+    else:
+        config = SandboxAlipayApp.generate("2021000117600001", "2088101117955611").config()
+    engine.set_channel_config("s1", config, actor="test", reason="wallet")
+    with asgi_client(sandbox_app(engine, chaos=LATE_TWICE)) as client:
+        form = client.get("/pay/b/s1/bills/T1", headers={"User-Agent": agent})
+        flow = re.findall(r'name="flow" value="([^"]+)"', form.text)
+        data = {"request_id": request_id(form), "flow": flow[0], "bill_no": "T1"}
+        path = order_path(
+            client.post(
+                "/pay/b/s1/orders", data=data, headers={"User-Agent": agent}, follow_redirects=False
+            )
+        )
+        assert engine.order(path.rsplit("/", 1)[1]).channel == channel
+        client.post(f"{path}/sandbox-pay")
+        clock.advance(timedelta(seconds=3))
+        wait_for(client, path, "paid")
+    assert engine.bill("s1", "T1").paid_fen == 488_000
+
+
+def test_without_the_sandbox_there_is_no_pay_button(plain: httpx.Client) -> None:
+    form = plain.get("/pay/b/s1/bills/T1")
+    data = {"request_id": request_id(form), "flow": "unionpay", "bill_no": "T1"}
+    path = order_path(plain.post("/pay/b/s1/orders", data=data, follow_redirects=False))
+    page = plain.get(path)
+    assert page.status_code == 200 and "sandbox-pay" not in page.text
+    assert "请在应用中确认付款" in page.text
+    refused = plain.post(f"{path}/sandbox-pay")
+    assert refused.status_code == 404 and 'id="message">沙箱未启用<' in refused.text
+    assert plain.get(f"{path}/status").json()["status"] == "paying"
+
+
+# -- choosing the channel (pure) --------------------------------------------------------------
+
+
+def test_channel_for_prefers_the_wallets_own_channel_then_the_aggregator() -> None:
+    wechat = ChannelConfig("wechatpay", merchant_id="1", app_id="wx")
+    configs = [qr_config(), wechat]
+    every = {"qr", "wechatpay", "alipay", "mobile_banking"}
+    choose: Callable[..., tuple[str | None, str | None]] = channel_for
+    assert choose(Flow.WECHAT, "b", configs, every, wallet_ids=True) == ("wechatpay", None)
+    assert choose(Flow.WECHAT, "b", configs, every, wallet_ids=False) == ("qr", None)
+    assert choose(Flow.ALIPAY, "b", configs, every, wallet_ids=True) == ("qr", None)
+    assert choose(Flow.UNIONPAY, "b", [wechat], every, wallet_ids=True) == (
+        None,
+        "qr is not enabled for b",
+    )
+    assert choose(Flow.UNIONPAY, "b", [], every, wallet_ids=True) == (
+        None,
+        "qr is not configured for b",
+    )
+    assert choose(Flow.UNIONPAY, "b", configs, {"wechatpay"}, wallet_ids=True) == (
+        None,
+        "qr is not set up in this billfold",
+    )

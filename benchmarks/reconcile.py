@@ -31,6 +31,11 @@ Then, in the parent: the run's discrepancies must be exactly the seeded ones (el
 the automatic resolution of the 长款 lines is timed; the same file again must change nothing;
 ``engine.check_books()`` must be ``[]``.
 
+Each side also reports its CPU seconds (user + system, its parser workers included): on a
+shared machine the wall-clock ratio moves with the load — billfold parses in two processes,
+the baseline runs in one — while the CPU ratio stays put. On PostgreSQL only the client's CPU
+is counted, not the server's.
+
 Targets (printed, not enforced): billfold within 3x of raw; under 60 s on SQLite for a million
 lines on a 2-core machine; peak memory under 1 GiB.
 """
@@ -251,11 +256,20 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (parser workers).
+    On a shared machine the wall-clock ratio moves with the load; this does not (much)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def side_billfold(url: str, path: Path, fmt: str) -> dict[str, Any]:
     from billfold.settlement.reconciler import Reconciler
 
     engine = Engine.from_url(url, clock=FixedClock(datetime(2026, 9, 2, 1, 0, tzinfo=UTC)))
     recon = Reconciler(engine)
+    cpu = cpu_seconds()
     started = time.perf_counter()
     result = recon.reconcile(
         path,
@@ -269,6 +283,7 @@ def side_billfold(url: str, path: Path, fmt: str) -> dict[str, Any]:
     run = result.run
     return {
         "seconds": seconds,
+        "cpu": cpu_seconds() - cpu,
         "peak_mib": peak_mib(),
         "worker_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "run_id": run.id,
@@ -281,12 +296,14 @@ def side_billfold(url: str, path: Path, fmt: str) -> dict[str, Any]:
 def side_parser(path: Path, fmt: str) -> dict[str, Any]:
     from billfold.settlement.parsers import parse
 
+    cpu = cpu_seconds()
     started = time.perf_counter()
     with path.open("rb") as handle:
         count = sum(
             1 for _ in parse(handle, fmt, column_map=CSV_MAP if fmt == "generic-csv" else None)
         )
-    return {"seconds": time.perf_counter() - started, "peak_mib": peak_mib(), "lines": count}
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "peak_mib": peak_mib(), "lines": count}
 
 
 RAW_JOIN = """
@@ -325,6 +342,7 @@ def raw_rows(path: Path, fmt: str) -> Iterator[tuple[str, str, int, int, str]]:
 
 
 def side_raw(url: str, path: Path, fmt: str) -> dict[str, Any]:
+    cpu = cpu_seconds()
     started = time.perf_counter()
     create = (
         "CREATE TEMPORARY TABLE raw_stage (txn VARCHAR(64) NOT NULL, order_no VARCHAR(64), "
@@ -362,6 +380,7 @@ def side_raw(url: str, path: Path, fmt: str) -> dict[str, Any]:
     matched, differing, channel_only, engine_only = (int(c or 0) for c in counts)
     return {
         "seconds": seconds,
+        "cpu": cpu_seconds() - cpu,
         "peak_mib": peak_mib(),
         "matched": matched,
         "differing": differing,
@@ -539,6 +558,14 @@ def report(outcomes: Sequence[Outcome], plan: Plan, fmt: str) -> None:
         print(
             f"{o.backend:<11}ratio billfold/raw {o.ratio:.2f} (target <= 3.00: {ratio_ok}){minute}"
             f"; peak < 1 GiB: {memory}"
+        )
+        where = (
+            "in the process" if o.backend == "sqlite" else "client side; the server's not counted"
+        )
+        print(
+            f"{o.backend:<11}CPU seconds ({where}): raw {r['cpu']:.1f}, billfold "
+            f"{b['cpu']:.1f} (parser workers included), parser {p['cpu']:.1f}; "
+            f"ratio {b['cpu'] / max(r['cpu'], 1e-9):.2f}"
         )
         print(
             f"{o.backend:<11}automatic resolution of {plan.k} 长款: {o.auto_seconds:.2f} s; "

@@ -91,12 +91,10 @@ def split_byte_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         if not chunk:
             continue
-        data = pending + chunk if pending else chunk
-        start = 0
-        while (end := data.find(b"\n", start)) != -1:
-            yield _drop_cr(data[start:end])
-            start = end + 1
-        pending = data[start:]
+        lines = (pending + chunk if pending else chunk).split(b"\n")
+        pending = lines.pop()  # the unfinished last line (b"" after a final newline)
+        for line in lines:
+            yield line[:-1] if line.endswith(b"\r") else line
     if pending:
         yield _drop_cr(pending)
 
@@ -125,7 +123,11 @@ def iter_text_lines(
                 continue
             decided = "utf-8" if _is_utf8(raw) else "gb18030"
             how = f"detected from line {number}"
-        yield number, _decode(raw, decided, how, number, source_file)
+        try:
+            text = raw.decode(decided)
+        except UnicodeDecodeError:
+            text = _decode(raw, decided, how, number, source_file)  # raises, naming the line
+        yield number, text
 
 
 def _strip_bom(raw: bytes, stated: str | None, source_file: str) -> bytes:

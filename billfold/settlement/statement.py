@@ -99,25 +99,35 @@ class StatementLine:
     raw: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("amount_fen", "fee_fen", "source_line"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
+        # A parser builds millions of these: each check has a fast path for the values
+        # parsers pass (exact ints, UTC times, enum members) and the full check otherwise.
+        if not (
+            type(self.amount_fen) is int
+            and type(self.fee_fen) is int
+            and type(self.source_line) is int
+        ):
+            for name in ("amount_fen", "fee_fen", "source_line"):
+                value = getattr(self, name)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise InvalidInput(f"{name} must be an int, got {type(value).__name__}")
         if self.amount_fen < 0:
             raise InvalidInput(f"amount_fen must not be negative, got {self.amount_fen}")
         if self.source_line < 1:
             raise InvalidInput(f"source_line is 1-based, got {self.source_line}")
         if not self.channel_txn_id:
             raise InvalidInput("channel_txn_id must not be empty")
-        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
-            raise InvalidInput("occurred_at must be timezone-aware")
-        if self.occurred_at.utcoffset() or self.occurred_at.tzinfo is not UTC:
-            object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
-        object.__setattr__(self, "type", LineType(self.type))
-        object.__setattr__(self, "status", LineStatus(self.status))
+        when = self.occurred_at
+        if when.tzinfo is not UTC:
+            if when.tzinfo is None or when.utcoffset() is None:
+                raise InvalidInput("occurred_at must be timezone-aware")
+            object.__setattr__(self, "occurred_at", when.astimezone(UTC))
+        if type(self.type) is not LineType:
+            object.__setattr__(self, "type", LineType(self.type))
+        if type(self.status) is not LineStatus:
+            object.__setattr__(self, "status", LineStatus(self.status))
         if self.direction is None:
             object.__setattr__(self, "direction", _DEFAULT_DIRECTION[self.type])
-        else:
+        elif type(self.direction) is not Direction:
             object.__setattr__(self, "direction", Direction(self.direction))
         if self.raw is not None and len(self.raw) > RAW_LIMIT:
             object.__setattr__(self, "raw", self.raw[:RAW_LIMIT])

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from billfold.money import parse_yuan
 from billfold.settlement.statement import LineError, StatementError
 
 __all__ = [
+    "ISO_SECONDS",
     "FieldError",
     "ParseOptions",
     "comma_amount",
@@ -59,8 +61,17 @@ def _amount_error(exc: InvalidAmount, field: str) -> FieldError:
     return FieldError(field, exc.message.removeprefix(f"{field}: "))
 
 
+# The shape nearly every amount in a statement has: plain ASCII digits, two decimals. It is
+# converted here directly; anything else (a sign, one decimal, spaces, an error) goes through
+# parse_yuan, so the result and every error message are parse_yuan's own.
+_PLAIN = re.compile(r"(\d{1,16})\.(\d\d)", re.ASCII)
+
+
 def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
     """A yuan amount such as ``"12.34"`` in fen, through :func:`billfold.money.parse_yuan`."""
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None:
+        return int(plain[1]) * 100 + int(plain[2])
     try:
         return parse_yuan(text, field=field, allow_negative=allow_negative)
     except InvalidAmount as exc:
@@ -68,6 +79,7 @@ def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
 
 
 _PADDED = re.compile(r"^([+-]?\d+\.\d{2})0+$")
+_PLAIN_PADDED = re.compile(r"(-?)(\d{1,16})\.(\d\d)0*", re.ASCII)
 
 
 def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:
@@ -76,6 +88,10 @@ def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:
     WeChat Pay prints fees with five decimals (``0.60000``); a digit other than zero
     past the second decimal is still refused.
     """
+    plain = _PLAIN_PADDED.fullmatch(text)
+    if plain is not None and (allow_negative or not plain[1]):
+        fen = int(plain[2]) * 100 + int(plain[3])
+        return -fen if plain[1] else fen
     match = _PADDED.match(text.strip())
     return yuan(match.group(1) if match else text, field, allow_negative=allow_negative)
 
@@ -94,15 +110,34 @@ def comma_amount(text: str, field: str) -> int:
     return yuan(f"{whole}.{frac}" if frac else whole, field)
 
 
+#: The time format of the Alipay and WeChat Pay bills (and the usual one of generic CSVs).
+ISO_SECONDS = "%Y-%m-%d %H:%M:%S"
+_ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
+
+
 def local_time(text: str, fmt: str, tz: ZoneInfo, field: str) -> datetime:
     """Parse ``text`` with ``fmt``; a time without zone is in ``tz``. Returns aware UTC."""
     value = text.strip()
     if not value:
         raise FieldError(field, "time is empty")
+    parsed = _utc(value, fmt, tz)
+    if parsed is None:
+        raise FieldError(field, f"{value!r} is not a time like {fmt!r}")
+    return parsed
+
+
+@lru_cache(maxsize=4096)
+def _utc(value: str, fmt: str, tz: ZoneInfo) -> datetime | None:
+    """``value`` as aware UTC, ``None`` if it does not fit ``fmt``. Cached: a bill is sorted
+    by time and a busy one has many lines in each second, so most lines repeat a time."""
     try:
-        parsed = datetime.strptime(value, fmt)
+        if fmt == ISO_SECONDS and _ISO_SECONDS.fullmatch(value):
+            # strptime's result for this shape, without its per-call format machinery
+            parsed = datetime.fromisoformat(value)
+        else:
+            parsed = datetime.strptime(value, fmt)
     except ValueError:
-        raise FieldError(field, f"{value!r} is not a time like {fmt!r}") from None
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)

@@ -23,9 +23,11 @@ with five decimals (``0.60000``) and is negative on refunds, where the fee is re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 from billfold.settlement.encoding import ByteSource, iter_text_lines
 from billfold.settlement.parsers._common import (
+    ISO_SECONDS,
     FieldError,
     ParseOptions,
     fatal,
@@ -37,7 +39,7 @@ from billfold.settlement.statement import LineError, LineStatus, LineType, State
 
 __all__ = ["parse"]
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+TIME_FORMAT = ISO_SECONDS
 _SUMMARY_HEADER = "总交易单数"
 _ALTERNATIVES = {
     "特约商户号": ("特约商户号", "子商户号"),
@@ -62,12 +64,11 @@ _REFUND_STATES = {
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
     """Yield the lines of a WeChat Pay trade bill."""
     file = options.source_file
-    columns: dict[str, int] | None = None
-    width = 0
+    layout: _Layout | None = None
     for number, text in iter_text_lines(source, encoding=options.encoding, source_file=file):
-        if not text.strip():
+        if not text or text.isspace():
             continue
-        if columns is None:
+        if layout is None:
             names = [name.strip() for name in text.split(",")]
             if "交易时间" not in names:
                 raise fatal(
@@ -77,19 +78,20 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
                     "not a WeChat Pay trade bill: the first row must be the header "
                     "(交易时间,公众账号ID,商户号,…)",
                 )
-            columns, width = _locate(names, file, number), len(names)
+            layout = _Layout(_locate(names, file, number), len(names))
             continue
         if text.startswith(_SUMMARY_HEADER):
             return  # the summary header and its one row end the file
         if not text.startswith("`"):
             yield LineError(file, number, "line", "a detail row starts with a backtick (`)")
             continue
-        values = [value.strip() for value in text[1:].split(",`")]
+        values = text.split(",`")
+        values[0] = values[0][1:]  # the first value's backtick
         try:
-            yield _line(values, width, columns, number, text, options)
+            yield _line(values, layout, number, text, options)
         except FieldError as exc:
             yield exc.at(file, number)
-    if columns is None:
+    if layout is None:
         raise fatal(file, 1, "header", "the file is empty")
 
 
@@ -106,73 +108,92 @@ def _locate(names: list[str], file: str, number: int) -> dict[str, int]:
     return columns
 
 
+#: The columns every row is read for, in the order :class:`_Layout` picks them.
+_PICKED = ("交易状态", "微信订单号", "商户订单号", "交易时间", "货币种类", "手续费", "特约商户号")
+_PICKED_TAIL = ("商户号", "用户标识", "商品名称")
+
+
+class _Layout:
+    """Where the header put the columns this parser reads. A column the bill lacks points
+    one past the last value, where :func:`_line` appends an empty one."""
+
+    __slots__ = ("amounts", "columns", "pick", "refund", "refund_amounts", "width")
+
+    def __init__(self, columns: dict[str, int], width: int) -> None:
+        self.columns = columns
+        self.width = width
+        self.pick = itemgetter(*(columns.get(name, width) for name in _PICKED + _PICKED_TAIL))
+        self.refund = itemgetter(
+            *(columns.get(name, width) for name in ("退款状态", "商户退款单号", "微信退款单号"))
+        )
+        self.amounts = _present(columns, "订单金额", "应结订单金额")
+        self.refund_amounts = _present(columns, "申请退款金额", "退款金额")
+
+
+def _present(columns: dict[str, int], *names: str) -> tuple[tuple[str, int], ...]:
+    return tuple((name, columns[name]) for name in names if name in columns)
+
+
+def _amount(values: list[str], columns: tuple[tuple[str, int], ...], first: str) -> int:
+    for name, position in columns:
+        value = values[position].strip()
+        if value:
+            return yuan(value, name)
+    raise FieldError(first, "value is empty")
+
+
 def _line(
-    values: list[str],
-    width: int,
-    columns: dict[str, int],
-    number: int,
-    raw: str,
-    options: ParseOptions,
+    values: list[str], layout: _Layout, number: int, raw: str, options: ParseOptions
 ) -> StatementLine:
-    if len(values) < width:
-        names = {position: name for name, position in columns.items()}
+    width = layout.width
+    if len(values) != width:
+        if len(values) > width:
+            raise FieldError("line", f"the line has {len(values)} values, the header {width}")
+        names = {position: name for name, position in layout.columns.items()}
         missing = names.get(len(values), f"column {len(values) + 1}")
         raise FieldError(missing, f"missing: the line has {len(values)} values, the header {width}")
-    if len(values) > width:
-        raise FieldError("line", f"the line has {len(values)} values, the header {width}")
-
-    def get(name: str) -> str | None:
-        position = columns.get(name)
-        if position is None:
-            return None
-        return values[position] or None
-
-    def required(name: str) -> str:
-        value = get(name)
-        if not value:
-            raise FieldError(name, "value is empty")
-        return value
-
-    def amount(*names: str) -> int:
-        for name in names:
-            value = get(name)
-            if value is not None:
-                return yuan(value, name)
-        raise FieldError(names[0], "value is empty")
-
-    state = required("交易状态")
+    values.append("")  # what a column missing from the header reads as
+    state, txn_id, order_no, when, currency, fee, sub_mch, mch, user, goods = [
+        value.strip() for value in layout.pick(values)
+    ]
+    if not state:
+        raise FieldError("交易状态", "value is empty")
     line_type = _TRADE_STATES.get(state)
     if line_type is None:
         raise FieldError("交易状态", f"unknown trade state {state!r}; expected SUCCESS or REFUND")
+    if not txn_id:
+        raise FieldError("微信订单号", "value is empty")
     status = LineStatus.SUCCESS
     refund_id: str | None = None
-    txn_id = required("微信订单号")
     if line_type is LineType.REFUND:
-        amount_fen = amount("申请退款金额", "退款金额")
-        refund_state = required("退款状态")
+        amount_fen = _amount(values, layout.refund_amounts, "申请退款金额")
+        refund_state, refund_no, refund_txn = [value.strip() for value in layout.refund(values)]
+        if not refund_state:
+            raise FieldError("退款状态", "value is empty")
         if refund_state not in _REFUND_STATES:
             raise FieldError("退款状态", f"unknown refund state {refund_state!r}")
         status = _REFUND_STATES[refund_state]
-        refund_id = _nonzero(get("商户退款单号"))
-        txn_id = _nonzero(get("微信退款单号")) or txn_id
+        refund_id = _nonzero(refund_no)
+        txn_id = _nonzero(refund_txn) or txn_id
     else:
-        amount_fen = amount("订单金额", "应结订单金额")
-    fee_text = get("手续费")
-    fee_fen = yuan_padded(fee_text, "手续费", allow_negative=True) if fee_text else 0
+        amount_fen = _amount(values, layout.amounts, "订单金额")
+    fee_fen = yuan_padded(fee, "手续费", allow_negative=True) if fee else 0
+    if not when:
+        raise FieldError("交易时间", "value is empty")
     return StatementLine(
         channel=options.channel,
         channel_txn_id=txn_id,
-        order_no=get("商户订单号"),
+        order_no=order_no or None,
         amount_fen=amount_fen,
         fee_fen=fee_fen,
-        currency=(get("货币种类") or "CNY").upper(),
-        occurred_at=local_time(required("交易时间"), TIME_FORMAT, options.tz, "交易时间"),
+        currency=currency.upper() if currency else "CNY",
+        occurred_at=local_time(when, TIME_FORMAT, options.tz, "交易时间"),
         type=line_type,
         status=status,
-        merchant_id=_nonzero(get("特约商户号")) or get("商户号"),
+        merchant_id=_nonzero(sub_mch) or mch or None,
         refund_id=refund_id,
-        counterparty=get("用户标识"),
-        description=get("商品名称"),
+        counterparty=user or None,
+        description=goods or None,
         source_file=options.source_file,
         source_line=number,
         raw=raw,

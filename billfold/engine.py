@@ -364,6 +364,11 @@ class Engine:
     def expire_orders(self) -> int:
         return services.expire_orders(self.uow(), self.clock)
 
+    def fail_order(self, order_no: str, channel: str, reason: str) -> bool:
+        """The channel reports the attempt failed or the order closed unpaid: a paying order
+        of that channel becomes failed. False when it had moved on (see services.fail_order)."""
+        return services.fail_order(self.uow(), self.clock, order_no, channel, reason)
+
     # -- the books ----------------------------------------------------------------------------
     def trial_balance(self) -> dict[str, int]:
         """Balance per journal account (debits positive). Sums to zero in a sound journal."""

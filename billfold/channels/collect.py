@@ -20,7 +20,14 @@ from typing import Any
 
 import structlog
 
-from billfold.channels.base import Channel, ChannelEvent, CollectRequest, CollectStart, EventKind
+from billfold.channels.base import (
+    Channel,
+    ChannelEvent,
+    CollectRequest,
+    CollectStart,
+    EventKind,
+    RemoteState,
+)
 from billfold.collection.services import ConfirmResult
 from billfold.engine import Engine
 from billfold.errors import ConfigurationError, Conflict, NotFound
@@ -137,6 +144,19 @@ class Collector:
                 channel_refund_id=event.channel_txn_id,
             )
             return None
+        if event.kind is EventKind.CLOSED and event.order_no:
+            # closed unpaid at the channel: final. (A FAILED attempt is not: the payer may
+            # try again until the order expires, and the T+0 requery settles what lingers.)
+            reason = event.detail or f"{event.channel} reported the order {event.kind.value}"
+            failed = self.engine.fail_order(event.order_no, event.channel, reason)
+            log.info(
+                "order failure notified",
+                channel=event.channel,
+                order_no=event.order_no,
+                kind=event.kind.value,
+                failed=failed,
+            )
+            return None
         log.info("channel event needs no action", channel=event.channel, kind=event.kind.value)
         return None
 
@@ -152,6 +172,15 @@ class Collector:
         answer = self.channel(order.channel).query(order_no)
         if answer.event is not None and answer.event.kind is EventKind.PAID:
             return self.apply(answer.event)
+        if answer.state in (RemoteState.CLOSED, RemoteState.FAILED):
+            # settled the same day: the order fails and its bills stay open for a new order.
+            # A failed attempt may leave the channel's order payable: close it there first
+            # (should money still arrive, it goes to suspense with a refund queued).
+            if answer.state is RemoteState.FAILED:
+                self.channel(order.channel).close(order_no)
+            reason = f"{order.channel} answered {answer.state.value} when asked"
+            if self.engine.fail_order(order_no, order.channel, reason):
+                log.info("order failed on requery", order_no=order_no, channel=order.channel)
         return None
 
     def requery_stuck(self, older_than: timedelta = timedelta(minutes=10)) -> list[ConfirmResult]:

@@ -186,6 +186,42 @@ def expire_orders(uow: UnitOfWork, clock: Clock, limit: int = 1000) -> int:
     return count
 
 
+def fail_order(uow: UnitOfWork, clock: Clock, order_no: str, channel: str, reason: str) -> bool:
+    """The channel says the payer's attempt failed or it closed the order unpaid: an order
+    still paying through that channel becomes failed (its bills stay open for a new order).
+    A payment arriving afterwards goes to suspense with a refund queued, as for an expired
+    order. False when the order has moved on (paid, expired, sent to another channel)."""
+    now = clock.now()
+    with uow:
+        order = uow.orders.get_by_no(order_no, lock=True)
+        if order is None or order.id is None:
+            raise NotFound(f"order {order_no!r} does not exist")
+        if order.status is not OrderStatus.PAYING or order.channel != channel:
+            return False
+        if not uow.orders.transition(
+            order.id, [OrderStatus.PAYING], OrderStatus.FAILED, failure_reason=reason[:64]
+        ):
+            return False
+        uow.outbox.add(
+            "order.failed",
+            order.biller_id,
+            {"order_no": order_no, "channel": channel, "reason": reason},
+            now,
+        )
+        uow.audit.append(
+            actor=channel,
+            action="fail_order",
+            target_type="order",
+            target_id=order_no,
+            reason=reason,
+            before={"status": OrderStatus.PAYING.value},
+            after={"status": OrderStatus.FAILED.value},
+            now=now,
+        )
+        uow.commit()
+        return True
+
+
 # -- confirmation ------------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from billfold.channels.wechatpay_v3_testing import sign_notification
 from billfold.clock import FixedClock
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.refund import RefundStatus
-from billfold.errors import ConfigurationError, InvalidInput
+from billfold.errors import ConfigurationError, InvalidInput, NotFound
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.testing import capture_logs
 
@@ -261,6 +261,87 @@ def test_unpaid_outcomes_become_closed_and_failed_events(
     del resource["transaction_id"], resource["success_time"]
     event = world.channel.parse_notification(*world.signed(resource))
     assert (event.kind, event.order_no, event.amount_fen) == (kind, order.order_no, 0)
+
+
+def _outbox(engine: Engine, event_type: str) -> list[Any]:
+    with engine.uow() as uow:
+        rows = uow.conn.execute(
+            select(t.outbox_events.c.payload).where(t.outbox_events.c.event_type == event_type)
+        )
+        return [json.loads(row.payload)["data"] for row in rows]
+
+
+def test_a_closed_notification_fails_the_order_and_leaves_its_bills_open(world: World) -> None:
+    order = world.order()
+    resource = world.transaction(order, trade_state="CLOSED", trade_state_desc="已关闭")
+    del resource["transaction_id"], resource["success_time"]
+    for nonce in ("C1", "C2"):  # the repeat changes nothing
+        assert world.collector.notify("wechatpay", *world.signed(resource, nonce=nonce)) is None
+    failed = world.engine.order(order.order_no)
+    assert failed.status is OrderStatus.FAILED and failed.failure_reason == "已关闭"
+    assert _outbox(world.engine, "order.failed") == [
+        {"order_no": order.order_no, "channel": "wechatpay", "reason": "已关闭"}
+    ]
+    assert world.engine.bill("s1", "T1").paid_fen == 0  # open again, for a new order
+    again = world.order()
+    world.gateway.pay("wechatpay", again.order_no)
+    (paid,) = world.deliver_all()
+    assert paid.credited and world.engine.bill("s1", "T1").paid_fen == 1000
+    assert world.engine.check_books() == []
+
+
+def test_a_failed_attempt_notified_leaves_the_order_paying(world: World) -> None:
+    order = world.order()
+    resource = world.transaction(order, trade_state="PAYERROR", trade_state_desc="银行卡余额不足")
+    del resource["transaction_id"], resource["success_time"]
+    assert world.collector.notify("wechatpay", *world.signed(resource)) is None
+    assert world.engine.order(order.order_no).status is OrderStatus.PAYING
+    assert _outbox(world.engine, "order.failed") == []
+
+
+def test_requery_settles_the_fate_of_closed_and_failed_orders_the_same_day(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(Chaos(min_delay=timedelta(0), max_delay=timedelta(0), fail_rate=1.0))
+    declined, closed, pending = world.order("T1"), world.order("T2"), world.order("T1", "w2")
+    world.gateway.pay("wechatpay", declined.order_no)  # the payer's attempt fails
+    world.gateway.close("wechatpay", closed.order_no)  # the channel closed it unpaid
+    world.clock.advance(minutes=11)
+    assert world.collector.requery_stuck(older_than=timedelta(minutes=10)) == []
+    status = {o.order_no: world.engine.order(o.order_no) for o in (declined, closed, pending)}
+    assert status[declined.order_no].status is OrderStatus.FAILED
+    assert status[declined.order_no].failure_reason == "wechatpay answered failed when asked"
+    assert status[closed.order_no].status is OrderStatus.FAILED
+    assert status[closed.order_no].failure_reason == "wechatpay answered closed when asked"
+    assert status[pending.order_no].status is OrderStatus.PAYING  # not paid yet: still waiting
+    # the failed attempt's order was closed at the channel too, so it can no longer be paid
+    remote = world.gateway.query("wechatpay", declined.order_no)
+    assert remote is not None and remote.state is RemoteState.CLOSED
+    assert world.collector.requery_stuck(older_than=timedelta(minutes=10)) == []  # rerun: same
+    assert len(_outbox(world.engine, "order.failed")) == 2
+
+
+def test_money_arriving_for_a_failed_order_goes_to_suspense_with_a_refund(world: World) -> None:
+    order = world.order()
+    world.gateway.close("wechatpay", order.order_no)
+    world.clock.advance(minutes=11)
+    world.collector.requery_stuck(older_than=timedelta(minutes=10))
+    late = world.engine.confirm("wechatpay", "4200000000LATE", order.order_no, order.total_fen)
+    assert late.status is PaymentStatus.SUSPENSE
+    assert [r.payment_id for r in world.engine.pending_refunds()] == [late.payment.id]
+    assert world.engine.bill("s1", "T1").paid_fen == 0
+    assert world.engine.check_books() == []
+
+
+def test_failing_an_order_of_another_channel_or_unknown_order_changes_nothing(
+    world: World,
+) -> None:
+    order = world.order()
+    assert world.engine.fail_order(order.order_no, "alipay", "not ours") is False
+    assert world.engine.order(order.order_no).status is OrderStatus.PAYING
+    with pytest.raises(NotFound, match="order 'BFNOPE' does not exist"):
+        world.engine.fail_order("BFNOPE", "wechatpay", "gone")
+    assert _outbox(world.engine, "order.failed") == []
 
 
 # -- refunds ---------------------------------------------------------------------------------

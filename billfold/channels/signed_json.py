@@ -22,6 +22,7 @@ Both channels serve many billers and know each by the ``merchant_id`` of its cha
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,10 @@ class MerchantKey:
     key: bytes
 
 
+#: How many orders' owners a :class:`SettingsMerchants` remembers (least recently used first out).
+OWNERS_REMEMBERED = 4096
+
+
 class SettingsMerchants:
     """:class:`MerchantLookup` over the billers' channel configs: a merchant is known by the
     config's ``merchant_id`` and its key is the secret ``key_name`` (``<key_name>_env`` or
@@ -120,6 +125,9 @@ class SettingsMerchants:
         self.directory: MerchantDirectory[MerchantKey] = MerchantDirectory(
             engine, channel, self._load, lambda merchant: [merchant.merchant_id]
         )
+        # An order's owner never changes once issued: verifying a notification and writing its
+        # voice broadcast ask about the same order, so the second asks no database.
+        self._owners: OrderedDict[str, OrderOwner] = OrderedDict()
 
     def _load(self, biller_code: str, settings: Mapping[str, Any]) -> MerchantKey:
         where = f"{self.channel} settings of biller {biller_code}"
@@ -132,16 +140,25 @@ class SettingsMerchants:
     def key(self, merchant_id: str, *, fresh: bool = False) -> bytes | None:
         if fresh:
             self.directory.reload()
+            self._owners.clear()
         found = self.directory.find(merchant_id)
         return None if found is None else found.key
 
     def order_owner(self, order_no: str) -> OrderOwner | None:
+        known = self._owners.get(order_no)
+        if known is not None:
+            self._owners.move_to_end(order_no)
+            return known
         found = self.directory.settings_for_order(order_no)
         if found.order is None or found.biller_code is None:
-            return None
+            return None  # not remembered: the number may be issued later
         merchant_id = (found.settings or {}).get("merchant_id")
         bill_nos = tuple(dict.fromkeys(line.bill_no for line in found.order.lines))
-        return OrderOwner(order_no, found.biller_code, merchant_id, bill_nos)
+        owner = OrderOwner(order_no, found.biller_code, merchant_id, bill_nos)
+        self._owners[order_no] = owner
+        if len(self._owners) > OWNERS_REMEMBERED:
+            self._owners.popitem(last=False)
+        return owner
 
 
 def header(headers: Mapping[str, str], name: str) -> str:

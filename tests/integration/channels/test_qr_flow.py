@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
 from billfold.adapters import schema as t
-from billfold.channels import emv
+from billfold.channels import emv, signed_json
 from billfold.channels.collect import ChannelRefused, Collector
 from billfold.channels.qr import (
     QrChannel,
@@ -261,6 +261,45 @@ def test_a_merchant_whose_key_cannot_be_read_is_rejected_and_logged(
         "'STALL1_QR_KEY', which is not set"
     )
     assert counts(engine) == before
+
+
+def test_a_notification_asks_the_database_about_its_order_once(
+    engine: Engine, calm: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_no = opened(calm)
+    merchants = calm.channel.merchants
+    assert isinstance(merchants, SettingsMerchants)
+    asked: list[str] = []
+    original = merchants.directory.settings_for_order
+
+    def counting(number: str) -> Any:
+        asked.append(number)
+        return original(number)
+
+    monkeypatch.setattr(merchants.directory, "settings_for_order", counting)
+    merchants.key("M100001", fresh=True)  # forget what starting the order learned
+    result = calm.collector.notify("qr", *signed(calm, order_no))
+    assert result is not None and result.credited
+    assert asked == [order_no]  # verification asked; the voice broadcast was answered from memory
+    assert events(engine, "voice.broadcast")[0]["merchant_id"] == "M100001"
+    assert merchants.order_owner("BF-NEVER-ISSUED") is None
+    assert merchants.order_owner("BF-NEVER-ISSUED") is None
+    assert asked == [order_no, "BF-NEVER-ISSUED", "BF-NEVER-ISSUED"]  # unknown: never remembered
+    assert merchants.order_owner(order_no) is not None
+    assert asked[-1] == "BF-NEVER-ISSUED"  # remembered
+    merchants.key("M100001", fresh=True)  # a reload of the configs forgets the owners too
+    assert merchants.order_owner(order_no) is not None
+    assert asked[-1] == order_no
+
+
+def test_remembered_owners_are_bounded(calm: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signed_json, "OWNERS_REMEMBERED", 1)
+    merchants = calm.channel.merchants
+    assert isinstance(merchants, SettingsMerchants)
+    first, second = opened(calm), opened(calm)
+    merchants.order_owner(first)
+    merchants.order_owner(second)
+    assert list(merchants._owners) == [second]
 
 
 # -- the static stall code ----------------------------------------------------------------------

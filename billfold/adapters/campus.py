@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import structlog
 
@@ -20,6 +21,7 @@ from billfold.collection.bill_csv import decode_bill_file
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.refund import RefundRecord
 from billfold.collection.roster import (
+    OFF_ROSTER,
     WITHDRAWN,
     RosterChanges,
     Term,
@@ -33,14 +35,39 @@ from billfold.errors import InvalidInput, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.settlement.daybook import DayPayment
-from billfold.settlement.tuition import StudentBill, write_bursar_reports
+from billfold.settlement.tuition import Closed, StudentBill, write_bursar_reports
 
-__all__ = ["Campus", "GrantKind", "Withdrawal"]
+__all__ = ["Campus", "GrantKind", "Withdrawal", "notice_url"]
 
 log = structlog.get_logger("billfold.campus")
 
-#: What the QR on a payment notice opens: the bank app's bill page (a deep link).
-NOTICE_LINK = "https://pay.billfold.invalid/mobile-banking?biller={biller}&bill={bill_no}"
+_BASE_URL_EXAMPLE = "e.g. https://pay.example.edu.cn"
+
+
+def notice_url(base_url: str, school: str, bill_no: str) -> str:
+    """What the QR on a printed notice opens: the bill's page on the payer pages
+    (``/pay/b/{biller}/bills/{bill_no}``) under the address the school serves them at."""
+    base = base_url.strip()
+    if not base:
+        raise InvalidInput(
+            f"base_url: the payer pages' address is needed for the QR, {_BASE_URL_EXAMPLE}"
+        )
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInput(
+            f"base_url: {base!r} must be an http:// or https:// address without a query, "
+            f"{_BASE_URL_EXAMPLE}"
+        )
+    return f"{base.rstrip('/')}/pay/b/{quote(school, safe='')}/bills/{quote(bill_no, safe='')}"
+
+
+def _closed(bill: Bill) -> Closed | None:
+    if not bill.cancelled:
+        return None
+    reason = bill.cancel_reason or ""
+    if reason.startswith(WITHDRAWN):
+        return Closed.WITHDRAWN
+    return Closed.REMOVED if reason == OFF_ROSTER else Closed.CANCELLED
 
 
 class GrantKind(StrEnum):
@@ -109,7 +136,7 @@ class Campus:
                 old.cancel("fees changed in a roster re-import; replaced by a new revision")
                 uow.bills.save(old, now)
             for old in changes.bills_removed:
-                old.cancel("no longer on the roster")
+                old.cancel(OFF_ROSTER)
                 uow.bills.save(old, now)
             for plan in [*changes.bills_added, *(new for _, new in changes.bills_changed)]:
                 student = plan.student
@@ -222,7 +249,7 @@ class Campus:
                     bill.paid_fen,
                     bill.refunded_fen,
                     bill.outstanding_fen,
-                    withdrawn=bill.cancelled,
+                    _closed(bill),
                 )
             )
         return rows
@@ -247,11 +274,19 @@ class Campus:
             mask=mask,
         )
 
-    def notice_png(
-        self, school: str, term: str, student_no: str, *, link: str = NOTICE_LINK
-    ) -> bytes:
-        """A printable payment notice: the school, a QR code opening the bill in the bank's
-        app, the amount due today, and the student (name masked) and term."""
+    def notice_link(self, school: str, term: str, student_no: str, *, base_url: str) -> str:
+        """The address the notice's QR holds: the student's current bill of the term on the
+        payer pages served at ``base_url`` (e.g. ``https://pay.example.edu.cn``)."""
+        notice_url(base_url, school, "-")  # a bad address is refused before any lookup
+        self._school(school)
+        bill = self.current_bill(school, term, student_no)
+        return notice_url(base_url, school, bill.bill_no)
+
+    def notice_png(self, school: str, term: str, student_no: str, *, base_url: str) -> bytes:
+        """A printable payment notice: the school, a QR code opening the bill on the payer
+        pages under ``base_url`` (:meth:`notice_link`), the amount due today, and the student
+        (name masked) and term."""
+        payload = self.notice_link(school, term, student_no, base_url=base_url)
         biller = self._school(school)
         bill = self.current_bill(school, term, student_no)
         due = bill.amount_due_fen(self.engine.today(school))
@@ -261,7 +296,6 @@ class Campus:
             payer = uow.payers.get(bill.payer_id)
         name = mask_name(payer.name if payer else None)
         caption = f"{term} 学杂费 {student_no} {name} 请用手机银行扫码缴费"
-        payload = link.format(biller=school, bill_no=bill.bill_no)
         return render_counter_sign(
             payload, f"{biller.name} 缴费通知", amount_fen=due, caption=caption
         )

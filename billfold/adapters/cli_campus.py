@@ -8,7 +8,8 @@
 * ``billfold campus withdraw SCHOOL 学号 --term … --by … --reason …`` — refund and close;
 * ``billfold campus reports SCHOOL --term … --date … --out DIR`` — arrears by class, paid and
   unpaid lists, the day's collections (CSV and one XLSX with the collection-rate chart);
-* ``billfold campus notice SCHOOL 学号 --term … --out notice.png`` — a payment notice with a QR.
+* ``billfold campus notice SCHOOL 学号 --term … --base-url https://pay.example.edu.cn
+  --out notice.png`` — a payment notice whose QR opens the bill on the payer pages.
 
 Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
 """
@@ -22,10 +23,10 @@ from typing import Annotated
 
 import typer
 
-from billfold.adapters.campus import Campus, GrantKind
+from billfold.adapters.campus import Campus, GrantKind, notice_url
 from billfold.adapters.cli_common import fail, open_engine
 from billfold.collection.roster import Term
-from billfold.errors import BillfoldError
+from billfold.errors import BillfoldError, ImportFailed
 from billfold.money import format_yuan, parse_yuan
 
 __all__ = ["app"]
@@ -86,17 +87,22 @@ def import_roster(
     roster_data, fee_data = _read(roster, "--roster"), _read(fees, "--fees")
     with open_engine(database_url) as engine:
         plan = Term(term, _day(due, "--due"), installments, _fen(min_part, "min_part"))
-        changes = Campus(engine).import_roster(
-            school,
-            roster_data,
-            fee_data,
-            plan,
-            actor=by,
-            dry_run=dry_run,
-            remove_missing=not keep_missing,
-            roster_name=roster.name,
-            fees_name=fees.name,
-        )
+        try:
+            changes = Campus(engine).import_roster(
+                school,
+                roster_data,
+                fee_data,
+                plan,
+                actor=by,
+                dry_run=dry_run,
+                remove_missing=not keep_missing,
+                roster_name=roster.name,
+                fees_name=fees.name,
+            )
+        except ImportFailed as exc:
+            for line in exc.errors:
+                typer.echo(line, err=True)
+            fail(exc.message)
     if as_json:
         typer.echo(json.dumps({"counts": changes.counts(), "lines": changes.lines()},
                               ensure_ascii=False, indent=2))  # fmt: skip
@@ -178,10 +184,25 @@ def notice(
     student_no: str,
     term: TermOpt,
     out: Annotated[Path, typer.Option("--out", help="the PNG to write")],
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="where the school serves the payer pages, e.g. https://pay.example.edu.cn",
+        ),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
-    """A printable payment notice with a QR code that opens the bill in the bank's app."""
+    """A printable payment notice with a QR code that opens the bill on the payer pages."""
+    try:
+        notice_url(base_url or "", school, "-")
+    except BillfoldError as exc:
+        fail(f"--base-url: {exc.message.partition(': ')[2]}")
+    assert base_url is not None
     with open_engine(database_url) as engine:
-        png = Campus(engine).notice_png(school, term, student_no)
+        campus = Campus(engine)
+        link = campus.notice_link(school, term, student_no, base_url=base_url)
+        png = campus.notice_png(school, term, student_no, base_url=base_url)
     out.write_bytes(png)
     typer.echo(f"notice written to {out}")
+    typer.echo(f"QR: {link}")

@@ -59,6 +59,7 @@ __all__ = [
     "GAS_LAYOUT",
     "POWER",
     "POWER_LAYOUT",
+    "PUBLIC_URL",
     "STATEMENT_MAPPING",
     "ScenarioChannels",
     "run_campus",
@@ -70,6 +71,8 @@ CAMPUS, POWER, GAS = "demo-campus", "demo-power", "demo-gas"
 BANK_KEY_ENV = "BILLFOLD_DEMO_SCENARIO_BANK_KEY"
 CHAOS = Chaos(min_delay=timedelta(seconds=1), max_delay=timedelta(seconds=20), duplicate_rate=0.5)
 SEED = 20260906
+#: Where the demo's payment notice sends the QR: what ``billfold demo --serve`` serves.
+PUBLIC_URL = "http://127.0.0.1:8000"
 
 TERM = Term("2026秋", date(2026, 9, 10), installments=True, min_part_fen=100_000)
 ROSTER_CSV = """\
@@ -481,7 +484,7 @@ def run_campus(engine: Engine, out_dir: Path) -> ScenarioSummary:
     files = [report, out_dir / f"{CAMPUS}-sole-channel.txt"]
     files += campus.reports(CAMPUS, TERM.name, day, out_dir)
     notice = out_dir / f"{CAMPUS}-notice-2026302.png"
-    notice.write_bytes(campus.notice_png(CAMPUS, TERM.name, "2026302"))
+    notice.write_bytes(campus.notice_png(CAMPUS, TERM.name, "2026302", base_url=PUBLIC_URL))
     files += [notice, out_dir / f"{CAMPUS}-{MOBILE_BANKING}-statement-{day}.csv"]
     files += settlement_files
     bills, paid, collected = _totals(engine, [CAMPUS])

@@ -35,6 +35,7 @@ from billfold.errors import ImportFailed, InvalidInput
 from billfold.money import format_yuan, parse_yuan
 
 __all__ = [
+    "OFF_ROSTER",
     "WITHDRAWN",
     "FeeItem",
     "PlannedBill",
@@ -74,6 +75,8 @@ _YES, _NO = {"yes", "y", "是", "1", "true"}, {"no", "n", "否", "0", "false", "
 ALL_GRADES = "*"
 #: How a withdrawal's cancellation reason starts: such a student is not billed again.
 WITHDRAWN = "退学: "
+#: The cancellation reason of an unpaid bill whose student is no longer on the roster.
+OFF_ROSTER = "no longer on the roster"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,11 @@ class StoredStudent:
 @dataclass(slots=True)
 class RosterChanges:
     """What a roster import does (or did): students and bills added, changed, unchanged,
-    removed, and what it left alone because money was already paid."""
+    removed, and what it left alone because money was already paid or waived.
+
+    Each student of the roster or of the stored term is in exactly one ``students_`` list,
+    each bill in exactly one ``bills_`` list: a student whose bill is left alone is neither
+    changed nor removed (a new name or phone of theirs is still applied)."""
 
     term: str
     students_added: list[str] = field(default_factory=list)
@@ -160,11 +167,14 @@ class RosterChanges:
     students_unchanged: list[str] = field(default_factory=list)
     students_removed: list[str] = field(default_factory=list)
     students_withdrawn: list[str] = field(default_factory=list)
+    students_left_alone: list[str] = field(default_factory=list)
     bills_added: list[PlannedBill] = field(default_factory=list)
     bills_changed: list[tuple[Bill, PlannedBill]] = field(default_factory=list)
     bills_unchanged: list[str] = field(default_factory=list)
     bills_removed: list[Bill] = field(default_factory=list)
+    bills_left_alone: list[Bill] = field(default_factory=list)
     contact_updates: list[Student] = field(default_factory=list)
+    #: Why each of ``bills_left_alone`` was left alone (same order).
     left_alone: list[str] = field(default_factory=list)
 
     @property
@@ -180,11 +190,12 @@ class RosterChanges:
             "students_unchanged": len(self.students_unchanged),
             "students_removed": len(self.students_removed),
             "students_withdrawn": len(self.students_withdrawn),
+            "students_left_alone": len(self.students_left_alone),
             "bills_added": len(self.bills_added),
             "bills_changed": len(self.bills_changed),
             "bills_unchanged": len(self.bills_unchanged),
             "bills_removed": len(self.bills_removed),
-            "left_alone": len(self.left_alone),
+            "bills_left_alone": len(self.bills_left_alone),
         }
 
     def lines(self) -> list[str]:
@@ -192,10 +203,11 @@ class RosterChanges:
         out = [
             f"{self.term}: students {len(self.students_added)} added, "
             f"{len(self.students_changed)} changed, {len(self.students_unchanged)} unchanged, "
-            f"{len(self.students_removed)} removed, {len(self.students_withdrawn)} withdrawn; "
+            f"{len(self.students_removed)} removed, {len(self.students_withdrawn)} withdrawn, "
+            f"{len(self.students_left_alone)} left alone; "
             f"bills {len(self.bills_added)} added, "
             f"{len(self.bills_changed)} changed, {len(self.bills_unchanged)} unchanged, "
-            f"{len(self.bills_removed)} removed"
+            f"{len(self.bills_removed)} removed, {len(self.bills_left_alone)} left alone"
         ]
         out += [f"+ {p.bill.bill_no} {format_yuan(p.bill.principal_fen)}" for p in self.bills_added]
         out += [
@@ -489,34 +501,39 @@ def diff_roster(
         class_changed = current.bill.sub_unit != student.sub_unit
         if contact_changed:
             changes.contact_updates.append(student)
-        if contact_changed or class_changed:
-            changes.students_changed.append(student.student_no)
-        else:
-            changes.students_unchanged.append(student.student_no)
         if current.content_hash == plan.content_hash:
             changes.bills_unchanged.append(current.bill.bill_no)
         elif _paid(current.bill) or current.bill.waived_fen:
+            changes.students_left_alone.append(student.student_no)
+            changes.bills_left_alone.append(current.bill)
             changes.left_alone.append(
                 f"{current.bill.bill_no}: the fees changed but {format_yuan(_paid(current.bill))}"
                 f" is paid and {format_yuan(current.bill.waived_fen)} waived; "
                 "adjust it by hand (waive or refund)"
             )
+            continue
         else:
             changes.bills_changed.append((current.bill, _revised(plan, term, len(known.bills) + 1)))
+        if contact_changed or class_changed:
+            changes.students_changed.append(student.student_no)
+        else:
+            changes.students_unchanged.append(student.student_no)
     on_roster = {plan.student.student_no for plan in planned}
     if remove_missing:
         for number in sorted(set(stored) - on_roster):
             current = stored[number].current
             if current is None:
                 continue
-            changes.students_removed.append(number)
             if _paid(current.bill):
+                changes.students_left_alone.append(number)
+                changes.bills_left_alone.append(current.bill)
                 changes.left_alone.append(
                     f"{current.bill.bill_no}: {number} is no longer on the roster but "
                     f"{format_yuan(_paid(current.bill))} is paid; withdraw the student to "
                     "refund and close the bill"
                 )
             else:
+                changes.students_removed.append(number)
                 changes.bills_removed.append(current.bill)
     return changes
 

@@ -8,10 +8,12 @@ Pure: the rows come in as values (:class:`StudentBill`, :class:`DayPayment`).
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
 from billfold.masking import mask_name
@@ -20,13 +22,52 @@ from billfold.settlement.exports import Sheet, write_csv
 from billfold.settlement.workbook import RatioChart, write_workbook
 
 __all__ = [
+    "Closed",
     "StudentBill",
     "arrears_sheet",
     "class_list_sheet",
     "collection_rates",
     "daily_sheet",
+    "natural_key",
     "write_bursar_reports",
 ]
+
+_NUMBER = re.compile(r"(\d+|[〇零一二两三四五六七八九十]+)")
+_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
+
+
+def _chinese_number(text: str) -> int:
+    """一 → 1, 十 → 10, 十二 → 12, 二十三 → 23; digits alone (一〇) read positionally."""
+    if "十" not in text:
+        value = 0
+        for char in text:
+            value = value * 10 + _DIGITS[char]
+        return value
+    tens, _, ones = text.partition("十")
+    return (_chinese_number(tens) if tens else 1) * 10 + (_chinese_number(ones) if ones else 0)
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key reading the numbers in a grade or class name by value, in Arabic or Chinese
+    numerals: 2班 before 10班, 七年级 before 八年级 before 九年级, 高二 before 高十二."""
+    key: list[tuple[int, int, str]] = []
+    for index, part in enumerate(_NUMBER.split(text)):
+        if not part:
+            continue
+        if index % 2:
+            value = int(part) if part.isdigit() else _chinese_number(part)
+            key.append((0, value, part))
+        else:
+            key.append((1, 0, part))
+    return tuple(key)
+
+
+class Closed(StrEnum):
+    """Why a student's bill of the term is closed, as the class list shows it."""
+
+    WITHDRAWN = "已退学"  # the student left: Campus.withdraw refunded and cancelled the bill
+    REMOVED = "已移出名单"  # a roster import cancelled it: no longer on the roster, nothing paid
+    CANCELLED = "已取消"  # cancelled by hand for another reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +84,24 @@ class StudentBill:
     paid_fen: int  # net of refunds
     refunded_fen: int
     outstanding_fen: int
-    withdrawn: bool = False  # the bill was cancelled: the student left
+    closed: Closed | None = None  # the bill was cancelled, and why
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.closed is Closed.WITHDRAWN
 
     @property
     def due_fen(self) -> int:
-        return 0 if self.withdrawn else self.principal_fen - self.waived_fen
+        return 0 if self.closed else self.principal_fen - self.waived_fen
 
     @property
     def arrears_fen(self) -> int:
-        return 0 if self.withdrawn else self.outstanding_fen
+        return 0 if self.closed else self.outstanding_fen
 
     @property
     def state(self) -> str:
-        if self.withdrawn:
-            return "已退学"
+        if self.closed:
+            return self.closed.value
         if self.outstanding_fen == 0:
             return "已缴清"
         return "部分缴费" if self.paid_fen else "未缴费"
@@ -66,7 +111,11 @@ def _classes(bills: Iterable[StudentBill]) -> dict[tuple[str, str], list[Student
     grouped: dict[tuple[str, str], list[StudentBill]] = defaultdict(list)
     for bill in bills:
         grouped[(bill.grade, bill.class_name)].append(bill)
-    return dict(sorted(grouped.items()))
+    return dict(sorted(grouped.items(), key=lambda kv: _class_key(*kv[0])))
+
+
+def _class_key(grade: str, class_name: str) -> tuple[object, ...]:
+    return (natural_key(grade), grade, natural_key(class_name), class_name)
 
 
 def _rate(paid: int, due: int) -> float:
@@ -74,10 +123,11 @@ def _rate(paid: int, due: int) -> float:
 
 
 def collection_rates(bills: Iterable[StudentBill]) -> list[tuple[str, float]]:
-    """收缴率 per class: collected / (billed − waived), withdrawn students left out."""
+    """收缴率 per class: collected / (billed − waived); students whose bill is closed
+    (withdrawn, off the roster, cancelled) are left out."""
     rates: list[tuple[str, float]] = []
     for (grade, class_name), rows in _classes(bills).items():
-        live = [b for b in rows if not b.withdrawn]
+        live = [b for b in rows if not b.closed]
         if live:
             due = sum(b.due_fen for b in live)
             rates.append((f"{grade}{class_name}", _rate(sum(b.paid_fen for b in live), due)))
@@ -100,7 +150,7 @@ def arrears_sheet(bills: Iterable[StudentBill]) -> Sheet:
         ],
     )
     for (grade, class_name), rows in _classes(bills).items():
-        live = [b for b in rows if not b.withdrawn]
+        live = [b for b in rows if not b.closed]
         if not live:
             continue
         paid = sum(b.paid_fen for b in live)
@@ -139,7 +189,7 @@ def class_list_sheet(bills: Iterable[StudentBill], *, mask: bool = True) -> Shee
             ("欠费金额", "money"),
         ],
     )
-    order = {"未缴费": 0, "部分缴费": 1, "已缴清": 2, "已退学": 3}
+    order = {"未缴费": 0, "部分缴费": 1, "已缴清": 2} | {c.value: 3 for c in Closed}
     for (grade, class_name), rows in _classes(bills).items():
         for b in sorted(rows, key=lambda r: (order[r.state], r.student_no)):
             sheet.rows.append(
@@ -180,7 +230,8 @@ def daily_sheet(day: date, payments: Sequence[DayPayment]) -> Sheet:
             entry = totals[(grade, class_name, payment.channel)]
             entry[0] += 1
             entry[1] += line.amount_fen
-    for (grade, class_name, channel), (count, amount) in sorted(totals.items()):
+    ordered = sorted(totals.items(), key=lambda kv: (*_class_key(*kv[0][:2]), kv[0][2]))
+    for (grade, class_name, channel), (count, amount) in ordered:
         sheet.rows.append((day.isoformat(), grade, class_name, channel, count, amount))
     return sheet
 

@@ -271,6 +271,58 @@ def _amount(text: str, layout: Layout, name: str) -> int:
     return parse_yuan(text, field=name)
 
 
+def _arrears_row(
+    number: int, values: dict[str, str], layout: Layout, seen: dict[str, int]
+) -> tuple[ArrearsRow | None, list[LineError]]:
+    """One arrears line checked field by field: every bad field is named, not only the first.
+    A field missing from ``values`` was already refused (it cuts a character in half)."""
+    errors: list[LineError] = []
+
+    def bad(name: str, message: str) -> None:
+        errors.append(LineError(number, name, message))
+
+    account = values.get("account_no")
+    if account is not None and (not account or len(account) > 32):
+        bad("account_no", f"{account!r} must be 1-32 characters")
+    amount = 0
+    if "amount" in values:
+        try:
+            amount = _amount(values["amount"], layout, "amount")
+        except InvalidInput as exc:
+            bad("amount", exc.message.partition(": ")[2])
+        else:
+            if amount <= 0:
+                bad("amount", "must be more than 0.00")
+    due: date | None = None
+    if "due_date" in values:
+        try:
+            due = datetime.strptime(values["due_date"], layout.date_format).date()
+        except ValueError:
+            bad("due_date", f"{values['due_date']!r} does not match {layout.date_format}")
+    period = values.get("period", "")
+    bill_no = values.get("bill_no") or ""
+    if not bill_no and due is not None and account:
+        bill_no = f"{period or due.strftime('%Y%m')}-{account}"
+    if bill_no:
+        if bill_no in seen:
+            bad("bill_no", f"{bill_no} repeats line {seen[bill_no]}")
+        else:
+            seen[bill_no] = number
+    if errors or account is None or due is None or "amount" not in values:
+        return None, errors
+    row = ArrearsRow(
+        number,
+        account,
+        amount,
+        due,
+        bill_no,
+        values.get("name", ""),
+        period,
+        values.get("late_fee", ""),
+    )
+    return row, errors
+
+
 def parse_arrears(data: bytes, layout: Layout, *, file_name: str = "arrears") -> list[ArrearsRow]:
     """Every arrears line, or :class:`ImportFailed` naming every bad line and field."""
     missing = [name for name in ARREARS_REQUIRED if layout.named(name) is None]
@@ -280,39 +332,10 @@ def parse_arrears(data: bytes, layout: Layout, *, file_name: str = "arrears") ->
     rows: list[ArrearsRow] = []
     seen: dict[str, int] = {}
     for number, values in records:
-        try:
-            account = values["account_no"]
-            if not account or len(account) > 32:
-                raise InvalidInput(f"account_no: {account!r} must be 1-32 characters")
-            amount = _amount(values["amount"], layout, "amount")
-            if amount <= 0:
-                raise InvalidInput("amount: must be more than 0.00")
-            try:
-                due = datetime.strptime(values["due_date"], layout.date_format).date()
-            except ValueError:
-                raise InvalidInput(
-                    f"due_date: {values['due_date']!r} does not match {layout.date_format}"
-                ) from None
-            period = values.get("period", "")
-            bill_no = values.get("bill_no") or f"{period or due.strftime('%Y%m')}-{account}"
-            if bill_no in seen:
-                raise InvalidInput(f"bill_no: {bill_no} repeats line {seen[bill_no]}")
-            seen[bill_no] = number
-            rows.append(
-                ArrearsRow(
-                    number,
-                    account,
-                    amount,
-                    due,
-                    bill_no,
-                    values.get("name", ""),
-                    period,
-                    values.get("late_fee", ""),
-                )
-            )
-        except InvalidInput as exc:
-            fld, _, msg = exc.message.partition(": ")
-            errors.append(LineError(number, fld, msg))
+        row, bad = _arrears_row(number, values, layout, seen)
+        errors += bad
+        if row is not None:
+            rows.append(row)
     if not records and not errors:
         errors.append(LineError(1, "row", "the file has no arrears lines"))
     if errors:

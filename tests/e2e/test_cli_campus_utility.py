@@ -68,8 +68,8 @@ def test_the_bursar_imports_the_roster_twice_and_writes_the_reports(
     code, out, _ = _run("campus", db_url, *args)
     assert code == 0, out
     assert out.splitlines()[0] == (
-        "2026秋: students 5 added, 0 changed, 0 unchanged, 0 removed, 0 withdrawn; "
-        "bills 5 added, 0 changed, 0 unchanged, 0 removed"
+        "2026秋: students 5 added, 0 changed, 0 unchanged, 0 removed, 0 withdrawn, "
+        "0 left alone; bills 5 added, 0 changed, 0 unchanged, 0 removed, 0 left alone"
     )
     code, out, _ = _run("campus", db_url, *args, "--json")
     assert code == 0 and json.loads(out)["counts"]["bills_unchanged"] == 5
@@ -94,10 +94,33 @@ def test_the_bursar_imports_the_roster_twice_and_writes_the_reports(
         "s1-2026秋-bursar-2026-09-01.xlsx",
     ]
     notice = tmp_path / "notice.png"
-    code, out, _ = _run(
+    code, out, err = _run(
         "campus", db_url, "notice", "s1", "2026301", "--term", "2026秋", "--out", str(notice)
     )
-    assert code == 0 and notice.read_bytes().startswith(b"\x89PNG")
+    assert (code, out, notice.exists()) == (1, "", False)
+    assert err == (
+        "error: --base-url: the payer pages' address is needed for the QR, "
+        "e.g. https://pay.example.edu.cn\n"
+    )
+    code, _, err = _run(
+        "campus", db_url, "notice", "s1", "2026301", "--term", "2026秋", "--out", str(notice),
+        "--base-url", "pay.example.edu.cn",
+    )  # fmt: skip
+    assert (code, notice.exists()) == (1, False)
+    assert err == (
+        "error: --base-url: 'pay.example.edu.cn' must be an http:// or https:// address "
+        "without a query, e.g. https://pay.example.edu.cn\n"
+    )
+    code, out, _ = _run(
+        "campus", db_url, "notice", "s1", "2026301", "--term", "2026秋", "--out", str(notice),
+        "--base-url", "https://pay.example.edu.cn",
+    )  # fmt: skip
+    assert (code, out) == (
+        0,
+        f"notice written to {notice}\n"
+        "QR: https://pay.example.edu.cn/pay/b/s1/bills/2026%E7%A7%8B-2026301\n",
+    )
+    assert notice.read_bytes().startswith(b"\x89PNG")
     code, out, _ = _run(
         "campus", db_url, "withdraw", "s1", "2026302", "--term", "2026秋", "--by", "bursar",
         "--reason", "转学",
@@ -110,14 +133,21 @@ def test_a_bad_roster_fails_with_every_line_named_and_changes_nothing(
 ) -> None:
     _billers(db_url)
     roster, fees = tmp_path / "roster.csv", tmp_path / "fees.csv"
-    roster.write_text(ROSTER_CSV + "2026399,钱,七年级,1班,12345,\n", encoding="utf-8")
+    roster.write_text(
+        ROSTER_CSV + "2026399,钱,七年级,1班,12345,\n2026301,周,七年级,1班,13900000399,\n",
+        encoding="utf-8",
+    )
     fees.write_text(FEES_CSV, encoding="utf-8")
-    code, _, err = _run(
+    code, out, err = _run(
         "campus", db_url, "import-roster", "s1", "--roster", str(roster), "--fees",
         str(fees), "--term", "2026秋", "--due", "2026-09-10", "--by", "bursar",
     )  # fmt: skip
-    assert code == 1
-    assert err == "error: roster.csv: 1 line(s) rejected; nothing was imported\n"
+    assert (code, out) == (1, "")
+    assert err == (
+        "line 7: guardian_phone: '12345' is not an 11-digit mobile number\n"
+        "line 8: student_no: 2026301 repeats line 2\n"
+        "error: roster.csv: 2 line(s) rejected; nothing was imported\n"
+    )
     code, _, err = _run(
         "campus", db_url, "import-roster", "s1", "--roster", str(roster), "--fees",
         str(fees), "--term", "2026秋", "--due", "10/09/2026", "--by", "bursar",
@@ -140,14 +170,18 @@ def test_the_utility_files_round_trip_through_the_command_line(db_url: str, tmp_
     assert (code, out) == (0, "gas.csv: 4 new, 0 unchanged\n"), err
 
     bad = tmp_path / "bad.csv"
-    bad.write_text("账单号,户号,欠费金额,缴费截止日\nG9,5509,12.3.4,2026-09-20\n", encoding="utf-8")
+    bad.write_text("账单号,户号,欠费金额,缴费截止日\nG9,5509,12.3.4,2026/12/20\n", encoding="utf-8")
     code, _, err = _run("utility", db_url, "import-arrears", "g1", str(bad),
                         "--layout", str(layout))  # fmt: skip
     assert code == 1
     assert err == (
         "line 2: amount: '12.3.4' is not an amount like '12.34'\n"
+        "line 2: due_date: '2026/12/20' does not match %Y-%m-%d\n"
         "error: bad.csv: 1 line(s) rejected; nothing was imported\n"
     )
+    engine = Engine.from_url(db_url)
+    assert engine.bills_for("5509") == []
+    engine.close()
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"format": "xml", "fields": []}), encoding="utf-8")
     code, _, err = _run("utility", db_url, "import-arrears", "g1", str(data),

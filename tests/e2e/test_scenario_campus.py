@@ -17,6 +17,7 @@ from billfold.adapters.campus import Campus, GrantKind
 from billfold.adapters.demo_campus_utility import (
     CAMPUS,
     FEES_CSV,
+    PUBLIC_URL,
     ROSTER_CSV,
     STATEMENT_MAPPING,
     TERM,
@@ -194,9 +195,11 @@ def test_campus_tuition_from_roster_to_settlement_and_the_bursars_files(
     assert isinstance(chart, BarChart) and chart.title is not None
 
     # and a payment notice for the family still paying in installments
-    png = campus.notice_png(CAMPUS, TERM.name, "2026302")
+    png = campus.notice_png(CAMPUS, TERM.name, "2026302", base_url=PUBLIC_URL)
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.width == 900 and image.height > 900
+    link = campus.notice_link(CAMPUS, TERM.name, "2026302", base_url=PUBLIC_URL)
+    assert link == "http://127.0.0.1:8000/pay/b/demo-campus/bills/2026%E7%A7%8B-2026302"
 
 
 def test_the_campus_scenario_runs_twice_and_the_second_run_changes_nothing(

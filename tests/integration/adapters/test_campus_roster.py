@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 import pytest
 
 from billfold.adapters.campus import Campus, GrantKind
+from billfold.adapters.http.app import create_app
+from billfold.adapters.http.asgi_client import asgi_client
+from billfold.adapters.http.cashier_sandbox import CashierSandbox
+from billfold.channels.qr_render import render_counter_sign
 from billfold.collection.roster import Term
 from billfold.engine import Engine
 from billfold.errors import ImportFailed, InvalidInput, NotFound
@@ -80,8 +85,8 @@ def test_a_changed_roster_replaces_unpaid_bills_cancels_removed_ones_and_updates
     assert preview.counts()["bills_changed"] == 1 and len(_bills(engine)) == 3
     done = campus.import_roster("s1", changed, FEES, TERM, actor="bursar")
     assert done.lines() == [
-        "2026秋: students 1 added, 1 changed, 1 unchanged, 1 removed, 0 withdrawn; "
-        "bills 1 added, 1 changed, 1 unchanged, 1 removed",
+        "2026秋: students 1 added, 1 changed, 1 unchanged, 1 removed, 0 withdrawn, "
+        "0 left alone; bills 1 added, 1 changed, 1 unchanged, 1 removed, 0 left alone",
         "+ 2026秋-2026004 4500.00",
         "~ 2026秋-2026002 -> 2026秋-2026002-r2 4500.00 -> 5700.00",
         "- 2026秋-2026003 cancelled",
@@ -200,3 +205,55 @@ def test_the_days_collections_carry_each_bills_class(engine: Engine, campus: Cam
         570_000,
     )
     assert campus.day_payments("s1", date(2026, 9, 2)) == []
+
+
+def test_a_student_taken_off_the_roster_shows_as_off_the_roster_not_as_withdrawn(
+    engine: Engine, campus: Campus
+) -> None:
+    campus.import_roster("s1", ROSTER, FEES, TERM, actor="bursar")
+    campus.withdraw("s1", "2026秋", "2026002", by="bursar", reason="转学")
+    without_2026003 = b"\n".join(ROSTER.splitlines()[:3]) + b"\n"
+    changes = campus.import_roster("s1", without_2026003, FEES, TERM, actor="bursar")
+    assert changes.students_removed == ["2026003"]
+    rows = {r.student_no: r for r in campus.student_bills("s1", "2026秋")}
+    assert [(n, r.state, r.withdrawn) for n, r in sorted(rows.items())] == [
+        ("2026001", "未缴费", False),
+        ("2026002", "已退学", True),
+        ("2026003", "已移出名单", False),
+    ]
+    # neither is owed anything, so neither counts in 学生数 or 收缴率
+    assert [(r.due_fen, r.arrears_fen) for r in rows.values()][1:] == [(0, 0), (0, 0)]
+    # a bill cancelled for any other reason is neither
+    engine.cancel_bill("s1", "2026秋-2026001", reason="录入错误", by="ops")
+    (first, *_) = campus.student_bills("s1", "2026秋")
+    assert (first.student_no, first.state, first.due_fen) == ("2026001", "已取消", 0)
+
+
+def test_the_notice_qr_opens_the_bill_on_the_payer_pages_under_the_schools_address(
+    engine: Engine, campus: Campus
+) -> None:
+    campus.import_roster("s1", ROSTER, FEES, TERM, actor="bursar")
+    link = campus.notice_link("s1", "2026秋", "2026001", base_url="https://pay.example.edu.cn/")
+    assert link == ("https://pay.example.edu.cn/pay/b/s1/bills/2026%E7%A7%8B-2026001")
+    png = campus.notice_png("s1", "2026秋", "2026001", base_url="https://pay.example.edu.cn")
+    assert png == render_counter_sign(
+        link,
+        "第一中学 缴费通知",
+        amount_fen=570_000,
+        caption="2026秋 学杂费 2026001 张** 请用手机银行扫码缴费",
+    )
+    # the payer pages answer that address with the bill
+    with asgi_client(create_app(engine, CashierSandbox(engine).channels)) as client:
+        page = client.get(urlsplit(link).path)
+    assert page.status_code == 200 and "2026秋-2026001" in page.text and "5700.00" in page.text
+    for base, message in [
+        ("", "base_url: the payer pages' address is needed for the QR, e.g. "
+             "https://pay.example.edu.cn"),
+        ("pay.example.edu.cn", "base_url: 'pay.example.edu.cn' must be an http:// or "
+                               "https:// address without a query, e.g. https://pay.example.edu.cn"),
+        ("https://pay.example.edu.cn/?a=1", "base_url: 'https://pay.example.edu.cn/?a=1' must "
+         "be an http:// or https:// address without a query, e.g. https://pay.example.edu.cn"),
+    ]:  # fmt: skip
+        with pytest.raises(InvalidInput) as exc:
+            campus.notice_png("s1", "2026秋", "2026001", base_url=base)
+        assert exc.value.message == message

@@ -92,7 +92,8 @@ def test_the_same_files_plan_the_same_bills_and_nothing_changes() -> None:
         "bills_changed": 0,
         "bills_unchanged": 3,
         "bills_removed": 0,
-        "left_alone": 0,
+        "students_left_alone": 0,
+        "bills_left_alone": 0,
     }
 
 
@@ -117,8 +118,8 @@ def test_the_change_report_names_added_changed_and_removed_students_and_bills() 
     assert [b.bill_no for b in changes.bills_removed] == ["2026秋-2026003"]
     assert [s.student_no for s in changes.contact_updates] == ["2026001"]
     assert changes.lines() == [
-        "2026秋: students 1 added, 1 changed, 1 unchanged, 1 removed, 0 withdrawn; "
-        "bills 1 added, 1 changed, 1 unchanged, 1 removed",
+        "2026秋: students 1 added, 1 changed, 1 unchanged, 1 removed, 0 withdrawn, "
+        "0 left alone; bills 1 added, 1 changed, 1 unchanged, 1 removed, 0 left alone",
         "+ 2026秋-2026004 4880.00",
         "~ 2026秋-2026002 -> 2026秋-2026002-r2 4920.00 -> 6120.00",
         "- 2026秋-2026003 cancelled",
@@ -149,6 +150,42 @@ def test_bills_with_money_paid_are_left_alone_and_reported() -> None:
         "2026秋-2026003: 2026003 is no longer on the roster but 4800.00 is paid; "
         "withdraw the student to refund and close the bill",
     ]
+
+
+def test_each_student_and_each_bill_is_counted_in_exactly_one_category() -> None:
+    # 2026001 is unchanged; 2026002 paid 100.00 and now chose the dormitory, and moved class;
+    # 2026003 paid 4800.00 and left the roster; 2026004 joined
+    stored = _stored(_plan(), s2026002=10_000, s2026003=480_000)
+    roster = """\
+学号,姓名,年级,班级,家长电话,选报项目
+2026001,张小明,七年级,1班,13812345671,dorm
+2026002,李小红,七年级,1班,13812345672,dorm
+2026004,赵小丽,七年级,1班,13812345674,
+"""
+    changes = diff_roster(TERM, _plan(roster), stored)
+    assert changes.counts() == {
+        "students_added": 1,
+        "students_changed": 0,
+        "students_unchanged": 1,
+        "students_removed": 0,
+        "students_withdrawn": 0,
+        "students_left_alone": 2,
+        "bills_added": 1,
+        "bills_changed": 0,
+        "bills_unchanged": 1,
+        "bills_removed": 0,
+        "bills_left_alone": 2,
+    }
+    assert changes.students_left_alone == ["2026002", "2026003"]
+    assert [b.bill_no for b in changes.bills_left_alone] == ["2026秋-2026002", "2026秋-2026003"]
+    counts = changes.counts()
+    students = sum(v for k, v in counts.items() if k.startswith("students_"))
+    bills = sum(v for k, v in counts.items() if k.startswith("bills_"))
+    assert (students, bills) == (4, 4)  # three stored and one new, each once
+    assert changes.lines()[0] == (
+        "2026秋: students 1 added, 0 changed, 1 unchanged, 0 removed, 0 withdrawn, "
+        "2 left alone; bills 1 added, 0 changed, 1 unchanged, 0 removed, 2 left alone"
+    )
 
 
 def test_a_withdrawn_student_still_on_the_roster_is_not_billed_again() -> None:

@@ -12,6 +12,7 @@ from openpyxl.chart import BarChart
 from billfold.settlement.daybook import DayLine, DayPayment
 from billfold.settlement.exports import write_csv
 from billfold.settlement.tuition import (
+    Closed,
     StudentBill,
     arrears_sheet,
     class_list_sheet,
@@ -24,7 +25,9 @@ BILLS = [
     StudentBill("七年级", "1班", "001", "张小明", "T-001", 500_000, 0, 500_000, 0, 0),
     StudentBill("七年级", "1班", "002", "李小红", "T-002", 500_000, 100_000, 100_000, 0, 300_000),
     StudentBill("七年级", "2班", "003", "王小刚", "T-003", 400_000, 0, 0, 0, 400_000),
-    StudentBill("八年级", "1班", "004", "赵小丽", "T-004", 300_000, 0, 0, 300_000, 0, True),
+    StudentBill(
+        "八年级", "1班", "004", "赵小丽", "T-004", 300_000, 0, 0, 300_000, 0, Closed.WITHDRAWN
+    ),
 ]
 
 
@@ -88,3 +91,58 @@ def test_the_workbook_has_the_three_sheets_and_a_bar_chart_of_the_rates(tmp_path
     (chart,) = rates._charts
     assert isinstance(chart, BarChart) and chart.type == "col"
     assert chart.y_axis.scaling.max == 1
+
+
+def test_a_student_taken_off_the_roster_is_not_shown_as_withdrawn_and_is_left_out_of_the_rate() -> (
+    None
+):
+    off = StudentBill(
+        "七年级", "2班", "005", "孙小美", "T-005", 400_000, 0, 0, 0, 0, Closed.REMOVED
+    )
+    bills = [*BILLS, off]
+    assert off.state == "已移出名单" and not off.withdrawn
+    assert (off.due_fen, off.arrears_fen) == (0, 0)
+    rows = _csv(class_list_sheet(bills))
+    assert [r.split(",")[2:6] for r in rows[1:] if r.startswith("七年级,2班")] == [
+        ["003", "王**", "T-003", "未缴费"],
+        ["005", "孙**", "T-005", "已移出名单"],
+    ]
+    assert _csv(arrears_sheet(bills))[2] == "七年级,2班,1,4000.00,0.00,0.00,4000.00,1,0.0%"
+    assert collection_rates(bills) == collection_rates(BILLS)
+
+
+def _in(grade: str, class_name: str, number: str) -> StudentBill:
+    return StudentBill(grade, class_name, number, "学生", f"T-{number}", 100, 0, 0, 0, 100)
+
+
+def test_grades_and_classes_sort_by_their_numbers_not_as_text() -> None:
+    bills = [
+        _in("九年级", "1班", "901"),
+        _in("七年级", "10班", "710"),
+        _in("七年级", "2班", "702"),
+        _in("八年级", "1班", "801"),
+        _in("七年级", "1班", "701"),
+        _in("高十二", "1班", "121"),
+        _in("高二", "1班", "021"),
+    ]
+    expected = [
+        "七年级1班",
+        "七年级2班",
+        "七年级10班",
+        "八年级1班",
+        "九年级1班",
+        "高二1班",
+        "高十二1班",
+    ]
+    assert [label for label, _ in collection_rates(bills)] == expected
+    assert [r.split(",")[0] + r.split(",")[1] for r in _csv(arrears_sheet(bills))[1:]] == expected
+    listed = [r.split(",")[2] for r in _csv(class_list_sheet(bills))[1:]]
+    assert listed == ["701", "702", "710", "801", "901", "021", "121"]
+    paid_at = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    payments = [
+        DayPayment("mobile_banking", f"M{b.student_no}", f"O{b.student_no}", 100, 0, paid_at,
+                   (DayLine(b.bill_no, b.student_no, f"{b.grade}/{b.class_name}", 100, 0),))
+        for b in bills
+    ]  # fmt: skip
+    daily = _csv(daily_sheet(date(2026, 9, 1), payments))[1:]
+    assert [r.split(",")[1] + r.split(",")[2] for r in daily] == expected

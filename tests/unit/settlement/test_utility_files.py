@@ -113,6 +113,34 @@ def test_every_bad_arrears_line_is_named_and_nothing_is_returned() -> None:
     ]
 
 
+def test_every_bad_field_of_a_line_is_named_not_only_the_first() -> None:
+    text = (
+        "账单号,户号,欠费金额,截止日\n"
+        "G1,5501,12.3.4,2026/12/20\n"
+        "G2,,0.00,2026-12-20\n"
+        "G3,5503,1.00,2026-12-20\n"
+    )
+    with pytest.raises(ImportFailed) as exc:
+        parse_arrears(text.encode(), _layout(CSV), file_name="gas.csv")
+    assert exc.value.message == "gas.csv: 2 line(s) rejected; nothing was imported"
+    assert exc.value.errors == [
+        "line 2: amount: '12.3.4' is not an amount like '12.34'",
+        "line 2: due_date: '2026/12/20' does not match %Y-%m-%d",
+        "line 3: account_no: '' must be 1-32 characters",
+        "line 3: amount: must be more than 0.00",
+    ]
+
+
+def test_a_bad_line_still_holds_its_bill_number_so_a_repeat_is_named_too() -> None:
+    text = "账单号,户号,欠费金额,截止日\nG1,5501,x,2026-09-20\nG1,5502,2.00,2026-09-20\n"
+    with pytest.raises(ImportFailed) as exc:
+        parse_arrears(text.encode(), _layout(CSV))
+    assert exc.value.errors == [
+        "line 2: amount: 'x' is not an amount like '12.34'",
+        "line 3: bill_no: G1 repeats line 2",
+    ]
+
+
 def test_a_repeated_bill_and_a_file_in_the_wrong_encoding_are_refused() -> None:
     twice = "账单号,户号,欠费金额,截止日\nG1,5501,1.00,2026-09-20\nG1,5502,2.00,2026-09-20\n"
     with pytest.raises(ImportFailed) as exc:

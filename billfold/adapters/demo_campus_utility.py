@@ -6,8 +6,9 @@ reconciliation of the channel's statement → settlement batch → export files 
 ``out_dir``, and returns a :class:`~billfold.adapters.demo_summary.ScenarioSummary`.
 
 Everything is keyed (bank transaction numbers, refund request ids, mandate numbers), the
-statements are built from what the sandbox bank settled, and each step looks at what is
-stored before acting, so running a scenario twice on the same database changes nothing.
+statements are written from the bank transactions the engine recorded (see
+:func:`sandbox_statement`), and each step looks at what is stored before acting, so running
+a scenario twice on the same database changes nothing.
 """
 
 from __future__ import annotations
@@ -292,8 +293,10 @@ def _configure(engine: Engine, code: str, configs: Iterable[ChannelConfig]) -> N
 
 
 def sandbox_statement(engine: Engine, biller: str, channel: str, day: date) -> bytes:
-    """The channel's statement of ``day`` for one biller, as the sandbox bank sends it: every
-    payment it settled and every refund it paid out that day."""
+    """The channel's statement of ``day`` for one biller: every payment and paid-out refund
+    of that day. The sandbox bank keeps no books across demo runs, so the statement is written
+    from what the engine recorded of the bank's transactions, and the demo's reconciliation
+    matches cleanly; the scenario tests reconcile hand-written statements that disagree."""
     found = engine.biller(biller)
     assert found.id is not None
     tz = found.timezone

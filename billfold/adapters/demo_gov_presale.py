@@ -333,8 +333,10 @@ def _credited(engine: Engine, codes: tuple[str, ...]) -> list[int]:
 
 
 def acquirer_statement(engine: Engine, biller: str, channel: str, day: date) -> bytes:
-    """The sandbox acquirer's statement of ``biller``'s ``channel`` for ``day``: every payment
-    it took, in the generic CSV layout of :data:`STATEMENT_MAP`."""
+    """The acquirer's statement of ``biller``'s ``channel`` for ``day`` in the generic CSV
+    layout of :data:`STATEMENT_MAP`: every payment it took. The sandbox keeps no books across
+    demo runs, so it is written from the payments the engine recorded, and the demo's
+    reconciliation matches cleanly; the scenario tests reconcile statements that disagree."""
     p, b = t.payments.c, t.billers.c
     query = (
         select(p.channel_txn_id, p.order_no, p.amount_fen, p.paid_at, t.billers.c.timezone)

@@ -336,7 +336,7 @@ def acquirer_statement(engine: Engine, biller: str, channel: str, day: date) -> 
     """The acquirer's statement of ``biller``'s ``channel`` for ``day`` in the generic CSV
     layout of :data:`STATEMENT_MAP`: every payment it took. The sandbox keeps no books across
     demo runs, so it is written from the payments the engine recorded, and the demo's
-    reconciliation matches cleanly; the scenario tests reconcile statements that disagree."""
+    reconciliation matches cleanly (the settlement tests cover statements that disagree)."""
     p, b = t.payments.c, t.billers.c
     query = (
         select(p.channel_txn_id, p.order_no, p.amount_fen, p.paid_at, t.billers.c.timezone)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from billfold.adapters import migrate
+from billfold.adapters.cli_common import connect
 from billfold.adapters.db import database_url_from_env, make_engine
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, ImportFailed
@@ -63,7 +64,7 @@ DbUrl = Annotated[
 
 
 def _engine(url: str | None) -> Engine:
-    return Engine.from_url(database_url_from_env(url))
+    return connect(url)  # a database not migrated to this billfold exits 1, saying so
 
 
 def _fail(exc: BillfoldError) -> None:

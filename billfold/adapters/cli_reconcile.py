@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from billfold.adapters.db import database_url_from_env
+from billfold.adapters.cli_common import connect
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
@@ -67,7 +67,9 @@ DbUrl = Annotated[
 
 
 def open_engine(url: str | None) -> Engine:
-    return Engine.from_url(database_url_from_env(url))
+    """The engine for ``reconcile``, ``settle`` and ``export``; a database that is not
+    migrated exits 1 with one line, saying what to run."""
+    return connect(url)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -50,7 +50,6 @@ import json
 import os
 import pstats
 import re
-import secrets
 import sqlite3
 import sys
 import tempfile
@@ -66,7 +65,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
@@ -76,6 +75,7 @@ from billfold.adapters.sql import fastpath
 from billfold.collection.allocation import allocate
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order
 from billfold.logging import configure_logging
+from billfold.testing import scratch_pg_database
 
 T0 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 BILLER = "bench"
@@ -419,32 +419,9 @@ def sqlite_database() -> Iterator[Database]:
 
 @contextmanager
 def pg_database(server_url: str) -> Iterator[Database]:
-    url = make_url(server_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"bench_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench = url.set(database=name)
-    libpq = bench.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        yield Database(
-            "postgresql",
-            bench.render_as_string(hide_password=False),
-            lambda: RawDb("postgresql", psycopg.connect(libpq)),
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_pg_database(server_url, "bench") as url:
+        libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        yield Database("postgresql", url, lambda: RawDb("postgresql", psycopg.connect(libpq)))
 
 
 # -- setup ----------------------------------------------------------------------------------------

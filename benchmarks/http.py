@@ -62,8 +62,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 
 import httpx  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from billfold import Biller, BillerKind, Engine, SystemClock  # noqa: E402
 from billfold.adapters import migrate  # noqa: E402
@@ -79,6 +78,7 @@ from billfold.collection.allocation import allocate  # noqa: E402
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order  # noqa: E402
 from billfold.logging import configure_logging  # noqa: E402
 from billfold.merchants.channel_config import ChannelConfig  # noqa: E402
+from billfold.testing import scratch_pg_database  # noqa: E402
 
 BILLER = "bench-stall"
 MERCHANT = "M-BENCH-HTTP-01"
@@ -122,26 +122,8 @@ def database(backend: str, pg_url: str | None) -> Iterator[str]:
             yield f"sqlite:///{Path(tmp) / 'bench.db'}"
         return
     assert pg_url
-    url = make_url(pg_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"bench_http_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_pg_database(pg_url, "bench_http") as url:
+        yield url
 
 
 # -- setup ----------------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ import json
 import logging
 import os
 import resource
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -62,13 +61,14 @@ from typing import Any
 
 import psycopg
 import structlog
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
 from billfold.adapters import migrate
 from billfold.adapters import schema_settlement as st
 from billfold.adapters.db import make_engine
+from billfold.testing import scratch_pg_database
 
 DAY = date(2026, 9, 1)
 PAID = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -427,28 +427,11 @@ def sqlite_database(tmp: Path) -> Iterator[str]:
 
 @contextmanager
 def pg_database(server: str) -> Iterator[str]:
-    admin_url = make_url(server).set(drivername="postgresql+psycopg")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"bench_recon_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_pg_database(server, "bench_recon") as url:
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 # -- one backend -------------------------------------------------------------------------------

@@ -3,21 +3,27 @@
 * :class:`FixedClock` — a clock that moves only when told (re-exported from billfold.clock).
 * :func:`memory_engine` — a migrated billfold :class:`~billfold.engine.Engine` on in-memory SQLite.
 * :func:`capture_logs` — structlog's log capture, with billfold's masking applied.
+* :func:`scratch_pg_database` — a PostgreSQL database that exists only inside a ``with`` block.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 import structlog.testing
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.logging import mask_personal_data
 
-__all__ = ["FixedClock", "capture_logs", "memory_engine"]
+__all__ = ["FixedClock", "capture_logs", "memory_engine", "scratch_pg_database"]
 
 
 def memory_engine(clock: FixedClock | None = None) -> Engine:
@@ -30,3 +36,44 @@ def capture_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     """Capture structlog events (after billfold's masking) as a list of dicts."""
     with structlog.testing.capture_logs(processors=[mask_personal_data]) as logs:
         yield logs
+
+
+_PREFIX = re.compile(r"[a-z][a-z0-9_]{0,29}")
+
+
+@contextmanager
+def scratch_pg_database(server_url: str, prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database on the server at ``server_url`` and yield its URL.
+
+    The database is named ``<prefix>_<pid>_<random hex>``; the URL uses psycopg 3. On leaving
+    the block, every connection still open to it is terminated and the database is dropped.
+    ``server_url`` must name a database the user may connect to and a role allowed to create
+    databases (``postgresql://postgres@127.0.0.1:5432/postgres``, say).
+    """
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"database name prefix {prefix!r} must be lower-case letters, digits and "
+            "underscores, start with a letter and be at most 30 characters"
+        )
+    url = make_url(server_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :n AND pid <> pg_backend_pid()"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()

@@ -5,31 +5,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from billfold.adapters import migrate
 from billfold.adapters.db import make_engine
 from billfold.adapters.schema import metadata
 from billfold.clock import FixedClock
 from billfold.engine import Engine
+from billfold.testing import scratch_pg_database
 
 PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
-
-
-def _admin_url() -> str:
-    assert PG_URL
-    url = make_url(PG_URL)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -37,24 +28,8 @@ def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
     if not PG_URL:
         pytest.skip("BILLFOLD_TEST_PG_URL is not set")
-    name = f"billfold_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_pg_database(PG_URL, "billfold_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

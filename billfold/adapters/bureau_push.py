@@ -22,12 +22,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Protocol
 
 import httpx
 import structlog
 
+from billfold.adapters.httpx_owner import HttpxClientOwner
 from billfold.adapters.outbox_retry import RetryPolicy
 from billfold.adapters.outbox_signing import signed_headers
 from billfold.adapters.sql.presale import SqlPresale
@@ -74,27 +74,13 @@ class BureauLink:
     secret: str = field(repr=False)
 
 
-class HttpxBureauTransport:
+class HttpxBureauTransport(HttpxClientOwner):
     def __init__(self, timeout: float = 10.0) -> None:
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        super().__init__(httpx.Client(timeout=timeout, follow_redirects=False))
 
     def post(self, url: str, headers: Mapping[str, str], body: bytes) -> BureauAnswer:
         response = self._client.post(url, headers=dict(headers), content=body)
         return BureauAnswer(response.status_code, response.content[:4096])
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> HttpxBureauTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @dataclass

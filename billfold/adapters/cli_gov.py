@@ -12,7 +12,6 @@ Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -20,31 +19,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import day_option, open_engine, yuan_option
 from billfold.adapters.cli_reconcile import WIDTH, DbUrl
 from billfold.collection.government import Government
-from billfold.errors import InvalidInput
 from billfold.merchants.fee_catalogue import FeeItem
-from billfold.money import format_yuan, parse_yuan
+from billfold.money import format_yuan
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Government fees: fee catalogues, fines by decision number, receipts.")
 out = Console(highlight=False, soft_wrap=True, width=WIDTH)
-
-
-def _day(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{what}: {text!r} is not a date like 2026-09-01")
-
-
-def _yuan(text: str, what: str) -> int:
-    try:
-        return parse_yuan(text, field=what)
-    except InvalidInput as exc:
-        fail(exc.message)
 
 
 @app.command("fee-set")
@@ -60,7 +44,9 @@ def fee_set(
 ) -> None:
     """Add a catalogue entry; the same entry again changes nothing."""
     with open_engine(database_url) as engine:
-        entry = FeeItem(item, name, _yuan(amount, "--amount"), _day(effective_from, "--from"))
+        entry = FeeItem(
+            item, name, yuan_option(amount, "--amount"), day_option(effective_from, "--from")
+        )
         added = Government(engine).set_fee(office, entry, actor=by, reason=reason)
     state = "added" if added else "unchanged"
     out.print(
@@ -76,7 +62,7 @@ def fees(
 ) -> None:
     """The office's catalogue in force on a day."""
     with open_engine(database_url) as engine:
-        items = Government(engine).catalogue(office, _day(on, "--date") if on else None)
+        items = Government(engine).catalogue(office, day_option(on, "--date") if on else None)
     table = Table("item", "name", "amount", "since", title=f"{office} fee catalogue")
     for entry in items:
         table.add_row(
@@ -101,8 +87,8 @@ def fine_add(
             office,
             decision_no,
             party=party,
-            fine_fen=_yuan(amount, "--amount"),
-            deadline=_day(deadline, "--deadline"),
+            fine_fen=yuan_option(amount, "--amount"),
+            deadline=day_option(deadline, "--deadline"),
             description=description,
         )
     out.print(f"fine {bill.bill_no}: {format_yuan(bill.principal_fen)} due by {bill.due_date}")

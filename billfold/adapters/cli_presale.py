@@ -17,7 +17,6 @@ Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -32,11 +31,11 @@ from billfold.adapters.bureau_push import (
     pushes,
     requeue,
 )
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import day_option, fail, open_engine, yuan_option
 from billfold.adapters.cli_reconcile import WIDTH, DbUrl
 from billfold.errors import InvalidInput
 from billfold.merchants.presale import Contract, Milestone, Project
-from billfold.money import format_yuan, parse_yuan
+from billfold.money import format_yuan
 from billfold.settlement.presale_desk import PresaleDesk
 
 __all__ = ["app"]
@@ -46,26 +45,12 @@ out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 By = Annotated[str, typer.Option(help="Who does it (audited)")]
 
 
-def _day(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{what}: {text!r} is not a date like 2026-09-01")
-
-
-def _yuan(text: str, what: str) -> int:
-    try:
-        return parse_yuan(text, field=what)
-    except InvalidInput as exc:
-        fail(exc.message)
-
-
 def _stage(text: str) -> Milestone:
     parts = text.split(":")
     if len(parts) != 3:
         fail(f"--stage: {text!r} is not CODE:NAME:PERCENT, e.g. foundation:基础工程完成:30")
     try:
-        share = _yuan(parts[2], "--stage percent")  # "30" or "27.5": hundredths = bps
+        share = yuan_option(parts[2], "--stage percent")  # "30" or "27.5": hundredths = bps
         return Milestone(parts[0], parts[1], share)
     except InvalidInput as exc:
         fail(exc.message)
@@ -113,7 +98,7 @@ def reach(
 ) -> None:
     """Record that construction reached a stage."""
     with open_engine(database_url) as engine:
-        PresaleDesk(engine).reach(bureau_code, stage, _day(on, "--date"), actor=by)
+        PresaleDesk(engine).reach(bureau_code, stage, day_option(on, "--date"), actor=by)
     out.print(f"project {bureau_code}: stage {stage} reached on {on}")
 
 
@@ -128,7 +113,7 @@ def contract_add(
 ) -> None:
     """Register a buyer's contract; its payments go through the project's POS or QR."""
     with open_engine(database_url) as engine:
-        contract = Contract(contract_no, unit, _yuan(price, "--price"), buyer)
+        contract = Contract(contract_no, unit, yuan_option(price, "--price"), buyer)
         PresaleDesk(engine).add_contract(bureau_code, contract)
     out.print(f"contract {contract_no} ({unit}, {buyer[:1]}**): {price}")
 
@@ -202,7 +187,7 @@ def release(
     """Release money to the developer, within the reached stage's limit."""
     with open_engine(database_url) as engine:
         entry = PresaleDesk(engine).release(
-            bureau_code, _yuan(amount, "amount"), request_id=request_id, by=by, reason=reason
+            bureau_code, yuan_option(amount, "amount"), request_id=request_id, by=by, reason=reason
         )
     out.print(f"released {format_yuan(entry.amount_fen)} (entry {entry.seq}) from {bureau_code}")
 
@@ -229,6 +214,8 @@ def report(
 ) -> None:
     """The daily escrow report of a project: per contract, and the summary."""
     with open_engine(database_url) as engine:
-        files = PresaleDesk(engine).daily_report(bureau_code, _day(on, "--date"), out_dir, fmt)
+        files = PresaleDesk(engine).daily_report(
+            bureau_code, day_option(on, "--date"), out_dir, fmt
+        )
     for path in files:
         out.print(str(path))

@@ -22,11 +22,10 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Literal
 
 from billfold.adapters.bureau_push import BureauAnswer
+from billfold.adapters.local_http import BackgroundHttpServer, QuietHandler
 from billfold.adapters.outbox_signing import WebhookRejected, verify_webhook
 from billfold.clock import Clock
 
@@ -88,7 +87,7 @@ class FakeBureau:
         return FakeBureauServer(self)
 
 
-class FakeBureauServer:
+class FakeBureauServer(BackgroundHttpServer):
     """``with bureau.serve() as server:`` — the bureau at ``server.url`` over real HTTP.
     In ``timeout`` mode the server waits ``hang`` seconds before answering 504."""
 
@@ -96,7 +95,7 @@ class FakeBureauServer:
         self.bureau = bureau
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -110,28 +109,8 @@ class FakeBureauServer:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/supervision/push"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> FakeBureauServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
+        self.url = self.base_url + "supervision/push"
 
 
 def _json(status: int, body: dict[str, Any]) -> BureauAnswer:

@@ -12,9 +12,9 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from billfold.adapters.local_http import BackgroundHttpServer, QuietHandler
 
 __all__ = ["FakeTransport", "RecordingReceiver", "SentWebhook"]
 
@@ -69,7 +69,7 @@ class FakeTransport:
             return [s.event_id for s in self.sent]
 
 
-class RecordingReceiver:
+class RecordingReceiver(BackgroundHttpServer):
     """``with RecordingReceiver() as rx:`` serves ``rx.url``; POSTs land in ``rx.received``."""
 
     def __init__(self, status: int = 200) -> None:
@@ -78,7 +78,7 @@ class RecordingReceiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -90,25 +90,5 @@ class RecordingReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> RecordingReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
+        self.url = self.base_url

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Protocol
 
 import httpx
+
+from billfold.adapters.httpx_owner import HttpxClientOwner
 
 __all__ = ["HttpxTransport", "WebhookTransport"]
 
@@ -22,7 +23,7 @@ class WebhookTransport(Protocol):
         ...
 
 
-class HttpxTransport:
+class HttpxTransport(HttpxClientOwner):
     """Webhooks over httpx with bounded waits. The response body is never read.
 
     ``timeout`` bounds each network step (connect, write, each read); the whole request can
@@ -32,26 +33,15 @@ class HttpxTransport:
     def __init__(self, timeout: float = 10.0, *, client: httpx.Client | None = None) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._client = client or httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            follow_redirects=False,
-            headers={"User-Agent": "billfold-webhooks"},
+        super().__init__(
+            client
+            or httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                follow_redirects=False,
+                headers={"User-Agent": "billfold-webhooks"},
+            )
         )
 
     def send(self, url: str, headers: Mapping[str, str], body: bytes) -> int:
         with self._client.stream("POST", url, headers=dict(headers), content=body) as response:
             return response.status_code
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> HttpxTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

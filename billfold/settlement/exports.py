@@ -31,6 +31,7 @@ __all__ = [
     "Sheet",
     "discrepancy_sheet",
     "export_format",
+    "fill_worksheet",
     "recon_sheet",
     "settlement_sheet",
     "write_csv",
@@ -96,34 +97,40 @@ def write_csv(sheet: Sheet, out: BinaryIO, *, tz: str = DEFAULT_TZ) -> None:
 def write_xlsx(sheet: Sheet, out: BinaryIO, *, tz: str = DEFAULT_TZ) -> None:
     """An XLSX workbook of one sheet, with a bold totals row under the data."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
-    zone = ZoneInfo(tz)
     book = Workbook()
     ws = book.active
     assert ws is not None
     ws.title = sheet.title[:31]
+    fill_worksheet(ws, sheet, ZoneInfo(tz))
+    book.save(out)
+
+
+def fill_worksheet(ws: Any, sheet: Sheet, zone: ZoneInfo) -> None:
+    """Write ``sheet`` onto the empty openpyxl worksheet ``ws``.
+
+    Bold header and 合计 rows; money as numbers formatted ``#,##0.00``; times in ``zone``;
+    each column as wide as its longest text (10 to 60); the header row frozen.
+    """
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     ws.append(sheet.headers)
-    bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
     kinds = [kind for _, kind in sheet.columns]
     for row in [*sheet.rows, sheet.totals()]:
         ws.append([_xlsx_value(v, k, zone) for v, k in zip(row, kinds, strict=True)])
     last = ws.max_row
-    for cell in ws[last]:
+    bold = Font(bold=True)
+    for cell in (*ws[1], *ws[last]):
         cell.font = bold
     for index, kind in enumerate(kinds, start=1):
-        letter = get_column_letter(index)
         if kind == "money":
             for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = "#,##0.00"
         (column,) = ws.iter_cols(min_col=index, max_col=index, min_row=1, max_row=last)
         width = max(len(str(c.value or "")) for c in column)
-        ws.column_dimensions[letter].width = min(60, max(10, width * 1.3))
+        ws.column_dimensions[get_column_letter(index)].width = min(60, max(10, width * 1.3))
     ws.freeze_panes = "A2"
-    book.save(out)
 
 
 def _xlsx_value(value: Cell, kind: Kind, zone: ZoneInfo) -> Any:

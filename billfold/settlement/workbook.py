@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
-from billfold.money import format_yuan
-from billfold.settlement.exports import Cell, Kind, Sheet
+from billfold.settlement.exports import Sheet, fill_worksheet
 
 __all__ = ["RatioChart", "write_workbook"]
 
@@ -30,21 +27,6 @@ class RatioChart:
     ratios: Sequence[tuple[str, float]]
 
 
-def _value(value: Cell, kind: Kind, zone: ZoneInfo) -> Any:
-    if value is None:
-        return None
-    if kind == "money":
-        assert isinstance(value, int)
-        return Decimal(format_yuan(value))
-    if kind == "count":
-        return value
-    if isinstance(value, datetime):
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def write_workbook(
     sheets: Sequence[Sheet],
     out: BinaryIO,
@@ -55,7 +37,6 @@ def write_workbook(
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     zone = ZoneInfo(tz)
     book = Workbook()
@@ -64,21 +45,7 @@ def write_workbook(
     book.remove(first)
     bold = Font(bold=True)
     for sheet in sheets:
-        ws = book.create_sheet(sheet.title[:31])
-        ws.append(sheet.headers)
-        kinds = [kind for _, kind in sheet.columns]
-        for row in [*sheet.rows, sheet.totals()]:
-            ws.append([_value(v, k, zone) for v, k in zip(row, kinds, strict=True)])
-        for cell in (*ws[1], *ws[ws.max_row]):
-            cell.font = bold
-        for index, kind in enumerate(kinds, start=1):
-            if kind == "money":
-                for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "#,##0.00"
-            (column,) = ws.iter_cols(min_col=index, max_col=index, min_row=1, max_row=ws.max_row)
-            width = max(len(str(c.value or "")) for c in column)
-            ws.column_dimensions[get_column_letter(index)].width = min(60, max(10, width * 1.3))
-        ws.freeze_panes = "A2"
+        fill_worksheet(book.create_sheet(sheet.title[:31]), sheet, zone)
     if chart is not None:
         ws = book.create_sheet(chart.title[:31])
         ws.append([chart.label, chart.value])

@@ -5,13 +5,10 @@ No timing is asserted here; the benchmark prints figures, it does not judge them
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from subprocess import CompletedProcess
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "http.py"
 ROW = re.compile(
     r"^sqlite\s+1 worker, (?P<http>\w+)\s+(?P<requests>\d+)\s+(?P<rate>\d+)\s+\d+\.\d\s+\d+\.\d"
     r"\s+\d+\s+\d+\.\d\d\s+\d+\s+\d+\.\d\d$",
@@ -21,21 +18,13 @@ VERIFIED = (
     "verified: every order credited exactly once, repeats answered SUCCESS; check_books() == []"
 )
 
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_PG_URL")}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+RunBenchmark = Callable[..., CompletedProcess[str]]
 
 
-def test_smoke_run_serves_notifications_with_repeats_and_verifies_the_books() -> None:
-    done = _run("--smoke", "--backends", "sqlite", "--http", "h11,httptools")
+def test_smoke_run_serves_notifications_with_repeats_and_verifies_the_books(
+    run_benchmark: RunBenchmark,
+) -> None:
+    done = run_benchmark("http.py", "--smoke", "--backends", "sqlite", "--http", "h11,httptools")
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {m["http"]: m for m in ROW.finditer(done.stdout)}
     assert set(rows) == {"h11", "httptools"}, done.stdout
@@ -46,8 +35,8 @@ def test_smoke_run_serves_notifications_with_repeats_and_verifies_the_books() ->
     assert "FAILED" not in done.stdout
 
 
-def test_postgresql_without_a_url_is_skipped_with_a_note() -> None:
-    done = _run("--smoke", "--n", "3", "--backends", "sqlite,postgresql")
+def test_postgresql_without_a_url_is_skipped_with_a_note(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("http.py", "--smoke", "--n", "3", "--backends", "sqlite,postgresql")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)" in done.stdout
     assert re.search(r"^sqlite\s+1 worker, (httptools|h11)\s+4\s", done.stdout, re.MULTILINE), (
@@ -55,13 +44,13 @@ def test_postgresql_without_a_url_is_skipped_with_a_note() -> None:
     )
 
 
-def test_bad_arguments_are_refused_by_name() -> None:
-    done = _run("--http", "h11,h3")
+def test_bad_arguments_are_refused_by_name(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("http.py", "--http", "h11,h3")
     assert done.returncode == 2
     assert "unknown HTTP parser h3 (choose from auto, httptools, h11)" in done.stderr
-    done = _run("--repeat-rate", "1.5")
+    done = run_benchmark("http.py", "--repeat-rate", "1.5")
     assert done.returncode == 2
     assert "--repeat-rate: must be between 0 and 1, got '1.5'" in done.stderr
-    done = _run("--workers", "0")
+    done = run_benchmark("http.py", "--workers", "0")
     assert done.returncode == 2
     assert "--workers: must be a whole number of 1 or more, got '0'" in done.stderr

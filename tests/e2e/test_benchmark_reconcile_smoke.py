@@ -3,29 +3,15 @@ arguments are refused by name. No timing is asserted."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from subprocess import CompletedProcess
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reconcile.py"
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_PG_URL")}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+RunBenchmark = Callable[..., CompletedProcess[str]]
 
 
-def test_a_smoke_run_finds_exactly_the_seeded_discrepancies() -> None:
-    done = _run("--smoke", "--backends", "sqlite,postgresql")
+def test_a_smoke_run_finds_exactly_the_seeded_discrepancies(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("reconcile.py", "--smoke", "--backends", "sqlite,postgresql")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)" in out
@@ -36,9 +22,9 @@ def test_a_smoke_run_finds_exactly_the_seeded_discrepancies() -> None:
     assert "PROBLEM" not in out
 
 
-def test_bad_arguments_are_refused_by_name() -> None:
-    done = _run("--backends", "sqlite,oracle")
+def test_bad_arguments_are_refused_by_name(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("reconcile.py", "--backends", "sqlite,oracle")
     assert done.returncode == 2 and "unknown backend oracle" in done.stderr
-    done = _run("--n", "0")
+    done = run_benchmark("reconcile.py", "--n", "0")
     assert done.returncode == 2
     assert "--n: must be a whole number of 1 or more, got '0'" in done.stderr

@@ -5,34 +5,23 @@ No timing is asserted here; the benchmark prints ratios, it does not judge them 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from subprocess import CompletedProcess
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "confirm.py"
 RATIO_LINE = re.compile(
     r"^sqlite\s+50\s+\d+\.\d\s+\d+\.\d\s+(?P<ratio>\d+\.\d\d)\s+>= 0\.50\s+(PASS|BELOW)\s+"
     r"(?P<ours>\d+)/(?P<theirs>\d+)$",
     re.MULTILINE,
 )
 
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_PG_URL")}
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
+RunBenchmark = Callable[..., CompletedProcess[str]]
 
 
-def test_smoke_run_on_sqlite_prints_a_ratio_and_verifies_the_books() -> None:
-    done = _run("--smoke", "--backends", "sqlite")
+def test_smoke_run_on_sqlite_prints_a_ratio_and_verifies_the_books(
+    run_benchmark: RunBenchmark,
+) -> None:
+    done = run_benchmark("confirm.py", "--smoke", "--backends", "sqlite")
     assert done.returncode == 0, done.stdout + done.stderr
     found = RATIO_LINE.search(done.stdout)
     assert found is not None, done.stdout
@@ -42,20 +31,20 @@ def test_smoke_run_on_sqlite_prints_a_ratio_and_verifies_the_books() -> None:
     assert "verified: every order credited exactly once; check_books() == []" in done.stdout
 
 
-def test_postgresql_without_a_url_is_skipped_with_a_note() -> None:
-    done = _run("--smoke", "--n", "3", "--backends", "sqlite,postgresql")
+def test_postgresql_without_a_url_is_skipped_with_a_note(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("confirm.py", "--smoke", "--n", "3", "--backends", "sqlite,postgresql")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)" in done.stdout
     assert re.search(r"^sqlite\s+3\s", done.stdout, re.MULTILINE), done.stdout
 
 
-def test_an_unknown_backend_is_refused_by_name() -> None:
-    done = _run("--backends", "sqlite,oracle")
+def test_an_unknown_backend_is_refused_by_name(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("confirm.py", "--backends", "sqlite,oracle")
     assert done.returncode == 2
     assert "unknown backend oracle (choose from sqlite, postgresql)" in done.stderr
 
 
-def test_a_count_below_one_is_refused() -> None:
-    done = _run("--n", "0")
+def test_a_count_below_one_is_refused(run_benchmark: RunBenchmark) -> None:
+    done = run_benchmark("confirm.py", "--n", "0")
     assert done.returncode == 2
     assert "--n: must be a whole number of 1 or more, got '0'" in done.stderr

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, api_state, hidden
 from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
-from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.models_ops import BatchOut, DraftIn, StepIn
 from billfold.errors import NotFound
 from billfold.settlement.batch import BatchStatus, SettlementBatch
@@ -94,73 +93,42 @@ def get_batch(batch: VisibleBatch) -> BatchOut:
     return BatchOut.of(batch)
 
 
-def _step(
-    step: Callable[..., SettlementBatch],
-    principal: Principal,
-    batch: SettlementBatch,
-    body: StepIn,
-    state: ApiState,
-    request: Request,
-    key: str,
-) -> JSONResponse:
-    def run() -> tuple[int, object]:
-        extra = {"reason": body.reason} if body.reason else {}
-        done = step(batch.batch_no, by=actor(principal, body.by), **extra)
-        return 200, BatchOut.of(done).model_dump(mode="json")
+def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -> None:
+    """``POST /settlements/{batch_no}/<verb>``: run ``step(settler, batch_no, by=…)`` once per
+    Idempotency-Key (a repeat answers what the first call answered)."""
 
-    payload = (request.method, request.url.path, body.model_dump(mode="json"))
-    return replay_or_run(state.engine, principal, key, payload, run)
+    def endpoint(
+        principal: OfficeWriter,
+        batch: VisibleBatch,
+        body: StepIn,
+        state: State,
+        request: Request,
+        idempotency_key: IdempotencyKey,
+    ) -> JSONResponse:
+        def run() -> tuple[int, object]:
+            extra = {"reason": body.reason} if body.reason else {}
+            settler = Settler(state.engine)
+            done = step(settler, batch.batch_no, by=actor(principal, body.by), **extra)
+            return 200, BatchOut.of(done).model_dump(mode="json")
+
+        payload = (request.method, request.url.path, body.model_dump(mode="json"))
+        return replay_or_run(state.engine, principal, idempotency_key, payload, run)
+
+    router.post(
+        f"/settlements/{{batch_no}}/{verb}",
+        response_model=BatchOut,
+        summary=summary,
+        name=f"{verb}_batch",
+    )(endpoint)
 
 
-@router.post(
-    "/settlements/{batch_no}/approve",
-    response_model=BatchOut,
-    summary="Approve a draft: its figures are fixed (Dr payable / Cr settlement payable)",
+_step_route(
+    "approve",
+    "Approve a draft: its figures are fixed (Dr payable / Cr settlement payable)",
+    Settler.approve,
 )
-def approve_batch(
-    principal: OfficeWriter,
-    batch: VisibleBatch,
-    body: StepIn,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey,
-) -> JSONResponse:
-    settler = Settler(state.engine)
-    return _step(settler.approve, principal, batch, body, state, request, idempotency_key)
-
-
-@router.post(
-    "/settlements/{batch_no}/pay",
-    response_model=BatchOut,
-    summary="Mark an approved batch paid: the payout file went to the bank",
-)
-def pay_batch(
-    principal: OfficeWriter,
-    batch: VisibleBatch,
-    body: StepIn,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey,
-) -> JSONResponse:
-    settler = Settler(state.engine)
-    return _step(settler.pay, principal, batch, body, state, request, idempotency_key)
-
-
-@router.post(
-    "/settlements/{batch_no}/confirm",
-    response_model=BatchOut,
-    summary="Confirm the bank paid the batch out",
-)
-def confirm_batch(
-    principal: OfficeWriter,
-    batch: VisibleBatch,
-    body: StepIn,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey,
-) -> JSONResponse:
-    settler = Settler(state.engine)
-    return _step(settler.confirm, principal, batch, body, state, request, idempotency_key)
+_step_route("pay", "Mark an approved batch paid: the payout file went to the bank", Settler.pay)
+_step_route("confirm", "Confirm the bank paid the batch out", Settler.confirm)
 
 
 @router.get(

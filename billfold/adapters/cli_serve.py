@@ -18,9 +18,14 @@ from billfold.adapters.http.server import (
     multi_process_refusal,
 )
 from billfold.adapters.http.server import run as run_server
+from billfold.channels.wallet_routing import WalletRouter
+from billfold.engine import Engine
 from billfold.errors import BillfoldError
 
-__all__ = ["app", "build_app"]
+__all__ = ["BANK_APP_MARKERS_ENV", "app", "bank_app_markers_from_env", "build_app"]
+
+#: The banks' own apps' User-Agent tokens, comma-separated (``--bank-app-marker``).
+BANK_APP_MARKERS_ENV = "BILLFOLD_BANK_APP_MARKERS"
 
 app = typer.Typer(help="The HTTP API (FastAPI + uvicorn) and its API keys.")
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
@@ -32,21 +37,41 @@ DbUrl = Annotated[
 ]
 
 
+def bank_app_markers_from_env() -> tuple[str, ...]:
+    """The markers in ``BILLFOLD_BANK_APP_MARKERS`` (comma-separated; blanks ignored)."""
+    text = os.environ.get(BANK_APP_MARKERS_ENV, "")
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def build_app() -> object:
-    """uvicorn's factory (each worker builds its own engine from BILLFOLD_DATABASE_URL)."""
+    """uvicorn's factory (each worker builds its own engine from BILLFOLD_DATABASE_URL and
+    its bank-app markers from BILLFOLD_BANK_APP_MARKERS)."""
     from billfold.adapters.http.app import create_app
     from billfold.clock import SystemClock
     from billfold.engine import Engine
     from billfold.logging import configure_logging
 
     configure_logging()  # a spawned worker does not run the CLI's callback
+    markers = bank_app_markers_from_env()
     engine = Engine.from_url(database_url_from_env(None), clock=SystemClock())
     if os.environ.get(cashier_sandbox.ENV_VAR) == "1":
-        return cashier_sandbox.sandbox_app(engine)
+        return cashier_sandbox.sandbox_app(engine, bank_app_markers=markers)
     spec = os.environ.get(channel_wiring.ENV_VAR)
     channels = channel_wiring.load_factory(spec)(engine) if spec else None
     # one bucket per key in the database, whatever the number of workers
-    return create_app(engine, channels, shared_rate_limit=True)
+    return create_app(engine, channels, shared_rate_limit=True, bank_app_markers=markers)
+
+
+def _marker_refusal(markers: list[str], source: str) -> str | None:
+    """Why the bank-app markers from ``source`` cannot be used, or ``None``."""
+    for marker in markers:
+        if "," in marker:
+            return f"{source} {marker!r}: a marker cannot contain a comma"
+    try:
+        WalletRouter(markers)
+    except BillfoldError as exc:
+        return f"{source}: {exc.message}"
+    return None
 
 
 @app.callback(invoke_without_command=True)
@@ -77,6 +102,15 @@ def serve(
             "pay button (one worker; for demos and tests, never with real money)"
         ),
     ] = False,
+    bank_app_marker: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bank-app-marker",
+            help="A User-Agent token of a bank's own app (repeatable; 3+ characters): the "
+            "payer pages opened in that app pay through mobile banking when the biller takes "
+            f"it (default: {BANK_APP_MARKERS_ENV}, comma-separated)",
+        ),
+    ] = None,
     database_url: DbUrl = None,
     upgrade: Annotated[bool, typer.Option(help="Run the migrations before serving")] = True,
 ) -> None:
@@ -93,6 +127,14 @@ def serve(
         fail(f"--http {http!r}: choose from {', '.join(HTTP_CHOICES)}")
     if loop not in LOOP_CHOICES:
         fail(f"--loop {loop!r}: choose from {', '.join(LOOP_CHOICES)}")
+    markers = list(bank_app_marker or [])
+    refusal = (
+        _marker_refusal(markers, "--bank-app-marker")
+        if markers
+        else _marker_refusal(list(bank_app_markers_from_env()), BANK_APP_MARKERS_ENV)
+    )
+    if refusal:
+        fail(refusal)
     options = ServerOptions(host, port, workers, http, loop)
     try:
         options.protocol(), options.loop_name()
@@ -104,9 +146,10 @@ def serve(
     os.environ[cashier_sandbox.ENV_VAR] = "1" if sandbox else ""
     if channels:
         os.environ[channel_wiring.ENV_VAR] = channels
-    if upgrade:
-        with open_engine(None) as engine:
-            engine.upgrade()
+    if markers:
+        os.environ[BANK_APP_MARKERS_ENV] = ",".join(m.strip() for m in markers)
+    if upgrade:  # before the readiness check that open_engine does: this is what makes it ready
+        Engine.from_url(url, upgrade=True).close()
     run_server("billfold.adapters.cli_serve:build_app", options)
 
 

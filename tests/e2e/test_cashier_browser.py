@@ -194,7 +194,8 @@ def seed(url: str) -> None:
     try:
         engine.create_biller(Biller(code="school", name="第一实验中学", kind=BillerKind.SCHOOL))
         engine.create_biller(Biller(code="stall", name="刘记水果摊", kind=BillerKind.MARKET_STALL))
-        for code, merchant in (("school", "M-SCHOOL"), ("stall", "M-STALL")):
+        engine.create_biller(Biller(code="water", name="城东水务", kind=BillerKind.UTILITY))
+        for code, merchant in (("school", "M-SCHOOL"), ("stall", "M-STALL"), ("water", "M-W")):
             settings = {
                 "merchant_name_en": "BILLFOLD TEST",
                 "merchant_city_en": "HANGZHOU",
@@ -206,6 +207,12 @@ def seed(url: str) -> None:
             "school",
             "bill_no,payer_id,payer_name,items,period\n"
             "T2026-001,2026001,张小明,tuition:学费=4500.00;books:教材费=380.00,2026秋\n".encode(),
+        )
+        engine.import_bills(  # a household's arrears and its prepaid top-up (50.00–2000.00)
+            "water",
+            "bill_no,payer_id,payer_name,kind,amount,min_amount,max_amount,description\n"
+            "W1,0101,李四,fixed,120.00,,,水费\n"
+            "TU-0101,0101,李四,open,,50.00,2000.00,预存费用\n".encode(),
         )
     finally:
         engine.close()
@@ -296,3 +303,33 @@ def test_a_shopper_scans_the_stall_code_types_an_amount_and_pays(
     browser.wait_for(PAID)
     assert browser.text("#state") == "已支付" and "¥12.50" in browser.text("main")
     browser.screenshot(f"{name}-2-paid")
+
+
+def test_a_household_tops_up_alone_for_the_amount_it_types(
+    browser: Browser, server: tuple[str, str]
+) -> None:
+    base, db_url = server
+    name = f"topup-{backend(db_url)}"
+    browser.open(f"{base}/pay/lookup?identifier=0101")
+    browser.wait_for("return document.querySelector('input[name=open_amount]') !== null")
+    assert browser.text("#total") == "¥120.00"  # the arrears, ticked; the top-up is not
+    assert (
+        browser.script("return document.querySelector('input[value=\"TU-0101\"]').checked") is False
+    )
+    browser.click("input[name=bill_no][value=W1]")  # untick the arrears
+    browser.click("input[name=bill_no][value=TU-0101]")
+    browser.type("input[name=open_amount]", "300.00")
+    browser.screenshot(f"{name}-1-bills")
+    browser.click("button[name=flow][value=wechat_jsapi]")
+    browser.wait_for("return document.getElementById('sandbox-pay') !== null")
+    assert "¥300.00" in browser.text(".amount")
+    browser.click("#sandbox-pay")
+    browser.wait_for(PAID)
+    browser.screenshot(f"{name}-2-paid")
+    engine = Engine.from_url(db_url, clock=SystemClock())
+    try:
+        assert engine.bill("water", "TU-0101").paid_fen == 30_000
+        assert engine.bill("water", "W1").paid_fen == 0
+        assert engine.check_books() == []
+    finally:
+        engine.close()

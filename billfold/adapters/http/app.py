@@ -7,7 +7,7 @@ middleware; POSTs that move money take an Idempotency-Key (``idempotency``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from fastapi import FastAPI
 
@@ -32,6 +32,7 @@ from billfold.adapters.http.problems import install_problem_handlers
 from billfold.adapters.http.ratelimit import RateLimit, TokenBuckets
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
+from billfold.channels.wallet_routing import WalletRouter
 from billfold.clock import Clock
 from billfold.engine import Engine
 
@@ -57,11 +58,17 @@ def create_app(
     rate_limit: RateLimit | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     shared_rate_limit: bool = False,
+    bank_app_markers: Iterable[str] = (),
 ) -> FastAPI:
     """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}.
 
     ``shared_rate_limit`` keeps each key's bucket in the database, so the limit holds across
-    several worker processes; otherwise buckets live in this process."""
+    several worker processes; otherwise buckets live in this process. ``bank_app_markers``
+    are User-Agent tokens of the banks' own apps (3+ characters each, matched
+    case-insensitively): a payer page opened in such an app pays through mobile banking when
+    the biller takes it. Raises :class:`~billfold.errors.ConfigurationError` for a bad one."""
+    markers = tuple(bank_app_markers)
+    WalletRouter(markers)  # refuses a marker too short to mean one app
     app = FastAPI(
         title="billfold",
         version=billfold.__version__,
@@ -77,6 +84,7 @@ def create_app(
             rate_limit or RateLimit(), clock or engine.clock, engine if shared_rate_limit else None
         ),
     )
+    app.state.bank_app_markers = markers  # read by the payer pages (cashier)
     install_problem_handlers(app)
     for module in (billers, bills, orders, payments, notify):
         app.include_router(module.router)

@@ -13,6 +13,13 @@ Routes (no API key, not in the OpenAPI document, server-rendered HTML in Chinese
 * ``GET /pay/o/{order}/result`` — the result page, polling ``GET /pay/o/{order}/status``
   (JSON) until the engine knows the outcome: it says 已支付 only when the order is paid;
 * ``GET /pay/lookup`` — bills by 户号 / 学号 / decision number, for payers without the QR.
+
+An open-amount bill (a prepaid top-up, a deposit) is listed unticked with an amount field
+and its bounds; the engine pays it on its own order, for the amount the payer states.
+
+The scanner's app is judged from its User-Agent (:func:`billfold.channels.qr.route`); the
+deployment's bank-app markers (``create_app(..., bank_app_markers=...)``) let the bank's own
+app pay through mobile banking.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from billfold.adapters.http.cashier_views import (
 )
 from billfold.adapters.http.problems import problem
 from billfold.channels.qr import DEFAULT_OPEN_BOUNDS, Flow, open_amount_order, route
-from billfold.collection.bill import Bill
+from billfold.collection.bill import Bill, BillKind
 from billfold.collection.order import Order
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict, InvalidInput, NotFound
@@ -127,7 +134,8 @@ def _offers(request: Request, biller: Biller) -> tuple[list[tuple[Flow, str]], d
     """The flows this scanner may pay with (one when its app is known, else all that work),
     and why each other flow it could use cannot pay."""
     state = api_state(request)
-    scan = route(request.headers.get("user-agent"))
+    markers: tuple[str, ...] = getattr(request.app.state, "bank_app_markers", ())
+    scan = route(request.headers.get("user-agent"), markers)
     flows = [scan.flow] if scan.flow is not Flow.CHOOSE else list(scan.options)
     configs = state.engine.channel_configs(biller.code)
     wallet_ids = _sandbox(request) is not None
@@ -180,16 +188,39 @@ def _payer_line(payer: Payer) -> str:
     return f"{label} {masked['identifier']}{name}"
 
 
-def _bill_rows(bills: Sequence[Bill], today: date) -> tuple[str, int]:
+def _open_row(bill: Bill, what: str, period: str) -> str:
+    """An open-amount bill: unticked, with the amount field the payer fills in."""
+    low = format_yuan(bill.open_min_fen or 0)
+    high = format_yuan(bill.open_max_fen or 0)
+    return (
+        '<label class="bill open">'
+        f'<input type="checkbox" name="bill_no" value="{esc(bill.bill_no)}">'
+        f'<span class="what">{esc(what)}<br><span class="muted">'
+        f"{esc(bill.bill_no)}{esc(period)} · "
+        f'<span class="bounds">金额 {low}–{high} 元</span>，单独支付</span></span>'
+        f'<span class="due"><input type="hidden" name="open_bill" value="{esc(bill.bill_no)}">'
+        '<input class="open-amount" name="open_amount" type="text" inputmode="decimal" '
+        f'autocomplete="off" maxlength="32" placeholder="{low}" '
+        f'aria-label="{esc(bill.bill_no)} 金额（元）"> 元</span></label>'
+    )
+
+
+def _bill_rows(bills: Sequence[Bill], today: date) -> tuple[str, int, bool]:
+    """The bills' rows, the total of the fixed ones (ticked), and whether any is open-amount."""
     rows: list[str] = []
     total = 0
+    has_open = False
     for bill in bills:
+        what = bill.description or "、".join(item.name for item in bill.items)
+        period = f" · {bill.period}" if bill.period else ""
+        if bill.kind is BillKind.OPEN:
+            has_open = True
+            rows.append(_open_row(bill, what, period))
+            continue
         due = bill.amount_due_fen(today)
         late = bill.late_fee_fen(today)
         total += due
-        what = bill.description or "、".join(item.name for item in bill.items)
         extra = f" · 含滞纳金 ¥{format_yuan(late)}" if late else ""
-        period = f" · {bill.period}" if bill.period else ""
         rows.append(
             '<label class="bill">'
             f'<input type="checkbox" name="bill_no" value="{esc(bill.bill_no)}" checked>'
@@ -197,19 +228,20 @@ def _bill_rows(bills: Sequence[Bill], today: date) -> tuple[str, int]:
             f"{esc(bill.bill_no)}{esc(period)}{esc(extra)}</span></span>"
             f'<span class="due">¥{format_yuan(due)}</span></label>'
         )
-    return "\n".join(rows), total
+    return "\n".join(rows), total, has_open
 
 
 def _bills_form(
     request: Request, biller: Biller, payer: Payer, bills: Sequence[Bill], error: str = ""
 ) -> str:
     offers, refusals = _offers(request, biller)
-    rows, total = _bill_rows(bills, api_state(request).engine.today(biller.code))
+    rows, total, has_open = _bill_rows(bills, api_state(request).engine.today(biller.code))
     return fragment(
         "bills",
         action=esc(f"{cashier_path(biller.code)}/orders"),
         payer=esc(_payer_line(payer)),
         bills=rows,
+        total_note='<span class="muted">（不含自填金额的账单）</span>' if has_open else "",
         total=format_yuan(total),
         error=_error(error),
         request_id=esc(_new_request_id()),
@@ -398,6 +430,19 @@ def bill_page(request: Request, biller_code: str, bill_no: str) -> Response:
     return page(f"{biller.name} 缴费", content, heading=biller.name, subheading="账单缴费")
 
 
+def _stated_amount(chosen: list[str], open_bills: list[str], amounts: list[str]) -> int | None:
+    """The amount the payer typed for the open-amount bill ticked, in fen; ``None`` when no
+    open-amount bill is ticked, its field is empty, or several are ticked (the engine then
+    says what is wrong). The fields come in pairs: the bill's number and its amount."""
+    if len(open_bills) != len(amounts):
+        raise InvalidInput("amount: the page is out of date; open it again")
+    typed = dict(zip(open_bills, amounts, strict=True))
+    stated = [typed[no].strip() for no in chosen if no in typed]
+    if len(stated) != 1 or not stated[0]:
+        return None
+    return parse_yuan(stated[0], field="amount")
+
+
 def _start(request: Request, order: Order, channel: str) -> None:
     state = api_state(request)
     if order.status.value == "paying" and order.channel == channel:
@@ -414,6 +459,8 @@ def create_order(
     flow: Annotated[str, Form(max_length=32)] = "",
     bill_no: Annotated[list[str] | None, Form()] = None,
     amount: Annotated[str, Form(max_length=32)] = "",
+    open_bill: Annotated[list[str] | None, Form()] = None,
+    open_amount: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     state = api_state(request)
     biller = _biller_or_none(state, biller_code)
@@ -443,7 +490,10 @@ def create_order(
             if not bill_no:
                 raise InvalidInput("bill_no: choose at least one bill")
             order = state.engine.create_order(
-                biller.code, bill_no, idempotency_key=f"cashier:{request_id}"
+                biller.code,
+                bill_no,
+                amount_fen=_stated_amount(bill_no, open_bill or [], open_amount or []),
+                idempotency_key=f"cashier:{request_id}",
             )
         _start(request, order, channel)
     except NotFound as exc:

@@ -21,6 +21,7 @@ import asyncio
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 
 import httpx
@@ -180,9 +181,12 @@ class CashierSandbox:
         log.warning("sandbox notifications left undelivered: the clock did not reach them")
 
 
-def sandbox_app(engine: Engine, *, chaos: Chaos = SANDBOX_CHAOS) -> FastAPI:
-    """The HTTP app (API and payer pages) with sandbox channels for ``engine``'s billers."""
+def sandbox_app(
+    engine: Engine, *, chaos: Chaos = SANDBOX_CHAOS, bank_app_markers: Iterable[str] = ()
+) -> FastAPI:
+    """The HTTP app (API and payer pages) with sandbox channels for ``engine``'s billers;
+    ``bank_app_markers`` as for :func:`~billfold.adapters.http.app.create_app`."""
     sandbox = CashierSandbox(engine, chaos)
-    app = create_app(engine, sandbox.channels)
+    app = create_app(engine, sandbox.channels, bank_app_markers=bank_app_markers)
     app.state.sandbox = sandbox
     return app

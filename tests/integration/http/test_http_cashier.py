@@ -24,8 +24,9 @@ from billfold.channels.qr import Flow
 from billfold.channels.sandbox import Chaos
 from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant
 from billfold.clock import FixedClock
-from billfold.collection.bill import Bill, BillItem
+from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.payer import IdentifierKind, Payer
+from billfold.errors import ConfigurationError
 from billfold.merchants.channel_config import ChannelConfig
 
 WECHAT_UA = (
@@ -382,4 +383,197 @@ def test_channel_for_prefers_the_wallets_own_channel_then_the_aggregator() -> No
     assert choose(Flow.UNIONPAY, "b", configs, {"wechatpay"}, wallet_ids=True) == (
         None,
         "qr is not set up in this billfold",
+    )
+
+
+# -- open-amount bills (prepaid top-ups, deposits) --------------------------------------------
+
+TOP_UP = "TU-202609-0101"
+
+
+@pytest.fixture
+def household(engine: Engine) -> Iterator[httpx.Client]:
+    """A water household (户号 0101) with arrears (W1, 120.00) and a prepaid top-up it may pay
+    50.00–2000.00 of; the sandbox app made after, so that it plays the water company's QR."""
+    engine.create_biller(Biller(code="water", name="城东水务", kind=BillerKind.UTILITY))
+    engine.set_channel_config("water", qr_config("M-WATER"), actor="test", reason="onboarding")
+    payer = Payer(IdentifierKind.ACCOUNT_NO, "0101", "李四")
+    arrears = Bill(biller_id=0, bill_no="W1", payer_id=0, items=[BillItem("water", "水费", 12_000)])
+    engine.add_bill("water", payer, arrears)
+    top_up = Bill(
+        biller_id=0,
+        bill_no=TOP_UP,
+        payer_id=0,
+        items=[BillItem("topup", "预存", 0)],
+        kind=BillKind.OPEN,
+        open_min_fen=5_000,
+        open_max_fen=200_000,
+        period="202609",
+        description="预存费用",
+    )
+    engine.add_bill("water", payer, top_up)
+    with asgi_client(sandbox_app(engine, chaos=LATE_TWICE)) as client:
+        yield client
+
+
+def pay_form(
+    client: httpx.Client, chosen: list[str], amount: str = ""
+) -> dict[str, str | list[str]]:
+    """The household's form as a payer submits it: the bills ticked, the top-up's amount."""
+    page = client.get("/pay/b/water", params={"identifier": "0101"})
+    return {
+        "request_id": request_id(page),
+        "flow": "unionpay",
+        "bill_no": chosen,
+        "open_bill": TOP_UP,
+        "open_amount": amount,
+    }
+
+
+def pay_in_sandbox(client: httpx.Client, clock: FixedClock, path: str) -> dict[str, object]:
+    client.post(f"{path}/sandbox-pay")
+    clock.advance(timedelta(seconds=3))
+    return wait_for(client, path, "paid")
+
+
+@pytest.mark.parametrize("where", ["/pay/lookup", "/pay/b/water"])
+def test_an_open_amount_bill_is_listed_unticked_with_an_amount_field_and_its_bounds(
+    household: httpx.Client, where: str
+) -> None:
+    page = household.get(where, params={"identifier": "0101"})
+    assert page.status_code == 200
+    assert 'value="W1" checked' in page.text
+    assert f'name="bill_no" value="{TOP_UP}">' in page.text  # not ticked
+    assert f'<input type="hidden" name="open_bill" value="{TOP_UP}">' in page.text
+    assert re.findall(r'<input class="open-amount" name="open_amount" type="text"', page.text)
+    assert '<span class="bounds">金额 50.00–2000.00 元</span>，单独支付' in page.text
+    # the total is the arrears alone: the top-up's maximum is not a sum owed
+    assert 'id="total">¥120.00<' in page.text and "¥2000.00" not in page.text
+    assert "（不含自填金额的账单）" in page.text
+
+
+def test_a_household_pays_the_top_up_alone_for_the_amount_it_states(
+    engine: Engine, clock: FixedClock, household: httpx.Client
+) -> None:
+    data = pay_form(household, [TOP_UP], " 300.00 ")
+    path = order_path(household.post("/pay/b/water/orders", data=data, follow_redirects=False))
+    assert "¥300.00" in household.get(path).text
+    assert pay_in_sandbox(household, clock, path)["amount"] == "300.00"
+    assert engine.bill("water", TOP_UP).paid_fen == 30_000
+    assert engine.bill("water", "W1").paid_fen == 0
+    assert engine.check_books() == []
+
+
+def test_a_household_pays_the_arrears_then_the_top_up(
+    engine: Engine, clock: FixedClock, household: httpx.Client
+) -> None:
+    data = pay_form(household, ["W1"])  # the top-up left unticked, its field empty
+    first = order_path(household.post("/pay/b/water/orders", data=data, follow_redirects=False))
+    assert pay_in_sandbox(household, clock, first)["amount"] == "120.00"
+    page = household.get("/pay/b/water", params={"identifier": "0101"})
+    assert 'value="W1"' not in page.text and f'value="{TOP_UP}"' in page.text
+    data = pay_form(household, [TOP_UP], "50.00")
+    second = order_path(household.post("/pay/b/water/orders", data=data, follow_redirects=False))
+    assert second != first
+    assert pay_in_sandbox(household, clock, second)["amount"] == "50.00"
+    assert engine.bill("water", "W1").paid_fen == 12_000
+    assert engine.bill("water", TOP_UP).paid_fen == 5_000
+    assert orders_count(engine) == 2 and engine.check_books() == []
+
+
+@pytest.mark.parametrize(
+    ("chosen", "amount", "message"),
+    [
+        ([TOP_UP], "", f"amount: bill {TOP_UP} is open-amount; the payer states the amount"),
+        ([TOP_UP], "20.00", f"amount: 20.00 is outside 50.00–2000.00 for bill {TOP_UP}"),
+        ([TOP_UP], "2000.01", f"amount: 2000.01 is outside 50.00–2000.00 for bill {TOP_UP}"),
+        ([TOP_UP], "1.234", "amount: &#x27;1.234&#x27; has more than two decimals"),
+        ([TOP_UP], "一百", "amount: &#x27;一百&#x27; is not an amount like &#x27;12.34&#x27;"),
+        (["W1", TOP_UP], "100.00", "bills: an open-amount bill is paid on its own order"),
+    ],
+)
+def test_a_bad_top_up_is_refused_on_the_page_with_the_engines_reason_and_makes_no_order(
+    engine: Engine, household: httpx.Client, chosen: list[str], amount: str, message: str
+) -> None:
+    page = household.post("/pay/b/water/orders", data=pay_form(household, chosen, amount))
+    assert page.status_code == 422
+    assert 'id="message">无法发起缴费<' in page.text
+    assert f'id="detail">{message}<' in page.text
+    assert orders_count(engine) == 0
+
+
+def test_amount_fields_out_of_step_with_their_bills_are_refused(
+    engine: Engine, household: httpx.Client
+) -> None:
+    data = pay_form(household, [TOP_UP], "100.00")
+    data["open_bill"] = [TOP_UP, "W1"]
+    page = household.post("/pay/b/water/orders", data=data)
+    assert page.status_code == 422
+    assert 'id="detail">amount: the page is out of date; open it again<' in page.text
+    assert orders_count(engine) == 0
+
+
+# -- the bank's own app -----------------------------------------------------------------------
+
+BANK_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Mobile Safari/537.36 "
+    "ExampleBank/7.1.0"
+)
+
+
+def bank_biller(engine: Engine) -> None:
+    """A college that takes the aggregated QR and mobile banking."""
+    engine.create_biller(Biller(code="c2", name="城西学院", kind=BillerKind.SCHOOL))
+    engine.set_channel_config("c2", qr_config("M-C2"), actor="test", reason="onboarding")
+    bank = ChannelConfig(
+        "mobile_banking", merchant_id="BANK-C2", settings={"bank_public_key_env": "TEST_BANK_C2"}
+    )
+    engine.set_channel_config("c2", bank, actor="test", reason="onboarding")
+    engine.import_bills("c2", b"bill_no,payer_id,amount\nC2,2026201,300.00\n")
+
+
+def test_a_configured_bank_app_pays_through_mobile_banking(
+    engine: Engine, clock: FixedClock
+) -> None:
+    bank_biller(engine)
+    app = sandbox_app(engine, chaos=LATE_TWICE, bank_app_markers=["examplebank/"])
+    with asgi_client(app) as client:
+        form = client.get("/pay/b/c2/bills/C2", headers={"User-Agent": BANK_UA})
+        assert re.findall(r'name="flow" value="([^"]+)"', form.text) == ["bank_app"]
+        assert "使用手机银行支付" in form.text
+        data = {"request_id": request_id(form), "flow": "bank_app", "bill_no": "C2"}
+        answer = client.post(
+            "/pay/b/c2/orders", data=data, headers={"User-Agent": BANK_UA}, follow_redirects=False
+        )
+        path = order_path(answer)
+        assert engine.order(path.rsplit("/", 1)[1]).channel == "mobile_banking"
+        assert "手机银行" in client.get(path).text
+        client.post(f"{path}/sandbox-pay")
+        clock.advance(timedelta(seconds=3))
+        wait_for(client, path, "paid")
+    assert engine.bill("c2", "C2").paid_fen == 30_000
+
+
+def test_without_markers_a_bank_app_is_an_unknown_scanner_offered_every_way(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    bank_biller(engine)
+    form = cashier.get("/pay/b/c2/bills/C2", headers={"User-Agent": BANK_UA})
+    flows = re.findall(r'name="flow" value="([^"]+)"', form.text)
+    assert flows == ["wechat_jsapi", "alipay_wap", "unionpay", "bank_app"]
+    # a marker for another bank does not claim this one's app
+    with asgi_client(create_app(engine, bank_app_markers=["OtherBank"])) as other:
+        form = other.get("/pay/b/c2/bills/C2", headers={"User-Agent": BANK_UA})
+        assert 'name="flow" value="bank_app"' not in form.text  # no channels set up here
+        assert "暂不能在此页面缴费" in form.text
+
+
+@pytest.mark.parametrize("marker", ["ab", "  x "])
+def test_create_app_refuses_a_bank_app_marker_too_short_to_name_one_app(
+    engine: Engine, marker: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(engine, bank_app_markers=["ExampleBank/", marker])
+    assert refused.value.message == (
+        f"bank app User-Agent marker {marker!r} must be a string of 3+ characters"
     )

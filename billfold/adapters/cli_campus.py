@@ -17,17 +17,16 @@ Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from billfold.adapters.campus import Campus, GrantKind, notice_url
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import day_option, fail, open_engine, yuan_option
 from billfold.collection.roster import Term
 from billfold.errors import BillfoldError, ImportFailed
-from billfold.money import format_yuan, parse_yuan
+from billfold.money import format_yuan
 
 __all__ = ["app"]
 
@@ -48,20 +47,6 @@ def _read(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         fail(f"{what} {path}: cannot read it ({exc.strerror})")
-
-
-def _day(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{what}: {text!r} is not a date like 2026-09-01")
-
-
-def _fen(text: str, what: str) -> int:
-    try:
-        return parse_yuan(text, field=what)
-    except BillfoldError as exc:
-        fail(exc.message)
 
 
 @app.command("import-roster")
@@ -86,7 +71,7 @@ def import_roster(
     """Bills for every student on the roster; the same files again change nothing."""
     roster_data, fee_data = _read(roster, "--roster"), _read(fees, "--fees")
     with open_engine(database_url) as engine:
-        plan = Term(term, _day(due, "--due"), installments, _fen(min_part, "min_part"))
+        plan = Term(term, day_option(due, "--due"), installments, yuan_option(min_part, "min_part"))
         try:
             changes = Campus(engine).import_roster(
                 school,
@@ -131,7 +116,7 @@ def grant(
             school,
             term,
             student_no,
-            _fen(amount, "amount"),
+            yuan_option(amount, "amount"),
             kind=kind,
             approved_by=approved_by,
             note=note,
@@ -173,7 +158,9 @@ def reports(
 ) -> None:
     """Arrears by grade and class, paid/unpaid lists, the day's collections: CSV and XLSX."""
     with open_engine(database_url) as engine:
-        written = Campus(engine).reports(school, term, _day(day, "--date"), out, mask=not unmasked)
+        written = Campus(engine).reports(
+            school, term, day_option(day, "--date"), out, mask=not unmasked
+        )
     for path in written:
         typer.echo(str(path))
 

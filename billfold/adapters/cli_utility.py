@@ -21,10 +21,10 @@ from typing import Annotated, Any
 
 import typer
 
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import fail, open_engine, yuan_option
 from billfold.adapters.utility import collection_file_for, import_arrears, offer_topup
 from billfold.errors import BillfoldError, ImportFailed
-from billfold.money import format_yuan, parse_yuan
+from billfold.money import format_yuan
 from billfold.settlement.utility_files import (
     ARREARS_FIELDS,
     COLLECTION_FIELDS,
@@ -55,13 +55,6 @@ def _layout(path: Path, known: tuple[str, ...]) -> Layout:
         return Layout.from_dict(loaded, known=known)
     except BillfoldError as exc:
         fail(f"--layout {path}: {exc.message}")
-
-
-def _fen(text: str, what: str) -> int:
-    try:
-        return parse_yuan(text, field=what)
-    except BillfoldError as exc:
-        fail(exc.message)
 
 
 @app.command("import-arrears")
@@ -99,7 +92,12 @@ def topup(
     """Offer a prepaid top-up (预存) the household finds by 户号."""
     with open_engine(database_url) as engine:
         bill = offer_topup(
-            engine, utility, account_no, period, min_fen=_fen(low, "min"), max_fen=_fen(high, "max")
+            engine,
+            utility,
+            account_no,
+            period,
+            min_fen=yuan_option(low, "min"),
+            max_fen=yuan_option(high, "max"),
         )
     typer.echo(
         f"{bill.bill_no}: top-up of {format_yuan(bill.open_min_fen or 0)}–"

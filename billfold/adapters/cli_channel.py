@@ -22,7 +22,9 @@ from billfold.errors import BillfoldError, ConfigurationError, SignatureInvalid
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Channel tools: verify saved WeChat Pay and Alipay notifications.")
+app = typer.Typer(
+    help="Channel tools: verify saved WeChat Pay and Alipay notifications; forget old nonces."
+)
 verify_app = typer.Typer(
     help="Verify a saved notification offline. No nonce replay check is made (replaying "
     "saved callbacks is the point); the live endpoint does that."
@@ -157,3 +159,38 @@ def verify_alipay(
     except BillfoldError as exc:  # unreadable forms are rejected just like bad signatures
         _rejected(exc.message)
     _print_json(params)
+
+
+#: A notification older than this is refused by its timestamp (WeChat Pay's window is five
+#: minutes either way), so its nonce can be forgotten; twice the window leaves room for skew.
+SHORTEST_NONCE_MEMORY = timedelta(minutes=10)
+
+
+@app.command("forget-nonces")
+def forget_nonces(
+    older_than: Annotated[
+        int,
+        typer.Option(
+            "--older-than",
+            help="Forget nonces seen more than this many minutes ago (at least 10)",
+        ),
+    ] = 60,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Database URL (default: BILLFOLD_DATABASE_URL)"),
+    ] = None,
+) -> None:
+    """Prune the replay-check nonces the live notification endpoints keep. Run it from a
+    scheduler (hourly, say); the table otherwise grows by one row per notification."""
+    from billfold.adapters.cli_common import open_engine
+
+    keep = timedelta(minutes=older_than)
+    if keep < SHORTEST_NONCE_MEMORY:
+        _usage_error(
+            f"--older-than {older_than}: at least 10 minutes, or a replay still inside the "
+            "notifications' five-minute timestamp window could pass"
+        )
+    with open_engine(database_url) as engine, engine.uow() as uow:
+        gone = uow.channels.forget_nonces_before(engine.clock.now() - keep)
+        uow.commit()
+    typer.echo(f"forgot {gone} nonce(s) seen before the last {older_than} minutes")

@@ -4,7 +4,10 @@
 * ``billfold presale milestones BUREAU_CODE --stage foundation:基础工程完成:30 … --by …``
 * ``billfold presale reach BUREAU_CODE STAGE --date 2026-08-15 --by …``
 * ``billfold presale contract-add BUREAU_CODE CONTRACT_NO --unit … --price … --buyer …``
-* ``billfold presale sync`` — book contract payments and reversals into the escrow ledger;
+* ``billfold presale sync`` — book contract payments, reversals and refunds into the escrow
+  ledger;
+* ``billfold presale assign HELD_ID --contract … --by … --reason …`` — move held money
+  (``HELD_ID`` is ``CHANNEL/REF``, as the alert names it) onto a contract of its project;
 * ``billfold presale push --url URL`` — push what is due to the housing bureau (the signing
   secret from ``BILLFOLD_BUREAU_SECRET``, or the variable ``--secret-env`` names);
 * ``billfold presale pushes [--project CODE] [--status dead]`` / ``requeue PUSH_ID``;
@@ -120,10 +123,28 @@ def contract_add(
 
 @app.command("sync")
 def sync(database_url: DbUrl = None) -> None:
-    """Book contract payments and reversals not booked yet (safe to run any time)."""
+    """Book contract payments, reversals and refunds not booked yet (safe to run any time)."""
     with open_engine(database_url) as engine:
         report = PresaleDesk(engine).sync()
-    out.print(f"booked {report.payments} payment(s), {report.reversals} reversal(s)")
+    refunds = f", {report.refunds} refund(s)" if report.refunds else ""
+    out.print(f"booked {report.payments} payment(s), {report.reversals} reversal(s){refunds}")
+
+
+@app.command("assign")
+def assign(
+    held_id: str,
+    contract: Annotated[str, typer.Option(help="The contract the held money belongs to")],
+    by: By,
+    reason: Annotated[str, typer.Option(help="Why it belongs to the contract")],
+    database_url: DbUrl = None,
+) -> None:
+    """Move money held without a contract (CHANNEL/REF) onto a contract of its project."""
+    with open_engine(database_url) as engine:
+        entry = PresaleDesk(engine).assign_held(held_id, contract, by, reason)
+    out.print(
+        f"held {held_id} ({format_yuan(entry.amount_fen)}) assigned to contract "
+        f"{contract} (entry {entry.seq})"
+    )
 
 
 @app.command("push")
@@ -201,6 +222,7 @@ def balance(bureau_code: str, database_url: DbUrl = None) -> None:
         f"{bureau_code}: received {format_yuan(book.received_fen)}, released "
         f"{format_yuan(book.released_fen)}, balance {format_yuan(book.balance_fen)}, "
         f"held {format_yuan(book.held_fen)}"
+        + (f", refunded {format_yuan(book.refunded_fen)}" if book.refunded_fen else "")
     )
 
 

@@ -75,7 +75,7 @@ escrow_entries = Table(
     _id(),
     Column("project_pk", Id, ForeignKey("presale_projects.id"), nullable=False),
     Column("seq", Integer, nullable=False),  # per project, from 1, no gaps
-    Column("kind", String(16), nullable=False),  # payment, reversal, held, release
+    Column("kind", String(16), nullable=False),  # payment reversal held release refund assign
     Column("channel", String(32), nullable=False),
     Column("ref", String(64), nullable=False),  # channel transaction id, or release request id
     Column("payment_id", Id, ForeignKey("payments.id")),

@@ -2,9 +2,10 @@
 
 Money into the supervised account is a ``payment`` against a buyer's contract (undone by a
 ``reversal``), or ``held`` when it names no contract (kept, alerted, never counted as a
-buyer's); money out is a ``release`` to the developer. A release is allowed up to the
-cumulative share of the money received that the highest reached construction stage allows,
-and never beyond the balance.
+buyer's) until an ``assign`` moves it onto a contract; money out is a ``refund`` to a buyer
+(through the channel the buyer paid by) or a ``release`` to the developer. A release is
+allowed up to the cumulative share of the money received (less refunds) that the highest
+reached construction stage allows, and never beyond the balance.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class EntryKind(StrEnum):
     REVERSAL = "reversal"
     HELD = "held"
     RELEASE = "release"
+    REFUND = "refund"  # a succeeded refund of a booked contract payment: money out to the buyer
+    ASSIGN = "assign"  # held money moved onto a contract of the project: held -> received
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +57,25 @@ class EscrowEntry:
 
 @dataclass(frozen=True, slots=True)
 class EscrowTotals:
-    received_fen: int  # payments less reversals
-    held_fen: int
+    received_fen: int  # payments less reversals, plus held money assigned to contracts
+    held_fen: int  # held, less what was assigned since
     released_fen: int
+    refunded_fen: int = 0
+
+    @property
+    def net_received_fen(self) -> int:
+        """Buyers' money that came in and stayed: what the release limit is a share of."""
+        return self.received_fen - self.refunded_fen
 
     @property
     def balance_fen(self) -> int:
-        """Buyers' money still in the account (held money is not the buyers' yet)."""
-        return self.received_fen - self.released_fen
+        """Buyers' money still in the account (held money is not the buyers' yet). Below 0
+        only when a refund went out after more had been released than stayed."""
+        return self.received_fen - self.refunded_fen - self.released_fen
 
 
 def totals(entries: Iterable[EscrowEntry], through: date | None = None) -> EscrowTotals:
-    received = held = released = 0
+    received = held = released = refunded = 0
     for e in entries:
         if through is not None and e.business_date > through:
             continue
@@ -75,9 +85,14 @@ def totals(entries: Iterable[EscrowEntry], through: date | None = None) -> Escro
             received -= e.amount_fen
         elif e.kind is EntryKind.HELD:
             held += e.amount_fen
+        elif e.kind is EntryKind.ASSIGN:
+            held -= e.amount_fen
+            received += e.amount_fen
+        elif e.kind is EntryKind.REFUND:
+            refunded += e.amount_fen
         else:
             released += e.amount_fen
-    return EscrowTotals(received, held, released)
+    return EscrowTotals(received, held, released, refunded)
 
 
 def reached_stage(stages: Sequence[Milestone], on: date) -> Milestone | None:
@@ -104,14 +119,15 @@ def check_release(
         return ReleaseRefusal(
             "no_stage", f"release of {asked} refused: no construction milestone is reached yet"
         )
-    limit = book.received_fen * stage.cumulative_bps // 10_000
+    base = book.net_received_fen
+    limit = max(0, base) * stage.cumulative_bps // 10_000
     room = max(0, limit - book.released_fen)
     if amount_fen > room:
         share = f"{stage.cumulative_bps / 100:g}%"
         return ReleaseRefusal(
             "over_limit",
             f"release of {asked} refused: stage {stage.stage} ({stage.name}) allows {share} of "
-            f"{format_yuan(book.received_fen)} received = {format_yuan(limit)} in all; "
+            f"{format_yuan(base)} received = {format_yuan(limit)} in all; "
             f"{format_yuan(book.released_fen)} already released, at most {format_yuan(room)} more",
         )
     if amount_fen > book.balance_fen:  # defensive: the stage limit never exceeds it
@@ -133,22 +149,34 @@ class ContractRow:
 def contract_sheet(
     day: date, contracts: Sequence[ContractRow], entries: Sequence[EscrowEntry]
 ) -> Sheet:
-    """Per contract: price, received that day, received in all, still to come; then held
-    money (no contract) and releases of the day."""
+    """Per contract: price, received that day (payments less reversals, plus held money
+    assigned to it), received in all net of refunds, refunded that day (the last column, so
+    the earlier columns keep their places); then held money (no contract) and releases of
+    the day."""
     rows: list[tuple[str | int | date | None, ...]] = []
     for c in contracts:
         mine = [e for e in entries if e.contract_no == c.contract_no]
-        today = totals(e for e in mine if e.business_date == day).received_fen
-        cumulative = totals(mine, through=day).received_fen
+        today = totals(e for e in mine if e.business_date == day)
+        cumulative = totals(mine, through=day).net_received_fen
         rows.append(
-            ("合同", c.contract_no, c.unit_no, c.buyer_masked, c.total_fen, today, 0, cumulative)
+            (
+                "合同",
+                c.contract_no,
+                c.unit_no,
+                c.buyer_masked,
+                c.total_fen,
+                today.received_fen,
+                0,
+                cumulative,
+                today.refunded_fen,
+            )
         )
     for e in entries:
         if e.business_date != day or e.kind not in (EntryKind.HELD, EntryKind.RELEASE):
             continue
         label = "暂挂" if e.kind is EntryKind.HELD else "拨付"
         received, released = (e.amount_fen, 0) if e.kind is EntryKind.HELD else (0, e.amount_fen)
-        rows.append((label, e.ref, "", e.note, 0, received, released, 0))
+        rows.append((label, e.ref, "", e.note, 0, received, released, 0, 0))
     return Sheet(
         f"监管账户日报 {day}",
         [
@@ -160,6 +188,7 @@ def contract_sheet(
             ("当日入账", "money"),
             ("当日拨付", "money"),
             ("累计入账", "money"),
+            ("当日退款", "money"),
         ],
         rows,
     )
@@ -168,7 +197,8 @@ def contract_sheet(
 def summary_sheet(
     day: date, bureau_code: str, project: str, account: str, entries: Sequence[EscrowEntry]
 ) -> Sheet:
-    """One line: opening balance, received, released, closing balance, held."""
+    """One line: opening balance, received, released, closing balance, held, refunded (the
+    last column: closing = opening + received - released - refunded)."""
     before = [e for e in entries if e.business_date < day]
     on = [e for e in entries if e.business_date == day]
     opening, moved = totals(before), totals(on)
@@ -183,6 +213,7 @@ def summary_sheet(
         moved.released_fen,
         closing.balance_fen,
         closing.held_fen,
+        moved.refunded_fen,
     )
     return Sheet(
         f"监管账户汇总 {day}",
@@ -196,6 +227,7 @@ def summary_sheet(
             ("当日拨付", "money"),
             ("期末余额", "money"),
             ("暂挂金额", "money"),
+            ("当日退款", "money"),
         ],
         [row],
     )

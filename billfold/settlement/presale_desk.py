@@ -9,8 +9,12 @@
   contract — and the reversal of one booked before — as a numbered entry of its project
   (``seq`` 1, 2, 3 … without gaps), each with its push to the housing bureau, in one
   transaction. The payments table is the source, so a crash between the credit and the
-  booking loses nothing: the next sync finds it. Money into the account that names no
-  contract is :meth:`PresaleDesk.receive_unmatched`: held, alerted (``presale.alert``), pushed.
+  booking loses nothing: the next sync finds it. A succeeded refund of a booked payment is
+  booked the same way, as money out (``refund``, once per refund number); one that takes the
+  balance below what was released already is booked all the same — the money has left
+  through the channel — and alerted (``presale.alert``). Money into the account that names
+  no contract is :meth:`PresaleDesk.receive_unmatched`: held, alerted, pushed; once the
+  buyer is known, :meth:`PresaleDesk.assign_held` moves it onto the contract (``assign``).
 * **Releases** to the developer are checked against the milestones and the balance
   (:func:`billfold.settlement.escrow.check_release`); a refused one changes nothing.
 * **Pushes** are delivered by :func:`billfold.adapters.bureau_push.push_due`.
@@ -51,7 +55,7 @@ from billfold.settlement.escrow import (
 )
 from billfold.settlement.exports import export_format, write_sheet
 
-__all__ = ["PresaleDesk", "ReleaseRefused", "SyncReport"]
+__all__ = ["PresaleDesk", "ReleaseRefused", "SyncReport", "held_id_of"]
 
 log = structlog.get_logger("billfold.presale")
 RELEASE_CHANNEL = "release"
@@ -69,6 +73,12 @@ class ReleaseRefused(LimitExceeded):
 class SyncReport:
     payments: int = 0
     reversals: int = 0
+    refunds: int = 0
+
+
+def held_id_of(entry: EscrowEntry) -> str:
+    """How an operator names held money: ``<channel>/<transaction reference>``."""
+    return f"{entry.channel}/{entry.ref}"
 
 
 def push_id(bureau_code: str, seq: int) -> str:
@@ -269,10 +279,75 @@ class PresaleDesk:
                         now=now,
                     )
                     booked = SyncReport(booked.payments, booked.reversals + (made is not None))
+            refunds = 0
+            for row in repo.contract_refunds():
+                if repo.has_entry(EntryKind.REFUND, row.channel, row.refund_no):
+                    continue
+                if not repo.has_entry(EntryKind.PAYMENT, row.channel, row.channel_txn_id):
+                    continue  # never booked (reversed before a sync): nothing of it is here
+                project = projects[int(row.project_pk)]
+                refunds += self._book_refund(uow, repo, project, row, now)
+            booked = SyncReport(booked.payments, booked.reversals, refunds)
             uow.commit()
-        if booked.payments or booked.reversals:
-            log.info("escrow synced", payments=booked.payments, reversals=booked.reversals)
+        if booked.payments or booked.reversals or booked.refunds:
+            log.info(
+                "escrow synced",
+                payments=booked.payments,
+                reversals=booked.reversals,
+                refunds=booked.refunds,
+            )
         return booked
+
+    def _book_refund(
+        self, uow: SqlUnitOfWork, repo: SqlPresale, project: Project, row: Any, now: datetime
+    ) -> int:
+        """Book one succeeded refund (1), or nothing when another sync booked it (0). A refund
+        cannot be refused — the channel has paid it out — so one that leaves less in the
+        account than was released is booked and alerted."""
+        amount = int(row.amount_fen)
+        made = self._book(
+            repo,
+            project,
+            EntryKind.REFUND,
+            row.channel,
+            row.refund_no,
+            amount,
+            row.completed_at or row.created_at,
+            self._tz(uow, project),
+            contract_no=row.contract_no,
+            payment_id=int(row.payment_id),
+            note=f"退款 原交易 {row.channel}/{row.channel_txn_id}",
+            now=now,
+        )
+        if made is None:
+            return 0
+        book = totals(repo.entries(_ppk(project)))
+        if book.balance_fen < 0:
+            why = (
+                f"refund {row.refund_no} of {format_yuan(amount)} on contract {row.contract_no} "
+                f"leaves {format_yuan(book.net_received_fen)} received against "
+                f"{format_yuan(book.released_fen)} released: the balance is "
+                f"{format_yuan(book.balance_fen)}"
+            )
+            alert = {
+                "bureau_code": project.bureau_code,
+                "escrow_account": project.escrow_account_no,
+                "channel": row.channel,
+                "ref": row.refund_no,
+                "contract_no": row.contract_no,
+                "amount": format_yuan(amount),
+                "amount_fen": amount,
+                "balance_fen": book.balance_fen,
+                "reason": why,
+            }
+            uow.outbox.add("presale.alert", _biller(uow, project.developer).id, alert, now)
+            log.warning(
+                "escrow overdrawn by a refund",
+                bureau_code=project.bureau_code,
+                refund_no=row.refund_no,
+                balance_fen=book.balance_fen,
+            )
+        return 1
 
     def receive_unmatched(
         self,
@@ -330,6 +405,7 @@ class PresaleDesk:
             alert = {
                 "bureau_code": bureau_code,
                 "escrow_account": project.escrow_account_no,
+                "held_id": held_id_of(held),
                 "channel": channel,
                 "ref": ref,
                 "amount": format_yuan(amount_fen),
@@ -341,6 +417,68 @@ class PresaleDesk:
             uow.commit()
         log.warning("escrow payment held", bureau_code=bureau_code, ref=ref, reason=why)
         return held
+
+    def assign_held(self, held_id: str, contract_no: str, by: str, reason: str) -> EscrowEntry:
+        """Move money held without a contract (``held_id`` is ``<channel>/<ref>``, as the alert
+        names it) onto a contract of the same project, once: an ``assign`` entry, received for
+        the contract, pushed to the bureau and audited. The held entry itself stays as booked
+        and pushed. Refused, changing nothing, when the held money is unknown or assigned
+        already, or the contract is unknown or of another project."""
+        if not by.strip():
+            raise InvalidInput("by: who assigns the held money is required")
+        if not reason.strip():
+            raise InvalidInput("reason: why the held money belongs to the contract is required")
+        channel, _, ref = held_id.partition("/")
+        now = self.engine.clock.now()
+        with self.engine.uow() as uow:
+            repo = SqlPresale(uow.conn)
+            found = repo.entry(EntryKind.HELD, channel, ref) if ref else None
+            if found is None:
+                raise NotFound(f"held_id: no money is held as {held_id!r}")
+            project_pk, entry = found
+            project = next(p for p in repo.projects() if p.id == project_pk)
+            project = _project(repo, project.bureau_code, lock=True)
+            done = repo.entry(EntryKind.ASSIGN, channel, ref)
+            if done is not None:
+                raise Conflict(
+                    f"held_id: {held_id} was assigned to contract {done[1].contract_no} already"
+                )
+            owner = repo.contract_project(contract_no)
+            if owner is None:
+                raise NotFound(f"contract_no: no contract {contract_no!r}")
+            if owner != project_pk:
+                raise Conflict(
+                    f"contract_no: contract {contract_no} is not of project "
+                    f"{project.bureau_code}, where {held_id} is held"
+                )
+            made = self._book(
+                repo,
+                project,
+                EntryKind.ASSIGN,
+                channel,
+                ref,
+                entry.amount_fen,
+                now,
+                self._tz(uow, project),
+                contract_no=contract_no,
+                payment_id=None,
+                note=reason,
+                now=now,
+            )
+            assert made is not None  # the project row was locked before the check above
+            uow.audit.append(
+                actor=by,
+                action="presale.assign_held",
+                target_type="escrow_entry",
+                target_id=held_id,
+                reason=reason,
+                before={"contract_no": None, "held": format_yuan(entry.amount_fen)},
+                after={"contract_no": contract_no, "amount": format_yuan(entry.amount_fen)},
+                now=now,
+            )
+            uow.commit()
+        log.info("escrow held money assigned", bureau_code=project.bureau_code, held=held_id)
+        return made
 
     def entries(self, bureau_code: str) -> list[EscrowEntry]:
         with self.engine.uow() as uow:

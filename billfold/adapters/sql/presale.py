@@ -12,6 +12,7 @@ from billfold.adapters import schema as t
 from billfold.adapters import schema_presale as s
 from billfold.adapters.sql.orders import _insert
 from billfold.collection.payment import PaymentStatus
+from billfold.collection.refund import RefundStatus
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.settlement.escrow import EntryKind, EscrowEntry
 
@@ -168,6 +169,12 @@ class SqlPresale:
         )
         return self.conn.execute(query).first() is not None
 
+    def entry(self, kind: EntryKind, channel: str, ref: str) -> tuple[int, EscrowEntry] | None:
+        """The entry booked as (kind, channel, ref), with its project's key."""
+        query = select(_E).where(_E.c.kind == kind.value, _E.c.channel == channel, _E.c.ref == ref)
+        row = self.conn.execute(query).first()
+        return None if row is None else (int(row.project_pk), _entry(row))
+
     def next_seq(self, project_pk: int) -> int:
         top = self.conn.execute(
             select(func.max(_E.c.seq)).where(_E.c.project_pk == project_pk)
@@ -217,6 +224,33 @@ class SqlPresale:
             .where(p.c.status.in_([PaymentStatus.CREDITED.value, PaymentStatus.REVERSED.value]))
             .distinct()
             .order_by(p.c.id)
+        )
+        return list(self.conn.execute(query))
+
+    def contract_refunds(self) -> list[Row[Any]]:
+        """Every succeeded refund of a contract bill's payment, with the payment's channel
+        transaction and its project, in the order the refunds were made."""
+        r, p, o, ol = t.refunds, t.payments, t.orders, t.order_lines
+        query = (
+            select(
+                r.c.id,
+                r.c.refund_no,
+                r.c.amount_fen,
+                r.c.completed_at,
+                r.c.created_at,
+                r.c.payment_id,
+                p.c.channel,
+                p.c.channel_txn_id,
+                _C.c.contract_no,
+                _C.c.project_pk,
+            )
+            .join(p, p.c.id == r.c.payment_id)
+            .join(o, o.c.id == p.c.order_id)
+            .join(ol, ol.c.order_id == o.c.id)
+            .join(_C, _C.c.bill_id == ol.c.bill_id)
+            .where(r.c.status == RefundStatus.SUCCEEDED.value)
+            .distinct()
+            .order_by(r.c.id)
         )
         return list(self.conn.execute(query))
 

@@ -322,6 +322,23 @@ class Engine:
         )
         return refund
 
+    def credit_held(self, payment_id: int, *, by: str, reason: str) -> services.CreditResult:
+        """After review, credit a payment held for an amount mismatch to its order's bills,
+        exactly once. Less than the order's total is a part payment (the bills must take
+        part payments); more credits the order's total and queues a refund of the rest.
+        Refused, changing nothing, when the order or its bills cannot take it any more."""
+        result = services.credit_held_payment(
+            self.uow(), self.clock, payment_id, by=by, reason=reason
+        )
+        log.info(
+            "held payment credit repeated" if result.already_credited else "held payment credited",
+            payment_id=payment_id,
+            credited_fen=result.credited_fen,
+            returned_fen=result.refund.amount_fen if result.refund else 0,
+            by=by,
+        )
+        return result
+
     def complete_refund(
         self, refund_no: str, *, succeeded: bool = True, channel_refund_id: str | None = None
     ) -> RefundRecord:

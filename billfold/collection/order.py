@@ -32,7 +32,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAYING: frozenset({S.PAID, S.EXPIRED, S.CANCELLED, S.FAILED}),
     S.PAID: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.REVERSED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.EXPIRED: frozenset(),
+    # only by crediting, after review, money held for an order that arrived before it expired
+    S.EXPIRED: frozenset({S.PAID}),
     S.CANCELLED: frozenset(),
     S.FAILED: frozenset(),
     S.REFUNDED: frozenset(),

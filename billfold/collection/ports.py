@@ -11,6 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from billfold.collection.allocation import Allocation
 from billfold.collection.bill import Bill, Waiver
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.collection.order import Order, OrderStatus
@@ -105,6 +106,8 @@ class OrdersRepository(Protocol):
 
     def add_line_refunds(self, parts: Iterable[tuple[int, int]]) -> None: ...
 
+    def reline(self, order_id: int, lines: Sequence[Allocation], total_fen: int) -> None: ...
+
 
 class PaymentsRepository(Protocol):
     def find(
@@ -118,6 +121,8 @@ class PaymentsRepository(Protocol):
     def insert(self, values: dict[str, Any]) -> int | None: ...
 
     def transition(self, payment_id: int, expected: PaymentStatus, new: PaymentStatus) -> bool: ...
+
+    def credit_held(self, payment_id: int, fee_fen: int) -> bool: ...
 
     def add_refunded(self, payment_id: int, amount_fen: int) -> None: ...
 

@@ -15,6 +15,7 @@ from typing import Any
 from billfold.clock import Clock, business_date
 from billfold.collection.allocation import allocate
 from billfold.collection.bill import LATE_FEE_CODE, Bill, Waiver
+from billfold.collection.held import CREDITABLE_ORDER_STATES, decide_held_credit
 from billfold.collection.journal import (
     REFUNDS_PAYABLE,
     SUSPENSE,
@@ -29,6 +30,7 @@ from billfold.collection.payment import (
     Confirmation,
     PaymentRecord,
     PaymentStatus,
+    SuspenseReason,
     decide,
     refund_entry,
 )
@@ -46,10 +48,12 @@ from billfold.money import format_yuan
 
 __all__ = [
     "ConfirmResult",
+    "CreditResult",
     "cancel_bill",
     "complete_refund",
     "confirm_payment",
     "create_order",
+    "credit_held_payment",
     "expire_orders",
     "refund_payment",
     "reverse_payment",
@@ -331,8 +335,9 @@ def _payment_events(
     bills: list[Bill],
     now: datetime,
     biller_id: int | None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    payload = {
+    payload: dict[str, Any] = {
         "payment_id": record.id,
         "channel": record.channel,
         "channel_txn_id": record.channel_txn_id,
@@ -342,6 +347,7 @@ def _payment_events(
         "paid_at": record.paid_at.isoformat(),
         "status": record.status.value,
         "reason": record.reason,
+        **(extra or {}),
     }
     kind = {
         PaymentStatus.CREDITED: "payment.confirmed",
@@ -359,6 +365,124 @@ def _payment_events(
             {"bill_no": names.get(bill_id), "amount_fen": amount, "order_no": record.order_no},
             now,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CreditResult:
+    payment: PaymentRecord
+    already_credited: bool  # True when the payment had been credited after review before
+    credited_fen: int  # what reached the bills (the order's total once credited)
+    refund: RefundRecord | None = None  # the excess going back, if any
+
+
+def credit_held_payment(
+    uow: UnitOfWork, clock: Clock, payment_id: int, *, by: str, reason: str
+) -> CreditResult:
+    """After review, credit a payment held for an amount mismatch to its order's bills.
+
+    Exactly once: the payment row is locked and moves held → credited by a conditional
+    update, with the order and its bills locked as confirmation locks them. A repeat answers
+    that it was credited already and changes nothing. What cannot be credited (see
+    :mod:`billfold.collection.held`) is refused with the reason, and nothing changes.
+    """
+    now = clock.now()
+    if not reason.strip() or not by.strip():
+        raise InvalidInput("credit: a reason and who decides are required")
+    with uow:
+        payment = uow.payments.get(payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"payment {payment_id} does not exist")
+        mismatch = SuspenseReason.AMOUNT_MISMATCH.value
+        if payment.status is PaymentStatus.CREDITED and payment.reason == mismatch:
+            order = uow.orders.get(payment.order_id) if payment.order_id else None
+            return CreditResult(payment, True, order.total_fen if order else 0)
+        if payment.status is not PaymentStatus.HELD:
+            raise InvalidTransition(
+                f"payment {payment.id} is {payment.status.value}; "
+                "only a held payment can be credited after review"
+            )
+        if payment.reason != mismatch:
+            raise InvalidTransition(
+                f"payment {payment.id} is held for {payment.reason}; only an amount mismatch "
+                "can be credited after review, refund it instead"
+            )
+        if payment.refunded_fen or uow.refunds.for_payment(payment.id):
+            raise InvalidTransition(
+                f"payment {payment.id} has refunds ({format_yuan(payment.refunded_fen)}); "
+                "refund the rest instead of crediting it"
+            )
+        order = uow.orders.get(payment.order_id, lock=True) if payment.order_id else None
+        if order is None or order.id is None:
+            raise NotFound(f"payment {payment.id} has lost its order")
+        context = uow.billers.fee_context(order.biller_id, payment.channel)
+        if context is None:
+            raise NotFound(f"payment {payment.id} has lost its biller")
+        bills = uow.bills.for_order(order.id, lock=True)
+        rule = context.rule
+        plan = decide_held_credit(
+            payment,
+            order,
+            bills,
+            context.code,
+            rule.fee_for if rule is not None else (lambda _amount: 0),
+            business_date(payment.paid_at, context.timezone),
+        )
+        if not uow.payments.credit_held(payment.id, plan.fee_fen):
+            raise Conflict(f"payment {payment.id} changed meanwhile; look it up again")
+        if plan.credited_fen != order.total_fen or list(plan.lines) != order.lines:
+            uow.orders.reline(order.id, plan.lines, plan.credited_fen)
+        moved = uow.orders.transition(
+            order.id,
+            CREDITABLE_ORDER_STATES,
+            OrderStatus.PAID,
+            paid_at=payment.paid_at,
+            payment_id=payment.id,
+            channel=payment.channel,
+        )
+        if not moved:  # cannot happen while the order row is locked
+            raise Conflict(f"order {order.order_no} changed while it was locked")
+        uow.bills.apply(bills, plan.credits, now)
+        uow.journal.post(plan.entries, now, payment_id=payment.id)
+        record = uow.payments.get(payment.id)
+        assert record is not None
+        _payment_events(
+            uow,
+            record,
+            plan.credits,
+            plan.bills_now_paid,
+            bills,
+            now,
+            order.biller_id,
+            {"credited_fen": plan.credited_fen, "after_review": True},
+        )
+        refund = None
+        if plan.excess_fen:
+            refund = _queue_refund(
+                uow,
+                record,
+                plan.excess_fen,
+                f"excess over order {order.order_no}, credited after review",
+                now,
+            )
+            record = uow.payments.get(payment.id)
+            assert record is not None
+        uow.audit.append(
+            actor=by,
+            action="credit_held",
+            target_type="payment",
+            target_id=str(payment.id),
+            reason=reason,
+            before={"status": payment.status.value, "order_status": order.status.value},
+            after={
+                "status": PaymentStatus.CREDITED.value,
+                "credited": format_yuan(plan.credited_fen),
+                "returned": format_yuan(plan.excess_fen),
+                "refund_no": refund.refund_no if refund else None,
+            },
+            now=now,
+        )
+        uow.commit()
+        return CreditResult(record, False, plan.credited_fen, refund)
 
 
 def _queue_refund(

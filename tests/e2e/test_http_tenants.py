@@ -22,6 +22,7 @@ from billfold.adapters import schema_settlement as ts
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
+from billfold.adapters.http.ratelimit import RateLimit
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Profile, Settler
@@ -88,7 +89,8 @@ def world(engine: Engine) -> Iterator[World]:
         "write": create_key(engine, "s1", Scope.WRITE).secret,
         "read": create_key(engine, "s1", Scope.READ).secret,
     }
-    app = create_app(engine)
+    # every route twice per key is more than the default burst; limits are tested elsewhere
+    app = create_app(engine, rate_limit=RateLimit(per_second=1000, burst=1000))
     with asgi_client(app) as client:
         yield app, client, keys, target
 

@@ -17,6 +17,7 @@ from billfold.adapters.http import (
     bills,
     cashier,
     exports,
+    held_credits,
     mandates,
     notify,
     orders,
@@ -45,9 +46,9 @@ DESCRIPTION = """billfold's HTTP API for billers and the back office.
 Authenticate with `Authorization: Bearer bf_…` (an API key per biller, or a back-office key).
 Money is a yuan string with at most two decimals (`"12.34"`). Errors are RFC 9457
 `application/problem+json` with a stable `code`. POSTs that move money (orders, refunds,
-reversals, reconciliation uploads and resolutions, settlement approve/pay/confirm) require an
-`Idempotency-Key` header, and payment starts and new mandates accept one; a repeat returns the
-first answer."""
+reversals, credits of held payments, reconciliation uploads and resolutions, settlement
+approve/pay/confirm) require an `Idempotency-Key` header, and payment starts and new mandates
+accept one; a repeat returns the first answer."""
 
 
 def create_app(
@@ -88,7 +89,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (billers, bills, orders, payments, notify):
         app.include_router(module.router)
-    for ops in (paying, reversals, mandates, reconciliation, settlements, exports):
+    for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):
         app.include_router(ops.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters import schema as t
@@ -239,6 +239,27 @@ class SqlOrders:
             RefundLine(r.id, r.bill_id, r.item_code, r.amount_fen, r.refunded_fen) for r in rows
         ]
 
+    def reline(self, order_id: int, lines: Sequence[Allocation], total_fen: int) -> None:
+        """Replace an unpaid order's lines and total (a held payment credited for less)."""
+        self.conn.execute(delete(t.order_lines).where(t.order_lines.c.order_id == order_id))
+        self.conn.execute(
+            t.order_lines.insert(),
+            [
+                {
+                    "order_id": order_id,
+                    "position": position,
+                    "bill_id": line.bill_id,
+                    "item_code": line.item_code,
+                    "amount_fen": line.amount_fen,
+                    "refunded_fen": 0,
+                }
+                for position, line in enumerate(lines)
+            ],
+        )
+        self.conn.execute(
+            update(t.orders).where(t.orders.c.id == order_id).values(total_fen=total_fen)
+        )
+
     def add_line_refunds(self, parts: Iterable[tuple[int, int]]) -> None:
         params = [{"b_id": line_id, "b_amount": amount} for line_id, amount in parts]
         if params:
@@ -303,6 +324,18 @@ class SqlPayments:
             update(t.payments)
             .where(t.payments.c.id == payment_id, t.payments.c.status == expected.value)
             .values(status=new.value)
+        ).rowcount
+        return bool(done == 1)
+
+    def credit_held(self, payment_id: int, fee_fen: int) -> bool:
+        """Conditional update held → credited (with our fee); False if it was not held."""
+        done = self.conn.execute(
+            update(t.payments)
+            .where(
+                t.payments.c.id == payment_id,
+                t.payments.c.status == PaymentStatus.HELD.value,
+            )
+            .values(status=PaymentStatus.CREDITED.value, fee_fen=fee_fen)
         ).rowcount
         return bool(done == 1)
 

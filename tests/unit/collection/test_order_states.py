@@ -9,7 +9,6 @@ from billfold.errors import InvalidTransition
 
 NOW = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 FINAL = {
-    OrderStatus.EXPIRED,
     OrderStatus.CANCELLED,
     OrderStatus.FAILED,
     OrderStatus.REFUNDED,
@@ -40,6 +39,8 @@ def test_final_states_are_final_and_money_states_follow_paid() -> None:
         assert TRANSITIONS[state] == frozenset()
     assert can_transition(OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
     assert not can_transition(OrderStatus.CREATED, OrderStatus.REFUNDED)
+    # an expired order can only be paid, by crediting money held for review (credit_held)
+    assert TRANSITIONS[OrderStatus.EXPIRED] == frozenset({OrderStatus.PAID})
 
 
 def test_the_refusal_names_the_order_and_both_states() -> None:

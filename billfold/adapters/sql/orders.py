@@ -115,20 +115,7 @@ class SqlOrders:
         ).scalar_one_or_none()
         if order_id is None:
             return None
-        self.conn.execute(
-            t.order_lines.insert(),
-            [
-                {
-                    "order_id": order_id,
-                    "position": position,
-                    "bill_id": line.bill_id,
-                    "item_code": line.item_code,
-                    "amount_fen": line.amount_fen,
-                    "refunded_fen": 0,
-                }
-                for position, line in enumerate(order.lines)
-            ],
-        )
+        self._insert_lines(order_id, order.lines)
         order.id = int(order_id)
         return order.id
 
@@ -239,9 +226,7 @@ class SqlOrders:
             RefundLine(r.id, r.bill_id, r.item_code, r.amount_fen, r.refunded_fen) for r in rows
         ]
 
-    def reline(self, order_id: int, lines: Sequence[Allocation], total_fen: int) -> None:
-        """Replace an unpaid order's lines and total (a held payment credited for less)."""
-        self.conn.execute(delete(t.order_lines).where(t.order_lines.c.order_id == order_id))
+    def _insert_lines(self, order_id: int, lines: Sequence[Allocation]) -> None:
         self.conn.execute(
             t.order_lines.insert(),
             [
@@ -256,6 +241,11 @@ class SqlOrders:
                 for position, line in enumerate(lines)
             ],
         )
+
+    def reline(self, order_id: int, lines: Sequence[Allocation], total_fen: int) -> None:
+        """Replace an unpaid order's lines and total (a held payment credited for less)."""
+        self.conn.execute(delete(t.order_lines).where(t.order_lines.c.order_id == order_id))
+        self._insert_lines(order_id, lines)
         self.conn.execute(
             update(t.orders).where(t.orders.c.id == order_id).values(total_fen=total_fen)
         )

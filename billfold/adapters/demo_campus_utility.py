@@ -52,7 +52,7 @@ from billfold.settlement.batch import BatchStatus
 from billfold.settlement.exports import settlement_sheet, write_csv
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Settler
-from billfold.settlement.utility_files import Layout
+from billfold.settlement.utility_files import ARREARS_FIELDS, COLLECTION_FIELDS, Layout
 
 __all__ = [
     "CAMPUS",
@@ -127,7 +127,7 @@ POWER_LAYOUT = Layout.from_dict(
             {"name": "due_date", "start": 39, "width": 8},
         ],
     },
-    known=("account_no", "amount", "due_date", "bill_no", "name", "period", "late_fee"),
+    known=ARREARS_FIELDS,
 )
 POWER_OUT = Layout.from_dict(
     {
@@ -150,18 +150,7 @@ POWER_OUT = Layout.from_dict(
             {"name": "txn_id", "start": 93, "width": 32},
         ],
     },
-    known=(
-        "date",
-        "seq",
-        "account_no",
-        "bill_no",
-        "principal",
-        "late_fee",
-        "amount",
-        "channel",
-        "txn_id",
-        "paid_at",
-    ),
+    known=COLLECTION_FIELDS,
 )
 #: The gas company: a CSV with Chinese headers, amounts in yuan.
 GAS_LAYOUT = Layout.from_dict(
@@ -179,7 +168,7 @@ GAS_LAYOUT = Layout.from_dict(
             {"name": "due_date", "column": "缴费截止日"},
         ],
     },
-    known=("account_no", "amount", "due_date", "bill_no", "name", "period", "late_fee"),
+    known=ARREARS_FIELDS,
 )
 GAS_OUT = Layout.from_dict(
     {
@@ -201,18 +190,7 @@ GAS_OUT = Layout.from_dict(
             {"name": "paid_at", "column": "缴费时间"},
         ],
     },
-    known=(
-        "date",
-        "seq",
-        "account_no",
-        "bill_no",
-        "principal",
-        "late_fee",
-        "amount",
-        "channel",
-        "txn_id",
-        "paid_at",
-    ),
+    known=COLLECTION_FIELDS,
 )
 GAS_ARREARS = """\
 账单号,户号,户名,账期,欠费金额,缴费截止日

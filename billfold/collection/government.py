@@ -16,13 +16,13 @@ import structlog
 
 from billfold.adapters import schema_gov  # noqa: F401  (registers the tables)
 from billfold.adapters.sql.gov import SqlGov
-from billfold.adapters.sql.uow import SqlUnitOfWork
 from billfold.clock import business_date
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.fines import FINE_PENALTY_RULE, FineQuote, quote_fine, validate_decision_no
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.receipt import Receipt, ReceiptLine, masked_payer, receipt_no
+from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, NotFound
 from billfold.merchants.biller import Biller
@@ -46,7 +46,7 @@ class Government:
         a different amount or name for an item and date already listed is refused."""
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            biller = _office(uow, office)
+            biller = require_biller(uow, office)
             repo = SqlGov(uow.conn)
             same_day = [
                 e
@@ -82,13 +82,13 @@ class Government:
     def catalogue(self, office: str, day: date | None = None) -> list[FeeItem]:
         """The items in force on ``day`` (default: the office's business date today)."""
         with self.engine.uow() as uow:
-            biller = _office(uow, office)
+            biller = require_biller(uow, office)
             entries = SqlGov(uow.conn).fee_items(_pk(biller))
         return current_items(entries, day or self._today(biller))
 
     def fee(self, office: str, item_code: str, day: date | None = None) -> FeeItem:
         with self.engine.uow() as uow:
-            biller = _office(uow, office)
+            biller = require_biller(uow, office)
             entries = SqlGov(uow.conn).fee_items(_pk(biller))
         return amount_on(entries, item_code, day or self._today(biller))
 
@@ -229,7 +229,7 @@ class Government:
 
     def receipts(self, office: str) -> list[Receipt]:
         with self.engine.uow() as uow:
-            biller = _office(uow, office)
+            biller = require_biller(uow, office)
             return [Receipt.from_json(b) for b in SqlGov(uow.conn).receipts(_pk(biller))]
 
     # -- helpers -------------------------------------------------------------------------
@@ -242,13 +242,6 @@ class Government:
         except NotFound:
             self.engine.biller(office)  # an unknown office is still an error
             return None
-
-
-def _office(uow: SqlUnitOfWork, code: str) -> Biller:
-    biller = uow.billers.get_by_code(code)
-    if biller is None or biller.id is None:
-        raise NotFound(f"biller {code!r} does not exist")
-    return biller
 
 
 def _pk(biller: Biller) -> int:

@@ -16,7 +16,8 @@ from billfold.collection.bill import Bill
 from billfold.collection.bill_csv import BillDraft, LineError, decode_bill_file, read_bill_csv
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import Conflict, ImportFailed, NotFound
+from billfold.collection.services import require_biller
+from billfold.errors import Conflict, ImportFailed
 from billfold.merchants.biller import Biller, BillerKind
 
 __all__ = ["ImportMode", "ImportReport", "add_bill", "import_bills"]
@@ -54,13 +55,6 @@ class ImportReport:
         return not self.errors
 
 
-def _biller(uow: UnitOfWork, code: str) -> Biller:
-    biller = uow.billers.get_by_code(code)
-    if biller is None:
-        raise NotFound(f"biller {code!r} does not exist")
-    return biller
-
-
 def import_bills(
     uow: UnitOfWork,
     clock: Clock,
@@ -81,7 +75,7 @@ def import_bills(
     total_lines = max(0, text.count("\n") - 1)
     report = ImportReport(file_name, mode)
     with uow:
-        biller = _biller(uow, biller_code)
+        biller = require_biller(uow, biller_code)
         assert biller.id is not None
         default_kind = DEFAULT_IDENTIFIER.get(biller.kind, IdentifierKind.OTHER)
         chunk: list[BillDraft] = []
@@ -154,7 +148,7 @@ def add_bill(uow: UnitOfWork, clock: Clock, biller_code: str, payer: Payer, bill
     """Store a single bill created in code (or through the API)."""
     now = clock.now()
     with uow:
-        biller = _biller(uow, biller_code)
+        biller = require_biller(uow, biller_code)
         assert biller.id is not None
         if uow.bills.get_by_no(biller.id, bill.bill_no) is not None:
             raise Conflict(f"bill {bill.bill_no} already exists for biller {biller_code}")

@@ -67,9 +67,10 @@ def _new_number(prefix: str, now: datetime) -> str:
     return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
 
 
-def _biller(uow: UnitOfWork, code: str) -> Biller:
+def require_biller(uow: UnitOfWork, code: str) -> Biller:
+    """The stored biller ``code``, or :class:`NotFound` naming it."""
     biller = uow.billers.get_by_code(code)
-    if biller is None:
+    if biller is None or biller.id is None:
         raise NotFound(f"biller {code!r} does not exist")
     return biller
 
@@ -95,7 +96,7 @@ def create_order(
     """
     now = clock.now()
     with uow:
-        biller = _biller(uow, biller_code)
+        biller = require_biller(uow, biller_code)
         assert biller.id is not None
         if idempotency_key:
             existing = uow.orders.by_idempotency_key(biller.id, idempotency_key)
@@ -859,7 +860,7 @@ def waive_bill(
 ) -> Bill:
     now = clock.now()
     with uow:
-        biller = _biller(uow, biller_code)
+        biller = require_biller(uow, biller_code)
         assert biller.id is not None
         bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
         if bill is None:
@@ -891,7 +892,7 @@ def cancel_bill(
 ) -> Bill:
     now = clock.now()
     with uow:
-        biller = _biller(uow, biller_code)
+        biller = require_biller(uow, biller_code)
         assert biller.id is not None
         bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
         if bill is None:

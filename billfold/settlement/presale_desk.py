@@ -38,6 +38,7 @@ from billfold.clock import business_date
 from billfold.collection.bill import Bill, BillItem
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
+from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from billfold.merchants.biller import Biller
@@ -95,7 +96,7 @@ class PresaleDesk:
         """Supervise a project of a developer; the same project again returns it unchanged."""
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            biller = _biller(uow, project.developer)
+            biller = require_biller(uow, project.developer)
             if project.project_code not in {u.code for u in biller.sub_units}:
                 raise InvalidInput(
                     f"project_code: {project.developer} has no project {project.project_code!r}"
@@ -340,7 +341,7 @@ class PresaleDesk:
                 "balance_fen": book.balance_fen,
                 "reason": why,
             }
-            uow.outbox.add("presale.alert", _biller(uow, project.developer).id, alert, now)
+            uow.outbox.add("presale.alert", require_biller(uow, project.developer).id, alert, now)
             log.warning(
                 "escrow overdrawn by a refund",
                 bureau_code=project.bureau_code,
@@ -412,7 +413,7 @@ class PresaleDesk:
                 "amount_fen": amount_fen,
                 "reason": why,
             }
-            biller = _biller(uow, project.developer)
+            biller = require_biller(uow, project.developer)
             uow.outbox.add("presale.alert", biller.id, alert, now)
             uow.commit()
         log.warning("escrow payment held", bureau_code=bureau_code, ref=ref, reason=why)
@@ -617,7 +618,7 @@ class PresaleDesk:
 
     @staticmethod
     def _tz(uow: SqlUnitOfWork, project: Project) -> str:
-        return _biller(uow, project.developer).timezone
+        return require_biller(uow, project.developer).timezone
 
 
 def _push_body(ident: str, project: Project, entry: EscrowEntry) -> str:
@@ -651,13 +652,6 @@ def _plan(stage: Milestone) -> tuple[str, str, int]:
 def _same(a: Project, b: Project) -> bool:
     keys = ("project_code", "name", "escrow_bank", "escrow_account_no")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
-
-
-def _biller(uow: SqlUnitOfWork, code: str) -> Biller:
-    biller = uow.billers.get_by_code(code)
-    if biller is None or biller.id is None:
-        raise NotFound(f"biller {code!r} does not exist")
-    return biller
 
 
 def _pk(biller: Biller) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from billfold.adapters.sql.settlement import SqlSettlement
 from billfold.adapters.sql.uow import SqlUnitOfWork
 from billfold.clock import end_of_business_day
+from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from billfold.merchants.biller import Biller
@@ -70,16 +71,10 @@ class Settler:
     def _uow(self) -> SqlUnitOfWork:
         return self.engine.uow()
 
-    def _biller(self, uow: SqlUnitOfWork, code: str) -> Biller:
-        biller = uow.billers.get_by_code(code)
-        if biller is None or biller.id is None:
-            raise NotFound(f"biller {code!r} does not exist")
-        return biller
-
     # -- profiles -----------------------------------------------------------------------------
     def profile(self, biller_code: str) -> Profile:
         with self._uow() as uow:
-            biller = self._biller(uow, biller_code)
+            biller = require_biller(uow, biller_code)
             assert biller.id is not None
             found = SqlSettlement(uow.conn).profile(biller.id)
         if found is None:
@@ -95,7 +90,7 @@ class Settler:
             validate(profile.splits, profile.remainder)
         now = self.engine.clock.now()
         with self._uow() as uow:
-            biller = self._biller(uow, biller_code)
+            biller = require_biller(uow, biller_code)
             assert biller.id is not None
             repo = SqlSettlement(uow.conn)
             before = repo.profile(biller.id)
@@ -132,7 +127,7 @@ class Settler:
             raise InvalidInput("by: say who drafts the batch")
         now = self.engine.clock.now()
         with self._uow() as uow:
-            biller = self._biller(uow, biller_code)
+            biller = require_biller(uow, biller_code)
             assert biller.id is not None
             repo = SqlSettlement(uow.conn)
             repo.lock_biller(biller.id)
@@ -260,7 +255,7 @@ class Settler:
     ) -> list[SettlementBatch]:
         with self._uow() as uow:
             repo = SqlSettlement(uow.conn)
-            biller_id = self._biller(uow, biller_code).id if biller_code else None
+            biller_id = require_biller(uow, biller_code).id if biller_code else None
             rows = repo.batch_rows(biller_id=biller_id, day=business_date, status=status)
             return [self._load(uow, repo, batch_no=row.batch_no) for row in rows]
 

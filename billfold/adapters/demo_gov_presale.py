@@ -18,7 +18,6 @@ changes nothing and returns the same summary.
 
 from __future__ import annotations
 
-import json
 import secrets
 from contextlib import suppress
 from datetime import date, timedelta
@@ -430,17 +429,3 @@ def _summary(
         settled_fen=settled,
         files=sorted(set(files)),
     )
-
-
-def summary_json(summary: ScenarioSummary) -> str:
-    data = {
-        "name": summary.name,
-        "billers": summary.billers,
-        "bills": summary.bills,
-        "paid": summary.paid,
-        "collected": format_yuan(summary.collected_fen),
-        "discrepancies": summary.discrepancies,
-        "settled": format_yuan(summary.settled_fen),
-        "files": [str(f) for f in summary.files],
-    }
-    return json.dumps(data, ensure_ascii=False, indent=2)

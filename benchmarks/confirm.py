@@ -72,10 +72,8 @@ from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
 from billfold.adapters import migrate
 from billfold.adapters.db import make_engine
 from billfold.adapters.sql import fastpath
-from billfold.collection.allocation import allocate
-from billfold.collection.order import DEFAULT_ORDER_TTL, Order
 from billfold.logging import configure_logging
-from billfold.testing import scratch_pg_database
+from billfold.testing import orders_for_every_bill, scratch_pg_database
 
 T0 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 BILLER = "bench"
@@ -441,26 +439,7 @@ def setup(engine: Engine, sets: dict[str, int]) -> dict[str, Work]:
             for i in range(count)
         ]
     engine.import_bills(BILLER, ("\n".join(rows) + "\n").encode(), file_name="bench.csv")
-    work: dict[str, Work] = {prefix: [] for prefix in sets}
-    today = engine.today(BILLER)
-    with engine.uow() as uow:
-        biller = uow.billers.get_by_code(BILLER)
-        assert biller is not None and biller.id is not None
-        for bill in uow.bills.for_biller(biller.id):
-            lines = allocate([bill], today)
-            order = Order(
-                order_no=f"O{bill.bill_no}",
-                biller_id=biller.id,
-                payer_id=bill.payer_id,
-                total_fen=sum(line.amount_fen for line in lines),
-                created_at=T0,
-                expires_at=T0 + DEFAULT_ORDER_TTL,
-                lines=lines,
-            )
-            uow.orders.add(order, today, None)
-            work[bill.bill_no[:1]].append((order.order_no, order.total_fen))
-        uow.commit()
-    return work
+    return {prefix: orders_for_every_bill(engine, BILLER, prefix) for prefix in sets}
 
 
 # -- the run --------------------------------------------------------------------------------------

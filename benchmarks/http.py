@@ -74,11 +74,9 @@ from billfold.channels.qr import QrChannel, build_notification  # noqa: E402
 from billfold.channels.qr_sandbox import SandboxAcquirer  # noqa: E402
 from billfold.channels.sandbox import SandboxGateway  # noqa: E402
 from billfold.channels.secrets import EnvSecrets  # noqa: E402
-from billfold.collection.allocation import allocate  # noqa: E402
-from billfold.collection.order import DEFAULT_ORDER_TTL, Order  # noqa: E402
 from billfold.logging import configure_logging  # noqa: E402
 from billfold.merchants.channel_config import ChannelConfig  # noqa: E402
-from billfold.testing import scratch_pg_database  # noqa: E402
+from billfold.testing import orders_for_every_bill, scratch_pg_database  # noqa: E402
 
 BILLER = "bench-stall"
 MERCHANT = "M-BENCH-HTTP-01"
@@ -148,29 +146,7 @@ def make_orders(engine: Engine, prefix: str, count: int) -> list[tuple[str, int]
     for i in range(count):
         rows.append(f"{prefix}{i:07d},P{prefix}{i:07d},goods:货款={10 + i % 90}.{i % 100:02d}")
     engine.import_bills(BILLER, ("\n".join(rows) + "\n").encode(), file_name=f"{prefix}.csv")
-    now = engine.clock.now()
-    today = engine.today(BILLER)
-    work: list[tuple[str, int]] = []
-    with engine.uow() as uow:
-        biller = uow.billers.get_by_code(BILLER)
-        assert biller is not None and biller.id is not None
-        for bill in uow.bills.for_biller(biller.id):
-            if not bill.bill_no.startswith(prefix):
-                continue
-            lines = allocate([bill], today)
-            order = Order(
-                order_no=f"O{bill.bill_no}",
-                biller_id=biller.id,
-                payer_id=bill.payer_id,
-                total_fen=sum(line.amount_fen for line in lines),
-                created_at=now,
-                expires_at=now + DEFAULT_ORDER_TTL,
-                lines=lines,
-            )
-            uow.orders.add(order, today, None)
-            work.append((order.order_no, order.total_fen))
-        uow.commit()
-    return work
+    return orders_for_every_bill(engine, BILLER, prefix)
 
 
 def notices(key: bytes, work: list[tuple[str, int]], repeat_rate: float, seed: int) -> list[Notice]:

@@ -23,7 +23,13 @@ from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.logging import mask_personal_data
 
-__all__ = ["FixedClock", "capture_logs", "memory_engine", "scratch_pg_database"]
+__all__ = [
+    "FixedClock",
+    "capture_logs",
+    "memory_engine",
+    "orders_for_every_bill",
+    "scratch_pg_database",
+]
 
 
 def memory_engine(clock: FixedClock | None = None) -> Engine:
@@ -77,3 +83,38 @@ def scratch_pg_database(server_url: str, prefix: str) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     finally:
         admin.dispose()
+
+
+def orders_for_every_bill(
+    engine: Engine, biller_code: str, bill_no_prefix: str = ""
+) -> list[tuple[str, int]]:
+    """One order per open bill of ``biller_code`` (whose number starts with the prefix),
+    written straight through the repository in one transaction: setup for benchmarks and
+    load tests, where creating thousands of orders one by one would be the thing measured.
+    Returns ``(order_no, total_fen)`` pairs; order numbers are ``"O" + bill_no``."""
+    from billfold.collection.allocation import allocate
+    from billfold.collection.order import DEFAULT_ORDER_TTL, Order
+
+    now = engine.clock.now()
+    today = engine.today(biller_code)
+    made: list[tuple[str, int]] = []
+    with engine.uow() as uow:
+        biller = uow.billers.get_by_code(biller_code)
+        assert biller is not None and biller.id is not None
+        for bill in uow.bills.for_biller(biller.id):
+            if not bill.bill_no.startswith(bill_no_prefix):
+                continue
+            lines = allocate([bill], today)
+            order = Order(
+                order_no=f"O{bill.bill_no}",
+                biller_id=biller.id,
+                payer_id=bill.payer_id,
+                total_fen=sum(line.amount_fen for line in lines),
+                created_at=now,
+                expires_at=now + DEFAULT_ORDER_TTL,
+                lines=lines,
+            )
+            uow.orders.add(order, today, None)
+            made.append((order.order_no, order.total_fen))
+        uow.commit()
+    return made

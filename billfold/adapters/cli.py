@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from billfold.adapters import migrate
-from billfold.adapters.cli_common import connect
+from billfold.adapters.cli_common import DbUrl, connect
 from billfold.adapters.db import database_url_from_env, make_engine
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, ImportFailed
@@ -53,14 +53,6 @@ for _module, _name in SUBAPPS:
 
 err = Console(stderr=True)
 out = Console()
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db)",
-    ),
-]
 
 
 def _engine(url: str | None) -> Engine:

@@ -21,7 +21,7 @@ import structlog
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import DbUrl, fail, open_engine
 from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
 from billfold.channels.autodebit_bank import SandboxBank
 from billfold.channels.autodebit_mandates import MandateBook
@@ -43,14 +43,6 @@ app = typer.Typer(
 mandates_app = typer.Typer(help="Mandates signed by payers.", no_args_is_help=True)
 app.add_typer(mandates_app, name="mandates")
 log = structlog.get_logger("billfold.autodebit")
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db).",
-    ),
-]
 
 
 _engine = open_engine

@@ -23,7 +23,7 @@ from typing import Annotated
 import typer
 
 from billfold.adapters.campus import Campus, GrantKind, notice_url
-from billfold.adapters.cli_common import day_option, fail, open_engine, yuan_option
+from billfold.adapters.cli_common import DbUrl, day_option, fail, open_engine, yuan_option
 from billfold.collection.roster import Term
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.money import format_yuan
@@ -32,13 +32,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Campus tuition: roster import, waivers, withdrawals, bursar reports.")
 
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db)",
-    ),
-]
 TermOpt = Annotated[str, typer.Option("--term", help="the term, e.g. 2026秋")]
 
 

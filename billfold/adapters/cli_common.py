@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -16,7 +16,16 @@ from billfold.engine import Engine
 from billfold.errors import BillfoldError, InvalidInput
 from billfold.money import parse_yuan
 
-__all__ = ["connect", "day_option", "fail", "open_engine", "yuan_option"]
+__all__ = ["DbUrl", "connect", "day_option", "fail", "open_engine", "yuan_option"]
+
+#: The ``--database-url`` option every command that opens the engine takes.
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db)",
+    ),
+]
 
 
 def fail(message: str) -> NoReturn:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from billfold.adapters import outbox
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import DbUrl, fail, open_engine
 
 __all__ = ["app"]
 
@@ -31,13 +31,6 @@ dead_app = typer.Typer(help="Deliveries that used up their attempts.", no_args_i
 app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(dead_app, name="dead")
 
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db).",
-    ),
-]
 Actor = Annotated[str, typer.Option("--actor", help="Who does this, for the audit log.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
 

@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from billfold.adapters.cli_common import connect
+from billfold.adapters.cli_common import DbUrl, connect
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
@@ -56,14 +56,6 @@ WIDTH = None if sys.stdout.isatty() else 160
 out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_THRESHOLD = 1024 * 1024
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db)",
-    ),
-]
 
 
 def open_engine(url: str | None) -> Engine:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from billfold.adapters.cli_common import fail, open_engine
+from billfold.adapters.cli_common import DbUrl, fail, open_engine
 from billfold.adapters.db import database_url_from_env
 from billfold.adapters.http import cashier_sandbox, channel_wiring
 from billfold.adapters.http.keys import Scope, create_key, list_keys, revoke_key
@@ -30,11 +30,6 @@ BANK_APP_MARKERS_ENV = "BILLFOLD_BANK_APP_MARKERS"
 app = typer.Typer(help="The HTTP API (FastAPI + uvicorn) and its API keys.")
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 app.add_typer(keys_app, name="keys")
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Database URL (default: BILLFOLD_DATABASE_URL)"),
-]
 
 
 def bank_app_markers_from_env() -> tuple[str, ...]:

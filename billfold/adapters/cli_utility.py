@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from billfold.adapters.cli_common import fail, open_engine, yuan_option
+from billfold.adapters.cli_common import DbUrl, fail, open_engine, yuan_option
 from billfold.adapters.utility import collection_file_for, import_arrears, offer_topup
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.money import format_yuan
@@ -36,13 +36,6 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Utilities: arrears files in, top-ups, collection files out.")
 
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database URL (default: BILLFOLD_DATABASE_URL or sqlite:///billfold.db)",
-    ),
-]
 LayoutOpt = Annotated[Path, typer.Option("--layout", help="the utility's layout (JSON)")]
 
 

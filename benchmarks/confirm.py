@@ -4,8 +4,8 @@
                                  [--smoke] [--log-level INFO] [--show-statements] [--profile]
 
 For each backend a throwaway database is created (SQLite: a temporary file in WAL mode with
-the pragmas of ``billfold.adapters.db.make_engine``; PostgreSQL: ``CREATE DATABASE
-bench_<pid>_<rand>``, dropped at the end) and migrated with ``billfold.adapters.migrate``.
+the pragmas of ``billfold.adapters.db.connect.make_engine``; PostgreSQL: ``CREATE DATABASE
+bench_<pid>_<rand>``, dropped at the end) and migrated with ``billfold.adapters.db.migrate``.
 Setup, not timed: one biller with a 60 bps fee rule on the benchmark channel, one two-item
 bill (tuition + books) per order, one order per bill.
 
@@ -69,9 +69,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
-from billfold.adapters import migrate
-from billfold.adapters.db import make_engine
-from billfold.adapters.sql import fastpath
+from billfold.adapters.db import fastpath, migrate
+from billfold.adapters.db.connect import make_engine
 from billfold.logging import configure_logging
 from billfold.testing import orders_for_every_bill, scratch_pg_database
 

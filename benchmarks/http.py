@@ -65,18 +65,18 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from billfold import Biller, BillerKind, Engine, SystemClock  # noqa: E402
-from billfold.adapters import migrate  # noqa: E402
-from billfold.adapters.db import make_engine  # noqa: E402
+from billfold.adapters.db import migrate  # noqa: E402
+from billfold.adapters.db.connect import make_engine  # noqa: E402
 from billfold.adapters.http.server import ServerOptions  # noqa: E402
 from billfold.channels.base import Channel  # noqa: E402
 from billfold.channels.collect import Collector  # noqa: E402
 from billfold.channels.qr import QrChannel, build_notification  # noqa: E402
-from billfold.channels.qr_sandbox import SandboxAcquirer  # noqa: E402
-from billfold.channels.sandbox import SandboxGateway  # noqa: E402
 from billfold.channels.secrets import EnvSecrets  # noqa: E402
 from billfold.logging import configure_logging  # noqa: E402
 from billfold.merchants.channel_config import ChannelConfig  # noqa: E402
 from billfold.testing import orders_for_every_bill, scratch_pg_database  # noqa: E402
+from billfold.testing.sandbox.gateway import SandboxGateway  # noqa: E402
+from billfold.testing.sandbox.qr import SandboxAcquirer  # noqa: E402
 
 BILLER = "bench-stall"
 MERCHANT = "M-BENCH-HTTP-01"
@@ -84,7 +84,7 @@ KEY_ENV = "BILLFOLD_BENCH_QR_KEY"
 DEFAULT_N, SMOKE_N = 2000, 40
 BACKENDS = ("sqlite", "postgresql")
 HTTP_PARSERS = ("auto", "httptools", "h11")
-MAIN = "from billfold.adapters.cli import main; main()"
+MAIN = "from billfold.adapters.cli.app import main; main()"
 SUCCESS = b'{"code":"SUCCESS"}'
 MINIMAL_APP = """
 from fastapi import FastAPI, Request, Response

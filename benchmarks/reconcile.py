@@ -65,9 +65,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
-from billfold.adapters import migrate
-from billfold.adapters import schema_settlement as st
-from billfold.adapters.db import make_engine
+from billfold.adapters.db import migrate
+from billfold.adapters.db.connect import make_engine
+from billfold.adapters.db.schema import settlement as st
 from billfold.testing import scratch_pg_database
 
 DAY = date(2026, 9, 1)

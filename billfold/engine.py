@@ -13,9 +13,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine as SqlEngine
 
-from billfold.adapters import migrate
-from billfold.adapters.db import database_url_from_env, make_engine
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db import migrate
+from billfold.adapters.db.connect import database_url_from_env, make_engine
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import Clock, SystemClock, business_date
 from billfold.collection import services
 from billfold.collection.bill import Bill

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from billfold.adapters import migrate
-from billfold.adapters.db import make_engine
-from billfold.adapters.schema import metadata
+from billfold.adapters.db import migrate
+from billfold.adapters.db.connect import make_engine
+from billfold.adapters.db.schema import metadata
 from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.testing import scratch_pg_database

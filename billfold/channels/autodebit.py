@@ -32,8 +32,8 @@ from typing import Any
 
 import structlog
 
-from billfold.adapters.sql.mandates import Debit, SqlMandates
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.mandates import Debit, SqlMandates
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.channels.autodebit_bank import DebitAnswer, DebitBank, DebitRequest
 from billfold.channels.autodebit_mandates import CHANNEL, DebitPolicy, MandateBook, new_number
 from billfold.channels.base import Decline, RefundAnswer

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from billfold.adapters.sql.mandates import Debit, SqlMandates
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.mandates import Debit, SqlMandates
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import business_date
 from billfold.collection.bill import Bill
 from billfold.collection.mandate import (

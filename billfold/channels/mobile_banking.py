@@ -445,7 +445,7 @@ class BankOrder:
 
 
 class BankApi(Protocol):
-    """The bank's side (:class:`~billfold.channels.mobile_banking_sandbox.SandboxBank` in
+    """The bank's side (:class:`~billfold.testing.sandbox.mobile_banking.SandboxBank` in
     tests and the demo)."""
 
     def open(

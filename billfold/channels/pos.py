@@ -31,8 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from billfold.adapters.sql.pos import APPROVED, SqlPos
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.pos import APPROVED, SqlPos
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.channels.base import (
     ChannelEvent,
     CollectRequest,

@@ -401,7 +401,7 @@ class AcquiredOrder:
 
 
 class QrAcquirer(Protocol):
-    """The aggregator's back end (:class:`~billfold.channels.qr_sandbox.SandboxAcquirer` in
+    """The aggregator's back end (:class:`~billfold.testing.sandbox.qr.SandboxAcquirer` in
     tests and the demo)."""
 
     def create(self, merchant_id: str, order_no: str, amount_fen: int) -> None: ...

@@ -27,7 +27,7 @@ Replies follow the spec: 204 without a body on success, 4xx with
 ``{"code": "FAIL", "message": ...}`` on rejection (WeChat Pay then retries).
 
 The remote API (prepay, query, refund, close) is the small :class:`WechatPayApi` Protocol:
-:class:`billfold.channels.wechatpay_sandbox.SandboxWechatPay` plays WeChat Pay for tests and
+:class:`billfold.testing.sandbox.wechatpay.SandboxWechatPay` plays WeChat Pay for tests and
 the demo; a production client signs requests and verifies the signed answers itself.
 """
 

@@ -1,6 +1,6 @@
 """Ports: what the collection use cases need from persistence, as Protocols.
 
-The SQL adapters in :mod:`billfold.adapters.sql` implement them; the domain never imports
+The SQL adapters in :mod:`billfold.adapters.db` implement them; the domain never imports
 SQLAlchemy. (Kept in step with the adapters by ``tests/unit/collection/test_ports.py``.)
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
+from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
 from billfold.collection.bill import Bill, Waiver
 from billfold.collection.journal import JournalEntry, Posting
@@ -237,3 +238,18 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+U_co = TypeVar("U_co", covariant=True)
+
+
+class Runtime(Protocol[U_co]):
+    """What a desk (a class of use cases) needs from whoever hosts it: a fresh unit of work
+    per call and the clock. :class:`billfold.engine.Engine` is one; a test may pass its own.
+    Each package names the unit of work it needs (``Runtime[SettlementUnitOfWork]``), so a
+    desk never learns which database, or which adapter, is behind it."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def uow(self) -> U_co: ...

@@ -26,10 +26,10 @@ from typing import Any
 
 import structlog
 
-from billfold.adapters.recon_ingest import ParseRequest, ingest
-from billfold.adapters.recon_load import create_stage, drop_stage, index_stage
-from billfold.adapters.sql.recon import SqlRecon
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.statement_ingest import ParseRequest, ingest
+from billfold.adapters.db.statement_stage import create_stage, drop_stage, index_stage
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import DEFAULT_TZ, end_of_business_day, start_of_business_day
 from billfold.collection.journal import JournalEntry, Posting, clearing
 from billfold.engine import Engine
@@ -161,7 +161,7 @@ class Reconciler:
         Lines the parser cannot read become ``unreadable_line`` discrepancies
         (``on_error="quarantine"``) or refuse the whole file (``"reject"``). A big file
         given as a path is parsed by ``workers`` processes (default: the CPUs, at most 4;
-        ``1`` keeps it in this process; see :mod:`billfold.adapters.recon_ingest`).
+        ``1`` keeps it in this process; see :mod:`billfold.adapters.db.statement_ingest`).
         """
         spec = PARSERS.get(format)
         if spec is None:

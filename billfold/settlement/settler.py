@@ -15,8 +15,8 @@ import io
 from datetime import date
 from typing import Any
 
-from billfold.adapters.sql.settlement import SqlSettlement
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.settlement import SqlSettlement
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import end_of_business_day
 from billfold.collection.services import require_biller
 from billfold.engine import Engine

@@ -223,7 +223,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``billfold serve --sandbox`` on a fresh database: (base URL, database URL)."""
     seed(db_url)
     port = free_port()
-    main = "from billfold.adapters.cli import main; main()"
+    main = "from billfold.adapters.cli.app import main; main()"
     command = [sys.executable, "-c", main, "serve", "--sandbox", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--database-url", db_url],

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from billfold.adapters import migrate
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
+from billfold.adapters.db import migrate
 from billfold.channels import emv
 
 runner = CliRunner()

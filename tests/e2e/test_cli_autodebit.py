@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.collection.mandate import Mandate
 

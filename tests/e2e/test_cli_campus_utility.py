@@ -8,14 +8,15 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from billfold.adapters import cli_campus, cli_utility
-from billfold.adapters.demo_campus_utility import FEES_CSV, GAS_ARREARS, ROSTER_CSV
+from billfold.adapters.cli import campus as cli_campus
+from billfold.adapters.cli import utility as cli_utility
+from billfold.demo.campus_utility import FEES_CSV, GAS_ARREARS, ROSTER_CSV
 from billfold.engine import Engine
 from billfold.logging import configure_logging
 from billfold.merchants.biller import Biller, BillerKind
 
 runner = CliRunner()
-# as billfold.adapters.cli mounts them (the lead adds them to its SUBAPPS)
+# as billfold.adapters.cli.app mounts them (the lead adds them to its SUBAPPS)
 main = typer.Typer()
 main.add_typer(cli_campus.app, name="campus")
 main.add_typer(cli_utility.app, name="utility")

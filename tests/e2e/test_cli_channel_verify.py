@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner, Result
 
-from billfold.adapters.cli_channel import app
+from billfold.adapters.cli.channel import app
 from billfold.channels.alipay_rsa2 import signed_notification_form
-from billfold.channels.wechatpay_v3_testing import sign_notification
+from billfold.testing.wechatpay_v3 import sign_notification
 
 API_V3_KEY = "billfold-apiv3-key-0123456789abc"
 SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from billfold import Engine
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.clock import FixedClock
 
 runner = CliRunner()
@@ -32,7 +32,7 @@ def _remember(url: str, nonce: str, ago: timedelta) -> None:
 def test_nonces_older_than_the_window_are_forgotten_and_recent_ones_kept(
     db_url: str, engine: Engine
 ) -> None:
-    from billfold.adapters.cli import app
+    from billfold.adapters.cli.app import app
 
     _remember(db_url, "OLD-2H", timedelta(hours=2))
     _remember(db_url, "OLD-61M", timedelta(minutes=61))
@@ -49,7 +49,7 @@ def test_nonces_older_than_the_window_are_forgotten_and_recent_ones_kept(
 def test_a_window_shorter_than_ten_minutes_is_refused_and_nothing_is_forgotten(
     db_url: str, engine: Engine
 ) -> None:
-    from billfold.adapters.cli import app
+    from billfold.adapters.cli.app import app
 
     _remember(db_url, "OLD-2H", timedelta(hours=2))
     result = runner.invoke(

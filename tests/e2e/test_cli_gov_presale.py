@@ -9,10 +9,10 @@ import typer
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters.cli_gov import app as gov_app
-from billfold.adapters.cli_presale import app as presale_app
+from billfold.adapters.cli.gov import app as gov_app
+from billfold.adapters.cli.presale import app as presale_app
 from billfold.merchants.biller import SubUnit, SubUnitKind
-from billfold.settlement.presale_desk import PresaleDesk
+from billfold.packs.presale import PresaleDesk
 
 app = typer.Typer()
 app.add_typer(gov_app, name="gov")

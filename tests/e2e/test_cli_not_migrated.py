@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
-from billfold.adapters import migrate
-from billfold.adapters.cli import app
-from billfold.adapters.db import make_engine
+from billfold.adapters.cli.app import app
+from billfold.adapters.db import migrate
+from billfold.adapters.db.connect import make_engine
 from billfold.testing import scratch_pg_database
 
 PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters.cli import app
-from billfold.adapters.outbox import verify_webhook
-from billfold.adapters.outbox_testing import RecordingReceiver
+from billfold.adapters.cli.app import app
+from billfold.adapters.outbox.dispatcher import verify_webhook
+from billfold.testing.webhooks import RecordingReceiver
 
 runner = CliRunner()
 SECRET = "s1-webhook-secret-0123456789"
-BILLFOLD = [sys.executable, "-c", "from billfold.adapters.cli import app; app()"]
+BILLFOLD = [sys.executable, "-c", "from billfold.adapters.cli.app import app; app()"]
 
 
 def run(db_url: str, *args: str) -> tuple[int, str, str]:

@@ -6,8 +6,8 @@ import typer
 from typer.testing import CliRunner
 
 from billfold import Engine
-from billfold.adapters.cli_presale import app as presale_app
-from billfold.adapters.demo_gov_presale import BUREAU_CODE, CONTRACTS, DEVELOPER, setup_presale
+from billfold.adapters.cli.presale import app as presale_app
+from billfold.demo.gov_presale import BUREAU_CODE, CONTRACTS, DEVELOPER, setup_presale
 from billfold.settlement.escrow import EntryKind
 
 app = typer.Typer()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 from billfold.channels import emv
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine, FeeRule, Order, SettlementAccount
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 from billfold.channels.base import (
     ChannelEvent,
     CollectRequest,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 
 runner = CliRunner()
 
@@ -63,7 +63,7 @@ def _free_port() -> int:
 def test_serve_answers_on_the_port_it_was_given(tmp_path: Path) -> None:
     port = _free_port()
     url = f"sqlite:///{tmp_path / 'b.db'}"
-    main = "from billfold.adapters.cli import main; main()"
+    main = "from billfold.adapters.cli.app import main; main()"
     command = [sys.executable, "-c", main, "serve", "--port", str(port), "--database-url", url]
     server = subprocess.Popen(command, env={**os.environ}, stderr=subprocess.PIPE)
     try:

@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters.cli import app
-from billfold.adapters.cli_serve import build_app
+from billfold.adapters.cli.app import app
+from billfold.adapters.cli.serve import build_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.merchants.channel_config import ChannelConfig
 
@@ -145,7 +145,7 @@ def served(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[str]:
     """``billfold serve --sandbox --bank-app-marker ExampleBank/`` on the test database."""
     seed(engine)
     port = free_port()
-    main = "from billfold.adapters.cli import main; main()"
+    main = "from billfold.adapters.cli.app import main; main()"
     command = [sys.executable, "-c", main, "serve", "--sandbox", "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if k != BANK_APP_MARKERS_ENV}
     process = subprocess.Popen(

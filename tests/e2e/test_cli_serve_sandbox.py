@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 
 runner = CliRunner()
 REFUSAL = "--sandbox plays every channel in one process: drop --workers and --channels"

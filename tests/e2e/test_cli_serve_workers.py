@@ -24,11 +24,11 @@ import uvicorn
 from typer.testing import CliRunner
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from billfold.adapters.cli import app
+from billfold.adapters.cli.app import app
 from billfold.adapters.http.server import NoDelayH11Protocol, ServerOptions
 
 runner = CliRunner()
-MAIN = "from billfold.adapters.cli import main; main()"
+MAIN = "from billfold.adapters.cli.app import main; main()"
 
 
 def _free_port() -> int:
@@ -253,6 +253,6 @@ def test_a_channels_factory_is_found_by_module_or_by_file(tmp_path: Path) -> Non
     from_file = load_factory(f"{source}:make")
     assert from_file(None).keys() == {"marker"}  # type: ignore[arg-type]
     assert load_factory(f"{source}:make") is from_file  # loaded once per process
-    from billfold.adapters.cli_serve import build_app
+    from billfold.adapters.cli.serve import build_app
 
-    assert load_factory("billfold.adapters.cli_serve:build_app") is build_app
+    assert load_factory("billfold.adapters.cli.serve:build_app") is build_app

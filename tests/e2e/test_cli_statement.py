@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from billfold.adapters.cli_statement import app, read_with_progress
+from billfold.adapters.cli.statement import app, read_with_progress
 
 runner = CliRunner()
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from billfold.adapters.demo_serve import demo_urls
+from billfold.demo.serve import demo_urls
 
-MAIN = "from billfold.adapters.cli import main; main()"
+MAIN = "from billfold.adapters.cli.app import main; main()"
 
 
 def _free_port() -> int:

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine, SettlementAccount
-from billfold.adapters import schema as t
-from billfold.adapters import schema_mandates as tm
-from billfold.adapters import schema_settlement as ts
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import mandates as tm
+from billfold.adapters.db.schema import settlement as ts
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key

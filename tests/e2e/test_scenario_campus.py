@@ -13,8 +13,10 @@ from openpyxl import load_workbook
 from openpyxl.chart import BarChart
 from PIL import Image
 
-from billfold.adapters.campus import Campus, GrantKind
-from billfold.adapters.demo_campus_utility import (
+from billfold.channels.collect import ChannelRefused
+from billfold.channels.mobile_banking import PayCode, lookup
+from billfold.clock import FixedClock
+from billfold.demo.campus_utility import (
     CAMPUS,
     FEES_CSV,
     PUBLIC_URL,
@@ -25,12 +27,10 @@ from billfold.adapters.demo_campus_utility import (
     bank_config,
     run_campus,
 )
-from billfold.channels.collect import ChannelRefused
-from billfold.channels.mobile_banking import PayCode, lookup
-from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.merchants.biller import Biller, BillerKind, SettlementAccount
 from billfold.merchants.fees import FeeKind, FeeRule
+from billfold.packs.campus import Campus, GrantKind
 from billfold.settlement.batch import BatchStatus
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Settler

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from billfold.adapters import schema as t
-from billfold.adapters import schema_gov as g
-from billfold.adapters.demo_gov_presale import EXIT_ENTRY, TRAFFIC, run_government
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import gov as g
+from billfold.demo.gov_presale import EXIT_ENTRY, TRAFFIC, run_government
 from billfold.engine import Engine
 from billfold.settlement.reconciler import Reconciler
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from billfold.adapters import schema as t
-from billfold.adapters import schema_presale as s
-from billfold.adapters.bureau_push import pushes
-from billfold.adapters.demo_gov_presale import BUREAU_CODE, run_presale
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import presale as s
+from billfold.adapters.outbox.bureau_push import pushes
+from billfold.demo.gov_presale import BUREAU_CODE, run_presale
 from billfold.engine import Engine
+from billfold.packs.presale import PresaleDesk
 from billfold.settlement.escrow import EntryKind
-from billfold.settlement.presale_desk import PresaleDesk
 from billfold.settlement.reconciler import Reconciler
 
 

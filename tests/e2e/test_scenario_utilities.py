@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from billfold.adapters.demo_campus_utility import (
+from billfold.channels.mobile_banking import LookupCode, PayCode, lookup
+from billfold.clock import FixedClock
+from billfold.demo.campus_utility import (
     GAS,
     POWER,
     POWER_LAYOUT,
@@ -22,14 +24,12 @@ from billfold.adapters.demo_campus_utility import (
     power_arrears,
     run_utilities,
 )
-from billfold.adapters.utility import collection_file_for, import_arrears, offer_topup
-from billfold.channels.mobile_banking import LookupCode, PayCode, lookup
-from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.errors import ImportFailed
 from billfold.merchants.biller import Biller, BillerKind, SettlementAccount
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeKind, FeeRule
+from billfold.packs.utility import collection_file_for, import_arrears, offer_topup
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Settler
 from billfold.settlement.utility_files import verify_collection_file

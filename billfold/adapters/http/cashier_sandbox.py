@@ -33,18 +33,18 @@ from starlette.types import ASGIApp
 
 from billfold.adapters.http.app import create_app
 from billfold.channels.alipay import AlipayChannel
-from billfold.channels.alipay_sandbox import SandboxAlipay, SandboxAlipayApp
 from billfold.channels.base import Channel
 from billfold.channels.mobile_banking import MobileBankingChannel
-from billfold.channels.mobile_banking_sandbox import SandboxBank
 from billfold.channels.qr import QrChannel
-from billfold.channels.qr_sandbox import SandboxAcquirer
-from billfold.channels.sandbox import Chaos, Delivery, RemoteOrder, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.wechatpay import WechatPayChannel
-from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant, SandboxWechatPay
 from billfold.engine import Engine
 from billfold.merchants.channel_config import ChannelConfig
+from billfold.testing.sandbox.alipay import SandboxAlipay, SandboxAlipayApp
+from billfold.testing.sandbox.gateway import Chaos, Delivery, RemoteOrder, SandboxGateway
+from billfold.testing.sandbox.mobile_banking import SandboxBank
+from billfold.testing.sandbox.qr import SandboxAcquirer
+from billfold.testing.sandbox.wechatpay import SandboxWechatMerchant, SandboxWechatPay
 
 __all__ = ["ENV_VAR", "SANDBOX_CHAOS", "SANDBOX_PAYERS", "CashierSandbox", "sandbox_app"]
 

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from billfold.adapters.db.schema.api import api_idempotency
 from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.problems import ApiProblem
-from billfold.adapters.schema_api import api_idempotency
 from billfold.engine import Engine
 
 __all__ = ["IdempotencyKey", "engine_key", "replay_or_run"]

@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from sqlalchemy import insert, select, update
 
-from billfold.adapters.schema import billers
-from billfold.adapters.schema_api import api_keys
+from billfold.adapters.db.schema import billers
+from billfold.adapters.db.schema.api import api_keys
 from billfold.engine import Engine
 from billfold.errors import InvalidInput, NotFound
 

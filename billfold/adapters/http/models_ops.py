@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
+from billfold.adapters.db.mandates import Debit
 from billfold.adapters.http.models import OrderOut, Reason, Text64, Yuan, _In
-from billfold.adapters.sql.mandates import Debit
 from billfold.channels.base import CollectStart
 from billfold.collection.mandate import Mandate
 from billfold.masking import mask_account, mask_name

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from billfold.adapters.db import make_engine
+from billfold.adapters.db.connect import make_engine
 from billfold.adapters.http.app import create_app
 from billfold.engine import Engine
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from billfold.adapters.schema_ratelimit import api_rate_limits
+from billfold.adapters.db.schema.ratelimit import api_rate_limits
 from billfold.clock import Clock
 from billfold.engine import Engine
 

@@ -16,19 +16,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine, PaymentStatus
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.alipay import AlipayChannel, alipay_time, request_content, verify_request
 from billfold.channels.alipay_rsa2 import signed_notification_form
-from billfold.channels.alipay_sandbox import SandboxAlipay, SandboxAlipayApp
 from billfold.channels.base import EventKind, RemoteState
 from billfold.channels.collect import Collector
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.verification import NotificationRejected, rsa_sha256_sign
 from billfold.clock import FixedClock
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.refund import RefundStatus
 from billfold.errors import ChannelError, InvalidInput
+from billfold.testing.sandbox.alipay import SandboxAlipay, SandboxAlipayApp
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"
 BUYER = "2088102177846880"

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters import schema as t
-from billfold.adapters.sql.mandates import SqlMandates
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.mandates import SqlMandates
 from billfold.channels.autodebit import AutoDebit, DebitPolicy
-from billfold.channels.autodebit_bank import SandboxBank
 from billfold.channels.base import Decline
-from billfold.channels.sandbox import SandboxGateway
 from billfold.clock import FixedClock
 from billfold.collection.mandate import DebitStatus, Mandate, MandateStatus, RetrySchedule
 from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from billfold.merchants.channel_config import ChannelConfig
+from billfold.testing.sandbox.autodebit import SandboxBank
+from billfold.testing.sandbox.gateway import SandboxGateway
 
 # The clock starts at 2026-09-01 10:00 Asia/Shanghai. W1 is due 2026-09-03: its debit is
 # planned for 2026-09-03 00:00 Shanghai (2026-09-02 16:00 UTC), its notice 24 h earlier.

@@ -31,31 +31,31 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import and_, func, select
 
 from billfold import Biller, BillerKind, Engine, PaymentStatus
-from billfold.adapters import schema as t
-from billfold.adapters.schema_mandates import mandate_debits
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema.mandates import mandate_debits
 from billfold.channels.alipay import AlipayChannel
-from billfold.channels.alipay_sandbox import SandboxAlipay, SandboxAlipayApp
 from billfold.channels.autodebit import AutoDebit
-from billfold.channels.autodebit_bank import SandboxBank as DebitSandboxBank
 from billfold.channels.base import Channel, RemoteState
 from billfold.channels.collect import Collector
 from billfold.channels.counter import CounterChannel
 from billfold.channels.mobile_banking import MobileBankingChannel, lookup
 from billfold.channels.mobile_banking import pay as bank_pay
-from billfold.channels.mobile_banking_sandbox import SandboxBank
 from billfold.channels.pos import PosChannel, Sale
-from billfold.channels.pos_testing import FakeTerminal
 from billfold.channels.qr import QrChannel
-from billfold.channels.qr_sandbox import SandboxAcquirer
-from billfold.channels.sandbox import Chaos, Delivery, RemoteOrder, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.verification import NotificationRejected
 from billfold.channels.wechatpay import WechatPayChannel
-from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant, SandboxWechatPay
 from billfold.clock import FixedClock
 from billfold.collection.mandate import DebitStatus
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan
+from billfold.testing.pos import FakeTerminal
+from billfold.testing.sandbox.alipay import SandboxAlipay, SandboxAlipayApp
+from billfold.testing.sandbox.autodebit import SandboxBank as DebitSandboxBank
+from billfold.testing.sandbox.gateway import Chaos, Delivery, RemoteOrder, SandboxGateway
+from billfold.testing.sandbox.mobile_banking import SandboxBank
+from billfold.testing.sandbox.qr import SandboxAcquirer
+from billfold.testing.sandbox.wechatpay import SandboxWechatMerchant, SandboxWechatPay
 
 pytestmark = pytest.mark.slow
 

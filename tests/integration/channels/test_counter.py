@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.base import CollectRequest
 from billfold.channels.collect import Collector
 from billfold.channels.counter import (

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.collect import ChannelRefused, Collector
 from billfold.channels.mobile_banking import (
     LookupCode,
@@ -24,16 +24,16 @@ from billfold.channels.mobile_banking import (
     lookup,
     pay,
 )
-from billfold.channels.mobile_banking_sandbox import SandboxBank
 from billfold.channels.qr import QrChannel
-from billfold.channels.qr_sandbox import SandboxAcquirer
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.secrets import DictSecrets, EnvSecrets
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import FixedClock
 from billfold.collection.order import OrderStatus
 from billfold.collection.payment import PaymentStatus
 from billfold.merchants.channel_config import ChannelConfig
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.mobile_banking import SandboxBank
+from billfold.testing.sandbox.qr import SandboxAcquirer
 
 WATER_BILLS = """bill_no,payer_id,payer_name,amount,due_date,late_fee
 W1,3301000123,张三丰,100.00,2026-08-22,daily:5bps

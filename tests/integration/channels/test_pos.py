@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from billfold import Biller, BillerKind, Engine, PaymentStatus, SubUnit, SubUnitKind
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.pos import PosChannel, PosDecline, Reversal, Sale, Void
 from billfold.channels.pos_batch import BatchLine, BatchTotals, PosKind, TerminalStatus
-from billfold.channels.pos_testing import FakeTerminal
 from billfold.clock import FixedClock
 from billfold.errors import InvalidInput, NotFound
 from billfold.merchants.channel_config import ChannelConfig
+from billfold.testing.pos import FakeTerminal
 
 # House-purchase money of two supervised projects, and a bill of no project.
 BILLS = b"""bill_no,payer_id,amount,sub_unit

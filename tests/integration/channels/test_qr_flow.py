@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels import emv, signed_json
 from billfold.channels.collect import ChannelRefused, Collector
 from billfold.channels.qr import (
@@ -20,8 +20,6 @@ from billfold.channels.qr import (
     open_amount_order,
     stall_code,
 )
-from billfold.channels.qr_sandbox import SandboxAcquirer
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.signed_json import SettingsMerchants
 from billfold.channels.verification import NotificationRejected
@@ -31,6 +29,8 @@ from billfold.collection.payment import PaymentStatus
 from billfold.errors import Conflict, InvalidAmount
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.testing import capture_logs
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.qr import SandboxAcquirer
 
 KEY = "stall-1-notify-key-0123456789abcd"
 KEY_2 = "stall-2-notify-key-0123456789abcd"

@@ -16,21 +16,21 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine, PaymentStatus
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.base import EventKind, RemoteState
 from billfold.channels.collect import Collector
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.verification import NotificationRejected
 from billfold.channels.wechatpay import WechatPayChannel, rfc3339
-from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant, SandboxWechatPay
-from billfold.channels.wechatpay_v3_testing import sign_notification
 from billfold.clock import FixedClock
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.refund import RefundStatus
 from billfold.errors import ConfigurationError, InvalidInput, NotFound
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.testing import capture_logs
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.wechatpay import SandboxWechatMerchant, SandboxWechatPay
+from billfold.testing.wechatpay_v3 import sign_notification
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"

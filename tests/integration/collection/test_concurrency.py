@@ -32,8 +32,8 @@ from billfold import (
     RefundRecord,
     RefundStatus,
 )
-from billfold.adapters.sql.orders import SqlPayments
-from billfold.adapters.sql.uow import SqlUnitOfWork
+from billfold.adapters.db.orders import SqlPayments
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.collection import services
 from billfold.collection.services import ConfirmResult
 from billfold.errors import InvalidInput

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, BillerStatus, Engine, FeeRule, Limits, PaymentStatus
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.clock import FixedClock
 from billfold.collection.order import OrderStatus
 from billfold.errors import Conflict, InvalidInput, LimitExceeded, NotFound

@@ -24,7 +24,7 @@ from billfold import (
     Payer,
     PaymentStatus,
 )
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.clock import FixedClock
 from billfold.collection.order import OrderStatus
 from billfold.collection.services import CreditResult

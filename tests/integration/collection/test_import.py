@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.collection.importer import ImportMode
 from billfold.errors import ImportFailed, InvalidInput, NotFound
 

@@ -17,8 +17,8 @@ from recon_fixtures import (  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
 from billfold import OrderStatus
-from billfold.adapters import schema as t
-from billfold.adapters import schema_settlement as st
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import settlement as st
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.run import RunStatus
 

@@ -12,16 +12,16 @@ from recon_fixtures import DAY, local, wx_bill  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock, OrderStatus
-from billfold.adapters import schema as t
+from billfold.adapters.db import schema as t
 from billfold.channels.base import RemoteState
 from billfold.channels.collect import Collector
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.wechatpay import WechatPayChannel
-from billfold.channels.wechatpay_sandbox import SandboxWechatMerchant, SandboxWechatPay
 from billfold.money import format_yuan
 from billfold.settlement.discrepancy import Action, Code
 from billfold.settlement.reconciler import Reconciler
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.wechatpay import SandboxWechatMerchant, SandboxWechatPay
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 FEE = FeeRule("wechatpay", bps=60, min_fen=1)

@@ -9,10 +9,10 @@ import pytest
 from recon_fixtures import DAY, Desk, wx_bill, wx_payment  # type: ignore[import-not-found]
 from sqlalchemy import select
 
-from billfold.adapters import recon_ingest
-from billfold.adapters.recon_ingest import ParseRequest, plan_split
-from billfold.adapters.recon_load import create_stage
-from billfold.adapters.sql.recon import stage
+from billfold.adapters.db import statement_ingest as recon_ingest
+from billfold.adapters.db.recon import stage
+from billfold.adapters.db.statement_ingest import ParseRequest, plan_split
+from billfold.adapters.db.statement_stage import create_stage
 from billfold.settlement.discrepancy import Code
 from billfold.settlement.statement import StatementError
 

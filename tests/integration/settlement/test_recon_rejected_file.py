@@ -8,8 +8,8 @@ import pytest
 from recon_fixtures import DAY, Desk, wx_bill, wx_payment  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
-from billfold.adapters import schema as t
-from billfold.adapters import schema_settlement as st
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import settlement as st
 from billfold.settlement.discrepancy import Code
 from billfold.settlement.statement import StatementError
 

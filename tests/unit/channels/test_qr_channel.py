@@ -24,13 +24,13 @@ from billfold.channels.qr import (
     sign,
     voice_text,
 )
-from billfold.channels.qr_sandbox import SandboxAcquirer
-from billfold.channels.sandbox import Chaos, SandboxGateway
 from billfold.channels.signed_json import OrderOwner
 from billfold.channels.verification import NotificationRejected
 from billfold.channels.wallet_routing import Wallet
 from billfold.clock import FixedClock
 from billfold.errors import ConfigurationError, InvalidInput
+from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.qr import SandboxAcquirer
 
 NOW = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 KEY = b"stall-1-notify-key-0123456789abcd"

@@ -26,8 +26,8 @@ from billfold.channels.wechatpay_v3 import (
     mini_program_pay_params,
     verify_notification,
 )
-from billfold.channels.wechatpay_v3_testing import encrypt_resource, sign_body, sign_notification
 from billfold.errors import ConfigurationError, InvalidInput, SignatureInvalid
+from billfold.testing.wechatpay_v3 import encrypt_resource, sign_body, sign_notification
 
 API_V3_KEY = "billfold-apiv3-key-0123456789abc"  # 32 bytes
 SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"

@@ -1,0 +1,195 @@
+"""The ``billfold`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from billfold.adapters.cli.common import DbUrl, connect
+from billfold.adapters.db import migrate
+from billfold.adapters.db.connect import database_url_from_env, make_engine
+from billfold.engine import Engine
+from billfold.errors import BillfoldError, ImportFailed
+from billfold.logging import configure_logging
+from billfold.merchants.biller import Biller, BillerKind
+
+app = typer.Typer(help="billfold: bill collection, payments, reconciliation and settlement.")
+db_app = typer.Typer(help="Database schema (Alembic migrations).")
+billers_app = typer.Typer(help="Billers: schools, utilities, offices, developers, stalls.")
+bills_app = typer.Typer(help="Bills: import and look up.")
+app.add_typer(db_app, name="db")
+app.add_typer(billers_app, name="billers")
+app.add_typer(bills_app, name="bills")
+
+#: Sub-command groups living in their own modules: (module, name).
+SUBAPPS = [
+    ("billfold.adapters.cli.channel", "channel"),
+    ("billfold.adapters.cli.statement", "statement"),
+    ("billfold.adapters.cli.outbox", "outbox"),
+    ("billfold.adapters.cli.qr", "qr"),
+    ("billfold.adapters.cli.autodebit", "autodebit"),
+    ("billfold.adapters.cli.reconcile", "reconcile"),
+    ("billfold.adapters.cli.settle", "settle"),
+    ("billfold.adapters.cli.export", "export"),
+    ("billfold.adapters.cli.serve", "serve"),
+    ("billfold.adapters.cli.campus", "campus"),
+    ("billfold.adapters.cli.utility", "utility"),
+    ("billfold.adapters.cli.gov", "gov"),
+    ("billfold.adapters.cli.presale", "presale"),
+]
+for _module, _name in SUBAPPS:
+    try:
+        app.add_typer(importlib.import_module(_module).app, name=_name)
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
+        if exc.name != _module:
+            raise
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _engine(url: str | None) -> Engine:
+    return connect(url)  # a database not migrated to this billfold exits 1, saying so
+
+
+def _fail(exc: BillfoldError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.callback()
+def _main() -> None:
+    configure_logging()
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbUrl = None, revision: str = "heads") -> None:
+    """Run the migrations up to REVISION (default: the newest)."""
+    engine = make_engine(database_url_from_env(database_url))
+    migrate.upgrade(engine, revision)
+    out.print(f"database at revision {migrate.current(engine)}")
+
+
+@db_app.command("current")
+def db_current(database_url: DbUrl = None) -> None:
+    """Print the database's migration revision."""
+    out.print(migrate.current(make_engine(database_url_from_env(database_url))) or "(empty)")
+
+
+@billers_app.command("create")
+def billers_create(
+    code: str,
+    name: str,
+    kind: Annotated[BillerKind, typer.Option(help="What kind of biller")],
+    timezone: str = "Asia/Shanghai",
+    database_url: DbUrl = None,
+) -> None:
+    """Create a biller."""
+    try:
+        biller = _engine(database_url).create_biller(
+            Biller(code=code, name=name, kind=kind, timezone=timezone), actor="cli"
+        )
+    except BillfoldError as exc:
+        _fail(exc)
+        return
+    out.print(f"created biller {biller.code} ({biller.name})")
+
+
+@billers_app.command("list")
+def billers_list(database_url: DbUrl = None) -> None:
+    """List billers."""
+    table = Table("code", "name", "kind", "status", "timezone")
+    for b in _engine(database_url).billers():
+        table.add_row(b.code, b.name, b.kind.value, b.status.value, b.timezone)
+    out.print(table)
+
+
+@bills_app.command("import")
+def bills_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    biller: Annotated[str, typer.Option(help="The biller's code")],
+    mode: Annotated[str, typer.Option(help="all-or-nothing | valid-lines")] = "all-or-nothing",
+    encoding: Annotated[str, typer.Option(help="auto | utf-8 | gbk")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """Import bills from a CSV file (UTF-8, UTF-8 with BOM, or GBK)."""
+    data = file.read_bytes()
+    engine = _engine(database_url)
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = engine.import_bills(
+                biller, data, file_name=file.name, encoding=encoding, mode=mode, progress=progress
+            )
+        except ImportFailed as exc:
+            err.print(f"[red]rejected:[/red] {exc.message}", highlight=False)
+            for line in exc.errors:
+                err.print(f"  {file.name}: {line}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        except BillfoldError as exc:
+            _fail(exc)
+            return
+    summary = {
+        "file": file.name,
+        "created": report.created,
+        "unchanged": report.unchanged,
+        "rejected": report.rejected,
+        "errors": [str(e) for e in report.errors],
+    }
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        out.print(
+            f"{file.name}: {report.created} created, {report.unchanged} unchanged, "
+            f"{report.rejected} rejected",
+            highlight=False,
+        )
+        for e in report.errors:
+            err.print(f"  {file.name}: {e}", highlight=False, markup=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo(
+    database_url: DbUrl = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where exports are written")] = Path("out"),
+    serve: Annotated[bool, typer.Option(help="Then serve the demo cashier until Ctrl-C")] = False,
+    host: Annotated[str, typer.Option(help="Interface for --serve")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port for --serve")] = 8000,
+) -> None:
+    """Run the end-to-end demo on a database (safe to rerun)."""
+    from billfold.demo.run import run_demo
+    from billfold.demo.serve import serve_demo
+
+    url = database_url_from_env(database_url or "sqlite:///billfold-demo.db")
+    try:
+        run_demo(url, out_dir, out)
+        if serve:
+            serve_demo(url, host, port, out)
+    except BillfoldError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    app()

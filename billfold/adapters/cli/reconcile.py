@@ -1,0 +1,486 @@
+"""``billfold reconcile``: reconcile statements, work the discrepancies, watch money in transit.
+
+* ``billfold reconcile run FILE --format wechatpay --date 2026-09-01`` — a channel's bill
+  against the engine (a progress bar on stderr for big files);
+* ``billfold reconcile bank FILE --format camt053 --date 2026-09-02`` — the bank statement
+  against the nets the channels promised;
+* ``billfold reconcile runs`` / ``discrepancies`` / ``resolve ID --action … --by … --reason …``;
+* ``billfold reconcile transit`` — money in transit (在途资金) by channel and age;
+* ``billfold reconcile requery --channels myapp.billing:channels`` — T+0: ask the channels
+  about orders stuck in "paying", and settle their fate through the engine's confirm.
+
+Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from billfold.adapters.cli.common import DbUrl, connect
+from billfold.channels.base import Channel
+from billfold.channels.collect import Collector
+from billfold.clock import business_date
+from billfold.engine import Engine
+from billfold.errors import BillfoldError, ConfigurationError
+from billfold.money import format_yuan, parse_yuan
+from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
+from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
+from billfold.settlement.parsers import PARSERS
+from billfold.settlement.reconciler import Reconciler, RunResult
+from billfold.settlement.statement import StatementError
+
+__all__ = ["WIDTH", "DbUrl", "app", "fail", "open_engine", "parse_day"]
+
+app = typer.Typer(help="Reconcile channel and bank statements; resolve discrepancies.")
+#: Piped or redirected output is not cut to 80 columns.
+WIDTH = None if sys.stdout.isatty() else 160
+out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+PROGRESS_THRESHOLD = 1024 * 1024
+
+
+def open_engine(url: str | None) -> Engine:
+    """The engine for ``reconcile``, ``settle`` and ``export``; a database that is not
+    migrated exits 1 with one line, saying what to run."""
+    return connect(url)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def parse_day(text: str | None, what: str = "--date") -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{what}: {text!r} is not a date like 2026-09-01", 2)
+
+
+def _day(text: str, what: str = "--date") -> date:
+    found = parse_day(text, what)
+    assert found is not None
+    return found
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    run = result.run
+    t = run.totals
+    return {
+        "run_id": run.id,
+        "slot": run.slot,
+        "revision": run.revision,
+        "created": result.created,
+        "replaced_run": result.replaced.id if result.replaced else None,
+        "file": run.file_name,
+        "lines": t.line_count,
+        "quarantined": run.quarantined,
+        "payments": t.payment_count,
+        "payment_amount": format_yuan(t.payment_fen),
+        "refunds": t.refund_count,
+        "refund_amount": format_yuan(t.refund_fen),
+        "fees": format_yuan(t.fee_fen),
+        "net": format_yuan(t.net_fen),
+        "matched": run.matched_count,
+        "matched_amount": format_yuan(run.matched_fen),
+        "engine": run.engine_count,
+        "engine_amount": format_yuan(run.engine_fen),
+        "discrepancies": [_discrepancy_json(d) for d in result.discrepancies],
+        "auto_resolved": [d.id for d in result.auto_resolved],
+    }
+
+
+def _discrepancy_json(d: Discrepancy) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "run_id": d.run_id,
+        "code": d.code.value,
+        "status": d.status.value,
+        "source": d.source,
+        "channel_txn_id": d.channel_txn_id,
+        "order_no": d.order_no,
+        "difference": format_yuan(d.difference_fen),
+        "message": d.message,
+        "action": d.action.value if d.action else None,
+        "resolved_by": d.resolved_by,
+        "resolution": d.resolution,
+    }
+
+
+def _print_discrepancies(found: list[Discrepancy]) -> None:
+    if not found:
+        return
+    table = Table("id", "code", "status", "source", "difference", "message")
+    for d in found:
+        table.add_row(
+            str(d.id),
+            d.code.value,
+            d.status.value if d.action is None else f"{d.status.value} ({d.action.value})",
+            d.source,
+            format_yuan(d.difference_fen),
+            d.message,
+        )
+    out.print(table)
+
+
+def _print_result(result: RunResult, as_json: bool) -> None:
+    summary = _summary(result)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    run = result.run
+    verb = "reconciled" if result.created else "already reconciled (same file); nothing changed"
+    out.print(f"run {run.id} {run.slot} revision {run.revision}: {verb}")
+    if result.replaced is not None:
+        out.print(f"  replaces run {result.replaced.id} (revision {result.replaced.revision})")
+    out.print(
+        f"  {summary['lines']} lines, {summary['payments']} payments {summary['payment_amount']}, "
+        f"{summary['refunds']} refunds {summary['refund_amount']}, fees {summary['fees']}, "
+        f"net {summary['net']}"
+    )
+    out.print(
+        f"  matched {summary['matched']} ({summary['matched_amount']}); engine has "
+        f"{summary['engine']} ({summary['engine_amount']}); "
+        f"{len(result.discrepancies)} discrepancies, {len(result.auto_resolved)} resolved "
+        "automatically"
+    )
+    _print_discrepancies(result.discrepancies)
+
+
+def _progress(size: int) -> Progress:
+    """A bar drawn when progress is reported, with no refresh thread of its own (a big
+    statement is parsed by forked workers, and billfold forks only a single-threaded
+    process)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        auto_refresh=False,
+        disable=not (sys.stderr.isatty() and size >= PROGRESS_THRESHOLD),
+    )
+
+
+def _advance(bar: Progress, task: TaskID) -> Callable[[int], None]:
+    def advance(count: int) -> None:
+        bar.advance(task, count)
+        bar.refresh()
+
+    return advance
+
+
+def _mapping(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"--mapping {path}: cannot read JSON: {exc}", 2)
+    if not isinstance(loaded, dict):
+        fail(f"--mapping {path}: expected a JSON object", 2)
+    return loaded
+
+
+def _statement_failed(exc: StatementError) -> NoReturn:
+    for error in exc.errors:
+        err.print(str(error), markup=False)
+    raise typer.Exit(1)
+
+
+File = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+
+
+@app.command("run")
+def run_command(
+    file: File,
+    format: Annotated[str, typer.Option("--format", "-f", help="wechatpay, alipay, generic-csv")],
+    day: Annotated[str, typer.Option("--date", help="business date the statement covers")],
+    channel: Annotated[str | None, typer.Option(help="channel (default: per format)")] = None,
+    merchant: Annotated[
+        str | None, typer.Option(help="merchant id (default: from the file, if one biller has it)")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="generic-csv column mapping")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="utf-8 or gbk (default: detect)")] = None,
+    fees: Annotated[
+        bool | None, typer.Option("--fees/--no-fees", help="compare fees with the fee schedule")
+    ] = None,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="refuse the file on a bad line (default: keep it)")
+    ] = False,
+    by: Annotated[str, typer.Option(help="who runs it (audited)")] = "cli",
+    reason: Annotated[str, typer.Option(help="why, when it replaces an earlier file")] = "",
+    auto: Annotated[bool, typer.Option("--auto/--no-auto", help="resolve the common case")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """Reconcile a channel's statement FILE for one business date."""
+    if format not in PARSERS:
+        fail(f"--format: unknown format {format!r}; known: {', '.join(sorted(PARSERS))}", 2)
+    business = _day(day)
+    column_map = _mapping(mapping)
+    recon = Reconciler(open_engine(database_url))
+    size = file.stat().st_size
+    with _progress(size) as bar:
+        task = bar.add_task(file.name, total=size)
+        try:
+            result = recon.reconcile(
+                file,
+                format=format,
+                business_date=business,
+                channel=channel,
+                merchant_id=merchant,
+                column_map=column_map,
+                encoding=encoding,
+                check_fees=fees,
+                on_error="reject" if reject else "quarantine",
+                actor=by,
+                reason=reason,
+                auto_resolve=auto,
+                progress=_advance(bar, task),
+            )
+        except StatementError as exc:
+            _statement_failed(exc)
+        except BillfoldError as exc:
+            fail(exc.message)
+    _print_result(result, as_json)
+
+
+@app.command("bank")
+def bank_command(
+    file: File,
+    format: Annotated[str, typer.Option("--format", "-f", help="camt053, camt054 or mt940")],
+    day: Annotated[str, typer.Option("--date", help="the statement's date")],
+    route: Annotated[
+        list[str] | None,
+        typer.Option(help="CHANNEL=TEXT: credits whose payer or text has TEXT are CHANNEL's"),
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="for GBK statements")] = None,
+    by: Annotated[str, typer.Option(help="who runs it (audited)")] = "cli",
+    reason: Annotated[str, typer.Option(help="why, when it replaces an earlier file")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """Match the channels' credits on a bank statement to the nets they promised."""
+    business = _day(day)
+    try:
+        routes = [parse_route(r) for r in route or []] + list(DEFAULT_ROUTES)
+        result = Reconciler(open_engine(database_url)).reconcile_bank(
+            file,
+            format=format,
+            business_date=business,
+            routes=routes,
+            encoding=encoding,
+            actor=by,
+            reason=reason,
+        )
+    except StatementError as exc:
+        _statement_failed(exc)
+    except BillfoldError as exc:
+        fail(exc.message)
+    _print_result(result, as_json)
+
+
+@app.command("runs")
+def runs_command(
+    day: Annotated[str | None, typer.Option("--date", help="only this business date")] = None,
+    channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
+    history: Annotated[bool, typer.Option("--all", help="superseded runs too")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """List reconciliation runs."""
+    runs = Reconciler(open_engine(database_url)).runs(
+        channel=channel, business_date=parse_day(day), current_only=not history
+    )
+    table = Table("id", "slot", "rev", "status", "file", "net", "matched", "discrepancies")
+    for r in runs:
+        table.add_row(
+            str(r.id),
+            r.slot,
+            str(r.revision),
+            r.status.value,
+            r.file_name,
+            format_yuan(r.totals.net_fen),
+            str(r.matched_count),
+            str(r.discrepancy_count),
+        )
+    out.print(table)
+
+
+def _status(text: str) -> DiscrepancyStatus | None:
+    if text == "all":
+        return None
+    try:
+        return DiscrepancyStatus(text)
+    except ValueError:
+        fail(f"--status: {text!r}; use open, resolved, superseded or all", 2)
+
+
+@app.command("discrepancies")
+def discrepancies_command(
+    run: Annotated[int | None, typer.Option(help="only this run")] = None,
+    status: Annotated[str, typer.Option(help="open, resolved, superseded or all")] = "open",
+    code: Annotated[str | None, typer.Option(help="only this code, e.g. channel_only")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON Lines")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """List discrepancies (open ones by default)."""
+    try:
+        wanted = Code(code) if code else None
+    except ValueError:
+        fail(f"--code: unknown code {code!r}; known: {', '.join(c.value for c in Code)}", 2)
+    found = Reconciler(open_engine(database_url)).discrepancies(
+        run_id=run, status=_status(status), code=wanted
+    )
+    if as_json:
+        for d in found:
+            typer.echo(json.dumps(_discrepancy_json(d), ensure_ascii=False))
+        return
+    _print_discrepancies(found)
+    out.print(f"{len(found)} discrepancies")
+
+
+@app.command("resolve")
+def resolve_command(
+    discrepancy: Annotated[int, typer.Argument(help="discrepancy id")],
+    action: Annotated[str, typer.Option(help=", ".join(a.value for a in Action))],
+    by: Annotated[str, typer.Option(help="who resolves it")],
+    reason: Annotated[str, typer.Option(help="why")],
+    amount: Annotated[str | None, typer.Option(help="refund amount in yuan (refund)")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Resolve a discrepancy with an action (recorded with who, when and why)."""
+    try:
+        chosen = Action(action.replace("-", "_"))
+    except ValueError:
+        fail(f"--action: unknown action {action!r}; known: {', '.join(a.value for a in Action)}", 2)
+    try:
+        fen = parse_yuan(amount, field="--amount") if amount is not None else None
+        done = Reconciler(open_engine(database_url)).resolve(
+            discrepancy, chosen, by=by, reason=reason, amount_fen=fen
+        )
+    except BillfoldError as exc:
+        fail(exc.message)
+    out.print(
+        f"discrepancy {done.id} resolved: {chosen.value} by {done.resolved_by}"
+        + (f" ({done.resolution_ref})" if done.resolution_ref else "")
+    )
+
+
+@app.command("transit")
+def transit_command(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date (default: today)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    database_url: DbUrl = None,
+) -> None:
+    """Money in transit (在途资金): promised by reconciled statements, not yet in the bank."""
+    engine = open_engine(database_url)
+    day = parse_day(as_of, "--as-of") or business_date(engine.clock.now())
+    waiting = Reconciler(engine).in_transit(day)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "channel": w.channel,
+                        "merchant_id": w.merchant_id,
+                        "business_date": w.business_date.isoformat(),
+                        "amount": format_yuan(w.net_fen),
+                        "age_days": w.age_days,
+                        "bucket": w.bucket,
+                    }
+                    for w in waiting
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    table = Table("channel", "merchant", "business date", "amount", "age (days)", "bucket")
+    totals: dict[tuple[str, str], int] = {}
+    for w in waiting:
+        table.add_row(
+            w.channel,
+            w.merchant_id or "*",
+            w.business_date.isoformat(),
+            format_yuan(w.net_fen),
+            str(w.age_days),
+            w.bucket,
+        )
+        key = (w.channel, age_bucket(w.age_days))
+        totals[key] = totals.get(key, 0) + w.net_fen
+    out.print(table)
+    for (channel, bucket), fen in sorted(totals.items()):
+        out.print(f"{channel} {bucket}: {format_yuan(fen)}")
+    out.print(f"in transit as of {day}: {format_yuan(sum(w.net_fen for w in waiting))}")
+
+
+def load_channels(spec: str, engine: Engine) -> Mapping[str, Channel]:
+    """``package.module:factory`` → ``factory(engine)``, a mapping of channel name to channel."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigurationError(f"--channels: {spec!r} is not MODULE:FACTORY")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"--channels: cannot load {spec!r}: {exc}") from None
+    channels = factory(engine)
+    if not isinstance(channels, Mapping) or not channels:
+        raise ConfigurationError(f"--channels: {spec} returned no channels")
+    return channels
+
+
+@app.command("requery")
+def requery_command(
+    channels: Annotated[
+        str | None,
+        typer.Option(help="MODULE:FACTORY giving the channels (default: BILLFOLD_CHANNELS)"),
+    ] = None,
+    older_than: Annotated[int, typer.Option(help="minutes an order has been paying")] = 10,
+    database_url: DbUrl = None,
+) -> None:
+    """T+0: ask the channels about orders stuck in "paying" and settle them the same day."""
+    spec = channels or os.environ.get("BILLFOLD_CHANNELS")
+    if not spec:
+        fail(
+            "--channels: say where the channels come from (MODULE:FACTORY or BILLFOLD_CHANNELS)", 2
+        )
+    if older_than < 1:
+        fail(f"--older-than: must be 1 minute or more, got {older_than}", 2)
+    engine = open_engine(database_url)
+    try:
+        collector = Collector(engine, load_channels(spec, engine))
+        settled = collector.requery_stuck(timedelta(minutes=older_than))
+    except BillfoldError as exc:
+        fail(exc.message)
+    for result in settled:
+        p = result.payment
+        out.print(
+            f"{p.order_no}: {p.channel} {p.channel_txn_id} {format_yuan(p.amount_fen)} "
+            f"{p.status.value}" + (" (already known)" if result.duplicate else "")
+        )
+    out.print(f"{len(settled)} orders settled by requery")

@@ -1,0 +1,188 @@
+"""``billfold serve``: run the HTTP API under uvicorn; ``billfold serve keys …``: API keys."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.db.connect import database_url_from_env
+from billfold.adapters.http import cashier_sandbox, channel_wiring
+from billfold.adapters.http.keys import Scope, create_key, list_keys, revoke_key
+from billfold.adapters.http.server import (
+    HTTP_CHOICES,
+    LOOP_CHOICES,
+    ServerOptions,
+    multi_process_refusal,
+)
+from billfold.adapters.http.server import run as run_server
+from billfold.channels.wallet_routing import WalletRouter
+from billfold.engine import Engine
+from billfold.errors import BillfoldError
+
+__all__ = ["BANK_APP_MARKERS_ENV", "app", "bank_app_markers_from_env", "build_app"]
+
+#: The banks' own apps' User-Agent tokens, comma-separated (``--bank-app-marker``).
+BANK_APP_MARKERS_ENV = "BILLFOLD_BANK_APP_MARKERS"
+
+app = typer.Typer(help="The HTTP API (FastAPI + uvicorn) and its API keys.")
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
+app.add_typer(keys_app, name="keys")
+
+
+def bank_app_markers_from_env() -> tuple[str, ...]:
+    """The markers in ``BILLFOLD_BANK_APP_MARKERS`` (comma-separated; blanks ignored)."""
+    text = os.environ.get(BANK_APP_MARKERS_ENV, "")
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def build_app() -> object:
+    """uvicorn's factory (each worker builds its own engine from BILLFOLD_DATABASE_URL and
+    its bank-app markers from BILLFOLD_BANK_APP_MARKERS)."""
+    from billfold.adapters.http.app import create_app
+    from billfold.clock import SystemClock
+    from billfold.engine import Engine
+    from billfold.logging import configure_logging
+
+    configure_logging()  # a spawned worker does not run the CLI's callback
+    markers = bank_app_markers_from_env()
+    engine = Engine.from_url(database_url_from_env(None), clock=SystemClock())
+    if os.environ.get(cashier_sandbox.ENV_VAR) == "1":
+        return cashier_sandbox.sandbox_app(engine, bank_app_markers=markers)
+    spec = os.environ.get(channel_wiring.ENV_VAR)
+    channels = channel_wiring.load_factory(spec)(engine) if spec else None
+    # one bucket per key in the database, whatever the number of workers
+    return create_app(engine, channels, shared_rate_limit=True, bank_app_markers=markers)
+
+
+def _marker_refusal(markers: list[str], source: str) -> str | None:
+    """Why the bank-app markers from ``source`` cannot be used, or ``None``."""
+    for marker in markers:
+        if "," in marker:
+            return f"{source} {marker!r}: a marker cannot contain a comma"
+    try:
+        WalletRouter(markers)
+    except BillfoldError as exc:
+        return f"{source}: {exc.message}"
+    return None
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (more than 1 needs PostgreSQL)")
+    ] = 1,
+    http: Annotated[
+        str, typer.Option(help="HTTP parser: auto (httptools when installed), httptools, h11")
+    ] = "auto",
+    loop: Annotated[
+        str, typer.Option(help="Event loop: auto (uvloop when installed), uvloop, asyncio")
+    ] = "auto",
+    channels: Annotated[
+        str | None,
+        typer.Option(
+            help="MODULE:FUNCTION or file.py:FUNCTION returning the channels, by name, "
+            "whose notifications /v1/notify/{channel} receives (called with the engine)"
+        ),
+    ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            help="Sandbox channels for the configured billers and the payer pages' sandbox "
+            "pay button (one worker; for demos and tests, never with real money)"
+        ),
+    ] = False,
+    bank_app_marker: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bank-app-marker",
+            help="A User-Agent token of a bank's own app (repeatable; 3+ characters): the "
+            "payer pages opened in that app pay through mobile banking when the biller takes "
+            f"it (default: {BANK_APP_MARKERS_ENV}, comma-separated)",
+        ),
+    ] = None,
+    database_url: DbUrl = None,
+    upgrade: Annotated[bool, typer.Option(help="Run the migrations before serving")] = True,
+) -> None:
+    """Serve the API (httptools and uvloop when installed; TCP_NODELAY on every connection)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    url = database_url_from_env(database_url)
+    refusal = multi_process_refusal(url, workers)
+    if refusal:
+        fail(refusal)
+    if sandbox and (workers > 1 or channels):
+        fail("--sandbox plays every channel in one process: drop --workers and --channels")
+    if http not in HTTP_CHOICES:
+        fail(f"--http {http!r}: choose from {', '.join(HTTP_CHOICES)}")
+    if loop not in LOOP_CHOICES:
+        fail(f"--loop {loop!r}: choose from {', '.join(LOOP_CHOICES)}")
+    markers = list(bank_app_marker or [])
+    refusal = (
+        _marker_refusal(markers, "--bank-app-marker")
+        if markers
+        else _marker_refusal(list(bank_app_markers_from_env()), BANK_APP_MARKERS_ENV)
+    )
+    if refusal:
+        fail(refusal)
+    options = ServerOptions(host, port, workers, http, loop)
+    try:
+        options.protocol(), options.loop_name()
+        if channels:
+            channel_wiring.load_factory(channels)  # a bad name fails here, not in each worker
+    except (RuntimeError, BillfoldError) as exc:
+        fail(str(exc.message if isinstance(exc, BillfoldError) else exc))
+    os.environ["BILLFOLD_DATABASE_URL"] = url
+    os.environ[cashier_sandbox.ENV_VAR] = "1" if sandbox else ""
+    if channels:
+        os.environ[channel_wiring.ENV_VAR] = channels
+    if markers:
+        os.environ[BANK_APP_MARKERS_ENV] = ",".join(m.strip() for m in markers)
+    if upgrade:  # before the readiness check that open_engine does: this is what makes it ready
+        Engine.from_url(url, upgrade=True).close()
+    run_server("billfold.adapters.cli.serve:build_app", options)
+
+
+@keys_app.command("create")
+def keys_create(
+    biller: Annotated[str | None, typer.Argument(help="The biller's code")] = None,
+    scope: Annotated[str, typer.Option(help="read | write")] = "read",
+    back_office: Annotated[bool, typer.Option(help="A key that sees every biller")] = False,
+    label: Annotated[str, typer.Option(help="What the key is for")] = "",
+    database_url: DbUrl = None,
+) -> None:
+    """Create a key and print its secret (shown this once only)."""
+    if (biller is None) == (not back_office):
+        fail("give a BILLER code, or --back-office for a key that sees every biller")
+    with open_engine(database_url) as engine:
+        created = create_key(engine, biller, Scope.parse(scope), label)
+    who = created.key.biller_code or "back office"
+    typer.echo(f"key {created.key.key_id} ({who}, {created.key.scope.value})")
+    typer.echo(created.secret)
+    typer.echo("store it now: the secret cannot be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list(database_url: DbUrl = None) -> None:
+    """List keys (never their secrets)."""
+    with open_engine(database_url) as engine:
+        for key in list_keys(engine):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            who = key.biller_code or "back office"
+            typer.echo(f"{key.key_id}  {who:<16} {key.scope.value:<5} {state:<18} {key.label}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, database_url: DbUrl = None) -> None:
+    """Revoke a key; requests with it are refused at once."""
+    try:
+        with open_engine(database_url) as engine:
+            key = revoke_key(engine, key_id)
+    except BillfoldError as exc:  # pragma: no cover - open_engine reports billfold errors
+        fail(exc.message)
+    typer.echo(f"revoked key {key.key_id}")

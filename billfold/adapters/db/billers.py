@@ -1,0 +1,286 @@
+"""Billers, sub-units, fee rules and payers in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, and_, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.fastpath import run_read
+from billfold.collection.payer import IdentifierKind, Payer
+from billfold.errors import Conflict
+from billfold.masking import mask_id_number
+from billfold.merchants.biller import (
+    Biller,
+    BillerKind,
+    BillerStatus,
+    FeeContext,
+    Limits,
+    SettlementAccount,
+    SubUnit,
+    SubUnitKind,
+)
+from billfold.merchants.fees import FeeKind, FeeRule
+
+_FEE_CONTEXT = (
+    select(
+        t.billers.c.code,
+        t.billers.c.timezone,
+        t.fee_rules.c.kind,
+        t.fee_rules.c.bps,
+        t.fee_rules.c.min_fen,
+        t.fee_rules.c.max_fen,
+        t.fee_rules.c.fixed_fen,
+    )
+    .select_from(
+        t.billers.outerjoin(
+            t.fee_rules,
+            and_(
+                t.fee_rules.c.biller_id == t.billers.c.id, t.fee_rules.c.channel == bindparam("ch")
+            ),
+        )
+    )
+    .where(t.billers.c.id == bindparam("biller_id"))
+)
+
+
+class SqlBillers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, biller: Biller, now: datetime) -> int:
+        if self.get_by_code(biller.code) is not None:
+            raise Conflict(f"biller {biller.code} already exists")
+        account = biller.settlement_account
+        biller_id = self.conn.execute(
+            t.billers.insert()
+            .values(
+                code=biller.code,
+                name=biller.name,
+                kind=biller.kind.value,
+                timezone=biller.timezone,
+                status=biller.status.value,
+                settlement_bank=account.bank_name if account else None,
+                settlement_account_name=account.account_name if account else None,
+                settlement_account_no=account.account_no if account else None,
+                single_limit_fen=biller.limits.single_payment_fen,
+                daily_limit_fen=biller.limits.daily_fen,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(t.billers.c.id)
+        ).scalar_one()
+        for rule in biller.fee_rules:
+            self.set_fee_rule(biller_id, rule)
+        for unit in biller.sub_units:
+            self.add_sub_unit(biller_id, unit)
+        return int(biller_id)
+
+    def _load(self, row: Row[tuple[object, ...]] | None) -> Biller | None:
+        if row is None:
+            return None
+        m = row._mapping
+        rules = tuple(
+            FeeRule(
+                channel=r.channel,
+                kind=FeeKind(r.kind),
+                bps=r.bps,
+                min_fen=r.min_fen,
+                max_fen=r.max_fen,
+                fixed_fen=r.fixed_fen,
+            )
+            for r in self.conn.execute(
+                select(t.fee_rules)
+                .where(t.fee_rules.c.biller_id == m["id"])
+                .order_by(t.fee_rules.c.channel)
+            )
+        )
+        units = tuple(
+            SubUnit(code=u.code, name=u.name, kind=SubUnitKind(u.kind), parent_code=u.parent_code)
+            for u in self.conn.execute(
+                select(t.sub_units)
+                .where(t.sub_units.c.biller_id == m["id"])
+                .order_by(t.sub_units.c.id)
+            )
+        )
+        account = None
+        if m["settlement_account_no"]:
+            account = SettlementAccount(
+                m["settlement_bank"] or "",
+                m["settlement_account_name"] or "",
+                m["settlement_account_no"],
+            )
+        return Biller(
+            id=m["id"],
+            code=m["code"],
+            name=m["name"],
+            kind=BillerKind(m["kind"]),
+            timezone=m["timezone"],
+            status=BillerStatus(m["status"]),
+            settlement_account=account,
+            limits=Limits(m["single_limit_fen"], m["daily_limit_fen"]),
+            fee_rules=rules,
+            sub_units=units,
+        )
+
+    def get_by_code(self, code: str) -> Biller | None:
+        return self._load(
+            self.conn.execute(select(t.billers).where(t.billers.c.code == code)).first()
+        )
+
+    def get(self, biller_id: int) -> Biller | None:
+        return self._load(
+            self.conn.execute(select(t.billers).where(t.billers.c.id == biller_id)).first()
+        )
+
+    def fee_context(self, biller_id: int, channel: str) -> FeeContext | None:
+        """Code, timezone and the channel's fee rule, in one query (the confirm path's need)."""
+        rows = run_read(self.conn, _FEE_CONTEXT, {"biller_id": biller_id, "ch": channel})
+        if not rows:
+            return None
+        row = rows[0]
+        rule = None
+        if row.kind is not None:
+            rule = FeeRule(
+                channel=channel,
+                kind=FeeKind(row.kind),
+                bps=row.bps,
+                min_fen=row.min_fen,
+                max_fen=row.max_fen,
+                fixed_fen=row.fixed_fen,
+            )
+        return FeeContext(row.code, row.timezone, rule)
+
+    def list(self) -> list[Biller]:
+        rows = self.conn.execute(select(t.billers).order_by(t.billers.c.code)).all()
+        return [b for b in (self._load(r) for r in rows) if b is not None]
+
+    def set_status(self, biller_id: int, status: BillerStatus, now: datetime) -> None:
+        self.conn.execute(
+            update(t.billers)
+            .where(t.billers.c.id == biller_id)
+            .values(status=status.value, updated_at=now)
+        )
+
+    def set_limits(self, biller_id: int, limits: Limits, now: datetime) -> None:
+        self.conn.execute(
+            update(t.billers)
+            .where(t.billers.c.id == biller_id)
+            .values(
+                single_limit_fen=limits.single_payment_fen,
+                daily_limit_fen=limits.daily_fen,
+                updated_at=now,
+            )
+        )
+
+    def set_fee_rule(self, biller_id: int, rule: FeeRule) -> None:
+        values = {
+            "kind": rule.kind.value,
+            "bps": rule.bps,
+            "min_fen": rule.min_fen,
+            "max_fen": rule.max_fen,
+            "fixed_fen": rule.fixed_fen,
+        }
+        done = self.conn.execute(
+            update(t.fee_rules)
+            .where(t.fee_rules.c.biller_id == biller_id, t.fee_rules.c.channel == rule.channel)
+            .values(**values)
+        ).rowcount
+        if not done:
+            self.conn.execute(
+                t.fee_rules.insert().values(biller_id=biller_id, channel=rule.channel, **values)
+            )
+
+    def add_sub_unit(self, biller_id: int, unit: SubUnit) -> None:
+        exists = self.conn.execute(
+            select(t.sub_units.c.id).where(
+                t.sub_units.c.biller_id == biller_id, t.sub_units.c.code == unit.code
+            )
+        ).first()
+        if exists:
+            raise Conflict(f"sub-unit {unit.code} already exists")
+        self.conn.execute(
+            t.sub_units.insert().values(
+                biller_id=biller_id,
+                code=unit.code,
+                name=unit.name,
+                kind=unit.kind.value,
+                parent_code=unit.parent_code,
+            )
+        )
+
+
+class SqlPayers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def ensure(self, biller_id: int, payer: Payer, now: datetime) -> int:
+        """The payer's id, creating the payer if new (filling in a missing name or phone)."""
+        c = t.payers.c
+        values = {
+            "biller_id": biller_id,
+            "id_kind": payer.kind.value,
+            "identifier": payer.identifier,
+            "name": payer.name,
+            "phone": payer.phone,
+            # the full ID number is never needed after onboarding: keep only its masked form
+            "id_number": mask_id_number(payer.id_number) if payer.id_number else None,
+            "created_at": now,
+        }
+        dialect = self.conn.dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.payers)
+        self.conn.execute(
+            insert.values(**values).on_conflict_do_nothing(
+                index_elements=["biller_id", "id_kind", "identifier"]
+            )
+        )
+        row = self.conn.execute(
+            select(c.id, c.name, c.phone).where(
+                c.biller_id == biller_id,
+                c.id_kind == payer.kind.value,
+                c.identifier == payer.identifier,
+            )
+        ).one()
+        fill = {}
+        if payer.name and not row.name:
+            fill["name"] = payer.name
+        if payer.phone and not row.phone:
+            fill["phone"] = payer.phone
+        if fill:
+            self.conn.execute(update(t.payers).where(c.id == row.id).values(**fill))
+        return int(row.id)
+
+    def get(self, payer_id: int) -> Payer | None:
+        row = self.conn.execute(select(t.payers).where(t.payers.c.id == payer_id)).first()
+        if row is None:
+            return None
+        return Payer(
+            id=row.id,
+            kind=IdentifierKind(row.id_kind),
+            identifier=row.identifier,
+            name=row.name,
+            phone=row.phone,
+            id_number=row.id_number,
+        )
+
+    def find(self, biller_id: int | None, identifier: str) -> list[tuple[int, Payer]]:
+        """Payers with this identifier (any kind), optionally of one biller: (biller_id, payer)."""
+        q = select(t.payers).where(t.payers.c.identifier == identifier)
+        if biller_id is not None:
+            q = q.where(t.payers.c.biller_id == biller_id)
+        return [
+            (
+                row.biller_id,
+                Payer(
+                    id=row.id,
+                    kind=IdentifierKind(row.id_kind),
+                    identifier=row.identifier,
+                    name=row.name,
+                    phone=row.phone,
+                    id_number=row.id_number,
+                ),
+            )
+            for row in self.conn.execute(q.order_by(t.payers.c.id))
+        ]

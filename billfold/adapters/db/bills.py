@@ -1,0 +1,304 @@
+"""Bills and their items in the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, select, update
+
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.fastpath import as_date, run_read, run_write
+from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
+from billfold.collection.latefee import LateFeeRule
+from billfold.collection.payment import BillCredit
+from billfold.errors import ConcurrencyConflict
+
+_item_update = (
+    update(t.bill_items)
+    .where(
+        t.bill_items.c.bill_id == bindparam("b_bill_id"), t.bill_items.c.code == bindparam("b_code")
+    )
+    .values(
+        paid_fen=bindparam("paid_fen"),
+        waived_fen=bindparam("waived_fen"),
+        refunded_fen=bindparam("refunded_fen"),
+        amount_fen=bindparam("amount_fen"),
+    )
+)
+
+
+_I = t.bill_items.c
+_BILLS_WITH_ITEMS = (
+    select(
+        t.bills,
+        _I.code.label("i_code"),
+        _I.name.label("i_name"),
+        _I.amount_fen.label("i_amount_fen"),
+        _I.priority.label("i_priority"),
+        _I.paid_fen.label("i_paid_fen"),
+        _I.waived_fen.label("i_waived_fen"),
+        _I.refunded_fen.label("i_refunded_fen"),
+    )
+    .select_from(t.bills.join(t.bill_items, _I.bill_id == t.bills.c.id))
+    .where(t.bills.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.bills.c.id, _I.position)
+)
+# Lock the item rows too: under READ COMMITTED, PostgreSQL re-reads only the locked rows of a
+# join after waiting for a lock; unlocked joined rows would come from the older snapshot.
+_BILLS_WITH_ITEMS_LOCKED = _BILLS_WITH_ITEMS.with_for_update(of=[t.bills, t.bill_items])
+_ORDER_BILLS = (
+    select(*_BILLS_WITH_ITEMS.selected_columns)
+    .select_from(t.bills.join(t.bill_items, _I.bill_id == t.bills.c.id))
+    .where(
+        t.bills.c.id.in_(
+            select(t.order_lines.c.bill_id).where(t.order_lines.c.order_id == bindparam("order_id"))
+        )
+    )
+    .order_by(t.bills.c.id, _I.position)
+)
+_ORDER_BILLS_LOCKED = _ORDER_BILLS.with_for_update(of=[t.bills, t.bill_items])
+_SAVED_COLUMNS = [c.name for c in t.bills.c if c.name not in ("id", "content_hash", "created_at")]
+_BILL_SAVE = (
+    update(t.bills)
+    .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))
+    .values({column: bindparam(column) for column in _SAVED_COLUMNS})
+)
+
+
+@lru_cache(maxsize=256)
+def _rule(text: str) -> LateFeeRule:
+    return LateFeeRule.parse(text)
+
+
+class SqlBills:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = conn.dialect.name == "postgresql"
+
+    # -- writing -----------------------------------------------------------------------------
+    def add(self, bill: Bill, content_hash: str, now: datetime) -> int:
+        bill_id = self.conn.execute(
+            t.bills.insert()
+            .values(
+                **self._columns(bill), content_hash=content_hash, created_at=now, updated_at=now
+            )
+            .returning(t.bills.c.id)
+        ).scalar_one()
+        self.conn.execute(
+            t.bill_items.insert(),
+            [
+                {
+                    "bill_id": bill_id,
+                    "position": position,
+                    "code": item.code,
+                    "name": item.name,
+                    "amount_fen": item.amount_fen,
+                    "priority": item.priority,
+                    "paid_fen": item.paid_fen,
+                    "waived_fen": item.waived_fen,
+                    "refunded_fen": item.refunded_fen,
+                }
+                for position, item in enumerate(bill.items)
+            ],
+        )
+        bill.id = int(bill_id)
+        return bill.id
+
+    @staticmethod
+    def _columns(bill: Bill) -> dict[str, Any]:
+        return {
+            "biller_id": bill.biller_id,
+            "bill_no": bill.bill_no,
+            "payer_id": bill.payer_id,
+            "kind": bill.kind.value,
+            "status": bill.stored_status.value,
+            "currency": bill.currency,
+            "due_date": bill.due_date,
+            "late_fee_rule": bill.late_fee_rule.describe(),
+            "allow_partial": bill.allow_partial,
+            "min_part_fen": bill.min_part_fen,
+            "open_min_fen": bill.open_min_fen,
+            "open_max_fen": bill.open_max_fen,
+            "decision_no": bill.decision_no,
+            "sub_unit": bill.sub_unit,
+            "period": bill.period,
+            "description": bill.description,
+            "principal_fen": bill.principal_fen,
+            "paid_fen": bill.paid_fen,
+            "late_fee_paid_fen": bill.late_fee_paid_fen,
+            "cancel_reason": bill.cancel_reason,
+            "version": bill.version,
+        }
+
+    def save(self, bill: Bill, now: datetime) -> None:
+        """Write a changed bill back, only if nobody changed it since it was read."""
+        assert bill.id is not None
+        columns = self._columns(bill)
+        columns.update(
+            version=bill.version + 1, updated_at=now, b_id=bill.id, b_version=bill.version
+        )
+        done = run_write(self.conn, _BILL_SAVE, columns).rowcount
+        if done != 1:
+            raise ConcurrencyConflict(f"bill {bill.bill_no} was changed meanwhile; try again")
+        bill.version += 1
+        run_write(
+            self.conn, _item_update, [self._item_params(bill.id, item) for item in bill.items]
+        )
+
+    @staticmethod
+    def _item_params(bill_id: int, item: BillItem) -> dict[str, Any]:
+        return {
+            "b_bill_id": bill_id,
+            "b_code": item.code,
+            "paid_fen": item.paid_fen,
+            "waived_fen": item.waived_fen,
+            "refunded_fen": item.refunded_fen,
+            "amount_fen": item.amount_fen,
+        }
+
+    def apply(self, bills: Sequence[Bill], credits: Iterable[BillCredit], now: datetime) -> None:
+        """Add credits (negative amounts take money back) to locked bills and save them."""
+        by_id = {bill.id: bill for bill in bills}
+        for credit in credits:
+            bill = by_id[credit.bill_id]
+            if credit.item_code == LATE_FEE_CODE:
+                bill.late_fee_paid_fen += credit.amount_fen
+            else:
+                item = bill.item(credit.item_code)
+                if bill.kind is BillKind.OPEN:
+                    item.amount_fen += credit.amount_fen
+                item.paid_fen += credit.amount_fen
+        for bill in bills:
+            self.save(bill, now)
+
+    def add_waiver(self, bill_id: int, waiver: Waiver) -> None:
+        self.conn.execute(
+            t.waivers.insert().values(
+                bill_id=bill_id,
+                item_code=waiver.item_code,
+                amount_fen=waiver.amount_fen,
+                reason=waiver.reason,
+                granted_by=waiver.granted_by,
+                created_at=waiver.granted_at,
+            )
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def _hydrate(self, rows: Sequence[Row[Any]]) -> list[Bill]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        items: dict[int, list[BillItem]] = defaultdict(list)
+        for item in self.conn.execute(
+            select(t.bill_items)
+            .where(t.bill_items.c.bill_id.in_(ids))
+            .order_by(t.bill_items.c.bill_id, t.bill_items.c.position)
+        ):
+            items[item.bill_id].append(
+                BillItem(
+                    code=item.code,
+                    name=item.name,
+                    amount_fen=item.amount_fen,
+                    priority=item.priority,
+                    paid_fen=item.paid_fen,
+                    waived_fen=item.waived_fen,
+                    refunded_fen=item.refunded_fen,
+                )
+            )
+        return [self._bill(row, items[row.id]) for row in rows]
+
+    @staticmethod
+    def _bill(row: Row[Any], items: list[BillItem]) -> Bill:
+        bill = Bill.__new__(Bill)  # stored bills skip the creation checks (open bills grow)
+        bill.biller_id = row.biller_id
+        bill.bill_no = row.bill_no
+        bill.payer_id = row.payer_id
+        bill.items = items
+        bill.kind = BillKind(row.kind)
+        bill.due_date = as_date(row.due_date)
+        bill.late_fee_rule = _rule(row.late_fee_rule)
+        bill.allow_partial = bool(row.allow_partial)
+        bill.min_part_fen = row.min_part_fen
+        bill.open_min_fen = row.open_min_fen
+        bill.open_max_fen = row.open_max_fen
+        bill.decision_no = row.decision_no
+        bill.sub_unit = row.sub_unit
+        bill.period = row.period
+        bill.description = row.description
+        bill.currency = row.currency
+        bill.late_fee_paid_fen = row.late_fee_paid_fen
+        bill.cancelled = row.status == "cancelled"
+        bill.cancel_reason = row.cancel_reason
+        bill.id = row.id
+        bill.version = row.version
+        return bill
+
+    def get(self, bill_id: int, *, lock: bool = False) -> Bill | None:
+        found = self.get_many([bill_id], lock=lock)
+        return found[0] if found else None
+
+    def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]:
+        """Bills with their items in one query; ``lock`` takes the bill rows FOR UPDATE."""
+        q = _BILLS_WITH_ITEMS_LOCKED if lock and self._lock else _BILLS_WITH_ITEMS
+        return self._grouped(self.conn.execute(q, {"ids": sorted(set(bill_ids))}).all())
+
+    def for_order(self, order_id: int, *, lock: bool = False) -> list[Bill]:
+        """The bills an order pays, with their items, in one query (the confirm path)."""
+        q = _ORDER_BILLS_LOCKED if lock and self._lock else _ORDER_BILLS
+        return self._grouped(run_read(self.conn, q, {"order_id": order_id}))
+
+    def _grouped(self, rows: Sequence[Any]) -> list[Bill]:
+        bills: list[Bill] = []
+        for row in rows:
+            if not bills or bills[-1].id != row.id:
+                bills.append(self._bill(row, []))
+            bills[-1].items.append(
+                BillItem(
+                    code=row.i_code,
+                    name=row.i_name,
+                    amount_fen=row.i_amount_fen,
+                    priority=row.i_priority,
+                    paid_fen=row.i_paid_fen,
+                    waived_fen=row.i_waived_fen,
+                    refunded_fen=row.i_refunded_fen,
+                )
+            )
+        return bills
+
+    def get_by_no(self, biller_id: int, bill_no: str, *, lock: bool = False) -> Bill | None:
+        q = select(t.bills).where(t.bills.c.biller_id == biller_id, t.bills.c.bill_no == bill_no)
+        if lock and self._lock:
+            q = q.with_for_update()
+        found = self._hydrate(self.conn.execute(q).all())
+        return found[0] if found else None
+
+    def content_hashes(self, biller_id: int, bill_nos: Iterable[str]) -> dict[str, str]:
+        wanted = list(set(bill_nos))
+        result: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for row in self.conn.execute(
+                select(t.bills.c.bill_no, t.bills.c.content_hash).where(
+                    t.bills.c.biller_id == biller_id, t.bills.c.bill_no.in_(chunk)
+                )
+            ):
+                result[row.bill_no] = row.content_hash
+        return result
+
+    def for_payer(self, payer_ids: Iterable[int], *, only_payable: bool = True) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.payer_id.in_(list(payer_ids)))
+        if only_payable:
+            q = q.where(t.bills.c.status.in_(["open", "partially_paid"]))
+        return self._hydrate(self.conn.execute(q.order_by(t.bills.c.due_date, t.bills.c.id)).all())
+
+    def by_decision_no(self, decision_no: str) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.decision_no == decision_no).order_by(t.bills.c.id)
+        return self._hydrate(self.conn.execute(q).all())
+
+    def for_biller(self, biller_id: int) -> list[Bill]:
+        q = select(t.bills).where(t.bills.c.biller_id == biller_id).order_by(t.bills.c.id)
+        return self._hydrate(self.conn.execute(q).all())

@@ -1,0 +1,174 @@
+"""Journal, outbox events and the audit log in the database."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.fastpath import run_write
+from billfold.collection.journal import JournalEntry, Posting
+
+_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
+_POSTING_INSERT = t.journal_postings.insert().inline()
+_EVENT_INSERT = t.outbox_events.insert().inline()
+
+
+class SqlJournal:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def post(
+        self,
+        entries: Iterable[JournalEntry],
+        now: datetime,
+        *,
+        payment_id: int | None = None,
+        refund_id: int | None = None,
+    ) -> None:
+        entries = list(entries)
+        if not entries:
+            return
+        heads = [
+            {
+                "kind": entry.kind,
+                "memo": entry.memo[:200],
+                "payment_id": payment_id,
+                "refund_id": refund_id,
+                "created_at": now,
+            }
+            for entry in entries
+        ]
+        ids = [run_write(self.conn, _ENTRY_INSERT, head).scalar_one() for head in heads]
+        rows = [
+            {
+                "entry_id": entry_id,
+                "account": p.account,
+                "amount_fen": p.amount_fen,
+                "bill_id": p.bill_id,
+            }
+            for entry_id, entry in zip(ids, entries, strict=True)
+            for p in entry.postings
+        ]
+        run_write(self.conn, _POSTING_INSERT, rows)
+
+    def trial_balance(self) -> dict[str, int]:
+        q = (
+            select(t.journal_postings.c.account, func.sum(t.journal_postings.c.amount_fen))
+            .group_by(t.journal_postings.c.account)
+            .order_by(t.journal_postings.c.account)
+        )
+        return {account: int(total) for account, total in self.conn.execute(q)}
+
+    def bill_balances(self) -> dict[int, int]:
+        """Per bill, what the journal says the biller is owed for it (credit balance, as > 0)."""
+        c = t.journal_postings.c
+        q = (
+            select(c.bill_id, func.sum(c.amount_fen))
+            .where(c.bill_id.is_not(None), c.account.like("payable:%"))
+            .group_by(c.bill_id)
+        )
+        return {int(bill_id): -int(total) for bill_id, total in self.conn.execute(q)}
+
+    def entries_balance(self) -> list[int]:
+        """Entry ids whose postings do not sum to zero (empty for a sound journal)."""
+        c = t.journal_postings.c
+        q = select(c.entry_id).group_by(c.entry_id).having(func.sum(c.amount_fen) != 0)
+        return [int(x) for x in self.conn.execute(q).scalars()]
+
+    def postings(self) -> list[Posting]:
+        q = select(t.journal_postings).order_by(t.journal_postings.c.id)
+        return [Posting(r.account, r.amount_fen, r.bill_id) for r in self.conn.execute(q)]
+
+
+class SqlOutbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._pending: list[dict[str, Any]] = []
+
+    def add(
+        self, event_type: str, biller_id: int | None, payload: dict[str, Any], now: datetime
+    ) -> str:
+        """Queue an event; it is written with the unit of work's other changes at commit."""
+        event_id = str(uuid.uuid4())
+        body = {"id": event_id, "type": event_type, "created_at": now.isoformat(), "data": payload}
+        self._pending.append(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "biller_id": biller_id,
+                "payload": json.dumps(body, ensure_ascii=False, sort_keys=True),
+                "created_at": now,
+                "fanned_out": False,
+            }
+        )
+        return event_id
+
+    def flush(self) -> None:
+        if self._pending:
+            run_write(self.conn, _EVENT_INSERT, self._pending)
+            self._pending = []
+
+    def discard(self) -> None:
+        self._pending = []
+
+
+class SqlAudit:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target_type: str,
+        target_id: str,
+        reason: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            t.audit_log.insert().values(
+                at=now,
+                actor=actor,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                reason=reason,
+                before=json.dumps(before, ensure_ascii=False, sort_keys=True)
+                if before is not None
+                else None,
+                after=json.dumps(after, ensure_ascii=False, sort_keys=True)
+                if after is not None
+                else None,
+            )
+        )
+
+    def list(
+        self, target_type: str | None = None, target_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        q = select(t.audit_log).order_by(t.audit_log.c.id)
+        if target_type:
+            q = q.where(t.audit_log.c.target_type == target_type)
+        if target_id:
+            q = q.where(t.audit_log.c.target_id == target_id)
+        return [
+            {
+                "at": r.at,
+                "actor": r.actor,
+                "action": r.action,
+                "target_type": r.target_type,
+                "target_id": r.target_id,
+                "reason": r.reason,
+                "before": json.loads(r.before) if r.before else None,
+                "after": json.loads(r.after) if r.after else None,
+            }
+            for r in self.conn.execute(q)
+        ]

@@ -1,0 +1,388 @@
+"""The database schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from billfold.clock import ensure_utc
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite only gives AUTOINCREMENT-like rowids to INTEGER PRIMARY KEY; BigInteger there would not.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Money = BigInteger  # integer fen, always
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return ensure_utc(value)
+
+
+TS = UTCDateTime()
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+billers = Table(
+    "billers",
+    metadata,
+    _id(),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("settlement_bank", String(200)),
+    Column("settlement_account_name", String(200)),
+    Column("settlement_account_no", String(64)),
+    Column("single_limit_fen", Money()),
+    Column("daily_limit_fen", Money()),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+sub_units = Table(
+    "sub_units",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("parent_code", String(64)),
+    UniqueConstraint("biller_id", "code"),
+)
+
+fee_rules = Table(
+    "fee_rules",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("bps", Integer, nullable=False),
+    Column("min_fen", Money(), nullable=False),
+    Column("max_fen", Money()),
+    Column("fixed_fen", Money(), nullable=False),
+    UniqueConstraint("biller_id", "channel"),
+)
+
+payers = Table(
+    "payers",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("id_kind", String(16), nullable=False),
+    Column("identifier", String(64), nullable=False),
+    Column("name", String(200)),
+    Column("phone", String(32)),
+    Column("id_number", String(32)),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("biller_id", "id_kind", "identifier"),
+)
+
+bills = Table(
+    "bills",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("bill_no", String(64), nullable=False),
+    Column("payer_id", Id, ForeignKey("payers.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date),
+    Column("late_fee_rule", String(64), nullable=False),
+    Column("allow_partial", Boolean, nullable=False),
+    Column("min_part_fen", Money(), nullable=False),
+    Column("open_min_fen", Money()),
+    Column("open_max_fen", Money()),
+    Column("decision_no", String(64)),
+    Column("sub_unit", String(64)),
+    Column("period", String(32)),
+    Column("description", String(200)),
+    Column("principal_fen", Money(), nullable=False),
+    Column("paid_fen", Money(), nullable=False),
+    Column("late_fee_paid_fen", Money(), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("cancel_reason", String(200)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("biller_id", "bill_no"),
+    Index(None, "payer_id"),
+    Index(None, "biller_id", "decision_no"),
+)
+
+bill_items = Table(
+    "bill_items",
+    metadata,
+    _id(),
+    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("amount_fen", Money(), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("paid_fen", Money(), nullable=False),
+    Column("waived_fen", Money(), nullable=False),
+    Column("refunded_fen", Money(), nullable=False),
+    UniqueConstraint("bill_id", "code"),
+)
+
+waivers = Table(
+    "waivers",
+    metadata,
+    _id(),
+    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False, index=True),
+    Column("item_code", String(32)),
+    Column("amount_fen", Money(), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("granted_by", String(100), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    _id(),
+    Column("order_no", String(32), nullable=False, unique=True),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("payer_id", Id, ForeignKey("payers.id")),
+    Column("status", String(24), nullable=False),
+    Column("total_fen", Money(), nullable=False),
+    Column("refunded_fen", Money(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("channel", String(32)),
+    Column("idempotency_key", String(64)),
+    Column("failure_reason", String(64)),
+    Column("payment_id", Id),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("paid_at", TS),
+    Column("business_date", Date, nullable=False),
+    UniqueConstraint("biller_id", "idempotency_key"),
+    Index(None, "biller_id", "business_date", "status"),
+    Index(None, "status", "expires_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    _id(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False, index=True),
+    Column("item_code", String(32), nullable=False),
+    Column("amount_fen", Money(), nullable=False),
+    Column("refunded_fen", Money(), nullable=False),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    _id(),
+    Column("channel", String(32), nullable=False),
+    Column("channel_txn_id", String(64), nullable=False),
+    Column("order_no", String(64), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id")),
+    Column("biller_id", Id, ForeignKey("billers.id")),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(32)),
+    Column("amount_fen", Money(), nullable=False),
+    Column("fee_fen", Money(), nullable=False),
+    Column("refunded_fen", Money(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("paid_at", TS, nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("business_date", Date, nullable=False),
+    UniqueConstraint("channel", "channel_txn_id"),
+    Index(None, "order_id"),
+    Index(None, "channel", "business_date"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    _id(),
+    Column("refund_no", String(32), nullable=False, unique=True),
+    Column("payment_id", Id, ForeignKey("payments.id"), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount_fen", Money(), nullable=False),
+    Column("fee_fen", Money(), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("channel_refund_id", String(64)),
+    Column("created_at", TS, nullable=False),
+    Column("completed_at", TS),
+    UniqueConstraint("payment_id", "request_id"),
+    Index(None, "status"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    _id(),
+    Column("kind", String(32), nullable=False),
+    Column("memo", String(200), nullable=False),
+    Column("payment_id", Id),
+    Column("refund_id", Id),
+    Column("created_at", TS, nullable=False),
+)
+
+journal_postings = Table(
+    "journal_postings",
+    metadata,
+    _id(),
+    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=False, index=True),
+    Column("account", String(64), nullable=False, index=True),
+    Column("amount_fen", Money(), nullable=False),
+    Column("bill_id", Id, index=True),
+)
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    _id(),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("biller_id", Id),
+    Column("payload", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("fanned_out", Boolean, nullable=False),
+    Index(None, "fanned_out", "id"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("event_types", String(500), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+outbox_deliveries = Table(
+    "outbox_deliveries",
+    metadata,
+    _id(),
+    Column("event_pk", Id, ForeignKey("outbox_events.id"), nullable=False),
+    Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("last_error", String(500)),
+    Column("delivered_at", TS),
+    UniqueConstraint("event_pk", "endpoint_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("at", TS, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+)
+
+import_batches = Table(
+    "import_batches",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("imported_at", TS, nullable=False),
+)
+
+channel_configs = Table(
+    "channel_configs",
+    metadata,
+    _id(),
+    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("sole", Boolean, nullable=False),
+    Column("merchant_id", String(64)),
+    Column("app_id", String(64)),
+    Column("settings", Text, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("biller_id", "channel"),
+)
+
+channel_nonces = Table(
+    "channel_nonces",
+    metadata,
+    _id(),
+    Column("channel", String(32), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("seen_at", TS, nullable=False, index=True),
+    UniqueConstraint("channel", "nonce"),
+)
+
+# Tables defined in their own modules join the same metadata when this module is imported.
+from billfold.adapters.db.schema import (  # noqa: E402, F401
+    api,
+    gov,
+    mandates,
+    pos,
+    presale,
+    ratelimit,
+    settlement,
+)

@@ -1,0 +1,120 @@
+"""The SQL unit of work: one connection, one transaction, every repository on it.
+
+``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
+repositories (billers … channels) are made when the block opens; the repositories of the
+settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
+``mandates``, ``pos``) are made on first use, so the confirmation path pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from billfold.adapters.db.billers import SqlBillers, SqlPayers
+from billfold.adapters.db.bills import SqlBills
+from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.gov import SqlGov
+from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
+from billfold.adapters.db.mandates import SqlMandates
+from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
+from billfold.adapters.db.pos import SqlPos
+from billfold.adapters.db.presale import SqlPresale
+from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.settlement import SqlSettlement
+
+
+class SqlUnitOfWork:
+    billers: SqlBillers
+    payers: SqlPayers
+    bills: SqlBills
+    orders: SqlOrders
+    payments: SqlPayments
+    refunds: SqlRefunds
+    journal: SqlJournal
+    outbox: SqlOutbox
+    audit: SqlAudit
+    channels: SqlChannels
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside its 'with' block")
+        return self._conn
+
+    def __enter__(self) -> Self:
+        conn = self.engine.connect()
+        conn.begin()
+        self._conn = conn
+        self.billers = SqlBillers(conn)
+        self.payers = SqlPayers(conn)
+        self.bills = SqlBills(conn)
+        self.orders = SqlOrders(conn)
+        self.payments = SqlPayments(conn)
+        self.refunds = SqlRefunds(conn)
+        self.journal = SqlJournal(conn)
+        self.outbox = SqlOutbox(conn)
+        self.audit = SqlAudit(conn)
+        self.channels = SqlChannels(conn)
+        return self
+
+    # -- repositories made on first use (cleared when the block closes) ------------------------
+    @cached_property
+    def recon(self) -> SqlRecon:
+        return SqlRecon(self.conn)
+
+    @cached_property
+    def settlement(self) -> SqlSettlement:
+        return SqlSettlement(self.conn)
+
+    @cached_property
+    def presale(self) -> SqlPresale:
+        return SqlPresale(self.conn)
+
+    @cached_property
+    def gov(self) -> SqlGov:
+        return SqlGov(self.conn)
+
+    @cached_property
+    def mandates(self) -> SqlMandates:
+        return SqlMandates(self.conn)
+
+    @cached_property
+    def pos(self) -> SqlPos:
+        return SqlPos(self.conn)
+
+    def _forget_lazy(self) -> None:
+        for name in ("recon", "settlement", "presale", "gov", "mandates", "pos"):
+            self.__dict__.pop(name, None)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        self._forget_lazy()
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+
+    def commit(self) -> None:
+        self.outbox.flush()
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.outbox.discard()
+        self.conn.rollback()

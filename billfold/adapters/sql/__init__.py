@@ -1,1 +1,0 @@
-"""SQLAlchemy Core repositories and the unit of work."""

@@ -96,15 +96,20 @@ def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:
     return yuan(match.group(1) if match else text, field, allow_negative=allow_negative)
 
 
-_COMMA = re.compile(r"^(\d+),(\d*)$")
+_COMMA = re.compile(r"^(\d+)(?:,(\d*))?$")
 
 
 def comma_amount(text: str, field: str) -> int:
-    """A SWIFT amount with a comma decimal mark (``1234,5``, ``100,``) in fen."""
+    """A SWIFT amount with a comma decimal mark (``1234,5``, ``100,``) in fen.
+
+    A whole amount written without the comma (``500``, which some banks send) is read as
+    whole yuan; the caller decides whether to flag it. A ``.`` is never a decimal mark here.
+    """
     match = _COMMA.match(text)
     if match is None:
         raise FieldError(field, f"{text!r} is not an amount like '1234,56'")
     whole, frac = match.groups()
+    frac = frac or ""
     if len(frac) > 2:
         raise FieldError(field, f"{text!r} has more than two decimals")
     return yuan(f"{whole}.{frac}" if frac else whole, field)

@@ -21,6 +21,7 @@ __all__ = [
     "ParseOptions",
     "comma_amount",
     "csv_rows",
+    "exact_fen",
     "fatal",
     "local_time",
     "yuan",
@@ -76,6 +77,27 @@ def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
         return parse_yuan(text, field=field, allow_negative=allow_negative)
     except InvalidAmount as exc:
         raise _amount_error(exc, field) from None
+
+
+_DECIMAL = re.compile(r"(\d{1,16})(?:\.(\d{1,5}))?", re.ASCII)
+
+
+def exact_fen(text: str, field: str, *, max_decimals: int = 5) -> int:
+    """A decimal amount with up to ``max_decimals`` fraction digits, if it is whole fen.
+
+    ISO 20022 amounts may carry five fraction digits: ``8.850`` is exactly 8.85 and reads
+    as 885 fen; ``8.855`` is not a whole number of fen and is refused, never rounded.
+    """
+    value = text.strip()
+    match = _DECIMAL.fullmatch(value)
+    if match is None or len(match[2] or "") > max_decimals:
+        if match is None and value.startswith("-"):
+            raise FieldError(field, f"{value!r} is negative")
+        raise FieldError(field, f"{value!r} is not an amount with at most {max_decimals} decimals")
+    frac = (match[2] or "").ljust(2, "0")
+    if frac[2:].strip("0"):
+        raise FieldError(field, f"{value!r} is not a whole number of fen; it is not rounded")
+    return int(match[1]) * 100 + int(frac[:2])
 
 
 _PADDED = re.compile(r"^([+-]?\d+\.\d{2})0+$")

@@ -179,13 +179,15 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
 def _count(totals: _Totals, line: StatementLine, row: Row) -> None:
     """Add a line to the footer label it is counted under, if any."""
     if row("账务流水号") is not None or row("收入金额(+元)") is not None:
-        label = "收入" if line.direction is Direction.CREDIT else "支出"
-        totals.add(label, line.amount_fen if label == "收入" else -line.amount_fen)
+        if line.direction is Direction.CREDIT:
+            totals.add("收入", line.amount_fen)
+        else:
+            totals.add("支出", -line.amount_fen)
         return
-    label = {LineType.PAYMENT: "交易", LineType.REFUND: "退款"}.get(line.type)
-    if label is not None:
+    business = {LineType.PAYMENT: "交易", LineType.REFUND: "退款"}.get(line.type)
+    if business is not None:
         net = row("商家实收(元)") or row("订单金额(元)") or "0"
-        totals.add(label, yuan(net, "商家实收(元)", allow_negative=True))
+        totals.add(business, yuan(net, "商家实收(元)", allow_negative=True))
 
 
 def _require(header: list[str], names: tuple[str, ...], file: str, number: int) -> None:

@@ -26,7 +26,14 @@ from typing import Any
 
 from billfold.errors import InvalidInput
 
-__all__ = ["DELIMITER_NAMES", "BillTable", "is_xlsx", "table_from_text", "table_from_xlsx"]
+__all__ = [
+    "DELIMITER_NAMES",
+    "BillTable",
+    "cell_text",
+    "is_xlsx",
+    "table_from_text",
+    "table_from_xlsx",
+]
 
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "vertical bar"}
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -90,13 +97,14 @@ def table_from_xlsx(data: bytes) -> BillTable:
         sheet = book.worksheets[0]
         table = BillTable([], notes=[f"read from sheet {sheet.title!r} of an XLSX workbook"])
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            table.rows.append((number, [_cell_text(v) for v in values]))
+            table.rows.append((number, [cell_text(v) for v in values]))
         return table
     finally:
         book.close()
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a clerk sees (numbers exactly, dates ISO)."""
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -180,6 +180,7 @@ def test_two_hundred_thousand_lines_are_read_lazily() -> None:
 def format_61(line: StatementLine61) -> str:
     """Write a :61: field text the way a bank would (test helper)."""
     whole, frac = divmod(line.amount_fen, 100)
+    assert line.value_date is not None
     text = line.value_date.strftime("%y%m%d")
     if line.entry_date is not None:
         text += line.entry_date.strftime("%m%d")

@@ -34,7 +34,7 @@ the spec is listed in the line's ``deviations`` (the amount is never guessed):
 * non-standard tags (``:NS:``) are kept as details of the statement line above them;
 * a ``:61:`` without a customer reference, or with one longer than 16 characters, a bank
   reference longer than 16 or details longer than 34 characters;
-* an amount written without its decimal comma (``C500``: 500.00 yuan). A ``.`` as the
+* an amount written without its decimal comma (``C500``: 500.00). A ``.`` as the
   decimal mark is refused: the spec has none, and ``1.000`` could mean one thousand;
 * a value date that does not exist (``240230``, some banks' end-of-month interest): the
   line is read on its entry date, which must then be present and valid.
@@ -187,7 +187,7 @@ def _amount_61(rest: str, deviations: list[str]) -> tuple[int, str]:
     after = rest[len(amount_text) :]
     amount_fen = comma_amount(amount_text, ":61: amount")
     if "," not in amount_text:
-        deviations.append(f"amount {amount_text!r} has no decimal comma; read as whole yuan")
+        deviations.append(f"amount {amount_text!r} has no decimal comma; read as a whole amount")
     return amount_fen, after
 
 

@@ -44,7 +44,7 @@ def test_envelope_lines_old_28_tag_and_ns_details_are_read() -> None:
     assert debit.source_line == 8
     assert debit.description == "GIRO 428428 KPN - DIGITENNE 22KPN FACTUUR 2024-01 23DIGITENNE"
     assert debit.channel_txn_id == "ABN AMRO BANK NV/19321/1/1"
-    assert debit.deviations == ("amount '500' has no decimal comma; read as whole yuan",)
+    assert debit.deviations == ("amount '500' has no decimal comma; read as a whole amount",)
     assert credit.amount_fen == 100000
     assert credit.channel_txn_id == "BNK-77"
     assert credit.order_no is None

@@ -12,8 +12,9 @@ read back, numbers become text exactly as Excel stored them (a sum that left bin
 noise, ``0.30000000000000004``, is refused like any amount with too many decimals).
 
 Rows above the header (``skip_lines``, or the title lines ``header_search`` passes over)
-and below a ``stop_at`` row (the bank's 合计 lines) are not statement lines; every row
-in between is a line or a line error.
+and below a ``stop_at`` row (the bank's 合计 lines, then 打印时间 and the like) are not
+statement lines, until the header row comes again (the next page of a paged export);
+every other row is a line or a line error.
 """
 
 from __future__ import annotations
@@ -73,8 +74,13 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         rows = _csv_rows(_chain(first, chunks), mapping, options)
     index: dict[str, int] | None = None
     header: list[str] = []
+    stopped = False
     for number, cells, raw in rows:
         if not any(c.strip() for c in cells):
+            continue
+        if stopped:
+            # below a total row only a repeated header (the next page) resumes the table
+            stopped = [_clean(c) for c in cells][: len(header)] != header
             continue
         if index is None:
             header = [_clean(c) for c in cells]
@@ -87,7 +93,8 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             continue
         first_cell = next((_clean(c) for c in cells if c.strip()), "")
         if mapping.stop_at and first_cell.startswith(mapping.stop_at):
-            return
+            stopped = True
+            continue
         try:
             yield _line(cells, raw, number, header, index, mapping, options)
         except FieldError as exc:

@@ -121,3 +121,26 @@ def test_an_xlsx_export_is_read_with_sheet_dates_and_numbers() -> None:
 def test_a_file_that_only_looks_like_xlsx_is_refused() -> None:
     with pytest.raises(StatementError, match="icbc.csv:1: xlsx: not a readable XLSX workbook"):
         _parse(b"PK\x03\x04 broken", load_preset("icbc"))
+
+
+def test_a_paged_export_resumes_after_each_page_total_at_the_repeated_header() -> None:
+    header = "交易流水号,交易时间,收入金额,支出金额,对方户名,交易用途"
+    text = "\n".join(
+        [
+            "中国农业银行 账户明细",
+            header,
+            "A1,2024-03-01 09:00:00,100.00,,张三,学费",
+            "本页合计,,100.00,0.00,,",
+            "打印时间：2024-03-02",
+            header,
+            "A2,2024-03-01 10:00:00,,2.00,农行,手续费",
+            "合计,,100.00,2.00,,",
+            "打印柜员：0001",
+        ]
+    )
+    lines, errors = _parse(text.encode("gbk"), load_preset("abc"))
+    assert errors == []
+    assert [(x.channel_txn_id, x.amount_fen, x.direction) for x in lines] == [
+        ("A1", 10000, Direction.CREDIT),
+        ("A2", 200, Direction.DEBIT),
+    ]

@@ -1,4 +1,4 @@
-"""Reading a biller's bill file (CSV): pure parsing into drafts and per-line errors.
+"""Reading a biller's bill file (CSV or XLSX): pure parsing into drafts and per-line errors.
 
 Layout: one row per bill, a header row naming the columns (English names, or the Chinese
 aliases below). Required: ``bill_no``, ``payer_id`` and either ``amount`` (one item) or
@@ -7,25 +7,38 @@ aliases below). Required: ``bill_no``, ``payer_id`` and either ``amount`` (one i
 (fixed/open/fine), ``min_amount``/``max_amount`` (open bills), ``decision_no``,
 ``allow_partial`` (yes/no), ``min_part``, ``late_fee`` (e.g. ``daily:5bps:cap=100%``),
 ``sub_unit``, ``period``, ``description``, ``priority``.
+
+Columns billfold does not know (a clerk's 备注) are ignored with a warning; a biller that
+wants them refused imports with ``strict``. A value Excel turned into scientific notation
+(``8.8001E+09``: the digits after the fourth are gone) is refused on its line with a hint,
+never stored. How the file is split into rows (delimiter, XLSX) is
+:mod:`billfold.collection.bill_file`'s job.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
 from billfold.collection.bill import Bill, BillItem, BillKind
+from billfold.collection.bill_file import BillTable, table_from_text
 from billfold.collection.latefee import LateFeeRule
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import InvalidInput
 from billfold.money import parse_yuan
 
-__all__ = ["BillDraft", "LineError", "decode_bill_file", "read_bill_csv"]
+__all__ = [
+    "BillDraft",
+    "LineError",
+    "LineWarning",
+    "decode_bill_file",
+    "read_bill_csv",
+    "read_bill_rows",
+]
 
 ALIASES = {
     "账单号": "bill_no",
@@ -96,6 +109,21 @@ class LineError:
         return f"line {self.line}: {self.field}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class LineWarning:
+    """Something read differently from how it was written, or ignored; nothing refused."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]\d+")  # as Excel writes it: 8.8E+09
+
+
 @dataclass(slots=True)
 class BillDraft:
     line: int
@@ -140,45 +168,67 @@ def _no_nul(text: str) -> str:
 
 
 def read_bill_csv(
-    text: str, biller_id: int, default_kind: IdentifierKind
-) -> Iterator[BillDraft | LineError]:
-    """Yield a draft or an error for each data row; repeated bill numbers are errors."""
-    reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        yield LineError(1, "header", "the file is empty")
+    text: str, biller_id: int, default_kind: IdentifierKind, *, strict: bool = False
+) -> Iterator[BillDraft | LineError | LineWarning]:
+    """:func:`read_bill_rows` over CSV text (comma, tab or semicolon separated)."""
+    return read_bill_rows(table_from_text(text), biller_id, default_kind, strict=strict)
+
+
+def read_bill_rows(
+    table: BillTable, biller_id: int, default_kind: IdentifierKind, *, strict: bool = False
+) -> Iterator[BillDraft | LineError | LineWarning]:
+    """Yield a draft or an error for each data row; repeated bill numbers are errors.
+
+    Warnings (an ignored column, a detected delimiter) come first, before any row.
+    """
+    rows = iter(table.rows)
+    header_row = next(rows, None)
+    if header_row is None:
+        if table.error is not None:
+            yield LineError(table.error[0], "header", table.error[1])
+        else:
+            yield LineError(1, "header", "the file is empty")
         return
-    except csv.Error as exc:
-        yield LineError(1, "header", f"malformed CSV: {exc}")
-        return
+    header_line, header = header_row
+    while header and not header[-1].strip():
+        header = header[:-1]
+    for note in table.notes:
+        yield LineWarning(header_line, "file", note)
     columns = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
-    unknown = [h for h, c in zip(header, columns, strict=True) if c not in KNOWN]
-    if unknown:
-        yield LineError(1, "header", f"unknown column(s): {', '.join(unknown)}")
+    unknown = [h.strip() for h, c in zip(header, columns, strict=True) if c not in KNOWN]
+    if unknown and strict:
+        yield LineError(header_line, "header", f"unknown column(s): {', '.join(unknown)}")
         return
+    if unknown:
+        yield LineWarning(header_line, "header", f"unknown column(s) ignored: {', '.join(unknown)}")
     missing = [c for c in ("bill_no", "payer_id") if c not in columns]
     if "amount" not in columns and "items" not in columns:
         missing.append("amount or items")
     if missing:
-        yield LineError(1, "header", f"missing column(s): {', '.join(missing)}")
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            missing.append("(the header is one column: is the file separated by something else?)")
+        yield LineError(header_line, "header", f"missing column(s): {', '.join(missing)}")
         return
     seen: dict[str, int] = {}
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield LineError(reader.line_num, "row", f"malformed CSV: {exc}")
-            return
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
+        if len(row) > len(columns) and not any(c.strip() for c in row[len(columns) :]):
+            row = row[: len(columns)]
         if len(row) != len(columns):
             yield LineError(line, "row", f"expected {len(columns)} fields, found {len(row)}")
             continue
-        values = {c: v.strip() for c, v in zip(columns, row, strict=True)}
+        values = {c: v.strip() for c, v in zip(columns, row, strict=True) if c in KNOWN}
+        mangled = next((c for c, v in values.items() if _SCIENTIFIC.fullmatch(v)), None)
+        if mangled is not None:
+            yield LineError(
+                line,
+                mangled,
+                f"{values[mangled]!r} is in scientific notation: a spreadsheet turned a long "
+                "number into an approximation and its digits are lost; format the column as "
+                "text and export the file again",
+            )
+            continue
         bill_no = values.get("bill_no", "")
         if bill_no in seen:
             yield LineError(line, "bill_no", f"{bill_no} repeats line {seen[bill_no]}")
@@ -191,6 +241,8 @@ def read_bill_csv(
             continue
         seen[bill_no] = line
         yield draft
+    if table.error is not None:
+        yield LineError(table.error[0], "row", table.error[1])
 
 
 def _draft(

@@ -2,6 +2,12 @@
 
 Re-importing a file creates nothing twice: a bill already stored with the same content is
 counted as unchanged; one stored with different content is an error on its line.
+
+The file is CSV (comma, tab or semicolon separated; UTF-8 or GBK) or an XLSX workbook.
+The report lists ``warnings`` (columns ignored, the delimiter used) and ``changes``: a
+payer already stored under the file's identifier with another name is reported there;
+the stored name is kept (a changed account holder is confirmed on the payer record, not by
+a bill file).
 """
 
 from __future__ import annotations
@@ -13,7 +19,14 @@ from enum import StrEnum
 
 from billfold.clock import Clock
 from billfold.collection.bill import Bill
-from billfold.collection.bill_csv import BillDraft, LineError, decode_bill_file, read_bill_csv
+from billfold.collection.bill_csv import (
+    BillDraft,
+    LineError,
+    LineWarning,
+    decode_bill_file,
+    read_bill_rows,
+)
+from billfold.collection.bill_file import is_xlsx, table_from_text, table_from_xlsx
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
 from billfold.collection.services import require_biller
@@ -45,6 +58,8 @@ class ImportReport:
     created: int = 0
     unchanged: int = 0
     errors: list[LineError] = field(default_factory=list)
+    warnings: list[LineWarning] = field(default_factory=list)
+    changes: list[LineWarning] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -65,23 +80,32 @@ def import_bills(
     encoding: str = "auto",
     mode: ImportMode | str = ImportMode.ALL_OR_NOTHING,
     progress: Callable[[int, int], None] | None = None,
+    strict: bool = False,
 ) -> ImportReport:
-    """Import a bill CSV for ``biller_code``. ``progress(done_lines, total_lines)`` is called
-    as chunks are written. In all-or-nothing mode any error raises :class:`ImportFailed`
-    listing every problem, and nothing is written."""
+    """Import a bill file (CSV or XLSX) for ``biller_code``. ``progress(done_lines,
+    total_lines)`` is called as chunks are written. In all-or-nothing mode any error raises
+    :class:`ImportFailed` listing every problem, and nothing is written. ``strict`` refuses
+    columns billfold does not know instead of ignoring them with a warning."""
     mode = ImportMode(mode)
     now = clock.now()
-    text = decode_bill_file(data, encoding)
-    total_lines = max(0, text.count("\n") - 1)
+    table = (
+        table_from_xlsx(data)
+        if is_xlsx(data)
+        else table_from_text(decode_bill_file(data, encoding))
+    )
+    total_lines = max(0, len(table.rows) - 1)
     report = ImportReport(file_name, mode)
     with uow:
         biller = require_biller(uow, biller_code)
         assert biller.id is not None
         default_kind = DEFAULT_IDENTIFIER.get(biller.kind, IdentifierKind.OTHER)
         chunk: list[BillDraft] = []
-        for item in read_bill_csv(text, biller.id, default_kind):
+        for item in read_bill_rows(table, biller.id, default_kind, strict=strict):
             if isinstance(item, LineError):
                 report.errors.append(item)
+                continue
+            if isinstance(item, LineWarning):
+                report.warnings.append(item)
                 continue
             chunk.append(item)
             if len(chunk) >= CHUNK:
@@ -140,8 +164,25 @@ def _write_chunk(
             )
             continue
         draft.bill.payer_id = uow.payers.ensure(biller.id, draft.payer, now)
+        _report_renamed(uow, draft, report)
         uow.bills.add(draft.bill, draft.content_hash, now)
         report.created += 1
+
+
+def _report_renamed(uow: UnitOfWork, draft: BillDraft, report: ImportReport) -> None:
+    new = draft.payer.name
+    if not new:
+        return
+    stored = uow.payers.get(draft.bill.payer_id)
+    if stored is not None and stored.name and stored.name != new:
+        report.changes.append(
+            LineWarning(
+                draft.line,
+                "payer_name",
+                f"{draft.payer.identifier}: the file says {new!r}, billfold has "
+                f"{stored.name!r}; the stored name is kept",
+            )
+        )
 
 
 def add_bill(uow: UnitOfWork, clock: Clock, biller_code: str, payer: Payer, bill: Bill) -> Bill:

@@ -14,6 +14,9 @@ Conventions every parser follows:
   refund_id)`` is.
 * ``source_line`` is the 1-based physical line in the file where the row starts. For
   XML (camt) it is the 1-based ordinal of the ``Ntry`` element in the file.
+* ``deviations`` lists what the parser accepted although the format's spec does not
+  allow it (an impossible value date, a missing booking date, ...), in words a clerk can
+  check. A line with deviations is still read exactly; nothing about its amount is guessed.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class StatementLine:
     counterparty: str | None = None
     description: str | None = None
     raw: str | None = field(default=None, repr=False)
+    deviations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A parser builds millions of these: each check has a fast path for the values
@@ -152,6 +156,7 @@ class StatementLine:
             "description": self.description,
             "source_file": self.source_file,
             "source_line": self.source_line,
+            "deviations": list(self.deviations),
         }
 
 

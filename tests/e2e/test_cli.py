@@ -122,3 +122,26 @@ def test_the_demo_runs_the_four_scenario_packs_into_out(tmp_path: Path) -> None:
     assert any(name.startswith("utilities/") for name in packs["utilities"]["files"])
     assert "scenario packs: import → pay → reconcile → settle → export" in out
     assert summary["books_sound"] is True
+
+
+def test_bills_import_prints_warnings_and_strict_refuses(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    run("db", "upgrade", "--database-url", url)
+    run("billers", "create", "w1", "城东自来水", "--kind", "utility", "--database-url", url)
+    messy = tmp_path / "arrears.csv"
+    messy.write_text("账单号;户号;金额;备注\nW1;0101;86.40;二月\n", encoding="utf-8")
+    code, _, err = run(
+        "bills", "import", str(messy), "--biller", "w1", "--strict", "--database-url", url
+    )
+    assert code == 1
+    assert "unknown column(s): 备注" in err
+    code, out, _ = run(
+        "bills", "import", str(messy), "--biller", "w1", "--json", "--database-url", url
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert (report["created"], report["changes"]) == (1, [])
+    assert report["warnings"] == [
+        "line 1: file: read as semicolon-separated (found in the header)",
+        "line 1: header: unknown column(s) ignored: 备注",
+    ]

@@ -170,3 +170,45 @@ def test_what_encode_prints_decode_reads_back(fen: int, bill: str) -> None:
     decoded = run("qr", "decode", encoded.stdout.strip(), "--json")
     fields = json.loads(decoded.stdout)
     assert (fields["amount_fen"], fields["additional_data"]["bill_number"]) == (fen, bill)
+
+
+def _liberal_payload() -> str:
+    """A national-scheme style sticker: format 02, no tags 52/59/60, amount 0."""
+    body = (
+        emv.tlv("00", "02")
+        + emv.tlv("01", "11")
+        + emv.tlv("29", emv.tlv("00", "A000000677010111") + emv.tlv("01", "0066812345678"))
+        + emv.tlv("53", "764")
+        + emv.tlv("54", "0")
+        + emv.tlv("58", "TH")
+        + "6304"
+    )
+    return body + f"{emv.crc16_ccitt_false(body.encode()):04X}"
+
+
+def test_decode_reads_a_nonconforming_payload_and_lists_its_deviations() -> None:
+    result = run("qr", "decode", _liberal_payload(), "--json")
+    assert result.exit_code == 0, result.stderr
+    fields = json.loads(result.stdout)
+    assert (fields["currency"], fields["amount_fen"], fields["country"]) == ("764", 0, "TH")
+    assert fields["account_templates"]["29"]["01"] == "0066812345678"
+    assert fields["deviations"] == [
+        "tag 00 (payload format indicator) is '02'; the spec defines '01'",
+        "tag 52 (merchant category code) is missing",
+        "tag 59 (merchant name) is missing",
+        "tag 60 (merchant city) is missing",
+        "tag 54 (transaction amount) is zero; the spec says to leave it out",
+    ]
+
+
+def test_decode_prints_deviations_as_lines_for_people() -> None:
+    result = run("qr", "decode", _liberal_payload())
+    assert result.exit_code == 0, result.stderr
+    rows = [re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines()]
+    assert ["deviation", "tag 59 (merchant name) is missing"] in rows
+    assert ["currency", "764"] in rows
+
+
+def test_decode_of_the_spec_example_has_no_deviations() -> None:
+    result = run("qr", "decode", SPEC_EXAMPLE, "--json")
+    assert json.loads(result.stdout)["deviations"] == []

@@ -135,3 +135,54 @@ def test_progress_reader_reports_every_byte() -> None:
     assert b"".join(chunks) == data
     assert sum(seen) == len(data)
     assert len(seen) > 1
+
+
+def test_presets_lists_the_bank_mappings_with_chinese_titles() -> None:
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0, result.stderr
+    assert "icbc\t中国工商银行 企业网银 账户历史明细" in result.stdout.splitlines()
+    shown = runner.invoke(app, ["presets", "--show", "cmb"])
+    assert json.loads(shown.stdout)["columns"]["occurred_at"] == ["交易日", "交易时间"]
+
+
+def test_parse_with_a_preset_reads_a_bank_export(tmp_path: Path) -> None:
+    text = (
+        "招商银行交易明细\n"
+        "交易日,交易时间,借方金额,贷方金额,余额,摘要,流水号,业务参考号,收/付方名称\n"
+        '20240301,08:30:05,,"1,880.00",1880.00,代收学费,CMB001,TUITION-7,张三\n'
+    )
+    path = _write(tmp_path, "cmb.csv", text.encode("gbk"))
+    result = runner.invoke(
+        app, ["parse", str(path), "-f", "generic-csv", "--preset", "cmb", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert (line["amount_fen"], line["direction"], line["order_no"]) == (
+        188000,
+        "CREDIT",
+        "TUITION-7",
+    )
+
+
+def test_parse_refuses_an_unknown_preset_or_a_preset_with_another_format(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x.csv", b"a\n")
+    unknown = runner.invoke(app, ["parse", str(path), "-f", "generic-csv", "--preset", "hsbc"])
+    assert unknown.exit_code == 2
+    assert unknown.stderr == "preset: unknown preset 'hsbc'; known: abc, ccb, cmb, icbc\n"
+    wrong = runner.invoke(app, ["parse", str(path), "-f", "mt940", "--preset", "cmb"])
+    assert wrong.exit_code == 2
+    assert "--preset goes with --format generic-csv" in wrong.stderr
+
+
+def test_parse_marks_a_line_read_despite_a_deviation(tmp_path: Path) -> None:
+    text = "ABNANL2A\n940\n" + MT940.replace("C12,34NTRFORDER-1", "C12,34NTRF")
+    path = _write(tmp_path, "abn.940", text.encode())
+    result = runner.invoke(app, ["parse", str(path), "-f", "mt940"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.rstrip("\n").endswith(
+        "\t! no customer reference (the spec asks for NONREF)"
+    )
+    as_json = runner.invoke(app, ["parse", str(path), "-f", "mt940", "--json"])
+    assert json.loads(as_json.stdout)["deviations"] == [
+        "no customer reference (the spec asks for NONREF)"
+    ]

@@ -118,9 +118,12 @@ def bills_import(
     mode: Annotated[str, typer.Option(help="all-or-nothing | valid-lines")] = "all-or-nothing",
     encoding: Annotated[str, typer.Option(help="auto | utf-8 | gbk")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse unknown columns instead of ignoring them")
+    ] = False,
     database_url: DbUrl = None,
 ) -> None:
-    """Import bills from a CSV file (UTF-8, UTF-8 with BOM, or GBK)."""
+    """Import bills from a CSV (UTF-8 or GBK; comma, tab or semicolon) or XLSX file."""
     data = file.read_bytes()
     engine = _engine(database_url)
     with Progress(
@@ -139,7 +142,13 @@ def bills_import(
 
         try:
             report = engine.import_bills(
-                biller, data, file_name=file.name, encoding=encoding, mode=mode, progress=progress
+                biller,
+                data,
+                file_name=file.name,
+                encoding=encoding,
+                mode=mode,
+                progress=progress,
+                strict=strict,
             )
         except ImportFailed as exc:
             err.print(f"[red]rejected:[/red] {exc.message}", highlight=False)
@@ -155,6 +164,8 @@ def bills_import(
         "unchanged": report.unchanged,
         "rejected": report.rejected,
         "errors": [str(e) for e in report.errors],
+        "warnings": [str(w) for w in report.warnings],
+        "changes": [str(c) for c in report.changes],
     }
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -164,7 +175,7 @@ def bills_import(
             f"{report.rejected} rejected",
             highlight=False,
         )
-        for e in report.errors:
+        for e in [*report.warnings, *report.changes, *report.errors]:
             err.print(f"  {file.name}: {e}", highlight=False, markup=False)
     if report.errors:
         raise typer.Exit(1)

@@ -1,8 +1,9 @@
 """``billfold qr``: write and read aggregated-QR (EMV MPM) payloads.
 
 ``billfold qr encode`` prints a payload (and optionally writes PNG, SVG and a printable
-counter sign); ``billfold qr decode PAYLOAD [--json]`` prints its fields. Errors go to
-stderr as ``error: <message>`` with exit status 1.
+counter sign); ``billfold qr decode PAYLOAD [--json]`` prints its fields and how it
+departs from the spec (:mod:`billfold.channels.emv_reading`). Errors go to stderr as
+``error: <message>`` with exit status 1.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from billfold.channels import emv
+from billfold.channels.emv_reading import read_payload
 from billfold.channels.qr import DEFAULT_GUID
 from billfold.channels.qr_render import render_counter_sign, render_png, render_svg
 from billfold.errors import BillfoldError
@@ -171,16 +173,18 @@ def decode(
     payload: Annotated[str, typer.Argument(help="The payload text, or - to read stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the fields as JSON.")] = False,
 ) -> None:
-    """Check a payload (CRC, lengths, mandatory tags) and print its fields."""
+    """Read a payload with a valid CRC; print its fields and any deviations from the spec."""
     text = sys.stdin.read().rstrip("\r\n") if payload == "-" else payload
     try:
-        fields = payload_fields(emv.decode(text), text)
+        reading = read_payload(text)
     except BillfoldError as exc:
         _fail(exc.message)
+    fields = {**reading.fields, "deviations": reading.deviations}
     if as_json:
         typer.echo(json.dumps(fields, ensure_ascii=False, indent=2))
         return
-    rows = _lines(fields)
+    rows = _lines(reading.fields)
+    rows += [("deviation", text) for text in reading.deviations]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         typer.echo(f"{label.ljust(width)}  {value}")

@@ -5,7 +5,11 @@ is printed as soon as it is parsed. With ``--json`` the output is **JSON Lines**
 JSON object per line, no surrounding array), so it can be piped and never needs the
 whole file in memory. Problems go to stderr as ``file:line: field: message``; the exit
 code is 1 when any line was rejected or quarantined (0 otherwise, 2 for usage errors).
-For camt files ``line`` is the ordinal of the ``Ntry`` element.
+For camt files ``line`` is the ordinal of the ``Ntry`` element. A line read although it
+departs from its format's spec lists the ``deviations`` (in JSON; ``!`` marks it otherwise).
+
+``billfold statement presets [--show NAME]`` lists the bank-export mappings shipped for
+``--format generic-csv --preset NAME``.
 
 A progress bar (by bytes read) is drawn on stderr when it is a terminal and the file
 is larger than 1 MiB.
@@ -29,6 +33,7 @@ from billfold.errors import BillfoldError
 from billfold.money import format_yuan
 from billfold.settlement.encoding import CHUNK_SIZE
 from billfold.settlement.parsers import StatementReader, parse
+from billfold.settlement.parsers.presets import load_preset, preset_names
 from billfold.settlement.statement import StatementError, StatementLine
 
 __all__ = ["app", "read_with_progress"]
@@ -78,6 +83,8 @@ def _human(line: StatementLine) -> str:
         line.channel_txn_id,
         line.order_no or "-",
     ]
+    if line.deviations:
+        parts.append("! " + "; ".join(line.deviations))
     return "\t".join(parts)
 
 
@@ -121,6 +128,9 @@ def parse_command(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="column mapping JSON (generic-csv)"),
     ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="a shipped bank-export mapping (generic-csv)")
+    ] = None,
     tz: Annotated[str, typer.Option(help="time zone of times written without one")] = DEFAULT_TZ,
     json_output: Annotated[
         bool, typer.Option("--json", help="print JSON Lines (one object per line)")
@@ -128,6 +138,15 @@ def parse_command(
 ) -> None:
     """Parse FILE and print its normalized lines; problems go to stderr."""
     column_map = _load_mapping(mapping) if mapping is not None else None
+    if preset is not None:
+        if mapping is not None or format is not StatementFormat.GENERIC_CSV:
+            typer.echo("--preset goes with --format generic-csv and without --mapping", err=True)
+            raise typer.Exit(2)
+        try:
+            column_map = load_preset(preset)
+        except BillfoldError as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(2) from None
     size = file.stat().st_size
     show_progress = sys.stderr.isatty() and size >= PROGRESS_THRESHOLD
     progress = Progress(
@@ -176,3 +195,19 @@ def parse_command(
                 )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("presets")
+def presets_command(
+    show: Annotated[str | None, typer.Option(help="print this preset's mapping JSON")] = None,
+) -> None:
+    """List the bank-export mappings shipped for --format generic-csv --preset NAME."""
+    if show is not None:
+        try:
+            typer.echo(json.dumps(load_preset(show), ensure_ascii=False, indent=2))
+        except BillfoldError as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(2) from None
+        return
+    for name in preset_names():
+        typer.echo(f"{name}\t{load_preset(name).get('title', '')}")

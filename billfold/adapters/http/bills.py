@@ -63,7 +63,7 @@ def create_bill(principal: Writer, biller: VisibleBiller, body: BillIn, state: S
 @router.post(
     "/billers/{code}/bills/import",
     response_model=ImportOut,
-    summary="Import a bill CSV file (UTF-8, UTF-8 with BOM, or GBK)",
+    summary="Import a bill file: CSV (UTF-8 or GBK; comma, tab or semicolon) or XLSX",
 )
 def import_bills(
     principal: Writer,
@@ -72,10 +72,11 @@ def import_bills(
     file: Annotated[UploadFile, File(description="The bill CSV")],
     mode: Annotated[ImportMode, Form()] = ImportMode.ALL_OR_NOTHING,
     encoding: Annotated[str, Form(pattern="^(auto|utf-8|gbk)$")] = "auto",
+    strict: Annotated[bool, Form(description="refuse unknown columns")] = False,
 ) -> ImportOut:
     name = (file.filename or "upload.csv")[:200]
     report = state.engine.import_bills(
-        biller.code, file.file.read(), file_name=name, encoding=encoding, mode=mode
+        biller.code, file.file.read(), file_name=name, encoding=encoding, mode=mode, strict=strict
     )
     return ImportOut(
         file=name,
@@ -83,6 +84,8 @@ def import_bills(
         unchanged=report.unchanged,
         rejected=report.rejected,
         errors=[str(e) for e in report.errors],
+        warnings=[str(w) for w in report.warnings],
+        changes=[str(c) for c in report.changes],
     )
 
 

@@ -192,6 +192,8 @@ class ImportOut(BaseModel):
     unchanged: int
     rejected: int
     errors: list[str]
+    warnings: list[str] = Field(default_factory=list, description="columns ignored, delimiter")
+    changes: list[str] = Field(default_factory=list, description="payers stored with other names")
 
 
 class PayerOut(BaseModel):

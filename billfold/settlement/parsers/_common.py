@@ -21,6 +21,7 @@ __all__ = [
     "ParseOptions",
     "comma_amount",
     "csv_rows",
+    "exact_fen",
     "fatal",
     "local_time",
     "yuan",
@@ -78,6 +79,27 @@ def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
         raise _amount_error(exc, field) from None
 
 
+_DECIMAL = re.compile(r"(\d{1,16})(?:\.(\d{1,5}))?", re.ASCII)
+
+
+def exact_fen(text: str, field: str, *, max_decimals: int = 5) -> int:
+    """A decimal amount with up to ``max_decimals`` fraction digits, if it is whole fen.
+
+    ISO 20022 amounts may carry five fraction digits: ``8.850`` is exactly 8.85 and reads
+    as 885 fen; ``8.855`` is not a whole number of fen and is refused, never rounded.
+    """
+    value = text.strip()
+    match = _DECIMAL.fullmatch(value)
+    if match is None or len(match[2] or "") > max_decimals:
+        if match is None and value.startswith("-"):
+            raise FieldError(field, f"{value!r} is negative")
+        raise FieldError(field, f"{value!r} is not an amount with at most {max_decimals} decimals")
+    frac = (match[2] or "").ljust(2, "0")
+    if frac[2:].strip("0"):
+        raise FieldError(field, f"{value!r} is not a whole number of fen; it is not rounded")
+    return int(match[1]) * 100 + int(frac[:2])
+
+
 _PADDED = re.compile(r"^([+-]?\d+\.\d{2})0+$")
 _PLAIN_PADDED = re.compile(r"(-?)(\d{1,16})\.(\d\d)0*", re.ASCII)
 
@@ -96,15 +118,20 @@ def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:
     return yuan(match.group(1) if match else text, field, allow_negative=allow_negative)
 
 
-_COMMA = re.compile(r"^(\d+),(\d*)$")
+_COMMA = re.compile(r"^(\d+)(?:,(\d*))?$")
 
 
 def comma_amount(text: str, field: str) -> int:
-    """A SWIFT amount with a comma decimal mark (``1234,5``, ``100,``) in fen."""
+    """A SWIFT amount with a comma decimal mark (``1234,5``, ``100,``) in fen.
+
+    A whole amount written without the comma (``500``, which some banks send) is read as
+    whole yuan; the caller decides whether to flag it. A ``.`` is never a decimal mark here.
+    """
     match = _COMMA.match(text)
     if match is None:
         raise FieldError(field, f"{text!r} is not an amount like '1234,56'")
     whole, frac = match.groups()
+    frac = frac or ""
     if len(frac) > 2:
         raise FieldError(field, f"{text!r} has more than two decimals")
     return yuan(f"{whole}.{frac}" if frac else whole, field)

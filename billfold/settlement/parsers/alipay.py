@@ -15,6 +15,11 @@ table are comments (账号, 起始日期, 合计, 导出时间); the ``#账号�
 ends the table. Values may carry trailing tabs and spaces (Alipay's guard against
 spreadsheets turning long numbers into exponents); they are stripped.
 
+The ``#`` footer totals are checked against the lines read: ``#交易合计：2笔，商家实收共
+120.00元`` and ``#退款合计：…`` (业务明细; 商家实收 of the 交易 and 退款 rows), ``#收入合计：
+…笔，共…元`` and ``#支出合计：…`` (账务明细). A footer that does not match is an error on its
+line; the check is skipped when a line of the file was already rejected.
+
 Fees: Alipay shows the service fee as money leaving the merchant (``-0.06`` on a
 payment, ``0.06`` back on a refund); ``fee_fen`` is charged-positive, so the sign flips.
 """
@@ -23,7 +28,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
+from billfold.money import format_yuan
 from billfold.settlement.encoding import ByteSource, iter_text_lines
 from billfold.settlement.parsers._common import (
     FieldError,
@@ -69,10 +76,47 @@ Row = Callable[[str], str | None]
 Converter = Callable[[Row, int, str, str | None, ParseOptions], StatementLine]
 
 
+_FOOTER = re.compile(
+    r"#?\s*(交易|退款|收入|支出)合计[:：]\s*(\d+)\s*笔[，,]\s*(?:商家实收(?:退款)?)?共\s*([-+]?[\d.]+)\s*元"
+)
+
+
+@dataclass(slots=True)
+class _Totals:
+    """What the lines read add up to, per footer label, and the footers found."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    sums: dict[str, int] = field(default_factory=dict)
+    footers: list[tuple[int, str, int, str]] = field(default_factory=list)
+
+    def add(self, label: str, fen: int) -> None:
+        self.counts[label] = self.counts.get(label, 0) + 1
+        self.sums[label] = self.sums.get(label, 0) + fen
+
+    def check(self, file: str) -> Iterator[LineError]:
+        for number, label, count, stated in self.footers:
+            try:
+                stated_fen = yuan(stated, f"{label}合计", allow_negative=True)
+            except FieldError as exc:
+                yield exc.at(file, number)
+                continue
+            got, total = self.counts.get(label, 0), self.sums.get(label, 0)
+            # 支出 and 退款 footers are written with or without a minus sign
+            if (got, abs(total)) != (count, abs(stated_fen)):
+                yield LineError(
+                    file,
+                    number,
+                    f"{label}合计",
+                    f"the footer says {count} line(s) totalling {format_yuan(stated_fen)}, "
+                    f"the lines read are {got} totalling {format_yuan(total)}",
+                )
+
+
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
     """Yield the lines of an Alipay 业务明细 or 账务明细 CSV."""
     file = options.source_file
     merchant: list[str | None] = [None]
+    totals = _Totals()
 
     def table_lines() -> Iterator[tuple[int, str]]:
         for number, text in iter_text_lines(source, encoding=options.encoding, source_file=file):
@@ -81,6 +125,10 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
                 found = _ACCOUNT.search(stripped)
                 if found and merchant[0] is None:
                     merchant[0] = found.group(1).strip()
+                footer = _FOOTER.match(stripped)
+                if footer:
+                    label, count, stated = footer.groups()
+                    totals.footers.append((number, label, int(count), stated))
                 continue
             if not stripped or set(stripped) <= {"-"}:
                 continue
@@ -89,7 +137,9 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
     header: list[str] | None = None
     display: dict[str, str] = {}
     convert: Converter | None = None
-    for number, cells, raw in csv_rows(table_lines(), delimiter=",", source_file=file):
+    failed = False
+    lines = table_lines()
+    for number, cells, raw in csv_rows(lines, delimiter=",", source_file=file):
         first = _clean(cells[0]) if cells else ""
         if header is None:
             keys = [_header_key(c) for c in cells]
@@ -106,9 +156,17 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         assert convert is not None
         try:
             row = _row_reader(header, cells)
-            yield convert(row, number, raw, merchant[0], options)
+            line = convert(row, number, raw, merchant[0], options)
+            _count(totals, line, row)
         except FieldError as exc:
+            failed = True
             yield LineError(file, number, display.get(exc.field, exc.field), exc.message)
+            continue
+        yield line
+    for _ in lines:  # the footers below a summary that ended the table
+        pass
+    if not failed:
+        yield from totals.check(file)
     if header is None:
         raise fatal(
             file,
@@ -116,6 +174,20 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             "header",
             "no Alipay header row found (expected 支付宝交易号,商户订单号,… or 账务流水号,…)",
         )
+
+
+def _count(totals: _Totals, line: StatementLine, row: Row) -> None:
+    """Add a line to the footer label it is counted under, if any."""
+    if row("账务流水号") is not None or row("收入金额(+元)") is not None:
+        if line.direction is Direction.CREDIT:
+            totals.add("收入", line.amount_fen)
+        else:
+            totals.add("支出", -line.amount_fen)
+        return
+    business = {LineType.PAYMENT: "交易", LineType.REFUND: "退款"}.get(line.type)
+    if business is not None:
+        net = row("商家实收(元)") or row("订单金额(元)") or "0"
+        totals.add(business, yuan(net, "商家实收(元)", allow_negative=True))
 
 
 def _require(header: list[str], names: tuple[str, ...], file: str, number: int) -> None:

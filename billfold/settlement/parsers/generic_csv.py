@@ -1,33 +1,32 @@
-"""A CSV statement whose layout the user describes with a column mapping.
+"""A CSV or XLSX statement whose layout the user describes with a column mapping.
 
-The mapping (a dict, e.g. loaded from JSON) names, for each of our fields, the header
-of the column that holds it, plus a few settings::
+The mapping format is :mod:`billfold.settlement.parsers.mapping`'s (documented with
+examples in docs/settlement.md); ready-made mappings for Chinese banks' online-banking
+exports are in :mod:`billfold.settlement.parsers.presets`. Values are stripped of spaces
+and tabs, and of one leading backtick (the spreadsheet guard some banks add).
 
-    {
-      "columns": {"channel_txn_id": "流水号", "order_no": "订单号", "amount": "金额",
-                  "occurred_at": "交易时间", "type": "类型", "fee": "手续费"},
-      "amount_unit": "yuan",                 # or "fen" (whole numbers)
-      "time_format": "%Y-%m-%d %H:%M:%S",    # strptime; %z makes the zone explicit
-      "type_map": {"支付": "PAYMENT", "退款": "REFUND"},
-      "status_map": {"成功": "SUCCESS", "失败": "FAILED"},
-      "delimiter": ",",
-      "skip_lines": 0,                       # lines above the header row
-      "comment_prefix": "#"                  # such lines are skipped anywhere
-    }
+An XLSX workbook (recognised by its zip signature) is read from its first sheet with
+openpyxl in read-only mode, row by row; a line number is the sheet's row number. Dates
+and times of the sheet are written with the mapping's ``time_format`` before they are
+read back, numbers become text exactly as Excel stored them (a sum that left binary
+noise, ``0.30000000000000004``, is refused like any amount with too many decimals).
 
-Column names may also be given at the top level instead of under ``columns``.
-Required columns: ``channel_txn_id``, ``amount``, ``occurred_at``. Values are stripped of
-spaces and tabs, and of one leading backtick (the spreadsheet-guard some banks add).
+Rows above the header (``skip_lines``, or the title lines ``header_search`` passes over)
+and below a ``stop_at`` row (the bank's 合计 lines, then 打印时间 and the like) are not
+statement lines, until the header row comes again (the next page of a paged export);
+every other row is a line or a line error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import io
+from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any, TypeVar
 
+from billfold.collection.bill_file import cell_text
 from billfold.errors import ConfigurationError
-from billfold.settlement.encoding import ByteSource, iter_text_lines
+from billfold.settlement.encoding import ByteSource, iter_byte_chunks, iter_text_lines
 from billfold.settlement.parsers._common import (
     FieldError,
     ParseOptions,
@@ -36,6 +35,7 @@ from billfold.settlement.parsers._common import (
     local_time,
     yuan,
 )
+from billfold.settlement.parsers.mapping import CsvMapping
 from billfold.settlement.statement import (
     Direction,
     LineError,
@@ -47,127 +47,8 @@ from billfold.settlement.statement import (
 __all__ = ["CsvMapping", "parse"]
 
 E = TypeVar("E", LineType, LineStatus, Direction)
-
-FIELDS = (
-    "channel_txn_id",
-    "amount",
-    "occurred_at",
-    "order_no",
-    "fee",
-    "currency",
-    "type",
-    "status",
-    "direction",
-    "merchant_id",
-    "refund_id",
-    "counterparty",
-    "description",
-)
-REQUIRED = ("channel_txn_id", "amount", "occurred_at")
-SETTINGS = (
-    "columns",
-    "amount_unit",
-    "time_format",
-    "type_map",
-    "status_map",
-    "direction_map",
-    "default_type",
-    "default_status",
-    "delimiter",
-    "skip_lines",
-    "comment_prefix",
-)
-
-
-def _str_map(raw: Any, key: str) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
-    ):
-        raise ConfigurationError(f"mapping: {key} must map strings to strings")
-    return {k.strip(): v.strip() for k, v in raw.items()}
-
-
-def _enum_map(raw: Any, key: str, enum: type[E]) -> dict[str, E]:
-    result: dict[str, E] = {}
-    for theirs, ours in _str_map(raw, key).items():
-        try:
-            result[theirs] = enum(ours.upper())
-        except ValueError:
-            allowed = ", ".join(e.value for e in enum)
-            raise ConfigurationError(
-                f"mapping: {key}[{theirs!r}] is {ours!r}; expected one of {allowed}"
-            ) from None
-    return result
-
-
-@dataclass(frozen=True, slots=True)
-class CsvMapping:
-    """A validated generic CSV configuration (see the module docstring)."""
-
-    columns: dict[str, str]
-    amount_unit: str = "yuan"
-    time_format: str = "%Y-%m-%d %H:%M:%S"
-    type_map: dict[str, LineType] = field(default_factory=dict)
-    status_map: dict[str, LineStatus] = field(default_factory=dict)
-    direction_map: dict[str, Direction] = field(default_factory=dict)
-    default_type: LineType = LineType.PAYMENT
-    default_status: LineStatus = LineStatus.SUCCESS
-    delimiter: str = ","
-    skip_lines: int = 0
-    comment_prefix: str | None = None
-
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> CsvMapping:
-        """Validate a user's mapping; raises :class:`ConfigurationError` naming the key."""
-        if not isinstance(raw, Mapping):
-            raise ConfigurationError("mapping: expected a JSON object")
-        unknown = [k for k in raw if k not in FIELDS and k not in SETTINGS]
-        if unknown:
-            raise ConfigurationError(
-                f"mapping: unknown key {unknown[0]!r}; fields are {', '.join(FIELDS)}"
-            )
-        columns = _str_map(raw.get("columns"), "columns")
-        columns.update(_str_map({k: v for k, v in raw.items() if k in FIELDS}, "columns"))
-        bad = [k for k in columns if k not in FIELDS]
-        if bad:
-            raise ConfigurationError(f"mapping: columns has unknown field {bad[0]!r}")
-        missing = [k for k in REQUIRED if not columns.get(k)]
-        if missing:
-            raise ConfigurationError(f"mapping: columns.{missing[0]} is required")
-        unit = raw.get("amount_unit", "yuan")
-        if unit not in ("yuan", "fen"):
-            raise ConfigurationError(f"mapping: amount_unit must be 'yuan' or 'fen', got {unit!r}")
-        delimiter = raw.get("delimiter", ",")
-        if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise ConfigurationError("mapping: delimiter must be one character")
-        skip = raw.get("skip_lines", 0)
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
-            raise ConfigurationError("mapping: skip_lines must be a whole number >= 0")
-        time_format = raw.get("time_format", "%Y-%m-%d %H:%M:%S")
-        comment = raw.get("comment_prefix")
-        if not isinstance(time_format, str) or not (comment is None or isinstance(comment, str)):
-            raise ConfigurationError("mapping: time_format and comment_prefix must be strings")
-        defaults = _enum_map(
-            {"default_type": raw.get("default_type", "PAYMENT")}, "default_type", LineType
-        )
-        status_default = _enum_map(
-            {"default_status": raw.get("default_status", "SUCCESS")}, "default_status", LineStatus
-        )
-        return cls(
-            columns=columns,
-            amount_unit=unit,
-            time_format=time_format,
-            type_map=_enum_map(raw.get("type_map"), "type_map", LineType),
-            status_map=_enum_map(raw.get("status_map"), "status_map", LineStatus),
-            direction_map=_enum_map(raw.get("direction_map"), "direction_map", Direction),
-            default_type=defaults["default_type"],
-            default_status=status_default["default_status"],
-            delimiter=delimiter,
-            skip_lines=skip,
-            comment_prefix=comment or None,
-        )
+_ZIP_MAGIC = b"PK\x03\x04"
+Rows = Iterator[tuple[int, list[str], str]]
 
 
 def _clean(value: str) -> str:
@@ -176,34 +57,43 @@ def _clean(value: str) -> str:
 
 
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
-    """Yield the lines of a mapped CSV file (see the module docstring)."""
+    """Yield the lines of a mapped CSV or XLSX file (see the module docstring)."""
     if options.column_map is None:
-        raise ConfigurationError("generic-csv needs a column mapping (--mapping MAPPING.json)")
+        raise ConfigurationError("generic-csv needs a column mapping (--mapping or --preset)")
     mapping = (
         options.column_map
         if isinstance(options.column_map, CsvMapping)
         else CsvMapping.from_mapping(options.column_map)
     )
     file = options.source_file
-    lines = iter_text_lines(source, encoding=options.encoding, source_file=file)
-
-    def wanted() -> Iterator[tuple[int, str]]:
-        for number, text in lines:
-            if number <= mapping.skip_lines:
-                continue
-            if mapping.comment_prefix and text.lstrip().startswith(mapping.comment_prefix):
-                continue
-            yield number, text
-
-    rows = csv_rows(wanted(), delimiter=mapping.delimiter, source_file=file)
+    chunks = iter_byte_chunks(source)
+    first = next(chunks, b"")
+    if first.startswith(_ZIP_MAGIC):
+        rows = _xlsx_rows(first + b"".join(chunks), mapping, file)
+    else:
+        rows = _csv_rows(_chain(first, chunks), mapping, options)
     index: dict[str, int] | None = None
     header: list[str] = []
+    stopped = False
     for number, cells, raw in rows:
         if not any(c.strip() for c in cells):
             continue
+        if stopped:
+            # below a total row only a repeated header (the next page) resumes the table
+            stopped = [_clean(c) for c in cells][: len(header)] != header
+            continue
         if index is None:
             header = [_clean(c) for c in cells]
+            searching = (
+                mapping.header_search and number <= mapping.skip_lines + mapping.header_search
+            )
+            if searching and not mapping.wanted_columns() <= set(header):
+                continue  # a title line above the header
             index = _locate(header, mapping, file, number)
+            continue
+        first_cell = next((_clean(c) for c in cells if c.strip()), "")
+        if mapping.stop_at and first_cell.startswith(mapping.stop_at):
+            stopped = True
             continue
         try:
             yield _line(cells, raw, number, header, index, mapping, options)
@@ -213,10 +103,60 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         raise fatal(file, max(mapping.skip_lines, 1), "header", "no header row found")
 
 
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _csv_rows(chunks: Any, mapping: CsvMapping, options: ParseOptions) -> Rows:
+    lines = iter_text_lines(chunks, encoding=options.encoding, source_file=options.source_file)
+
+    def wanted() -> Iterator[tuple[int, str]]:
+        for number, text in lines:
+            if number <= mapping.skip_lines:
+                continue
+            if mapping.comment_prefix and text.lstrip().startswith(mapping.comment_prefix):
+                continue
+            yield number, text
+
+    return csv_rows(wanted(), delimiter=mapping.delimiter, source_file=options.source_file)
+
+
+def _xlsx_rows(data: bytes, mapping: CsvMapping, file: str) -> Rows:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors
+        raise fatal(file, 1, "xlsx", f"not a readable XLSX workbook: {exc}") from None
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if number <= mapping.skip_lines:
+                continue
+            cells = [_xlsx_text(v, mapping.time_format) for v in values]
+            while cells and not cells[-1]:
+                cells.pop()
+            if mapping.comment_prefix and cells and cells[0].startswith(mapping.comment_prefix):
+                continue
+            yield number, cells, "\t".join(cells)
+    finally:
+        book.close()
+
+
+def _xlsx_text(value: Any, time_format: str) -> str:
+    if isinstance(value, datetime | date):
+        return str(value.strftime(time_format))
+    return cell_text(value)
+
+
 def _locate(header: list[str], mapping: CsvMapping, file: str, number: int) -> dict[str, int]:
     index: dict[str, int] = {}
-    for ours, theirs in mapping.columns.items():
+    named = [*mapping.columns.items()]
+    named += [(f"occurred_at[{i}]", c) for i, c in enumerate(mapping.time_columns)]
+    for ours, theirs in named:
         if theirs not in header:
+            ours = ours.split("[", 1)[0]
             raise fatal(file, number, theirs, f"column for {ours} not found in the header row")
         index[ours] = header.index(theirs)
     return index
@@ -252,7 +192,7 @@ def _line(
         return value
 
     def amount(ours: str, *, allow_negative: bool) -> int:
-        text = required(ours)
+        text = _ungrouped(required(ours), mapping.thousands_separator, header[index[ours]])
         column = header[index[ours]]
         if mapping.amount_unit == "yuan":
             return yuan(text, column, allow_negative=allow_negative)
@@ -262,16 +202,30 @@ def _line(
         return int(text)
 
     txn_id = required("channel_txn_id")
-    amount_fen = amount("amount", allow_negative=False)
+    split: Direction | None = None
+    if "amount" in index:
+        amount_fen = amount("amount", allow_negative=False)
+    else:
+        credit = amount("credit_amount", allow_negative=False) if get("credit_amount") else 0
+        debit = abs(amount("debit_amount", allow_negative=True)) if get("debit_amount") else 0
+        if bool(credit) == bool(debit):
+            columns = f"{header[index['credit_amount']]}/{header[index['debit_amount']]}"
+            which = "both hold an amount" if credit else "neither holds an amount"
+            raise FieldError(columns, f"{which}; exactly one of them must")
+        amount_fen, split = (credit, Direction.CREDIT) if credit else (debit, Direction.DEBIT)
     fee_fen = amount("fee", allow_negative=True) if get("fee") is not None else 0
-    occurred_at = local_time(
-        required("occurred_at"), mapping.time_format, options.tz, header[index["occurred_at"]]
+    when = " ".join(
+        required(f"occurred_at[{i}]") if i else required("occurred_at")
+        for i in range(max(1, len(mapping.time_columns)))
     )
+    occurred_at = local_time(when, mapping.time_format, options.tz, header[index["occurred_at"]])
     line_type = _coded(header, index, "type", get("type"), mapping.type_map, LineType)
     status = _coded(header, index, "status", get("status"), mapping.status_map, LineStatus)
-    direction = _coded(
+    direction = split or _coded(
         header, index, "direction", get("direction"), mapping.direction_map, Direction
     )
+    if line_type is None and split is Direction.DEBIT:
+        line_type = LineType.OTHER
     currency = (get("currency") or "CNY").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise FieldError(header[index["currency"]], f"{currency!r} is not a currency code")
@@ -294,6 +248,21 @@ def _line(
         source_line=number,
         raw=raw,
     )
+
+
+def _ungrouped(text: str, separator: str, column: str) -> str:
+    """``1,234.56`` -> ``1234.56`` when the mapping names ``,`` as thousands separator.
+
+    Only correct grouping (threes) is taken apart; ``1,23`` is refused, not read as 123.
+    """
+    if not separator or separator not in text:
+        return text
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    whole, dot, frac = digits.partition(".")
+    groups = whole.split(separator)
+    if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+        raise FieldError(column, f"{text!r} is not grouped in thousands with {separator!r}")
+    return sign + "".join(groups) + dot + frac
 
 
 def _coded(

@@ -24,6 +24,20 @@ balance; a mismatch is an error on the closing balance line naming the statement
 (``:20:`` and ``:28C:``). The check is skipped for a statement where a line was already
 rejected. Dates are days: ``occurred_at`` is the start of the entry date (else the value
 date) in the business time zone.
+
+What real banks send around and inside that body is read too, and each departure from
+the spec is listed in the line's ``deviations`` (the amount is never guessed):
+
+* lines before the first tag of a message (a bank identifier such as ``ABNANL2A``, a
+  ``940`` line, ``{1:}{2:}`` headers) and SOH/ETX control bytes are envelope, not data;
+* ``:28:`` (the pre-2002 tag) is read like ``:28C:``;
+* non-standard tags (``:NS:``) are kept as details of the statement line above them;
+* a ``:61:`` without a customer reference, or with one longer than 16 characters, a bank
+  reference longer than 16 or details longer than 34 characters;
+* an amount written without its decimal comma (``C500``: 500.00). A ``.`` as the
+  decimal mark is refused: the spec has none, and ``1.000`` could mean one thousand;
+* a value date that does not exist (``240230``, some banks' end-of-month interest): the
+  line is read on its entry date, which must then be present and valid.
 """
 
 from __future__ import annotations
@@ -45,7 +59,8 @@ from billfold.settlement.statement import (
 
 __all__ = ["StatementLine61", "parse", "parse_61"]
 
-_TAG = re.compile(r"^:(\d{2}[A-Z]?):(.*)$")
+_TAG = re.compile(r"^:(\d{2}[A-Z]?|NS):(.*)$")
+_CONTROL = str.maketrans("", "", "\x01\x03")
 _BALANCE = re.compile(r"^([CD])(\d{6})([A-Z]{3})(\d[\d,]*)$")
 _TYPE = re.compile(r"^[NFS][A-Z0-9]{3}")
 _FEE_CODES = ("CHG", "COM")
@@ -55,8 +70,7 @@ _FEE_CODES = ("CHG", "COM")
 class StatementLine61:
     """The subfields of one ``:61:`` field."""
 
-    value_date: date
-    entry_date: date | None
+    value_date: date | None  # None only when the bank wrote an impossible date
     mark: str
     funds_code: str | None
     amount_fen: int
@@ -64,6 +78,8 @@ class StatementLine61:
     customer_reference: str
     bank_reference: str | None
     supplementary: str | None
+    entry_date: date | None = None
+    deviations: tuple[str, ...] = ()
 
     @property
     def signed_fen(self) -> int:
@@ -81,16 +97,27 @@ def _yymmdd(text: str, field_name: str) -> date:
 
 
 def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
-    """Parse the text of a ``:61:`` field (without the tag); raises :class:`FieldError`."""
+    """Parse the text of a ``:61:`` field (without the tag); raises :class:`FieldError`.
+
+    Departures from the spec that leave the line unambiguous are accepted and listed in
+    ``deviations`` (see the module docstring); anything else raises.
+    """
+    deviations: list[str] = []
     rest = first
     if len(rest) < 6:
         raise FieldError(":61: value date", f"{rest!r} is too short: expected YYMMDD first")
-    value_date = _yymmdd(rest[:6], ":61: value date")
-    rest = rest[6:]
+    value_text, rest = rest[:6], rest[6:]
+    value_date = _value_date(value_text)
     entry_date: date | None = None
     if re.match(r"^\d{4}", rest):
-        entry_date = _entry_date(rest[:4], value_date)
+        entry_date = _entry_date(rest[:4], value_date or _month_of(value_text))
         rest = rest[4:]
+    if value_date is None:
+        if entry_date is None:
+            raise FieldError(
+                ":61: value date", f"{value_text!r} is not a valid date and no entry date is given"
+            )
+        deviations.append(f"value date {value_text} does not exist; the entry date is used")
     mark = next((m for m in ("RC", "RD", "C", "D") if rest.startswith(m)), None)
     if mark is None:
         raise FieldError(":61: debit/credit mark", f"expected C, D, RC or RD, got {rest[:2]!r}")
@@ -98,14 +125,7 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
     funds_code: str | None = None
     if rest[:1].isalpha():
         funds_code, rest = rest[0], rest[1:]
-    amount_match = re.match(r"^[\d,]+", rest)
-    if amount_match is None:
-        raise FieldError(":61: amount", f"amount missing before {rest[:4]!r}")
-    amount_text = amount_match.group(0)
-    if len(amount_text) > 15:
-        raise FieldError(":61: amount", f"{amount_text!r} is longer than 15 characters")
-    amount_fen = comma_amount(amount_text, ":61: amount")
-    rest = rest[len(amount_text) :]
+    amount_fen, rest = _amount_61(rest, deviations)
     if not _TYPE.match(rest):
         raise FieldError(
             ":61: transaction type", f"expected N, F or S and 3 characters, got {rest[:4]!r}"
@@ -113,13 +133,13 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
     transaction_type, rest = rest[:4], rest[4:]
     customer, _, bank = rest.partition("//")
     if not customer:
-        raise FieldError(":61: customer reference", "missing (NONREF when there is none)")
-    if len(customer) > 16:
-        raise FieldError(":61: customer reference", f"{customer!r} is longer than 16 characters")
+        deviations.append("no customer reference (the spec asks for NONREF)")
+    elif len(customer) > 16:
+        deviations.append(f"customer reference {customer!r} is longer than 16 characters")
     if len(bank) > 16:
-        raise FieldError(":61: bank reference", f"{bank!r} is longer than 16 characters")
+        deviations.append(f"bank reference {bank!r} is longer than 16 characters")
     if supplementary is not None and len(supplementary) > 34:
-        raise FieldError(":61: supplementary details", "longer than 34 characters")
+        deviations.append("supplementary details are longer than 34 characters")
     return StatementLine61(
         value_date=value_date,
         entry_date=entry_date,
@@ -127,10 +147,48 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
         funds_code=funds_code,
         amount_fen=amount_fen,
         transaction_type=transaction_type,
-        customer_reference=customer,
+        customer_reference=customer or "NONREF",
         bank_reference=bank or None,
         supplementary=supplementary or None,
+        deviations=tuple(deviations),
     )
+
+
+def _value_date(text: str) -> date | None:
+    """The value date, or ``None`` for a well-formed but impossible one (``240230``)."""
+    if not re.fullmatch(r"\d{6}", text):
+        raise FieldError(":61: value date", f"{text!r} is not a date like YYMMDD")
+    try:
+        return datetime.strptime(text, "%y%m%d").date()
+    except ValueError:
+        if not 1 <= int(text[2:4]) <= 12 or not 1 <= int(text[4:]) <= 31:
+            raise FieldError(":61: value date", f"{text!r} is not a valid date") from None
+        return None
+
+
+def _month_of(text: str) -> date:
+    """The first day of an impossible value date's month, to place the entry date's year."""
+    return datetime.strptime(text[:4], "%y%m").date()
+
+
+def _amount_61(rest: str, deviations: list[str]) -> tuple[int, str]:
+    amount_match = re.match(r"^[\d,]+", rest)
+    if amount_match is None:
+        raise FieldError(":61: amount", f"amount missing before {rest[:4]!r}")
+    amount_text = amount_match.group(0)
+    if len(amount_text) > 15:
+        raise FieldError(":61: amount", f"{amount_text!r} is longer than 15 characters")
+    dotted = re.match(r"^[\d,]+\.\d+", rest)
+    if dotted is not None:
+        raise FieldError(
+            ":61: amount",
+            f"{dotted.group(0)!r} uses '.' as the decimal mark; MT940 amounts use ',' (1234,56)",
+        )
+    after = rest[len(amount_text) :]
+    amount_fen = comma_amount(amount_text, ":61: amount")
+    if "," not in amount_text:
+        deviations.append(f"amount {amount_text!r} has no decimal comma; read as a whole amount")
+    return amount_fen, after
 
 
 def _entry_date(mmdd: str, value_date: date) -> date:
@@ -163,7 +221,7 @@ class _Statement:
     total: int = 0
     broken: bool = False
     entries: int = 0
-    pending: tuple[StatementLine61, _Field] | None = None
+    pending: _Pending | None = None
 
     @property
     def name(self) -> str:
@@ -171,11 +229,15 @@ class _Statement:
 
 
 def _fields(source: ByteSource, options: ParseOptions) -> Iterator[_Field | None]:
-    """Yield fields in order; ``None`` marks the end of a SWIFT message block."""
+    """Yield fields in order; ``None`` marks the end of a SWIFT message block.
+
+    Lines before a message's first tag are its envelope (bank identifier, ``940``,
+    ``{1:}{2:}`` blocks) and are passed over; SOH and ETX bytes are dropped.
+    """
     current: _Field | None = None
     lines = iter_text_lines(source, encoding=options.encoding, source_file=options.source_file)
     for number, text in lines:
-        text = text.rstrip()
+        text = text.translate(_CONTROL).rstrip()
         if text.startswith("{"):
             if "{4:" not in text:
                 continue  # basic/application/user header or trailer block
@@ -195,14 +257,19 @@ def _fields(source: ByteSource, options: ParseOptions) -> Iterator[_Field | None
             if current is not None:
                 yield current
             current = _Field(tag.group(1), number, [tag.group(2)])
-        elif current is None:
-            raise fatal(
-                options.source_file, number, "tag", "not an MT940 statement: expected :20: first"
-            )
-        else:
+        elif current is not None:
             current.lines.append(text)
     if current is not None:
         yield current
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A ``:61:`` waiting for the ``:86:`` / ``:NS:`` fields that follow it."""
+
+    parsed: StatementLine61
+    field: _Field
+    info: list[str]
 
 
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
@@ -211,8 +278,8 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
     stmt = _Statement()
     seen_any = False
     for fld in _fields(source, options):
-        if stmt.pending is not None and (fld is None or fld.tag != "86"):
-            yield from _emit(stmt, options, None)
+        if stmt.pending is not None and (fld is None or fld.tag not in ("86", "NS")):
+            yield _emit(stmt, options)
         if fld is None:
             continue
         seen_any = True
@@ -221,7 +288,7 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
                 stmt = _Statement(reference=fld.lines[0].strip())
             elif fld.tag == "25":
                 stmt.account = fld.lines[0].strip()
-            elif fld.tag == "28C":
+            elif fld.tag in ("28C", "28"):
                 stmt.number = fld.lines[0].strip()
             elif fld.tag in ("60F", "60M"):
                 stmt.currency, stmt.opening = _balance(fld)
@@ -230,9 +297,9 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
                 if len(fld.lines) > 2:
                     raise FieldError(":61:", "a statement line has at most two lines")
                 parsed = parse_61(fld.lines[0], fld.lines[1] if len(fld.lines) > 1 else None)
-                stmt.pending = (parsed, fld)
-            elif fld.tag == "86" and stmt.pending is not None:
-                yield from _emit(stmt, options, " ".join(s.strip() for s in fld.lines))
+                stmt.pending = _Pending(parsed, fld, [])
+            elif fld.tag in ("86", "NS") and stmt.pending is not None:
+                stmt.pending.info.append(" ".join(s.strip() for s in fld.lines if s.strip()))
             elif fld.tag in ("62F", "62M"):
                 error = _check_closing(stmt, fld)
                 if error is not None:
@@ -241,6 +308,8 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             if fld.tag in ("60F", "60M", "61"):
                 stmt.broken = True
             yield exc.at(file, fld.line)
+    if stmt.pending is not None:
+        yield _emit(stmt, options)
     if not seen_any:
         raise fatal(file, 1, ":20:", "no MT940 statement found in the file")
 
@@ -275,9 +344,9 @@ def _check_closing(stmt: _Statement, fld: _Field) -> str | None:
     return None
 
 
-def _emit(stmt: _Statement, options: ParseOptions, info: str | None) -> Iterator[StatementLine]:
+def _emit(stmt: _Statement, options: ParseOptions) -> StatementLine:
     assert stmt.pending is not None
-    parsed, fld = stmt.pending
+    parsed, fld, info = stmt.pending.parsed, stmt.pending.field, stmt.pending.info
     stmt.pending = None
     stmt.total += parsed.signed_fen
     stmt.entries += 1
@@ -294,9 +363,10 @@ def _emit(stmt: _Statement, options: ParseOptions, info: str | None) -> Iterator
     order_no = None if customer == "NONREF" else customer
     txn_id = parsed.bank_reference or order_no or f"{stmt.reference}/{stmt.number}/{stmt.entries}"
     day = parsed.entry_date or parsed.value_date
+    assert day is not None  # parse_61 refuses a line with neither
     occurred = datetime(day.year, day.month, day.day, tzinfo=options.tz).astimezone(UTC)
-    description = " ".join(part for part in (parsed.supplementary, info) if part) or None
-    yield StatementLine(
+    description = " ".join(part for part in (parsed.supplementary, *info) if part) or None
+    return StatementLine(
         channel=options.channel,
         channel_txn_id=txn_id,
         order_no=order_no,
@@ -310,4 +380,5 @@ def _emit(stmt: _Statement, options: ParseOptions, info: str | None) -> Iterator
         source_file=options.source_file,
         source_line=fld.line,
         raw="\n".join(fld.lines),
+        deviations=parsed.deviations,
     )

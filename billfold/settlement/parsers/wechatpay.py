@@ -10,7 +10,11 @@ The file is a header row, detail rows, a summary header and one summary row::
     `2,`100.00,`0.00,`0.00,`0.60000,`100.00,`0.00
 
 Every detail value is prefixed with a backtick; rows are split on ``,``` so a comma
-inside 商品名称 or 商户数据包 stays in its value. Columns are found by name, so the
+inside 商品名称 or 商户数据包 stays in its value. A row that went through a spreadsheet or
+CSV writer may quote such a value around its backtick (``"`水费,1月"``); such a row is read
+as CSV and the backtick is taken off each value. Older bills wrote times with full-width
+colons (``22：43：59``) and had 24 columns (子商户号, 总金额, 代金券或立减优惠金额, no
+订单金额/申请退款金额/费率备注); both are read. Columns are found by name, so the
 SUCCESS and REFUND bill types and the older column names (子商户号, 微信支付订单号,
 总金额) work too.
 
@@ -22,6 +26,7 @@ with five decimals (``0.60000``) and is negative on refunds, where the fee is re
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from operator import itemgetter
 
@@ -85,14 +90,23 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         if not text.startswith("`"):
             yield LineError(file, number, "line", "a detail row starts with a backtick (`)")
             continue
-        values = text.split(",`")
-        values[0] = values[0][1:]  # the first value's backtick
+        values = _values(text)
         try:
             yield _line(values, layout, number, text, options)
         except FieldError as exc:
             yield exc.at(file, number)
     if layout is None:
         raise fatal(file, 1, "header", "the file is empty")
+
+
+def _values(text: str) -> list[str]:
+    """The values of a detail row, each without its backtick."""
+    if '"`' not in text:
+        values = text.split(",`")
+        values[0] = values[0][1:]  # the first value's backtick
+        return values
+    cells = next(csv.reader([text]))
+    return [cell[1:] if cell.startswith("`") else cell for cell in cells]
 
 
 def _locate(names: list[str], file: str, number: int) -> dict[str, int]:
@@ -187,7 +201,7 @@ def _line(
         amount_fen=amount_fen,
         fee_fen=fee_fen,
         currency=currency.upper() if currency else "CNY",
-        occurred_at=local_time(when, TIME_FORMAT, options.tz, "交易时间"),
+        occurred_at=local_time(when.replace("：", ":"), TIME_FORMAT, options.tz, "交易时间"),
         type=line_type,
         status=status,
         merchant_id=_nonzero(sub_mch) or mch or None,

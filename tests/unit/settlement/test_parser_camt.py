@@ -179,7 +179,18 @@ def test_not_a_document_is_refused() -> None:
 
 
 BAD = [
-    ("12000.50", "12000.505", "Ntry/Amt", "'12000.505' has more than two decimals"),
+    (
+        "12000.50",
+        "12000.505",
+        "Ntry/Amt",
+        "'12000.505' is not a whole number of fen; it is not rounded",
+    ),
+    (
+        "12000.50",
+        "12000.123456",
+        "Ntry/Amt",
+        "'12000.123456' is not an amount with at most 5 decimals",
+    ),
     ("12000.50", "-1.00", "Ntry/Amt", "'-1.00' is negative"),
     ("<CdtDbtInd>CRDT", "<CdtDbtInd>CR", "Ntry/CdtDbtInd", "'CR' is not CRDT or DBIT"),
     ("<Sts>BOOK", "<Sts>DONE", "Ntry/Sts", "unknown status 'DONE'; expected BOOK or PDNG"),
@@ -202,12 +213,13 @@ def test_bad_entry_is_rejected_naming_its_ordinal_and_element(
     assert caught.value.errors == [LineError("stmt.xml", 2, field, message)]
 
 
-def test_missing_dates_are_reported() -> None:
+def test_missing_dates_without_a_statement_creation_time_are_reported() -> None:
     entry = SETTLEMENT_02.replace("<BookgDt><Dt>2024-01-31</Dt></BookgDt>", "").replace(
         "<ValDt><Dt>2024-01-31</Dt></ValDt>", ""
     )
+    text = camt053(entry).replace("<CreDtTm>2024-02-01T06:00:00</CreDtTm>\n      <Acct>", "<Acct>")
     with pytest.raises(StatementError) as caught:
-        _parse(camt053(entry))
+        _parse(text)
     assert str(caught.value) == (
         "stmt.xml:1: Ntry/BookgDt: neither a booking date nor a value date is given"
     )
@@ -217,7 +229,11 @@ def test_quarantine_skips_the_bad_entry() -> None:
     bad = SETTLEMENT_02.replace("12000.50", "1.001")
     lines, errors = _parse(camt053(bad, FEE_02), on_error="quarantine")
     assert [line.source_line for line in lines] == [2]
-    assert errors == [LineError("stmt.xml", 1, "Ntry/Amt", "'1.001' has more than two decimals")]
+    assert errors == [
+        LineError(
+            "stmt.xml", 1, "Ntry/Amt", "'1.001' is not a whole number of fen; it is not rounded"
+        )
+    ]
 
 
 def test_two_hundred_thousand_entries_are_read_lazily() -> None:

@@ -86,6 +86,8 @@ def test_a_csv_upload_imports_bills_and_a_bad_file_names_its_lines(api: Api) -> 
         "unchanged": 0,
         "rejected": 0,
         "errors": [],
+        "warnings": [],
+        "changes": [],
     }
     bad = b"bill_no,payer_id,amount\nT4,2024004,1.234\n"
     refused = api.client.post(
@@ -96,6 +98,28 @@ def test_a_csv_upload_imports_bills_and_a_bad_file_names_its_lines(api: Api) -> 
     assert refused.status_code == 422 and refused.json()["code"] == "import_failed"
     assert "line 2" in refused.json()["errors"][0]
     assert refused.json()["errors"][0].endswith("has more than two decimals")
+
+
+def test_an_upload_with_a_remark_column_warns_and_strict_refuses_it(api: Api) -> None:
+    text = "bill_no\tpayer_id\tamount\t备注\nT5\t2024005\t10.00\t补缴\n".encode()
+    strict = api.client.post(
+        "/v1/billers/s1/bills/import",
+        files={"file": ("t.csv", text, "text/csv")},
+        data={"strict": "true"},
+        headers=api.auth("s1"),
+    )
+    assert strict.status_code == 422
+    assert strict.json()["errors"] == ["line 1: header: unknown column(s): 备注"]
+    answer = api.client.post(
+        "/v1/billers/s1/bills/import",
+        files={"file": ("t.csv", text, "text/csv")},
+        headers=api.auth("s1"),
+    )
+    assert answer.json()["created"] == 1
+    assert answer.json()["warnings"] == [
+        "line 1: file: read as tab-separated (found in the header)",
+        "line 1: header: unknown column(s) ignored: 备注",
+    ]
 
 
 def test_cancel_and_waive_change_the_bill_and_record_who_did_it(api: Api) -> None:

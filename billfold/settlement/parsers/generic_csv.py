@@ -79,8 +79,15 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         if not any(c.strip() for c in cells):
             continue
         if stopped:
-            # below a total row only a repeated header (the next page) resumes the table
+            # below a total row only a repeated header (the next page) resumes the table;
+            # a row that reads as a statement line there is an error, never passed over
             stopped = [_clean(c) for c in cells][: len(header)] != header
+            if (
+                stopped
+                and index is not None
+                and _reads_as_line(cells, raw, number, header, index, mapping, options)
+            ):
+                yield LineError(file, number, "row", _BELOW_TOTAL)
             continue
         if index is None:
             header = [_clean(c) for c in cells]
@@ -101,6 +108,29 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             yield exc.at(file, number)
     if index is None:
         raise fatal(file, max(mapping.skip_lines, 1), "header", "no header row found")
+
+
+_BELOW_TOTAL = (
+    "a statement line below the total (合计) row and no repeated header above it: "
+    "the export continues after its total; check the file"
+)
+
+
+def _reads_as_line(
+    cells: list[str],
+    raw: str,
+    number: int,
+    header: list[str],
+    index: dict[str, int],
+    mapping: CsvMapping,
+    options: ParseOptions,
+) -> bool:
+    """Whether a row below a total row is a statement line (footer text such as 打印时间 is not)."""
+    try:
+        _line(cells, raw, number, header, index, mapping, options)
+    except FieldError:
+        return False
+    return True
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

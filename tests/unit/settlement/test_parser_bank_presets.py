@@ -144,3 +144,22 @@ def test_a_paged_export_resumes_after_each_page_total_at_the_repeated_header() -
         ("A1", 10000, Direction.CREDIT),
         ("A2", 200, Direction.DEBIT),
     ]
+
+
+def test_a_statement_line_below_the_total_row_is_an_error_not_passed_over() -> None:
+    header = "交易流水号,交易时间,收入金额,支出金额,对方户名,交易用途"
+    text = "\n".join(
+        [
+            header,
+            "A1,2024-03-01 09:00:00,100.00,,张三,学费",
+            "合计,,100.00,0.00,,",
+            "打印时间：2024-03-02",
+            "A2,2024-03-01 10:00:00,50.00,,李四,学费",
+        ]
+    )
+    with pytest.raises(StatementError, match=r"icbc.csv:5: row: a statement line below the total"):
+        _parse(text.encode("gbk"), load_preset("abc"))
+    lines, errors = _parse(text.encode("gbk"), load_preset("abc"), on_error="quarantine")
+    assert [x.channel_txn_id for x in lines] == ["A1"]
+    assert [(e.line, e.field) for e in errors] == [(5, "row")]
+    assert "below the total (合计) row" in errors[0].message

@@ -1,4 +1,5 @@
 # billfold — every target needs only Python >= 3.11 and make.
+# `make venv` installs billfold with every extra and the dev tools (.[all,dev]).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 # `make demo SERVE=1` then serves the demo's payer pages and prints the cashier's URL
@@ -26,6 +27,7 @@ lint: venv
 	$(BIN)/ruff check billfold tests benchmarks
 	$(BIN)/ruff format --check billfold tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: venv
 	$(BIN)/python benchmarks/confirm.py

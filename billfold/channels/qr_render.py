@@ -11,6 +11,9 @@ fonts (Debian ``fonts-noto-cjk`` / ``fonts-wqy-microhei``, macOS, Windows). A fo
 only if it also has Latin letters and "¥". A sign whose text needs glyphs that no font found
 has is refused with :class:`ConfigurationError` rather than printed with empty boxes;
 ASCII-only text falls back to Pillow's own font.
+
+qrcode and Pillow come with the ``qr`` extra (``pip install 'billfold[qr]'``); without it
+every function here raises :class:`~billfold.extras.MissingExtra`.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ import os
 from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
-
-import qrcode
-import qrcode.constants
-from PIL import Image, ImageDraw, ImageFont
-from qrcode.image.svg import SvgPathImage
+from typing import TYPE_CHECKING, Any
 
 from billfold.errors import ConfigurationError, InvalidInput
+from billfold.extras import requires_extra
 from billfold.money import format_yuan
+
+if TYPE_CHECKING:  # qrcode and Pillow are the 'qr' extra, imported where they are used
+    from PIL import ImageFont
+
+    _FontT = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 __all__ = [
     "DEFAULT_CAPTION",
@@ -54,7 +58,6 @@ _SYSTEM_FONTS = (
     "C:/Windows/Fonts/simhei.ttf",
 )
 _PROBE = "缴费Pay¥0"  # a font with these covers Chinese, Latin and the yuan sign
-_FontT = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def _qr(payload: str, box_size: int, border: int, factory: Any = None) -> Any:
@@ -62,6 +65,9 @@ def _qr(payload: str, box_size: int, border: int, factory: Any = None) -> Any:
         raise InvalidInput("QR payload must be a non-empty string")
     if box_size < 1 or border < 0:
         raise InvalidInput(f"box_size must be >= 1 and border >= 0, got {box_size}, {border}")
+    with requires_extra("qr"):
+        import qrcode
+        import qrcode.constants
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M,
         box_size=box_size,
@@ -83,6 +89,8 @@ def render_png(payload: str, *, box_size: int = 10, border: int = 4) -> bytes:
 
 def render_svg(payload: str, *, box_size: int = 10, border: int = 4) -> str:
     """SVG text (a single path) of the QR code for ``payload``."""
+    with requires_extra("qr"):
+        from qrcode.image.svg import SvgPathImage
     image = _qr(payload, box_size, border, SvgPathImage).make_image()
     text: str = image.to_string(encoding="unicode")
     return text
@@ -104,6 +112,8 @@ def _candidates() -> list[Path]:
 
 def _load(path: Path, size: int) -> ImageFont.FreeTypeFont:
     """Load ``path``; in a font collection prefer the Simplified Chinese face."""
+    with requires_extra("qr"):
+        from PIL import ImageFont
     first = ImageFont.truetype(str(path), size)
     if path.suffix.lower() != ".ttc":
         return first
@@ -150,6 +160,8 @@ def find_cjk_font(font_path: str | Path | None = None) -> Path | None:
 
 
 def _font_for(text: str, path: Path | None, size: int) -> _FontT:
+    with requires_extra("qr"):
+        from PIL import ImageFont
     font: _FontT = _load(path, size) if path else ImageFont.load_default(size)
     missing = _missing_glyphs(font, text)
     if missing:
@@ -187,6 +199,8 @@ def render_counter_sign(
     font_path: str | Path | None = None,
 ) -> bytes:
     """A printable PNG sign: merchant name, QR code, optional amount, caption."""
+    with requires_extra("qr"):
+        from PIL import Image, ImageDraw
     if not isinstance(merchant_name, str) or not merchant_name.strip():
         raise InvalidInput("merchant_name must be a non-empty string")
     if amount_fen is not None and (

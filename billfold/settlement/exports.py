@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
 from billfold.errors import InvalidInput
+from billfold.extras import requires_extra
 from billfold.masking import mask_account, mask_name
 from billfold.money import format_yuan
 from billfold.settlement.batch import SettlementBatch
@@ -95,8 +96,9 @@ def write_csv(sheet: Sheet, out: BinaryIO, *, tz: str = DEFAULT_TZ) -> None:
 
 
 def write_xlsx(sheet: Sheet, out: BinaryIO, *, tz: str = DEFAULT_TZ) -> None:
-    """An XLSX workbook of one sheet, with a bold totals row under the data."""
-    from openpyxl import Workbook
+    """An XLSX workbook of one sheet, with a bold totals row under the data (``xlsx`` extra)."""
+    with requires_extra("xlsx"):
+        from openpyxl import Workbook
 
     book = Workbook()
     ws = book.active

@@ -12,6 +12,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
+from billfold.extras import requires_extra
 from billfold.settlement.exports import Sheet, fill_worksheet
 
 __all__ = ["RatioChart", "write_workbook"]
@@ -34,9 +35,10 @@ def write_workbook(
     chart: RatioChart | None = None,
     tz: str = DEFAULT_TZ,
 ) -> None:
-    from openpyxl import Workbook
-    from openpyxl.chart import BarChart, Reference
-    from openpyxl.styles import Font
+    with requires_extra("xlsx"):
+        from openpyxl import Workbook
+        from openpyxl.chart import BarChart, Reference
+        from openpyxl.styles import Font
 
     zone = ZoneInfo(tz)
     book = Workbook()

@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
-from fastapi import FastAPI
 
 from billfold.engine import Engine
+from billfold.extras import requires_extra
+
+with requires_extra("server"):
+    from fastapi import FastAPI
 
 __all__ = ["ApiClient"]
 

@@ -13,12 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, connect
+from billfold.adapters.cli.entry import main
 from billfold.adapters.db import migrate
 from billfold.adapters.db.connect import database_url_from_env, make_engine
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, ImportFailed
+from billfold.extras import MissingExtra, requires_extra
 from billfold.logging import configure_logging
 from billfold.merchants.biller import Biller, BillerKind
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(help="billfold: bill collection, payments, reconciliation and settlement.")
 db_app = typer.Typer(help="Database schema (Alembic migrations).")
@@ -44,9 +48,29 @@ SUBAPPS = [
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
 ]
+
+
+def _needs_extra(name: str, missing: MissingExtra) -> None:
+    """Register ``name`` as a command that only says which extra it needs (exit 2 in main)."""
+
+    @app.command(
+        name,
+        help=f"Needs the '{missing.extra}' extra: pip install 'billfold[{missing.extra}]'.",
+        context_settings={
+            "allow_extra_args": True,
+            "ignore_unknown_options": True,
+            "help_option_names": [],
+        },
+    )
+    def _refuse() -> None:
+        raise missing
+
+
 for _module, _name in SUBAPPS:
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
+    except MissingExtra as exc:  # e.g. `serve` without the server extra
+        _needs_extra(_name, exc)
     except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
         if exc.name != _module:
             raise
@@ -189,9 +213,14 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface for --serve")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port for --serve")] = 8000,
 ) -> None:
-    """Run the end-to-end demo on a database (safe to rerun)."""
-    from billfold.demo.run import run_demo
-    from billfold.demo.serve import serve_demo
+    """Run the end-to-end demo on a database (safe to rerun; needs the 'all' extra)."""
+    with requires_extra("all"):  # it prints QR signs, writes XLSX reports and may serve
+        import fastapi  # noqa: F401
+        import openpyxl  # noqa: F401
+        import qrcode  # noqa: F401
+
+        from billfold.demo.run import run_demo
+        from billfold.demo.serve import serve_demo
 
     url = database_url_from_env(database_url or "sqlite:///billfold-demo.db")
     try:
@@ -200,7 +229,3 @@ def demo(
             serve_demo(url, host, port, out)
     except BillfoldError as exc:
         _fail(exc)
-
-
-def main() -> None:
-    app()

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+from billfold.errors import ConfigurationError
+from billfold.extras import requires_extra
+
 __all__ = ["DEFAULT_DATABASE_URL", "database_url_from_env", "make_engine"]
 
 DEFAULT_DATABASE_URL = "sqlite:///billfold.db"
@@ -22,10 +25,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     SQLite: ``BEGIN IMMEDIATE`` for every transaction (so two writers never both read and then
     fail to upgrade their lock), WAL for files, foreign keys on, a busy timeout.
-    PostgreSQL URLs ``postgresql://`` use psycopg 3.
+    PostgreSQL URLs ``postgresql://`` use psycopg 3 (the ``postgres`` extra).
     """
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg"):
+        _require_psycopg()
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
@@ -35,6 +40,20 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         _sqlite_pragmas(engine, wal=not memory)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _require_psycopg() -> None:
+    """psycopg is importable and found a libpq, or a one-line error says what to install."""
+    with requires_extra("postgres"):
+        try:
+            import psycopg  # noqa: F401
+        except ModuleNotFoundError:
+            raise
+        except ImportError as exc:  # psycopg is there, but no libpq to drive
+            raise ConfigurationError(
+                f"psycopg cannot load libpq ({exc}): install the system's libpq "
+                "(Debian: libpq5) or pip install 'billfold[postgres-binary]'"
+            ) from None
 
 
 def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:

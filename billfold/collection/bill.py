@@ -222,6 +222,17 @@ class Bill:
             item.waived_fen += take
             left -= take
 
+    def take_back(self, item_code: str, amount_fen: int, *, refund: bool) -> None:
+        """Take money back off this bill: a refund is no longer owed; a reversal is owed
+        again (as if it had never been paid)."""
+        if item_code == LATE_FEE_CODE:
+            self.late_fee_paid_fen -= amount_fen
+            return
+        item = self.item(item_code)
+        item.paid_fen -= amount_fen
+        if refund:
+            item.refunded_fen += amount_fen
+
     def cancel(self, reason: str) -> None:
         if self.cancelled:
             raise InvalidTransition(f"bill {self.bill_no} is already cancelled")

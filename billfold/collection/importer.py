@@ -16,9 +16,9 @@ from billfold.collection.bill import Bill
 from billfold.collection.bill_csv import BillDraft, LineError, decode_bill_file, read_bill_csv
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
-from billfold.collection.services import require_biller
 from billfold.errors import Conflict, ImportFailed
 from billfold.merchants.biller import Biller, BillerKind
+from billfold.merchants.services import require_biller
 
 __all__ = ["ImportMode", "ImportReport", "add_bill", "import_bills"]
 

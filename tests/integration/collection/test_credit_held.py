@@ -26,8 +26,8 @@ from billfold import (
 )
 from billfold.adapters.db import schema as t
 from billfold.clock import FixedClock
+from billfold.collection.crediting import CreditResult
 from billfold.collection.order import OrderStatus
-from billfold.collection.services import CreditResult
 from billfold.errors import InvalidInput, InvalidTransition, NotFound
 
 BILLS = b"""bill_no,payer_id,payer_name,items,due_date,allow_partial,min_part

@@ -139,7 +139,10 @@ def _take_back_credited(
         by_id[line.bill_id].take_back(line.item_code, amount, refund=True)
     uow.bills.apply(bills, [], now)
     uow.orders.add_line_refunds([(line.line_id, amount) for line, amount in parts])
-    fee_back = fee_share(payment.fee_fen, payment.amount_fen, payment.refunded_fen, amount_fen)
+    # the fee was taken on what reached the bills (the order's total), so its share is
+    # counted on that and on what was refunded off the bills, never on money returned
+    # from suspense (the excess of a payment credited after review)
+    fee_back = fee_share(payment.fee_fen, order.total_fen, order.refunded_fen, amount_fen)
     bill_parts = [(line.bill_id, amount) for line, amount in parts]
     left = order.total_fen - order.refunded_fen - amount_fen
     uow.orders.add_refunded(

@@ -98,7 +98,10 @@ def _bills_of_one_payer(uow: UnitOfWork, biller: Biller, bill_nos: Sequence[str]
 
 
 def _check_limits(uow: UnitOfWork, biller: Biller, total: int, today: date) -> None:
-    """Refuse an order over the biller's single-payment or daily limit."""
+    """Refuse an order over the biller's single-payment, daily or monthly limit.
+
+    Concurrent orders of one biller must not all read the same "used so far": the biller's
+    limits row is locked first (until commit), so each order counts the ones before it."""
     assert biller.id is not None
     limits = biller.limits
     if limits.single_payment_fen is not None and total > limits.single_payment_fen:
@@ -106,12 +109,22 @@ def _check_limits(uow: UnitOfWork, biller: Biller, total: int, today: date) -> N
             f"amount {format_yuan(total)} is over {biller.code}'s single-payment limit "
             f"of {format_yuan(limits.single_payment_fen)}"
         )
+    if limits.daily_fen is None and limits.monthly_fen is None:
+        return
+    uow.billers.lock_limits(biller.id)
     if limits.daily_fen is not None:
-        used = uow.orders.day_total(biller.id, today)
+        used = uow.orders.ordered_total(biller.id, today, today)
         if used + total > limits.daily_fen:
             raise LimitExceeded(
                 f"amount {format_yuan(total)} would take {biller.code} over its daily limit "
                 f"of {format_yuan(limits.daily_fen)} ({format_yuan(used)} used today)"
+            )
+    if limits.monthly_fen is not None:
+        used = uow.orders.ordered_total(biller.id, today.replace(day=1), today)
+        if used + total > limits.monthly_fen:
+            raise LimitExceeded(
+                f"amount {format_yuan(total)} would take {biller.code} over its monthly limit "
+                f"of {format_yuan(limits.monthly_fen)} ({format_yuan(used)} used in {today:%Y-%m})"
             )
 
 

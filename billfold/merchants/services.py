@@ -104,7 +104,11 @@ def _limits_view(limits: Limits) -> dict[str, object]:
     def show(v: int | None) -> str | None:
         return format_yuan(v) if v is not None else None
 
-    return {"single_payment": show(limits.single_payment_fen), "daily": show(limits.daily_fen)}
+    return {
+        "single_payment": show(limits.single_payment_fen),
+        "daily": show(limits.daily_fen),
+        "monthly": show(limits.monthly_fen),
+    }
 
 
 def set_limits(

@@ -18,7 +18,7 @@ hits both sides alike:
   plain SQL on one sqlite3 / psycopg connection, one transaction per confirmation.
 
 How the baseline was made equivalent: a SQLAlchemy ``before_cursor_execute`` listener
-recorded every statement ``billfold.collection.services.confirm_payment`` sends for one
+recorded every statement ``billfold.collection.confirming.confirm_payment`` sends for one
 confirmation (``--show-statements`` prints that list). The raw side sends the same
 statements in the same order: the payment looked up by (channel, txn); the order (FOR
 UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; the bills (FOR

@@ -17,12 +17,23 @@ from billfold.adapters.db import migrate
 from billfold.adapters.db.connect import database_url_from_env, make_engine
 from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import Clock, SystemClock, business_date
-from billfold.collection import services
 from billfold.collection.bill import Bill
+from billfold.collection.bill_actions import (
+    BillCancellation,
+    WaiverRequest,
+    cancel_bill,
+    waive_bill,
+)
+from billfold.collection.confirming import ConfirmResult, confirm_payment
+from billfold.collection.crediting import CreditResult, credit_held_payment
+from billfold.collection.expiry import expire_orders, fail_order
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order
+from billfold.collection.ordering import NewOrder, create_order, start_payment
 from billfold.collection.payer import Payer
 from billfold.collection.payment import Confirmation, PaymentRecord
 from billfold.collection.refund import RefundRecord
+from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
+from billfold.collection.reversing import ReversalRequest, reverse_payment
 from billfold.errors import NotFound
 from billfold.merchants import services as merchant_services
 from billfold.merchants.biller import Biller, BillerStatus, Limits
@@ -32,16 +43,6 @@ from billfold.merchants.fees import FeeRule
 __all__ = ["Engine"]
 
 log = structlog.get_logger("billfold")
-
-
-def _config_view(config: ChannelConfig) -> dict[str, Any]:
-    return {
-        "enabled": config.enabled,
-        "sole": config.sole,
-        "merchant_id": config.merchant_id,
-        "app_id": config.app_id,
-        "settings": dict(config.settings),
-    }
 
 
 class Engine:
@@ -108,24 +109,9 @@ class Engine:
         self, code: str, config: ChannelConfig, *, actor: str, reason: str
     ) -> None:
         """Enable, disable or configure a channel for a biller (audited)."""
-        now = self.clock.now()
-        with self.uow() as uow:
-            biller = uow.billers.get_by_code(code)
-            if biller is None or biller.id is None:
-                raise NotFound(f"biller {code!r} does not exist")
-            before = {c.channel: _config_view(c) for c in uow.channels.configs(biller.id)}
-            uow.channels.save_config(biller.id, config, now)
-            uow.audit.append(
-                actor=actor,
-                action="set_channel_config",
-                target_type="biller",
-                target_id=f"{code}/{config.channel}",
-                reason=reason,
-                before=before.get(config.channel),
-                after=_config_view(config),
-                now=now,
-            )
-            uow.commit()
+        merchant_services.set_channel_config(
+            self.uow(), self.clock, code, config, actor=actor, reason=reason
+        )
 
     def channel_configs(self, code: str) -> list[ChannelConfig]:
         with self.uow() as uow:
@@ -191,21 +177,12 @@ class Engine:
         granted_by: str,
         item_code: str | None = None,
     ) -> Bill:
-        return services.waive_bill(
-            self.uow(),
-            self.clock,
-            biller_code=biller_code,
-            bill_no=bill_no,
-            amount_fen=amount_fen,
-            reason=reason,
-            granted_by=granted_by,
-            item_code=item_code,
-        )
+        req = WaiverRequest(biller_code, bill_no, amount_fen, reason, granted_by, item_code)
+        return waive_bill(self.uow(), self.clock, req)
 
     def cancel_bill(self, biller_code: str, bill_no: str, *, reason: str, by: str) -> Bill:
-        return services.cancel_bill(
-            self.uow(), self.clock, biller_code=biller_code, bill_no=bill_no, reason=reason, by=by
-        )
+        req = BillCancellation(biller_code, bill_no, reason, by)
+        return cancel_bill(self.uow(), self.clock, req)
 
     def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
         from billfold.collection.importer import import_bills
@@ -232,16 +209,8 @@ class Engine:
         idempotency_key: str | None = None,
         ttl: timedelta = DEFAULT_ORDER_TTL,
     ) -> Order:
-        return services.create_order(
-            self.uow(),
-            self.clock,
-            biller_code=biller_code,
-            bill_nos=list(bill_nos),
-            amount_fen=amount_fen,
-            channel=channel,
-            idempotency_key=idempotency_key,
-            ttl=ttl,
-        )
+        cmd = NewOrder(biller_code, tuple(bill_nos), amount_fen, channel, idempotency_key, ttl)
+        return create_order(self.uow(), self.clock, cmd)
 
     def order(self, order_no: str) -> Order:
         with self.uow() as uow:
@@ -251,7 +220,7 @@ class Engine:
         return found
 
     def start_payment(self, order_no: str, channel: str) -> Order:
-        return services.start_payment(self.uow(), self.clock, order_no, channel)
+        return start_payment(self.uow(), self.clock, order_no, channel)
 
     def confirm(
         self,
@@ -262,7 +231,7 @@ class Engine:
         paid_at: datetime | None = None,
         currency: str = "CNY",
         on_credit: tuple[tuple[str, dict[str, Any]], ...] = (),
-    ) -> services.ConfirmResult:
+    ) -> ConfirmResult:
         """Confirm a payment the channel reports. Exactly once per (channel, transaction id).
 
         ``on_credit`` events are written to the outbox in the same transaction, only if the
@@ -276,7 +245,7 @@ class Engine:
             currency,
             on_credit,
         )
-        result = services.confirm_payment(self.uow(), self.clock, conf)
+        result = confirm_payment(self.uow(), self.clock, conf)
         log.info(
             "payment confirmed" if not result.duplicate else "payment repeated",
             channel=channel,
@@ -304,15 +273,8 @@ class Engine:
         reason: str,
         requested_by: str,
     ) -> RefundRecord:
-        refund = services.refund_payment(
-            self.uow(),
-            self.clock,
-            payment_id=payment_id,
-            amount_fen=amount_fen,
-            request_id=request_id,
-            reason=reason,
-            requested_by=requested_by,
-        )
+        req = RefundRequest(payment_id, amount_fen, request_id, reason, requested_by)
+        refund = refund_payment(self.uow(), self.clock, req)
         log.info(
             "refund requested",
             payment_id=payment_id,
@@ -322,14 +284,12 @@ class Engine:
         )
         return refund
 
-    def credit_held(self, payment_id: int, *, by: str, reason: str) -> services.CreditResult:
+    def credit_held(self, payment_id: int, *, by: str, reason: str) -> CreditResult:
         """After review, credit a payment held for an amount mismatch to its order's bills,
         exactly once. Less than the order's total is a part payment (the bills must take
         part payments); more credits the order's total and queues a refund of the rest.
         Refused, changing nothing, when the order or its bills cannot take it any more."""
-        result = services.credit_held_payment(
-            self.uow(), self.clock, payment_id, by=by, reason=reason
-        )
+        result = credit_held_payment(self.uow(), self.clock, payment_id, by=by, reason=reason)
         log.info(
             "held payment credit repeated" if result.already_credited else "held payment credited",
             payment_id=payment_id,
@@ -342,7 +302,7 @@ class Engine:
     def complete_refund(
         self, refund_no: str, *, succeeded: bool = True, channel_refund_id: str | None = None
     ) -> RefundRecord:
-        return services.complete_refund(
+        return complete_refund(
             self.uow(),
             self.clock,
             refund_no,
@@ -363,15 +323,8 @@ class Engine:
         requested_by: str,
         order_no: str = "",
     ) -> PaymentRecord:
-        return services.reverse_payment(
-            self.uow(),
-            self.clock,
-            channel=channel,
-            channel_txn_id=channel_txn_id,
-            reason=reason,
-            requested_by=requested_by,
-            order_no=order_no,
-        )
+        req = ReversalRequest(channel, channel_txn_id, reason, requested_by, order_no)
+        return reverse_payment(self.uow(), self.clock, req)
 
     def paying_orders(self, since: datetime, channels: list[str]) -> list[str]:
         """Order numbers sent to one of ``channels`` at or before ``since``, still paying."""
@@ -379,12 +332,12 @@ class Engine:
             return uow.orders.paying_since(since, channels)
 
     def expire_orders(self) -> int:
-        return services.expire_orders(self.uow(), self.clock)
+        return expire_orders(self.uow(), self.clock)
 
     def fail_order(self, order_no: str, channel: str, reason: str) -> bool:
         """The channel reports the attempt failed or the order closed unpaid: a paying order
-        of that channel becomes failed. False when it had moved on (see services.fail_order)."""
-        return services.fail_order(self.uow(), self.clock, order_no, channel, reason)
+        of that channel becomes failed. False when it had moved on (see expiry.fail_order)."""
+        return fail_order(self.uow(), self.clock, order_no, channel, reason)
 
     # -- the books ----------------------------------------------------------------------------
     def trial_balance(self) -> dict[str, int]:

@@ -28,7 +28,7 @@ from billfold.channels.base import (
     EventKind,
     RemoteState,
 )
-from billfold.collection.services import ConfirmResult
+from billfold.collection.confirming import ConfirmResult
 from billfold.engine import Engine
 from billfold.errors import ConfigurationError, Conflict, NotFound
 from billfold.merchants.channel_config import channel_refusal

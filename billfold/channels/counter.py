@@ -34,8 +34,8 @@ from billfold.channels.collect import Collector
 from billfold.channels.signed_json import json_reply, load_object, text_field
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import Clock
+from billfold.collection.confirming import ConfirmResult
 from billfold.collection.refund import RefundRecord
-from billfold.collection.services import ConfirmResult
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidAmount, InvalidInput, NotFound
 from billfold.money import format_yuan

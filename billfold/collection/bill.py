@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from billfold.collection.latefee import LateFeeRule
+from billfold.collection.latefee import LateFeeRule, PrincipalPaid
 from billfold.errors import InvalidInput, InvalidTransition
 from billfold.money import format_yuan
 
@@ -98,6 +98,10 @@ class Bill:
     late_fee_paid_fen: int = 0
     cancelled: bool = False
     cancel_reason: str | None = None
+    #: Principal paid, by business date, still standing: the history late fees accrue on
+    #: (read from the payments; principal paid but not in it counts as paid before the due
+    #: date).
+    principal_paid: tuple[PrincipalPaid, ...] = ()
     id: int | None = None
     version: int = 0
 
@@ -150,11 +154,14 @@ class Bill:
         return sum(item.outstanding_fen for item in self.items)
 
     def late_fee_fen(self, today: date) -> int:
-        """Late fee still owed today: what the rule accrues on the principal still owed,
-        less late fees already paid (so a payer is never charged the same days twice)."""
+        """Late fee still owed today: what the rule accrued, day by day, on the principal
+        owed on each day (see :mod:`billfold.collection.latefee`), capped on the original
+        principal, less late fees already paid."""
         if self.kind is BillKind.OPEN or self.cancelled:
             return 0
-        accrued = self.late_fee_rule.compute(self.outstanding_fen, self.due_date, today)
+        accrued = self.late_fee_rule.accrued(
+            self.principal_fen, self.outstanding_fen, self.principal_paid, self.due_date, today
+        )
         return max(0, accrued - self.late_fee_paid_fen)
 
     def amount_due_fen(self, today: date) -> int:
@@ -221,6 +228,17 @@ class Bill:
             take = min(left, item.outstanding_fen)
             item.waived_fen += take
             left -= take
+
+    def take_back(self, item_code: str, amount_fen: int, *, refund: bool) -> None:
+        """Take money back off this bill: a refund is no longer owed; a reversal is owed
+        again (as if it had never been paid)."""
+        if item_code == LATE_FEE_CODE:
+            self.late_fee_paid_fen -= amount_fen
+            return
+        item = self.item(item_code)
+        item.paid_fen -= amount_fen
+        if refund:
+            item.refunded_fen += amount_fen
 
     def cancel(self, reason: str) -> None:
         if self.cancelled:

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from billfold.collection.allocation import Allocation, allocate
-from billfold.collection.bill import LATE_FEE_CODE, Bill, BillKind
+from billfold.collection.bill import Bill
 from billfold.collection.journal import FEE_INCOME, SUSPENSE, JournalEntry, Posting, payable
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payment import (
     BillCredit,
     PaymentRecord,
+    bills_paid_off,
     suspense_refund_entry,
 )
 from billfold.errors import InvalidInput, InvalidTransition
@@ -65,6 +66,33 @@ def decide_held_credit(
     Raises :class:`InvalidTransition` with the reason when it cannot be credited.
     """
     refuse = f"payment {payment.id} cannot be credited to order {order.order_no}"
+    order_bills = _creditable_bills(payment, order, bills, refuse)
+    owed = sum(bill.amount_due_fen(today) for bill in order_bills if bill.payable)
+    if owed == 0:
+        raise InvalidTransition(f"{refuse}: its bills were paid meanwhile; refund it instead")
+    credited = min(payment.amount_fen, order.total_fen, owed)
+    try:
+        lines = allocate(order_bills, today, credited)
+    except InvalidInput as exc:
+        raise InvalidTransition(f"{refuse}: {exc.message}") from exc
+    excess = payment.amount_fen - credited
+    fee = fee_for(credited)
+    credits = tuple(BillCredit(line.bill_id, line.item_code, line.amount_fen) for line in lines)
+    return HeldCredit(
+        lines=tuple(lines),
+        credited_fen=credited,
+        excess_fen=excess,
+        fee_fen=fee,
+        entries=_entries(payment, order, biller_code, lines, credited, fee, excess),
+        credits=credits,
+        bills_now_paid=bills_paid_off(order_bills, credits),
+    )
+
+
+def _creditable_bills(
+    payment: PaymentRecord, order: Order, bills: list[Bill], refuse: str
+) -> list[Bill]:
+    """The order's bills, once each, if the order may still be credited; else refuse."""
     if order.status is OrderStatus.PAID:
         raise InvalidTransition(f"{refuse}: the order was paid meanwhile; refund it instead")
     if order.status not in CREDITABLE_ORDER_STATES:
@@ -81,16 +109,19 @@ def decide_held_credit(
             name = bill.bill_no if bill is not None else str(bill_id)
             raise InvalidTransition(f"{refuse}: bill {name} was cancelled; refund it instead")
         order_bills.append(bill)
-    owed = sum(bill.amount_due_fen(today) for bill in order_bills if bill.payable)
-    if owed == 0:
-        raise InvalidTransition(f"{refuse}: its bills were paid meanwhile; refund it instead")
-    credited = min(payment.amount_fen, order.total_fen, owed)
-    try:
-        lines = allocate(order_bills, today, credited)
-    except InvalidInput as exc:
-        raise InvalidTransition(f"{refuse}: {exc.message}") from exc
-    excess = payment.amount_fen - credited
+    return order_bills
 
+
+def _entries(
+    payment: PaymentRecord,
+    order: Order,
+    biller_code: str,
+    lines: list[Allocation],
+    credited: int,
+    fee: int,
+    excess: int,
+) -> tuple[JournalEntry, ...]:
+    """Suspense pays the bills, our fee is taken, the excess is queued to go back."""
     memo = f"held payment {payment.id} {payment.channel} {payment.channel_txn_id} credited"
     account = payable(biller_code)
     entries = [
@@ -101,7 +132,6 @@ def decide_held_credit(
             memo=memo,
         )
     ]
-    fee = fee_for(credited)
     if fee:
         entries.append(
             JournalEntry.build(
@@ -110,25 +140,4 @@ def decide_held_credit(
         )
     if excess:
         entries.append(suspense_refund_entry(excess, f"{memo}; excess returned"))
-    credits = tuple(BillCredit(line.bill_id, line.item_code, line.amount_fen) for line in lines)
-    now_paid = tuple(
-        bill.id
-        for bill in order_bills
-        if bill.id is not None and _pays_off(bill, [c for c in credits if c.bill_id == bill.id])
-    )
-    return HeldCredit(
-        lines=tuple(lines),
-        credited_fen=credited,
-        excess_fen=excess,
-        fee_fen=fee,
-        entries=tuple(entries),
-        credits=credits,
-        bills_now_paid=now_paid,
-    )
-
-
-def _pays_off(bill: Bill, credits: list[BillCredit]) -> bool:
-    if bill.kind is BillKind.OPEN:
-        return True
-    principal = sum(c.amount_fen for c in credits if c.item_code != LATE_FEE_CODE)
-    return principal >= bill.outstanding_fen
+    return tuple(entries)

@@ -29,9 +29,9 @@ from billfold.collection.bill_csv import (
 from billfold.collection.bill_file import is_xlsx, table_from_text, table_from_xlsx
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
-from billfold.collection.services import require_biller
 from billfold.errors import Conflict, ImportFailed
 from billfold.merchants.biller import Biller, BillerKind
+from billfold.merchants.services import require_biller
 
 __all__ = ["ImportMode", "ImportReport", "add_bill", "import_bills"]
 

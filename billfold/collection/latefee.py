@@ -1,15 +1,23 @@
-"""Late fees (滞纳金): a rule, applied to what is still owed, on a given business date."""
+"""Late fees (滞纳金): a rule, accrued day by day on the principal owed on each day.
+
+A daily late fee accrues, for each business date past the due date and its grace days, on
+the principal still owed at the start of that date: a payment made on a date counts from
+the next date on, so a part payment slows the accrual and never stops it. The cap bounds
+the late fee over the whole life of the bill and is reckoned on the bill's original
+principal (for fines: 行政处罚法 第72条, 加处罚款的数额不得超出罚款的数额).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from billfold.errors import InvalidInput
 from billfold.merchants.fees import round_half_up_div
 
-__all__ = ["LateFeeKind", "LateFeeRule", "days_overdue"]
+__all__ = ["LateFeeKind", "LateFeeRule", "PrincipalPaid", "days_overdue"]
 
 
 class LateFeeKind(StrEnum):
@@ -23,6 +31,15 @@ def days_overdue(due_date: date | None, today: date, grace_days: int = 0) -> int
     if due_date is None:
         return 0
     return max(0, (today - due_date).days - grace_days)
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalPaid:
+    """Principal of a bill paid on business date ``on`` and still standing (net of what
+    was refunded or reversed since)."""
+
+    on: date
+    amount_fen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +150,44 @@ class LateFeeRule:
         return text + suffix
 
     def compute(self, principal_fen: int, due_date: date | None, today: date) -> int:
-        """The late fee owed on ``principal_fen`` still unpaid, as of business date ``today``."""
-        if principal_fen <= 0 or self.kind is LateFeeKind.NONE:
+        """The late fee on ``principal_fen`` left wholly unpaid, as of business date ``today``
+        (a quote: no payments)."""
+        return self.accrued(principal_fen, principal_fen, (), due_date, today)
+
+    def accrued(
+        self,
+        principal_fen: int,
+        owed_now_fen: int,
+        paid: Sequence[PrincipalPaid],
+        due_date: date | None,
+        today: date,
+    ) -> int:
+        """The late fee accrued over the bill's life up to business date ``today`` (before
+        subtracting late fees paid): each overdue date accrues on the principal owed at its
+        start — ``owed_now_fen`` plus what ``paid`` paid on or after that date — and the
+        total is rounded half up to the fen once, then capped on ``principal_fen``, the
+        bill's original principal."""
+        if self.kind is LateFeeKind.NONE or due_date is None:
             return 0
-        days = days_overdue(due_date, today, self.grace_days)
-        if days == 0:
+        first = due_date + timedelta(days=self.grace_days + 1)  # the first overdue date
+        if today < first:
             return 0
+
+        def owed_on(day: date) -> int:
+            return owed_now_fen + sum(p.amount_fen for p in paid if p.on >= day)
+
         if self.kind is LateFeeKind.FIXED:
-            return self.fixed_fen
-        fee = round_half_up_div(principal_fen * self.bps_per_day * days, 10_000)
+            return self.fixed_fen if owed_on(first) > 0 else 0
+        # principal × days, a stretch at a time: what is owed changes the day after a payment
+        after = {p.on + timedelta(1) for p in paid}
+        cuts = [*sorted(day for day in after if first < day <= today), today + timedelta(1)]
+        fen_days, start = 0, first
+        for cut in cuts:
+            fen_days += max(0, owed_on(start)) * (cut - start).days
+            start = cut
+        return self._capped(round_half_up_div(fen_days * self.bps_per_day, 10_000), principal_fen)
+
+    def _capped(self, fee: int, principal_fen: int) -> int:
         if self.cap_bps is not None:
             fee = min(fee, round_half_up_div(principal_fen * self.cap_bps, 10_000))
         if self.cap_fen is not None:

@@ -32,6 +32,7 @@ __all__ = [
     "PaymentRecord",
     "PaymentStatus",
     "SuspenseReason",
+    "bills_paid_off",
     "decide",
     "refund_entry",
     "suspense_refund_entry",
@@ -120,6 +121,14 @@ def decide(
     """Decide what a confirmed payment does. ``bills`` are the order's bills, locked."""
     if order is None or biller_code is None:
         return _to_suspense(conf, SuspenseReason.UNKNOWN_ORDER, refund=True)
+    refused = _order_refuses(conf, order) or _bills_refuse(conf, order, bills, today)
+    if refused is not None:
+        return refused
+    return _credit(conf, order, bills, biller_code, fee_fen)
+
+
+def _order_refuses(conf: Confirmation, order: Order) -> Decision | None:
+    """Suspense when the order cannot take this money (``None`` when it can)."""
     if conf.currency != order.currency:
         return _to_suspense(conf, SuspenseReason.CURRENCY_MISMATCH, refund=False)
     if conf.amount_fen != order.total_fen:
@@ -138,7 +147,13 @@ def decide(
         return _to_suspense(conf, SuspenseReason.ALREADY_PAID, refund=True)
     if not order.payable:
         return _to_suspense(conf, SuspenseReason.ORDER_NOT_PAYABLE, refund=True)
+    return None
 
+
+def _bills_refuse(
+    conf: Confirmation, order: Order, bills: list[Bill], today: date
+) -> Decision | None:
+    """Suspense (the order failed) when a bill was cancelled or paid meanwhile."""
     by_id = {bill.id: bill for bill in bills}
     for line in order.lines:
         bill = by_id.get(line.bill_id)
@@ -150,7 +165,13 @@ def decide(
             return _to_suspense(
                 conf, SuspenseReason.ALREADY_PAID, refund=True, order_status=OrderStatus.FAILED
             )
+    return None
 
+
+def _credit(
+    conf: Confirmation, order: Order, bills: list[Bill], biller_code: str, fee_fen: int
+) -> Decision:
+    """The money pays the order's lines: clearing in, the biller's payable out, our fee."""
     account = payable(biller_code)
     postings = [Posting(clearing(conf.channel), conf.amount_fen)]
     postings += [Posting(account, -line.amount_fen, line.bill_id) for line in order.lines]
@@ -168,11 +189,6 @@ def decide(
     credits = tuple(
         BillCredit(line.bill_id, line.item_code, line.amount_fen) for line in order.lines
     )
-    now_paid = tuple(
-        bill.id
-        for bill in bills
-        if bill.id is not None and _pays_off(bill, [c for c in credits if c.bill_id == bill.id])
-    )
     return Decision(
         status=PaymentStatus.CREDITED,
         reason=None,
@@ -180,7 +196,7 @@ def decide(
         credits=credits,
         order_status=OrderStatus.PAID,
         fee_fen=fee_fen,
-        bills_now_paid=now_paid,
+        bills_now_paid=bills_paid_off(bills, credits),
     )
 
 
@@ -195,6 +211,15 @@ def _fits(bill: Bill, line: Allocation, today: date) -> bool:
     if line.item_code == LATE_FEE_CODE:
         return bill.late_fee_fen(today) >= line.amount_fen
     return bill.item(line.item_code).outstanding_fen >= line.amount_fen
+
+
+def bills_paid_off(bills: list[Bill], credits: tuple[BillCredit, ...]) -> tuple[int, ...]:
+    """The ids of ``bills`` that ``credits`` pay off (open-amount bills: any payment)."""
+    return tuple(
+        bill.id
+        for bill in bills
+        if bill.id is not None and _pays_off(bill, [c for c in credits if c.bill_id == bill.id])
+    )
 
 
 def _pays_off(bill: Bill, credits: list[BillCredit]) -> bool:

@@ -65,13 +65,17 @@ def split_refund(lines: list[RefundLine], amount_fen: int) -> list[tuple[RefundL
     return result
 
 
-def fee_share(fee_fen: int, paid_fen: int, refunded_before: int, refunding: int) -> int:
+def fee_share(fee_fen: int, credited_fen: int, refunded_before: int, refunding: int) -> int:
     """The part of ``fee_fen`` returned with a refund, computed on the cumulative refund so
-    that refunding everything, in any number of steps, returns exactly the whole fee."""
-    if paid_fen <= 0:
+    that refunding everything, in any number of steps, returns exactly the whole fee.
+
+    ``credited_fen`` is what the fee was taken on — the money that reached the bills — and
+    ``refunded_before`` what was refunded off the bills before; money returned from suspense
+    (the excess of a payment credited after review) carried no fee and counts in neither."""
+    if credited_fen <= 0:
         return 0
-    after = (fee_fen * (refunded_before + refunding)) // paid_fen
-    before = (fee_fen * refunded_before) // paid_fen
+    after = (fee_fen * (refunded_before + refunding)) // credited_fen
+    before = (fee_fen * refunded_before) // credited_fen
     return after - before
 
 

@@ -31,7 +31,7 @@ from billfold.channels.qr import QrChannel, open_amount_order, route, stall_code
 from billfold.channels.secrets import DictSecrets
 from billfold.channels.wechatpay import WechatPayChannel
 from billfold.clock import FixedClock
-from billfold.collection.services import ConfirmResult
+from billfold.collection.confirming import ConfirmResult
 from billfold.engine import Engine
 from billfold.errors import NotFound
 from billfold.merchants.biller import Biller, BillerKind

@@ -63,13 +63,17 @@ class SettlementAccount:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-biller limits in fen; ``None`` means no limit."""
+    """Per-biller limits in fen; ``None`` means no limit.
+
+    ``daily_fen`` and ``monthly_fen`` bound what is ordered (and may still be paid) on one
+    business date / in one calendar month of business dates, in the biller's timezone."""
 
     single_payment_fen: int | None = None
     daily_fen: int | None = None
+    monthly_fen: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("single_payment_fen", "daily_fen"):
+        for name in ("single_payment_fen", "daily_fen", "monthly_fen"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InvalidInput(f"{name}: a limit must be a positive amount, got {value}")

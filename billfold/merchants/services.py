@@ -1,18 +1,23 @@
-"""Use cases for billers: create, suspend/resume, fee rules and limits — each audited."""
+"""Use cases for billers: create, suspend/resume, fee rules, limits and channel settings — each
+audited."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from billfold.clock import Clock
 from billfold.collection.ports import UnitOfWork
 from billfold.errors import NotFound
 from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 from billfold.money import format_yuan
 
 
-def _get(uow: UnitOfWork, code: str) -> Biller:
+def require_biller(uow: UnitOfWork, code: str) -> Biller:
+    """The stored biller ``code``, or :class:`NotFound` naming it."""
     biller = uow.billers.get_by_code(code)
-    if biller is None:
+    if biller is None or biller.id is None:
         raise NotFound(f"biller {code!r} does not exist")
     return biller
 
@@ -31,7 +36,7 @@ def create_biller(uow: UnitOfWork, clock: Clock, biller: Biller, *, actor: str) 
             after={"name": biller.name, "kind": biller.kind.value, "status": biller.status.value},
             now=now,
         )
-        created = _get(uow, biller.code)
+        created = require_biller(uow, biller.code)
         uow.commit()
         return created
 
@@ -41,7 +46,7 @@ def set_status(
 ) -> Biller:
     now = clock.now()
     with uow:
-        biller = _get(uow, code)
+        biller = require_biller(uow, code)
         assert biller.id is not None
         uow.billers.set_status(biller.id, status, now)
         uow.audit.append(
@@ -54,7 +59,7 @@ def set_status(
             after={"status": status.value},
             now=now,
         )
-        changed = _get(uow, code)
+        changed = require_biller(uow, code)
         uow.commit()
         return changed
 
@@ -76,7 +81,7 @@ def set_fee_rule(
 ) -> Biller:
     now = clock.now()
     with uow:
-        biller = _get(uow, code)
+        biller = require_biller(uow, code)
         assert biller.id is not None
         before = _rule_view(biller.fee_rule(rule.channel))
         uow.billers.set_fee_rule(biller.id, rule)
@@ -90,7 +95,7 @@ def set_fee_rule(
             after=_rule_view(rule),
             now=now,
         )
-        changed = _get(uow, code)
+        changed = require_biller(uow, code)
         uow.commit()
         return changed
 
@@ -99,7 +104,11 @@ def _limits_view(limits: Limits) -> dict[str, object]:
     def show(v: int | None) -> str | None:
         return format_yuan(v) if v is not None else None
 
-    return {"single_payment": show(limits.single_payment_fen), "daily": show(limits.daily_fen)}
+    return {
+        "single_payment": show(limits.single_payment_fen),
+        "daily": show(limits.daily_fen),
+        "monthly": show(limits.monthly_fen),
+    }
 
 
 def set_limits(
@@ -107,7 +116,7 @@ def set_limits(
 ) -> Biller:
     now = clock.now()
     with uow:
-        biller = _get(uow, code)
+        biller = require_biller(uow, code)
         assert biller.id is not None
         uow.billers.set_limits(biller.id, limits, now)
         uow.audit.append(
@@ -120,6 +129,39 @@ def set_limits(
             after=_limits_view(limits),
             now=now,
         )
-        changed = _get(uow, code)
+        changed = require_biller(uow, code)
         uow.commit()
         return changed
+
+
+def _config_view(config: ChannelConfig) -> dict[str, Any]:
+    return {
+        "enabled": config.enabled,
+        "sole": config.sole,
+        "merchant_id": config.merchant_id,
+        "app_id": config.app_id,
+        "settings": dict(config.settings),
+    }
+
+
+def set_channel_config(
+    uow: UnitOfWork, clock: Clock, code: str, config: ChannelConfig, *, actor: str, reason: str
+) -> None:
+    """Enable, disable or configure a channel for a biller (audited)."""
+    now = clock.now()
+    with uow:
+        biller = require_biller(uow, code)
+        assert biller.id is not None
+        before = {c.channel: _config_view(c) for c in uow.channels.configs(biller.id)}
+        uow.channels.save_config(biller.id, config, now)
+        uow.audit.append(
+            actor=actor,
+            action="set_channel_config",
+            target_type="biller",
+            target_id=f"{code}/{config.channel}",
+            reason=reason,
+            before=before.get(config.channel),
+            after=_config_view(config),
+            now=now,
+        )
+        uow.commit()

@@ -22,11 +22,11 @@ from billfold.collection.fines import FINE_PENALTY_RULE, FineQuote, quote_fine, 
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.receipt import Receipt, ReceiptLine, masked_payer, receipt_no
-from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.fee_catalogue import FeeItem, amount_on, current_items
+from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
 
 __all__ = ["Government"]

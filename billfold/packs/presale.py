@@ -38,11 +38,11 @@ from billfold.clock import business_date
 from billfold.collection.bill import Bill, BillItem
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
-from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.presale import Contract, Milestone, Project, validate_milestones
+from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
 from billfold.settlement.escrow import (
     ContractRow,

@@ -18,10 +18,10 @@ from typing import Any
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import end_of_business_day
-from billfold.collection.services import require_biller
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from billfold.merchants.biller import Biller
+from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
 from billfold.settlement.batch import (
     PAYOUT_HEADER,

@@ -67,6 +67,7 @@ class SqlBillers:
                 settlement_account_no=account.account_no if account else None,
                 single_limit_fen=biller.limits.single_payment_fen,
                 daily_limit_fen=biller.limits.daily_fen,
+                monthly_limit_fen=biller.limits.monthly_fen,
                 created_at=now,
                 updated_at=now,
             )
@@ -120,7 +121,7 @@ class SqlBillers:
             timezone=m["timezone"],
             status=BillerStatus(m["status"]),
             settlement_account=account,
-            limits=Limits(m["single_limit_fen"], m["daily_limit_fen"]),
+            limits=Limits(m["single_limit_fen"], m["daily_limit_fen"], m["monthly_limit_fen"]),
             fee_rules=rules,
             sub_units=units,
         )
@@ -171,9 +172,21 @@ class SqlBillers:
             .values(
                 single_limit_fen=limits.single_payment_fen,
                 daily_limit_fen=limits.daily_fen,
+                monthly_limit_fen=limits.monthly_fen,
                 updated_at=now,
             )
         )
+
+    def lock_limits(self, biller_id: int) -> None:
+        """Hold the biller's row until commit, so that orders checked against its daily and
+        monthly limits are checked one after another (PostgreSQL; SQLite has one writer).
+        ``FOR NO KEY UPDATE`` does not block rows that merely reference the biller."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                select(t.billers.c.id)
+                .where(t.billers.c.id == biller_id)
+                .with_for_update(key_share=True)
+            )
 
     def set_fee_rule(self, biller_id: int, rule: FeeRule) -> None:
         values = {

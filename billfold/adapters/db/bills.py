@@ -8,12 +8,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import as_date, run_read, run_write
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
-from billfold.collection.latefee import LateFeeRule
+from billfold.collection.latefee import LateFeeKind, LateFeeRule, PrincipalPaid
+from billfold.collection.order import OrderStatus
 from billfold.collection.payment import BillCredit
 from billfold.errors import ConcurrencyConflict
 
@@ -66,6 +67,12 @@ _BILL_SAVE = (
     update(t.bills)
     .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))
     .values({column: bindparam(column) for column in _SAVED_COLUMNS})
+)
+
+
+#: Orders whose lines reached their bills and still count (a reversed order does not).
+_CREDITED_ORDERS = tuple(
+    s.value for s in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED)
 )
 
 
@@ -209,7 +216,7 @@ class SqlBills:
                     refunded_fen=item.refunded_fen,
                 )
             )
-        return [self._bill(row, items[row.id]) for row in rows]
+        return self._with_history([self._bill(row, items[row.id]) for row in rows])
 
     @staticmethod
     def _bill(row: Row[Any], items: list[BillItem]) -> Bill:
@@ -233,6 +240,7 @@ class SqlBills:
         bill.late_fee_paid_fen = row.late_fee_paid_fen
         bill.cancelled = row.status == "cancelled"
         bill.cancel_reason = row.cancel_reason
+        bill.principal_paid = ()
         bill.id = row.id
         bill.version = row.version
         return bill
@@ -267,6 +275,47 @@ class SqlBills:
                     refunded_fen=row.i_refunded_fen,
                 )
             )
+        return self._with_history(bills)
+
+    def _with_history(self, bills: list[Bill]) -> list[Bill]:
+        """Fill in the principal paid by business date, which late fees accrue on — only
+        for bills that can owe a late fee and have principal paid (no query otherwise)."""
+        wanted = [
+            bill.id
+            for bill in bills
+            if bill.id is not None
+            and bill.paid_fen > 0
+            and bill.due_date is not None
+            and bill.late_fee_rule.kind is not LateFeeKind.NONE
+        ]
+        if not wanted:
+            return bills
+        lines, orders, payments = t.order_lines, t.orders, t.payments
+        standing = func.sum(lines.c.amount_fen - lines.c.refunded_fen)
+        rows = self.conn.execute(
+            select(lines.c.bill_id, payments.c.business_date, standing)
+            .select_from(
+                lines.join(orders, orders.c.id == lines.c.order_id).join(
+                    payments, payments.c.id == orders.c.payment_id
+                )
+            )
+            .where(
+                lines.c.bill_id.in_(wanted),
+                lines.c.item_code != LATE_FEE_CODE,
+                orders.c.status.in_(_CREDITED_ORDERS),
+            )
+            .group_by(lines.c.bill_id, payments.c.business_date)
+            .order_by(lines.c.bill_id, payments.c.business_date)
+        ).all()
+        history: dict[int, list[PrincipalPaid]] = defaultdict(list)
+        for bill_id, on, amount in rows:
+            if amount:
+                day = as_date(on)
+                assert day is not None
+                history[bill_id].append(PrincipalPaid(day, int(amount)))
+        for bill in bills:
+            if bill.id in history:
+                bill.principal_paid = tuple(history[bill.id])
         return bills
 
     def get_by_no(self, biller_id: int, bill_no: str, *, lock: bool = False) -> Bill | None:

@@ -178,13 +178,15 @@ class SqlOrders:
             .values(refunded_fen=t.orders.c.refunded_fen + amount_fen, status=new.value)
         )
 
-    def day_total(self, biller_id: int, business_date: date) -> int:
-        """Money ordered today that is paid or may still be paid (for the daily limit)."""
+    def ordered_total(self, biller_id: int, first: date, last: date) -> int:
+        """Money ordered on business dates ``first``..``last`` that is paid or may still be
+        paid (for the daily and monthly limits)."""
         live = [OrderStatus.CREATED.value, OrderStatus.PAYING.value, OrderStatus.PAID.value]
         total = self.conn.execute(
             select(func.coalesce(func.sum(t.orders.c.total_fen), 0)).where(
                 t.orders.c.biller_id == biller_id,
-                t.orders.c.business_date == business_date,
+                t.orders.c.business_date >= first,
+                t.orders.c.business_date <= last,
                 t.orders.c.status.in_(live),
             )
         ).scalar_one()

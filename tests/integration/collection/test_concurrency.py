@@ -34,8 +34,8 @@ from billfold import (
 )
 from billfold.adapters.db.orders import SqlPayments
 from billfold.adapters.db.uow import SqlUnitOfWork
-from billfold.collection import services
-from billfold.collection.services import ConfirmResult
+from billfold.collection.confirming import ConfirmResult
+from billfold.collection.reversing import ReversalRequest, reverse_payment
 from billfold.errors import InvalidInput
 
 T = TypeVar("T")
@@ -434,14 +434,7 @@ def test_a_reversal_that_finds_nothing_then_loses_the_insert_race_still_reverses
     def reverse() -> None:
         uow = _PausingUnitOfWork(engine, reached, release)
         reversed_.append(
-            services.reverse_payment(
-                uow,
-                engine.clock,
-                channel="pos",
-                channel_txn_id="P1",
-                reason="超时",
-                requested_by="p",
-            )
+            reverse_payment(uow, engine.clock, ReversalRequest("pos", "P1", "超时", "p"))
         )
 
     worker = threading.Thread(target=reverse, daemon=True)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock, Order, SettlementAccount
-from billfold.collection.services import ConfirmResult
+from billfold.collection.confirming import ConfirmResult
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan
 from billfold.settlement.reconciler import Reconciler

@@ -78,6 +78,7 @@ billers = Table(
     Column("settlement_account_no", String(64)),
     Column("single_limit_fen", Money()),
     Column("daily_limit_fen", Money()),
+    Column("monthly_limit_fen", Money()),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
 )

@@ -1,0 +1,93 @@
+"""What the back office does to a bill after the fact: waive part of it (减免) or cancel it.
+
+Each is audited with who and why, before and after, and announced in the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billfold.clock import Clock
+from billfold.collection.bill import Bill, Waiver
+from billfold.collection.ports import UnitOfWork
+from billfold.errors import NotFound
+from billfold.merchants.services import require_biller
+
+__all__ = ["BillCancellation", "WaiverRequest", "cancel_bill", "waive_bill"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverRequest:
+    """Waive ``amount_fen`` of a bill (of one item, or across items by priority)."""
+
+    biller_code: str
+    bill_no: str
+    amount_fen: int
+    reason: str
+    granted_by: str
+    item_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BillCancellation:
+    biller_code: str
+    bill_no: str
+    reason: str
+    by: str
+
+
+def _locked_bill(uow: UnitOfWork, biller_code: str, bill_no: str) -> Bill:
+    biller = require_biller(uow, biller_code)
+    assert biller.id is not None
+    bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
+    if bill is None:
+        raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
+    return bill
+
+
+def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
+    now = clock.now()
+    with uow:
+        bill = _locked_bill(uow, req.biller_code, req.bill_no)
+        before = bill.snapshot()
+        bill.waive(req.item_code, req.amount_fen, req.reason, req.granted_by)
+        assert bill.id is not None
+        uow.bills.save(bill, now)
+        waiver = Waiver(req.item_code or "*", req.amount_fen, req.reason, req.granted_by, now)
+        uow.bills.add_waiver(bill.id, waiver)
+        uow.audit.append(
+            actor=req.granted_by,
+            action="waive",
+            target_type="bill",
+            target_id=f"{req.biller_code}/{req.bill_no}",
+            reason=req.reason,
+            before=before,
+            after=bill.snapshot(),
+            now=now,
+        )
+        payload = {"bill_no": req.bill_no, "amount_fen": req.amount_fen}
+        uow.outbox.add("bill.waived", bill.biller_id, payload, now)
+        uow.commit()
+        return bill
+
+
+def cancel_bill(uow: UnitOfWork, clock: Clock, req: BillCancellation) -> Bill:
+    now = clock.now()
+    with uow:
+        bill = _locked_bill(uow, req.biller_code, req.bill_no)
+        before = bill.snapshot()
+        bill.cancel(req.reason)
+        uow.bills.save(bill, now)
+        uow.audit.append(
+            actor=req.by,
+            action="cancel",
+            target_type="bill",
+            target_id=f"{req.biller_code}/{req.bill_no}",
+            reason=req.reason,
+            before=before,
+            after=bill.snapshot(),
+            now=now,
+        )
+        uow.outbox.add("bill.cancelled", bill.biller_id, {"bill_no": req.bill_no}, now)
+        uow.commit()
+        return bill

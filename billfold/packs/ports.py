@@ -9,14 +9,14 @@ The desks (:mod:`billfold.packs.campus`, ``utility``, ``government``, ``presale`
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from billfold.collection.ports import UnitOfWork
 from billfold.collection.roster import StoredStudent
 from billfold.merchants.fee_catalogue import FeeItem
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.settlement.daybook import DayPayment
-from billfold.settlement.escrow import EntryKind, EscrowEntry
+from billfold.settlement.escrow import ContractPayment, ContractRefund, EntryKind, EscrowEntry
 
 __all__ = [
     "DaybookRepository",
@@ -89,11 +89,13 @@ class PresaleRepository(Protocol):
 
     def next_seq(self, project_pk: int) -> int: ...
 
-    def add_entry(self, project_pk: int, entry: EscrowEntry) -> int | None: ...
+    def add_entry(self, project_pk: int, entry: EscrowEntry, journal_memo: str) -> int: ...
 
-    def contract_payments(self) -> list[Any]: ...
+    def contract_bill(self, contract_no: str) -> int | None: ...
 
-    def contract_refunds(self) -> list[Any]: ...
+    def contract_payments(self) -> list[ContractPayment]: ...
+
+    def contract_refunds(self) -> list[ContractRefund]: ...
 
     def add_push(
         self, entry_pk: int, project_pk: int, seq: int, push_id: str, payload: str, now: datetime

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.bills import SqlBills
@@ -21,6 +23,36 @@ from billfold.collection.roster import StoredBill, StoredStudent
 from billfold.settlement.daybook import DayLine, DayPayment
 
 __all__ = ["SqlDaybook"]
+
+
+_pay, _line, _b, _p = t.payments.c, t.order_lines.c, t.bills.c, t.payers.c
+_DAY_LINES = (
+    select(
+        _pay.id,
+        _pay.channel,
+        _pay.channel_txn_id,
+        _pay.order_no,
+        _pay.amount_fen,
+        _pay.refunded_fen,
+        _pay.paid_at,
+        _b.bill_no,
+        _b.sub_unit,
+        _p.identifier,
+        _line.item_code,
+        _line.amount_fen.label("line_fen"),
+    )
+    .select_from(
+        t.payments.join(t.order_lines, _line.order_id == _pay.order_id)
+        .join(t.bills, _b.id == _line.bill_id)
+        .join(t.payers, _p.id == _b.payer_id)
+    )
+    .where(
+        _pay.biller_id == bindparam("biller_id"),
+        _pay.business_date == bindparam("day"),
+        _pay.status == PaymentStatus.CREDITED.value,
+    )
+    .order_by(_pay.paid_at, _pay.channel, _pay.channel_txn_id, _line.position)
+)
 
 
 class SqlDaybook:
@@ -63,69 +95,8 @@ class SqlDaybook:
     def day_payments(self, biller_id: int, day: date) -> list[DayPayment]:
         """The biller's credited payments of business date ``day``, with what each paid of each
         bill, in a stable order (time paid, channel, transaction id)."""
-        pay, line, b, p = t.payments.c, t.order_lines.c, t.bills.c, t.payers.c
-        rows = self.conn.execute(
-            select(
-                pay.id,
-                pay.channel,
-                pay.channel_txn_id,
-                pay.order_no,
-                pay.amount_fen,
-                pay.refunded_fen,
-                pay.paid_at,
-                b.bill_no,
-                b.sub_unit,
-                p.identifier,
-                line.item_code,
-                line.amount_fen.label("line_fen"),
-            )
-            .select_from(
-                t.payments.join(t.order_lines, line.order_id == pay.order_id)
-                .join(t.bills, b.id == line.bill_id)
-                .join(t.payers, p.id == b.payer_id)
-            )
-            .where(
-                pay.biller_id == biller_id,
-                pay.business_date == day,
-                pay.status == PaymentStatus.CREDITED.value,
-            )
-            .order_by(pay.paid_at, pay.channel, pay.channel_txn_id, line.position)
-        ).all()
-        order: list[int] = []
-        heads: dict[int, tuple[str, str, str, int, int, datetime]] = {}
-        parts: dict[int, dict[str, list[int | str | None]]] = defaultdict(dict)
-        for row in rows:
-            if row.id not in heads:
-                order.append(row.id)
-                paid_at = as_utc(row.paid_at)
-                assert paid_at is not None
-                heads[row.id] = (
-                    row.channel,
-                    row.channel_txn_id,
-                    row.order_no,
-                    int(row.amount_fen),
-                    int(row.refunded_fen),
-                    paid_at,
-                )
-            entry = parts[row.id].setdefault(row.bill_no, [row.identifier, row.sub_unit, 0, 0])
-            slot = 3 if row.item_code == LATE_FEE_CODE else 2
-            current = entry[slot]
-            assert isinstance(current, int)
-            entry[slot] = current + int(row.line_fen)
-        result: list[DayPayment] = []
-        for payment_id in order:
-            lines = tuple(
-                DayLine(
-                    bill_no,
-                    str(v[0]),
-                    v[1] if isinstance(v[1], str) else None,
-                    int(v[2] or 0),
-                    int(v[3] or 0),
-                )
-                for bill_no, v in parts[payment_id].items()
-            )
-            result.append(DayPayment(*heads[payment_id], lines))
-        return result
+        rows = self.conn.execute(_DAY_LINES, {"biller_id": biller_id, "day": day}).all()
+        return _day_payments(rows)
 
     def bill_payments(self, bill_id: int) -> list[tuple[int, int]]:
         """Credited payments that paid something of the bill: (payment id, what they paid of it,
@@ -143,3 +114,41 @@ class SqlDaybook:
             paid[row.id] = paid.get(row.id, 0) + int(row.line_fen)
             room[row.id] = int(row.amount_fen) - int(row.refunded_fen)
         return [(pid, min(amount, room[pid])) for pid, amount in paid.items() if room[pid] > 0]
+
+
+def _day_payments(rows: Sequence[Any]) -> list[DayPayment]:
+    order: list[int] = []
+    heads: dict[int, tuple[str, str, str, int, int, datetime]] = {}
+    parts: dict[int, dict[str, list[int | str | None]]] = defaultdict(dict)
+    for row in rows:
+        if row.id not in heads:
+            order.append(row.id)
+            paid_at = as_utc(row.paid_at)
+            assert paid_at is not None
+            heads[row.id] = (
+                row.channel,
+                row.channel_txn_id,
+                row.order_no,
+                int(row.amount_fen),
+                int(row.refunded_fen),
+                paid_at,
+            )
+        entry = parts[row.id].setdefault(row.bill_no, [row.identifier, row.sub_unit, 0, 0])
+        slot = 3 if row.item_code == LATE_FEE_CODE else 2
+        current = entry[slot]
+        assert isinstance(current, int)
+        entry[slot] = current + int(row.line_fen)
+    result: list[DayPayment] = []
+    for payment_id in order:
+        lines = tuple(
+            DayLine(
+                bill_no,
+                str(v[0]),
+                v[1] if isinstance(v[1], str) else None,
+                int(v[2] or 0),
+                int(v[3] or 0),
+            )
+            for bill_no, v in parts[payment_id].items()
+        )
+        result.append(DayPayment(*heads[payment_id], lines))
+    return result

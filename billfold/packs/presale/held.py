@@ -71,20 +71,24 @@ def receive_unmatched(
             now=now,
         )
         assert held is not None  # the project row was locked before the check above
-        alert = {
-            "bureau_code": bureau_code,
-            "escrow_account": project.escrow_account_no,
-            "held_id": held_id_of(held),
-            "channel": channel,
-            "ref": ref,
-            "amount": format_yuan(amount_fen),
-            "amount_fen": amount_fen,
-            "reason": why,
-        }
-        uow.outbox.add("presale.alert", require_biller(uow, project.developer).id, alert, now)
+        developer = require_biller(uow, project.developer).id
+        uow.outbox.add("presale.alert", developer, _held_alert(project, held, why), now)
         uow.commit()
     log.warning("escrow payment held", bureau_code=bureau_code, ref=ref, reason=why)
     return held
+
+
+def _held_alert(project: Project, held: EscrowEntry, why: str) -> dict[str, object]:
+    return {
+        "bureau_code": project.bureau_code,
+        "escrow_account": project.escrow_account_no,
+        "held_id": held_id_of(held),
+        "channel": held.channel,
+        "ref": held.ref,
+        "amount": format_yuan(held.amount_fen),
+        "amount_fen": held.amount_fen,
+        "reason": why,
+    }
 
 
 @dataclass(frozen=True, slots=True)

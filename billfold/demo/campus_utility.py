@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from billfold.adapters.db import daybook
 from billfold.adapters.db.recon import SqlRecon
 from billfold.channels.autodebit import AutoDebit
 from billfold.channels.collect import ChannelRefused, Collector
@@ -279,7 +278,7 @@ def sandbox_statement(engine: Engine, biller: str, channel: str, day: date) -> b
     assert found.id is not None
     tz = found.timezone
     with engine.uow() as uow:
-        payments = daybook.day_payments(uow.conn, found.id, day)
+        payments = uow.daybook.day_payments(found.id, day)
         refunds = SqlRecon(uow.conn).engine_only_refunds(
             channel, "", start_of_business_day(day, tz), end_of_business_day(day, tz)
         )

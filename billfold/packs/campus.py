@@ -1,5 +1,5 @@
 """Campus tuition: roster import, scholarships and hardship waivers, withdrawals, the bursar's
-reports and per-student payment notices — over one engine, each write one transaction.
+reports and per-student payment notices — over the host's unit of work, each write one transaction.
 
 The pure parts live in :mod:`billfold.collection.roster` and :mod:`billfold.settlement.tuition`.
 """
@@ -7,19 +7,25 @@ The pure parts live in :mod:`billfold.collection.roster` and :mod:`billfold.sett
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import structlog
 
-from billfold.adapters.db import daybook
 from billfold.channels.qr_render import render_counter_sign
 from billfold.collection.bill import Bill
+from billfold.collection.bill_actions import (
+    BillCancellation,
+    WaiverRequest,
+    cancel_bill,
+    waive_bill,
+)
 from billfold.collection.bill_csv import decode_bill_file
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.refund import RefundRecord
+from billfold.collection.refunding import RefundRequest, refund_payment
 from billfold.collection.roster import (
     OFF_ROSTER,
     WITHDRAWN,
@@ -30,10 +36,12 @@ from billfold.collection.roster import (
     parse_roster,
     plan_bills,
 )
-from billfold.engine import Engine
 from billfold.errors import InvalidInput, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
+from billfold.packs import host as core
+from billfold.packs.host import Host
+from billfold.packs.ports import PacksUnitOfWork
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.tuition import Closed, StudentBill, write_bursar_reports
 
@@ -91,11 +99,11 @@ class Withdrawal:
 
 
 class Campus:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, host: Host) -> None:
+        self.host = host
 
     def _school(self, code: str) -> Biller:
-        biller = self.engine.biller(code)
+        biller = core.biller(self.host, code)
         if biller.kind is not BillerKind.SCHOOL:
             raise InvalidInput(f"biller: {code} is a {biller.kind.value}, not a school")
         return biller
@@ -122,33 +130,13 @@ class Campus:
         fee_items = parse_fee_items(decode_bill_file(fees), file_name=fees_name)
         students = parse_roster(decode_bill_file(roster), file_name=roster_name)
         planned = plan_bills(students, fee_items, term, file_name=roster_name)
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
-            stored = daybook.term_students(uow.conn, biller.id, term.name)
+        now = self.host.clock.now()
+        with self.host.uow() as uow:
+            stored = uow.daybook.term_students(biller.id, term.name)
             changes = diff_roster(term, planned, stored, remove_missing=remove_missing)
             if dry_run or not changes.changes_anything:
                 return changes
-            for student in changes.contact_updates:
-                daybook.update_contact(
-                    uow.conn, biller.id, student.student_no, student.name, student.guardian_phone
-                )
-            for old, _ in changes.bills_changed:
-                old.cancel("fees changed in a roster re-import; replaced by a new revision")
-                uow.bills.save(old, now)
-            for old in changes.bills_removed:
-                old.cancel(OFF_ROSTER)
-                uow.bills.save(old, now)
-            for plan in [*changes.bills_added, *(new for _, new in changes.bills_changed)]:
-                student = plan.student
-                payer = Payer(
-                    IdentifierKind.STUDENT_NO,
-                    student.student_no,
-                    student.name,
-                    student.guardian_phone,
-                )
-                plan.bill.biller_id = biller.id
-                plan.bill.payer_id = uow.payers.ensure(biller.id, payer, now)
-                uow.bills.add(plan.bill, plan.content_hash, now)
+            _write_changes(uow, biller, changes, now)
             uow.audit.append(
                 actor=actor,
                 action="import_roster",
@@ -166,8 +154,8 @@ class Campus:
     def current_bill(self, school: str, term: str, student_no: str) -> Bill:
         biller = self._school(school)
         assert biller.id is not None
-        with self.engine.uow() as uow:
-            known = daybook.term_students(uow.conn, biller.id, term).get(student_no)
+        with self.host.uow() as uow:
+            known = uow.daybook.term_students(biller.id, term).get(student_no)
         current = known.current if known else None
         if current is None:
             raise NotFound(f"student {student_no} has no open {term} bill at {school}")
@@ -190,13 +178,17 @@ class Campus:
         if not note.strip():
             raise InvalidInput(f"note: a {kind.label} needs a note saying why")
         bill = self.current_bill(school, term, student_no)
-        return self.engine.waive(
-            school,
-            bill.bill_no,
-            amount_fen,
-            reason=f"{kind.label}: {note.strip()}",
-            granted_by=approved_by,
-            item_code=item_code,
+        return waive_bill(
+            self.host.uow(),
+            self.host.clock,
+            WaiverRequest(
+                biller_code=school,
+                bill_no=bill.bill_no,
+                amount_fen=amount_fen,
+                reason=f"{kind.label}: {note.strip()}",
+                granted_by=approved_by,
+                item_code=item_code,
+            ),
         )
 
     def withdraw(
@@ -208,28 +200,41 @@ class Campus:
             raise InvalidInput("reason: a withdrawal needs a reason")
         bill = self.current_bill(school, term, student_no)
         assert bill.id is not None
-        with self.engine.uow() as uow:
-            paid = daybook.bill_payments(uow.conn, bill.id)
+        with self.host.uow() as uow:
+            paid = uow.daybook.bill_payments(bill.id)
         refunds = tuple(
-            self.engine.refund(
-                payment_id,
-                amount,
-                request_id=f"withdraw-{bill.bill_no}-{payment_id}",
-                reason=f"{WITHDRAWN}{reason.strip()}",
-                requested_by=by,
+            refund_payment(
+                self.host.uow(),
+                self.host.clock,
+                RefundRequest(
+                    payment_id=payment_id,
+                    amount_fen=amount,
+                    request_id=f"withdraw-{bill.bill_no}-{payment_id}",
+                    reason=f"{WITHDRAWN}{reason.strip()}",
+                    requested_by=by,
+                ),
             )
             for payment_id, amount in paid
             if amount > 0
         )
-        self.engine.cancel_bill(school, bill.bill_no, reason=f"{WITHDRAWN}{reason.strip()}", by=by)
+        cancel_bill(
+            self.host.uow(),
+            self.host.clock,
+            BillCancellation(
+                biller_code=school,
+                bill_no=bill.bill_no,
+                reason=f"{WITHDRAWN}{reason.strip()}",
+                by=by,
+            ),
+        )
         return Withdrawal(bill.bill_no, refunds, True)
 
     # -- reports -------------------------------------------------------------------------------
     def student_bills(self, school: str, term: str) -> list[StudentBill]:
         biller = self._school(school)
         assert biller.id is not None
-        with self.engine.uow() as uow:
-            stored = daybook.term_students(uow.conn, biller.id, term)
+        with self.host.uow() as uow:
+            stored = uow.daybook.term_students(biller.id, term)
         rows: list[StudentBill] = []
         for number, student in sorted(stored.items()):
             shown = student.current or (student.bills[-1] if student.bills else None)
@@ -257,8 +262,8 @@ class Campus:
     def day_payments(self, school: str, day: date) -> list[DayPayment]:
         biller = self._school(school)
         assert biller.id is not None
-        with self.engine.uow() as uow:
-            return daybook.day_payments(uow.conn, biller.id, day)
+        with self.host.uow() as uow:
+            return uow.daybook.day_payments(biller.id, day)
 
     def reports(
         self, school: str, term: str, day: date, out_dir: Path, *, mask: bool = True
@@ -289,13 +294,41 @@ class Campus:
         payload = self.notice_link(school, term, student_no, base_url=base_url)
         biller = self._school(school)
         bill = self.current_bill(school, term, student_no)
-        due = bill.amount_due_fen(self.engine.today(school))
+        due = bill.amount_due_fen(core.today(self.host, biller))
         if due <= 0:
             raise InvalidInput(f"student {student_no}: nothing is due on {bill.bill_no}")
-        with self.engine.uow() as uow:
+        with self.host.uow() as uow:
             payer = uow.payers.get(bill.payer_id)
         name = mask_name(payer.name if payer else None)
         caption = f"{term} 学杂费 {student_no} {name} 请用手机银行扫码缴费"
         return render_counter_sign(
             payload, f"{biller.name} 缴费通知", amount_fen=due, caption=caption
         )
+
+
+def _write_changes(
+    uow: PacksUnitOfWork, school: Biller, changes: RosterChanges, now: datetime
+) -> None:
+    """Contacts updated, changed and removed bills cancelled, new revisions added."""
+    assert school.id is not None
+    for student in changes.contact_updates:
+        uow.daybook.update_contact(
+            school.id, student.student_no, student.name, student.guardian_phone
+        )
+    for old, _ in changes.bills_changed:
+        old.cancel("fees changed in a roster re-import; replaced by a new revision")
+        uow.bills.save(old, now)
+    for old in changes.bills_removed:
+        old.cancel(OFF_ROSTER)
+        uow.bills.save(old, now)
+    for plan in [*changes.bills_added, *(new for _, new in changes.bills_changed)]:
+        student = plan.student
+        payer = Payer(
+            IdentifierKind.STUDENT_NO,
+            student.student_no,
+            student.name,
+            student.guardian_phone,
+        )
+        plan.bill.biller_id = school.id
+        plan.bill.payer_id = uow.payers.ensure(school.id, payer, now)
+        uow.bills.add(plan.bill, plan.content_hash, now)

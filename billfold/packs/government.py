@@ -14,20 +14,19 @@ from datetime import date
 
 import structlog
 
-from billfold.adapters.db.gov import SqlGov
-from billfold.adapters.db.schema import gov as schema_gov  # noqa: F401  (registers the tables)
-from billfold.clock import business_date
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.fines import FINE_PENALTY_RULE, FineQuote, quote_fine, validate_decision_no
+from billfold.collection.importer import add_bill
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.receipt import Receipt, ReceiptLine, masked_payer, receipt_no
-from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidInput, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.fee_catalogue import FeeItem, amount_on, current_items
 from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
+from billfold.packs import host as core
+from billfold.packs.host import Host, pk
 
 __all__ = ["Government"]
 
@@ -35,22 +34,22 @@ log = structlog.get_logger("billfold.government")
 
 
 class Government:
-    """The government-fees desk in front of one engine."""
+    """The government-fees desk over its host's unit of work (an Engine, or any runtime)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, host: Host) -> None:
+        self.host = host
 
     # -- the fee catalogue ---------------------------------------------------------------
     def set_fee(self, office: str, item: FeeItem, *, actor: str, reason: str = "") -> bool:
         """Add a catalogue entry (audited). The same entry again changes nothing (``False``);
         a different amount or name for an item and date already listed is refused."""
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
+        now = self.host.clock.now()
+        with self.host.uow() as uow:
             biller = require_biller(uow, office)
-            repo = SqlGov(uow.conn)
+            repo = uow.gov
             same_day = [
                 e
-                for e in repo.fee_items(_pk(biller))
+                for e in repo.fee_items(pk(biller))
                 if e.item_code == item.item_code and e.effective_from == item.effective_from
             ]
             if same_day:
@@ -61,7 +60,7 @@ class Government:
                     f"{format_yuan(same_day[0].amount_fen)} from {item.effective_from}; "
                     "add an entry with a later effective date instead"
                 )
-            repo.add_fee_item(_pk(biller), item, now)
+            repo.add_fee_item(pk(biller), item, now)
             uow.audit.append(
                 actor=actor,
                 action="gov.fee_item",
@@ -81,15 +80,15 @@ class Government:
 
     def catalogue(self, office: str, day: date | None = None) -> list[FeeItem]:
         """The items in force on ``day`` (default: the office's business date today)."""
-        with self.engine.uow() as uow:
+        with self.host.uow() as uow:
             biller = require_biller(uow, office)
-            entries = SqlGov(uow.conn).fee_items(_pk(biller))
+            entries = uow.gov.fee_items(pk(biller))
         return current_items(entries, day or self._today(biller))
 
     def fee(self, office: str, item_code: str, day: date | None = None) -> FeeItem:
-        with self.engine.uow() as uow:
+        with self.host.uow() as uow:
             biller = require_biller(uow, office)
-            entries = SqlGov(uow.conn).fee_items(_pk(biller))
+            entries = uow.gov.fee_items(pk(biller))
         return amount_on(entries, item_code, day or self._today(biller))
 
     def issue_fee_bill(
@@ -108,16 +107,16 @@ class Government:
         existing = self._existing(office, bill_no)
         if existing is not None:
             return existing
-        biller = self.engine.biller(office)
+        biller = core.biller(self.host, office)
         today = self._today(biller)
-        with self.engine.uow() as uow:
-            entries = SqlGov(uow.conn).fee_items(_pk(biller))
+        with self.host.uow() as uow:
+            entries = uow.gov.fee_items(pk(biller))
         items = []
         for position, code in enumerate(item_codes, start=1):
             entry = amount_on(entries, code, today)
             items.append(BillItem(entry.item_code, entry.name, entry.amount_fen, priority=position))
         bill = Bill(0, bill_no, 0, items, due_date=today, description=description)
-        return self.engine.add_bill(office, payer, bill)
+        return add_bill(self.host.uow(), self.host.clock, office, payer, bill)
 
     # -- fines ---------------------------------------------------------------------------
     def add_fine(
@@ -151,12 +150,12 @@ class Government:
             decision_no=decision_no,
             description=description,
         )
-        return self.engine.add_bill(office, payer, bill)
+        return add_bill(self.host.uow(), self.host.clock, office, payer, bill)
 
     def lookup_fine(self, decision_no: str) -> tuple[Biller, Bill, FineQuote]:
         """The unpaid fine with this decision number and what it costs now (fine + 加处罚款)."""
         value = decision_no.strip()
-        with self.engine.uow() as uow:
+        with self.host.uow() as uow:
             bills = [b for b in uow.bills.by_decision_no(value) if b.kind is BillKind.FINE]
             owners = {b.biller_id: uow.billers.get(b.biller_id) for b in bills}
         if not bills:
@@ -168,16 +167,16 @@ class Government:
         biller = owners[bill.biller_id]
         assert biller is not None and bill.due_date is not None
         quote = quote_fine(
-            value, bill.outstanding_fen, bill.due_date, self.engine.clock.now(), biller.timezone
+            value, bill.outstanding_fen, bill.due_date, self.host.clock.now(), biller.timezone
         )
         return biller, bill, quote
 
     # -- receipts ------------------------------------------------------------------------
     def issue_receipt(self, payment_id: int) -> Receipt:
         """The receipt of a credited payment; the same payment always gets the same one."""
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
-            repo = SqlGov(uow.conn)
+        now = self.host.clock.now()
+        with self.host.uow() as uow:
+            repo = uow.gov
             stored = repo.receipt_body(payment_id=payment_id)
             if stored is not None:
                 return Receipt.from_json(stored)
@@ -213,7 +212,7 @@ class Government:
                 lines=tuple(lines),
                 timezone=biller.timezone,
             )
-            repo.add_receipt(receipt.receipt_no, payment.id, _pk(biller), receipt.to_json(), now)
+            repo.add_receipt(receipt.receipt_no, payment.id, pk(biller), receipt.to_json(), now)
             kept = repo.receipt_body(payment_id=payment_id)
             uow.commit()
         assert kept is not None
@@ -221,29 +220,20 @@ class Government:
         return Receipt.from_json(kept)
 
     def receipt(self, number: str) -> Receipt:
-        with self.engine.uow() as uow:
-            body = SqlGov(uow.conn).receipt_body(receipt_no=number)
+        with self.host.uow() as uow:
+            body = uow.gov.receipt_body(receipt_no=number)
         if body is None:
             raise NotFound(f"receipt {number!r} does not exist")
         return Receipt.from_json(body)
 
     def receipts(self, office: str) -> list[Receipt]:
-        with self.engine.uow() as uow:
+        with self.host.uow() as uow:
             biller = require_biller(uow, office)
-            return [Receipt.from_json(b) for b in SqlGov(uow.conn).receipts(_pk(biller))]
+            return [Receipt.from_json(b) for b in uow.gov.receipts(pk(biller))]
 
     # -- helpers -------------------------------------------------------------------------
     def _today(self, biller: Biller) -> date:
-        return business_date(self.engine.clock.now(), biller.timezone)
+        return core.today(self.host, biller)
 
     def _existing(self, office: str, bill_no: str) -> Bill | None:
-        try:
-            return self.engine.bill(office, bill_no)
-        except NotFound:
-            self.engine.biller(office)  # an unknown office is still an error
-            return None
-
-
-def _pk(biller: Biller) -> int:
-    assert biller.id is not None
-    return biller.id
+        return core.find_bill(self.host, office, bill_no)  # an unknown office is an error

@@ -1,6 +1,6 @@
 """Utilities (water, electricity, gas): the arrears file in, prepaid top-ups, and the daily
-collection file back out — over one engine. Layouts and files: :mod:`billfold.settlement.
-utility_files` (pure)."""
+collection file back out — over the host's unit of work. Layouts and files:
+:mod:`billfold.settlement.utility_files` (pure)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from datetime import date
 
 import structlog
 
-from billfold.adapters.db import daybook
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.bill_csv import BillDraft, read_bill_csv
-from billfold.collection.importer import ImportMode, ImportReport
+from billfold.collection.importer import ImportMode, ImportReport, add_bill, import_bills
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.engine import Engine
-from billfold.errors import InvalidInput, NotFound
+from billfold.errors import InvalidInput
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.money import format_yuan
+from billfold.packs import host as core
+from billfold.packs.host import Host
 from billfold.settlement.utility_files import (
     Layout,
     arrears_bill_csv,
@@ -29,19 +29,19 @@ __all__ = ["collection_file_for", "import_arrears", "offer_topup"]
 log = structlog.get_logger("billfold.utility")
 
 
-def _utility(engine: Engine, code: str) -> Biller:
-    biller = engine.biller(code)
+def _utility(host: Host, code: str) -> Biller:
+    biller = core.biller(host, code)
     if biller.kind is not BillerKind.UTILITY:
         raise InvalidInput(f"biller: {code} is a {biller.kind.value}, not a utility")
     return biller
 
 
 def import_arrears(
-    engine: Engine, utility: str, data: bytes, layout: Layout, *, file_name: str = "arrears"
+    host: Host, utility: str, data: bytes, layout: Layout, *, file_name: str = "arrears"
 ) -> ImportReport:
     """Bills per 户号 from the utility's arrears file. A bad line rejects the whole file
     (every line named) and nothing is imported; the same file again creates nothing."""
-    biller = _utility(engine, utility)
+    biller = _utility(host, utility)
     assert biller.id is not None
     rows = parse_arrears(data, layout, file_name=file_name)
     text = arrears_bill_csv(rows, layout)
@@ -50,21 +50,22 @@ def import_arrears(
         for d in read_bill_csv(text, biller.id, IdentifierKind.ACCOUNT_NO)
         if isinstance(d, BillDraft)
     ]
-    with engine.uow() as uow:
+    with host.uow() as uow:
         stored = uow.bills.content_hashes(biller.id, [d.bill.bill_no for d in drafts])
     if len(drafts) == len(rows) and all(
         stored.get(d.bill.bill_no) == d.content_hash for d in drafts
     ):
         # the very same file again: nothing to import, nothing to record
         return ImportReport(file_name, ImportMode.ALL_OR_NOTHING, unchanged=len(drafts))
-    report: ImportReport = engine.import_bills(
-        utility, text.encode("utf-8"), file_name=file_name, encoding="utf-8"
+    report = import_bills(
+        host.uow(), host.clock, utility, text.encode("utf-8"), file_name=file_name, encoding="utf-8"
     )
+    log.info("arrears imported", biller=utility, file=file_name, created=report.created)
     return report
 
 
 def offer_topup(
-    engine: Engine,
+    host: Host,
     utility: str,
     account_no: str,
     period: str,
@@ -75,13 +76,10 @@ def offer_topup(
 ) -> Bill:
     """A prepaid top-up (预存) for ``account_no``: an open-amount bill the payer finds by 户号
     and pays any amount within ``min_fen``–``max_fen``. Offering it again returns it."""
-    _utility(engine, utility)
+    _utility(host, utility)
     bill_no = f"TU-{period}-{account_no}"
-    try:
-        found = engine.bill(utility, bill_no)
-    except NotFound:
-        pass
-    else:
+    found = core.find_bill(host, utility, bill_no)
+    if found is not None:
         if (found.open_min_fen, found.open_max_fen) != (min_fen, max_fen):
             raise InvalidInput(
                 f"top-up {bill_no} is offered with {format_yuan(found.open_min_fen or 0)}–"
@@ -100,15 +98,15 @@ def offer_topup(
         description="预存费用",
     )
     payer = Payer(IdentifierKind.ACCOUNT_NO, account_no, name)
-    return engine.add_bill(utility, payer, bill)
+    return add_bill(host.uow(), host.clock, utility, payer, bill)
 
 
-def collection_file_for(engine: Engine, utility: str, day: date, layout: Layout) -> bytes:
+def collection_file_for(host: Host, utility: str, day: date, layout: Layout) -> bytes:
     """The collection file of business date ``day`` in the utility's layout."""
-    biller = _utility(engine, utility)
+    biller = _utility(host, utility)
     assert biller.id is not None
-    with engine.uow() as uow:
-        payments = daybook.day_payments(uow.conn, biller.id, day)
+    with host.uow() as uow:
+        payments = uow.daybook.day_payments(biller.id, day)
     data = collection_file(day, payments, layout, tz=biller.timezone)
     log.info("collection file written", biller=utility, day=day.isoformat(), bytes=len(data))
     return data

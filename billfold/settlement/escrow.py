@@ -6,6 +6,19 @@ buyer's) until an ``assign`` moves it onto a contract; money out is a ``refund``
 (through the channel the buyer paid by) or a ``release`` to the developer. A release is
 allowed up to the cumulative share of the money received (less refunds) that the highest
 reached construction stage allows, and never beyond the balance.
+
+Every entry of the book is a balanced entry of the double-entry journal
+(:func:`journal_entry`) on the project's three accounts (sign convention of
+:mod:`billfold.collection.journal`: debit > 0):
+
+* ``escrow:<bureau code>`` — the money in the supervised account (asset);
+* ``escrow_buyers:<bureau code>`` — buyers' money in it not yet released (liability); each
+  posting carries the contract's bill id;
+* ``escrow_held:<bureau code>`` — money in it that names no contract yet (liability).
+
+A payment or assigned held money credits ``escrow_buyers``; a reversal, refund or release
+debits it; held money credits ``escrow_held`` until assigned. The stored book reads its
+amounts back from the journal, so the reports and the journal cannot disagree.
 """
 
 from __future__ import annotations
@@ -15,17 +28,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from billfold.collection.journal import JournalEntry, Posting
 from billfold.merchants.presale import Milestone
 from billfold.money import format_yuan
 from billfold.settlement.exports import Sheet
 
 __all__ = [
+    "ContractPayment",
+    "ContractRefund",
     "EntryKind",
     "EscrowEntry",
     "EscrowTotals",
     "ReleaseRefusal",
     "check_release",
     "contract_sheet",
+    "escrow",
+    "escrow_buyers",
+    "escrow_held",
+    "journal_entry",
     "reached_stage",
     "summary_sheet",
     "totals",
@@ -53,6 +73,74 @@ class EscrowEntry:
     occurred_at: datetime
     note: str = ""
     payment_id: int | None = None
+
+
+def escrow(bureau_code: str) -> str:
+    return f"escrow:{bureau_code}"
+
+
+def escrow_buyers(bureau_code: str) -> str:
+    return f"escrow_buyers:{bureau_code}"
+
+
+def escrow_held(bureau_code: str) -> str:
+    return f"escrow_held:{bureau_code}"
+
+
+def journal_memo(bureau_code: str, entry: EscrowEntry) -> str:
+    """The journal memo of a book entry: unique per project and number (≤ 200 characters)."""
+    return f"escrow {bureau_code} #{entry.seq:08d} {entry.kind.value} {entry.channel}/{entry.ref}"
+
+
+def journal_entry(bureau_code: str, entry: EscrowEntry, bill_id: int | None) -> JournalEntry:
+    """The balanced journal entry of a book entry; ``bill_id`` is the contract's bill (None
+    for held money and releases, which belong to no contract)."""
+    cash, buyers, held = escrow(bureau_code), escrow_buyers(bureau_code), escrow_held(bureau_code)
+    amount = entry.amount_fen
+    debit, credit = {
+        EntryKind.PAYMENT: (cash, buyers),
+        EntryKind.REVERSAL: (buyers, cash),
+        EntryKind.REFUND: (buyers, cash),
+        EntryKind.RELEASE: (buyers, cash),
+        EntryKind.HELD: (cash, held),
+        EntryKind.ASSIGN: (held, buyers),
+    }[entry.kind]
+    postings = [
+        Posting(debit, amount, bill_id if debit == buyers else None),
+        Posting(credit, -amount, bill_id if credit == buyers else None),
+    ]
+    return JournalEntry.build(
+        f"escrow_{entry.kind.value}", postings, journal_memo(bureau_code, entry)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ContractPayment:
+    """A credited or reversed payment of a contract's bill, as the sync books it."""
+
+    payment_id: int
+    channel: str
+    channel_txn_id: str
+    amount_fen: int
+    paid_at: datetime
+    status: str
+    contract_no: str
+    project_pk: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRefund:
+    """A succeeded refund of a contract payment, with the payment's channel transaction."""
+
+    refund_id: int
+    refund_no: str
+    amount_fen: int
+    completed_at: datetime
+    payment_id: int
+    channel: str
+    channel_txn_id: str
+    contract_no: str
+    project_pk: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +238,9 @@ def contract_sheet(
     day: date, contracts: Sequence[ContractRow], entries: Sequence[EscrowEntry]
 ) -> Sheet:
     """Per contract: price, received that day (payments less reversals, plus held money
-    assigned to it), received in all net of refunds, refunded that day (the last column, so
-    the earlier columns keep their places); then held money (no contract) and releases of
-    the day."""
+    assigned to it), received in all net of refunds, refunded that day; then held money (no
+    contract, in the last column 当日暂挂 — it is nobody's yet, so not 当日入账) and releases
+    of the day. Each money column sums to the summary's column of the same name."""
     rows: list[tuple[str | int | date | None, ...]] = []
     for c in contracts:
         mine = [e for e in entries if e.contract_no == c.contract_no]
@@ -169,14 +257,15 @@ def contract_sheet(
                 0,
                 cumulative,
                 today.refunded_fen,
+                0,
             )
         )
     for e in entries:
         if e.business_date != day or e.kind not in (EntryKind.HELD, EntryKind.RELEASE):
             continue
         label = "暂挂" if e.kind is EntryKind.HELD else "拨付"
-        received, released = (e.amount_fen, 0) if e.kind is EntryKind.HELD else (0, e.amount_fen)
-        rows.append((label, e.ref, "", e.note, 0, received, released, 0, 0))
+        held, released = (e.amount_fen, 0) if e.kind is EntryKind.HELD else (0, e.amount_fen)
+        rows.append((label, e.ref, "", e.note, 0, 0, released, 0, 0, held))
     return Sheet(
         f"监管账户日报 {day}",
         [
@@ -189,6 +278,7 @@ def contract_sheet(
             ("当日拨付", "money"),
             ("累计入账", "money"),
             ("当日退款", "money"),
+            ("当日暂挂", "money"),
         ],
         rows,
     )

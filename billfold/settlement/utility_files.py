@@ -27,8 +27,6 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import pairwise
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
@@ -36,6 +34,13 @@ from billfold.collection.bill_csv import LineError
 from billfold.errors import ImportFailed, InvalidInput
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.daybook import DayPayment
+from billfold.settlement.utility_layout import (
+    ARREARS_FIELDS,
+    ARREARS_REQUIRED,
+    COLLECTION_FIELDS,
+    Layout,
+    LayoutField,
+)
 
 __all__ = [
     "ARREARS_FIELDS",
@@ -49,123 +54,7 @@ __all__ = [
     "verify_collection_file",
 ]
 
-ARREARS_FIELDS = ("account_no", "amount", "due_date", "bill_no", "name", "period", "late_fee")
-ARREARS_REQUIRED = ("account_no", "amount", "due_date")
-COLLECTION_FIELDS = (
-    "date",
-    "seq",
-    "account_no",
-    "bill_no",
-    "principal",
-    "late_fee",
-    "amount",
-    "channel",
-    "txn_id",
-    "paid_at",
-)
 _NUMERIC = {"amount", "principal", "late_fee", "seq"}
-_CHECKSUMS = ("md5", "sha256")
-
-
-@dataclass(frozen=True, slots=True)
-class LayoutField:
-    name: str
-    start: int | None = None  # fixed: 1-based byte position
-    width: int | None = None  # fixed: bytes
-    column: str | None = None  # csv: header name
-    index: int | None = None  # csv without header: 1-based position
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    format: str
-    fields: tuple[LayoutField, ...]
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    header: bool = True
-    skip_lines: int = 0
-    amount_unit: str = "yuan"
-    date_format: str = "%Y-%m-%d"
-    time_format: str = "%Y%m%d%H%M%S"
-    trailer: str = "TOTAL|{count}|{sum}"
-    checksum: str = "md5"
-    checksum_line: str = "CHECKSUM|{algorithm}|{digest}"
-    line_end: str = "\r\n"
-    late_fee: str = "none"
-    item: str = "fee"
-    item_name: str = "费用"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, known: Sequence[str]) -> Layout:
-        """A layout, checked against the field names ``known`` (the arrears or the
-        collection fields); a mistake raises InvalidInput naming it."""
-        if not isinstance(data, Mapping):
-            raise InvalidInput("layout: must be an object with format and fields")
-        fmt = data.get("format")
-        if fmt not in ("csv", "fixed"):
-            raise InvalidInput(f"layout: format must be csv or fixed, not {fmt!r}")
-        allowed = {
-            "format", "fields", "encoding", "delimiter", "header", "skip_lines", "amount_unit",
-            "date_format", "time_format", "trailer", "checksum", "checksum_line", "line_end",
-            "late_fee", "item", "item_name",
-        }  # fmt: skip
-        extra = sorted(set(data) - allowed)
-        if extra:
-            raise InvalidInput(f"layout: unknown setting(s) {', '.join(extra)}")
-        raw = data.get("fields")
-        if not isinstance(raw, list) or not raw:
-            raise InvalidInput("layout: fields must be a non-empty list")
-        fields = tuple(_field(item, fmt, known) for item in raw)
-        names = [f.name for f in fields]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise InvalidInput(f"layout: field {repeated[0]!r} appears twice")
-        if fmt == "fixed":
-            spans = sorted((f.start or 0, (f.start or 0) + (f.width or 0), f.name) for f in fields)
-            for (_, end, left), (start, _, right) in pairwise(spans):
-                if start < end:
-                    raise InvalidInput(f"layout: fields {left!r} and {right!r} overlap")
-        layout = cls(
-            fmt, fields, **{k: v for k, v in data.items() if k not in ("format", "fields")}
-        )
-        try:
-            "x".encode(layout.encoding)
-        except LookupError:
-            raise InvalidInput(f"layout: unknown encoding {layout.encoding!r}") from None
-        if layout.amount_unit not in ("yuan", "fen"):
-            raise InvalidInput(
-                f"layout: amount_unit must be yuan or fen, not {layout.amount_unit!r}"
-            )
-        if layout.checksum not in _CHECKSUMS:
-            raise InvalidInput(f"layout: checksum must be md5 or sha256, not {layout.checksum!r}")
-        if fmt == "csv" and (len(layout.delimiter) != 1 or layout.delimiter in '\r\n"'):
-            raise InvalidInput(f"layout: delimiter {layout.delimiter!r} must be one character")
-        return layout
-
-    def named(self, name: str) -> LayoutField | None:
-        for item in self.fields:
-            if item.name == name:
-                return item
-        return None
-
-
-def _field(item: Any, fmt: str, known: Sequence[str]) -> LayoutField:
-    if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-        raise InvalidInput("layout: every field needs a name")
-    name = item["name"]
-    if name not in known:
-        raise InvalidInput(f"layout: unknown field {name!r}; known: {', '.join(known)}")
-    if fmt == "fixed":
-        start, width = item.get("start"), item.get("width")
-        if not isinstance(start, int) or not isinstance(width, int) or start < 1 or width < 1:
-            raise InvalidInput(f"layout: field {name!r} needs start and width (1 or more)")
-        return LayoutField(name, start=start, width=width)
-    column, index = item.get("column"), item.get("index")
-    if column is None and index is None:
-        raise InvalidInput(f"layout: field {name!r} needs a column or an index")
-    if index is not None and (not isinstance(index, int) or index < 1):
-        raise InvalidInput(f"layout: field {name!r}: index must be 1 or more")
-    return LayoutField(name, column=str(column) if column is not None else None, index=index)
 
 
 # -- the arrears file in ---------------------------------------------------------------------
@@ -202,54 +91,67 @@ def _decode(data: bytes, layout: Layout) -> str:
     return text
 
 
-def _records(text: str, layout: Layout) -> tuple[list[tuple[int, dict[str, str]]], list[LineError]]:
-    lines = text.splitlines()
+_Records = tuple[list[tuple[int, dict[str, str]]], list[LineError]]
+
+
+def _records(text: str, layout: Layout) -> _Records:
+    lines = text.splitlines()[layout.skip_lines :]
+    if layout.format == "fixed":
+        return _fixed_records(lines, layout)
+    return _csv_records(lines, layout)
+
+
+def _fixed_records(lines: list[str], layout: Layout) -> _Records:
     records: list[tuple[int, dict[str, str]]] = []
     errors: list[LineError] = []
-    first = layout.skip_lines
-    if layout.format == "fixed":
-        for number, raw in enumerate(lines[first:], start=first + 1):
-            if not raw.strip():
-                continue
-            encoded = raw.encode(layout.encoding)
-            values: dict[str, str] = {}
-            for item in layout.fields:
-                assert item.start is not None and item.width is not None
-                chunk = encoded[item.start - 1 : item.start - 1 + item.width]
-                try:
-                    values[item.name] = chunk.decode(layout.encoding).strip()
-                except UnicodeDecodeError:
-                    errors.append(
-                        LineError(number, item.name, "the field cuts a character in half")
-                    )
-            records.append((number, values))
-        return records, errors
-    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=layout.delimiter)
+    for number, raw in enumerate(lines, start=layout.skip_lines + 1):
+        if not raw.strip():
+            continue
+        encoded = raw.encode(layout.encoding)
+        values: dict[str, str] = {}
+        for item in layout.fields:
+            assert item.start is not None and item.width is not None
+            chunk = encoded[item.start - 1 : item.start - 1 + item.width]
+            try:
+                values[item.name] = chunk.decode(layout.encoding).strip()
+            except UnicodeDecodeError:
+                errors.append(LineError(number, item.name, "the field cuts a character in half"))
+        records.append((number, values))
+    return records, errors
+
+
+def _positions(layout: Layout, header: list[str] | None) -> dict[str, int] | str:
+    """Each field's 0-based column; the missing header column's name when one is missing."""
     positions: dict[str, int] = {}
-    header_line = first + 1
-    try:
-        if layout.header:
-            header = [h.strip() for h in next(reader)]
-            for item in layout.fields:
-                if item.column is not None:
-                    if item.column not in header:
-                        return [], [LineError(header_line, "header", f"no column {item.column!r}")]
-                    positions[item.name] = header.index(item.column)
-                else:
-                    assert item.index is not None
-                    positions[item.name] = item.index - 1
+    for item in layout.fields:
+        if header is not None and item.column is not None:
+            if item.column not in header:
+                return item.column
+            positions[item.name] = header.index(item.column)
+        elif item.index is None:
+            raise InvalidInput(
+                f"layout: field {item.name!r} needs an index (the file has no header)"
+            )
         else:
-            for item in layout.fields:
-                if item.index is None:
-                    raise InvalidInput(
-                        f"layout: field {item.name!r} needs an index (the file has no header)"
-                    )
-                positions[item.name] = item.index - 1
+            positions[item.name] = item.index - 1
+    return positions
+
+
+def _csv_records(lines: list[str], layout: Layout) -> _Records:
+    first = layout.skip_lines
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=layout.delimiter)
+    records: list[tuple[int, dict[str, str]]] = []
+    errors: list[LineError] = []
+    try:
+        header = [h.strip() for h in next(reader)] if layout.header else None
+        positions = _positions(layout, header)
+        if isinstance(positions, str):
+            return [], [LineError(first + 1, "header", f"no column {positions!r}")]
+        wanted = max(positions.values()) + 1
         for row in reader:
             number = first + reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            wanted = max(positions.values()) + 1
             if len(row) < wanted:
                 errors.append(
                     LineError(number, "row", f"expected at least {wanted} fields, found {len(row)}")
@@ -257,7 +159,7 @@ def _records(text: str, layout: Layout) -> tuple[list[tuple[int, dict[str, str]]
                 continue
             records.append((number, {n: row[i].strip() for n, i in positions.items()}))
     except StopIteration:
-        return [], [LineError(header_line, "header", "the file is empty")]
+        return [], [LineError(first + 1, "header", "the file is empty")]
     except csv.Error as exc:
         errors.append(LineError(first + reader.line_num, "row", f"malformed CSV: {exc}"))
     return records, errors

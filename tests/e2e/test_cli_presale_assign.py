@@ -40,6 +40,8 @@ def test_a_supervisor_assigns_held_money_to_a_contract_once(engine: Engine, db_u
     )
     assert code == 1 and stderr.strip() == "error: held_id: no money is held as 'bank/NOPE'"
     assert [e.kind for e in desk.entries(BUREAU_CODE)] == [EntryKind.HELD, EntryKind.ASSIGN]
+    assert engine.bill(DEVELOPER, A).paid_fen == 120_000  # the buyer's bill is paid, once
+    assert engine.check_books() == []
 
 
 def test_sync_and_balance_name_the_refunds(engine: Engine, db_url: str) -> None:

@@ -56,11 +56,12 @@ def test_presale_escrow_from_contracts_to_the_daily_report(engine: Engine, tmp_p
     out = tmp_path / "presale"
     detail = (out / "escrow-JG2026-0088-20260901.csv").read_text("utf-8-sig").splitlines()
     assert detail[1:] == [
-        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,936000.00,0.00,936000.00,0.00",
-        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,895500.00,0.00,895500.00,0.00",
-        "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,0.00,0.00,0.00,0.00",
-        "暂挂,TRF-20260901-0001,,no contract named; payer 转账 未注明合同,0.00,50000.00,0.00,0.00,0.00",
-        "拨付,REL-LJY-0001,,基础工程款,0.00,0.00,500000.00,0.00,0.00",
+        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,936000.00,0.00,936000.00,0.00,0.00",
+        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,895500.00,0.00,895500.00,0.00,0.00",
+        "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,0.00,0.00,0.00,0.00,0.00",
+        "暂挂,TRF-20260901-0001,,no contract named; payer 转账 未注明合同,0.00,0.00,0.00,0.00,0.00,"
+        "50000.00",
+        "拨付,REL-LJY-0001,,基础工程款,0.00,0.00,500000.00,0.00,0.00,0.00",
     ]
     head = (out / "escrow-JG2026-0088-20260901-summary.csv").read_text("utf-8-sig").splitlines()
     assert head[1] == (
@@ -72,6 +73,10 @@ def test_presale_escrow_from_contracts_to_the_daily_report(engine: Engine, tmp_p
     payout = (out / "payout-ST20260901-demo-developer-1.csv").read_text("utf-8-sig")
     assert "1,3301040160000088,丽景苑一期预售资金监管专户,示范银行杭州分行,1831500.00," in payout
     assert engine.check_books() == []
+    balance = engine.trial_balance()  # the summary's balance and held money are the journal's
+    assert balance["escrow_buyers:JG2026-0088"] == -133_150_000
+    assert balance["escrow_held:JG2026-0088"] == -5_000_000
+    assert balance["escrow:JG2026-0088"] == 138_150_000
 
 
 def test_running_the_presale_scenario_twice_changes_nothing(engine: Engine, tmp_path: Path) -> None:

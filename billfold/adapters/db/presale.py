@@ -1,5 +1,12 @@
-"""Supervised presale projects, milestones, contracts, the escrow ledger and the bureau
-pushes in the database."""
+"""Supervised presale projects, milestones, contracts, the escrow book and the bureau pushes
+in the database.
+
+The book (``escrow_entries``) numbers, dates and references each movement; its money is the
+journal entry the row points at (``journal_entry_id``), so :meth:`SqlPresale.entries` reads
+every amount from the journal's postings. The journal port returns no ids: the entry just
+posted is found by its memo, unique per project and number
+(:func:`billfold.settlement.escrow.journal_memo`).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.orders import _insert
 from billfold.adapters.db.schema import presale as s
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.refund import RefundStatus
 from billfold.merchants.presale import Contract, Milestone, Project
-from billfold.settlement.escrow import EntryKind, EscrowEntry
+from billfold.settlement.escrow import ContractPayment, ContractRefund, EntryKind, EscrowEntry
 
 __all__ = ["PushRow", "SqlPresale"]
 
@@ -39,6 +45,19 @@ def _project(row: Row[Any]) -> Project:
         row.escrow_account_no,
         int(row.id),
     )
+
+
+_J, _JP = t.journal_entries, t.journal_postings
+#: Per journal entry, its amount: what its postings debit (= what they credit).
+_AMOUNTS = (
+    select(_JP.c.entry_id, func.sum(_JP.c.amount_fen).label("amount_fen"))
+    .where(_JP.c.amount_fen > 0)
+    .group_by(_JP.c.entry_id)
+    .subquery()
+)
+_BOOK = select(_E, _AMOUNTS.c.amount_fen).join(
+    _AMOUNTS, _AMOUNTS.c.entry_id == _E.c.journal_entry_id
+)
 
 
 def _entry(row: Row[Any]) -> EscrowEntry:
@@ -160,7 +179,8 @@ class SqlPresale:
 
     # -- the escrow ledger ---------------------------------------------------------------
     def entries(self, project_pk: int) -> list[EscrowEntry]:
-        rows = self.conn.execute(select(_E).where(_E.c.project_pk == project_pk).order_by(_E.c.seq))
+        """The project's book, in order, every amount read from the journal."""
+        rows = self.conn.execute(_BOOK.where(_E.c.project_pk == project_pk).order_by(_E.c.seq))
         return [_entry(r) for r in rows]
 
     def has_entry(self, kind: EntryKind, channel: str, ref: str) -> bool:
@@ -171,7 +191,7 @@ class SqlPresale:
 
     def entry(self, kind: EntryKind, channel: str, ref: str) -> tuple[int, EscrowEntry] | None:
         """The entry booked as (kind, channel, ref), with its project's key."""
-        query = select(_E).where(_E.c.kind == kind.value, _E.c.channel == channel, _E.c.ref == ref)
+        query = _BOOK.where(_E.c.kind == kind.value, _E.c.channel == channel, _E.c.ref == ref)
         row = self.conn.execute(query).first()
         return None if row is None else (int(row.project_pk), _entry(row))
 
@@ -181,10 +201,17 @@ class SqlPresale:
         ).scalar()
         return int(top or 0) + 1
 
-    def add_entry(self, project_pk: int, entry: EscrowEntry) -> int | None:
-        """Insert the entry; ``None`` when its (kind, channel, ref) is booked already."""
-        stmt = (
-            _insert(self.conn, _E)
+    def add_entry(self, project_pk: int, entry: EscrowEntry, journal_memo: str) -> int:
+        """Number the entry whose journal entry (memo ``journal_memo``) was just posted in this
+        transaction. A second entry with the same (kind, channel, ref) — a release request id
+        again — or the same number is refused by the database (IntegrityError)."""
+        journal_id = self.conn.execute(
+            select(func.max(_J.c.id)).where(_J.c.memo == journal_memo)
+        ).scalar()
+        if journal_id is None:
+            raise LookupError(f"no journal entry {journal_memo!r} to book")
+        pk = self.conn.execute(
+            _E.insert()
             .values(
                 project_pk=project_pk,
                 seq=entry.seq,
@@ -193,18 +220,22 @@ class SqlPresale:
                 ref=entry.ref,
                 payment_id=entry.payment_id,
                 contract_no=entry.contract_no,
-                amount_fen=entry.amount_fen,
+                journal_entry_id=int(journal_id),
                 business_date=entry.business_date,
                 occurred_at=entry.occurred_at,
                 note=entry.note[:300],
             )
-            .on_conflict_do_nothing(index_elements=["kind", "channel", "ref"])
             .returning(_E.c.id)
-        )
-        pk = self.conn.execute(stmt).scalar()
-        return None if pk is None else int(pk)
+        ).scalar_one()
+        return int(pk)
 
-    def contract_payments(self) -> list[Row[Any]]:
+    def contract_bill(self, contract_no: str) -> int | None:
+        bill_id = self.conn.execute(
+            select(_C.c.bill_id).where(_C.c.contract_no == contract_no)
+        ).scalar()
+        return None if bill_id is None else int(bill_id)
+
+    def contract_payments(self) -> list[ContractPayment]:
         """Every credited or reversed payment of a contract bill, with its project."""
         p, o, ol = t.payments, t.orders, t.order_lines
         query = (
@@ -225,9 +256,21 @@ class SqlPresale:
             .distinct()
             .order_by(p.c.id)
         )
-        return list(self.conn.execute(query))
+        return [
+            ContractPayment(
+                int(r.id),
+                r.channel,
+                r.channel_txn_id,
+                int(r.amount_fen),
+                r.paid_at,
+                r.status,
+                r.contract_no,
+                int(r.project_pk),
+            )
+            for r in self.conn.execute(query)
+        ]
 
-    def contract_refunds(self) -> list[Row[Any]]:
+    def contract_refunds(self) -> list[ContractRefund]:
         """Every succeeded refund of a contract bill's payment, with the payment's channel
         transaction and its project, in the order the refunds were made."""
         r, p, o, ol = t.refunds, t.payments, t.orders, t.order_lines
@@ -252,7 +295,20 @@ class SqlPresale:
             .distinct()
             .order_by(r.c.id)
         )
-        return list(self.conn.execute(query))
+        return [
+            ContractRefund(
+                int(r.id),
+                r.refund_no,
+                int(r.amount_fen),
+                r.completed_at or r.created_at,
+                int(r.payment_id),
+                r.channel,
+                r.channel_txn_id,
+                r.contract_no,
+                int(r.project_pk),
+            )
+            for r in self.conn.execute(query)
+        ]
 
     # -- pushes to the bureau ------------------------------------------------------------
     def add_push(

@@ -3,7 +3,8 @@
 ``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
 repositories (billers … channels) are made when the block opens; the repositories of the
 settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
-``mandates``, ``pos``) are made on first use, so the confirmation path pays nothing for them.
+``daybook``, ``mandates``, ``pos``) are made on first use, so the confirmation path pays
+nothing for them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.mandates import SqlMandates
@@ -83,6 +85,10 @@ class SqlUnitOfWork:
         return SqlGov(self.conn)
 
     @cached_property
+    def daybook(self) -> SqlDaybook:
+        return SqlDaybook(self.conn)
+
+    @cached_property
     def mandates(self) -> SqlMandates:
         return SqlMandates(self.conn)
 
@@ -91,7 +97,7 @@ class SqlUnitOfWork:
         return SqlPos(self.conn)
 
     def _forget_lazy(self) -> None:
-        for name in ("recon", "settlement", "presale", "gov", "mandates", "pos"):
+        for name in ("recon", "settlement", "presale", "gov", "daybook", "mandates", "pos"):
             self.__dict__.pop(name, None)
 
     def __exit__(

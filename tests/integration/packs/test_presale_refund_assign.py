@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.schema import presale as s
 from billfold.demo.gov_presale import BUREAU_CODE, CONTRACTS, DEVELOPER, setup_presale
 from billfold.engine import Engine
@@ -20,6 +19,7 @@ from billfold.errors import Conflict, InvalidInput, NotFound
 from billfold.merchants.biller import Biller, BillerKind, SubUnit, SubUnitKind
 from billfold.merchants.presale import Contract, Project
 from billfold.packs.presale import PresaleDesk, ReleaseRefused
+from billfold.packs.presale.sync import book_refund
 from billfold.settlement.escrow import EntryKind
 
 A, B, C = (c.contract_no for c in CONTRACTS)
@@ -140,13 +140,12 @@ def test_a_booking_raced_by_another_sync_adds_nothing_and_alerts_nothing(
     desk.sync()
     refund(engine, paid, 1_000_000, "RF-4")
     with engine.uow() as uow:
-        repo = SqlPresale(uow.conn)
-        (row,) = repo.contract_refunds()
-        project = repo.project(BUREAU_CODE)
+        (row,) = uow.presale.contract_refunds()
+        project = uow.presale.project(BUREAU_CODE)
         assert project is not None
         now = engine.clock.now()
-        assert desk._book_refund(uow, repo, project, row, now) == 1
-        assert desk._book_refund(uow, repo, project, row, now) == 0  # the other sync won
+        assert book_refund(uow, project, row, now) == 1
+        assert book_refund(uow, project, row, now) == 0  # the other sync won
         uow.commit()
     assert [e.kind for e in desk.entries(BUREAU_CODE)] == [EntryKind.PAYMENT, EntryKind.REFUND]
     assert counts(engine)["pushes"] == 2 and desk.sync().refunds == 0
@@ -207,12 +206,13 @@ def test_the_daily_report_shows_refunds_per_contract_and_in_the_summary(
     desk.sync()
     detail, summary = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path)
     lines = detail.read_text("utf-8-sig").splitlines()
-    assert lines[0].endswith(",累计入账,当日退款")
-    assert (
-        lines[1]
-        == "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,100000.00,0.00,75000.00,25000.00"
+    assert lines[0].endswith(",累计入账,当日退款,当日暂挂")
+    assert lines[1] == (
+        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,100000.00,0.00,75000.00,25000.00,0.00"
     )
-    assert lines[2] == "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00"
+    assert lines[2] == (
+        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00,0.00"
+    )
     head, row = summary.read_text("utf-8-sig").splitlines()
     assert head.endswith(",期末余额,暂挂金额,当日退款")
     assert row == (
@@ -260,8 +260,8 @@ def test_assigned_money_counts_for_the_contract_in_the_daily_report(
     desk.assign_held("bank/TRF-2", C, "ops", "核实")
     detail, summary = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path)
     lines = detail.read_text("utf-8-sig").splitlines()
-    assert lines[3] == "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,3.00,0.00,3.00,0.00"
-    assert lines[4] == "暂挂,TRF-2,,no contract named,0.00,3.00,0.00,0.00,0.00"
+    assert lines[3] == "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,3.00,0.00,3.00,0.00,0.00"
+    assert lines[4] == "暂挂,TRF-2,,no contract named,0.00,0.00,0.00,0.00,0.00,3.00"
     assert summary.read_text("utf-8-sig").splitlines()[1] == (
         "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,3.00,0.00,3.00,0.00,0.00"
     )

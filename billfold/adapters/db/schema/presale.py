@@ -1,8 +1,10 @@
 """Tables of presale-fund supervision (预售资金监管): supervised projects, their construction
 milestones, buyers' contracts, the escrow ledger and the pushes to the housing bureau.
 
-Defined on the one :data:`billfold.adapters.db.schema.metadata`; migration 0007 creates them.
-Every table reaches ``billers`` through its foreign keys.
+Defined on the one :data:`billfold.adapters.db.schema.metadata`; migration 0006 creates them.
+Every table reaches ``billers`` through its foreign keys. Since migration 0009 the book's
+amounts live only in the journal: an ``escrow_entries`` row numbers and references one
+journal entry (``journal_entry_id``, unique), whose postings carry the money.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ escrow_entries = Table(
     Column("ref", String(64), nullable=False),  # channel transaction id, or release request id
     Column("payment_id", Id, ForeignKey("payments.id")),
     Column("contract_no", String(64)),
-    Column("amount_fen", Money(), nullable=False),
+    # the journal entry holding the money (nullable only because SQLite cannot add a NOT
+    # NULL column to a table with rows; every entry booked has it)
+    Column("journal_entry_id", Id, index=True, unique=True),
     Column("business_date", Date, nullable=False),
     Column("occurred_at", TS, nullable=False),
     Column("note", String(300), nullable=False),

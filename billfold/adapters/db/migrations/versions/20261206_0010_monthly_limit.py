@@ -1,7 +1,7 @@
 """a monthly limit per biller
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-06
 
 ``billers.monthly_limit_fen``: what a biller may have ordered in one calendar month of
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -27,5 +27,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("billers") as batch:
-        batch.drop_column("monthly_limit_fen")
+    # a plain DROP COLUMN (SQLite >= 3.35 has it): a batch copy would drop and recreate
+    # `billers`, which rows in other tables reference
+    op.drop_column("billers", "monthly_limit_fen")

@@ -43,9 +43,10 @@ from billfold.adapters.db.schema import settlement as st
 from billfold.adapters.db.statement_stage import STAGE, line_from_row
 from billfold.settlement.banking import Promise
 from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
-from billfold.settlement.reconcile import HOLDING, EnginePayment, EngineRefund, StatementTotals
+from billfold.settlement.engine_records import HOLDING, EnginePayment, EngineRefund
 from billfold.settlement.run import ReconRun, RunKind, RunStatus
 from billfold.settlement.statement import StatementLine
+from billfold.settlement.totals import StatementTotals
 
 __all__ = ["SqlRecon", "stage"]
 
@@ -226,6 +227,24 @@ class SqlRecon:
         ).all()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def channel_billers(self, channel: str, day: date) -> list[tuple[int, str]]:
+        """(biller id, merchant id) of every biller that takes ``channel`` or has a payment
+        on it on ``day``; the merchant id is '' when the biller's configuration names none
+        (or it has none)."""
+        cc = t.channel_configs.c
+        configured = self.conn.execute(
+            select(cc.biller_id, cc.merchant_id).where(cc.channel == channel)
+        ).all()
+        found = {(int(b), str(m or "")) for b, m in configured}
+        known = {b for b, _ in found}
+        paying = self.conn.execute(
+            select(_P.c.biller_id)
+            .where(_P.c.channel == channel, _P.c.business_date == day, _P.c.biller_id.is_not(None))
+            .distinct()
+        ).scalars()
+        found.update((int(b), "") for b in paying if int(b) not in known)
+        return sorted(found)
+
     def timezones(self) -> list[str]:
         return sorted(
             str(tz) for tz in self.conn.execute(select(t.billers.c.timezone).distinct()).scalars()
@@ -405,10 +424,12 @@ class SqlRecon:
         for i in range(0, len(rows), 5000):
             self.conn.execute(st.recon_discrepancies.insert(), rows[i : i + 5000])
 
-    def discrepancy(self, discrepancy_id: int) -> Discrepancy | None:
-        row = self.conn.execute(
-            select(st.recon_discrepancies).where(st.recon_discrepancies.c.id == discrepancy_id)
-        ).first()
+    def discrepancy(self, discrepancy_id: int, *, lock: bool = False) -> Discrepancy | None:
+        """One discrepancy; ``lock`` holds its row (PostgreSQL) until the transaction ends."""
+        q = select(st.recon_discrepancies).where(st.recon_discrepancies.c.id == discrepancy_id)
+        if lock and self.postgresql:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
         return _discrepancy(row) if row is not None else None
 
     def discrepancies(
@@ -522,10 +543,10 @@ class SqlRecon:
         if rows:
             self.conn.execute(st.bank_settlements.insert(), list(rows))
 
-    def bank_settlements(self, bank_run_id: int) -> list[Row[Any]]:
+    def bank_settlements(self, bank_run_id: int) -> list[dict[str, Any]]:
         b = st.bank_settlements.c
         q = select(st.bank_settlements).where(b.bank_run_id == bank_run_id).order_by(b.id)
-        return list(self.conn.execute(q).all())
+        return [dict(row._mapping) for row in self.conn.execute(q)]
 
 
 def _run(row: Row[Any] | None) -> ReconRun | None:

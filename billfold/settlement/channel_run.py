@@ -119,29 +119,12 @@ def reconcile_channel(
         return existing_run(runtime, seen)
     now = runtime.clock.now()
     with runtime.uow() as uow:
-        request = ParseRequest(
-            statement.format,
-            channel,
-            name,
-            statement.on_error,
-            statement.encoding,
-            statement.column_map,
-        )
-        errors = uow.statements.stage(
-            statement.source, request, workers=statement.workers, progress=statement.progress
-        )
+        errors = _stage(uow, statement, channel, name)
         scope = run_scope(uow.recon, channel, day, statement.merchant_id)
         head = RunHeader(
-            RunKind.CHANNEL,
-            channel,
-            scope.merchant,
-            day,
-            statement.format,
-            name,
-            sha,
-            scope.timezone,
-            _checks_fees(statement),
-        )
+            RunKind.CHANNEL, channel, scope.merchant, day, statement.format, name, sha,
+            scope.timezone, _checks_fees(statement),
+        )  # fmt: skip
         uow.recon.lock_slot(RunKind.CHANNEL, channel, scope.merchant, day)
         current = uow.recon.current_run(RunKind.CHANNEL, channel, scope.merchant, day)
         if current is not None and current.file_sha256 == sha:
@@ -158,6 +141,23 @@ def reconcile_channel(
         discrepancies=len(result.discrepancies),
     )
     return result
+
+
+def _stage(
+    uow: SettlementUnitOfWork, statement: ChannelStatement, channel: str, name: str
+) -> list[LineError]:
+    """Load the statement into the run's staging table; returns the quarantined lines."""
+    request = ParseRequest(
+        statement.format,
+        channel,
+        name,
+        statement.on_error,
+        statement.encoding,
+        statement.column_map,
+    )
+    return uow.statements.stage(
+        statement.source, request, workers=statement.workers, progress=statement.progress
+    )
 
 
 def _store(

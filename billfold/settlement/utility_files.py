@@ -202,49 +202,49 @@ def _decode(data: bytes, layout: Layout) -> str:
     return text
 
 
-def _records(text: str, layout: Layout) -> tuple[list[tuple[int, dict[str, str]]], list[LineError]]:
+Records = list[tuple[int, dict[str, str]]]
+
+
+def _records(text: str, layout: Layout) -> tuple[Records, list[LineError]]:
     lines = text.splitlines()
-    records: list[tuple[int, dict[str, str]]] = []
-    errors: list[LineError] = []
     first = layout.skip_lines
     if layout.format == "fixed":
-        for number, raw in enumerate(lines[first:], start=first + 1):
-            if not raw.strip():
-                continue
-            encoded = raw.encode(layout.encoding)
-            values: dict[str, str] = {}
-            for item in layout.fields:
-                assert item.start is not None and item.width is not None
-                chunk = encoded[item.start - 1 : item.start - 1 + item.width]
-                try:
-                    values[item.name] = chunk.decode(layout.encoding).strip()
-                except UnicodeDecodeError:
-                    errors.append(
-                        LineError(number, item.name, "the field cuts a character in half")
-                    )
-            records.append((number, values))
-        return records, errors
-    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=layout.delimiter)
-    positions: dict[str, int] = {}
+        return _fixed_records(lines[first:], first, layout)
+    return _delimited_records(lines[first:], first, layout)
+
+
+def _fixed_records(lines: list[str], first: int, layout: Layout) -> tuple[Records, list[LineError]]:
+    """Fixed-width lines: each field is cut by its byte position in the file's encoding."""
+    records: Records = []
+    errors: list[LineError] = []
+    for number, raw in enumerate(lines, start=first + 1):
+        if not raw.strip():
+            continue
+        encoded = raw.encode(layout.encoding)
+        values: dict[str, str] = {}
+        for item in layout.fields:
+            assert item.start is not None and item.width is not None
+            chunk = encoded[item.start - 1 : item.start - 1 + item.width]
+            try:
+                values[item.name] = chunk.decode(layout.encoding).strip()
+            except UnicodeDecodeError:
+                errors.append(LineError(number, item.name, "the field cuts a character in half"))
+        records.append((number, values))
+    return records, errors
+
+
+def _delimited_records(
+    lines: list[str], first: int, layout: Layout
+) -> tuple[Records, list[LineError]]:
+    """Delimited lines: each field by its header column or its index."""
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=layout.delimiter)
+    records: Records = []
+    errors: list[LineError] = []
     header_line = first + 1
     try:
-        if layout.header:
-            header = [h.strip() for h in next(reader)]
-            for item in layout.fields:
-                if item.column is not None:
-                    if item.column not in header:
-                        return [], [LineError(header_line, "header", f"no column {item.column!r}")]
-                    positions[item.name] = header.index(item.column)
-                else:
-                    assert item.index is not None
-                    positions[item.name] = item.index - 1
-        else:
-            for item in layout.fields:
-                if item.index is None:
-                    raise InvalidInput(
-                        f"layout: field {item.name!r} needs an index (the file has no header)"
-                    )
-                positions[item.name] = item.index - 1
+        positions = _positions(reader, layout, header_line)
+        if isinstance(positions, LineError):
+            return [], [positions]
         for row in reader:
             number = first + reader.line_num
             if not any(cell.strip() for cell in row):
@@ -261,6 +261,29 @@ def _records(text: str, layout: Layout) -> tuple[list[tuple[int, dict[str, str]]
     except csv.Error as exc:
         errors.append(LineError(first + reader.line_num, "row", f"malformed CSV: {exc}"))
     return records, errors
+
+
+def _positions(reader: Any, layout: Layout, header_line: int) -> dict[str, int] | LineError:
+    """Where each field sits in a row (0-based); reads the header row when there is one."""
+    positions: dict[str, int] = {}
+    if not layout.header:
+        for item in layout.fields:
+            if item.index is None:
+                raise InvalidInput(
+                    f"layout: field {item.name!r} needs an index (the file has no header)"
+                )
+            positions[item.name] = item.index - 1
+        return positions
+    header = [h.strip() for h in next(reader)]
+    for item in layout.fields:
+        if item.column is not None:
+            if item.column not in header:
+                return LineError(header_line, "header", f"no column {item.column!r}")
+            positions[item.name] = header.index(item.column)
+        else:
+            assert item.index is not None
+            positions[item.name] = item.index - 1
+    return positions
 
 
 def _amount(text: str, layout: Layout, name: str) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     and_,
     delete,
     exists,
@@ -70,6 +71,58 @@ def reconciled(payment: Any = _P) -> ColumnElement[bool]:
         d.payment_id == payment.c.id, d.status == DiscrepancyStatus.OPEN.value
     )
     return and_(or_(statement, elsewhere), ~still_open)
+
+
+def _payments_due(
+    batch_id: int, biller_id: int, day: date, settle_unreconciled: bool
+) -> Select[Any]:
+    """Payments credited to the biller by ``day`` that no batch has claimed (reconciled ones
+    only, unless the biller settles unreconciled payments)."""
+    payments = select(
+        literal(batch_id), literal(ItemKind.PAYMENT.value), _P.c.id, _P.c.amount_fen, _P.c.fee_fen
+    ).where(
+        _P.c.biller_id == biller_id,
+        _P.c.status == "credited",
+        _P.c.business_date <= day,
+        ~_claimed(ItemKind.PAYMENT, _P.c.id),
+    )
+    return payments if settle_unreconciled else payments.where(reconciled())
+
+
+def _reversals_due(batch_id: int, biller_id: int) -> Select[Any]:
+    """Reversals of payments an earlier batch already settled."""
+    return select(
+        literal(batch_id),
+        literal(ItemKind.REVERSAL.value),
+        _P.c.id,
+        -_P.c.amount_fen,
+        -_P.c.fee_fen,
+    ).where(
+        _P.c.biller_id == biller_id,
+        _P.c.status == "reversed",
+        _claimed(ItemKind.PAYMENT, _P.c.id),
+        ~_claimed(ItemKind.REVERSAL, _P.c.id),
+    )
+
+
+def _refunds_due(batch_id: int, biller_id: int, before: datetime) -> Select[Any]:
+    """Refunds of the biller's credited payments decided before ``before``, unclaimed."""
+    return (
+        select(
+            literal(batch_id),
+            literal(ItemKind.REFUND.value),
+            _R.c.id,
+            -_R.c.amount_fen,
+            -_R.c.fee_fen,
+        )
+        .join(_P, _P.c.id == _R.c.payment_id)
+        .where(
+            _P.c.biller_id == biller_id,
+            _R.c.kind == "credited",
+            _R.c.created_at < before,
+            ~_claimed(ItemKind.REFUND, _R.c.id),
+        )
+    )
 
 
 class SqlSettlement:
@@ -252,49 +305,12 @@ class SqlSettlement:
     ) -> BatchTotals:
         """Claim every unsettled payment, refund and reversal of the biller due by ``day``."""
         cols = ("batch_id", "kind", "ref_id", "amount_fen", "fee_fen")
-        payments = select(
-            literal(batch_id),
-            literal(ItemKind.PAYMENT.value),
-            _P.c.id,
-            _P.c.amount_fen,
-            _P.c.fee_fen,
-        ).where(
-            _P.c.biller_id == biller_id,
-            _P.c.status == "credited",
-            _P.c.business_date <= day,
-            ~_claimed(ItemKind.PAYMENT, _P.c.id),
+        due = (
+            _payments_due(batch_id, biller_id, day, settle_unreconciled),
+            _reversals_due(batch_id, biller_id),
+            _refunds_due(batch_id, biller_id, refunds_before),
         )
-        if not settle_unreconciled:
-            payments = payments.where(reconciled())
-        reversals = select(
-            literal(batch_id),
-            literal(ItemKind.REVERSAL.value),
-            _P.c.id,
-            -_P.c.amount_fen,
-            -_P.c.fee_fen,
-        ).where(
-            _P.c.biller_id == biller_id,
-            _P.c.status == "reversed",
-            _claimed(ItemKind.PAYMENT, _P.c.id),
-            ~_claimed(ItemKind.REVERSAL, _P.c.id),
-        )
-        refunds = (
-            select(
-                literal(batch_id),
-                literal(ItemKind.REFUND.value),
-                _R.c.id,
-                -_R.c.amount_fen,
-                -_R.c.fee_fen,
-            )
-            .join(_P, _P.c.id == _R.c.payment_id)
-            .where(
-                _P.c.biller_id == biller_id,
-                _R.c.kind == "credited",
-                _R.c.created_at < refunds_before,
-                ~_claimed(ItemKind.REFUND, _R.c.id),
-            )
-        )
-        for query in (payments, reversals, refunds):
+        for query in due:
             self.conn.execute(insert(_I).from_select(cols, query))
         return self.totals(batch_id, biller_id, day)
 

@@ -260,35 +260,9 @@ def _ingest_parts(
     ]
     for proc in procs:
         proc.start()
-    errors: list[LineError] = []
-    finished = 0
     try:
         with StageWriter(conn) as writer:
-            while finished < len(procs):
-                try:
-                    message = channel.get(timeout=5)
-                except queue.Empty:
-                    dead = [p for p in procs if p.exitcode not in (None, 0)]
-                    if dead:
-                        raise RuntimeError(
-                            f"a statement parser process died (exit code {dead[0].exitcode})"
-                        ) from None
-                    continue
-                kind = message[0]
-                if kind in ("rows", "done") and progress is not None:
-                    progress(message[2])
-                if kind == "rows":
-                    writer.write(message[1])
-                elif kind == "error":
-                    if request.on_error == "reject":
-                        raise StatementError([message[1]])
-                    errors.append(message[1])
-                elif kind == "fatal":
-                    raise StatementError(message[1])
-                elif kind == "crash":
-                    raise RuntimeError(f"a statement parser process failed: {message[1]}")
-                else:
-                    finished += 1
+            errors = _drain(channel, procs, writer, request, progress)
     finally:
         for proc in procs:
             if proc.is_alive():
@@ -296,6 +270,45 @@ def _ingest_parts(
             proc.join(timeout=10)
         channel.close()
     return sorted(errors, key=lambda e: e.line)
+
+
+def _drain(
+    channel: Any,
+    procs: list[Any],
+    writer: StageWriter,
+    request: ParseRequest,
+    progress: Callable[[int], object] | None,
+) -> list[LineError]:
+    """Write the workers' rows as they come until every worker is done; a worker's fatal
+    error, a rejected line or a dead worker ends the load."""
+    errors: list[LineError] = []
+    finished = 0
+    while finished < len(procs):
+        try:
+            message = channel.get(timeout=5)
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(
+                    f"a statement parser process died (exit code {dead[0].exitcode})"
+                ) from None
+            continue
+        kind = message[0]
+        if kind in ("rows", "done") and progress is not None:
+            progress(message[2])
+        if kind == "rows":
+            writer.write(message[1])
+        elif kind == "error":
+            if request.on_error == "reject":
+                raise StatementError([message[1]])
+            errors.append(message[1])
+        elif kind == "fatal":
+            raise StatementError(message[1])
+        elif kind == "crash":
+            raise RuntimeError(f"a statement parser process failed: {message[1]}")
+        else:
+            finished += 1
+    return errors
 
 
 class SqlStatements:

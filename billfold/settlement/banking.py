@@ -150,6 +150,7 @@ def match_credits(
     used: set[int] = set()
     matches: list[BankMatch] = []
     found: list[Discrepancy] = []
+    ordered = sorted(promises, key=lambda p: (p.business_date, p.run_id))
     for line in lines:
         if not _is_credit(line):
             continue
@@ -157,13 +158,10 @@ def match_credits(
         booked = business_date(line.occurred_at, tz)
         open_ = [
             p
-            for p in sorted(promises, key=lambda p: (p.business_date, p.run_id))
+            for p in ordered
             if p.channel == channel and p.run_id not in used and p.business_date <= booked
         ]
-        hint = date_hint(line)
-        named = [p for p in open_ if p.business_date == hint] if hint else open_
-        exact = [p for p in named if p.net_fen == line.amount_fen]
-        target = exact[0] if exact else named[0] if (hint and named) or len(open_) == 1 else None
+        target = _promise_for(line, open_)
         if channel is None or target is None:
             matches.append(BankMatch(line, MatchStatus.UNEXPLAINED, channel))
             found.append(_unexplained(line, channel, open_))
@@ -173,26 +171,37 @@ def match_credits(
             matches.append(BankMatch(line, MatchStatus.SETTLED, channel, target))
             continue
         matches.append(BankMatch(line, MatchStatus.MISMATCH, channel, target))
-        found.append(
-            Discrepancy(
-                Code.SETTLEMENT_MISMATCH,
-                f"{channel} paid in {format_yuan(line.amount_fen)}; its statement for "
-                f"{target.business_date} promised {format_yuan(target.net_fen)}",
-                channel,
-                source_file=line.source_file,
-                source_line=line.source_line,
-                channel_txn_id=line.channel_txn_id,
-                order_no=line.order_no,
-                line_amount_fen=line.amount_fen,
-                engine_amount_fen=target.net_fen,
-                difference_fen=line.amount_fen - target.net_fen,
-                line_status=line.status.value,
-                currency=line.currency,
-                occurred_at=line.occurred_at,
-                counterparty=line.counterparty,
-            )
-        )
+        found.append(_mismatch(line, channel, target))
     return matches, found
+
+
+def _promise_for(line: StatementLine, open_: list[Promise]) -> Promise | None:
+    """The open promise a credit settles: of the date it names (or any), the same amount
+    first; a different amount only for a named date or a single open promise."""
+    hint = date_hint(line)
+    named = [p for p in open_ if p.business_date == hint] if hint else open_
+    exact = [p for p in named if p.net_fen == line.amount_fen]
+    return exact[0] if exact else named[0] if (hint and named) or len(open_) == 1 else None
+
+
+def _mismatch(line: StatementLine, channel: str, target: Promise) -> Discrepancy:
+    return Discrepancy(
+        Code.SETTLEMENT_MISMATCH,
+        f"{channel} paid in {format_yuan(line.amount_fen)}; its statement for "
+        f"{target.business_date} promised {format_yuan(target.net_fen)}",
+        channel,
+        source_file=line.source_file,
+        source_line=line.source_line,
+        channel_txn_id=line.channel_txn_id,
+        order_no=line.order_no,
+        line_amount_fen=line.amount_fen,
+        engine_amount_fen=target.net_fen,
+        difference_fen=line.amount_fen - target.net_fen,
+        line_status=line.status.value,
+        currency=line.currency,
+        occurred_at=line.occurred_at,
+        counterparty=line.counterparty,
+    )
 
 
 def _unexplained(line: StatementLine, channel: str | None, open_: list[Promise]) -> Discrepancy:

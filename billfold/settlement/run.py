@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from billfold.settlement.reconcile import StatementTotals
+from billfold.settlement.totals import StatementTotals
 
 __all__ = ["ReconRun", "RunKind", "RunStatus"]
 

@@ -1,6 +1,8 @@
 """Settlement use cases: draft, approve, pay and confirm what each biller is owed.
 
-:class:`Settler` works on an :class:`~billfold.engine.Engine`. A draft for (biller,
+:class:`Settler` works on a ``Runtime[SettlementUnitOfWork]`` (an
+:class:`~billfold.engine.Engine` is one) and reaches storage only through the unit of
+work's ports (:mod:`billfold.settlement.ports`). A draft for (biller,
 business date) claims every payment credited to the biller up to that date that no batch
 has settled yet — only reconciled ones unless the biller's profile says otherwise — the
 refunds made by the end of that date, and reversals of payments settled before. Its net
@@ -12,13 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from billfold.adapters.db.settlement import SqlSettlement
-from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import end_of_business_day
-from billfold.engine import Engine
+from billfold.collection.ports import Runtime
 from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.services import require_biller
@@ -32,6 +32,7 @@ from billfold.settlement.batch import (
     payout_rows,
     step_entry,
 )
+from billfold.settlement.ports import SettlementRepository, SettlementUnitOfWork
 from billfold.settlement.splits import (
     Part,
     Remainder,
@@ -65,18 +66,18 @@ def _batch_no(biller: Biller, day: date) -> str:
 
 
 class Settler:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, runtime: Runtime[SettlementUnitOfWork]) -> None:
+        self.runtime = runtime
 
-    def _uow(self) -> SqlUnitOfWork:
-        return self.engine.uow()
+    def _uow(self) -> SettlementUnitOfWork:
+        return self.runtime.uow()
 
     # -- profiles -----------------------------------------------------------------------------
     def profile(self, biller_code: str) -> Profile:
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
             assert biller.id is not None
-            found = SqlSettlement(uow.conn).profile(biller.id)
+            found = uow.settlement.profile(biller.id)
         if found is None:
             return Profile()
         unreconciled, remainder, rules = found
@@ -88,11 +89,11 @@ class Settler:
         """Store a biller's settlement settings (audited). Split rules are checked now."""
         if profile.splits:
             validate(profile.splits, profile.remainder)
-        now = self.engine.clock.now()
+        now = self.runtime.clock.now()
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
             assert biller.id is not None
-            repo = SqlSettlement(uow.conn)
+            repo = uow.settlement
             before = repo.profile(biller.id)
             repo.save_profile(
                 biller.id,
@@ -125,42 +126,15 @@ class Settler:
         """Draft (or redraft) the batch of ``biller_code`` for ``business_date``."""
         if not by.strip():
             raise InvalidInput("by: say who drafts the batch")
-        now = self.engine.clock.now()
+        now = self.runtime.clock.now()
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
             assert biller.id is not None
-            repo = SqlSettlement(uow.conn)
+            repo = uow.settlement
             repo.lock_biller(biller.id)
             stored = repo.profile(biller.id)
             profile = Profile(stored[0], stored[2], stored[1]) if stored else Profile()
-            row = repo.batch_row(biller_id=biller.id, day=business_date)
-            if row is not None and row.status != BatchStatus.DRAFT.value:
-                raise Conflict(
-                    f"batch {row.batch_no} is {row.status}; an approved batch is not redrafted"
-                )
-            if row is not None:
-                batch_id = int(row.id)
-                repo.release(batch_id)
-            else:
-                batch_id = repo.insert_batch(
-                    {
-                        "batch_no": _batch_no(biller, business_date),
-                        "biller_id": biller.id,
-                        "business_date": business_date,
-                        "status": BatchStatus.DRAFT.value,
-                        "settle_unreconciled": profile.settle_unreconciled,
-                        "payment_count": 0,
-                        "gross_fen": 0,
-                        "refund_count": 0,
-                        "refund_fen": 0,
-                        "fee_fen": 0,
-                        "net_fen": 0,
-                        "held_back_count": 0,
-                        "held_back_fen": 0,
-                        "created_by": by[:100],
-                        "created_at": now,
-                    }
-                )
+            batch_id = _empty_draft(repo, biller, profile, business_date, by, now)
             totals = repo.claim(
                 batch_id,
                 biller.id,
@@ -170,16 +144,16 @@ class Settler:
             )
             repo.set_totals(batch_id, totals)
             repo.insert_parts(batch_id, _parts(biller, profile, totals))
-            batch = self._load(uow, repo, batch_no=_batch_no(biller, business_date))
+            batch = _load(repo, _batch_no(biller, business_date))
             uow.commit()
         return batch
 
     def discard(self, batch_no: str, *, by: str, reason: str) -> None:
         """Throw a draft away; its payments and refunds wait for the next batch."""
-        now = self.engine.clock.now()
+        now = self.runtime.clock.now()
         with self._uow() as uow:
-            repo = SqlSettlement(uow.conn)
-            batch = self._load(uow, repo, batch_no=batch_no)
+            repo = uow.settlement
+            batch = _load(repo, batch_no)
             if batch.status is not BatchStatus.DRAFT:
                 raise InvalidTransition(
                     f"batch {batch_no} is {batch.status.value}; only a draft can be discarded"
@@ -212,10 +186,10 @@ class Settler:
     def _step(self, batch_no: str, step: BatchStatus, by: str, reason: str) -> SettlementBatch:
         if not by.strip():
             raise InvalidInput(f"by: say who marks the batch {step.value}")
-        now = self.engine.clock.now()
+        now = self.runtime.clock.now()
         with self._uow() as uow:
-            repo = SqlSettlement(uow.conn)
-            batch = self._load(uow, repo, batch_no=batch_no)
+            repo = uow.settlement
+            batch = _load(repo, batch_no)
             if batch.status is step:
                 return batch  # a repeat: already done
             next_status(batch.status, step, batch_no)
@@ -238,13 +212,13 @@ class Settler:
                 after={"status": step.value, "net": format_yuan(batch.net_fen)},
                 now=now,
             )
-            done = self._load(uow, repo, batch_no=batch_no)
+            done = _load(repo, batch_no)
             uow.commit()
         return done
 
     def batch(self, batch_no: str) -> SettlementBatch:
         with self._uow() as uow:
-            return self._load(uow, SqlSettlement(uow.conn), batch_no=batch_no)
+            return _load(uow.settlement, batch_no)
 
     def batches(
         self,
@@ -254,10 +228,10 @@ class Settler:
         status: BatchStatus | None = None,
     ) -> list[SettlementBatch]:
         with self._uow() as uow:
-            repo = SqlSettlement(uow.conn)
+            repo = uow.settlement
             biller_id = require_biller(uow, biller_code).id if biller_code else None
-            rows = repo.batch_rows(biller_id=biller_id, day=business_date, status=status)
-            return [self._load(uow, repo, batch_no=row.batch_no) for row in rows]
+            numbers = repo.batch_nos(biller_id=biller_id, day=business_date, status=status)
+            return [_load(repo, number) for number in numbers]
 
     def payout_file(self, batch_no: str, *, encoding: str = "utf-8-sig") -> bytes:
         """The CSV the bank takes to pay the batch out (account numbers in full)."""
@@ -277,51 +251,59 @@ class Settler:
 
     def items(self, batch_no: str) -> list[dict[str, Any]]:
         with self._uow() as uow:
-            repo = SqlSettlement(uow.conn)
-            batch = self._load(uow, repo, batch_no=batch_no)
+            repo = uow.settlement
+            batch = _load(repo, batch_no)
             assert batch.id is not None
-            return [dict(row._mapping) for row in repo.items(batch.id)]
+            return repo.items(batch.id)
 
-    def _load(self, uow: SqlUnitOfWork, repo: SqlSettlement, *, batch_no: str) -> SettlementBatch:
-        row = repo.batch_row(batch_no=batch_no)
-        if row is None:
-            raise NotFound(f"settlement batch {batch_no!r} does not exist")
-        biller = uow.billers.get(int(row.biller_id))
-        assert biller is not None
-        parts = [
-            Part(
-                SplitRule(p.account_no, p.account_name, p.bank_name, SplitKind.REST, 0, p.memo),
-                int(p.amount_fen),
-            )
-            for p in repo.parts(int(row.id))
-        ]
-        return SettlementBatch(
-            batch_no=row.batch_no,
-            biller_id=int(row.biller_id),
-            biller_code=biller.code,
-            business_date=row.business_date,
-            status=BatchStatus(row.status),
-            totals=BatchTotals(
-                payment_count=int(row.payment_count),
-                gross_fen=int(row.gross_fen),
-                refund_count=int(row.refund_count),
-                refund_fen=int(row.refund_fen),
-                fee_fen=int(row.fee_fen),
-                held_back_count=int(row.held_back_count),
-                held_back_fen=int(row.held_back_fen),
-            ),
-            settle_unreconciled=bool(row.settle_unreconciled),
-            created_by=row.created_by,
-            created_at=row.created_at,
-            parts=parts,
-            id=int(row.id),
-            approved_by=row.approved_by,
-            approved_at=row.approved_at,
-            paid_by=row.paid_by,
-            paid_at=row.paid_at,
-            confirmed_by=row.confirmed_by,
-            confirmed_at=row.confirmed_at,
+
+def _load(repo: SettlementRepository, batch_no: str) -> SettlementBatch:
+    found = repo.batch(batch_no=batch_no)
+    if found is None:
+        raise NotFound(f"settlement batch {batch_no!r} does not exist")
+    return found
+
+
+def _empty_draft(
+    repo: SettlementRepository,
+    biller: Biller,
+    profile: Profile,
+    day: date,
+    by: str,
+    now: datetime,
+) -> int:
+    """The draft to fill: the day's draft emptied of its items, or a new one. An approved
+    batch is never redrafted."""
+    assert biller.id is not None
+    existing = repo.batch(biller_id=biller.id, day=day)
+    if existing is not None and existing.status is not BatchStatus.DRAFT:
+        raise Conflict(
+            f"batch {existing.batch_no} is {existing.status.value}; an approved batch is not "
+            "redrafted"
         )
+    if existing is not None:
+        assert existing.id is not None
+        repo.release(existing.id)
+        return existing.id
+    return repo.insert_batch(
+        {
+            "batch_no": _batch_no(biller, day),
+            "biller_id": biller.id,
+            "business_date": day,
+            "status": BatchStatus.DRAFT.value,
+            "settle_unreconciled": profile.settle_unreconciled,
+            "payment_count": 0,
+            "gross_fen": 0,
+            "refund_count": 0,
+            "refund_fen": 0,
+            "fee_fen": 0,
+            "net_fen": 0,
+            "held_back_count": 0,
+            "held_back_fen": 0,
+            "created_by": by[:100],
+            "created_at": now,
+        }
+    )
 
 
 def _parts(biller: Biller, profile: Profile, totals: BatchTotals) -> list[Part]:

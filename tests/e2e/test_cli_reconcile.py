@@ -25,6 +25,7 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
+from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan
 
 runner = CliRunner()
@@ -255,3 +256,89 @@ def test_requery_settles_orders_stuck_in_paying_the_same_day(db_url: str, engine
     assert "0 orders settled by requery" in out
     code, _, err = cli(db_url, "reconcile", "requery", "--channels", "nowhere:x")
     assert code == 1 and "--channels: cannot load 'nowhere:x'" in err
+
+
+class _WeChatSays:
+    """WeChat Pay's far end, asked about an order: it answers as told (the T+0 requery)."""
+
+    answer = RemoteState.NOT_FOUND
+
+    def query(self, order_no: str) -> StatusAnswer:
+        return StatusAnswer(self.answer)
+
+
+def wechat_paid(engine: Engine) -> dict[str, object]:
+    says = _WeChatSays()
+    says.answer = RemoteState.PAID
+    return {"wechatpay": says}
+
+
+def wechat_never_heard_of_it(engine: Engine) -> dict[str, object]:
+    return {"wechatpay": _WeChatSays()}
+
+
+def test_a_shortage_is_reversed_only_after_the_channel_says_it_never_happened(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    orders = _school(engine, 2)
+    engine.confirm("wechatpay", "W0", orders[0].order_no, 10000)
+    engine.confirm("wechatpay", "W1", orders[1].order_no, 10000)
+    statement = _statement(tmp_path, orders[:1])
+    assert cli(db_url, "reconcile", "run", str(statement), "-f", "wechatpay",
+               "--date", "2026-09-01")[0] == 0  # fmt: skip
+    code, out, _ = cli(db_url, "reconcile", "discrepancies", "--json")
+    (missing,) = [json.loads(line) for line in out.splitlines()]
+    assert missing["code"] == "engine_only" and missing["advised"] == ["write_off", "accept"]
+    ident = str(missing["id"])
+    resolve = ("reconcile", "resolve", ident, "--action", "reverse", "--by", "clerk",
+               "--reason", "not on the statement")  # fmt: skip
+    code, _, err = cli(db_url, *resolve)
+    assert code == 1 and "冲正前须先向渠道查询 (ask the channel first)" in err
+    code, out, err = cli(db_url, "reconcile", "ask", ident, "--by", "clerk",
+                         "--channels", "test_cli_reconcile:wechat_paid")  # fmt: skip
+    assert code == 0, err
+    assert "wechatpay answered paid (confirms); advised: write_off, accept" in out
+    code, _, err = cli(db_url, *resolve)
+    assert code == 1 and "渠道确认该笔支付存在，不能冲正" in err
+    assert engine.order(orders[1].order_no).status.value == "paid"
+    code, out, err = cli(db_url, "reconcile", "ask", ident, "--by", "clerk",
+                         "--channels", "test_cli_reconcile:wechat_never_heard_of_it")  # fmt: skip
+    assert "answered not_found (denies); advised: reverse, write_off, accept" in out
+    code, out, err = cli(db_url, *resolve)
+    assert code == 0, err
+    assert engine.order(orders[1].order_no).status.value == "reversed"
+
+
+def test_a_statement_of_one_biller_on_a_shared_channel_needs_its_merchant(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    for code, merchant in (("school", "BANK-MINGDE"), ("water", "BANK-WATER")):
+        engine.create_biller(Biller(code=code, name=code, kind=BillerKind.UTILITY))
+        engine.set_channel_config(
+            code, ChannelConfig("mobile_banking", merchant_id=merchant), actor="t", reason="t"
+        )
+        engine.import_bills(code, b"bill_no,payer_id,amount\nB1,P1,4000.00\n")
+        order = engine.create_order(code, ["B1"])
+        engine.confirm("mobile_banking", f"MB-{code}", order.order_no, order.total_fen)
+        if code == "school":
+            school_order = order.order_no
+    statement = tmp_path / "mb.csv"
+    statement.write_text(
+        f"流水号,订单号,金额,交易时间\nMB-school,{school_order},4000.00,2026-09-01 10:00:00\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "map.json"
+    mapping.write_text(json.dumps({"columns": {"channel_txn_id": "流水号", "order_no": "订单号",
+                       "amount": "金额", "occurred_at": "交易时间"}}), encoding="utf-8")  # fmt: skip
+    run = ("reconcile", "run", str(statement), "-f", "generic-csv", "--mapping", str(mapping),
+           "--channel", "mobile_banking", "--date", "2026-09-01")  # fmt: skip
+    code, out, err = cli(db_url, *run)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(
+        "error: merchant: 对账范围不明确 (ambiguous scope): the statement names no"
+    )
+    code, out, _ = cli(db_url, "reconcile", "runs")
+    assert "channel/" not in out
+    code, out, err = cli(db_url, *run, "--merchant", "BANK-MINGDE", "--json")
+    assert code == 0, err
+    assert json.loads(out)["discrepancies"] == []

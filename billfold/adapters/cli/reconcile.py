@@ -5,6 +5,8 @@
 * ``billfold reconcile bank FILE --format camt053 --date 2026-09-02`` — the bank statement
   against the nets the channels promised;
 * ``billfold reconcile runs`` / ``discrepancies`` / ``resolve ID --action … --by … --reason …``;
+* ``billfold reconcile ask ID --channels myapp.billing:channels --by …`` — T+0: ask the channel
+  about an engine-only (短款) payment before anyone reverses it;
 * ``billfold reconcile transit`` — money in transit (在途资金) by channel and age;
 * ``billfold reconcile requery --channels myapp.billing:channels`` — T+0: ask the channels
   about orders stuck in "paying", and settle their fate through the engine's confirm.
@@ -353,12 +355,12 @@ def discrepancies_command(
         wanted = Code(code) if code else None
     except ValueError:
         fail(f"--code: unknown code {code!r}; known: {', '.join(c.value for c in Code)}", 2)
-    found = Reconciler(open_engine(database_url)).discrepancies(
-        run_id=run, status=_status(status), code=wanted
-    )
+    recon = Reconciler(open_engine(database_url))
+    found = recon.discrepancies(run_id=run, status=_status(status), code=wanted)
     if as_json:
         for d in found:
-            typer.echo(json.dumps(_discrepancy_json(d), ensure_ascii=False))
+            advised = [a.value for a in recon.advice(d.id)] if d.id and d.is_open else []
+            typer.echo(json.dumps(_discrepancy_json(d) | {"advised": advised}, ensure_ascii=False))
         return
     _print_discrepancies(found)
     out.print(f"{len(found)} discrepancies")
@@ -388,6 +390,38 @@ def resolve_command(
     out.print(
         f"discrepancy {done.id} resolved: {chosen.value} by {done.resolved_by}"
         + (f" ({done.resolution_ref})" if done.resolution_ref else "")
+    )
+
+
+@app.command("ask")
+def ask_command(
+    discrepancy: Annotated[int, typer.Argument(help="discrepancy id (an open engine_only one)")],
+    by: Annotated[str, typer.Option(help="who asks (audited)")],
+    channels: Annotated[
+        str | None,
+        typer.Option(help="MODULE:FACTORY giving the channels (default: BILLFOLD_CHANNELS)"),
+    ] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """T+0: ask the channel whether an engine-only (短款) payment exists; only a channel that
+    says it does not makes the payment reversible."""
+    spec = channels or os.environ.get("BILLFOLD_CHANNELS")
+    if not spec:
+        fail(
+            "--channels: say where the channels come from (MODULE:FACTORY or BILLFOLD_CHANNELS)", 2
+        )
+    engine = open_engine(database_url)
+    recon = Reconciler(engine)
+    try:
+        found = recon.discrepancy(discrepancy)
+        channel = Collector(engine, load_channels(spec, engine)).channel(found.channel)
+        answer = recon.ask_channel(discrepancy, channel, by=by)
+    except BillfoldError as exc:
+        fail(exc.message)
+    advised = ", ".join(a.value for a in recon.advice(discrepancy))
+    out.print(
+        f"discrepancy {discrepancy}: {found.channel} answered {answer.state} "
+        f"({answer.word.value}); advised: {advised}"
     )
 
 

@@ -39,13 +39,15 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.recon_bank import SqlBankLeg
+from billfold.adapters.db.recon_discrepancies import SqlDiscrepancies
 from billfold.adapters.db.schema import settlement as st
 from billfold.adapters.db.statement_stage import STAGE, line_from_row
-from billfold.settlement.banking import Promise
-from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
-from billfold.settlement.reconcile import HOLDING, EnginePayment, EngineRefund, StatementTotals
+from billfold.settlement.discrepancy import Code, DiscrepancyStatus
+from billfold.settlement.engine_records import HOLDING, EnginePayment, EngineRefund
 from billfold.settlement.run import ReconRun, RunKind, RunStatus
 from billfold.settlement.statement import StatementLine
+from billfold.settlement.totals import StatementTotals
 
 __all__ = ["SqlRecon", "stage"]
 
@@ -110,7 +112,10 @@ def _payment_columns() -> list[Any]:
     return [_P.c[name].label(f"p_{name}") for name in names]
 
 
-class SqlRecon:
+class SqlRecon(SqlDiscrepancies, SqlBankLeg):
+    """Runs, the run's scope and the set-based matching; discrepancies and the bank leg
+    come from :mod:`.recon_discrepancies` and :mod:`.recon_bank`."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgresql = conn.dialect.name == "postgresql"
@@ -225,6 +230,24 @@ class SqlRecon:
             .order_by(t.billers.c.id)
         ).all()
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    def channel_billers(self, channel: str, day: date) -> list[tuple[int, str]]:
+        """(biller id, merchant id) of every biller that takes ``channel`` or has a payment
+        on it on ``day``; the merchant id is '' when the biller's configuration names none
+        (or it has none)."""
+        cc = t.channel_configs.c
+        configured = self.conn.execute(
+            select(cc.biller_id, cc.merchant_id).where(cc.channel == channel)
+        ).all()
+        found = {(int(b), str(m or "")) for b, m in configured}
+        known = {b for b, _ in found}
+        paying = self.conn.execute(
+            select(_P.c.biller_id)
+            .where(_P.c.channel == channel, _P.c.business_date == day, _P.c.biller_id.is_not(None))
+            .distinct()
+        ).scalars()
+        found.update((int(b), "") for b in paying if int(b) not in known)
+        return sorted(found)
 
     def timezones(self) -> list[str]:
         return sorted(
@@ -397,136 +420,6 @@ class SqlRecon:
             q = q.where(scope)
         return [_refund(row) for row in self.conn.execute(q)]
 
-    # -- discrepancies ----------------------------------------------------------------------
-    def insert_discrepancies(
-        self, run_id: int, found: Sequence[Discrepancy], now: datetime, resolver: str
-    ) -> None:
-        rows = [_discrepancy_row(run_id, d, now, resolver) for d in found]
-        for i in range(0, len(rows), 5000):
-            self.conn.execute(st.recon_discrepancies.insert(), rows[i : i + 5000])
-
-    def discrepancy(self, discrepancy_id: int) -> Discrepancy | None:
-        row = self.conn.execute(
-            select(st.recon_discrepancies).where(st.recon_discrepancies.c.id == discrepancy_id)
-        ).first()
-        return _discrepancy(row) if row is not None else None
-
-    def discrepancies(
-        self,
-        *,
-        run_id: int | None = None,
-        status: DiscrepancyStatus | None = None,
-        code: Code | None = None,
-        auto_only: bool = False,
-        limit: int | None = None,
-    ) -> list[Discrepancy]:
-        d = st.recon_discrepancies.c
-        q = select(st.recon_discrepancies).order_by(d.id)
-        if run_id is not None:
-            q = q.where(d.run_id == run_id)
-        if status is not None:
-            q = q.where(d.status == status.value)
-        if code is not None:
-            q = q.where(d.code == code.value)
-        if auto_only:
-            q = q.where(d.auto_action.is_not(None))
-        if limit is not None:
-            q = q.limit(limit)
-        return [_discrepancy(row) for row in self.conn.execute(q)]
-
-    def open_engine_only(self, payment_id: int) -> list[Discrepancy]:
-        d = st.recon_discrepancies.c
-        q = select(st.recon_discrepancies).where(
-            d.payment_id == payment_id,
-            d.code == Code.ENGINE_ONLY.value,
-            d.status == DiscrepancyStatus.OPEN.value,
-        )
-        return [_discrepancy(row) for row in self.conn.execute(q)]
-
-    def resolve(
-        self,
-        discrepancy_id: int,
-        *,
-        action: Action,
-        by: str,
-        at: datetime,
-        reason: str,
-        ref: str | None = None,
-        payment_id: int | None = None,
-    ) -> bool:
-        """Close an open discrepancy (conditional: ``False`` if someone else closed it)."""
-        d = st.recon_discrepancies.c
-        values: dict[str, Any] = {
-            "status": DiscrepancyStatus.RESOLVED.value,
-            "action": action.value,
-            "resolved_by": by[:100],
-            "resolved_at": at,
-            "resolution": reason[:500],
-            "resolution_ref": ref[:64] if ref else None,
-        }
-        if payment_id is not None:
-            values["payment_id"] = payment_id
-        done = self.conn.execute(
-            update(st.recon_discrepancies)
-            .where(d.id == discrepancy_id, d.status == DiscrepancyStatus.OPEN.value)
-            .values(**values)
-        ).rowcount
-        return bool(done == 1)
-
-    def count_open(self, run_id: int) -> int:
-        d = st.recon_discrepancies.c
-        return int(
-            self.conn.execute(
-                select(func.count()).where(
-                    d.run_id == run_id, d.status == DiscrepancyStatus.OPEN.value
-                )
-            ).scalar_one()
-        )
-
-    # -- the bank leg -----------------------------------------------------------------------
-    def open_promises(self, as_of: date, exclude_bank_run: int | None = None) -> list[Promise]:
-        """Current channel runs up to ``as_of`` that no current bank run has settled."""
-        r = st.recon_runs.c
-        b = st.bank_settlements.c
-        bank = st.recon_runs.alias("bank_run")
-        settled = (
-            select(b.channel_run_id)
-            .join(bank, bank.c.id == b.bank_run_id)
-            .where(bank.c.status == RunStatus.CURRENT.value, b.channel_run_id.is_not(None))
-        )
-        if exclude_bank_run is not None:
-            settled = settled.where(bank.c.id != exclude_bank_run)
-        q = (
-            select(st.recon_runs)
-            .where(
-                r.kind == RunKind.CHANNEL.value,
-                r.status == RunStatus.CURRENT.value,
-                r.business_date <= as_of,
-                r.id.not_in(settled),
-            )
-            .order_by(r.business_date, r.id)
-        )
-        return [
-            Promise(
-                int(row.id),
-                row.channel,
-                row.merchant_id,
-                row.business_date,
-                int(row.net_fen),
-                int(row.fee_fen),
-            )
-            for row in self.conn.execute(q)
-        ]
-
-    def insert_bank_settlements(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(st.bank_settlements.insert(), list(rows))
-
-    def bank_settlements(self, bank_run_id: int) -> list[Row[Any]]:
-        b = st.bank_settlements.c
-        q = select(st.bank_settlements).where(b.bank_run_id == bank_run_id).order_by(b.id)
-        return list(self.conn.execute(q).all())
-
 
 def _run(row: Row[Any] | None) -> ReconRun | None:
     if row is None:
@@ -577,81 +470,4 @@ def _refund(row: Any) -> EngineRefund:
         status=row.status,
         channel_refund_id=row.channel_refund_id,
         biller_id=row.pay_biller,
-    )
-
-
-_FIELDS = (
-    "message",
-    "channel",
-    "source_file",
-    "source_line",
-    "channel_txn_id",
-    "order_no",
-    "refund_no",
-    "payment_id",
-    "refund_id",
-    "biller_id",
-    "line_amount_fen",
-    "engine_amount_fen",
-    "line_fee_fen",
-    "engine_fee_fen",
-    "difference_fen",
-    "line_status",
-    "engine_status",
-    "currency",
-    "occurred_at",
-    "counterparty",
-)
-_LIMITS = {
-    "message": 500,
-    "source_file": 255,
-    "channel_txn_id": 64,
-    "order_no": 64,
-    "refund_no": 64,
-    "counterparty": 128,
-}
-
-
-def _discrepancy_row(run_id: int, d: Discrepancy, now: datetime, resolver: str) -> dict[str, Any]:
-    row: dict[str, Any] = {name: getattr(d, name) for name in _FIELDS}
-    for name, limit in _LIMITS.items():
-        if row[name] is not None:
-            row[name] = str(row[name])[:limit]
-    row.update(
-        run_id=run_id,
-        code=d.code.value,
-        auto_action=d.auto_action.value if d.auto_action else None,
-        status=DiscrepancyStatus.OPEN.value,
-        action=None,
-        resolved_by=None,
-        resolved_at=None,
-        resolution=None,
-        resolution_ref=None,
-        created_at=now,
-    )
-    if d.closed:
-        row.update(
-            status=DiscrepancyStatus.RESOLVED.value,
-            action=Action.ACCEPT.value,
-            resolved_by=resolver,
-            resolved_at=now,
-            resolution="closed when found: " + d.code.value.replace("_", " "),
-        )
-    return row
-
-
-def _discrepancy(row: Any) -> Discrepancy:
-    values = {name: getattr(row, name) for name in _FIELDS}
-    return Discrepancy(
-        code=Code(row.code),
-        id=int(row.id),
-        run_id=int(row.run_id),
-        status=DiscrepancyStatus(row.status),
-        auto_action=Action(row.auto_action) if row.auto_action else None,
-        action=Action(row.action) if row.action else None,
-        resolved_by=row.resolved_by,
-        resolved_at=row.resolved_at,
-        resolution=row.resolution,
-        resolution_ref=row.resolution_ref,
-        **values,
     )

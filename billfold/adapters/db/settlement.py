@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     and_,
     delete,
     exists,
@@ -26,10 +27,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.schema import settlement as st
-from billfold.settlement.batch import BatchStatus, BatchTotals, ItemKind
+from billfold.settlement.batch import BatchStatus, BatchTotals, ItemKind, SettlementBatch
 from billfold.settlement.discrepancy import Code, DiscrepancyStatus
 from billfold.settlement.run import RunKind, RunStatus
-from billfold.settlement.splits import Part, Remainder, SplitRule, rules_from_json
+from billfold.settlement.splits import Part, Remainder, SplitKind, SplitRule, rules_from_json
 
 __all__ = ["SqlSettlement"]
 
@@ -70,6 +71,58 @@ def reconciled(payment: Any = _P) -> ColumnElement[bool]:
         d.payment_id == payment.c.id, d.status == DiscrepancyStatus.OPEN.value
     )
     return and_(or_(statement, elsewhere), ~still_open)
+
+
+def _payments_due(
+    batch_id: int, biller_id: int, day: date, settle_unreconciled: bool
+) -> Select[Any]:
+    """Payments credited to the biller by ``day`` that no batch has claimed (reconciled ones
+    only, unless the biller settles unreconciled payments)."""
+    payments = select(
+        literal(batch_id), literal(ItemKind.PAYMENT.value), _P.c.id, _P.c.amount_fen, _P.c.fee_fen
+    ).where(
+        _P.c.biller_id == biller_id,
+        _P.c.status == "credited",
+        _P.c.business_date <= day,
+        ~_claimed(ItemKind.PAYMENT, _P.c.id),
+    )
+    return payments if settle_unreconciled else payments.where(reconciled())
+
+
+def _reversals_due(batch_id: int, biller_id: int) -> Select[Any]:
+    """Reversals of payments an earlier batch already settled."""
+    return select(
+        literal(batch_id),
+        literal(ItemKind.REVERSAL.value),
+        _P.c.id,
+        -_P.c.amount_fen,
+        -_P.c.fee_fen,
+    ).where(
+        _P.c.biller_id == biller_id,
+        _P.c.status == "reversed",
+        _claimed(ItemKind.PAYMENT, _P.c.id),
+        ~_claimed(ItemKind.REVERSAL, _P.c.id),
+    )
+
+
+def _refunds_due(batch_id: int, biller_id: int, before: datetime) -> Select[Any]:
+    """Refunds of the biller's credited payments decided before ``before``, unclaimed."""
+    return (
+        select(
+            literal(batch_id),
+            literal(ItemKind.REFUND.value),
+            _R.c.id,
+            -_R.c.amount_fen,
+            -_R.c.fee_fen,
+        )
+        .join(_P, _P.c.id == _R.c.payment_id)
+        .where(
+            _P.c.biller_id == biller_id,
+            _R.c.kind == "credited",
+            _R.c.created_at < before,
+            ~_claimed(ItemKind.REFUND, _R.c.id),
+        )
+    )
 
 
 class SqlSettlement:
@@ -118,35 +171,79 @@ class SqlSettlement:
             self.conn.execute(st.settlement_profiles.insert().values(biller_id=biller_id, **values))
 
     # -- batches ----------------------------------------------------------------------------
-    def batch_row(
+    def batch(
         self, *, batch_no: str | None = None, biller_id: int | None = None, day: date | None = None
-    ) -> Row[Any] | None:
+    ) -> SettlementBatch | None:
+        """The batch ``batch_no`` (or the biller's for ``day``), its row locked on
+        PostgreSQL until the transaction ends."""
         b = st.settlement_batches.c
-        q = select(st.settlement_batches)
+        q = select(st.settlement_batches, t.billers.c.code.label("biller_code")).join(
+            t.billers, t.billers.c.id == b.biller_id
+        )
         if batch_no is not None:
             q = q.where(b.batch_no == batch_no)
         else:
             q = q.where(b.biller_id == biller_id, b.business_date == day)
         if self.conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        return self.conn.execute(q).first()
+            q = q.with_for_update(of=st.settlement_batches)
+        row = self.conn.execute(q).first()
+        return None if row is None else self._batch(row)
 
-    def batch_rows(
+    def _batch(self, row: Row[Any]) -> SettlementBatch:
+        p = st.settlement_parts.c
+        parts = self.conn.execute(
+            select(st.settlement_parts).where(p.batch_id == row.id).order_by(p.position)
+        )
+        return SettlementBatch(
+            batch_no=row.batch_no,
+            biller_id=int(row.biller_id),
+            biller_code=row.biller_code,
+            business_date=row.business_date,
+            status=BatchStatus(row.status),
+            totals=BatchTotals(
+                payment_count=int(row.payment_count),
+                gross_fen=int(row.gross_fen),
+                refund_count=int(row.refund_count),
+                refund_fen=int(row.refund_fen),
+                fee_fen=int(row.fee_fen),
+                held_back_count=int(row.held_back_count),
+                held_back_fen=int(row.held_back_fen),
+            ),
+            settle_unreconciled=bool(row.settle_unreconciled),
+            created_by=row.created_by,
+            created_at=row.created_at,
+            parts=[
+                Part(
+                    SplitRule(x.account_no, x.account_name, x.bank_name, SplitKind.REST, 0, x.memo),
+                    int(x.amount_fen),
+                )
+                for x in parts
+            ],
+            id=int(row.id),
+            approved_by=row.approved_by,
+            approved_at=row.approved_at,
+            paid_by=row.paid_by,
+            paid_at=row.paid_at,
+            confirmed_by=row.confirmed_by,
+            confirmed_at=row.confirmed_at,
+        )
+
+    def batch_nos(
         self,
         *,
         biller_id: int | None = None,
         day: date | None = None,
         status: BatchStatus | None = None,
-    ) -> list[Row[Any]]:
+    ) -> list[str]:
         b = st.settlement_batches.c
-        q = select(st.settlement_batches).order_by(b.business_date, b.biller_id)
+        q = select(b.batch_no).order_by(b.business_date, b.biller_id)
         if biller_id is not None:
             q = q.where(b.biller_id == biller_id)
         if day is not None:
             q = q.where(b.business_date == day)
         if status is not None:
             q = q.where(b.status == status.value)
-        return list(self.conn.execute(q).all())
+        return [str(no) for no in self.conn.execute(q).scalars()]
 
     def insert_batch(self, values: dict[str, Any]) -> int:
         return int(
@@ -208,49 +305,12 @@ class SqlSettlement:
     ) -> BatchTotals:
         """Claim every unsettled payment, refund and reversal of the biller due by ``day``."""
         cols = ("batch_id", "kind", "ref_id", "amount_fen", "fee_fen")
-        payments = select(
-            literal(batch_id),
-            literal(ItemKind.PAYMENT.value),
-            _P.c.id,
-            _P.c.amount_fen,
-            _P.c.fee_fen,
-        ).where(
-            _P.c.biller_id == biller_id,
-            _P.c.status == "credited",
-            _P.c.business_date <= day,
-            ~_claimed(ItemKind.PAYMENT, _P.c.id),
+        due = (
+            _payments_due(batch_id, biller_id, day, settle_unreconciled),
+            _reversals_due(batch_id, biller_id),
+            _refunds_due(batch_id, biller_id, refunds_before),
         )
-        if not settle_unreconciled:
-            payments = payments.where(reconciled())
-        reversals = select(
-            literal(batch_id),
-            literal(ItemKind.REVERSAL.value),
-            _P.c.id,
-            -_P.c.amount_fen,
-            -_P.c.fee_fen,
-        ).where(
-            _P.c.biller_id == biller_id,
-            _P.c.status == "reversed",
-            _claimed(ItemKind.PAYMENT, _P.c.id),
-            ~_claimed(ItemKind.REVERSAL, _P.c.id),
-        )
-        refunds = (
-            select(
-                literal(batch_id),
-                literal(ItemKind.REFUND.value),
-                _R.c.id,
-                -_R.c.amount_fen,
-                -_R.c.fee_fen,
-            )
-            .join(_P, _P.c.id == _R.c.payment_id)
-            .where(
-                _P.c.biller_id == biller_id,
-                _R.c.kind == "credited",
-                _R.c.created_at < refunds_before,
-                ~_claimed(ItemKind.REFUND, _R.c.id),
-            )
-        )
-        for query in (payments, reversals, refunds):
+        for query in due:
             self.conn.execute(insert(_I).from_select(cols, query))
         return self.totals(batch_id, biller_id, day)
 
@@ -286,9 +346,9 @@ class SqlSettlement:
             held_back_fen=int(held_fen),
         )
 
-    def items(self, batch_id: int) -> list[Row[Any]]:
+    def items(self, batch_id: int) -> list[dict[str, Any]]:
         q = select(_I).where(_I.c.batch_id == batch_id).order_by(_I.c.kind, _I.c.ref_id)
-        return list(self.conn.execute(q).all())
+        return [dict(row._mapping) for row in self.conn.execute(q)]
 
     # -- the split --------------------------------------------------------------------------
     def insert_parts(self, batch_id: int, parts: Sequence[Part]) -> None:
@@ -306,8 +366,3 @@ class SqlSettlement:
         ]
         if rows:
             self.conn.execute(st.settlement_parts.insert(), rows)
-
-    def parts(self, batch_id: int) -> list[Row[Any]]:
-        p = st.settlement_parts.c
-        q = select(st.settlement_parts).where(p.batch_id == batch_id).order_by(p.position)
-        return list(self.conn.execute(q).all())

@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -38,40 +38,25 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from billfold.adapters.db.statement_stage import CHUNK, StageWriter, load_stage, stage_rows
-from billfold.settlement.parsers import OnError, StatementReader, parse
+from billfold.adapters.db.statement_stage import (
+    CHUNK,
+    StageWriter,
+    create_stage,
+    drop_stage,
+    index_stage,
+    load_stage,
+    stage_rows,
+)
+from billfold.settlement.source import ParseRequest, Progress, Source, chunks
 from billfold.settlement.statement import LineError, StatementError
 
-__all__ = ["ParseRequest", "SplitPlan", "ingest", "plan_split"]
+__all__ = ["ParseRequest", "SplitPlan", "SqlStatements", "ingest", "plan_split"]
 
 #: Files smaller than this are parsed in one stream.
 SPLIT_THRESHOLD = 64 * 1024 * 1024
 _SEQ_SPAN = 10**12  # seq numbers of worker j start at j * _SEQ_SPAN + 1
 _READ = 1 << 20
 _SPLITTABLE = {"wechatpay": False, "alipay": True, "generic-csv": True}  # True: csv quoting
-
-
-@dataclass(frozen=True, slots=True)
-class ParseRequest:
-    """Everything :func:`billfold.settlement.parsers.parse` needs besides the bytes."""
-
-    format: str
-    channel: str
-    source_file: str
-    on_error: OnError
-    encoding: str | None = None
-    column_map: Mapping[str, Any] | None = None
-
-    def reader(self, chunks: Iterator[bytes]) -> StatementReader:
-        return parse(
-            chunks,
-            self.format,
-            channel=self.channel,
-            source_file=self.source_file,
-            on_error=self.on_error,
-            encoding=self.encoding,
-            column_map=self.column_map,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,35 +260,9 @@ def _ingest_parts(
     ]
     for proc in procs:
         proc.start()
-    errors: list[LineError] = []
-    finished = 0
     try:
         with StageWriter(conn) as writer:
-            while finished < len(procs):
-                try:
-                    message = channel.get(timeout=5)
-                except queue.Empty:
-                    dead = [p for p in procs if p.exitcode not in (None, 0)]
-                    if dead:
-                        raise RuntimeError(
-                            f"a statement parser process died (exit code {dead[0].exitcode})"
-                        ) from None
-                    continue
-                kind = message[0]
-                if kind in ("rows", "done") and progress is not None:
-                    progress(message[2])
-                if kind == "rows":
-                    writer.write(message[1])
-                elif kind == "error":
-                    if request.on_error == "reject":
-                        raise StatementError([message[1]])
-                    errors.append(message[1])
-                elif kind == "fatal":
-                    raise StatementError(message[1])
-                elif kind == "crash":
-                    raise RuntimeError(f"a statement parser process failed: {message[1]}")
-                else:
-                    finished += 1
+            errors = _drain(channel, procs, writer, request, progress)
     finally:
         for proc in procs:
             if proc.is_alive():
@@ -311,3 +270,74 @@ def _ingest_parts(
             proc.join(timeout=10)
         channel.close()
     return sorted(errors, key=lambda e: e.line)
+
+
+def _drain(
+    channel: Any,
+    procs: list[Any],
+    writer: StageWriter,
+    request: ParseRequest,
+    progress: Callable[[int], object] | None,
+) -> list[LineError]:
+    """Write the workers' rows as they come until every worker is done; a worker's fatal
+    error, a rejected line or a dead worker ends the load."""
+    errors: list[LineError] = []
+    finished = 0
+    while finished < len(procs):
+        try:
+            message = channel.get(timeout=5)
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(
+                    f"a statement parser process died (exit code {dead[0].exitcode})"
+                ) from None
+            continue
+        kind = message[0]
+        if kind in ("rows", "done") and progress is not None:
+            progress(message[2])
+        if kind == "rows":
+            writer.write(message[1])
+        elif kind == "error":
+            if request.on_error == "reject":
+                raise StatementError([message[1]])
+            errors.append(message[1])
+        elif kind == "fatal":
+            raise StatementError(message[1])
+        elif kind == "crash":
+            raise RuntimeError(f"a statement parser process failed: {message[1]}")
+        else:
+            finished += 1
+    return errors
+
+
+class SqlStatements:
+    """The staging port (:class:`billfold.settlement.ports.StatementStaging`) on one
+    connection: create the run's staging table, load the statement (see the module docs),
+    index it for the matching joins; drop it when the run is stored."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def stage(
+        self,
+        source: Source,
+        request: ParseRequest,
+        *,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[LineError]:
+        create_stage(self.conn)
+        errors = ingest(
+            self.conn,
+            source,
+            lambda: chunks(source, progress),
+            request,
+            workers=workers,
+            progress=progress,
+        )
+        index_stage(self.conn)
+        return errors
+
+    def unstage(self) -> None:
+        drop_stage(self.conn)

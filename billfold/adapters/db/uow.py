@@ -3,8 +3,12 @@
 ``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
 repositories (billers … channels) are made when the block opens; the repositories of the
 settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
-``daybook``, ``mandates``, ``pos``) are made on first use, so the confirmation path pays
-nothing for them.
+``daybook``, ``mandates``, ``pos``, and the settlement desks' statement staging ``statements``)
+are made on first use, so the confirmation path pays nothing for them.
+
+:meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
+collection use case run on it commits into the outer transaction, so that moving money and
+recording why (a discrepancy resolved) commit, or fail, as one.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, NestedTransaction
 
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
@@ -27,6 +31,9 @@ from billfold.adapters.db.pos import SqlPos
 from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.recon import SqlRecon
 from billfold.adapters.db.settlement import SqlSettlement
+from billfold.adapters.db.statement_ingest import SqlStatements
+
+_LAZY = ("recon", "settlement", "statements", "presale", "gov", "daybook", "mandates", "pos")
 
 
 class SqlUnitOfWork:
@@ -55,6 +62,10 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         conn.begin()
         self._conn = conn
+        self._open_repositories(conn)
+        return self
+
+    def _open_repositories(self, conn: Connection) -> None:
         self.billers = SqlBillers(conn)
         self.payers = SqlPayers(conn)
         self.bills = SqlBills(conn)
@@ -65,7 +76,6 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn)
         self.channels = SqlChannels(conn)
-        return self
 
     # -- repositories made on first use (cleared when the block closes) ------------------------
     @cached_property
@@ -75,6 +85,10 @@ class SqlUnitOfWork:
     @cached_property
     def settlement(self) -> SqlSettlement:
         return SqlSettlement(self.conn)
+
+    @cached_property
+    def statements(self) -> SqlStatements:
+        return SqlStatements(self.conn)
 
     @cached_property
     def presale(self) -> SqlPresale:
@@ -97,7 +111,7 @@ class SqlUnitOfWork:
         return SqlPos(self.conn)
 
     def _forget_lazy(self) -> None:
-        for name in ("recon", "settlement", "presale", "gov", "daybook", "mandates", "pos"):
+        for name in _LAZY:
             self.__dict__.pop(name, None)
 
     def __exit__(
@@ -124,3 +138,48 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self.outbox.discard()
         self.conn.rollback()
+
+    def savepoint(self) -> SqlSavepoint:
+        """A unit of work nested in this one's open transaction (see the module docs)."""
+        return SqlSavepoint(self)
+
+
+class SqlSavepoint(SqlUnitOfWork):
+    """A unit of work inside another's transaction: ``with`` opens a ``SAVEPOINT``,
+    :meth:`commit` releases it (the work waits for the outer commit), :meth:`rollback` or
+    leaving the block without commit rolls back to it. Its repositories are its own (its
+    outbox events are written when it commits, dropped when it rolls back)."""
+
+    def __init__(self, outer: SqlUnitOfWork) -> None:
+        super().__init__(outer.engine)
+        self._outer = outer
+        self._nested: NestedTransaction | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._outer.conn
+        self._nested = conn.begin_nested()
+        self._conn = conn
+        self._open_repositories(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        nested, self._nested = self._nested, None
+        self._conn = None
+        self._forget_lazy()
+        if nested is not None and nested.is_active:
+            nested.rollback()
+
+    def commit(self) -> None:
+        self.outbox.flush()
+        if self._nested is not None and self._nested.is_active:
+            self._nested.commit()
+
+    def rollback(self) -> None:
+        self.outbox.discard()
+        if self._nested is not None and self._nested.is_active:
+            self._nested.rollback()

@@ -11,6 +11,7 @@ Uploads are limited by the service's body-size limit; reconcile bigger files wit
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -24,7 +25,7 @@ from billfold.adapters.http.models_ops import DiscrepancyOut, ResolveIn, RunOut,
 from billfold.engine import Engine
 from billfold.errors import InvalidInput, NotFound
 from billfold.settlement.discrepancy import Code, Discrepancy, DiscrepancyStatus
-from billfold.settlement.parsers import PARSERS
+from billfold.settlement.parsers import PARSERS, OnError
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.run import RunKind
 
@@ -66,6 +67,54 @@ def visible_discrepancy(
 VisibleDiscrepancy = Annotated[Discrepancy, Depends(visible_discrepancy)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    data: bytes
+    name: str
+    format: str
+    business_date: date
+    merchant: str | None
+    channel: str | None
+    encoding: str | None
+    reject: bool
+    auto: bool
+    who: str
+    reason: str
+
+
+def _reconcile_upload(engine: Engine, up: _Upload) -> tuple[int, object]:
+    recon = Reconciler(engine)
+    on_error: OnError = "reject" if up.reject else "quarantine"
+    if up.format in BANK_FORMATS:
+        result = recon.reconcile_bank(
+            up.data,
+            format=up.format,
+            business_date=up.business_date,
+            file_name=up.name,
+            encoding=up.encoding,
+            on_error=on_error,
+            actor=up.who,
+            reason=up.reason,
+        )
+    else:
+        result = recon.reconcile(
+            up.data,
+            format=up.format,
+            business_date=up.business_date,
+            channel=up.channel,
+            merchant_id=up.merchant,
+            file_name=up.name,
+            encoding=up.encoding,
+            on_error=on_error,
+            actor=up.who,
+            reason=up.reason,
+            auto_resolve=up.auto,
+            workers=1,
+        )
+    answer = RunResultOut.of(result, biller_codes(engine))
+    return (201 if result.created else 200), answer.model_dump(mode="json")
+
+
 @router.post(
     "/runs",
     response_model=RunResultOut,
@@ -94,38 +143,13 @@ def start_run(
         raise InvalidInput(f"format: unknown statement format {format!r}; known: {known}")
     data = file.file.read()
     name = (file.filename or "statement")[:200]
-    who = actor(principal, by)
+    upload = _Upload(
+        data, name, format, business_date, merchant, channel, encoding, reject, auto,
+        actor(principal, by), reason,
+    )  # fmt: skip
 
     def run() -> tuple[int, object]:
-        recon = Reconciler(state.engine)
-        if format in BANK_FORMATS:
-            result = recon.reconcile_bank(
-                data,
-                format=format,
-                business_date=business_date,
-                file_name=name,
-                encoding=encoding,
-                on_error="reject" if reject else "quarantine",
-                actor=who,
-                reason=reason,
-            )
-        else:
-            result = recon.reconcile(
-                data,
-                format=format,
-                business_date=business_date,
-                channel=channel,
-                merchant_id=merchant,
-                file_name=name,
-                encoding=encoding,
-                on_error="reject" if reject else "quarantine",
-                actor=who,
-                reason=reason,
-                auto_resolve=auto,
-                workers=1,
-            )
-        answer = RunResultOut.of(result, biller_codes(state.engine))
-        return (201 if result.created else 200), answer.model_dump(mode="json")
+        return _reconcile_upload(state.engine, upload)
 
     fields = {
         "file": name,

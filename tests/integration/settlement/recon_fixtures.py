@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock, Order, SettlementAccount
+from billfold.channels.base import ChannelEvent, RemoteState, StatusAnswer
 from billfold.collection.confirming import ConfirmResult
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan
@@ -60,6 +61,20 @@ class Desk:
 
     def pay(self, order: Order, txn: str, channel: str = "wechatpay") -> ConfirmResult:
         return self.engine.confirm(channel, txn, order.order_no, order.total_fen)
+
+
+class ChannelSays:
+    """A channel asked about orders (the T+0 requery) that answers every time as told, and
+    keeps the questions."""
+
+    def __init__(self, state: RemoteState, event: ChannelEvent | None = None) -> None:
+        self.state = state
+        self.event = event
+        self.asked: list[str] = []
+
+    def query(self, order_no: str) -> StatusAnswer:
+        self.asked.append(order_no)
+        return StatusAnswer(self.state, self.event)
 
 
 def local(when: datetime) -> str:

@@ -6,10 +6,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from recon_fixtures import DAY, Desk, wx_bill, wx_payment  # type: ignore[import-not-found]
+from recon_fixtures import (  # type: ignore[import-not-found]
+    DAY,
+    ChannelSays,
+    Desk,
+    wx_bill,
+    wx_payment,
+)
 
 from billfold import BillStatus, OrderStatus, PaymentStatus
+from billfold.channels.base import RemoteState
 from billfold.errors import InvalidInput
+from billfold.settlement.advice import ChannelWord
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 
 
@@ -53,6 +61,8 @@ def test_reversing_a_payment_the_channel_never_took_makes_the_bill_owed_again(
     desk.pay(a, "W1")
     (missing,) = _run(desk)
     assert missing.code is Code.ENGINE_ONLY  # type: ignore[attr-defined]
+    said = desk.recon.ask_channel(missing.id, ChannelSays(RemoteState.NOT_FOUND), by="clerk")  # type: ignore[attr-defined]
+    assert said.word is ChannelWord.DENIES
     done = desk.recon.resolve(
         missing.id,  # type: ignore[attr-defined]
         Action.REVERSE,

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from openpyxl import load_workbook
-from ops_world import Api, open_api, wx_line, wx_statement  # type: ignore[import-not-found]
+from ops_world import WX_MCH, Api, open_api, wx_line, wx_statement  # type: ignore[import-not-found]
 
 from billfold import Engine
+from billfold.merchants.channel_config import ChannelConfig
 from billfold.settlement.settler import Profile, Settler
 
 DAY = "2026-09-01"
@@ -23,6 +24,10 @@ def api(engine: Engine) -> Iterator[Api]:
     """Both billers paid through WeChat Pay, a statement showing s1's payment only (so w2
     has an open discrepancy), and a drafted batch for each biller."""
     with open_api(engine) as world:
+        for code in ("s1", "w2"):  # one merchant account serves both: its statement covers both
+            engine.set_channel_config(
+                code, ChannelConfig("wechatpay", merchant_id=WX_MCH), actor="t", reason="setup"
+            )
         order_no, _ = world.paid_order("s1", "T2", "wechatpay", "W1")
         world.paid_order("w2", "T2", "wechatpay", "W2")
         world.client.post(

@@ -8,15 +8,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ops_world import Api, open_api, wx_line, wx_statement  # type: ignore[import-not-found]
+from ops_world import WX_MCH, Api, open_api, wx_line, wx_statement  # type: ignore[import-not-found]
 
 from billfold import Engine
 from billfold.adapters.db.schema.settlement import recon_discrepancies, recon_runs
+from billfold.merchants.channel_config import ChannelConfig
 
 
 @pytest.fixture
 def api(engine: Engine) -> Iterator[Api]:
+    """s1 and w2 take WeChat Pay under one merchant account (a service provider's): its
+    statement covers both."""
     with open_api(engine) as world:
+        for code in ("s1", "w2"):
+            engine.set_channel_config(
+                code, ChannelConfig("wechatpay", merchant_id=WX_MCH), actor="t", reason="setup"
+            )
         yield world
 
 
@@ -50,7 +57,9 @@ def test_an_uploaded_statement_is_reconciled_once(api: Api) -> None:
     first = _upload(api, data)
     assert first.status_code == 201, first.text
     body = first.json()
-    assert body["created"] is True and body["run"]["slot"] == "channel/wechatpay/*/2026-09-01"
+    assert (
+        body["created"] is True and body["run"]["slot"] == "channel/wechatpay/1900000109/2026-09-01"
+    )
     assert (body["run"]["lines"], body["run"]["matched"], body["run"]["engine"]) == (1, 1, 3)
     assert body["run"]["file_name"] == "wx-20260901.csv"
     assert sorted((d["code"], d["biller_code"]) for d in body["discrepancies"]) == [

@@ -1,0 +1,221 @@
+"""Ports: what the settlement desks need from persistence, as Protocols.
+
+The desks (:class:`~billfold.settlement.reconciler.Reconciler`,
+:class:`~billfold.settlement.settler.Settler`) take a ``Runtime[SettlementUnitOfWork]``
+(:class:`billfold.collection.ports.Runtime`) and reach storage only through the repositories
+below; :class:`billfold.adapters.db.uow.SqlUnitOfWork` provides them (kept in step by
+``tests/unit/settlement/test_ports.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from billfold.collection.ports import UnitOfWork
+from billfold.settlement.banking import Promise
+from billfold.settlement.batch import BatchStatus, BatchTotals, SettlementBatch
+from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
+from billfold.settlement.engine_records import EnginePayment, EngineRefund
+from billfold.settlement.run import ReconRun, RunKind
+from billfold.settlement.source import ParseRequest, Progress, Source
+from billfold.settlement.splits import Part, Remainder, SplitRule
+from billfold.settlement.statement import LineError, StatementLine
+
+__all__ = [
+    "ReconRepository",
+    "SettlementRepository",
+    "SettlementUnitOfWork",
+    "StatementStaging",
+]
+
+
+class StatementStaging(Protocol):
+    """The run's staging table: a statement bulk-loaded for the database to match."""
+
+    def stage(
+        self,
+        source: Source,
+        request: ParseRequest,
+        *,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[LineError]:
+        """Parse ``source`` into the staging table of this unit of work (indexed for the
+        matching joins); returns the lines quarantined. A rejected file raises
+        :class:`~billfold.settlement.statement.StatementError`."""
+        ...
+
+    def unstage(self) -> None: ...
+
+
+class ReconRepository(Protocol):
+    # -- slots and runs
+    def lock_slot(self, kind: RunKind, channel: str, merchant_id: str, day: date) -> None: ...
+
+    def current_run(
+        self, kind: RunKind, channel: str, merchant_id: str, day: date
+    ) -> ReconRun | None: ...
+
+    def current_with_file(
+        self, kind: RunKind, channel: str, day: date, sha256: str
+    ) -> ReconRun | None: ...
+
+    def next_revision(self, kind: RunKind, channel: str, merchant_id: str, day: date) -> int: ...
+
+    def insert_run(self, values: dict[str, Any]) -> int: ...
+
+    def supersede(self, run_id: int, by_run_id: int, now: datetime) -> int: ...
+
+    def run(self, run_id: int) -> ReconRun | None: ...
+
+    def runs(
+        self,
+        *,
+        kind: RunKind | None = None,
+        channel: str | None = None,
+        day: date | None = None,
+        current_only: bool = False,
+    ) -> list[ReconRun]: ...
+
+    # -- scope
+    def merchant_billers(self, channel: str, merchant_id: str) -> list[tuple[int, str]]: ...
+
+    def channel_billers(self, channel: str, day: date) -> list[tuple[int, str]]: ...
+
+    def timezones(self) -> list[str]: ...
+
+    # -- the staged statement against the engine's records
+    def stage_merchants(self, limit: int = 3) -> list[str]: ...
+
+    def stage_totals(self) -> list[tuple[str, str, str, int, int, int]]: ...
+
+    def payment_exceptions(
+        self, channel: str, day: date, check_fees: bool, source_file: str
+    ) -> list[tuple[StatementLine, EnginePayment | None]]: ...
+
+    def engine_only_payments(
+        self, channel: str, merchant_id: str, day: date
+    ) -> list[EnginePayment]: ...
+
+    def engine_totals(self, channel: str, merchant_id: str, day: date) -> tuple[int, int]: ...
+
+    def claimed_elsewhere(self, payment_ids: Sequence[int], run_id: int | None) -> set[int]: ...
+
+    def refund_lines(self, channel: str, source_file: str) -> list[StatementLine]: ...
+
+    def engine_refunds(
+        self, channel: str, refund_nos: Sequence[str], channel_ids: Sequence[str]
+    ) -> list[EngineRefund]: ...
+
+    def engine_only_refunds(
+        self, channel: str, merchant_id: str, start: datetime, end: datetime
+    ) -> list[EngineRefund]: ...
+
+    # -- discrepancies
+    def insert_discrepancies(
+        self, run_id: int, found: Sequence[Discrepancy], now: datetime, resolver: str
+    ) -> None: ...
+
+    def discrepancy(self, discrepancy_id: int, *, lock: bool = False) -> Discrepancy | None: ...
+
+    def discrepancies(
+        self,
+        *,
+        run_id: int | None = None,
+        status: DiscrepancyStatus | None = None,
+        code: Code | None = None,
+        auto_only: bool = False,
+        limit: int | None = None,
+    ) -> list[Discrepancy]: ...
+
+    def open_engine_only(self, payment_id: int) -> list[Discrepancy]: ...
+
+    def resolve(
+        self,
+        discrepancy_id: int,
+        *,
+        action: Action,
+        by: str,
+        at: datetime,
+        reason: str,
+        ref: str | None = None,
+        payment_id: int | None = None,
+    ) -> bool: ...
+
+    # -- the bank leg
+    def open_promises(self, as_of: date, exclude_bank_run: int | None = None) -> list[Promise]: ...
+
+    def insert_bank_settlements(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def bank_settlements(self, bank_run_id: int) -> list[dict[str, Any]]: ...
+
+
+class SettlementRepository(Protocol):
+    def lock_biller(self, biller_id: int) -> None: ...
+
+    def profile(self, biller_id: int) -> tuple[bool, Remainder, list[SplitRule]] | None: ...
+
+    def save_profile(
+        self,
+        biller_id: int,
+        settle_unreconciled: bool,
+        remainder: Remainder,
+        splits_json: str,
+        now: datetime,
+    ) -> None: ...
+
+    def batch(
+        self, *, batch_no: str | None = None, biller_id: int | None = None, day: date | None = None
+    ) -> SettlementBatch | None: ...
+
+    def batch_nos(
+        self,
+        *,
+        biller_id: int | None = None,
+        day: date | None = None,
+        status: BatchStatus | None = None,
+    ) -> list[str]: ...
+
+    def insert_batch(self, values: dict[str, Any]) -> int: ...
+
+    def set_totals(self, batch_id: int, totals: BatchTotals) -> None: ...
+
+    def release(self, batch_id: int) -> None: ...
+
+    def delete_batch(self, batch_id: int) -> None: ...
+
+    def transition(
+        self, batch_id: int, expected: BatchStatus, new: BatchStatus, **values: Any
+    ) -> bool: ...
+
+    def claim(
+        self,
+        batch_id: int,
+        biller_id: int,
+        day: date,
+        refunds_before: datetime,
+        settle_unreconciled: bool,
+    ) -> BatchTotals: ...
+
+    def items(self, batch_id: int) -> list[dict[str, Any]]: ...
+
+    def insert_parts(self, batch_id: int, parts: Sequence[Part]) -> None: ...
+
+
+class SettlementUnitOfWork(UnitOfWork, Protocol):
+    """The core's unit of work, plus the settlement desks' repositories."""
+
+    @property
+    def recon(self) -> ReconRepository: ...
+    @property
+    def settlement(self) -> SettlementRepository: ...
+    @property
+    def statements(self) -> StatementStaging: ...
+
+    def savepoint(self) -> UnitOfWork:
+        """A unit of work nested in this one's transaction: its ``commit`` keeps its work
+        for this unit of work's own commit (or rollback) to decide. A collection use case
+        run on it becomes part of a larger change that commits or fails as one."""
+        ...

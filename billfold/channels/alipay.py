@@ -53,6 +53,7 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import (
     MerchantDirectory,
     OrderSettings,
@@ -68,7 +69,6 @@ from billfold.channels.verification import (
     rsa_sha256_verify,
 )
 from billfold.clock import Clock
-from billfold.engine import Engine
 from billfold.errors import ChannelError, ConfigurationError, InvalidInput, NotFound
 from billfold.money import format_yuan, parse_yuan
 
@@ -253,7 +253,7 @@ class AlipayChannel:
     def __init__(
         self,
         secrets: Secrets,
-        engine: Engine,
+        engine: ChannelHost,
         clock: Clock,
         api: AlipayApi,
         *,

@@ -1,6 +1,7 @@
 """Collecting through channels: the one way channel events reach the core.
 
-:class:`Collector` wires channel adapters to the :class:`~billfold.engine.Engine`:
+:class:`Collector` wires channel adapters to their host (a
+:class:`~billfold.channels.ports.ChannelHost`; :class:`~billfold.engine.Engine` in production):
 
 * :meth:`Collector.start` checks the biller takes the channel (its designated sole channel,
   enabled channels), marks the order paying and asks the channel to collect;
@@ -28,8 +29,8 @@ from billfold.channels.base import (
     EventKind,
     RemoteState,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.collection.services import ConfirmResult
-from billfold.engine import Engine
 from billfold.errors import ConfigurationError, Conflict, NotFound
 from billfold.merchants.channel_config import channel_refusal
 
@@ -52,7 +53,7 @@ class RefundPayout:
 
 
 class Collector:
-    def __init__(self, engine: Engine, channels: Mapping[str, Channel]) -> None:
+    def __init__(self, engine: ChannelHost, channels: Mapping[str, Channel]) -> None:
         self.engine = engine
         self.channels = dict(channels)
 

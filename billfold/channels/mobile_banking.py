@@ -43,6 +43,7 @@ from billfold.channels.base import (
     StatusAnswer,
 )
 from billfold.channels.collect import ChannelRefused, Collector
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import Secrets
 from billfold.channels.signed_json import (
     FRESHNESS,
@@ -70,7 +71,6 @@ from billfold.channels.verification import (
 )
 from billfold.clock import Clock, business_date
 from billfold.collection.bill import BillKind
-from billfold.engine import Engine
 from billfold.errors import (
     ConfigurationError,
     Conflict,
@@ -186,7 +186,7 @@ class LookupAnswer:
         }
 
 
-def lookup(engine: Engine, identifier: str, biller_code: str | None = None) -> LookupAnswer:
+def lookup(engine: ChannelHost, identifier: str, biller_code: str | None = None) -> LookupAnswer:
     """Payable bills for ``identifier`` with amounts due now; never raises for unknown ids."""
     ident = identifier.strip() if isinstance(identifier, str) else ""
     if not ident or len(ident) > 64:
@@ -248,7 +248,7 @@ def lookup(engine: Engine, identifier: str, biller_code: str | None = None) -> L
     )
 
 
-def _refusal(engine: Engine, biller_code: str) -> str | None:
+def _refusal(engine: ChannelHost, biller_code: str) -> str | None:
     """Why the bank cannot collect for this biller: the channel is not taken, or the biller
     has no merchant id at the bank."""
     configs = engine.channel_configs(biller_code)
@@ -258,7 +258,7 @@ def _refusal(engine: Engine, biller_code: str) -> str | None:
     return refusal
 
 
-def _known(engine: Engine, identifier: str, biller_code: str | None) -> bool:
+def _known(engine: ChannelHost, identifier: str, biller_code: str | None) -> bool:
     with engine.uow() as uow:
         biller_id = None
         if biller_code is not None:
@@ -480,7 +480,7 @@ class MobileBankingChannel:
 
     @classmethod
     def for_engine(
-        cls, engine: Engine, bank: BankApi, secrets: Secrets | None = None, **options: Any
+        cls, engine: ChannelHost, bank: BankApi, secrets: Secrets | None = None, **options: Any
     ) -> MobileBankingChannel:
         """The channel for ``engine``'s billers, the bank's public keys read through
         ``secrets`` (default: the environment and files)."""

@@ -50,6 +50,7 @@ from billfold.channels.base import (
     StatusAnswer,
 )
 from billfold.channels.collect import ChannelRefused
+from billfold.channels.ports import ChannelHost
 from billfold.channels.qr_render import render_png, render_svg
 from billfold.channels.secrets import Secrets
 from billfold.channels.signed_json import (
@@ -75,7 +76,6 @@ from billfold.clock import Clock
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.order import Order
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.engine import Engine
 from billfold.errors import ConfigurationError, Conflict, InvalidAmount, InvalidInput
 from billfold.merchants.channel_config import channel_refusal
 from billfold.money import format_yuan
@@ -177,7 +177,7 @@ def dynamic_payload(request: CollectRequest, bill_nos: Iterable[str], guid: str)
     return emv.encode(payload)
 
 
-def stall_code(engine: Engine, biller_code: str, *, guid: str = DEFAULT_GUID) -> str:
+def stall_code(engine: ChannelHost, biller_code: str, *, guid: str = DEFAULT_GUID) -> str:
     """The static code for a biller's counter sign: no amount, the payer states it."""
     biller = engine.biller(biller_code)
     configs = engine.channel_configs(biller_code)
@@ -192,7 +192,7 @@ def stall_code(engine: Engine, biller_code: str, *, guid: str = DEFAULT_GUID) ->
 
 
 def open_amount_order(
-    engine: Engine, biller_code: str, amount_fen: int, *, request_id: str | None = None
+    engine: ChannelHost, biller_code: str, amount_fen: int, *, request_id: str | None = None
 ) -> Order:
     """A static-code scan becomes an order: an open-amount bill for the amount the payer
     entered (within the biller's ``open_min_fen``–``open_max_fen``), then an order for it.
@@ -446,7 +446,7 @@ class QrChannel:
     @classmethod
     def for_engine(
         cls,
-        engine: Engine,
+        engine: ChannelHost,
         acquirer: QrAcquirer,
         secrets: Secrets | None = None,
         **options: Any,

@@ -27,9 +27,9 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from billfold.channels.ports import ChannelHost
 from billfold.channels.verification import load_private_key
 from billfold.collection.order import Order
-from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError, NotFound
 from billfold.merchants.channel_config import ChannelConfig
 
@@ -182,7 +182,7 @@ class MerchantDirectory(Generic[T]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: ChannelHost,
         channel: str,
         load: Callable[[str, Mapping[str, Any]], T],
         keys: Callable[[T], Iterable[str]],

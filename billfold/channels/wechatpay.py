@@ -56,6 +56,7 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import (
     MerchantDirectory,
     OrderSettings,
@@ -74,7 +75,6 @@ from billfold.channels.wechatpay_v3 import (
     verify_notification,
 )
 from billfold.clock import Clock
-from billfold.engine import Engine
 from billfold.errors import ChannelError, ConfigurationError, InvalidInput, NotFound
 
 __all__ = [
@@ -265,7 +265,7 @@ class WechatPayChannel:
     def __init__(
         self,
         secrets: Secrets,
-        engine: Engine,
+        engine: ChannelHost,
         clock: Clock,
         api: WechatPayApi,
         *,

@@ -318,19 +318,7 @@ class AlipayChannel:
 
     # -- notifications ------------------------------------------------------------------------
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelEvent:
-        try:
-            params = parse_form(body)
-        except InvalidInput as exc:
-            raise _reject(AlipayCheck.BAD_NOTIFICATION, f"unreadable form: {exc.message}") from None
-        app_id = params.get("app_id", "")
-        app = self.apps.find(app_id) if app_id else None
-        if app is None:
-            known = ", ".join(sorted(self.apps.known())) or "none configured"
-            raise _reject(
-                AlipayCheck.UNKNOWN_APP,
-                f"app_id {app_id!r} is not the Alipay app of any biller (known: {known})",
-            )
-        verify_notification(params, app.alipay_public_key)
+        params, app = self._verified(body)
         try:
             status = trade_status(params)
         except InvalidInput as exc:
@@ -340,23 +328,7 @@ class AlipayChannel:
         order_no = _required(params, "out_trade_no")
         found = self.apps.settings_for_order(order_no)
         self._check_app(found, app, params)
-        if found.order is not None and found.settings is not None:
-            mismatches = check_trade(
-                params,
-                app_id=str(found.settings.get("app_id")),
-                seller_id=str(found.settings.get("merchant_id")),
-                out_trade_no=found.order.order_no,
-                total_fen=found.order.total_fen,
-            )
-            wrong = [m for m in mismatches if m.field in _IDENTITY_REASONS]
-            if wrong:
-                raise _reject(_IDENTITY_REASONS[wrong[0].field], "; ".join(map(str, wrong)))
-            if mismatches:  # total_amount: a fact for the core to hold for review
-                log.warning(
-                    "alipay notification differs from the order; the core will hold it",
-                    order_no=order_no,
-                    mismatches=[str(m) for m in mismatches],
-                )
+        self._check_trade(found, params, order_no)
         if status is AlipayTradeStatus.WAIT_BUYER_PAY:
             raise _reject(
                 AlipayCheck.TRADE_NOT_FINAL,
@@ -372,6 +344,46 @@ class AlipayChannel:
             occurred_at=_parse_time(params.get("gmt_payment")) or notified,
             detail=status.value,
         )
+
+    def _verified(self, body: bytes) -> tuple[dict[str, str], AlipayApp]:
+        """The notification's parameters and the app it names, its RSA2 signature checked
+        with that app's Alipay public key."""
+        try:
+            params = parse_form(body)
+        except InvalidInput as exc:
+            raise _reject(AlipayCheck.BAD_NOTIFICATION, f"unreadable form: {exc.message}") from None
+        app_id = params.get("app_id", "")
+        app = self.apps.find(app_id) if app_id else None
+        if app is None:
+            known = ", ".join(sorted(self.apps.known())) or "none configured"
+            raise _reject(
+                AlipayCheck.UNKNOWN_APP,
+                f"app_id {app_id!r} is not the Alipay app of any biller (known: {known})",
+            )
+        verify_notification(params, app.alipay_public_key)
+        return params, app
+
+    def _check_trade(self, found: OrderSettings, params: Mapping[str, str], order_no: str) -> None:
+        """The trade against our order: a wrong app, seller or order is refused; a different
+        amount is logged and left to the core, which holds the payment for review."""
+        if found.order is None or found.settings is None:
+            return
+        mismatches = check_trade(
+            params,
+            app_id=str(found.settings.get("app_id")),
+            seller_id=str(found.settings.get("merchant_id")),
+            out_trade_no=found.order.order_no,
+            total_fen=found.order.total_fen,
+        )
+        wrong = [m for m in mismatches if m.field in _IDENTITY_REASONS]
+        if wrong:
+            raise _reject(_IDENTITY_REASONS[wrong[0].field], "; ".join(map(str, wrong)))
+        if mismatches:  # total_amount: a fact for the core to hold for review
+            log.warning(
+                "alipay notification differs from the order; the core will hold it",
+                order_no=order_no,
+                mismatches=[str(m) for m in mismatches],
+            )
 
     def _check_app(self, found: OrderSettings, app: AlipayApp, params: Mapping[str, str]) -> None:
         if found.order is not None and found.settings is None:

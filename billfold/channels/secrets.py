@@ -43,6 +43,7 @@ __all__ = [
     "private_key",
     "secret",
     "secret_map",
+    "text_setting",
 ]
 
 log = structlog.get_logger("billfold.channels")
@@ -115,6 +116,14 @@ def _read(secrets: Secrets, kind: Kind, reference: Any, setting: str, where: str
     value = secrets.lookup(kind, reference)
     if value is None:
         raise ConfigurationError(f"{where}: {setting} names {_describe(kind, reference)}")
+    return value
+
+
+def text_setting(settings: Mapping[str, Any], name: str, where: str) -> str:
+    """A required, non-empty text setting (an app or merchant id, a certificate serial)."""
+    value = settings.get(name)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{where}: {name} is not set")
     return value
 
 

@@ -33,7 +33,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
 from billfold.channels import emv
@@ -71,7 +70,7 @@ from billfold.channels.signed_json import (
     unix_seconds,
 )
 from billfold.channels.verification import NotificationRejected
-from billfold.channels.wallet_routing import Wallet, WalletRouter
+from billfold.channels.wallet_routing import Flow, ScanRoute, WalletRouter, route, route_with
 from billfold.clock import Clock
 from billfold.errors import ConfigurationError, InvalidInput
 from billfold.merchants.channel_config import channel_refusal
@@ -184,46 +183,6 @@ def stall_code(engine: ChannelHost, biller_code: str, *, guid: str = DEFAULT_GUI
     additional = emv.AdditionalData(store_label=biller_code[:25])
     payload = _payload(settings, biller_code, biller.name, guid=guid, additional=additional)
     return emv.encode(payload)
-
-
-# -- routing a scan ----------------------------------------------------------------------------
-
-
-class Flow(StrEnum):
-    """The cashier flow a scanned code opens."""
-
-    WECHAT = "wechat_jsapi"  # WeChat Pay inside WeChat's browser
-    ALIPAY = "alipay_wap"  # Alipay's mobile-web cashier inside Alipay
-    UNIONPAY = "unionpay"  # Cloud QuickPass (云闪付)
-    BANK_APP = "bank_app"  # the bank's own app (掌银)
-    CHOOSE = "choose"  # unknown scanner: a page listing the options
-
-
-_FLOWS = {
-    Wallet.WECHAT: Flow.WECHAT,
-    Wallet.ALIPAY: Flow.ALIPAY,
-    Wallet.UNIONPAY: Flow.UNIONPAY,
-    Wallet.BANK_APP: Flow.BANK_APP,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ScanRoute:
-    wallet: Wallet
-    flow: Flow
-    options: tuple[Flow, ...] = ()  # what the "choose" page offers
-
-
-def route(user_agent: str | None, bank_app_markers: Iterable[str] = ()) -> ScanRoute:
-    """Which flow a scan opens, by the scanner's User-Agent."""
-    return _route(WalletRouter(bank_app_markers), user_agent)
-
-
-def _route(router: WalletRouter, user_agent: str | None) -> ScanRoute:
-    wallet = router.classify(user_agent)
-    if wallet is Wallet.UNKNOWN:
-        return ScanRoute(wallet, Flow.CHOOSE, tuple(_FLOWS.values()))
-    return ScanRoute(wallet, _FLOWS[wallet])
 
 
 # -- the wire format ---------------------------------------------------------------------------
@@ -460,4 +419,4 @@ class QrChannel:
         return [("voice.broadcast", payload)]
 
     def route(self, user_agent: str | None) -> ScanRoute:
-        return _route(self.router, user_agent)
+        return route_with(self.router, user_agent)

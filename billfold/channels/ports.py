@@ -3,8 +3,8 @@
 The SQL repositories (:mod:`billfold.adapters.db.pos`, :mod:`billfold.adapters.db.mandates`)
 implement the two repositories; :class:`~billfold.adapters.db.uow.SqlUnitOfWork` offers them
 as ``uow.pos`` and ``uow.mandates``. A channel desk never learns which database is behind
-them. (Kept in step with the adapters by ``tests/unit/channels/test_ports.py`` and by mypy,
-which checks ``SqlUnitOfWork`` against :class:`ChannelsUnitOfWork` in the adapter.)
+them. (Kept in step with the adapters by ``tests/unit/channels/test_ports.py``, and by mypy
+wherever an :class:`~billfold.engine.Engine` is handed to a channel as its host.)
 """
 
 from __future__ import annotations

@@ -17,24 +17,31 @@ Alipay notifications carry no freshness window or nonce; a replay of a genuine o
 duplicate the core absorbs (unique ``(channel, trade_no)``).
 
 Replies: ``success`` (plain text) when accepted, ``failure`` otherwise (Alipay retries).
-Request signing includes ``sign_type`` (only ``sign`` is left out), unlike notification
-verification; :func:`request_content` builds that string.
+Requests to Alipay's OpenAPI (the app's keys, RSA2 request signing, Alipay's time format)
+live in :mod:`billfold.channels.alipay_openapi`, re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from billfold.channels.alipay_openapi import (
+    SHANGHAI,
+    TIME_FORMAT,
+    AlipayApi,
+    AlipayApp,
+    alipay_time,
+    load_app,
+    request_content,
+    signed_request,
+    verify_request,
+)
 from billfold.channels.alipay_rsa2 import (
     AlipayTradeStatus,
     check_trade,
@@ -53,22 +60,16 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import (
     MerchantDirectory,
     OrderSettings,
     Secrets,
-    private_key,
-    secret,
 )
 from billfold.channels.verification import (
     NotificationRejected,
-    decode_base64_signature,
-    load_public_key,
-    rsa_sha256_sign,
-    rsa_sha256_verify,
 )
 from billfold.clock import Clock
-from billfold.engine import Engine
 from billfold.errors import ChannelError, ConfigurationError, InvalidInput, NotFound
 from billfold.money import format_yuan, parse_yuan
 
@@ -86,8 +87,6 @@ __all__ = [
 ]
 
 CHANNEL = "alipay"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SUCCESS_CODE = "10000"
 _BUYER_ID = re.compile(r"^2088[0-9]{12}$")
 log = structlog.get_logger("billfold.channels")
@@ -127,101 +126,11 @@ _REFUND_DECLINES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class AlipayApp:
-    """One Alipay app of a seller: the app's private key, Alipay's public key for it."""
-
-    app_id: str
-    seller_id: str
-    app_private_key: rsa.RSAPrivateKey
-    alipay_public_key: rsa.RSAPublicKey
-
-    def __repr__(self) -> str:
-        return f"AlipayApp(app_id={self.app_id!r}, seller_id={self.seller_id!r})"
-
-
-def _setting(settings: Mapping[str, Any], name: str, where: str) -> str:
-    value = settings.get(name)
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{where}: {name} is not set")
-    return value
-
-
-def load_app(secrets: Secrets, settings: Mapping[str, Any], *, where: str) -> AlipayApp:
-    """An app from a biller's settings: ``app_id``, ``merchant_id`` (the seller's 2088… id)
-    and, named by ``_env``/``_file`` settings, ``app_private_key`` and ``alipay_public_key``
-    (PEM or the bare base64 Alipay's console shows)."""
-    app_id = _setting(settings, "app_id", where)
-    seller_id = _setting(settings, "merchant_id", where)
-    try:
-        private = private_key(secret(secrets, settings, "app_private_key", where=where))
-        public = load_public_key(secret(secrets, settings, "alipay_public_key", where=where))
-    except ConfigurationError as exc:
-        if exc.message.startswith(where):
-            raise
-        raise ConfigurationError(f"{where}: {exc.message}") from None
-    return AlipayApp(app_id, seller_id, private, public)
-
-
-def alipay_time(instant: datetime) -> str:
-    """Alipay's time format, Beijing time: ``2026-09-01 10:30:00``."""
-    return instant.astimezone(SHANGHAI).strftime(TIME_FORMAT)
-
-
 def _parse_time(text: str | None) -> datetime | None:
     try:
         return datetime.strptime(text or "", TIME_FORMAT).replace(tzinfo=SHANGHAI)
     except ValueError:
         return None
-
-
-def request_content(params: Mapping[str, str]) -> str:
-    """What an Alipay OpenAPI request signs: sorted ``key=value`` pairs without ``sign`` and
-    without empty values (``sign_type`` included, unlike a notification)."""
-    kept = sorted((k, v) for k, v in params.items() if k and v and k != "sign")
-    return "&".join(f"{key}={value}" for key, value in kept)
-
-
-def signed_request(
-    app: AlipayApp,
-    method: str,
-    biz_content: Mapping[str, Any],
-    now: datetime,
-    *,
-    notify_url: str | None = None,
-) -> dict[str, str]:
-    """The common request parameters of ``method``, signed RSA2 with the app's key."""
-    params = {
-        "app_id": app.app_id,
-        "method": method,
-        "format": "JSON",
-        "charset": "utf-8",
-        "sign_type": "RSA2",
-        "timestamp": alipay_time(now),
-        "version": "1.0",
-        "biz_content": json.dumps(dict(biz_content), ensure_ascii=False, separators=(",", ":")),
-    }
-    if notify_url:
-        params["notify_url"] = notify_url
-    params["sign"] = rsa_sha256_sign(request_content(params).encode("utf-8"), app.app_private_key)
-    return params
-
-
-def verify_request(params: Mapping[str, str], app_public_key: rsa.RSAPublicKey) -> bool:
-    """Check a request's RSA2 signature as Alipay's gateway does."""
-    signature = decode_base64_signature(params.get("sign", ""))
-    if signature is None or params.get("sign_type") != "RSA2":
-        return False
-    return rsa_sha256_verify(request_content(params).encode("utf-8"), signature, app_public_key)
-
-
-class AlipayApi(Protocol):
-    """Alipay's OpenAPI gateway: one endpoint, the ``method`` parameter says what to do."""
-
-    def execute(self, params: Mapping[str, str]) -> Mapping[str, Any]:
-        """POST signed request parameters; returns the ``<method>_response`` object (its
-        signature already checked by the client)."""
-        ...
 
 
 def _reject(reason: str, message: str) -> NotificationRejected:
@@ -253,7 +162,7 @@ class AlipayChannel:
     def __init__(
         self,
         secrets: Secrets,
-        engine: Engine,
+        engine: ChannelHost,
         clock: Clock,
         api: AlipayApi,
         *,
@@ -318,19 +227,7 @@ class AlipayChannel:
 
     # -- notifications ------------------------------------------------------------------------
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ChannelEvent:
-        try:
-            params = parse_form(body)
-        except InvalidInput as exc:
-            raise _reject(AlipayCheck.BAD_NOTIFICATION, f"unreadable form: {exc.message}") from None
-        app_id = params.get("app_id", "")
-        app = self.apps.find(app_id) if app_id else None
-        if app is None:
-            known = ", ".join(sorted(self.apps.known())) or "none configured"
-            raise _reject(
-                AlipayCheck.UNKNOWN_APP,
-                f"app_id {app_id!r} is not the Alipay app of any biller (known: {known})",
-            )
-        verify_notification(params, app.alipay_public_key)
+        params, app = self._verified(body)
         try:
             status = trade_status(params)
         except InvalidInput as exc:
@@ -340,23 +237,7 @@ class AlipayChannel:
         order_no = _required(params, "out_trade_no")
         found = self.apps.settings_for_order(order_no)
         self._check_app(found, app, params)
-        if found.order is not None and found.settings is not None:
-            mismatches = check_trade(
-                params,
-                app_id=str(found.settings.get("app_id")),
-                seller_id=str(found.settings.get("merchant_id")),
-                out_trade_no=found.order.order_no,
-                total_fen=found.order.total_fen,
-            )
-            wrong = [m for m in mismatches if m.field in _IDENTITY_REASONS]
-            if wrong:
-                raise _reject(_IDENTITY_REASONS[wrong[0].field], "; ".join(map(str, wrong)))
-            if mismatches:  # total_amount: a fact for the core to hold for review
-                log.warning(
-                    "alipay notification differs from the order; the core will hold it",
-                    order_no=order_no,
-                    mismatches=[str(m) for m in mismatches],
-                )
+        self._check_trade(found, params, order_no)
         if status is AlipayTradeStatus.WAIT_BUYER_PAY:
             raise _reject(
                 AlipayCheck.TRADE_NOT_FINAL,
@@ -372,6 +253,46 @@ class AlipayChannel:
             occurred_at=_parse_time(params.get("gmt_payment")) or notified,
             detail=status.value,
         )
+
+    def _verified(self, body: bytes) -> tuple[dict[str, str], AlipayApp]:
+        """The notification's parameters and the app it names, its RSA2 signature checked
+        with that app's Alipay public key."""
+        try:
+            params = parse_form(body)
+        except InvalidInput as exc:
+            raise _reject(AlipayCheck.BAD_NOTIFICATION, f"unreadable form: {exc.message}") from None
+        app_id = params.get("app_id", "")
+        app = self.apps.find(app_id) if app_id else None
+        if app is None:
+            known = ", ".join(sorted(self.apps.known())) or "none configured"
+            raise _reject(
+                AlipayCheck.UNKNOWN_APP,
+                f"app_id {app_id!r} is not the Alipay app of any biller (known: {known})",
+            )
+        verify_notification(params, app.alipay_public_key)
+        return params, app
+
+    def _check_trade(self, found: OrderSettings, params: Mapping[str, str], order_no: str) -> None:
+        """The trade against our order: a wrong app, seller or order is refused; a different
+        amount is logged and left to the core, which holds the payment for review."""
+        if found.order is None or found.settings is None:
+            return
+        mismatches = check_trade(
+            params,
+            app_id=str(found.settings.get("app_id")),
+            seller_id=str(found.settings.get("merchant_id")),
+            out_trade_no=found.order.order_no,
+            total_fen=found.order.total_fen,
+        )
+        wrong = [m for m in mismatches if m.field in _IDENTITY_REASONS]
+        if wrong:
+            raise _reject(_IDENTITY_REASONS[wrong[0].field], "; ".join(map(str, wrong)))
+        if mismatches:  # total_amount: a fact for the core to hold for review
+            log.warning(
+                "alipay notification differs from the order; the core will hold it",
+                order_no=order_no,
+                mismatches=[str(m) for m in mismatches],
+            )
 
     def _check_app(self, found: OrderSettings, app: AlipayApp, params: Mapping[str, str]) -> None:
         if found.order is not None and found.settings is None:

@@ -32,15 +32,15 @@ from typing import Any
 
 import structlog
 
-from billfold.adapters.db.mandates import Debit, SqlMandates
-from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.channels.autodebit_bank import DebitAnswer, DebitBank, DebitRequest
 from billfold.channels.autodebit_mandates import CHANNEL, DebitPolicy, MandateBook, new_number
 from billfold.channels.base import Decline, RefundAnswer
+from billfold.channels.ports import ChannelHost, ChannelsUnitOfWork, MandatesRepository
 from billfold.clock import business_date, start_of_business_day
 from billfold.collection.bill import Bill, BillKind
 from billfold.collection.mandate import (
     DUE_DEBIT_STATES,
+    Debit,
     DebitStatus,
     Mandate,
     MandateStatus,
@@ -48,7 +48,7 @@ from billfold.collection.mandate import (
     month_start,
     notice_due,
 )
-from billfold.engine import Engine
+from billfold.collection.order import Order
 from billfold.errors import BillfoldError, ChannelError, InvalidTransition
 from billfold.merchants.biller import Biller
 
@@ -89,7 +89,7 @@ class AutoDebit(MandateBook):
 
     name = CHANNEL
 
-    def __init__(self, engine: Engine, bank: DebitBank, policy: DebitPolicy | None = None):
+    def __init__(self, engine: ChannelHost, bank: DebitBank, policy: DebitPolicy | None = None):
         super().__init__(engine, policy)
         self.bank = bank
 
@@ -105,10 +105,10 @@ class AutoDebit(MandateBook):
     def _expire(self, report: RunReport) -> None:
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            candidates = SqlMandates(uow.conn).past_validity(now.date() + timedelta(days=1))
+            candidates = uow.mandates.past_validity(now.date() + timedelta(days=1))
         for candidate in candidates:
             with self.engine.uow() as uow:
-                repo = SqlMandates(uow.conn)
+                repo = uow.mandates
                 mandate = repo.get(candidate.id or 0, lock=True)
                 biller = uow.billers.get(candidate.biller_id)
                 assert mandate is not None and biller is not None
@@ -129,61 +129,73 @@ class AutoDebit(MandateBook):
 
     def _schedule(self, report: RunReport) -> None:
         with self.engine.uow() as uow:
-            active = SqlMandates(uow.conn).find(statuses=[MandateStatus.ACTIVE])
+            active = uow.mandates.find(statuses=[MandateStatus.ACTIVE])
         for candidate in active:
             now = self.engine.clock.now()
             with self.engine.uow() as uow:
-                repo = SqlMandates(uow.conn)
-                mandate = repo.get(candidate.id or 0, lock=True)
+                mandate = uow.mandates.get(candidate.id or 0, lock=True)
                 biller = uow.billers.get(candidate.biller_id)
                 assert mandate is not None and mandate.id is not None and biller is not None
-                tz = biller.timezone
-                today = business_date(now, tz)
+                today = business_date(now, biller.timezone)
                 if mandate.status is not MandateStatus.ACTIVE or today < mandate.valid_from:
                     continue
-                done = repo.debited_bill_ids(mandate.id)
+                done = uow.mandates.debited_bill_ids(mandate.id)
                 for bill in uow.bills.for_payer([mandate.payer_id]):
                     if bill.id in done or bill.biller_id != mandate.biller_id:
                         continue
                     if bill.kind is BillKind.OPEN:  # the payer states those amounts
                         continue
-                    planned = start_of_business_day(bill.due_date, tz) if bill.due_date else now
-                    if not notice_due(planned, now, self.policy.notice_lead):
-                        continue
-                    at = debit_time(planned, now, self.policy.notice_lead)
-                    amount = bill.amount_due_fen(business_date(at, tz))  # as owed that day
-                    if amount <= 0:
-                        continue
-                    refusal = mandate.debit_refusal(amount, 0, business_date(at, tz))
-                    status = DebitStatus.CANCELLED if refusal else DebitStatus.SCHEDULED
-                    debit_no = new_number("AD", now)
-                    added = repo.add_debit(
-                        {
-                            "debit_no": debit_no,
-                            "mandate_id": mandate.id,
-                            "bill_id": bill.id,
-                            "status": status.value,
-                            "amount_fen": amount,
-                            "noticed_fen": amount,
-                            "noticed_at": now,
-                            "due_at": at,
-                            "next_attempt_at": at,
-                            "attempts": 0,
-                            "reason": refusal.message if refusal else None,
-                            "updated_at": now,
-                        }
-                    )
-                    if added is None:
-                        continue
-                    if refusal:
-                        event = self._debit_event(mandate, bill.bill_no, debit_no, amount)
-                        event.update(code=refusal.code.value, reason=refusal.message)
-                        uow.outbox.add("mandate.debit_refused", mandate.biller_id, event, now)
-                        report.refused += 1
-                    else:
-                        self._notice(uow, mandate, biller, bill, debit_no, amount, at, now)
-                        report.noticed += 1
+                    self._schedule_bill(uow, mandate, biller, bill, now, report)
                 uow.commit()
+
+    def _schedule_bill(
+        self,
+        uow: ChannelsUnitOfWork,
+        mandate: Mandate,
+        biller: Biller,
+        bill: Bill,
+        now: datetime,
+        report: RunReport,
+    ) -> None:
+        """A debit of the bill once its pre-debit notice is due: noticed, or refused (over a
+        limit, outside the validity period) with a ``mandate.debit_refused`` event."""
+        tz = biller.timezone
+        planned = start_of_business_day(bill.due_date, tz) if bill.due_date else now
+        if not notice_due(planned, now, self.policy.notice_lead):
+            return
+        at = debit_time(planned, now, self.policy.notice_lead)
+        amount = bill.amount_due_fen(business_date(at, tz))  # as owed that day
+        if amount <= 0:
+            return
+        refusal = mandate.debit_refusal(amount, 0, business_date(at, tz))
+        status = DebitStatus.CANCELLED if refusal else DebitStatus.SCHEDULED
+        debit_no = new_number("AD", now)
+        added = uow.mandates.add_debit(
+            {
+                "debit_no": debit_no,
+                "mandate_id": mandate.id,
+                "bill_id": bill.id,
+                "status": status.value,
+                "amount_fen": amount,
+                "noticed_fen": amount,
+                "noticed_at": now,
+                "due_at": at,
+                "next_attempt_at": at,
+                "attempts": 0,
+                "reason": refusal.message if refusal else None,
+                "updated_at": now,
+            }
+        )
+        if added is None:
+            return
+        if refusal:
+            event = self._debit_event(mandate, bill.bill_no, debit_no, amount)
+            event.update(code=refusal.code.value, reason=refusal.message)
+            uow.outbox.add("mandate.debit_refused", mandate.biller_id, event, now)
+            report.refused += 1
+        else:
+            self._notice(uow, mandate, biller, bill, debit_no, amount, at, now)
+            report.noticed += 1
 
     def _debit_due(self, report: RunReport) -> None:
         seen: list[int] = []
@@ -201,7 +213,7 @@ class AutoDebit(MandateBook):
         """Claim the next due debit; its id if it was settled right here; None if none."""
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            repo = SqlMandates(uow.conn)
+            repo = uow.mandates
             debit = repo.claim_due(now, seen)
             if debit is None:
                 return None
@@ -213,7 +225,7 @@ class AutoDebit(MandateBook):
             today = business_date(now, biller.timezone)
             if debit.status is DebitStatus.SUBMITTING:  # its run died mid-call
                 obstacle = self._obstacle(repo, mandate, bill, debit, today, debit.amount_fen)
-                repo.update_debit(
+                repo.update_debit(  # held one more lease while the bank is asked
                     debit.id,
                     [DebitStatus.SUBMITTING],
                     at_attempt=debit.attempts,
@@ -232,33 +244,49 @@ class AutoDebit(MandateBook):
                 return debit.id
             obstacle = self._obstacle(repo, mandate, bill, debit, today, amount)
             if obstacle is not None:
-                reason, event, code = obstacle
-                extra = {"code": code} if code else {}
-                self._settle(uow, repo, mandate, debit, bill, now, reason, event, **extra)
-                uow.commit()
-                if event == "mandate.debit_refused":
-                    report.refused += 1
-                else:
-                    report.cancelled += 1
+                self._stop(uow, mandate, debit, bill, now, obstacle, report)
                 return debit.id
-            attempt = debit.attempts + 1
-            repo.update_debit(
-                debit.id,
-                DUE_DEBIT_STATES,
-                status=DebitStatus.SUBMITTING,
-                attempts=attempt,
-                amount_fen=amount,
-                next_attempt_at=now + self.policy.lease,
-                updated_at=now,
-            )
+            claimed = replace(debit, attempts=debit.attempts + 1, amount_fen=amount)
+            self._mark_submitting(repo, claimed, now)
             uow.commit()
-            claimed = replace(debit, attempts=attempt, amount_fen=amount)
             return _Job(claimed, mandate, biller, bill.bill_no, resume=False)
+
+    def _mark_submitting(self, repo: MandatesRepository, claimed: Debit, now: datetime) -> None:
+        """The debit is this run's for one lease, at its new attempt number and amount."""
+        repo.update_debit(
+            claimed.id,
+            DUE_DEBIT_STATES,
+            status=DebitStatus.SUBMITTING,
+            attempts=claimed.attempts,
+            amount_fen=claimed.amount_fen,
+            next_attempt_at=now + self.policy.lease,
+            updated_at=now,
+        )
+
+    def _stop(
+        self,
+        uow: ChannelsUnitOfWork,
+        mandate: Mandate,
+        debit: Debit,
+        bill: Bill,
+        now: datetime,
+        obstacle: tuple[str, str, str | None],
+        report: RunReport,
+    ) -> None:
+        """Settle a debit that may not go to the bank: refused or cancelled, announced."""
+        reason, event, code = obstacle
+        extra = {"code": code} if code else {}
+        self._settle(uow, uow.mandates, mandate, debit, bill, now, reason, event, **extra)
+        uow.commit()
+        if event == "mandate.debit_refused":
+            report.refused += 1
+        else:
+            report.cancelled += 1
 
     def _notice_again(
         self,
-        uow: SqlUnitOfWork,
-        repo: SqlMandates,
+        uow: ChannelsUnitOfWork,
+        repo: MandatesRepository,
         mandate: Mandate,
         biller: Biller,
         bill: Bill,
@@ -282,7 +310,7 @@ class AutoDebit(MandateBook):
 
     def _obstacle(
         self,
-        repo: SqlMandates,
+        repo: MandatesRepository,
         mandate: Mandate,
         bill: Bill,
         debit: Debit,
@@ -324,24 +352,10 @@ class AutoDebit(MandateBook):
                 ttl=self.policy.order_ttl,
             )
             if answer is None:
-                if not self._still_active(debit.mandate_id):
-                    self._finish(
-                        job,
-                        DebitStatus.CANCELLED,
-                        "mandate changed before the debit was sent",
-                        "mandate.debit_cancelled",
-                    )
+                answer = self._send(job, order)
+                if answer is None:
                     report.cancelled += 1
                     return
-                request = DebitRequest(
-                    debit.request_id,
-                    job.mandate.mandate_no,
-                    job.mandate.agreement_no or job.mandate.mandate_no,
-                    order.order_no,
-                    debit.amount_fen,
-                    order.currency,
-                )
-                answer = self.bank.debit(request)
         except ChannelError as exc:
             log.warning("autodebit.bank_unreachable", debit_no=debit.debit_no, error=exc.message)
             report.in_doubt += 1
@@ -350,8 +364,29 @@ class AutoDebit(MandateBook):
             self._finish(job, DebitStatus.CANCELLED, exc.message, "mandate.debit_cancelled")
             report.cancelled += 1
             return
-        assert answer is not None
         self._record(job, answer, order.order_no, report)
+
+    def _send(self, job: _Job, order: Order) -> DebitAnswer | None:
+        """Ask the bank to debit, unless the mandate changed meanwhile (then the debit is
+        cancelled and ``None`` returned). Raises ChannelError when the bank does not answer."""
+        debit = job.debit
+        if not self._still_active(debit.mandate_id):
+            self._finish(
+                job,
+                DebitStatus.CANCELLED,
+                "mandate changed before the debit was sent",
+                "mandate.debit_cancelled",
+            )
+            return None
+        request = DebitRequest(
+            debit.request_id,
+            job.mandate.mandate_no,
+            job.mandate.agreement_no or job.mandate.mandate_no,
+            order.order_no,
+            debit.amount_fen,
+            order.currency,
+        )
+        return self.bank.debit(request)
 
     def _record(self, job: _Job, answer: DebitAnswer, order_no: str, report: RunReport) -> None:
         debit = job.debit
@@ -405,7 +440,7 @@ class AutoDebit(MandateBook):
         """Record the end of an attempt, unless a newer attempt has taken the debit over."""
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            repo = SqlMandates(uow.conn)
+            repo = uow.mandates
             debit = job.debit
             changed = repo.update_debit(
                 debit.id,

@@ -17,19 +17,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from billfold.adapters.db.mandates import Debit, SqlMandates
-from billfold.adapters.db.uow import SqlUnitOfWork
+from billfold.channels.ports import ChannelHost, ChannelsUnitOfWork, MandatesRepository
 from billfold.clock import business_date
 from billfold.collection.bill import Bill
 from billfold.collection.mandate import (
     DEFAULT_NOTICE_LEAD,
     DUE_DEBIT_STATES,
+    Debit,
     DebitStatus,
     Mandate,
     MandateStatus,
     RetrySchedule,
 )
-from billfold.engine import Engine
 from billfold.errors import ConcurrencyConflict, Conflict, InvalidInput, InvalidTransition, NotFound
 from billfold.masking import mask_account
 from billfold.merchants.biller import Biller
@@ -72,7 +71,7 @@ def _account(account_no: str) -> str:
 class MandateBook:
     """Mandates of every biller, in one database."""
 
-    def __init__(self, engine: Engine, policy: DebitPolicy | None = None) -> None:
+    def __init__(self, engine: ChannelHost, policy: DebitPolicy | None = None) -> None:
         self.engine = engine
         self.policy = policy or DebitPolicy()
 
@@ -103,7 +102,7 @@ class MandateBook:
                 raise NotFound(f"payer {payer_id!r} is not known to biller {biller.code}")
             payer = payers[0][1]
             assert payer.id is not None
-            repo = SqlMandates(uow.conn)
+            repo = uow.mandates
             for live in repo.live_for(biller.id, payer.id):
                 raise Conflict(
                     f"payer {payer_id} already has mandate {live.mandate_no} "
@@ -130,7 +129,7 @@ class MandateBook:
         if not agreement_no or len(agreement_no) > 64:
             raise InvalidInput("agreement_no: the bank's agreement number, 1-64 characters")
 
-        def change(mandate: Mandate, uow: SqlUnitOfWork, repo: SqlMandates) -> None:
+        def change(mandate: Mandate, uow: ChannelsUnitOfWork, repo: MandatesRepository) -> None:
             if mandate.status is not MandateStatus.PENDING:
                 raise InvalidTransition(
                     f"mandate {mandate.mandate_no} is {mandate.status.value}; only a pending "
@@ -149,7 +148,7 @@ class MandateBook:
     def resume(self, mandate_no: str, *, actor: str, reason: str) -> Mandate:
         """``suspended`` → ``active``; waiting debits get a fresh notice and its full lead."""
 
-        def change(mandate: Mandate, uow: SqlUnitOfWork, repo: SqlMandates) -> None:
+        def change(mandate: Mandate, uow: ChannelsUnitOfWork, repo: MandatesRepository) -> None:
             if mandate.status is not MandateStatus.SUSPENDED:
                 raise InvalidTransition(
                     f"mandate {mandate.mandate_no} is {mandate.status.value}, not suspended"
@@ -180,7 +179,7 @@ class MandateBook:
     def revoke(self, mandate_no: str, *, actor: str, reason: str) -> Mandate:
         """Revoke at once: no debit is claimed after this commits, even one already noticed."""
 
-        def change(mandate: Mandate, uow: SqlUnitOfWork, repo: SqlMandates) -> None:
+        def change(mandate: Mandate, uow: ChannelsUnitOfWork, repo: MandatesRepository) -> None:
             mandate.revoke(reason)
             self._cancel_waiting(uow, repo, mandate, f"mandate revoked: {reason}")
 
@@ -188,7 +187,7 @@ class MandateBook:
 
     def mandate(self, mandate_no: str) -> Mandate:
         with self.engine.uow() as uow:
-            found = SqlMandates(uow.conn).get_by_no(mandate_no)
+            found = uow.mandates.get_by_no(mandate_no)
         if found is None:
             raise NotFound(f"mandate {mandate_no!r} does not exist")
         return found
@@ -205,7 +204,7 @@ class MandateBook:
                     raise NotFound(f"biller {biller_code!r} does not exist")
                 biller_id = biller.id
             found = []
-            for mandate in SqlMandates(uow.conn).find(biller_id, statuses):
+            for mandate in uow.mandates.find(biller_id, statuses):
                 biller = uow.billers.get(mandate.biller_id)
                 payer = uow.payers.get(mandate.payer_id)
                 assert biller is not None and payer is not None
@@ -215,7 +214,7 @@ class MandateBook:
     def debits(self, mandate_no: str) -> list[Debit]:
         mandate = self.mandate(mandate_no)
         with self.engine.uow() as uow:
-            return SqlMandates(uow.conn).debits(mandate.id or 0)
+            return uow.mandates.debits(mandate.id or 0)
 
     def _change(
         self,
@@ -223,11 +222,11 @@ class MandateBook:
         actor: str,
         reason: str,
         event: str,
-        change: Callable[[Mandate, SqlUnitOfWork, SqlMandates], None],
+        change: Callable[[Mandate, ChannelsUnitOfWork, MandatesRepository], None],
     ) -> Mandate:
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            repo = SqlMandates(uow.conn)
+            repo = uow.mandates
             mandate = repo.get_by_no(mandate_no, lock=True)
             if mandate is None:
                 raise NotFound(f"mandate {mandate_no!r} does not exist")
@@ -244,13 +243,13 @@ class MandateBook:
     # -- shared with the debit run -------------------------------------------------------
     def _still_active(self, mandate_id: int) -> bool:
         with self.engine.uow() as uow:
-            mandate = SqlMandates(uow.conn).get(mandate_id)
+            mandate = uow.mandates.get(mandate_id)
         return mandate is not None and mandate.status is MandateStatus.ACTIVE
 
     def _settle(
         self,
-        uow: SqlUnitOfWork,
-        repo: SqlMandates,
+        uow: ChannelsUnitOfWork,
+        repo: MandatesRepository,
         mandate: Mandate,
         debit: Debit,
         bill: Bill,
@@ -268,7 +267,7 @@ class MandateBook:
         uow.outbox.add(event, mandate.biller_id, payload, now)
 
     def _cancel_waiting(
-        self, uow: SqlUnitOfWork, repo: SqlMandates, mandate: Mandate, reason: str
+        self, uow: ChannelsUnitOfWork, repo: MandatesRepository, mandate: Mandate, reason: str
     ) -> None:
         now = self.engine.clock.now()
         for debit in repo.open_debits(mandate.id or 0):
@@ -278,7 +277,7 @@ class MandateBook:
 
     def _notice(
         self,
-        uow: SqlUnitOfWork,
+        uow: ChannelsUnitOfWork,
         mandate: Mandate,
         biller: Biller,
         bill: Bill,
@@ -323,7 +322,7 @@ class MandateBook:
 
     def _audit(
         self,
-        uow: SqlUnitOfWork,
+        uow: ChannelsUnitOfWork,
         mandate: Mandate,
         actor: str,
         action: str,

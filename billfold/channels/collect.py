@@ -1,6 +1,7 @@
 """Collecting through channels: the one way channel events reach the core.
 
-:class:`Collector` wires channel adapters to the :class:`~billfold.engine.Engine`:
+:class:`Collector` wires channel adapters to their host (a
+:class:`~billfold.channels.ports.ChannelHost`; :class:`~billfold.engine.Engine` in production):
 
 * :meth:`Collector.start` checks the biller takes the channel (its designated sole channel,
   enabled channels), marks the order paying and asks the channel to collect;
@@ -28,8 +29,8 @@ from billfold.channels.base import (
     EventKind,
     RemoteState,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.collection.confirming import ConfirmResult
-from billfold.engine import Engine
 from billfold.errors import ConfigurationError, Conflict, NotFound
 from billfold.merchants.channel_config import channel_refusal
 
@@ -52,7 +53,7 @@ class RefundPayout:
 
 
 class Collector:
-    def __init__(self, engine: Engine, channels: Mapping[str, Channel]) -> None:
+    def __init__(self, engine: ChannelHost, channels: Mapping[str, Channel]) -> None:
         self.engine = engine
         self.channels = dict(channels)
 
@@ -111,23 +112,7 @@ class Collector:
     def apply(self, event: ChannelEvent) -> ConfirmResult | None:
         """Feed a verified channel event into the core."""
         if event.kind is EventKind.PAID:
-            result = self.engine.confirm(
-                event.channel,
-                event.channel_txn_id,
-                event.order_no,
-                event.amount_fen,
-                paid_at=event.occurred_at,
-                currency=event.currency,
-                on_credit=self._on_credit(event),
-            )
-            log.info(
-                "payment notified",
-                channel=event.channel,
-                order_no=event.order_no,
-                status=result.status.value,
-                duplicate=result.duplicate,
-            )
-            return result
+            return self._confirm(event)
         if event.kind is EventKind.REVERSED:
             self.engine.reverse(
                 event.channel,
@@ -145,20 +130,43 @@ class Collector:
             )
             return None
         if event.kind is EventKind.CLOSED and event.order_no:
-            # closed unpaid at the channel: final. (A FAILED attempt is not: the payer may
-            # try again until the order expires, and the T+0 requery settles what lingers.)
-            reason = event.detail or f"{event.channel} reported the order {event.kind.value}"
-            failed = self.engine.fail_order(event.order_no, event.channel, reason)
-            log.info(
-                "order failure notified",
-                channel=event.channel,
-                order_no=event.order_no,
-                kind=event.kind.value,
-                failed=failed,
-            )
+            self._closed(event, event.order_no)
             return None
         log.info("channel event needs no action", channel=event.channel, kind=event.kind.value)
         return None
+
+    def _confirm(self, event: ChannelEvent) -> ConfirmResult:
+        """A paid event: the core's exactly-once confirmation."""
+        result = self.engine.confirm(
+            event.channel,
+            event.channel_txn_id,
+            event.order_no,
+            event.amount_fen,
+            paid_at=event.occurred_at,
+            currency=event.currency,
+            on_credit=self._on_credit(event),
+        )
+        log.info(
+            "payment notified",
+            channel=event.channel,
+            order_no=event.order_no,
+            status=result.status.value,
+            duplicate=result.duplicate,
+        )
+        return result
+
+    def _closed(self, event: ChannelEvent, order_no: str) -> None:
+        """Closed unpaid at the channel: final. (A FAILED attempt is not: the payer may try
+        again until the order expires, and the T+0 requery settles what lingers.)"""
+        reason = event.detail or f"{event.channel} reported the order {event.kind.value}"
+        failed = self.engine.fail_order(order_no, event.channel, reason)
+        log.info(
+            "order failure notified",
+            channel=event.channel,
+            order_no=order_no,
+            kind=event.kind.value,
+            failed=failed,
+        )
 
     def _on_credit(self, event: ChannelEvent) -> tuple[tuple[str, dict[str, Any]], ...]:
         hook = getattr(self.channels.get(event.channel), "on_credit", None)

@@ -31,12 +31,12 @@ from billfold.channels.base import (
     StatusAnswer,
 )
 from billfold.channels.collect import Collector
+from billfold.channels.ports import ChannelHost
 from billfold.channels.signed_json import json_reply, load_object, text_field
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import Clock
 from billfold.collection.confirming import ConfirmResult
 from billfold.collection.refund import RefundRecord
-from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidAmount, InvalidInput, NotFound
 from billfold.money import format_yuan
 
@@ -162,7 +162,7 @@ class CounterChannel:
 
 
 def _audit(
-    engine: Engine, operator: str, action: str, target: str, reason: str, after: dict[str, Any]
+    engine: ChannelHost, operator: str, action: str, target: str, reason: str, after: dict[str, Any]
 ) -> None:
     with engine.uow() as uow:
         uow.audit.append(
@@ -212,7 +212,7 @@ def confirm_at_counter(
     return result
 
 
-def refund_at_counter(engine: Engine, refund_no: str, *, operator: str) -> RefundRecord:
+def refund_at_counter(engine: ChannelHost, refund_no: str, *, operator: str) -> RefundRecord:
     """The clerk paid a pending refund of a counter payment out in cash."""
     if not isinstance(operator, str) or not operator.strip():
         raise InvalidInput("operator: the clerk paying the refund out is required")

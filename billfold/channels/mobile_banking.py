@@ -1,9 +1,9 @@
 """Mobile banking bill pay (掌银缴费): the bank's app looks bills up, then pays them.
 
-**Fetch** — :func:`lookup` answers the bank's "what does 2024001 owe?" by any identifier
-(户号, 学号, decision number, contract number): the payable bills of billers that take this
-channel, with the late fee computed now (the engine's clock, the biller's business date) and
-the payer's name masked. An identifier nobody knows is an answer (``not_found``), not an error.
+**Fetch** (:mod:`billfold.channels.mobile_banking_lookup`) — :func:`lookup` answers the
+bank's "what does 2024001 owe?" by any identifier (户号, 学号, decision number, contract
+number): the payable bills of billers that take this channel, with the late fee computed now
+and the payer's name masked. An identifier nobody knows is an answer, not an error.
 
 **Pay** — :func:`pay` is the bank's "I am about to debit 488.00 for these bills, my
 transaction T": it creates the order (once per bank transaction) and sends it to the channel.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -43,6 +43,15 @@ from billfold.channels.base import (
     StatusAnswer,
 )
 from billfold.channels.collect import ChannelRefused, Collector
+from billfold.channels.mobile_banking_lookup import (
+    CHANNEL,
+    LookupAnswer,
+    LookupCode,
+    PayableBill,
+    bank_refusal,
+    lookup,
+)
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import Secrets
 from billfold.channels.signed_json import (
     FRESHNESS,
@@ -68,9 +77,8 @@ from billfold.channels.verification import (
     rsa_sha256_sign,
     rsa_sha256_verify,
 )
-from billfold.clock import Clock, business_date
-from billfold.collection.bill import BillKind
-from billfold.engine import Engine
+from billfold.clock import Clock
+from billfold.collection.order import Order
 from billfold.errors import (
     ConfigurationError,
     Conflict,
@@ -79,7 +87,6 @@ from billfold.errors import (
     LimitExceeded,
     NotFound,
 )
-from billfold.merchants.channel_config import channel_refusal
 from billfold.money import format_yuan
 
 __all__ = [
@@ -100,174 +107,10 @@ __all__ = [
     "verify_confirmation",
 ]
 
-CHANNEL = "mobile_banking"
 TIMESTAMP_HEADER = "X-Bank-Timestamp"
 SIGNATURE_HEADER = "X-Bank-Signature"
 KEY_NAME = "bank_public_key"
 _BANK_TXN = re.compile(r"[A-Za-z0-9_.-]{1,48}")
-
-
-# -- fetch -------------------------------------------------------------------------------------
-
-
-class LookupCode(StrEnum):
-    FOUND = "found"
-    NOT_FOUND = "not_found"  # nobody is known by this identifier
-    NOTHING_DUE = "nothing_due"  # known, but every bill is paid
-    NOT_OFFERED = "not_offered"  # bills exist, but their billers do not take mobile banking
-    UNKNOWN_BILLER = "unknown_biller"
-    INVALID_IDENTIFIER = "invalid_identifier"
-
-
-@dataclass(frozen=True, slots=True)
-class PayableBill:
-    biller_code: str
-    biller_name: str
-    bill_no: str
-    payer_identifier: str  # masked when it is a phone or ID number
-    payer_name: str  # masked
-    kind: BillKind
-    status: str  # open / partially_paid / overdue
-    due_date: date | None
-    principal_fen: int  # still owed, before the late fee
-    late_fee_fen: int  # as of now
-    amount_due_fen: int  # principal + late fee (0 for an open-amount bill: the payer states it)
-    allow_partial: bool = False
-    min_part_fen: int = 0
-    open_min_fen: int | None = None
-    open_max_fen: int | None = None
-    period: str | None = None
-    description: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "biller_code": self.biller_code,
-            "biller_name": self.biller_name,
-            "bill_no": self.bill_no,
-            "payer_identifier": self.payer_identifier,
-            "payer_name": self.payer_name,
-            "kind": self.kind.value,
-            "status": self.status,
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "principal": format_yuan(self.principal_fen),
-            "late_fee": format_yuan(self.late_fee_fen),
-            "amount_due": format_yuan(self.amount_due_fen),
-            "amount_due_fen": self.amount_due_fen,
-            "allow_partial": self.allow_partial,
-            "period": self.period,
-            "description": self.description,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LookupAnswer:
-    code: LookupCode
-    identifier: str
-    message: str
-    bills: tuple[PayableBill, ...] = ()
-    as_of: datetime | None = None
-
-    @property
-    def found(self) -> bool:
-        return self.code is LookupCode.FOUND
-
-    @property
-    def total_due_fen(self) -> int:
-        return sum(bill.amount_due_fen for bill in self.bills)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code.value,
-            "message": self.message,
-            "identifier": self.identifier,
-            "as_of": self.as_of.isoformat() if self.as_of else None,
-            "total_due": format_yuan(self.total_due_fen),
-            "bills": [bill.as_dict() for bill in self.bills],
-        }
-
-
-def lookup(engine: Engine, identifier: str, biller_code: str | None = None) -> LookupAnswer:
-    """Payable bills for ``identifier`` with amounts due now; never raises for unknown ids."""
-    ident = identifier.strip() if isinstance(identifier, str) else ""
-    if not ident or len(ident) > 64:
-        return LookupAnswer(
-            LookupCode.INVALID_IDENTIFIER,
-            str(identifier),
-            "identifier: 1-64 characters required (户号, 学号, decision or contract number)",
-        )
-    now = engine.clock.now()
-    try:
-        found = engine.bills_for(ident, biller_code)
-    except NotFound as exc:
-        return LookupAnswer(LookupCode.UNKNOWN_BILLER, ident, exc.message, as_of=now)
-    refusals: dict[str, str | None] = {}
-    bills: list[PayableBill] = []
-    for biller, payer, bill in found:
-        if biller.code not in refusals:
-            refusals[biller.code] = _refusal(engine, biller.code)
-            if refusals[biller.code] is None and not biller.accepts_orders:
-                refusals[biller.code] = f"biller {biller.code} is suspended and takes no payments"
-        if refusals[biller.code]:
-            continue
-        today = business_date(now, biller.timezone)
-        is_open = bill.kind is BillKind.OPEN
-        late_fee = bill.late_fee_fen(today)
-        shown = payer.masked()
-        bills.append(
-            PayableBill(
-                biller_code=biller.code,
-                biller_name=biller.name,
-                bill_no=bill.bill_no,
-                payer_identifier=shown["identifier"],
-                payer_name=shown["name"],
-                kind=bill.kind,
-                status=bill.status(today).value,
-                due_date=bill.due_date,
-                principal_fen=0 if is_open else bill.outstanding_fen,
-                late_fee_fen=late_fee,
-                amount_due_fen=0 if is_open else bill.amount_due_fen(today),
-                allow_partial=bill.allow_partial,
-                min_part_fen=bill.min_part_fen,
-                open_min_fen=bill.open_min_fen,
-                open_max_fen=bill.open_max_fen,
-                period=bill.period,
-                description=bill.description,
-            )
-        )
-    if bills:
-        return LookupAnswer(
-            LookupCode.FOUND, ident, f"{len(bills)} bill(s) to pay", tuple(bills), now
-        )
-    if found:
-        reasons = "; ".join(sorted({r for r in refusals.values() if r}))
-        return LookupAnswer(LookupCode.NOT_OFFERED, ident, reasons, as_of=now)
-    if _known(engine, ident, biller_code):
-        return LookupAnswer(LookupCode.NOTHING_DUE, ident, f"nothing is due for {ident}", as_of=now)
-    return LookupAnswer(
-        LookupCode.NOT_FOUND, ident, f"no payer or bill is known by {ident}", as_of=now
-    )
-
-
-def _refusal(engine: Engine, biller_code: str) -> str | None:
-    """Why the bank cannot collect for this biller: the channel is not taken, or the biller
-    has no merchant id at the bank."""
-    configs = engine.channel_configs(biller_code)
-    refusal = channel_refusal(biller_code, configs, CHANNEL)
-    if refusal is None and not any(c.channel == CHANNEL and c.merchant_id for c in configs):
-        refusal = f"{biller_code} has no {CHANNEL} merchant id; it is not set up with the bank"
-    return refusal
-
-
-def _known(engine: Engine, identifier: str, biller_code: str | None) -> bool:
-    with engine.uow() as uow:
-        biller_id = None
-        if biller_code is not None:
-            biller = uow.billers.get_by_code(biller_code)
-            biller_id = biller.id if biller else None
-        if uow.payers.find(biller_id, identifier):
-            return True
-        fines = uow.bills.by_decision_no(identifier)
-        return any(biller_id is None or b.biller_id == biller_id for b in fines)
 
 
 # -- pay ---------------------------------------------------------------------------------------
@@ -304,18 +147,15 @@ def pay(
 ) -> PayAnswer:
     """The bank asks to pay ``bill_nos`` with ``amount_fen`` as its transaction
     ``bank_txn_id``. Repeating the call with the same transaction answers the same order."""
-    engine, wanted = collector.engine, list(bill_nos)
-    if not isinstance(bank_txn_id, str) or not _BANK_TXN.fullmatch(bank_txn_id):
-        return PayAnswer(
-            PayCode.INVALID, "bank_txn_id: 1-48 letters, digits, '.', '-' or '_' required"
-        )
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        return PayAnswer(PayCode.INVALID, f"amount: must be positive integer fen, got {amount_fen}")
+    wanted = list(bill_nos)
+    invalid = _invalid_request(bank_txn_id, amount_fen)
+    if invalid is not None:
+        return invalid
     try:
-        refusal = _refusal(engine, biller_code)
+        refusal = bank_refusal(collector.engine, biller_code)
         if refusal:
             return PayAnswer(PayCode.REFUSED, refusal)
-        order = engine.create_order(
+        order = collector.engine.create_order(
             biller_code, wanted, amount_fen=amount_fen, idempotency_key=f"{CHANNEL}:{bank_txn_id}"
         )
     except NotFound as exc:
@@ -324,6 +164,39 @@ def pay(
         return PayAnswer(PayCode.INVALID, exc.message)
     except (LimitExceeded, Conflict) as exc:
         return PayAnswer(PayCode.REFUSED, exc.message)
+    earlier = _answered_before(order, wanted, bank_txn_id, amount_fen)
+    if earlier is not None:
+        return earlier
+    try:
+        collector.start(order.order_no, CHANNEL, payer_ref=bank_txn_id)
+    except ChannelRefused as exc:
+        return PayAnswer(PayCode.REFUSED, exc.message)
+    except InvalidTransition as exc:
+        return PayAnswer(PayCode.CONFLICT, exc.message, order.order_no)
+    return PayAnswer(
+        PayCode.ACCEPTED,
+        f"debit {format_yuan(order.total_fen)} and send the confirmation",
+        order.order_no,
+        order.total_fen,
+        order.expires_at,
+    )
+
+
+def _invalid_request(bank_txn_id: str, amount_fen: int) -> PayAnswer | None:
+    if not isinstance(bank_txn_id, str) or not _BANK_TXN.fullmatch(bank_txn_id):
+        return PayAnswer(
+            PayCode.INVALID, "bank_txn_id: 1-48 letters, digits, '.', '-' or '_' required"
+        )
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        return PayAnswer(PayCode.INVALID, f"amount: must be positive integer fen, got {amount_fen}")
+    return None
+
+
+def _answered_before(
+    order: Order, wanted: list[str], bank_txn_id: str, amount_fen: int
+) -> PayAnswer | None:
+    """The answer when the bank transaction already has its order: used for other bills or
+    another amount (a conflict), or that order is no longer payable (paid, or a conflict)."""
     paid_bills = sorted({line.bill_no for line in order.lines})
     if order.total_fen != amount_fen or paid_bills != sorted(set(wanted)):
         return PayAnswer(
@@ -340,19 +213,7 @@ def pay(
             order.order_no,
             order.total_fen,
         )
-    try:
-        collector.start(order.order_no, CHANNEL, payer_ref=bank_txn_id)
-    except ChannelRefused as exc:
-        return PayAnswer(PayCode.REFUSED, exc.message)
-    except InvalidTransition as exc:
-        return PayAnswer(PayCode.CONFLICT, exc.message, order.order_no)
-    return PayAnswer(
-        PayCode.ACCEPTED,
-        f"debit {format_yuan(order.total_fen)} and send the confirmation",
-        order.order_no,
-        order.total_fen,
-        order.expires_at,
-    )
+    return None
 
 
 # -- the bank's confirmation -----------------------------------------------------------------
@@ -480,7 +341,7 @@ class MobileBankingChannel:
 
     @classmethod
     def for_engine(
-        cls, engine: Engine, bank: BankApi, secrets: Secrets | None = None, **options: Any
+        cls, engine: ChannelHost, bank: BankApi, secrets: Secrets | None = None, **options: Any
     ) -> MobileBankingChannel:
         """The channel for ``engine``'s billers, the bank's public keys read through
         ``secrets`` (default: the environment and files)."""

@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
-from billfold.adapters.db.pos import APPROVED, SqlPos
-from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.channels.base import (
     ChannelEvent,
     CollectRequest,
@@ -43,7 +40,10 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
+from billfold.channels.ports import ChannelHost
 from billfold.channels.pos_batch import (
+    APPROVED,
+    CHANNEL,
     BatchClose,
     BatchLine,
     BatchStatus,
@@ -52,13 +52,9 @@ from billfold.channels.pos_batch import (
     PosRecord,
     Terminal,
     TerminalStatus,
-    billfold_lines,
-    check_lines,
-    compare_lines,
     txn_id,
-    validate_number,
-    validate_terminal_id,
 )
+from billfold.channels.pos_close import close_batch
 from billfold.channels.pos_messages import (
     Message,
     PosAnswer,
@@ -69,11 +65,12 @@ from billfold.channels.pos_messages import (
     Void,
     kind_of,
 )
+from billfold.channels.pos_orders import order_for
+from billfold.channels.pos_terminals import PosTerminals
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import business_date
-from billfold.collection.payment import PaymentStatus
-from billfold.engine import Engine
-from billfold.errors import BillfoldError, InvalidInput, NotFound
+from billfold.collection.payment import PaymentRecord, PaymentStatus
+from billfold.errors import BillfoldError, InvalidInput
 from billfold.merchants.biller import Biller
 from billfold.merchants.channel_config import channel_refusal
 from billfold.money import format_yuan
@@ -89,8 +86,6 @@ __all__ = [
     "Void",
 ]
 
-CHANNEL = "pos"
-
 
 @dataclass(frozen=True, slots=True)
 class _Admitted:
@@ -103,45 +98,24 @@ class PosChannel:
 
     name = CHANNEL
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: ChannelHost) -> None:
         self.engine = engine
+        self.terminals = PosTerminals(engine)
 
-    # -- the terminal registry -----------------------------------------------------------
+    # -- the terminal registry (billfold.channels.pos_terminals) -------------------------
     def register_terminal(
         self, terminal_id: str, biller_code: str, *, sub_unit: str | None = None, actor: str
     ) -> Terminal:
         """Register a terminal; ``sub_unit`` binds it to one project of the biller."""
-        validate_terminal_id(terminal_id)
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
-            biller = uow.billers.get_by_code(biller_code)
-            if biller is None or biller.id is None:
-                raise NotFound(f"biller {biller_code!r} does not exist")
-            if sub_unit is not None and sub_unit not in {u.code for u in biller.sub_units}:
-                raise InvalidInput(f"sub_unit: {biller_code} has no sub-unit {sub_unit!r}")
-            repo = SqlPos(uow.conn)
-            if repo.terminal(terminal_id) is not None:
-                raise InvalidInput(f"terminal_id: terminal {terminal_id} is already registered")
-            terminal = repo.add_terminal(terminal_id, biller.id, sub_unit, now)
-            self._audit(uow, terminal_id, actor, "pos.register", "registered", None, now)
-            uow.commit()
-            return terminal
+        return self.terminals.register(terminal_id, biller_code, sub_unit=sub_unit, actor=actor)
 
     def set_terminal_status(
         self, terminal_id: str, status: TerminalStatus, *, actor: str, reason: str
     ) -> Terminal:
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
-            repo = SqlPos(uow.conn)
-            terminal = self._terminal(repo, terminal_id)
-            repo.set_status(terminal.id, status, now)
-            self._audit(uow, terminal_id, actor, "pos.status", reason, terminal.status, now)
-            uow.commit()
-            return self._terminal(repo, terminal_id)
+        return self.terminals.set_status(terminal_id, status, actor=actor, reason=reason)
 
     def terminal(self, terminal_id: str) -> Terminal:
-        with self.engine.uow() as uow:
-            return self._terminal(SqlPos(uow.conn), terminal_id)
+        return self.terminals.get(terminal_id)
 
     # -- terminal messages -------------------------------------------------------------
     def sale(self, sale: Sale) -> PosAnswer:
@@ -149,6 +123,18 @@ class PosChannel:
         if isinstance(admitted, PosAnswer):
             return admitted
         terminal, biller = admitted.terminal, admitted.biller
+        settled = self._settled_sale(terminal, biller, sale)
+        if settled is not None:
+            return settled
+        order_no, decline = order_for(self.engine, terminal, biller, sale)
+        if decline is not None:
+            return self._answer(terminal, sale, decline[0], decline[1], order_no=order_no)
+        assert order_no is not None
+        return self._take(terminal, sale, order_no)
+
+    def _settled_sale(self, terminal: Terminal, biller: Biller, sale: Sale) -> PosAnswer | None:
+        """The answer when the sale's fate is already known: the biller refuses the channel,
+        the sale was credited (its answer was lost) or reversed before it arrived."""
         with self.engine.uow() as uow:
             configs = uow.channels.configs(biller.id or 0)
             earlier = uow.payments.find(CHANNEL, sale.txn_id)
@@ -161,10 +147,10 @@ class PosChannel:
             )
         if earlier is not None and earlier.status is PaymentStatus.REVERSED:
             return self._answer(terminal, sale, PosDecline.REVERSED, self._reversed(sale))
-        order_no, decline = self._order_for(terminal, biller, sale)
-        if decline is not None:
-            return self._answer(terminal, sale, decline[0], decline[1], order_no=order_no)
-        assert order_no is not None
+        return None
+
+    def _take(self, terminal: Terminal, sale: Sale, order_no: str) -> PosAnswer:
+        """Confirm the sale through the core's exactly-once path; undo it if declined."""
         event = {
             "terminal_id": sale.terminal_id,
             "batch_no": sale.batch_no,
@@ -205,44 +191,22 @@ class PosChannel:
         original = txn_id(void.terminal_id, void.batch_no, void.original_trace_no)
         with self.engine.uow() as uow:
             payment = uow.payments.find(CHANNEL, original)
-            voided = SqlPos(uow.conn).void_of(terminal.id, void.batch_no, original)
-
-        def no(decline: PosDecline, message: str) -> PosAnswer:
-            return self._answer(terminal, void, decline, message, original_txn=original)
-
-        if voided is not None:
-            return no(
-                PosDecline.REFUSED,
-                f"sale {void.original_trace_no} was voided by trace {voided.trace_no}",
-            )
-        if payment is None or payment.status is not PaymentStatus.CREDITED:
-            return no(
-                PosDecline.NOT_FOUND,
-                f"no approved sale {void.original_trace_no} in "
-                f"batch {void.batch_no} of terminal {void.terminal_id}",
-            )
-        sold_on = business_date(payment.paid_at, biller.timezone)
-        if sold_on != business_date(self.engine.clock.now(), biller.timezone):
-            return no(
-                PosDecline.USE_REFUND,
-                f"sale {void.original_trace_no} was made on "
-                f"{sold_on}; only same-day sales can be voided — refund it instead",
-            )
-        if void.amount_fen != payment.amount_fen:
-            return no(
-                PosDecline.AMOUNT_MISMATCH,
-                f"a void is for the whole sale: "
-                f"{format_yuan(payment.amount_fen)}, not {format_yuan(void.amount_fen)}",
-            )
-        try:
-            self.engine.reverse(
-                CHANNEL,
-                original,
-                reason=f"void (撤销) by trace {void.trace_no}",
-                requested_by=f"pos:{void.terminal_id}",
-            )
-        except BillfoldError as exc:
-            return no(PosDecline.REFUSED, exc.message)
+            voided = uow.pos.void_of(terminal.id, void.batch_no, original)
+        refused = self._void_refusal(void, biller, payment, voided)
+        if refused is None:
+            assert payment is not None
+            try:
+                self.engine.reverse(
+                    CHANNEL,
+                    original,
+                    reason=f"void (撤销) by trace {void.trace_no}",
+                    requested_by=f"pos:{void.terminal_id}",
+                )
+            except BillfoldError as exc:
+                refused = (PosDecline.REFUSED, exc.message)
+        if refused is not None:
+            return self._answer(terminal, void, *refused, original_txn=original)
+        assert payment is not None
         return self._answer(
             terminal,
             void,
@@ -252,6 +216,40 @@ class PosChannel:
             order_no=payment.order_no,
             payment_id=payment.id,
         )
+
+    def _void_refusal(
+        self,
+        void: Void,
+        biller: Biller,
+        payment: PaymentRecord | None,
+        voided: PosRecord | None,
+    ) -> tuple[PosDecline, str] | None:
+        """Why the sale may not be voided: voided already, unknown, not today, or not whole."""
+        if voided is not None:
+            return (
+                PosDecline.REFUSED,
+                f"sale {void.original_trace_no} was voided by trace {voided.trace_no}",
+            )
+        if payment is None or payment.status is not PaymentStatus.CREDITED:
+            return (
+                PosDecline.NOT_FOUND,
+                f"no approved sale {void.original_trace_no} in "
+                f"batch {void.batch_no} of terminal {void.terminal_id}",
+            )
+        sold_on = business_date(payment.paid_at, biller.timezone)
+        if sold_on != business_date(self.engine.clock.now(), biller.timezone):
+            return (
+                PosDecline.USE_REFUND,
+                f"sale {void.original_trace_no} was made on "
+                f"{sold_on}; only same-day sales can be voided — refund it instead",
+            )
+        if void.amount_fen != payment.amount_fen:
+            return (
+                PosDecline.AMOUNT_MISMATCH,
+                f"a void is for the whole sale: "
+                f"{format_yuan(payment.amount_fen)}, not {format_yuan(void.amount_fen)}",
+            )
+        return None
 
     def reverse(self, reversal: Reversal) -> PosAnswer:
         """冲正 of a sale: idempotent, and safe when the sale never arrived."""
@@ -282,7 +280,7 @@ class PosChannel:
         terminal = admitted.terminal
         original = refund.original_txn
         with self.engine.uow() as uow:
-            repo = SqlPos(uow.conn)
+            repo = uow.pos
             owner = repo.terminal(refund.original_terminal_id or refund.terminal_id)
             batch = repo.batch(owner.id, refund.original_batch_no) if owner else None
             payment = uow.payments.find(CHANNEL, original)
@@ -324,7 +322,7 @@ class PosChannel:
             refund_no=made.refund_no,
         )
 
-    # -- batch close -------------------------------------------------------------------
+    # -- batch close (billfold.channels.pos_close) --------------------------------------
     def close_batch(
         self,
         terminal_id: str,
@@ -332,56 +330,9 @@ class PosChannel:
         totals: BatchTotals,
         lines: Sequence[BatchLine],
     ) -> BatchClose:
-        """批结算: compare the terminal's totals and lines with billfold's, close the batch.
-
-        The batch is closed either way (the terminal has moved on to its next batch); a
-        mismatch is recorded with the batch and announced in a ``pos.batch_closed`` event.
-        Closing a closed batch again changes nothing and answers the comparison again."""
-        validate_terminal_id(terminal_id)
-        validate_number(batch_no, "batch_no")
-        uploaded = check_lines(lines)
-        if BatchTotals.of(uploaded) != totals:
-            raise InvalidInput(
-                f"totals: the terminal's totals ({totals}) do not add up from its own lines "
-                f"({BatchTotals.of(uploaded)})"
-            )
-        now = self.engine.clock.now()
-        with self.engine.uow() as uow:
-            repo = SqlPos(uow.conn)
-            terminal = self._terminal(repo, terminal_id)
-            biller = uow.billers.get(terminal.biller_id)
-            assert biller is not None
-            batch = repo.batch(terminal.id, batch_no, lock=True) or repo.open_batch(
-                terminal.id, batch_no, business_date(now, biller.timezone), now
-            )
-            prefix = txn_id(terminal_id, batch_no, "")
-            ours = billfold_lines(
-                repo.batch_sales(prefix),
-                repo.batch_voids(terminal.id, batch_no),
-                repo.batch_refunds(prefix),
-            )
-            result = BatchClose(
-                terminal_id,
-                batch_no,
-                totals,
-                BatchTotals.of(ours),
-                compare_lines(uploaded, ours),
-                already_closed=batch.status is BatchStatus.CLOSED,
-            )
-            report = {
-                "terminal_id": terminal_id,
-                "batch_no": batch_no,
-                "agreed": result.agreed,
-                "terminal": asdict(result.terminal),
-                "billfold": asdict(result.billfold),
-                "differing_traces": result.differing_traces,
-                "differences": [str(d) for d in result.differences],
-            }
-            text = json.dumps(report, ensure_ascii=False, sort_keys=True)
-            if repo.close_batch(batch.id, result.agreed, text, now):
-                uow.outbox.add("pos.batch_closed", terminal.biller_id, report, now)
-            uow.commit()
-            return result
+        """批结算: compare the terminal's totals and lines with billfold's, close the batch
+        (closed either way; a mismatch is recorded and announced)."""
+        return close_batch(self.engine, terminal_id, batch_no, totals, lines)
 
     # -- the Channel interface -----------------------------------------------------------
     def start(self, request: CollectRequest) -> CollectStart:
@@ -419,13 +370,6 @@ class PosChannel:
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _terminal(repo: SqlPos, terminal_id: str) -> Terminal:
-        terminal = repo.terminal(terminal_id)
-        if terminal is None:
-            raise NotFound(f"terminal {terminal_id!r} is not registered")
-        return terminal
-
-    @staticmethod
     def _reversed(sale: Sale) -> str:
         return f"sale {sale.trace_no} was reversed (冲正) before it arrived; nothing was taken"
 
@@ -433,7 +377,7 @@ class PosChannel:
         """The terminal and its biller; or the stored answer to a repeat; or a decline."""
         now = self.engine.clock.now()
         with self.engine.uow() as uow:
-            repo = SqlPos(uow.conn)
+            repo = uow.pos
             terminal = repo.terminal(msg.terminal_id)
             if terminal is None:
                 return PosAnswer(
@@ -470,60 +414,6 @@ class PosChannel:
             return self._answer(terminal, msg, closed, text)
         return _Admitted(terminal, biller)
 
-    def _order_for(
-        self, terminal: Terminal, biller: Biller, sale: Sale
-    ) -> tuple[str | None, tuple[PosDecline, str] | None]:
-        """The order a sale pays, checked against the terminal; or why it may not."""
-        try:
-            if sale.order_no is not None:
-                order = self.engine.order(sale.order_no)
-                if order.biller_id != terminal.biller_id:
-                    return order.order_no, (
-                        PosDecline.WRONG_BILLER,
-                        f"order {order.order_no} is not for {biller.code}",
-                    )
-                bill_nos = [line.bill_no for line in order.lines]
-            else:
-                assert sale.bill_ref is not None
-                bill_nos = [sale.bill_ref]
-            bills = [self.engine.bill(biller.code, no) for no in sorted(set(bill_nos))]
-        except NotFound as exc:
-            return sale.order_no, (PosDecline.NOT_FOUND, exc.message)
-        for bill in bills:
-            if terminal.sub_unit is not None and bill.sub_unit != terminal.sub_unit:
-                return sale.order_no, (
-                    PosDecline.WRONG_PROJECT,
-                    f"terminal {terminal.terminal_id} takes payments for project "
-                    f"{terminal.sub_unit} only; bill {bill.bill_no} belongs to "
-                    + (f"project {bill.sub_unit}" if bill.sub_unit else "no project"),
-                )
-        if sale.order_no is not None:
-            if order.total_fen != sale.amount_fen:
-                return order.order_no, (
-                    PosDecline.AMOUNT_MISMATCH,
-                    f"order {order.order_no} is for {format_yuan(order.total_fen)}, "
-                    f"not {format_yuan(sale.amount_fen)}",
-                )
-            if not order.payable or order.is_expired_at(self.engine.clock.now()):
-                return order.order_no, (
-                    PosDecline.NOT_PAYABLE,
-                    f"order {order.order_no} is {order.status.value}; it takes no payment",
-                )
-            return order.order_no, None
-        try:
-            created = self.engine.create_order(
-                biller.code,
-                bill_nos,
-                amount_fen=sale.amount_fen,
-                channel=CHANNEL,
-                idempotency_key=sale.txn_id,
-            )
-        except InvalidInput as exc:
-            return None, (PosDecline.AMOUNT_MISMATCH, exc.message)
-        except BillfoldError as exc:
-            return None, (PosDecline.NOT_PAYABLE, exc.message)
-        return created.order_no, None
-
     def _answer(
         self,
         terminal: Terminal,
@@ -539,7 +429,7 @@ class PosChannel:
         """Keep the message with its answer and return the answer kept (the first one)."""
         kind = kind_of(msg)
         with self.engine.uow() as uow:
-            repo = SqlPos(uow.conn)
+            repo = uow.pos
             repo.record(
                 {
                     "terminal_pk": terminal.id,
@@ -561,29 +451,6 @@ class PosChannel:
             uow.commit()
         assert kept is not None
         return _from_record(msg, kept)
-
-    def _audit(
-        self,
-        uow: SqlUnitOfWork,
-        terminal_id: str,
-        actor: str,
-        action: str,
-        reason: str,
-        before: TerminalStatus | None,
-        now: Any,
-    ) -> None:
-        after = SqlPos(uow.conn).terminal(terminal_id)
-        assert after is not None
-        uow.audit.append(
-            actor=actor,
-            action=action,
-            target_type="pos_terminal",
-            target_id=terminal_id,
-            reason=reason,
-            before={"status": before.value} if before else None,
-            after={"status": after.status.value, "sub_unit": after.sub_unit},
-            now=now,
-        )
 
 
 def _txn(msg: Message) -> str:

@@ -19,6 +19,8 @@ from billfold.errors import InvalidInput
 from billfold.money import format_yuan
 
 __all__ = [
+    "APPROVED",
+    "CHANNEL",
     "Batch",
     "BatchClose",
     "BatchLine",
@@ -38,6 +40,12 @@ __all__ = [
 ]
 
 _TERMINAL_RE = re.compile(r"^[A-Za-z0-9]{1,16}$")
+
+#: The channel the core records POS payments under (``pos / terminal:batch:trace``).
+CHANNEL = "pos"
+
+#: The outcome of a message billfold approved (any other outcome is a decline code).
+APPROVED = "approved"
 _NUMBER_RE = re.compile(r"^\d{6}$")
 
 
@@ -101,7 +109,7 @@ class PosRecord:
     kind: PosKind
     trace_no: str
     amount_fen: int
-    outcome: str  # "approved" or a decline code
+    outcome: str  # APPROVED or a decline code
     message: str
     order_no: str | None
     payment_id: int | None

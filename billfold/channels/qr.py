@@ -30,11 +30,9 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
 from billfold.channels import emv
@@ -50,6 +48,8 @@ from billfold.channels.base import (
     StatusAnswer,
 )
 from billfold.channels.collect import ChannelRefused
+from billfold.channels.ports import ChannelHost
+from billfold.channels.qr_open_amount import CHANNEL, DEFAULT_OPEN_BOUNDS, open_amount_order
 from billfold.channels.qr_render import render_png, render_svg
 from billfold.channels.secrets import Secrets
 from billfold.channels.signed_json import (
@@ -70,18 +70,15 @@ from billfold.channels.signed_json import (
     unix_seconds,
 )
 from billfold.channels.verification import NotificationRejected
-from billfold.channels.wallet_routing import Wallet, WalletRouter
+from billfold.channels.wallet_routing import Flow, ScanRoute, WalletRouter, route, route_with
 from billfold.clock import Clock
-from billfold.collection.bill import Bill, BillItem, BillKind
-from billfold.collection.order import Order
-from billfold.collection.payer import IdentifierKind, Payer
-from billfold.engine import Engine
-from billfold.errors import ConfigurationError, Conflict, InvalidAmount, InvalidInput
+from billfold.errors import ConfigurationError, InvalidInput
 from billfold.merchants.channel_config import channel_refusal
 from billfold.money import format_yuan
 
 __all__ = [
     "CHANNEL",
+    "DEFAULT_OPEN_BOUNDS",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "AcquiredOrder",
@@ -99,15 +96,12 @@ __all__ = [
     "voice_text",
 ]
 
-CHANNEL = "qr"
 DEFAULT_GUID = "CN.BILLFOLD.QR"
 DEFAULT_MCC = "8999"
 TIMESTAMP_HEADER = "X-QR-Timestamp"
 SIGNATURE_HEADER = "X-QR-Signature"
 KEY_NAME = "notify_key"
 MIN_KEY_BYTES = 16
-DEFAULT_OPEN_BOUNDS = (1, 1_000_000)
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ANS25 = re.compile(r"[\x20-\x7e]{1,25}")
 
 
@@ -177,7 +171,7 @@ def dynamic_payload(request: CollectRequest, bill_nos: Iterable[str], guid: str)
     return emv.encode(payload)
 
 
-def stall_code(engine: Engine, biller_code: str, *, guid: str = DEFAULT_GUID) -> str:
+def stall_code(engine: ChannelHost, biller_code: str, *, guid: str = DEFAULT_GUID) -> str:
     """The static code for a biller's counter sign: no amount, the payer states it."""
     biller = engine.biller(biller_code)
     configs = engine.channel_configs(biller_code)
@@ -189,106 +183,6 @@ def stall_code(engine: Engine, biller_code: str, *, guid: str = DEFAULT_GUID) ->
     additional = emv.AdditionalData(store_label=biller_code[:25])
     payload = _payload(settings, biller_code, biller.name, guid=guid, additional=additional)
     return emv.encode(payload)
-
-
-def open_amount_order(
-    engine: Engine, biller_code: str, amount_fen: int, *, request_id: str | None = None
-) -> Order:
-    """A static-code scan becomes an order: an open-amount bill for the amount the payer
-    entered (within the biller's ``open_min_fen``–``open_max_fen``), then an order for it.
-
-    ``request_id`` (the payer page's submission id) makes a repeated submission return the
-    same order instead of a second one."""
-    configs = engine.channel_configs(biller_code)
-    refusal = channel_refusal(biller_code, configs, CHANNEL)
-    if refusal:
-        raise ChannelRefused(refusal)
-    settings = next((c.settings for c in configs if c.channel == CHANNEL), {})
-    low = settings.get("open_min_fen", DEFAULT_OPEN_BOUNDS[0])
-    high = settings.get("open_max_fen", DEFAULT_OPEN_BOUNDS[1])
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not (
-        0 < low <= high
-    ):
-        raise ConfigurationError(
-            f"qr config of biller {biller_code}: open_min_fen/open_max_fen must be integer fen "
-            f"with 0 < min <= max, got {low!r}/{high!r}"
-        )
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-        raise InvalidAmount(f"amount: must be integer fen, got {type(amount_fen).__name__}")
-    if not low <= amount_fen <= high:
-        raise InvalidAmount(
-            f"amount: {format_yuan(amount_fen)} is outside {format_yuan(low)}–"
-            f"{format_yuan(high)} for {biller_code}'s stall code"
-        )
-    now = engine.clock.now()
-    if request_id is None:
-        bill_no, key = f"QR{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}", None
-    elif _REQUEST_ID.fullmatch(request_id):
-        bill_no, key = f"QR-{request_id}", f"qr-static:{request_id}"
-    else:
-        raise InvalidInput(f"request_id: {request_id!r} must be 1-40 letters, digits, '-' or '_'")
-    bill = Bill(
-        biller_id=0,
-        bill_no=bill_no,
-        payer_id=0,
-        items=[BillItem(code="qr", name="扫码收款", amount_fen=0)],
-        kind=BillKind.OPEN,
-        open_min_fen=low,
-        open_max_fen=high,
-        description="static QR code payment",
-    )
-    try:  # each walk-in payer is known only by the bill, so no lookup lists others' bills
-        engine.add_bill(biller_code, Payer(IdentifierKind.OTHER, bill_no), bill)
-    except Conflict:
-        if key is None:
-            raise
-    order = engine.create_order(biller_code, [bill_no], amount_fen=amount_fen, idempotency_key=key)
-    if order.total_fen != amount_fen:
-        raise Conflict(
-            f"request_id {request_id} was submitted before for {format_yuan(order.total_fen)}, "
-            f"not {format_yuan(amount_fen)}"
-        )
-    return order
-
-
-# -- routing a scan ----------------------------------------------------------------------------
-
-
-class Flow(StrEnum):
-    """The cashier flow a scanned code opens."""
-
-    WECHAT = "wechat_jsapi"  # WeChat Pay inside WeChat's browser
-    ALIPAY = "alipay_wap"  # Alipay's mobile-web cashier inside Alipay
-    UNIONPAY = "unionpay"  # Cloud QuickPass (云闪付)
-    BANK_APP = "bank_app"  # the bank's own app (掌银)
-    CHOOSE = "choose"  # unknown scanner: a page listing the options
-
-
-_FLOWS = {
-    Wallet.WECHAT: Flow.WECHAT,
-    Wallet.ALIPAY: Flow.ALIPAY,
-    Wallet.UNIONPAY: Flow.UNIONPAY,
-    Wallet.BANK_APP: Flow.BANK_APP,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ScanRoute:
-    wallet: Wallet
-    flow: Flow
-    options: tuple[Flow, ...] = ()  # what the "choose" page offers
-
-
-def route(user_agent: str | None, bank_app_markers: Iterable[str] = ()) -> ScanRoute:
-    """Which flow a scan opens, by the scanner's User-Agent."""
-    return _route(WalletRouter(bank_app_markers), user_agent)
-
-
-def _route(router: WalletRouter, user_agent: str | None) -> ScanRoute:
-    wallet = router.classify(user_agent)
-    if wallet is Wallet.UNKNOWN:
-        return ScanRoute(wallet, Flow.CHOOSE, tuple(_FLOWS.values()))
-    return ScanRoute(wallet, _FLOWS[wallet])
 
 
 # -- the wire format ---------------------------------------------------------------------------
@@ -446,7 +340,7 @@ class QrChannel:
     @classmethod
     def for_engine(
         cls,
-        engine: Engine,
+        engine: ChannelHost,
         acquirer: QrAcquirer,
         secrets: Secrets | None = None,
         **options: Any,
@@ -525,4 +419,4 @@ class QrChannel:
         return [("voice.broadcast", payload)]
 
     def route(self, user_agent: str | None) -> ScanRoute:
-        return _route(self.router, user_agent)
+        return route_with(self.router, user_agent)

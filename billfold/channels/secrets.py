@@ -27,9 +27,9 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from billfold.channels.ports import ChannelHost
 from billfold.channels.verification import load_private_key
 from billfold.collection.order import Order
-from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError, NotFound
 from billfold.merchants.channel_config import ChannelConfig
 
@@ -43,6 +43,7 @@ __all__ = [
     "private_key",
     "secret",
     "secret_map",
+    "text_setting",
 ]
 
 log = structlog.get_logger("billfold.channels")
@@ -118,6 +119,14 @@ def _read(secrets: Secrets, kind: Kind, reference: Any, setting: str, where: str
     return value
 
 
+def text_setting(settings: Mapping[str, Any], name: str, where: str) -> str:
+    """A required, non-empty text setting (an app or merchant id, a certificate serial)."""
+    value = settings.get(name)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{where}: {name} is not set")
+    return value
+
+
 def secret(secrets: Secrets, settings: Mapping[str, Any], name: str, *, where: str) -> bytes:
     """The secret ``name`` (``name_env`` or ``name_file`` in ``settings``)."""
     kind, reference = _reference(settings, name, where)
@@ -182,7 +191,7 @@ class MerchantDirectory(Generic[T]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: ChannelHost,
         channel: str,
         load: Callable[[str, Mapping[str, Any]], T],
         keys: Callable[[T], Iterable[str]],

@@ -30,9 +30,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from billfold.channels.base import ChannelEvent, EventKind, NotificationReply
+from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import EnvSecrets, MerchantDirectory, Secrets, secret
 from billfold.channels.verification import NotificationRejected
-from billfold.engine import Engine
 from billfold.errors import ConfigurationError
 
 __all__ = [
@@ -117,7 +117,7 @@ class SettingsMerchants:
     ``<key_name>_file`` in the settings)."""
 
     def __init__(
-        self, engine: Engine, channel: str, key_name: str, secrets: Secrets | None = None
+        self, engine: ChannelHost, channel: str, key_name: str, secrets: Secrets | None = None
     ) -> None:
         self.channel = channel
         self.key_name = key_name

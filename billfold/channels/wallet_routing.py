@@ -6,11 +6,15 @@ own app; each needs its own cashier flow. Matching is case-insensitive on substr
 Precedence: the deployment's bank-app markers are checked first (an operator who names its
 own app means it), then WeChat, Alipay and UnionPay. Markers shorter than 3 characters are
 refused so that a typo cannot route every payer to one wallet.
+
+Each wallet opens its own cashier :class:`Flow`; an unknown scanner gets a page listing
+them (:func:`route`, re-exported by :mod:`billfold.channels.qr`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from billfold.errors import ConfigurationError
@@ -20,9 +24,13 @@ __all__ = [
     "DEFAULT_BANK_APP_MARKERS",
     "UNIONPAY_MARKERS",
     "WECHAT_MARKERS",
+    "Flow",
+    "ScanRoute",
     "Wallet",
     "WalletRouter",
     "classify_user_agent",
+    "route",
+    "route_with",
 ]
 
 
@@ -74,3 +82,43 @@ def classify_user_agent(
 ) -> Wallet:
     """One-off classification; build a :class:`WalletRouter` once to classify many."""
     return WalletRouter(bank_app_markers).classify(user_agent)
+
+
+# -- the cashier flow a scan opens -------------------------------------------------------------
+
+
+class Flow(StrEnum):
+    """The cashier flow a scanned code opens."""
+
+    WECHAT = "wechat_jsapi"  # WeChat Pay inside WeChat's browser
+    ALIPAY = "alipay_wap"  # Alipay's mobile-web cashier inside Alipay
+    UNIONPAY = "unionpay"  # Cloud QuickPass (云闪付)
+    BANK_APP = "bank_app"  # the bank's own app (掌银)
+    CHOOSE = "choose"  # unknown scanner: a page listing the options
+
+
+_FLOWS = {
+    Wallet.WECHAT: Flow.WECHAT,
+    Wallet.ALIPAY: Flow.ALIPAY,
+    Wallet.UNIONPAY: Flow.UNIONPAY,
+    Wallet.BANK_APP: Flow.BANK_APP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRoute:
+    wallet: Wallet
+    flow: Flow
+    options: tuple[Flow, ...] = ()  # what the "choose" page offers
+
+
+def route(user_agent: str | None, bank_app_markers: Iterable[str] = ()) -> ScanRoute:
+    """Which flow a scan opens, by the scanner's User-Agent."""
+    return route_with(WalletRouter(bank_app_markers), user_agent)
+
+
+def route_with(router: WalletRouter, user_agent: str | None) -> ScanRoute:
+    wallet = router.classify(user_agent)
+    if wallet is Wallet.UNKNOWN:
+        return ScanRoute(wallet, Flow.CHOOSE, tuple(_FLOWS.values()))
+    return ScanRoute(wallet, _FLOWS[wallet])

@@ -26,7 +26,8 @@ What is rejected and what is not — the rule this module follows:
 Replies follow the spec: 204 without a body on success, 4xx with
 ``{"code": "FAIL", "message": ...}`` on rejection (WeChat Pay then retries).
 
-The remote API (prepay, query, refund, close) is the small :class:`WechatPayApi` Protocol:
+The merchant's keys and the remote API (prepay, query, refund, close), the small
+:class:`WechatPayApi` Protocol, live in :mod:`billfold.channels.wechatpay_merchant`:
 :class:`billfold.testing.sandbox.wechatpay.SandboxWechatPay` plays WeChat Pay for tests and
 the demo; a production client signs requests and verifies the signed answers itself.
 """
@@ -36,14 +37,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from billfold.channels.base import (
     ChannelEvent,
@@ -56,25 +54,23 @@ from billfold.channels.base import (
     RemoteState,
     StatusAnswer,
 )
-from billfold.channels.secrets import (
-    MerchantDirectory,
-    OrderSettings,
-    Secrets,
-    private_key,
-    secret,
-    secret_map,
+from billfold.channels.ports import ChannelHost
+from billfold.channels.secrets import MerchantDirectory, OrderSettings, Secrets, text_setting
+from billfold.channels.verification import NotificationRejected
+from billfold.channels.wechatpay_merchant import (
+    WechatPayApi,
+    WechatPayMerchant,
+    load_merchant,
+    rfc3339,
 )
-from billfold.channels.verification import NotificationRejected, load_public_key
 from billfold.channels.wechatpay_v3 import (
     WechatPayNotification,
     WechatPayReason,
-    api_v3_key_bytes,
     check_transaction,
     mini_program_pay_params,
     verify_notification,
 )
 from billfold.clock import Clock
-from billfold.engine import Engine
 from billfold.errors import ChannelError, ConfigurationError, InvalidInput, NotFound
 
 __all__ = [
@@ -88,7 +84,6 @@ __all__ = [
 ]
 
 CHANNEL = "wechatpay"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 log = structlog.get_logger("billfold.channels")
 
 
@@ -139,92 +134,6 @@ _REFUND_DECLINES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class WechatPayMerchant:
-    """One WeChat Pay merchant's keys (``repr`` shows no secret)."""
-
-    mchid: str
-    cert_serial: str
-    private_key: rsa.RSAPrivateKey
-    api_v3_key: bytes
-    platform_keys: Mapping[str, rsa.RSAPublicKey]
-
-    def __repr__(self) -> str:
-        return f"WechatPayMerchant(mchid={self.mchid!r}, platform={sorted(self.platform_keys)})"
-
-
-def _setting(settings: Mapping[str, Any], name: str, where: str) -> str:
-    value = settings.get(name)
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{where}: {name} is not set")
-    return value
-
-
-def load_merchant(
-    secrets: Secrets, settings: Mapping[str, Any], *, where: str
-) -> WechatPayMerchant:
-    """A merchant's keys from a biller's settings: ``merchant_id`` (mchid), ``cert_serial``
-    and, named by ``_env``/``_file`` settings, ``private_key`` (PEM), ``api_v3_key`` and
-    ``platform_keys`` (serial or ``PUB_KEY_ID_...`` → PEM public key or certificate)."""
-    mchid = _setting(settings, "merchant_id", where)
-    cert_serial = _setting(settings, "cert_serial", where)
-    try:
-        merchant_key = private_key(secret(secrets, settings, "private_key", where=where))
-        api_v3_key = api_v3_key_bytes(secret(secrets, settings, "api_v3_key", where=where).strip())
-        platform_keys = {
-            serial: load_public_key(pem)
-            for serial, pem in secret_map(secrets, settings, "platform_keys", where=where).items()
-        }
-    except ConfigurationError as exc:
-        if exc.message.startswith(where):
-            raise
-        raise ConfigurationError(f"{where}: {exc.message}") from None
-    return WechatPayMerchant(mchid, cert_serial, merchant_key, api_v3_key, platform_keys)
-
-
-def rfc3339(instant: datetime) -> str:
-    """WeChat Pay's time format: ``2026-09-01T10:30:00+08:00``."""
-    return instant.astimezone(SHANGHAI).isoformat(timespec="seconds")
-
-
-class WechatPayApi(Protocol):
-    """WeChat Pay's API v3 as the channel uses it; answers are WeChat Pay's own JSON."""
-
-    def create_prepay(
-        self,
-        *,
-        appid: str,
-        mchid: str,
-        out_trade_no: str,
-        amount: int,
-        description: str,
-        payer_openid: str,
-        notify_url: str,
-        time_expire: str,
-    ) -> str:
-        """JSAPI/mini-program prepay; returns ``prepay_id``. Raises ChannelError on refusal."""
-        ...
-
-    def query(self, mchid: str, out_trade_no: str) -> Mapping[str, Any] | None:
-        """The transaction by merchant order number; ``None`` for ORDER_NOT_EXIST."""
-        ...
-
-    def refund(
-        self,
-        *,
-        mchid: str,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund: int,
-        total: int,
-        notify_url: str,
-    ) -> Mapping[str, Any]:
-        """The refund object, or an error object ``{"code": ..., "message": ...}``."""
-        ...
-
-    def close(self, mchid: str, out_trade_no: str) -> bool: ...
-
-
 def _reject(reason: str, message: str) -> NotificationRejected:
     return NotificationRejected(reason, message)
 
@@ -265,7 +174,7 @@ class WechatPayChannel:
     def __init__(
         self,
         secrets: Secrets,
-        engine: Engine,
+        engine: ChannelHost,
         clock: Clock,
         api: WechatPayApi,
         *,
@@ -303,7 +212,7 @@ class WechatPayChannel:
     # -- collecting ---------------------------------------------------------------------------
     def start(self, request: CollectRequest) -> CollectStart:
         where = f"{self.name} settings of biller {request.biller_code}"
-        appid = _setting(request.settings, "app_id", where)
+        appid = text_setting(request.settings, "app_id", where)
         merchant = self.merchants.remember(self._load(request.biller_code, request.settings))
         if not request.payer_ref:
             raise InvalidInput(

@@ -278,6 +278,43 @@ def decrypt_resource(
         raise _reject(WechatPayReason.BAD_ENVELOPE, f"resource.nonce is unusable: {exc}") from None
 
 
+def _authentic(
+    headers: Mapping[str, str],
+    body: bytes | str,
+    platform_keys: Mapping[str, rsa.RSAPublicKey],
+    now: datetime,
+    max_skew: timedelta,
+    nonce_seen: Callable[[str], bool] | None,
+) -> tuple[_SignedHeaders, datetime, bytes]:
+    """The signing headers, the platform key named by the serial, a fresh timestamp, the
+    signature over timestamp, nonce and body (returned as bytes); then a nonce never seen."""
+    signed = _read_headers(headers)
+    public_key = _platform_key(platform_keys, signed.serial)
+    signed_at = _check_timestamp(signed.timestamp, now, max_skew)
+    body_bytes = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    _check_signature(signed, body_bytes, public_key)
+    if nonce_seen is not None and nonce_seen(signed.nonce):
+        raise _reject(
+            WechatPayReason.REPLAYED_NONCE,
+            f"replayed nonce {signed.nonce!r}: this notification was already received",
+        )
+    return signed, signed_at, body_bytes
+
+
+def _resource(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope's encrypted resource, in the one algorithm API v3 uses."""
+    resource = envelope.get("resource")
+    if not isinstance(resource, dict):
+        raise _reject(WechatPayReason.BAD_ENVELOPE, "body has no resource object")
+    algorithm = _text_field(resource, "algorithm", "resource.", required=True)
+    if algorithm != AEAD_ALGORITHM:
+        raise _reject(
+            WechatPayReason.UNSUPPORTED_ALGORITHM,
+            f"resource.algorithm {algorithm!r} is not {AEAD_ALGORITHM}",
+        )
+    return resource
+
+
 def verify_notification(
     headers: Mapping[str, str],
     body: bytes | str,
@@ -298,28 +335,11 @@ def verify_notification(
     Raises :class:`NotificationRejected` (a ``SignatureInvalid``) with a ``reason`` code.
     """
     key = api_v3_key_bytes(api_v3_key)
-    now_utc = ensure_utc(now)
-    signed = _read_headers(headers)
-    public_key = _platform_key(platform_keys, signed.serial)
-    signed_at = _check_timestamp(signed.timestamp, now_utc, max_skew)
-    body_bytes = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    _check_signature(signed, body_bytes, public_key)
-    if nonce_seen is not None and nonce_seen(signed.nonce):
-        raise _reject(
-            WechatPayReason.REPLAYED_NONCE,
-            f"replayed nonce {signed.nonce!r}: this notification was already received",
-        )
-
+    signed, signed_at, body_bytes = _authentic(
+        headers, body, platform_keys, ensure_utc(now), max_skew, nonce_seen
+    )
     envelope = _json_object(body_bytes, WechatPayReason.BODY_NOT_JSON, "body")
-    resource = envelope.get("resource")
-    if not isinstance(resource, dict):
-        raise _reject(WechatPayReason.BAD_ENVELOPE, "body has no resource object")
-    algorithm = _text_field(resource, "algorithm", "resource.", required=True)
-    if algorithm != AEAD_ALGORITHM:
-        raise _reject(
-            WechatPayReason.UNSUPPORTED_ALGORITHM,
-            f"resource.algorithm {algorithm!r} is not {AEAD_ALGORITHM}",
-        )
+    resource = _resource(envelope)
     plaintext = decrypt_resource(
         _text_field(resource, "ciphertext", "resource.", required=True),
         api_v3_key=key,

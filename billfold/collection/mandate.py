@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_NOTICE_LEAD",
     "DUE_DEBIT_STATES",
     "TRANSITIONS",
+    "Debit",
     "DebitRefusal",
     "DebitStatus",
     "Mandate",
@@ -71,6 +72,32 @@ class DebitStatus(StrEnum):
 
 #: Debits a run may claim once their time has come.
 DUE_DEBIT_STATES = (DebitStatus.SCHEDULED, DebitStatus.RETRY_WAIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """One stored debit of one bill under one mandate."""
+
+    id: int
+    debit_no: str
+    mandate_id: int
+    bill_id: int
+    status: DebitStatus
+    amount_fen: int
+    noticed_fen: int
+    noticed_at: datetime
+    due_at: datetime
+    next_attempt_at: datetime
+    attempts: int
+    order_no: str | None
+    bank_txn_id: str | None
+    reason: str | None
+    debited_on: date | None
+
+    @property
+    def request_id(self) -> str:
+        """The bank request id of the current attempt (the bank deduplicates on it)."""
+        return f"{self.debit_no}-{self.attempts}"
 
 
 class Refusal(StrEnum):

@@ -1,7 +1,7 @@
 """Ports: what the collection use cases need from persistence, as Protocols.
 
 The SQL adapters in :mod:`billfold.adapters.db` implement them; the domain never imports
-SQLAlchemy. (Kept in step with the adapters by ``tests/unit/collection/test_ports.py``.)
+SQLAlchemy. (Kept in step with the adapters by ``tests/unit/adapters/db/test_ports_in_step.py``.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The desks (:mod:`billfold.packs.campus`, ``utility``, ``government``, ``presale``) take a
 ``Runtime[PacksUnitOfWork]`` and reach storage only through the repositories named here;
 :class:`billfold.adapters.db.uow.SqlUnitOfWork` implements them with ``SqlDaybook``,
-``SqlGov`` and ``SqlPresale`` (kept in step by ``tests/unit/packs/test_ports.py``).
+``SqlGov`` and ``SqlPresale`` (kept in step by ``tests/unit/adapters/db/test_ports_in_step.py``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The desks (:class:`~billfold.settlement.reconciler.Reconciler`,
 :class:`~billfold.settlement.settler.Settler`) take a ``Runtime[SettlementUnitOfWork]``
 (:class:`billfold.collection.ports.Runtime`) and reach storage only through the repositories
 below; :class:`billfold.adapters.db.uow.SqlUnitOfWork` provides them (kept in step by
-``tests/unit/settlement/test_ports.py``).
+``tests/unit/adapters/db/test_ports_in_step.py``).
 """
 
 from __future__ import annotations

@@ -6,10 +6,26 @@ For the confirm path's fixed statements, a statement is compiled once per dialec
 Core definition, then executed on the driver's own cursor — inside the transaction the unit
 of work began — with values converted here exactly as SQLAlchemy's types would convert them
 (UTC datetimes, dates, booleans); :func:`as_utc` and :func:`as_date` convert stored values back.
+
+Why a second way to run SQL (STYLE 16): SQLAlchemy's own statement cache
+(``compiled_cache``) is keyed by a cache key it generates from the statement's structure on
+*every* execution, and then sets up an execution context and processes parameters per call;
+for the confirm path's twelve small statements that work cost more than SQLite's, and halved
+billfold's rate (docs/performance.md). The schema and the statements stay SQLAlchemy Core;
+only their execution skips the per-call machinery.
+
+Safe by construction: a compiled form is filed under the statement's ``id()`` *together
+with a weak reference to the statement*, and is used only while that reference still points
+at the statement being run. When the statement is freed its entries go with it (the weak
+reference's callback), so a statement built per call — later placed at the same address —
+is compiled afresh rather than handed another statement's SQL. Module-level statements (the
+confirm path's) compile once per dialect and stay cached; a per-call statement is correct,
+only not faster than ``conn.execute``.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -20,23 +36,62 @@ from sqlalchemy.sql import ClauseElement
 
 from billfold.clock import ensure_utc
 
-__all__ = ["STATEMENT_HOOKS", "DriverResult", "as_date", "as_utc", "run_read", "run_write"]
+__all__ = [
+    "STATEMENT_HOOKS",
+    "DriverResult",
+    "as_date",
+    "as_utc",
+    "cached_statements",
+    "run_read",
+    "run_write",
+]
 
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
-_CACHE: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
+
+
+class _Entry:
+    """The compiled forms of one live statement, per (dialect, parameter names)."""
+
+    __slots__ = ("forms", "statement")
+
+    def __init__(self, statement: weakref.ref[ClauseElement]) -> None:
+        self.statement = statement
+        self.forms: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+
+
+_CACHE: dict[int, _Entry] = {}
+
+
+def _forget(address: int, ref: weakref.ref[ClauseElement]) -> None:
+    entry = _CACHE.get(address)
+    if entry is not None and entry.statement is ref:  # not a newer statement's entry
+        del _CACHE[address]
+
+
+def _entry(statement: ClauseElement) -> _Entry:
+    address = id(statement)
+    entry = _CACHE.get(address)
+    if entry is None or entry.statement() is not statement:
+        ref = weakref.ref(statement, lambda dead: _forget(address, dead))
+        entry = _CACHE[address] = _Entry(ref)
+    return entry
+
+
+def cached_statements() -> int:
+    """How many statements have compiled forms cached (they are all alive)."""
+    return len(_CACHE)
 
 
 def _compiled(conn: Connection, statement: ClauseElement, keys: tuple[str, ...]) -> _Compiled:
-    cache_key = (id(statement), conn.dialect.name, keys)
-    found = _CACHE.get(cache_key)
+    forms = _entry(statement).forms
+    found = forms.get((conn.dialect.name, keys))
     if found is None:
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
         positions = getattr(compiled, "positiontup", None)
         order = tuple(positions) if positions is not None else None
         # values written into the statement itself (e.g. an IN list) are bind parameters too
         constants = {k: v for k, v in compiled.params.items() if k not in keys}
-        found = (compiled.string, order, constants)
-        _CACHE[cache_key] = found
+        found = forms[(conn.dialect.name, keys)] = (compiled.string, order, constants)
     return found
 
 
@@ -115,8 +170,9 @@ def run_write(
     statement: ClauseElement,
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> DriverResult:
-    """Execute a pre-built INSERT/UPDATE (module-level, so its identity is stable) with one
-    parameter mapping, or many (executemany). Every mapping must have the same keys."""
+    """Execute an INSERT/UPDATE with one parameter mapping, or many (executemany). Every
+    mapping must have the same keys. Build the statement once (module level): only then is
+    its compiled form reused."""
     if isinstance(params, Mapping):
         sql, prepared = _prepare(conn, statement, [params])
         return _execute(conn, sql, prepared[0], many=False)

@@ -11,7 +11,6 @@ On SQLite every write transaction is serialized by ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,38 +18,18 @@ from sqlalchemy import Connection, Row, func, select, update
 
 from billfold.adapters.db.orders import _insert
 from billfold.adapters.db.schema import mandates as m
-from billfold.collection.mandate import DUE_DEBIT_STATES, DebitStatus, Mandate, MandateStatus
+from billfold.collection.mandate import (
+    DUE_DEBIT_STATES,
+    Debit,
+    DebitStatus,
+    Mandate,
+    MandateStatus,
+)
 
-__all__ = ["Debit", "SqlMandates"]
+__all__ = ["SqlMandates"]
 
 _M, _D = m.mandates, m.mandate_debits
 LIVE = [MandateStatus.PENDING.value, MandateStatus.ACTIVE.value, MandateStatus.SUSPENDED.value]
-
-
-@dataclass(frozen=True, slots=True)
-class Debit:
-    """One stored debit of one bill under one mandate."""
-
-    id: int
-    debit_no: str
-    mandate_id: int
-    bill_id: int
-    status: DebitStatus
-    amount_fen: int
-    noticed_fen: int
-    noticed_at: datetime
-    due_at: datetime
-    next_attempt_at: datetime
-    attempts: int
-    order_no: str | None
-    bank_txn_id: str | None
-    reason: str | None
-    debited_on: date | None
-
-    @property
-    def request_id(self) -> str:
-        """The bank request id of the current attempt (the bank deduplicates on it)."""
-        return f"{self.debit_no}-{self.attempts}"
 
 
 def _mandate(row: Row[Any]) -> Mandate:

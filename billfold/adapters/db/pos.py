@@ -12,6 +12,7 @@ from billfold.adapters.db import schema as t
 from billfold.adapters.db.orders import _insert
 from billfold.adapters.db.schema import pos as p
 from billfold.channels.pos_batch import (
+    APPROVED,
     Batch,
     BatchStatus,
     PosKind,
@@ -25,7 +26,6 @@ from billfold.collection.refund import RefundStatus
 __all__ = ["SqlPos"]
 
 _T, _B, _M = p.pos_terminals, p.pos_batches, p.pos_messages
-APPROVED = "approved"
 
 
 def _terminal(row: Row[Any]) -> Terminal:

@@ -11,10 +11,9 @@ from typing import Annotated, Any
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
-from billfold.adapters.db.mandates import Debit
 from billfold.adapters.http.models import OrderOut, Reason, Text64, Yuan, _In
 from billfold.channels.base import CollectStart
-from billfold.collection.mandate import Mandate
+from billfold.collection.mandate import Debit, Mandate
 from billfold.masking import mask_account, mask_name
 from billfold.money import format_yuan
 from billfold.settlement.batch import SettlementBatch

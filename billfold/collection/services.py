@@ -14,6 +14,7 @@ from typing import Any
 
 from billfold.clock import Clock, business_date
 from billfold.collection.allocation import allocate
+from billfold.collection.already_paid import refuse_paid_bills
 from billfold.collection.bill import LATE_FEE_CODE, Bill, Waiver
 from billfold.collection.held import CREDITABLE_ORDER_STATES, decide_held_credit
 from billfold.collection.journal import (
@@ -116,6 +117,7 @@ def create_order(
             bills.append(bill)
         if len({bill.payer_id for bill in bills}) != 1:
             raise InvalidInput("bills: one order pays the bills of one payer")
+        refuse_paid_bills(bills)
         today = business_date(now, biller.timezone)
         lines = allocate(bills, today, amount_fen)
         total = sum(line.amount_fen for line in lines)
@@ -160,6 +162,8 @@ def start_payment(uow: UnitOfWork, clock: Clock, order_no: str, channel: str) ->
         order = uow.orders.get_by_no(order_no, lock=True)
         if order is None:
             raise NotFound(f"order {order_no!r} does not exist")
+        if order.payable and order.id is not None:
+            refuse_paid_bills(uow.bills.for_order(order.id), order.lines)
         if order.status is OrderStatus.PAYING and order.channel == channel:
             return order
         if order.is_expired_at(now):

@@ -38,7 +38,8 @@ from billfold.collection.refund import RefundRecord
 from billfold.collection.services import ConfirmResult
 from billfold.engine import Engine
 from billfold.errors import Conflict, InvalidAmount, InvalidInput, NotFound
-from billfold.money import format_yuan
+from billfold.money import MAX_FEN, MAX_YUAN, format_yuan
+from billfold.text import first_control_character
 
 __all__ = [
     "CHANNEL",
@@ -69,8 +70,12 @@ class CounterReceipt:
     tender: Tender = Tender.CASH
 
     def __post_init__(self) -> None:
-        if not self.order_no or len(self.order_no) > 64:
+        if not isinstance(self.order_no, str) or not 0 < len(self.order_no) <= 64:
             raise InvalidInput("order_no: 1-64 characters required")
+        for name in ("order_no", "operator"):
+            found = first_control_character(str(getattr(self, name)))
+            if found is not None:
+                raise InvalidInput(f"{name}: contains a control character ({found})")
         if not isinstance(self.receipt_no, str) or not _RECEIPT.fullmatch(self.receipt_no):
             raise InvalidInput(
                 f"receipt_no: {self.receipt_no!r} must be 1-64 letters, digits, '.', '/', '-' "
@@ -82,6 +87,8 @@ class CounterReceipt:
             raise InvalidAmount(
                 f"amount: must be more than 0.00, got {format_yuan(self.amount_fen)}"
             )
+        if self.amount_fen > MAX_FEN:
+            raise InvalidAmount(f"amount: {format_yuan(self.amount_fen)} is over {MAX_YUAN}")
         if not isinstance(self.operator, str) or not self.operator.strip():
             raise InvalidInput("operator: the clerk confirming the payment is required")
         if len(self.operator) > 100:

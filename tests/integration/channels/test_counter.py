@@ -137,6 +137,9 @@ MALFORMED: list[tuple[dict[str, object], str]] = [
         "receipt_no: 'R 3' must be 1-64 letters, digits, '.', '/', '-' or '_'",
     ),
     ({"amount_fen": -5}, "amount: must be more than 0.00, got -0.05"),
+    ({"order_no": "BF\x001"}, "order_no: contains a control character (U+0000)"),
+    ({"operator": "c\x002"}, "operator: contains a control character (U+0000)"),
+    ({"amount_fen": 10**19}, "amount: 100000000000000000.00 is over 10000000000000.00"),
 ]
 
 

@@ -62,6 +62,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.utility", "utility"),
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
+    ("billfold.adapters.cli.refunds", "refunds"),
 ]
 for _module, _name in SUBAPPS:
     try:

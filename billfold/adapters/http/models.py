@@ -32,6 +32,7 @@ __all__ = [
     "BillOut",
     "BillerOut",
     "CancelIn",
+    "CashOutIn",
     "ImportOut",
     "LookupHit",
     "OrderIn",
@@ -145,6 +146,12 @@ class OrderIn(_In):
 class RefundIn(_In):
     amount: Yuan
     reason: Reason
+
+
+class CashOutIn(_In):
+    by: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="The cashier who handed the refund out in cash, for the audit"
+    )
 
 
 # -- answers ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "BillfoldError",
+    "BillsAlreadyPaid",
     "ChannelError",
     "ConcurrencyConflict",
     "ConfigurationError",
@@ -59,6 +60,16 @@ class InvalidTransition(Conflict):
     """A state machine was asked for a transition it does not allow."""
 
     code = "invalid_transition"
+
+
+class BillsAlreadyPaid(Conflict):
+    """Paying would send the money to suspense: these bills are paid already."""
+
+    code = "bills_already_paid"
+
+    def __init__(self, message: str, bill_nos: list[str]) -> None:
+        super().__init__(message)
+        self.bill_nos = bill_nos
 
 
 class LimitExceeded(Conflict):

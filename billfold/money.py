@@ -1,7 +1,8 @@
 """Money: an immutable amount of integer fen with a currency.
 
 All conversion between "12.34" strings and fen lives here. Floats are refused,
-and so is any string with more than two decimals.
+and so is any string with more than two decimals, any digit that is not ASCII 0-9
+(full-width ``１２``, Arabic-Indic ``١٢``) and any amount above :data:`MAX_FEN`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ from decimal import Decimal, InvalidOperation
 
 from billfold.errors import InvalidAmount
 
-__all__ = ["CNY", "Money", "format_yuan", "parse_yuan"]
+__all__ = ["CNY", "MAX_FEN", "MAX_YUAN", "Money", "format_yuan", "parse_yuan"]
 
 CNY = "CNY"
 
-_YUAN_RE = re.compile(r"^([+-]?)(\d+)(?:\.(\d{1,2}))?$")
+#: The largest amount billfold takes: 10 000 000 000 000.00 yuan (10**15 fen). Money columns
+#: are signed 64-bit (max 9 223 372 036 854 775 807 fen); this bound leaves room for sums of
+#: thousands of such amounts, so no total can overflow the database.
+MAX_FEN = 10**15
+MAX_YUAN = "10000000000000.00"
+
+_YUAN_RE = re.compile(r"^([+-]?)([0-9]+)(?:\.([0-9]{1,2}))?$", re.ASCII)
 
 
 def parse_yuan(text: str, *, field: str = "amount", allow_negative: bool = False) -> int:
@@ -33,6 +40,10 @@ def parse_yuan(text: str, *, field: str = "amount", allow_negative: bool = False
     raw = text.strip()
     if not raw:
         raise InvalidAmount(f"{field}: amount is empty")
+    if not raw.isascii() or not raw.isprintable():
+        other_digits = any(ch.isdigit() and not ch.isascii() for ch in raw)
+        why = " (ASCII digits only)" if other_digits or not raw.isprintable() else ""
+        raise InvalidAmount(f"{field}: {text!r} is not an amount like '12.34'{why}")
     match = _YUAN_RE.match(raw)
     if match is None:
         try:
@@ -43,7 +54,11 @@ def parse_yuan(text: str, *, field: str = "amount", allow_negative: bool = False
             raise InvalidAmount(f"{field}: {text!r} has more than two decimals") from None
         raise InvalidAmount(f"{field}: {text!r} is not an amount like '12.34'")
     sign, whole, frac = match.groups()
+    if len(whole.lstrip("0")) > 14:  # never build a huge int from a hostile string
+        raise InvalidAmount(f"{field}: {text!r} is over the largest amount, {MAX_YUAN}")
     fen = int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+    if fen > MAX_FEN:
+        raise InvalidAmount(f"{field}: {text!r} is over the largest amount, {MAX_YUAN}")
     if sign == "-":
         fen = -fen
     if fen < 0 and not allow_negative:

@@ -4,7 +4,14 @@ There is no remote party and no signature: a confirmation is an action of an ope
 application has already authenticated, and the operator is recorded in the audit log. The
 receipt number is the payment's transaction id, so a receipt confirmed twice credits once
 (receipt numbers must be unique across the counters of a deployment: prefix them with the
-counter's id). Refunds are paid out in cash at the counter and accepted at once.
+counter's id).
+
+Refunds are paid out in cash at the counter, so like any channel that pays out later a
+counter refund stays **pending** when it is sent (``RefundAnswer(final=False)``): the money
+has not left until the cashier hands it over and confirms it (:func:`confirm_cash_refund`,
+``billfold refunds confirm-cash REFUND_NO --by NAME``, ``POST /v1/refunds/{no}/confirm-cash``).
+Only then does the refund succeed and its journal entry (refunds payable → counter clearing)
+move, through :meth:`Engine.complete_refund` as for every channel.
 
 The HTTP form of a confirmation (``Collector.notify("counter", headers, body)``) is the JSON
 ``{"order_no": …, "receipt_no": …, "amount_fen": 1234, "operator": "clerk-07",
@@ -36,9 +43,10 @@ from billfold.channels.signed_json import json_reply, load_object, text_field
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import Clock
 from billfold.collection.confirming import ConfirmResult
-from billfold.collection.refund import RefundRecord
+from billfold.collection.refund import RefundRecord, RefundStatus
 from billfold.errors import Conflict, InvalidAmount, InvalidInput, NotFound
-from billfold.money import format_yuan
+from billfold.money import MAX_FEN, MAX_YUAN, format_yuan
+from billfold.text import first_control_character
 
 __all__ = [
     "CHANNEL",
@@ -46,6 +54,7 @@ __all__ = [
     "CounterReceipt",
     "Tender",
     "confirm_at_counter",
+    "confirm_cash_refund",
     "refund_at_counter",
 ]
 
@@ -69,8 +78,12 @@ class CounterReceipt:
     tender: Tender = Tender.CASH
 
     def __post_init__(self) -> None:
-        if not self.order_no or len(self.order_no) > 64:
+        if not isinstance(self.order_no, str) or not 0 < len(self.order_no) <= 64:
             raise InvalidInput("order_no: 1-64 characters required")
+        for name in ("order_no", "operator"):
+            found = first_control_character(str(getattr(self, name)))
+            if found is not None:
+                raise InvalidInput(f"{name}: contains a control character ({found})")
         if not isinstance(self.receipt_no, str) or not _RECEIPT.fullmatch(self.receipt_no):
             raise InvalidInput(
                 f"receipt_no: {self.receipt_no!r} must be 1-64 letters, digits, '.', '/', '-' "
@@ -82,6 +95,8 @@ class CounterReceipt:
             raise InvalidAmount(
                 f"amount: must be more than 0.00, got {format_yuan(self.amount_fen)}"
             )
+        if self.amount_fen > MAX_FEN:
+            raise InvalidAmount(f"amount: {format_yuan(self.amount_fen)} is over {MAX_YUAN}")
         if not isinstance(self.operator, str) or not self.operator.strip():
             raise InvalidInput("operator: the clerk confirming the payment is required")
         if len(self.operator) > 100:
@@ -151,7 +166,11 @@ class CounterChannel:
         return RefundAnswer(
             True,
             channel_refund_id=f"CTR-{refund_no}",
-            message=f"pay {format_yuan(amount_fen)} out in cash at the counter",
+            message=(
+                f"pay {format_yuan(amount_fen)} out in cash at the counter, then confirm it: "
+                f"billfold refunds confirm-cash {refund_no} --by NAME"
+            ),
+            final=False,  # pending until the cashier confirms the cash went out
         )
 
     def close(self, order_no: str) -> bool:
@@ -212,26 +231,42 @@ def confirm_at_counter(
     return result
 
 
-def refund_at_counter(engine: ChannelHost, refund_no: str, *, operator: str) -> RefundRecord:
-    """The clerk paid a pending refund of a counter payment out in cash."""
-    if not isinstance(operator, str) or not operator.strip():
-        raise InvalidInput("operator: the clerk paying the refund out is required")
-    refund = next((r for r in engine.pending_refunds() if r.refund_no == refund_no), None)
-    if refund is None:
-        raise NotFound(f"no pending refund {refund_no}")
-    payment = engine.payment(refund.payment_id)
+def confirm_cash_refund(engine: ChannelHost, refund_no: str, *, by: str) -> RefundRecord:
+    """The cashier handed a counter refund out in cash: it succeeds and its journal entry
+    moves (once — a repeat answers the succeeded refund and changes nothing)."""
+    if not isinstance(by, str) or not by.strip() or len(by) > 100:
+        raise InvalidInput("by: the cashier who paid the refund out is required (1-100 characters)")
+    found = first_control_character(by)
+    if found is not None:
+        raise InvalidInput(f"by: contains a control character ({found})")
+    with engine.uow() as uow:
+        refund = uow.refunds.get_by_no(refund_no)
+        payment = uow.payments.get(refund.payment_id) if refund is not None else None
+    if refund is None or payment is None:
+        raise NotFound(f"refund {refund_no!r} does not exist")
     if payment.channel != CHANNEL:
         raise Conflict(
             f"refund {refund_no} is of a {payment.channel} payment; "
             f"it is paid out through {payment.channel}, not at the counter"
         )
+    if refund.status is RefundStatus.SUCCEEDED:
+        return refund  # confirmed before: the cash went out once
     done = engine.complete_refund(refund_no, succeeded=True, channel_refund_id=f"CTR-{refund_no}")
     _audit(
         engine,
-        operator,
+        by,
         "counter_refund",
         str(payment.id),
         f"refund {refund_no} paid out in cash",
         {"refund_no": refund_no, "amount": format_yuan(refund.amount_fen)},
     )
     return done
+
+
+def refund_at_counter(engine: ChannelHost, refund_no: str, *, operator: str) -> RefundRecord:
+    """The clerk paid a pending refund of a counter payment out in cash (refused when it is
+    not pending). Kept for callers of the first API; :func:`confirm_cash_refund` is the verb."""
+    pending = {r.refund_no for r in engine.pending_refunds()}
+    if isinstance(operator, str) and operator.strip() and refund_no not in pending:
+        raise NotFound(f"no pending refund {refund_no}")
+    return confirm_cash_refund(engine, refund_no, by=operator)

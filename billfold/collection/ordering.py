@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from billfold.clock import Clock, business_date
 from billfold.collection.allocation import allocate
+from billfold.collection.already_paid import refuse_paid_bills
 from billfold.collection.bill import Bill
 from billfold.collection.numbers import new_number
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order, OrderStatus
@@ -54,6 +55,7 @@ def create_order(uow: UnitOfWork, clock: Clock, cmd: NewOrder) -> Order:
         if not biller.accepts_orders:
             raise Conflict(f"biller {biller.code} is suspended; it takes no new orders")
         bills = _bills_of_one_payer(uow, biller, cmd.bill_nos)
+        refuse_paid_bills(bills)
         today = business_date(now, biller.timezone)
         lines = allocate(bills, today, cmd.amount_fen)
         total = sum(line.amount_fen for line in lines)
@@ -135,6 +137,8 @@ def start_payment(uow: UnitOfWork, clock: Clock, order_no: str, channel: str) ->
         order = uow.orders.get_by_no(order_no, lock=True)
         if order is None:
             raise NotFound(f"order {order_no!r} does not exist")
+        if order.payable and order.id is not None:
+            refuse_paid_bills(uow.bills.for_order(order.id), order.lines)
         if order.status is OrderStatus.PAYING and order.channel == channel:
             return order
         if order.is_expired_at(now):

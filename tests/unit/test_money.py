@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billfold.errors import InvalidAmount
-from billfold.money import Money, format_yuan, parse_yuan
+from billfold.money import MAX_FEN, MAX_YUAN, Money, format_yuan, parse_yuan
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,28 @@ def test_money_refuses_to_mix_currencies() -> None:
 
 def test_money_shows_yuan() -> None:
     assert str(Money.parse("-0.05")) == "-0.05 CNY"
+
+
+@pytest.mark.parametrize(
+    "text", ["１２.３４", "١٢٣", "12.３4", "٣", "𝟏𝟐.00", "1\x002.00", "12.00\x00"]
+)
+def test_only_ascii_digits_are_money(text: str) -> None:
+    with pytest.raises(InvalidAmount) as caught:
+        parse_yuan(text, field="items[0].amount")
+    assert str(caught.value).startswith("items[0].amount: ")
+    assert "ASCII digits" in str(caught.value)
+
+
+def test_the_largest_amount_fits_a_signed_64_bit_fen_value_with_room_for_sums() -> None:
+    assert MAX_FEN == 10**15 and parse_yuan(MAX_YUAN) == MAX_FEN
+    assert MAX_FEN * 9000 < 2**63  # thousands of the largest amounts still add up in BIGINT
+    assert parse_yuan("-10000000000000.00", allow_negative=True) == -MAX_FEN
+
+
+@pytest.mark.parametrize(
+    "text", ["10000000000000.01", "99999999999999999999.99", "9223372036854775808", "-1" + "0" * 20]
+)
+def test_amounts_over_the_bound_are_refused_naming_it(text: str) -> None:
+    with pytest.raises(InvalidAmount) as caught:
+        parse_yuan(text, allow_negative=True)
+    assert str(caught.value) == f"amount: {text!r} is over the largest amount, 10000000000000.00"

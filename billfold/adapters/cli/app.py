@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from billfold.adapters.cli.common import DbUrl, connect
 from billfold.adapters.cli.entry import main
@@ -21,10 +22,28 @@ from billfold.errors import BillfoldError, ImportFailed
 from billfold.extras import MissingExtra, requires_extra
 from billfold.logging import configure_logging
 from billfold.merchants.biller import Biller, BillerKind
+from billfold.text import first_control_character
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="billfold: bill collection, payments, reconciliation and settlement.")
+
+class _CleanArgs(TyperGroup):
+    """No option or argument may carry a control character into the database (NUL fails on
+    PostgreSQL and is stored by SQLite): the command line is refused before any command
+    runs, naming the argument."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for arg in args:
+            found = first_control_character(arg)
+            if found is not None:
+                ctx.fail(f"argument {arg[:40]!r} contains a control character ({found})")
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_CleanArgs,
+    help="billfold: bill collection, payments, reconciliation and settlement.",
+)
 db_app = typer.Typer(help="Database schema (Alembic migrations).")
 billers_app = typer.Typer(help="Billers: schools, utilities, offices, developers, stalls.")
 bills_app = typer.Typer(help="Bills: import and look up.")
@@ -47,6 +66,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.utility", "utility"),
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
+    ("billfold.adapters.cli.refunds", "refunds"),
 ]
 
 

@@ -28,7 +28,7 @@ from billfold.adapters.http import (
     settlements,
 )
 from billfold.adapters.http.auth import ApiState
-from billfold.adapters.http.middleware import BodyLimit, RequestContext
+from billfold.adapters.http.middleware import BodyLimit, CleanText, RequestContext
 from billfold.adapters.http.problems import install_problem_handlers
 from billfold.adapters.http.ratelimit import RateLimit, TokenBuckets
 from billfold.channels.base import Channel
@@ -93,5 +93,6 @@ def create_app(
         app.include_router(ops.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
     return app

@@ -37,6 +37,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from billfold.adapters.http.auth import ApiState, api_state
+from billfold.adapters.http.cashier_truth import already_paid_page, refuse_paid, truthful_view
 from billfold.adapters.http.cashier_views import (
     CHANNEL_LABELS,
     FLOW_LABELS,
@@ -44,14 +45,13 @@ from billfold.adapters.http.cashier_views import (
     fragment,
     new_nonce,
     page,
-    status_view,
 )
 from billfold.adapters.http.problems import problem
 from billfold.channels.qr import DEFAULT_OPEN_BOUNDS, Flow, open_amount_order, route
 from billfold.collection.bill import Bill, BillKind
 from billfold.collection.order import Order
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.errors import Conflict, InvalidInput, NotFound
+from billfold.errors import BillsAlreadyPaid, Conflict, InvalidInput, NotFound
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.merchants.channel_config import ChannelConfig, channel_refusal
 from billfold.money import format_yuan, parse_yuan
@@ -448,6 +448,7 @@ def _start(request: Request, order: Order, channel: str) -> None:
     if order.status.value == "paying" and order.channel == channel:
         return  # the same form submitted again: the channel has it already
     if order.payable:
+        refuse_paid(state.engine, order)
         state.collector.start(order.order_no, channel, payer_ref=_payer_ref(request, channel))
 
 
@@ -498,6 +499,9 @@ def create_order(
         _start(request, order, channel)
     except NotFound as exc:
         return again(exc.message, 404)
+    except BillsAlreadyPaid as exc:
+        assert biller.id is not None
+        return already_paid_page(state.engine, biller.id, biller.name, exc.bill_nos)
     except InvalidInput as exc:
         return again(exc.message, 422)
     except Conflict as exc:
@@ -573,7 +577,7 @@ def result_page(request: Request, order_no: str) -> Response:
     if order is None:
         return _unknown_order(order_no)
     biller = _order_biller(state, order)
-    view = status_view(order.status)
+    view = truthful_view(state.engine, order)
     content = fragment(
         "result",
         css=esc(view.css),
@@ -605,7 +609,7 @@ def order_status(request: Request, order_no: str) -> JSONResponse:
     order = _order_or_none(state, order_no)
     if order is None:
         return problem(request, 404, "not_found", f"order {order_no!r} does not exist")
-    view = status_view(order.status)
+    view = truthful_view(state.engine, order)
     body = {
         "order_no": order.order_no,
         "status": view.status,

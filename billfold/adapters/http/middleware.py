@@ -1,5 +1,7 @@
 """ASGI middleware: a request id on every request (logs and ``X-Request-ID``), one log line
-per request, and a limit on body size answered with 413 problem+json."""
+per request, a limit on body size answered with 413 problem+json, and paths and query
+parameters with control characters (NUL …) refused with 422 problem+json before any route
+sees them (bodies are checked by the request models)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "RequestContext"]
+from billfold.text import first_control_character
+
+__all__ = ["BodyLimit", "CleanText", "RequestContext"]
 
 log = structlog.get_logger("billfold.http")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -30,6 +35,56 @@ def _problem_bytes(path: str, request_id: str, limit: int) -> bytes:
         "request_id": request_id,
     }
     return json.dumps(body).encode()
+
+
+async def _send_problem(send: Send, status: int, body: dict[str, Any]) -> None:
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    headers: list[Any] = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(raw)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _unclean(scope: Scope) -> tuple[str, str] | None:
+    """(field, character) of the first control character in the path or the query."""
+    found = first_control_character(scope["path"])
+    if found is not None:
+        return "path", found
+    query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="surrogateescape"):
+        found = first_control_character(name) or first_control_character(value)
+        if found is not None:
+            return f"query parameter {name[:40]!r}", found
+    return None
+
+
+class CleanText:
+    """Refuses a path or query parameter holding a control character or invalid UTF-8:
+    PostgreSQL would fail on a NUL (500) and SQLite would store it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (bad := _unclean(scope)) is None:
+            await self.app(scope, receive, send)
+            return
+        field, found = bad
+        message = f"contains a control character ({found}); not allowed"
+        path = scope["path"].encode("utf-8", "backslashreplace").decode()
+        body = {
+            "type": "urn:billfold:problem:invalid_input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": f"{field}: {message}",
+            "instance": path,
+            "code": "invalid_input",
+            "request_id": scope.get("state", {}).get("request_id", ""),
+            "errors": [{"field": field, "message": message}],
+        }
+        await _send_problem(send, 422, body)
 
 
 class RequestContext:
@@ -107,9 +162,4 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, send: Send, request_id: str) -> None:
         body = _problem_bytes(scope["path"], request_id, self.max_bytes)
-        headers: list[Any] = [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_problem(send, 413, json.loads(body))

@@ -1,12 +1,21 @@
 """Request and response bodies of the HTTP API (pydantic). Money crosses the wire as yuan
-strings with at most two decimals ("12.34"); inside it is integer fen."""
+strings with at most two decimals ("12.34", ASCII digits, at most ``MAX_YUAN``); inside it is
+integer fen. No string in a request body may hold a control character (NUL, newline, …):
+identifiers, names and reasons are one line of text."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from billfold.collection.bill import Bill, BillKind
 from billfold.collection.order import Order
@@ -16,12 +25,14 @@ from billfold.collection.refund import RefundRecord
 from billfold.errors import InvalidAmount
 from billfold.merchants.biller import Biller
 from billfold.money import format_yuan, parse_yuan
+from billfold.text import first_control_character
 
 __all__ = [
     "BillIn",
     "BillOut",
     "BillerOut",
     "CancelIn",
+    "CashOutIn",
     "ImportOut",
     "LookupHit",
     "OrderIn",
@@ -45,14 +56,43 @@ def _fen(value: Any) -> int:
 Yuan = Annotated[
     int,
     BeforeValidator(_fen),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["12.34"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{1,14}(\.[0-9]{1,2})?$",
+            "description": "Yuan, at most 10000000000000.00",
+            "examples": ["12.34"],
+        }
+    ),
 ]
 Text64 = Annotated[str, Field(min_length=1, max_length=64)]
 Reason = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def _no_control_characters(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        found = first_control_character(value)
+        if found is not None:
+            raise ValueError(f"{where}: contains a control character ({found}); not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_control_characters(key, where)
+            _no_control_characters(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _no_control_characters(item, f"{where}[{n}]")
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_control_characters(cls, data: Any) -> Any:
+        """NUL and other control characters never reach the database (PostgreSQL refuses
+        NUL in text; SQLite would store it): refused here, naming the field."""
+        _no_control_characters(data, "")
+        return data
 
 
 class PayerIn(_In):
@@ -106,6 +146,12 @@ class OrderIn(_In):
 class RefundIn(_In):
     amount: Yuan
     reason: Reason
+
+
+class CashOutIn(_In):
+    by: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="The cashier who handed the refund out in cash, for the audit"
+    )
 
 
 # -- answers ---------------------------------------------------------------------------------

@@ -1,21 +1,39 @@
 """``POST /v1/notify/{channel}``: a channel's payment notification, verified by the channel
 and confirmed through the engine's one exactly-once path, answered the way the channel
-expects (``channel.reply``). A repeat of a notification is answered as accepted again."""
+expects (``channel.reply``). A repeat of a notification is answered as accepted again.
+Values the database cannot take (a NUL, an amount past the bound) are refused first
+(:mod:`.notify_guard`), and a value that still fails in the database is answered as refused
+too: its transaction rolled back, so nothing changed."""
 
 from __future__ import annotations
 
 import structlog
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
 from billfold.adapters.http.auth import api_state
+from billfold.adapters.http.notify_guard import refuse_unclean_body, refuse_unstorable_event
+from billfold.channels.base import Channel
+from billfold.channels.collect import Collector
 from billfold.channels.verification import NotificationRejected
+from billfold.collection.confirming import ConfirmResult
 from billfold.errors import BillfoldError, NotFound, SignatureInvalid
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/notify", tags=["channel notifications"])
 log = structlog.get_logger("billfold.http")
+
+
+def _notify(
+    collector: Collector, adapter: Channel, headers: dict[str, str], body: bytes
+) -> ConfirmResult | None:
+    """``Collector.notify`` with the edge's checks before and after the channel parses."""
+    refuse_unclean_body(body)
+    event = adapter.parse_notification(headers, body)
+    refuse_unstorable_event(event)
+    return collector.apply(event)
 
 
 @router.post(
@@ -36,7 +54,7 @@ async def notify(channel: str, request: Request) -> Response:
     body = await request.body()
     headers = {key: value for key, value in request.headers.items()}
     try:
-        result = await run_in_threadpool(collector.notify, channel, headers, body)
+        result = await run_in_threadpool(_notify, collector, adapter, headers, body)
         reply = adapter.reply(True)
         log.info(
             "notification accepted",
@@ -51,6 +69,9 @@ async def notify(channel: str, request: Request) -> Response:
     except BillfoldError as exc:
         log.warning("notification refused", channel=channel, code=exc.code, detail=exc.message)
         reply = adapter.reply(False, exc.message)
+    except DataError:  # a value the database refused: rolled back, nothing changed
+        log.warning("notification refused", channel=channel, code="unstorable_value")
+        reply = adapter.reply(False, "a value in the notification cannot be stored")
     except Exception:  # the channel retries; never answer "accepted" for what was not done
         log.exception("notification failed", channel=channel)
         reply = adapter.reply(False, "internal error")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Writer, api_state
+from billfold.adapters.http.cashier_truth import refuse_paid
 from billfold.adapters.http.idempotency import replay_or_run
 from billfold.adapters.http.models import OrderOut
 from billfold.adapters.http.models_ops import PayIn, PayOut
@@ -44,6 +45,7 @@ def pay_order(
             raise InvalidInput(
                 f"channel: {body.channel!r} is not set up in this billfold; set up: {known}"
             )
+        refuse_paid(state.engine, order)  # before any channel is asked to collect
         started = collector.start(order.order_no, body.channel, payer_ref=body.payer_ref)
         fresh = state.engine.order(order.order_no)
         with state.engine.uow() as uow:

@@ -1,4 +1,5 @@
-"""Payments (read) and their refunds (create with an Idempotency-Key, read)."""
+"""Payments (read) and their refunds (create with an Idempotency-Key, read; a counter
+refund's cash confirmed by the cashier)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Reader, Writer, api_state, hidden
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
-from billfold.adapters.http.models import PaymentOut, RefundIn, RefundOut
+from billfold.adapters.http.models import CashOutIn, PaymentOut, RefundIn, RefundOut
+from billfold.channels.counter import confirm_cash_refund
 from billfold.collection.payment import PaymentRecord
 from billfold.collection.refund import RefundRecord
 from billfold.errors import NotFound
@@ -77,6 +79,17 @@ def create_refund(
 
     payload = (request.method, request.url.path, body.model_dump(mode="json"))
     return replay_or_run(state.engine, principal, idempotency_key, payload, run)
+
+
+@router.post(
+    "/refunds/{refund_no}/confirm-cash",
+    response_model=RefundOut,
+    summary="The cashier paid a counter refund out in cash: it succeeds (a repeat changes nothing)",
+)
+def confirm_cash(
+    principal: Writer, refund: VisibleRefund, body: CashOutIn, state: State
+) -> RefundOut:
+    return RefundOut.of(confirm_cash_refund(state.engine, refund.refund_no, by=body.by))
 
 
 @router.get("/refunds/{refund_no}", response_model=RefundOut, summary="Get a refund")

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billfold.errors import (
     BillfoldError,
+    BillsAlreadyPaid,
     ChannelError,
     ConfigurationError,
     Conflict,
@@ -106,6 +107,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, ImportFailed):
             extra["errors"] = exc.errors
+        if isinstance(exc, BillsAlreadyPaid):
+            extra["bill_nos"] = exc.bill_nos
         return problem(request, status_for(exc), exc.code, exc.message, **extra)
 
     @app.exception_handler(ApiProblem)

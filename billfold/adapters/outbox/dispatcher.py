@@ -1,7 +1,8 @@
 """The outbox dispatcher: turns outbox events into signed webhook deliveries, and sends them.
 
-**Fan-out** (:mod:`.outbox_fanout`): each event gets one ``outbox_deliveries`` row per
-active endpoint of its biller that wants its type, in one transaction per batch.
+**Fan-out** (:mod:`.fanout`): each event gets one ``outbox_deliveries`` row per
+endpoint of its biller that wants its type (a deactivated one too: its rows wait), in one
+transaction per batch.
 
 **Delivery, and why a crash loses nothing.** Each delivery is handled in two short
 transactions with the HTTP request between them, so no lock is held while a receiver is
@@ -21,7 +22,8 @@ attempt time: it is sent again when the lease runs out, with the same event id, 
 receiver deduplicates on. That is the only way a delivery goes out twice. A delivery that
 keeps killing the dispatcher uses up its attempts like any failure and ends ``dead``.
 
-Deliveries to a deactivated endpoint wait, untouched, until it is reactivated. Deliveries
+Deliveries to a deactivated endpoint — made before or while it is off — wait, untouched,
+until it is reactivated. Deliveries
 are not ordered: a retried event may arrive after a later one.
 """
 

@@ -166,7 +166,8 @@ def deactivate_endpoint(
     reason: str = "",
     clock: Clock | None = None,
 ) -> WebhookEndpoint:
-    """Stop sending to the endpoint. Its pending deliveries wait (they are not dropped)."""
+    """Stop sending to the endpoint. Its pending deliveries wait (they are not dropped), and
+    so do the deliveries of events written while it is off."""
     return _set_active(engine_or_uow, endpoint_id, False, actor, reason, clock)
 
 

@@ -4,7 +4,12 @@ The events are claimed ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, their deliverie
 and the events marked ``fanned_out`` in the same transaction, so concurrent dispatchers
 split the events between them and a crash leaves either all of an event's deliveries or
 none (the unique ``(event_pk, endpoint_id)`` backs this up). Events without a biller, or
-whose biller has no interested active endpoint, are marked fanned out with no deliveries.
+whose biller has no interested endpoint, are marked fanned out with no deliveries.
+
+A *deactivated* endpoint still gets its deliveries, created ``pending``: the dispatcher only
+sends to active endpoints, so they wait and go out once it is reactivated. Nothing written
+while an endpoint is switched off is lost (marking the event fanned out is safe because its
+delivery row exists).
 """
 
 from __future__ import annotations
@@ -41,9 +46,7 @@ def fan_out(db: SqlEngine, clock: Clock, batch: int = 100) -> tuple[int, int]:
             return 0, 0
         billers = {e.biller_id for e in events if e.biller_id is not None}
         endpoints = conn.execute(
-            select(_E.c.id, _E.c.biller_id, _E.c.event_types).where(
-                _E.c.biller_id.in_(billers), _E.c.active.is_(True)
-            )
+            select(_E.c.id, _E.c.biller_id, _E.c.event_types).where(_E.c.biller_id.in_(billers))
         ).all()
         rows = [
             {

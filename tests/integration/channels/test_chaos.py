@@ -37,7 +37,7 @@ from billfold.channels.alipay import AlipayChannel
 from billfold.channels.autodebit import AutoDebit
 from billfold.channels.base import Channel, RemoteState
 from billfold.channels.collect import Collector
-from billfold.channels.counter import CounterChannel
+from billfold.channels.counter import CounterChannel, confirm_cash_refund
 from billfold.channels.mobile_banking import MobileBankingChannel, lookup
 from billfold.channels.mobile_banking import pay as bank_pay
 from billfold.channels.pos import PosChannel, Sale
@@ -395,6 +395,9 @@ def run_chaos(world: World, planned: list[Plan]) -> dict[str, int]:
     recovered = world.collector.requery_stuck(older_than=timedelta(minutes=10))
     payouts = world.collector.pay_out_refunds()
     world.tick()  # WeChat Pay's refund notifications
+    for refund in world.collector.engine.pending_refunds():  # the counter's cash went out
+        if world.collector.engine.payment(refund.payment_id).channel == "counter":
+            confirm_cash_refund(world.collector.engine, refund.refund_no, by="cashier-01")
 
     clock.set(DEBIT_AT)  # the debit day: the bank is unreachable twice and loses answers
     world.debit_bank.unreachable, world.debit_bank.lose_answers = 2, 5

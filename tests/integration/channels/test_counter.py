@@ -17,6 +17,7 @@ from billfold.channels.counter import (
     CounterReceipt,
     Tender,
     confirm_at_counter,
+    confirm_cash_refund,
     refund_at_counter,
 )
 from billfold.channels.verification import NotificationRejected
@@ -137,6 +138,9 @@ MALFORMED: list[tuple[dict[str, object], str]] = [
         "receipt_no: 'R 3' must be 1-64 letters, digits, '.', '/', '-' or '_'",
     ),
     ({"amount_fen": -5}, "amount: must be more than 0.00, got -0.05"),
+    ({"order_no": "BF\x001"}, "order_no: contains a control character (U+0000)"),
+    ({"operator": "c\x002"}, "operator: contains a control character (U+0000)"),
+    ({"amount_fen": 10**19}, "amount: 100000000000000000.00 is over 10000000000000.00"),
 ]
 
 
@@ -179,15 +183,67 @@ def paid(office: Collector) -> int:
     return confirm_at_counter(office, order.order_no, "R-9", 35_000, operator="clerk-07").payment.id
 
 
-def test_a_counter_refund_is_accepted_at_once(office: Collector) -> None:
+def refunds_paid_entries(engine: Engine) -> int:
+    with engine.uow() as uow:
+        query = select(func.count()).select_from(t.journal_entries)
+        return int(
+            uow.conn.execute(query.where(t.journal_entries.c.kind == "refund_paid")).scalar_one()
+        )
+
+
+def test_a_counter_refund_stays_pending_until_the_cashier_confirms_the_cash(
+    office: Collector,
+) -> None:
     refund = office.engine.refund(
         paid(office), 5_000, request_id="r1", reason="overcharged", requested_by="supervisor"
     )
     [payout] = office.pay_out_refunds()
     assert (payout.refund_no, payout.succeeded) == (refund.refund_no, True)
-    assert payout.message == "pay 50.00 out in cash at the counter"
-    assert office.engine.pending_refunds() == []
+    assert payout.message.startswith("pay 50.00 out in cash at the counter, then confirm it")
+    assert [r.refund_no for r in office.engine.pending_refunds()] == [refund.refund_no]
+    assert refunds_paid_entries(office.engine) == 0  # no cash has gone out yet
     assert office.engine.check_books() == []
+
+
+def test_confirming_the_cash_completes_the_refund_and_moves_the_journal_once(
+    office: Collector, clock: FixedClock
+) -> None:
+    refund = office.engine.refund(
+        paid(office), 5_000, request_id="r1", reason="overcharged", requested_by="supervisor"
+    )
+    office.pay_out_refunds()
+    clock.advance(timedelta(minutes=3))
+    done = confirm_cash_refund(office.engine, refund.refund_no, by="cashier-02")
+    assert done.status.value == "succeeded" and done.completed_at == clock.now()
+    assert refunds_paid_entries(office.engine) == 1
+    again = confirm_cash_refund(office.engine, refund.refund_no, by="cashier-02")
+    assert again == done and refunds_paid_entries(office.engine) == 1
+    assert office.engine.pending_refunds() == [] and office.pay_out_refunds() == []
+    entry = counter_audit(office.engine)[-1]
+    assert (entry["actor"], entry["action"]) == ("cashier-02", "counter_refund")
+    assert len(counter_audit(office.engine)) == 2  # the confirmation of the sale, then this
+    assert office.engine.check_books() == []
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        ("", "by: the cashier who paid the refund out is required (1-100 characters)"),
+        ("c\x00", "by: contains a control character (U+0000)"),
+    ],
+)
+def test_a_cash_confirmation_needs_a_cashier_and_changes_nothing(
+    office: Collector, by: str, message: str
+) -> None:
+    refund = office.engine.refund(
+        paid(office), 5_000, request_id="r1", reason="overcharged", requested_by="supervisor"
+    )
+    with pytest.raises(InvalidInput) as caught:
+        confirm_cash_refund(office.engine, refund.refund_no, by=by)
+    assert caught.value.message == message
+    assert refunds_paid_entries(office.engine) == 0
+    with pytest.raises(NotFound, match="refund 'R-NOPE' does not exist"):
+        confirm_cash_refund(office.engine, "R-NOPE", by="cashier-02")
 
 
 def test_the_clerk_paying_a_refund_out_is_recorded(office: Collector, clock: FixedClock) -> None:

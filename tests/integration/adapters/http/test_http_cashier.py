@@ -577,3 +577,39 @@ def test_create_app_refuses_a_bank_app_marker_too_short_to_name_one_app(
     assert refused.value.message == (
         f"bank app User-Agent marker {marker!r} must be a string of 3+ characters"
     )
+
+
+# -- the payer's truth when a bill was paid meanwhile -------------------------------------------
+
+
+def test_a_stale_form_for_a_bill_paid_meanwhile_says_so_with_the_receipt_link(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    form = cashier.get("/pay/b/s1/bills/T1", headers={"User-Agent": WECHAT_UA})
+    paid = engine.create_order("s1", ["T1"])  # another tab, another app
+    engine.confirm("counter", "R-other", paid.order_no, paid.total_fen)
+    before = orders_count(engine)
+    data = {"request_id": request_id(form), "flow": "wechat_jsapi", "bill_no": "T1"}
+    answer = cashier.post("/pay/b/s1/orders", data=data, headers={"User-Agent": WECHAT_UA})
+    assert answer.status_code == 409
+    assert "该账单已缴清，无需重复缴费" in answer.text and "账单号 T1" in answer.text
+    assert f'href="/pay/o/{paid.order_no}/result"' in answer.text and "查看缴费凭证" in answer.text
+    assert "本订单未支付" not in answer.text
+    assert orders_count(engine) == before
+
+
+def test_money_sent_for_a_bill_paid_meanwhile_is_told_the_truth_on_the_result_page(
+    engine: Engine, cashier: httpx.Client
+) -> None:
+    late = engine.create_order("s1", ["T1"])
+    engine.start_payment(late.order_no, "counter")  # the payer is paying in one tab …
+    paid = engine.create_order("s1", ["T1"])  # … and pays in another first
+    engine.confirm("counter", "R-first", paid.order_no, paid.total_fen)
+    result = engine.confirm("counter", "R-late", late.order_no, late.total_fen)
+    assert result.payment.status.value == "suspense"
+    page = cashier.get(f"/pay/o/{late.order_no}/result")
+    assert "该账单已缴清，本次款项将原路退回" in page.text
+    assert "支付失败" not in page.text and "请重新发起缴费" not in page.text
+    status = cashier.get(f"/pay/o/{late.order_no}/status").json()
+    assert status["paid"] is False and status["final"] is True
+    assert status["hint"] == "该账单已缴清，本次款项将原路退回。"

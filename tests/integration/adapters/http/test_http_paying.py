@@ -151,3 +151,30 @@ def test_a_refunded_payment_is_not_reversed(api: Api) -> None:
         f"payment {payment_id} has refunds; refund the rest instead of reversing it"
     )
     assert api.engine.payment(payment_id).status.value == "credited"
+
+
+def test_paying_an_order_whose_bill_another_order_paid_is_refused_and_changes_nothing(
+    api: Api,
+) -> None:
+    second = _order(api, "T1")  # two orders for one bill: two tabs, two apps
+    first, _ = api.paid_order("s1", "T1", "counter", "C-first")
+    answer = api.client.post(
+        f"/v1/orders/{second}/pay", json={"channel": "counter"}, headers=api.auth("s1")
+    )
+    assert answer.status_code == 409, answer.text
+    problem = answer.json()
+    assert problem["code"] == "bills_already_paid" and problem["bill_nos"] == ["T1"]
+    assert problem["detail"].startswith("bills: T1 already paid through another order")
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert api.engine.order(second).status.value == "created"
+    assert api.engine.order(first).status.value == "paid"
+
+
+def test_a_new_order_for_a_paid_bill_is_refused_with_the_code(api: Api) -> None:
+    api.paid_order("s1", "T1", "counter", "C-first")
+    answer = api.client.post(
+        "/v1/billers/s1/orders",
+        json={"bill_nos": ["T1"]},
+        headers=api.auth("s1", "after-paid"),
+    )
+    assert answer.status_code == 409 and answer.json()["code"] == "bills_already_paid"

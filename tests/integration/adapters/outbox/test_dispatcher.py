@@ -424,9 +424,6 @@ def test_deliveries_wait_while_their_endpoint_is_deactivated(
     clock.advance(days=2)
     _run(engine, transport, clock)
     assert transport.sent == [] and _only(engine).attempts == 0
-    _events(engine, "s1", "bill.paid")  # not fanned out to an inactive endpoint
-    _run(engine, transport, clock)
-    assert len(_deliveries(engine)) == 1
 
     outbox.reactivate_endpoint(engine, endpoint.id)
     _run(engine, transport, clock)
@@ -437,6 +434,26 @@ def test_deliveries_wait_while_their_endpoint_is_deactivated(
         "webhook_endpoint.deactivated",
         "webhook_endpoint.reactivated",
     ]
+
+
+def test_events_written_while_an_endpoint_is_off_are_delivered_after_it_is_back_on(
+    engine: Engine, clock: FixedClock
+) -> None:
+    _biller(engine)
+    endpoint = outbox.add_endpoint(engine, "s1", HOOK, SECRET, "bill.*")
+    outbox.deactivate_endpoint(engine, endpoint.id, actor="ops", reason="maintenance")
+    written = _events(engine, "s1", "bill.paid", "payment.confirmed", "bill.partially_paid")
+    transport = FakeTransport()
+    _run(engine, transport, clock)
+    assert transport.sent == []
+    waiting = _deliveries(engine)
+    assert [(d.status, d.attempts) for d in waiting] == [("pending", 0), ("pending", 0)]
+
+    outbox.reactivate_endpoint(engine, endpoint.id, actor="ops", reason="back")
+    clock.advance(days=3)
+    _run(engine, transport, clock)
+    assert sorted(transport.event_ids()) == sorted([written[0], written[2]])
+    assert {d.status for d in _deliveries(engine)} == {"delivered"}
 
 
 def test_endpoints_are_listed_per_biller_without_showing_the_secret(engine: Engine) -> None:

@@ -17,15 +17,18 @@ left unread, never rounded.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from billfold.channels.emv import (
-    DataObject,
-    EmvPayload,
-    crc16_ccitt_false,
-    decode,
+from billfold.channels.emv import EmvPayload, decode
+from billfold.channels.emv_format import (
+    ADDITIONAL_FIELDS,
+    AMOUNT,
+    ANS,
+    MANDATORY_TAGS,
+    Initiation,
+    TipIndicator,
+    check_crc,
     parse_tlv,
 )
 from billfold.errors import InvalidInput
@@ -33,29 +36,10 @@ from billfold.money import format_yuan
 
 __all__ = ["EmvReading", "read_payload", "require_payable"]
 
-_INITIATION = {"11": "static", "12": "dynamic"}
-_TIP = {"01": "prompt", "02": "fixed_fee", "03": "percentage_fee"}
-_ADDITIONAL = {
-    "01": "bill_number",
-    "02": "mobile_number",
-    "03": "store_label",
-    "04": "loyalty_number",
-    "05": "reference_label",
-    "06": "customer_label",
-    "07": "terminal_label",
-    "08": "purpose",
-    "09": "consumer_data_request",
-}
-_REQUIRED = (
-    ("52", "merchant category code"),
-    ("53", "transaction currency"),
-    ("58", "country code"),
-    ("59", "merchant name"),
-    ("60", "merchant city"),
-)
+_INITIATION = {member.value: member.name.lower() for member in Initiation}
+_TIP = {member.value: member.name.lower() for member in TipIndicator}
+_ADDITIONAL = {sub: name for sub, name, _, _ in ADDITIONAL_FIELDS}
 _MAX_LENGTH = {"59": ("merchant name", 25), "60": ("merchant city", 15), "61": ("postal code", 10)}
-_ASCII = re.compile(r"[\x20-\x7e]*")
-_AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]*))?")
 CNY = "156"
 
 
@@ -76,7 +60,7 @@ def read_payload(text: str) -> EmvReading:
     if not isinstance(text, str):
         raise InvalidInput(f"EMV payload must be a string, got {type(text).__name__}")
     objects = parse_tlv(text)
-    _check_crc(text, objects)
+    check_crc(text, objects)
     deviations: list[str] = []
     root = objects[:-1]
     if not root or root[0].tag != "00":
@@ -87,7 +71,7 @@ def read_payload(text: str) -> EmvReading:
         deviations.append(
             f"tag 00 (payload format indicator) is {indicator!r}; the spec defines '01'"
         )
-    for tag, title in _REQUIRED:
+    for tag, title in MANDATORY_TAGS:
         if tag not in found:
             deviations.append(f"tag {tag} ({title}) is missing")
     fields = _fields(found, text, deviations)
@@ -110,17 +94,6 @@ def require_payable(text: str) -> EmvPayload:
     return payload
 
 
-def _check_crc(text: str, objects: list[DataObject]) -> None:
-    if not objects or objects[-1].tag != "63":
-        raise InvalidInput("EMV payload has no CRC (tag 63) at the end")
-    crc = objects[-1]
-    expected = f"{crc16_ccitt_false(text[: crc.position + 4].encode('utf-8')):04X}"
-    if crc.value.upper() != expected:
-        raise InvalidInput(
-            f"tag 63 (CRC) at position {crc.position}: expected {expected}, found {crc.value}"
-        )
-
-
 def _fields(found: dict[str, str], text: str, deviations: list[str]) -> dict[str, Any]:
     initiation = found.get("01")
     if initiation is not None and initiation not in _INITIATION:
@@ -130,7 +103,7 @@ def _fields(found: dict[str, str], text: str, deviations: list[str]) -> dict[str
         value = found.get(tag)
         if value is not None and len(value) > limit:
             deviations.append(f"tag {tag} ({title}) is {len(value)} characters, at most {limit}")
-        if value is not None and not _ASCII.fullmatch(value):
+        if value is not None and not ANS.fullmatch(value):
             deviations.append(f"tag {tag} ({title}) is not printable ASCII")
     for tag, title in (("52", "merchant category code"), ("53", "transaction currency")):
         value = found.get(tag)
@@ -170,7 +143,7 @@ def _amount(text: str | None, tag: str, title: str, deviations: list[str]) -> in
     if text is None:
         return None
     label = f"tag {tag} ({title})"
-    match = _AMOUNT.fullmatch(text)
+    match = AMOUNT.fullmatch(text)
     if match is None:
         deviations.append(f"{label} {text!r} is not an amount; it is not read")
         return None

@@ -64,8 +64,9 @@ def _amount_error(exc: InvalidAmount, field: str) -> FieldError:
 
 # The shape nearly every amount in a statement has: plain ASCII digits, two decimals. It is
 # converted here directly; anything else (a sign, one decimal, spaces, an error) goes through
-# parse_yuan, so the result and every error message are parse_yuan's own.
-_PLAIN = re.compile(r"(\d{1,16})\.(\d\d)", re.ASCII)
+# parse_yuan, so the result and every error message are parse_yuan's own. Thirteen whole
+# digits at most: anything longer may be over MAX_FEN, which only parse_yuan refuses.
+_PLAIN = re.compile(r"(\d{1,13})\.(\d\d)", re.ASCII)
 
 
 def yuan(text: str, field: str, *, allow_negative: bool = False) -> int:
@@ -101,7 +102,7 @@ def exact_fen(text: str, field: str, *, max_decimals: int = 5) -> int:
 
 
 _PADDED = re.compile(r"^([+-]?\d+\.\d{2})0+$")
-_PLAIN_PADDED = re.compile(r"(-?)(\d{1,16})\.(\d\d)0*", re.ASCII)
+_PLAIN_PADDED = re.compile(r"(-?)(\d{1,13})\.(\d\d)0*", re.ASCII)
 
 
 def yuan_padded(text: str, field: str, *, allow_negative: bool = False) -> int:

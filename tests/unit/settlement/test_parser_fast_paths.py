@@ -88,3 +88,11 @@ def test_an_impossible_time_names_the_field_either_way(text: str) -> None:
 def test_a_short_month_still_reads_through_strptime() -> None:
     got = local_time("2026-9-1 10:00:00", ISO_SECONDS, SHANGHAI, "交易时间")
     assert got == datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["20000000000000.00", "10000000000000.01", "0010000000000000.01"])
+def test_an_amount_over_the_largest_is_refused_on_the_fast_path_too(text: str) -> None:
+    with pytest.raises(FieldError, match="over the largest amount"):
+        yuan(text, "金额")
+    with pytest.raises(FieldError, match="over the largest amount"):
+        yuan_padded(text + "000", "金额")

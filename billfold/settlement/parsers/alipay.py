@@ -83,8 +83,10 @@ _FOOTER = re.compile(
 
 @dataclass(slots=True)
 class _Totals:
-    """What the lines read add up to, per footer label, and the footers found."""
+    """What the comment lines say (the merchant account, the footers) and what the lines
+    read add up to, per footer label."""
 
+    merchant: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     sums: dict[str, int] = field(default_factory=dict)
     footers: list[tuple[int, str, int, str]] = field(default_factory=list)
@@ -115,48 +117,23 @@ class _Totals:
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
     """Yield the lines of an Alipay 业务明细 or 账务明细 CSV."""
     file = options.source_file
-    merchant: list[str | None] = [None]
     totals = _Totals()
-
-    def table_lines() -> Iterator[tuple[int, str]]:
-        for number, text in iter_text_lines(source, encoding=options.encoding, source_file=file):
-            stripped = text.strip()
-            if stripped.startswith("#") or (stripped.startswith("账号") and "[" in stripped):
-                found = _ACCOUNT.search(stripped)
-                if found and merchant[0] is None:
-                    merchant[0] = found.group(1).strip()
-                footer = _FOOTER.match(stripped)
-                if footer:
-                    label, count, stated = footer.groups()
-                    totals.footers.append((number, label, int(count), stated))
-                continue
-            if not stripped or set(stripped) <= {"-"}:
-                continue
-            yield number, text
-
     header: list[str] | None = None
     display: dict[str, str] = {}
     convert: Converter | None = None
     failed = False
-    lines = table_lines()
+    lines = _table_lines(source, options, totals)
     for number, cells, raw in csv_rows(lines, delimiter=",", source_file=file):
-        first = _clean(cells[0]) if cells else ""
         if header is None:
-            keys = [_header_key(c) for c in cells]
             display = {_header_key(c): _clean(c) for c in cells}
-            if "支付宝交易号" in keys and "商户订单号" in keys:
-                header, convert = keys, _business_row
-                _require(header, _BUSINESS_REQUIRED, file, number)
-            elif "账务流水号" in keys:
-                header, convert = keys, _account_row
-                _require(header, _ACCOUNT_REQUIRED, file, number)
+            header, convert = _header(cells, file, number)
             continue
-        if first.startswith(_SUMMARY_STARTS):
+        if cells and _clean(cells[0]).startswith(_SUMMARY_STARTS):
             break
         assert convert is not None
         try:
             row = _row_reader(header, cells)
-            line = convert(row, number, raw, merchant[0], options)
+            line = convert(row, number, raw, totals.merchant, options)
             _count(totals, line, row)
         except FieldError as exc:
             failed = True
@@ -174,6 +151,39 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             "header",
             "no Alipay header row found (expected 支付宝交易号,商户订单号,… or 账务流水号,…)",
         )
+
+
+def _table_lines(
+    source: ByteSource, options: ParseOptions, totals: _Totals
+) -> Iterator[tuple[int, str]]:
+    """The table's text lines; the comment lines around it are noted in ``totals``."""
+    file = options.source_file
+    for number, text in iter_text_lines(source, encoding=options.encoding, source_file=file):
+        stripped = text.strip()
+        if stripped.startswith("#") or (stripped.startswith("账号") and "[" in stripped):
+            found = _ACCOUNT.search(stripped)
+            if found and totals.merchant is None:
+                totals.merchant = found.group(1).strip()
+            footer = _FOOTER.match(stripped)
+            if footer:
+                label, count, stated = footer.groups()
+                totals.footers.append((number, label, int(count), stated))
+            continue
+        if not stripped or set(stripped) <= {"-"}:
+            continue
+        yield number, text
+
+
+def _header(cells: list[str], file: str, number: int) -> tuple[list[str] | None, Converter | None]:
+    """The header's keys and the converter of its kind of file; ``None``s for a title line."""
+    keys = [_header_key(c) for c in cells]
+    if "支付宝交易号" in keys and "商户订单号" in keys:
+        _require(keys, _BUSINESS_REQUIRED, file, number)
+        return keys, _business_row
+    if "账务流水号" in keys:
+        _require(keys, _ACCOUNT_REQUIRED, file, number)
+        return keys, _account_row
+    return None, None
 
 
 def _count(totals: _Totals, line: StatementLine, row: Row) -> None:

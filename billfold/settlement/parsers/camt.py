@@ -112,20 +112,8 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             if event == "start":
                 stack.append(elem)
                 if len(stack) == 1:
-                    namespace = elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
-                    finder = _Finder(namespace)
-                    if name != "Document":
-                        raise fatal(
-                            file, 1, "Document", f"not an ISO 20022 document: root is {name}"
-                        )
-                elif len(stack) == 2 and name != message:
-                    raise fatal(
-                        file,
-                        1,
-                        message,
-                        f"expected a {options.format[:4]}.{options.format[4:]} document "
-                        f"({message}) but found {name}",
-                    )
+                    finder = _Finder(_namespace(elem))
+                _check_opening(name, len(stack), message, options)
                 continue
             stack.pop()
             parent = stack[-1] if stack else None
@@ -150,6 +138,25 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
         raise fatal(file, line, "xml", f"malformed XML: {exc}") from None
     except defusedxml.DefusedXmlException as exc:
         raise fatal(file, 1, "xml", f"refused: {exc}") from None
+
+
+def _namespace(elem: Element) -> str:
+    return elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
+
+
+def _check_opening(name: str, depth: int, message: str, options: ParseOptions) -> None:
+    """The root must be ``Document`` and hold the message the format names."""
+    file = options.source_file
+    if depth == 1 and name != "Document":
+        raise fatal(file, 1, "Document", f"not an ISO 20022 document: root is {name}")
+    if depth == 2 and name != message:
+        raise fatal(
+            file,
+            1,
+            message,
+            f"expected a {options.format[:4]}.{options.format[4:]} document "
+            f"({message}) but found {name}",
+        )
 
 
 _DECLARATION = re.compile(rb"^(\xef\xbb\xbf)?<\?xml[^>]*?encoding=[\"']([A-Za-z0-9_.-]+)[\"']")
@@ -284,28 +291,8 @@ def _line(
     ctx: _Context,
 ) -> StatementLine:
     finder = ctx.finder
-    reversal = (finder.text(entry, "RvslInd") or "").lower() in ("true", "1")
-    if reversal:
-        line_type = LineType.REVERSAL
-    elif head.credit:
-        line_type = LineType.SETTLEMENT
-    elif _is_charge(entry, details, finder):
-        line_type = LineType.FEE
-    else:
-        line_type = LineType.OTHER
-    entry_ref = (
-        finder.text(entry, "AcctSvcrRef") or finder.text(entry, "NtryRef") or f"Ntry#{ctx.ordinal}"
-    )
-    tx_ref = finder.text(details, "Refs/AcctSvcrRef", "Refs/TxId")
-    if batch_no is None:
-        txn_id = finder.text(entry, "AcctSvcrRef") or tx_ref or entry_ref
-    else:
-        txn_id = tx_ref or f"{entry_ref}/{batch_no}"
-    end_to_end = finder.text(details, "Refs/EndToEndId")
-    order_no = end_to_end if end_to_end and end_to_end != _NOT_PROVIDED else None
-    if order_no is None:
-        instr = finder.text(details, "Refs/InstrId")
-        order_no = instr if instr and instr != _NOT_PROVIDED else None
+    line_type = _line_type(entry, details, head, finder)
+    txn_id, order_no = _references(entry, details, batch_no, ctx)
     party = "Dbtr" if head.credit else "Cdtr"
     counterparty = finder.text(details, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm")
     texts = [u.text.strip() for u in finder.all(details, "RmtInf/Ustrd") if u.text]
@@ -332,6 +319,36 @@ def _line(
         raw=f"{indicator} {format_yuan(amount_fen)} {head.currency} {txn_id}",
         deviations=head.deviations,
     )
+
+
+def _line_type(entry: Element, details: Element, head: _Head, finder: _Finder) -> LineType:
+    if (finder.text(entry, "RvslInd") or "").lower() in ("true", "1"):
+        return LineType.REVERSAL
+    if head.credit:
+        return LineType.SETTLEMENT
+    if _is_charge(entry, details, finder):
+        return LineType.FEE
+    return LineType.OTHER
+
+
+def _references(
+    entry: Element, details: Element, batch_no: int | None, ctx: _Context
+) -> tuple[str, str | None]:
+    """The line's transaction ID and the order number it carries (EndToEndId, else InstrId)."""
+    finder = ctx.finder
+    entry_ref = (
+        finder.text(entry, "AcctSvcrRef") or finder.text(entry, "NtryRef") or f"Ntry#{ctx.ordinal}"
+    )
+    tx_ref = finder.text(details, "Refs/AcctSvcrRef", "Refs/TxId")
+    if batch_no is None:
+        txn_id = finder.text(entry, "AcctSvcrRef") or tx_ref or entry_ref
+    else:
+        txn_id = tx_ref or f"{entry_ref}/{batch_no}"
+    for ref in ("Refs/EndToEndId", "Refs/InstrId"):
+        order_no = finder.text(details, ref)
+        if order_no and order_no != _NOT_PROVIDED:
+            return txn_id, order_no
+    return txn_id, None
 
 
 def _is_charge(entry: Element, details: Element, finder: _Finder) -> bool:

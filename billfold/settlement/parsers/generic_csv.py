@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -58,20 +59,9 @@ def _clean(value: str) -> str:
 
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
     """Yield the lines of a mapped CSV or XLSX file (see the module docstring)."""
-    if options.column_map is None:
-        raise ConfigurationError("generic-csv needs a column mapping (--mapping or --preset)")
-    mapping = (
-        options.column_map
-        if isinstance(options.column_map, CsvMapping)
-        else CsvMapping.from_mapping(options.column_map)
-    )
+    mapping = _mapping(options)
     file = options.source_file
-    chunks = iter_byte_chunks(source)
-    first = next(chunks, b"")
-    if first.startswith(_ZIP_MAGIC):
-        rows = _xlsx_rows(first + b"".join(chunks), mapping, file)
-    else:
-        rows = _csv_rows(_chain(first, chunks), mapping, options)
+    rows = _rows(source, mapping, options)
     index: dict[str, int] | None = None
     header: list[str] = []
     stopped = False
@@ -108,6 +98,23 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             yield exc.at(file, number)
     if index is None:
         raise fatal(file, max(mapping.skip_lines, 1), "header", "no header row found")
+
+
+def _mapping(options: ParseOptions) -> CsvMapping:
+    if options.column_map is None:
+        raise ConfigurationError("generic-csv needs a column mapping (--mapping or --preset)")
+    if isinstance(options.column_map, CsvMapping):
+        return options.column_map
+    return CsvMapping.from_mapping(options.column_map)
+
+
+def _rows(source: ByteSource, mapping: CsvMapping, options: ParseOptions) -> Rows:
+    """The file's rows, from an XLSX workbook (by its zip signature) or from CSV text."""
+    chunks = iter_byte_chunks(source)
+    first = next(chunks, b"")
+    if first.startswith(_ZIP_MAGIC):
+        return _xlsx_rows(first + b"".join(chunks), mapping, options.source_file)
+    return _csv_rows(_chain(first, chunks), mapping, options)
 
 
 _BELOW_TOTAL = (
@@ -192,6 +199,60 @@ def _locate(header: list[str], mapping: CsvMapping, file: str, number: int) -> d
     return index
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row read through the mapping: values by billfold's field names, errors by theirs."""
+
+    cells: list[str]
+    header: list[str]
+    index: dict[str, int]
+    mapping: CsvMapping
+
+    def column(self, ours: str) -> str:
+        return self.header[self.index[ours]]
+
+    def get(self, ours: str) -> str | None:
+        position = self.index.get(ours)
+        if position is None:
+            return None
+        if position >= len(self.cells):
+            raise FieldError(
+                self.header[position],
+                f"missing: the line has {len(self.cells)} values, the header {len(self.header)}",
+            )
+        return _clean(self.cells[position]) or None
+
+    def required(self, ours: str) -> str:
+        value = self.get(ours)
+        if value is None:
+            raise FieldError(self.column(ours), "value is empty")
+        return value
+
+    def amount(self, ours: str, *, allow_negative: bool) -> int:
+        column = self.column(ours)
+        text = _ungrouped(self.required(ours), self.mapping.thousands_separator, column)
+        if self.mapping.amount_unit == "yuan":
+            return yuan(text, column, allow_negative=allow_negative)
+        digits = text[1:] if allow_negative and text.startswith("-") else text
+        if not digits.isdigit():
+            raise FieldError(column, f"{text!r} is not a whole number of fen")
+        return int(text)
+
+    def coded(self, ours: str, table: dict[str, E], enum: type[E]) -> E | None:
+        """A code column read through the mapping's table, else as the enum's own value."""
+        value = self.get(ours)
+        if value is None:
+            return None
+        if value in table:
+            return table[value]
+        try:
+            return enum(value.upper())
+        except ValueError:
+            pass
+        allowed = ", ".join(sorted(table)) or ", ".join(e.value for e in enum)
+        raise FieldError(self.column(ours), f"unknown value {value!r}; expected one of {allowed}")
+
+
 def _line(
     cells: list[str],
     raw: str,
@@ -203,66 +264,27 @@ def _line(
 ) -> StatementLine:
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
         raise FieldError("columns", f"the line has {len(cells)} values, the header {len(header)}")
-
-    def get(ours: str) -> str | None:
-        position = index.get(ours)
-        if position is None:
-            return None
-        if position >= len(cells):
-            raise FieldError(
-                header[position],
-                f"missing: the line has {len(cells)} values, the header {len(header)}",
-            )
-        return _clean(cells[position]) or None
-
-    def required(ours: str) -> str:
-        value = get(ours)
-        if value is None:
-            raise FieldError(header[index[ours]], "value is empty")
-        return value
-
-    def amount(ours: str, *, allow_negative: bool) -> int:
-        text = _ungrouped(required(ours), mapping.thousands_separator, header[index[ours]])
-        column = header[index[ours]]
-        if mapping.amount_unit == "yuan":
-            return yuan(text, column, allow_negative=allow_negative)
-        digits = text[1:] if allow_negative and text.startswith("-") else text
-        if not digits.isdigit():
-            raise FieldError(column, f"{text!r} is not a whole number of fen")
-        return int(text)
-
-    txn_id = required("channel_txn_id")
-    split: Direction | None = None
-    if "amount" in index:
-        amount_fen = amount("amount", allow_negative=False)
-    else:
-        credit = amount("credit_amount", allow_negative=False) if get("credit_amount") else 0
-        debit = abs(amount("debit_amount", allow_negative=True)) if get("debit_amount") else 0
-        if bool(credit) == bool(debit):
-            columns = f"{header[index['credit_amount']]}/{header[index['debit_amount']]}"
-            which = "both hold an amount" if credit else "neither holds an amount"
-            raise FieldError(columns, f"{which}; exactly one of them must")
-        amount_fen, split = (credit, Direction.CREDIT) if credit else (debit, Direction.DEBIT)
-    fee_fen = amount("fee", allow_negative=True) if get("fee") is not None else 0
+    row = _Row(cells, header, index, mapping)
+    txn_id = row.required("channel_txn_id")
+    amount_fen, split = _amount(row)
+    fee_fen = row.amount("fee", allow_negative=True) if row.get("fee") is not None else 0
     when = " ".join(
-        required(f"occurred_at[{i}]") if i else required("occurred_at")
+        row.required(f"occurred_at[{i}]") if i else row.required("occurred_at")
         for i in range(max(1, len(mapping.time_columns)))
     )
-    occurred_at = local_time(when, mapping.time_format, options.tz, header[index["occurred_at"]])
-    line_type = _coded(header, index, "type", get("type"), mapping.type_map, LineType)
-    status = _coded(header, index, "status", get("status"), mapping.status_map, LineStatus)
-    direction = split or _coded(
-        header, index, "direction", get("direction"), mapping.direction_map, Direction
-    )
+    occurred_at = local_time(when, mapping.time_format, options.tz, row.column("occurred_at"))
+    line_type = row.coded("type", mapping.type_map, LineType)
+    status = row.coded("status", mapping.status_map, LineStatus)
+    direction = split or row.coded("direction", mapping.direction_map, Direction)
     if line_type is None and split is Direction.DEBIT:
         line_type = LineType.OTHER
-    currency = (get("currency") or "CNY").upper()
+    currency = (row.get("currency") or "CNY").upper()
     if len(currency) != 3 or not currency.isalpha():
-        raise FieldError(header[index["currency"]], f"{currency!r} is not a currency code")
+        raise FieldError(row.column("currency"), f"{currency!r} is not a currency code")
     return StatementLine(
         channel=options.channel,
         channel_txn_id=txn_id,
-        order_no=get("order_no"),
+        order_no=row.get("order_no"),
         amount_fen=amount_fen,
         fee_fen=fee_fen,
         currency=currency,
@@ -270,14 +292,27 @@ def _line(
         type=line_type or mapping.default_type,
         status=status or mapping.default_status,
         direction=direction,
-        merchant_id=get("merchant_id"),
-        refund_id=get("refund_id"),
-        counterparty=get("counterparty"),
-        description=get("description"),
+        merchant_id=row.get("merchant_id"),
+        refund_id=row.get("refund_id"),
+        counterparty=row.get("counterparty"),
+        description=row.get("description"),
         source_file=options.source_file,
         source_line=number,
         raw=raw,
     )
+
+
+def _amount(row: _Row) -> tuple[int, Direction | None]:
+    """The amount, from one column, or from a credit/debit pair that also gives the direction."""
+    if "amount" in row.index:
+        return row.amount("amount", allow_negative=False), None
+    credit = row.amount("credit_amount", allow_negative=False) if row.get("credit_amount") else 0
+    debit = abs(row.amount("debit_amount", allow_negative=True)) if row.get("debit_amount") else 0
+    if bool(credit) == bool(debit):
+        columns = f"{row.column('credit_amount')}/{row.column('debit_amount')}"
+        which = "both hold an amount" if credit else "neither holds an amount"
+        raise FieldError(columns, f"{which}; exactly one of them must")
+    return (credit, Direction.CREDIT) if credit else (debit, Direction.DEBIT)
 
 
 def _ungrouped(text: str, separator: str, column: str) -> str:
@@ -293,23 +328,3 @@ def _ungrouped(text: str, separator: str, column: str) -> str:
     if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
         raise FieldError(column, f"{text!r} is not grouped in thousands with {separator!r}")
     return sign + "".join(groups) + dot + frac
-
-
-def _coded(
-    header: list[str],
-    index: dict[str, int],
-    ours: str,
-    value: str | None,
-    table: dict[str, E],
-    enum: type[E],
-) -> E | None:
-    if value is None:
-        return None
-    if value in table:
-        return table[value]
-    try:
-        return enum(value.upper())
-    except ValueError:
-        pass
-    allowed = ", ".join(sorted(table)) or ", ".join(e.value for e in enum)
-    raise FieldError(header[index[ours]], f"unknown value {value!r}; expected one of {allowed}")

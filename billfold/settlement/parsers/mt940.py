@@ -103,21 +103,7 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
     ``deviations`` (see the module docstring); anything else raises.
     """
     deviations: list[str] = []
-    rest = first
-    if len(rest) < 6:
-        raise FieldError(":61: value date", f"{rest!r} is too short: expected YYMMDD first")
-    value_text, rest = rest[:6], rest[6:]
-    value_date = _value_date(value_text)
-    entry_date: date | None = None
-    if re.match(r"^\d{4}", rest):
-        entry_date = _entry_date(rest[:4], value_date or _month_of(value_text))
-        rest = rest[4:]
-    if value_date is None:
-        if entry_date is None:
-            raise FieldError(
-                ":61: value date", f"{value_text!r} is not a valid date and no entry date is given"
-            )
-        deviations.append(f"value date {value_text} does not exist; the entry date is used")
+    value_date, entry_date, rest = _dates_61(first, deviations)
     mark = next((m for m in ("RC", "RD", "C", "D") if rest.startswith(m)), None)
     if mark is None:
         raise FieldError(":61: debit/credit mark", f"expected C, D, RC or RD, got {rest[:2]!r}")
@@ -132,14 +118,7 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
         )
     transaction_type, rest = rest[:4], rest[4:]
     customer, _, bank = rest.partition("//")
-    if not customer:
-        deviations.append("no customer reference (the spec asks for NONREF)")
-    elif len(customer) > 16:
-        deviations.append(f"customer reference {customer!r} is longer than 16 characters")
-    if len(bank) > 16:
-        deviations.append(f"bank reference {bank!r} is longer than 16 characters")
-    if supplementary is not None and len(supplementary) > 34:
-        deviations.append("supplementary details are longer than 34 characters")
+    deviations += _reference_deviations(customer, bank, supplementary)
     return StatementLine61(
         value_date=value_date,
         entry_date=entry_date,
@@ -152,6 +131,38 @@ def parse_61(first: str, supplementary: str | None = None) -> StatementLine61:
         supplementary=supplementary or None,
         deviations=tuple(deviations),
     )
+
+
+def _dates_61(text: str, deviations: list[str]) -> tuple[date | None, date | None, str]:
+    """The value date (YYMMDD), the optional entry date (MMDD) and the rest of the text."""
+    if len(text) < 6:
+        raise FieldError(":61: value date", f"{text!r} is too short: expected YYMMDD first")
+    value_text, rest = text[:6], text[6:]
+    value_date = _value_date(value_text)
+    entry_date: date | None = None
+    if re.match(r"^\d{4}", rest):
+        entry_date = _entry_date(rest[:4], value_date or _month_of(value_text))
+        rest = rest[4:]
+    if value_date is None:
+        if entry_date is None:
+            raise FieldError(
+                ":61: value date", f"{value_text!r} is not a valid date and no entry date is given"
+            )
+        deviations.append(f"value date {value_text} does not exist; the entry date is used")
+    return value_date, entry_date, rest
+
+
+def _reference_deviations(customer: str, bank: str, supplementary: str | None) -> list[str]:
+    deviations = []
+    if not customer:
+        deviations.append("no customer reference (the spec asks for NONREF)")
+    elif len(customer) > 16:
+        deviations.append(f"customer reference {customer!r} is longer than 16 characters")
+    if len(bank) > 16:
+        deviations.append(f"bank reference {bank!r} is longer than 16 characters")
+    if supplementary is not None and len(supplementary) > 34:
+        deviations.append("supplementary details are longer than 34 characters")
+    return deviations
 
 
 def _value_date(text: str) -> date | None:

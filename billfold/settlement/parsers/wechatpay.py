@@ -159,13 +159,7 @@ def _amount(values: list[str], columns: tuple[tuple[str, int], ...], first: str)
 def _line(
     values: list[str], layout: _Layout, number: int, raw: str, options: ParseOptions
 ) -> StatementLine:
-    width = layout.width
-    if len(values) != width:
-        if len(values) > width:
-            raise FieldError("line", f"the line has {len(values)} values, the header {width}")
-        names = {position: name for name, position in layout.columns.items()}
-        missing = names.get(len(values), f"column {len(values) + 1}")
-        raise FieldError(missing, f"missing: the line has {len(values)} values, the header {width}")
+    _check_width(values, layout)
     values.append("")  # what a column missing from the header reads as
     state, txn_id, order_no, when, currency, fee, sub_mch, mch, user, goods = [
         value.strip() for value in layout.pick(values)
@@ -177,18 +171,11 @@ def _line(
         raise FieldError("交易状态", f"unknown trade state {state!r}; expected SUCCESS or REFUND")
     if not txn_id:
         raise FieldError("微信订单号", "value is empty")
-    status = LineStatus.SUCCESS
-    refund_id: str | None = None
+    status, refund_id = LineStatus.SUCCESS, None
     if line_type is LineType.REFUND:
         amount_fen = _amount(values, layout.refund_amounts, "申请退款金额")
-        refund_state, refund_no, refund_txn = [value.strip() for value in layout.refund(values)]
-        if not refund_state:
-            raise FieldError("退款状态", "value is empty")
-        if refund_state not in _REFUND_STATES:
-            raise FieldError("退款状态", f"unknown refund state {refund_state!r}")
-        status = _REFUND_STATES[refund_state]
-        refund_id = _nonzero(refund_no)
-        txn_id = _nonzero(refund_txn) or txn_id
+        status, refund_id, refund_txn = _refund(values, layout)
+        txn_id = refund_txn or txn_id
     else:
         amount_fen = _amount(values, layout.amounts, "订单金额")
     fee_fen = yuan_padded(fee, "手续费", allow_negative=True) if fee else 0
@@ -212,6 +199,26 @@ def _line(
         source_line=number,
         raw=raw,
     )
+
+
+def _check_width(values: list[str], layout: _Layout) -> None:
+    width = layout.width
+    if len(values) > width:
+        raise FieldError("line", f"the line has {len(values)} values, the header {width}")
+    if len(values) < width:
+        names = {position: name for name, position in layout.columns.items()}
+        missing = names.get(len(values), f"column {len(values) + 1}")
+        raise FieldError(missing, f"missing: the line has {len(values)} values, the header {width}")
+
+
+def _refund(values: list[str], layout: _Layout) -> tuple[LineStatus, str | None, str | None]:
+    """A refund line's status, refund number and refund transaction ID."""
+    refund_state, refund_no, refund_txn = [value.strip() for value in layout.refund(values)]
+    if not refund_state:
+        raise FieldError("退款状态", "value is empty")
+    if refund_state not in _REFUND_STATES:
+        raise FieldError("退款状态", f"unknown refund state {refund_state!r}")
+    return _REFUND_STATES[refund_state], _nonzero(refund_no), _nonzero(refund_txn)
 
 
 def _nonzero(value: str | None) -> str | None:

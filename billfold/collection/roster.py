@@ -1,6 +1,7 @@
 """A school's student roster and fee items, turned into one bill per student per term.
 
-Pure: parsing, bill planning and the change report against what is stored do no I/O.
+Pure: parsing and bill planning do no I/O. The change report against what is stored is
+:mod:`billfold.collection.roster_changes`.
 
 Roster CSV (a header row; Chinese or English column names)::
 
@@ -26,25 +27,23 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from billfold.collection.bill import Bill, BillItem
 from billfold.collection.bill_csv import LineError
 from billfold.errors import ImportFailed, InvalidInput
-from billfold.money import format_yuan, parse_yuan
+from billfold.money import parse_yuan
 
 __all__ = [
     "OFF_ROSTER",
     "WITHDRAWN",
     "FeeItem",
     "PlannedBill",
-    "RosterChanges",
     "StoredBill",
     "StoredStudent",
     "Student",
     "Term",
-    "diff_roster",
     "parse_fee_items",
     "parse_roster",
     "plan_bills",
@@ -150,74 +149,6 @@ class StoredStudent:
     def current(self) -> StoredBill | None:
         live = [b for b in self.bills if not b.bill.cancelled]
         return live[-1] if live else None
-
-
-@dataclass(slots=True)
-class RosterChanges:
-    """What a roster import does (or did): students and bills added, changed, unchanged,
-    removed, and what it left alone because money was already paid or waived.
-
-    Each student of the roster or of the stored term is in exactly one ``students_`` list,
-    each bill in exactly one ``bills_`` list: a student whose bill is left alone is neither
-    changed nor removed (a new name or phone of theirs is still applied)."""
-
-    term: str
-    students_added: list[str] = field(default_factory=list)
-    students_changed: list[str] = field(default_factory=list)
-    students_unchanged: list[str] = field(default_factory=list)
-    students_removed: list[str] = field(default_factory=list)
-    students_withdrawn: list[str] = field(default_factory=list)
-    students_left_alone: list[str] = field(default_factory=list)
-    bills_added: list[PlannedBill] = field(default_factory=list)
-    bills_changed: list[tuple[Bill, PlannedBill]] = field(default_factory=list)
-    bills_unchanged: list[str] = field(default_factory=list)
-    bills_removed: list[Bill] = field(default_factory=list)
-    bills_left_alone: list[Bill] = field(default_factory=list)
-    contact_updates: list[Student] = field(default_factory=list)
-    #: Why each of ``bills_left_alone`` was left alone (same order).
-    left_alone: list[str] = field(default_factory=list)
-
-    @property
-    def changes_anything(self) -> bool:
-        return bool(
-            self.bills_added or self.bills_changed or self.bills_removed or self.contact_updates
-        )
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "students_added": len(self.students_added),
-            "students_changed": len(self.students_changed),
-            "students_unchanged": len(self.students_unchanged),
-            "students_removed": len(self.students_removed),
-            "students_withdrawn": len(self.students_withdrawn),
-            "students_left_alone": len(self.students_left_alone),
-            "bills_added": len(self.bills_added),
-            "bills_changed": len(self.bills_changed),
-            "bills_unchanged": len(self.bills_unchanged),
-            "bills_removed": len(self.bills_removed),
-            "bills_left_alone": len(self.bills_left_alone),
-        }
-
-    def lines(self) -> list[str]:
-        """The report a bursar reads, one line per change."""
-        out = [
-            f"{self.term}: students {len(self.students_added)} added, "
-            f"{len(self.students_changed)} changed, {len(self.students_unchanged)} unchanged, "
-            f"{len(self.students_removed)} removed, {len(self.students_withdrawn)} withdrawn, "
-            f"{len(self.students_left_alone)} left alone; "
-            f"bills {len(self.bills_added)} added, "
-            f"{len(self.bills_changed)} changed, {len(self.bills_unchanged)} unchanged, "
-            f"{len(self.bills_removed)} removed, {len(self.bills_left_alone)} left alone"
-        ]
-        out += [f"+ {p.bill.bill_no} {format_yuan(p.bill.principal_fen)}" for p in self.bills_added]
-        out += [
-            f"~ {old.bill_no} -> {new.bill.bill_no} {format_yuan(old.principal_fen)} -> "
-            f"{format_yuan(new.bill.principal_fen)}"
-            for old, new in self.bills_changed
-        ]
-        out += [f"- {bill.bill_no} cancelled" for bill in self.bills_removed]
-        out += [f"! {message}" for message in self.left_alone]
-        return out
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -392,34 +323,9 @@ def plan_bills(
     planned: list[PlannedBill] = []
     errors: list[LineError] = []
     for student in students:
-        applicable = _items_for(student, fees)
-        offered = {code for code, fee in applicable.items() if fee.optional}
-        unknown = sorted(student.optional - offered)
-        if unknown:
-            where = f"grade {student.grade} class {student.class_name}"
-            errors.append(
-                LineError(
-                    student.line,
-                    "optional",
-                    f"{', '.join(unknown)} is not an optional item of {where}",
-                )
-            )
-            continue
-        items = [
-            BillItem(code, fee.name, fee.amount_fen, priority=position)
-            for position, (code, fee) in enumerate(
-                ((c, f) for c, f in applicable.items() if not f.optional or c in student.optional),
-                start=1,
-            )
-        ]
-        if not any(not applicable[item.code].optional for item in items):
-            errors.append(
-                LineError(
-                    student.line,
-                    "grade",
-                    f"no fee items apply to grade {student.grade} class {student.class_name}",
-                )
-            )
+        items = _bill_items(student, fees)
+        if isinstance(items, LineError):
+            errors.append(items)
             continue
         bill = Bill(
             biller_id=0,
@@ -439,6 +345,24 @@ def plan_bills(
     return planned
 
 
+def _bill_items(student: Student, fees: list[FeeItem]) -> list[BillItem] | LineError:
+    """The items of a student's bill in priority order, or what is wrong with the student."""
+    applicable = _items_for(student, fees)
+    where = f"grade {student.grade} class {student.class_name}"
+    offered = {code for code, fee in applicable.items() if fee.optional}
+    unknown = sorted(student.optional - offered)
+    if unknown:
+        message = f"{', '.join(unknown)} is not an optional item of {where}"
+        return LineError(student.line, "optional", message)
+    chosen = [(c, f) for c, f in applicable.items() if not f.optional or c in student.optional]
+    if all(fee.optional for _, fee in chosen):
+        return LineError(student.line, "grade", f"no fee items apply to {where}")
+    return [
+        BillItem(code, fee.name, fee.amount_fen, priority=position)
+        for position, (code, fee) in enumerate(chosen, start=1)
+    ]
+
+
 def content_hash(bill: Bill) -> str:
     """What makes two term bills the same: items, due date, installments and class (not the
     bill number, which carries the revision)."""
@@ -452,107 +376,3 @@ def content_hash(bill: Bill) -> str:
     }
     text = json.dumps(canonical, ensure_ascii=False, sort_keys=True)
     return "roster:" + hashlib.sha256(text.encode()).hexdigest()[:57]
-
-
-# -- the change report ------------------------------------------------------------------------
-
-
-def _withdrawn(bill: Bill) -> bool:
-    return bill.cancelled and (bill.cancel_reason or "").startswith(WITHDRAWN)
-
-
-def _paid(bill: Bill) -> int:
-    return bill.paid_fen + bill.late_fee_paid_fen
-
-
-def diff_roster(
-    term: Term,
-    planned: list[PlannedBill],
-    stored: Mapping[str, StoredStudent],
-    *,
-    remove_missing: bool = True,
-) -> RosterChanges:
-    """Compare the planned bills with the stored ones. A changed bill with nothing paid is
-    replaced by a new revision; a removed student's unpaid bill is cancelled; a changed or
-    removed bill that has money paid is left alone and reported."""
-    changes = RosterChanges(term.name)
-    for plan in planned:
-        student = plan.student
-        known = stored.get(student.student_no)
-        current = known.current if known else None
-        latest = known.bills[-1].bill if known and known.bills else None
-        if current is None and latest is not None and _withdrawn(latest):
-            changes.students_withdrawn.append(student.student_no)
-            continue
-        if known is None or current is None:
-            revision = len(known.bills) + 1 if known else 1
-            changes.students_added.append(student.student_no)
-            changes.bills_added.append(_revised(plan, term, revision))
-            if known and (known.name, known.guardian_phone) != (
-                student.name,
-                student.guardian_phone,
-            ):
-                changes.contact_updates.append(student)
-            continue
-        contact_changed = (known.name, known.guardian_phone) != (
-            student.name,
-            student.guardian_phone,
-        )
-        class_changed = current.bill.sub_unit != student.sub_unit
-        if contact_changed:
-            changes.contact_updates.append(student)
-        if current.content_hash == plan.content_hash:
-            changes.bills_unchanged.append(current.bill.bill_no)
-        elif _paid(current.bill) or current.bill.waived_fen:
-            changes.students_left_alone.append(student.student_no)
-            changes.bills_left_alone.append(current.bill)
-            changes.left_alone.append(
-                f"{current.bill.bill_no}: the fees changed but {format_yuan(_paid(current.bill))}"
-                f" is paid and {format_yuan(current.bill.waived_fen)} waived; "
-                "adjust it by hand (waive or refund)"
-            )
-            continue
-        else:
-            changes.bills_changed.append((current.bill, _revised(plan, term, len(known.bills) + 1)))
-        if contact_changed or class_changed:
-            changes.students_changed.append(student.student_no)
-        else:
-            changes.students_unchanged.append(student.student_no)
-    on_roster = {plan.student.student_no for plan in planned}
-    if remove_missing:
-        for number in sorted(set(stored) - on_roster):
-            current = stored[number].current
-            if current is None:
-                continue
-            if _paid(current.bill):
-                changes.students_left_alone.append(number)
-                changes.bills_left_alone.append(current.bill)
-                changes.left_alone.append(
-                    f"{current.bill.bill_no}: {number} is no longer on the roster but "
-                    f"{format_yuan(_paid(current.bill))} is paid; withdraw the student to "
-                    "refund and close the bill"
-                )
-            else:
-                changes.students_removed.append(number)
-                changes.bills_removed.append(current.bill)
-    return changes
-
-
-def _revised(plan: PlannedBill, term: Term, revision: int) -> PlannedBill:
-    if revision == 1:
-        return plan
-    bill = plan.bill
-    items = [BillItem(i.code, i.name, i.amount_fen, i.priority) for i in bill.items]
-    again = Bill(
-        biller_id=bill.biller_id,
-        bill_no=bill_no_for(term, plan.student.student_no, revision),
-        payer_id=bill.payer_id,
-        items=items,
-        due_date=bill.due_date,
-        allow_partial=bill.allow_partial,
-        min_part_fen=bill.min_part_fen,
-        sub_unit=bill.sub_unit,
-        period=bill.period,
-        description=bill.description,
-    )
-    return PlannedBill(plan.student, again, plan.content_hash)

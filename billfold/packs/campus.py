@@ -29,13 +29,12 @@ from billfold.collection.refunding import RefundRequest, refund_payment
 from billfold.collection.roster import (
     OFF_ROSTER,
     WITHDRAWN,
-    RosterChanges,
     Term,
-    diff_roster,
     parse_fee_items,
     parse_roster,
     plan_bills,
 )
+from billfold.collection.roster_changes import RosterChanges, diff_roster
 from billfold.errors import InvalidInput, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind

@@ -13,11 +13,11 @@ from billfold.collection.roster import (
     StoredBill,
     StoredStudent,
     Term,
-    diff_roster,
     parse_fee_items,
     parse_roster,
     plan_bills,
 )
+from billfold.collection.roster_changes import diff_roster
 from billfold.errors import ImportFailed, InvalidInput
 
 TERM = Term("2026秋", date(2026, 9, 10), installments=True, min_part_fen=100_000)

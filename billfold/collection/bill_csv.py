@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -184,50 +184,20 @@ def read_bill_rows(
     rows = iter(table.rows)
     header_row = next(rows, None)
     if header_row is None:
-        if table.error is not None:
-            yield LineError(table.error[0], "header", table.error[1])
-        else:
-            yield LineError(1, "header", "the file is empty")
+        line, message = table.error if table.error is not None else (1, "the file is empty")
+        yield LineError(line, "header", message)
         return
-    header_line, header = header_row
-    while header and not header[-1].strip():
-        header = header[:-1]
-    for note in table.notes:
-        yield LineWarning(header_line, "file", note)
-    columns = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
-    unknown = [h.strip() for h, c in zip(header, columns, strict=True) if c not in KNOWN]
-    if unknown and strict:
-        yield LineError(header_line, "header", f"unknown column(s): {', '.join(unknown)}")
-        return
-    if unknown:
-        yield LineWarning(header_line, "header", f"unknown column(s) ignored: {', '.join(unknown)}")
-    missing = [c for c in ("bill_no", "payer_id") if c not in columns]
-    if "amount" not in columns and "items" not in columns:
-        missing.append("amount or items")
-    if missing:
-        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-            missing.append("(the header is one column: is the file separated by something else?)")
-        yield LineError(header_line, "header", f"missing column(s): {', '.join(missing)}")
+    columns, notes = _columns(header_row, table.notes, strict=strict)
+    yield from notes
+    if columns is None:
         return
     seen: dict[str, int] = {}
     for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) > len(columns) and not any(c.strip() for c in row[len(columns) :]):
-            row = row[: len(columns)]
-        if len(row) != len(columns):
-            yield LineError(line, "row", f"expected {len(columns)} fields, found {len(row)}")
-            continue
-        values = {c: v.strip() for c, v in zip(columns, row, strict=True) if c in KNOWN}
-        mangled = next((c for c, v in values.items() if _SCIENTIFIC.fullmatch(v)), None)
-        if mangled is not None:
-            yield LineError(
-                line,
-                mangled,
-                f"{values[mangled]!r} is in scientific notation: a spreadsheet turned a long "
-                "number into an approximation and its digits are lost; format the column as "
-                "text and export the file again",
-            )
+        values = _values(line, row, columns)
+        if isinstance(values, LineError):
+            yield values
             continue
         bill_no = values.get("bill_no", "")
         if bill_no in seen:
@@ -243,6 +213,55 @@ def read_bill_rows(
         yield draft
     if table.error is not None:
         yield LineError(table.error[0], "row", table.error[1])
+
+
+def _columns(
+    header_row: tuple[int, list[str]], file_notes: Iterable[str], *, strict: bool
+) -> tuple[list[str] | None, list[LineError | LineWarning]]:
+    """The header's columns in billfold's names (``None`` when unusable) and what to say."""
+    header_line, header = header_row
+    while header and not header[-1].strip():
+        header = header[:-1]
+    notes: list[LineError | LineWarning] = [
+        LineWarning(header_line, "file", note) for note in file_notes
+    ]
+    columns = [ALIASES.get(h.strip(), h.strip().lower()) for h in header]
+    unknown = [h.strip() for h, c in zip(header, columns, strict=True) if c not in KNOWN]
+    if unknown and strict:
+        notes.append(LineError(header_line, "header", f"unknown column(s): {', '.join(unknown)}"))
+        return None, notes
+    if unknown:
+        notes.append(
+            LineWarning(header_line, "header", f"unknown column(s) ignored: {', '.join(unknown)}")
+        )
+    missing = [c for c in ("bill_no", "payer_id") if c not in columns]
+    if "amount" not in columns and "items" not in columns:
+        missing.append("amount or items")
+    if missing:
+        if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+            missing.append("(the header is one column: is the file separated by something else?)")
+        notes.append(LineError(header_line, "header", f"missing column(s): {', '.join(missing)}"))
+        return None, notes
+    return columns, notes
+
+
+def _values(line: int, row: list[str], columns: list[str]) -> dict[str, str] | LineError:
+    """A row's values by column, or why the row cannot be read."""
+    if len(row) > len(columns) and not any(c.strip() for c in row[len(columns) :]):
+        row = row[: len(columns)]
+    if len(row) != len(columns):
+        return LineError(line, "row", f"expected {len(columns)} fields, found {len(row)}")
+    values = {c: v.strip() for c, v in zip(columns, row, strict=True) if c in KNOWN}
+    mangled = next((c for c, v in values.items() if _SCIENTIFIC.fullmatch(v)), None)
+    if mangled is not None:
+        return LineError(
+            line,
+            mangled,
+            f"{values[mangled]!r} is in scientific notation: a spreadsheet turned a long "
+            "number into an approximation and its digits are lost; format the column as "
+            "text and export the file again",
+        )
+    return values
 
 
 def _draft(

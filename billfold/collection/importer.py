@@ -13,8 +13,9 @@ a bill file).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from billfold.clock import Clock
@@ -93,53 +94,78 @@ def import_bills(
         if is_xlsx(data)
         else table_from_text(decode_bill_file(data, encoding))
     )
-    total_lines = max(0, len(table.rows) - 1)
     report = ImportReport(file_name, mode)
     with uow:
         biller = require_biller(uow, biller_code)
         assert biller.id is not None
         default_kind = DEFAULT_IDENTIFIER.get(biller.kind, IdentifierKind.OTHER)
-        chunk: list[BillDraft] = []
-        for item in read_bill_rows(table, biller.id, default_kind, strict=strict):
-            if isinstance(item, LineError):
-                report.errors.append(item)
-                continue
-            if isinstance(item, LineWarning):
-                report.warnings.append(item)
-                continue
-            chunk.append(item)
-            if len(chunk) >= CHUNK:
-                _write_chunk(uow, clock, biller, chunk, report)
-                if progress:
-                    progress(chunk[-1].line - 1, total_lines)
-                chunk = []
-        if chunk:
-            _write_chunk(uow, clock, biller, chunk, report)
-        if progress:
-            progress(total_lines, total_lines)
+        rows = read_bill_rows(table, biller.id, default_kind, strict=strict)
+        total_lines = max(0, len(table.rows) - 1)
+        _write_in_chunks(uow, clock, biller, rows, report, progress, total_lines)
         report.errors.sort(key=lambda e: e.line)
         if report.errors and mode is ImportMode.ALL_OR_NOTHING:
             raise ImportFailed(
                 f"{file_name}: {report.rejected} line(s) rejected; nothing was imported",
                 [str(e) for e in report.errors],
             )
-        uow.audit.append(
-            actor="import",
-            action="import_bills",
-            target_type="biller",
-            target_id=biller_code,
-            reason=file_name,
-            before=None,
-            after={
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "created": report.created,
-                "unchanged": report.unchanged,
-                "rejected": report.rejected,
-            },
-            now=now,
-        )
+        _audit(uow, biller_code, file_name, data, report, now)
         uow.commit()
     return report
+
+
+def _audit(
+    uow: UnitOfWork,
+    biller_code: str,
+    file_name: str,
+    data: bytes,
+    report: ImportReport,
+    now: datetime,
+) -> None:
+    uow.audit.append(
+        actor="import",
+        action="import_bills",
+        target_type="biller",
+        target_id=biller_code,
+        reason=file_name,
+        before=None,
+        after={
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "created": report.created,
+            "unchanged": report.unchanged,
+            "rejected": report.rejected,
+        },
+        now=now,
+    )
+
+
+def _write_in_chunks(
+    uow: UnitOfWork,
+    clock: Clock,
+    biller: Biller,
+    rows: Iterable[BillDraft | LineError | LineWarning],
+    report: ImportReport,
+    progress: Callable[[int, int], None] | None,
+    total_lines: int,
+) -> None:
+    """Write the drafts CHUNK at a time, noting errors and warnings in ``report``."""
+    chunk: list[BillDraft] = []
+    for item in rows:
+        if isinstance(item, LineError):
+            report.errors.append(item)
+            continue
+        if isinstance(item, LineWarning):
+            report.warnings.append(item)
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            _write_chunk(uow, clock, biller, chunk, report)
+            if progress:
+                progress(chunk[-1].line - 1, total_lines)
+            chunk = []
+    if chunk:
+        _write_chunk(uow, clock, biller, chunk, report)
+    if progress:
+        progress(total_lines, total_lines)
 
 
 def _write_chunk(

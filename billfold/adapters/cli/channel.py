@@ -113,12 +113,7 @@ def verify_wechatpay(
     ] = 5,
 ) -> None:
     """Verify a WeChat Pay API v3 notification and print its decrypted content."""
-    keys: dict[str, rsa.RSAPublicKey] = {}
-    for entry in platform_key:
-        serial, sep, pem_path = entry.partition("=")
-        if not sep or not serial or not pem_path:
-            _usage_error(f"--platform-key {entry!r} must look like SERIAL=PEM_FILE")
-        keys[serial] = _public_key(Path(pem_path), "platform key file")
+    keys = _platform_keys(platform_key)
     header_map = _headers(headers)
     raw_body = _read(body, "body file")
     instant = _now(now)
@@ -136,6 +131,17 @@ def verify_wechatpay(
     except SignatureInvalid as exc:
         _rejected(exc.message)
     _print_json(notification.to_json_dict())
+
+
+def _platform_keys(entries: list[str]) -> dict[str, rsa.RSAPublicKey]:
+    """``SERIAL=PEM_FILE`` entries as serial -> public key."""
+    keys: dict[str, rsa.RSAPublicKey] = {}
+    for entry in entries:
+        serial, sep, pem_path = entry.partition("=")
+        if not sep or not serial or not pem_path:
+            _usage_error(f"--platform-key {entry!r} must look like SERIAL=PEM_FILE")
+        keys[serial] = _public_key(Path(pem_path), "platform key file")
+    return keys
 
 
 @verify_app.command("alipay")

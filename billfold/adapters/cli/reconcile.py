@@ -38,6 +38,13 @@ from rich.progress import (
 from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, connect
+from billfold.adapters.cli.recon_report import (
+    WIDTH,
+    discrepancy_json,
+    out,
+    print_discrepancies,
+    print_result,
+)
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
@@ -45,17 +52,14 @@ from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
-from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
+from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.parsers import PARSERS
-from billfold.settlement.reconciler import Reconciler, RunResult
+from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.statement import StatementError
 
 __all__ = ["WIDTH", "DbUrl", "app", "fail", "open_engine", "parse_day"]
 
 app = typer.Typer(help="Reconcile channel and bank statements; resolve discrepancies.")
-#: Piped or redirected output is not cut to 80 columns.
-WIDTH = None if sys.stdout.isatty() else 160
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_THRESHOLD = 1024 * 1024
 
@@ -84,90 +88,6 @@ def _day(text: str, what: str = "--date") -> date:
     found = parse_day(text, what)
     assert found is not None
     return found
-
-
-def _summary(result: RunResult) -> dict[str, Any]:
-    run = result.run
-    t = run.totals
-    return {
-        "run_id": run.id,
-        "slot": run.slot,
-        "revision": run.revision,
-        "created": result.created,
-        "replaced_run": result.replaced.id if result.replaced else None,
-        "file": run.file_name,
-        "lines": t.line_count,
-        "quarantined": run.quarantined,
-        "payments": t.payment_count,
-        "payment_amount": format_yuan(t.payment_fen),
-        "refunds": t.refund_count,
-        "refund_amount": format_yuan(t.refund_fen),
-        "fees": format_yuan(t.fee_fen),
-        "net": format_yuan(t.net_fen),
-        "matched": run.matched_count,
-        "matched_amount": format_yuan(run.matched_fen),
-        "engine": run.engine_count,
-        "engine_amount": format_yuan(run.engine_fen),
-        "discrepancies": [_discrepancy_json(d) for d in result.discrepancies],
-        "auto_resolved": [d.id for d in result.auto_resolved],
-    }
-
-
-def _discrepancy_json(d: Discrepancy) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "run_id": d.run_id,
-        "code": d.code.value,
-        "status": d.status.value,
-        "source": d.source,
-        "channel_txn_id": d.channel_txn_id,
-        "order_no": d.order_no,
-        "difference": format_yuan(d.difference_fen),
-        "message": d.message,
-        "action": d.action.value if d.action else None,
-        "resolved_by": d.resolved_by,
-        "resolution": d.resolution,
-    }
-
-
-def _print_discrepancies(found: list[Discrepancy]) -> None:
-    if not found:
-        return
-    table = Table("id", "code", "status", "source", "difference", "message")
-    for d in found:
-        table.add_row(
-            str(d.id),
-            d.code.value,
-            d.status.value if d.action is None else f"{d.status.value} ({d.action.value})",
-            d.source,
-            format_yuan(d.difference_fen),
-            d.message,
-        )
-    out.print(table)
-
-
-def _print_result(result: RunResult, as_json: bool) -> None:
-    summary = _summary(result)
-    if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-        return
-    run = result.run
-    verb = "reconciled" if result.created else "already reconciled (same file); nothing changed"
-    out.print(f"run {run.id} {run.slot} revision {run.revision}: {verb}")
-    if result.replaced is not None:
-        out.print(f"  replaces run {result.replaced.id} (revision {result.replaced.revision})")
-    out.print(
-        f"  {summary['lines']} lines, {summary['payments']} payments {summary['payment_amount']}, "
-        f"{summary['refunds']} refunds {summary['refund_amount']}, fees {summary['fees']}, "
-        f"net {summary['net']}"
-    )
-    out.print(
-        f"  matched {summary['matched']} ({summary['matched_amount']}); engine has "
-        f"{summary['engine']} ({summary['engine_amount']}); "
-        f"{len(result.discrepancies)} discrepancies, {len(result.auto_resolved)} resolved "
-        "automatically"
-    )
-    _print_discrepancies(result.discrepancies)
 
 
 def _progress(size: int) -> Progress:
@@ -269,7 +189,7 @@ def run_command(
             _statement_failed(exc)
         except BillfoldError as exc:
             fail(exc.message)
-    _print_result(result, as_json)
+    print_result(result, as_json)
 
 
 @app.command("bank")
@@ -304,7 +224,7 @@ def bank_command(
         _statement_failed(exc)
     except BillfoldError as exc:
         fail(exc.message)
-    _print_result(result, as_json)
+    print_result(result, as_json)
 
 
 @app.command("runs")
@@ -360,9 +280,9 @@ def discrepancies_command(
     if as_json:
         for d in found:
             advised = [a.value for a in recon.advice(d.id)] if d.id and d.is_open else []
-            typer.echo(json.dumps(_discrepancy_json(d) | {"advised": advised}, ensure_ascii=False))
+            typer.echo(json.dumps(discrepancy_json(d) | {"advised": advised}, ensure_ascii=False))
         return
-    _print_discrepancies(found)
+    print_discrepancies(found)
     out.print(f"{len(found)} discrepancies")
 
 

@@ -137,27 +137,9 @@ def parse_command(
     ] = False,
 ) -> None:
     """Parse FILE and print its normalized lines; problems go to stderr."""
-    column_map = _load_mapping(mapping) if mapping is not None else None
-    if preset is not None:
-        if mapping is not None or format is not StatementFormat.GENERIC_CSV:
-            typer.echo("--preset goes with --format generic-csv and without --mapping", err=True)
-            raise typer.Exit(2)
-        try:
-            column_map = load_preset(preset)
-        except BillfoldError as exc:
-            typer.echo(exc.message, err=True)
-            raise typer.Exit(2) from None
+    column_map = _column_map(format, mapping, preset)
     size = file.stat().st_size
-    show_progress = sys.stderr.isatty() and size >= PROGRESS_THRESHOLD
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not show_progress,
-    )
+    progress = _progress_bar(show=sys.stderr.isatty() and size >= PROGRESS_THRESHOLD)
     failed = False
     with file.open("rb") as handle, progress:
         task = progress.add_task(file.name, total=size)
@@ -195,6 +177,35 @@ def parse_command(
                 )
     if failed:
         raise typer.Exit(1)
+
+
+def _column_map(
+    format: StatementFormat, mapping: Path | None, preset: str | None
+) -> dict[str, Any] | None:
+    """The generic-csv column mapping from --mapping or --preset; exits 2 on a misuse."""
+    if preset is None:
+        return _load_mapping(mapping) if mapping is not None else None
+    if mapping is not None or format is not StatementFormat.GENERIC_CSV:
+        typer.echo("--preset goes with --format generic-csv and without --mapping", err=True)
+        raise typer.Exit(2)
+    try:
+        return load_preset(preset)
+    except BillfoldError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(2) from None
+
+
+def _progress_bar(*, show: bool) -> Progress:
+    """A progress bar on stderr for a large file read at a terminal (hidden otherwise)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not show,
+    )
 
 
 @app.command("presets")

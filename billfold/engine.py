@@ -34,7 +34,7 @@ from billfold.collection.payment import Confirmation, PaymentRecord
 from billfold.collection.refund import RefundRecord
 from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
 from billfold.collection.reversing import ReversalRequest, reverse_payment
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants import services as merchant_services
 from billfold.merchants.biller import Biller, BillerStatus, Limits
 from billfold.merchants.channel_config import ChannelConfig
@@ -156,13 +156,15 @@ class Engine:
             found: list[tuple[Biller, Payer, Bill]] = []
             for owner_id, payer in uow.payers.find(biller_id, identifier):
                 biller = uow.billers.get(owner_id)
-                assert biller is not None and payer.id is not None
+                if not (biller is not None and payer.id is not None):
+                    raise InvariantViolated("expected biller is not None and payer.id is not None")
                 found.extend((biller, payer, bill) for bill in uow.bills.for_payer([payer.id]))
             for bill in uow.bills.by_decision_no(identifier):
                 if bill.payable and (biller_id is None or bill.biller_id == biller_id):
                     owner = uow.billers.get(bill.biller_id)
                     fined = uow.payers.get(bill.payer_id)
-                    assert owner is not None and fined is not None
+                    if not (owner is not None and fined is not None):
+                        raise InvariantViolated("expected owner is not None and fined is not None")
                     if all(b.id != bill.id for _, _, b in found):
                         found.append((owner, fined, bill))
             return found
@@ -356,9 +358,11 @@ class Engine:
                 problems.append(f"journal entry {entry_id} does not balance")
             journal = uow.journal.bill_balances()
             for biller in uow.billers.list():
-                assert biller.id is not None
+                if biller.id is None:
+                    raise InvariantViolated("biller.id is missing")
                 for bill in uow.bills.for_biller(biller.id):
-                    assert bill.id is not None
+                    if bill.id is None:
+                        raise InvariantViolated("bill.id is missing")
                     paid = bill.paid_fen + bill.late_fee_paid_fen
                     if journal.get(bill.id, 0) != paid:
                         problems.append(

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidAmount",
     "InvalidInput",
     "InvalidTransition",
+    "InvariantViolated",
     "LimitExceeded",
     "NotFound",
     "SignatureInvalid",
@@ -106,3 +107,11 @@ class ChannelError(BillfoldError):
 
 class ConfigurationError(BillfoldError):
     code = "configuration_error"
+
+
+class InvariantViolated(BillfoldError):
+    """Something that must always hold does not: a bug or damaged data, never the user's
+    input. Raised where code checks a money or state invariant (``python -O`` strips
+    ``assert`` statements, so billfold's own code uses none; ruff's S101 keeps it so)."""
+
+    code = "invariant_violated"

@@ -49,7 +49,7 @@ from billfold.collection.mandate import (
     notice_due,
 )
 from billfold.collection.order import Order
-from billfold.errors import BillfoldError, ChannelError, InvalidTransition
+from billfold.errors import BillfoldError, ChannelError, InvalidTransition, InvariantViolated
 from billfold.merchants.biller import Biller
 
 __all__ = ["CHANNEL", "AutoDebit", "DebitPolicy", "RunReport"]
@@ -111,7 +111,8 @@ class AutoDebit(MandateBook):
                 repo = uow.mandates
                 mandate = repo.get(candidate.id or 0, lock=True)
                 biller = uow.billers.get(candidate.biller_id)
-                assert mandate is not None and biller is not None
+                if not (mandate is not None and biller is not None):
+                    raise InvariantViolated("expected mandate is not None and biller is not None")
                 if mandate.final or not mandate.expired_on(business_date(now, biller.timezone)):
                     continue
                 before = mandate.status
@@ -135,7 +136,8 @@ class AutoDebit(MandateBook):
             with self.engine.uow() as uow:
                 mandate = uow.mandates.get(candidate.id or 0, lock=True)
                 biller = uow.billers.get(candidate.biller_id)
-                assert mandate is not None and mandate.id is not None and biller is not None
+                if not (mandate is not None and mandate.id is not None and biller is not None):
+                    raise InvariantViolated("a claimed debit has no stored mandate or biller")
                 today = business_date(now, biller.timezone)
                 if mandate.status is not MandateStatus.ACTIVE or today < mandate.valid_from:
                     continue
@@ -218,10 +220,12 @@ class AutoDebit(MandateBook):
             if debit is None:
                 return None
             mandate = repo.get(debit.mandate_id, lock=True)  # waits for a revocation in flight
-            assert mandate is not None
+            if mandate is None:
+                raise InvariantViolated("mandate is missing")
             biller = uow.billers.get(mandate.biller_id)
             bill = uow.bills.get(debit.bill_id)
-            assert biller is not None and bill is not None
+            if not (biller is not None and bill is not None):
+                raise InvariantViolated("expected biller is not None and bill is not None")
             today = business_date(now, biller.timezone)
             if debit.status is DebitStatus.SUBMITTING:  # its run died mid-call
                 obstacle = self._obstacle(repo, mandate, bill, debit, today, debit.amount_fen)

@@ -29,7 +29,14 @@ from billfold.collection.mandate import (
     MandateStatus,
     RetrySchedule,
 )
-from billfold.errors import ConcurrencyConflict, Conflict, InvalidInput, InvalidTransition, NotFound
+from billfold.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    InvariantViolated,
+    NotFound,
+)
 from billfold.masking import mask_account
 from billfold.merchants.biller import Biller
 from billfold.merchants.channel_config import channel_refusal
@@ -101,7 +108,8 @@ class MandateBook:
             if not payers:
                 raise NotFound(f"payer {payer_id!r} is not known to biller {biller.code}")
             payer = payers[0][1]
-            assert payer.id is not None
+            if payer.id is None:
+                raise InvariantViolated("payer.id is missing")
             repo = uow.mandates
             for live in repo.live_for(biller.id, payer.id):
                 raise Conflict(
@@ -156,11 +164,13 @@ class MandateBook:
             mandate.activate()
             now = self.engine.clock.now()
             biller = uow.billers.get(mandate.biller_id)
-            assert biller is not None
+            if biller is None:
+                raise InvariantViolated("biller is missing")
             for debit in repo.open_debits(mandate.id or 0):
                 at = max(debit.next_attempt_at, now + self.policy.notice_lead)
                 bill = uow.bills.get(debit.bill_id)
-                assert bill is not None
+                if bill is None:
+                    raise InvariantViolated("bill is missing")
                 amount = bill.amount_due_fen(business_date(at, biller.timezone))
                 repo.update_debit(
                     debit.id,
@@ -207,7 +217,8 @@ class MandateBook:
             for mandate in uow.mandates.find(biller_id, statuses):
                 biller = uow.billers.get(mandate.biller_id)
                 payer = uow.payers.get(mandate.payer_id)
-                assert biller is not None and payer is not None
+                if not (biller is not None and payer is not None):
+                    raise InvariantViolated("expected biller is not None and payer is not None")
                 found.append((mandate, biller.code, payer.identifier))
             return found
 
@@ -272,7 +283,8 @@ class MandateBook:
         now = self.engine.clock.now()
         for debit in repo.open_debits(mandate.id or 0):
             bill = uow.bills.get(debit.bill_id)
-            assert bill is not None
+            if bill is None:
+                raise InvariantViolated("bill is missing")
             self._settle(uow, repo, mandate, debit, bill, now, reason, "mandate.debit_cancelled")
 
     def _notice(

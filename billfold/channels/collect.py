@@ -31,7 +31,7 @@ from billfold.channels.base import (
 )
 from billfold.channels.ports import ChannelHost
 from billfold.collection.confirming import ConfirmResult
-from billfold.errors import ConfigurationError, Conflict, NotFound
+from billfold.errors import ConfigurationError, Conflict, InvariantViolated, NotFound
 from billfold.merchants.channel_config import channel_refusal
 
 __all__ = ["ChannelRefused", "Collector", "RefundPayout"]
@@ -70,7 +70,8 @@ class Collector:
         order = self.engine.order(order_no)
         with self.engine.uow() as uow:
             biller = uow.billers.get(order.biller_id)
-            assert biller is not None and biller.id is not None
+            if not (biller is not None and biller.id is not None):
+                raise InvariantViolated("expected biller is not None and biller.id is not None")
             configs = uow.channels.configs(biller.id)
         refusal = channel_refusal(biller.code, configs, channel.name)
         if refusal:

@@ -44,7 +44,7 @@ from billfold.channels.verification import NotificationRejected
 from billfold.clock import Clock
 from billfold.collection.confirming import ConfirmResult
 from billfold.collection.refund import RefundRecord, RefundStatus
-from billfold.errors import Conflict, InvalidAmount, InvalidInput, NotFound
+from billfold.errors import Conflict, InvalidAmount, InvalidInput, InvariantViolated, NotFound
 from billfold.money import MAX_FEN, MAX_YUAN, format_yuan
 from billfold.text import first_control_character
 
@@ -209,7 +209,8 @@ def confirm_at_counter(
     """The clerk took the money: confirm it through the core, once per receipt number."""
     receipt = CounterReceipt(order_no, receipt_no, amount_fen, operator, tender)
     result = collector.apply(receipt.event(collector.engine.clock.now()))
-    assert result is not None
+    if result is None:
+        raise InvariantViolated("result is missing")
     if result.payment.order_no != order_no:
         raise Conflict(
             f"receipt {receipt_no} was already used for order {result.payment.order_no}; "

@@ -70,7 +70,7 @@ from billfold.channels.pos_terminals import PosTerminals
 from billfold.channels.verification import NotificationRejected
 from billfold.clock import business_date
 from billfold.collection.payment import PaymentRecord, PaymentStatus
-from billfold.errors import BillfoldError, InvalidInput
+from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
 from billfold.merchants.biller import Biller
 from billfold.merchants.channel_config import channel_refusal
 from billfold.money import format_yuan
@@ -129,7 +129,8 @@ class PosChannel:
         order_no, decline = order_for(self.engine, terminal, biller, sale)
         if decline is not None:
             return self._answer(terminal, sale, decline[0], decline[1], order_no=order_no)
-        assert order_no is not None
+        if order_no is None:
+            raise InvariantViolated("order_no is missing")
         return self._take(terminal, sale, order_no)
 
     def _settled_sale(self, terminal: Terminal, biller: Biller, sale: Sale) -> PosAnswer | None:
@@ -194,7 +195,8 @@ class PosChannel:
             voided = uow.pos.void_of(terminal.id, void.batch_no, original)
         refused = self._void_refusal(void, biller, payment, voided)
         if refused is None:
-            assert payment is not None
+            if payment is None:
+                raise InvariantViolated("payment is missing")
             try:
                 self.engine.reverse(
                     CHANNEL,
@@ -206,7 +208,8 @@ class PosChannel:
                 refused = (PosDecline.REFUSED, exc.message)
         if refused is not None:
             return self._answer(terminal, void, *refused, original_txn=original)
-        assert payment is not None
+        if payment is None:
+            raise InvariantViolated("payment is missing")
         return self._answer(
             terminal,
             void,
@@ -391,7 +394,8 @@ class PosChannel:
                 )
             seen = repo.message(terminal.id, msg.batch_no, msg.trace_no, kind)
             biller = uow.billers.get(terminal.biller_id)
-            assert biller is not None
+            if biller is None:
+                raise InvariantViolated("biller is missing")
             batch = repo.batch(terminal.id, msg.batch_no)
             if batch is None and terminal.status is TerminalStatus.ACTIVE:
                 batch = repo.open_batch(
@@ -449,7 +453,8 @@ class PosChannel:
             )
             kept = repo.message(terminal.id, msg.batch_no, msg.trace_no, kind)
             uow.commit()
-        assert kept is not None
+        if kept is None:
+            raise InvariantViolated("kept is missing")
         return _from_record(msg, kept)
 
 

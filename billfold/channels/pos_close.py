@@ -31,7 +31,7 @@ from billfold.channels.pos_batch import (
 )
 from billfold.channels.pos_terminals import registered
 from billfold.clock import business_date
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 
 __all__ = ["close_batch"]
 
@@ -87,7 +87,8 @@ def _batch(uow: ChannelsUnitOfWork, terminal: Terminal, batch_no: str, now: date
     if found is not None:
         return found
     biller = uow.billers.get(terminal.biller_id)
-    assert biller is not None
+    if biller is None:
+        raise InvariantViolated("biller is missing")
     return uow.pos.open_batch(terminal.id, batch_no, business_date(now, biller.timezone), now)
 
 

@@ -14,7 +14,7 @@ from billfold.channels.pos_batch import CHANNEL, Terminal
 from billfold.channels.pos_messages import PosDecline, Sale
 from billfold.collection.bill import Bill
 from billfold.collection.order import Order
-from billfold.errors import BillfoldError, InvalidInput, NotFound
+from billfold.errors import BillfoldError, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.money import format_yuan
 
@@ -37,7 +37,8 @@ def order_for(host: ChannelHost, terminal: Terminal, biller: Biller, sale: Sale)
                 )
             bill_nos = [line.bill_no for line in order.lines]
         else:
-            assert sale.bill_ref is not None
+            if sale.bill_ref is None:
+                raise InvariantViolated("sale.bill_ref is missing")
             bill_nos = [sale.bill_ref]
         bills = [host.bill(biller.code, no) for no in sorted(set(bill_nos))]
     except NotFound as exc:

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from billfold.channels.ports import ChannelHost
 from billfold.channels.verification import load_private_key
 from billfold.collection.order import Order
-from billfold.errors import BillfoldError, ConfigurationError, NotFound
+from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated, NotFound
 from billfold.merchants.channel_config import ChannelConfig
 
 __all__ = [
@@ -244,7 +244,8 @@ class MerchantDirectory(Generic[T]):
             return OrderSettings(None, None, None)
         with self.engine.uow() as uow:
             biller = uow.billers.get(order.biller_id)
-            assert biller is not None and biller.id is not None
+            if not (biller is not None and biller.id is not None):
+                raise InvariantViolated("expected biller is not None and biller.id is not None")
             configs = uow.channels.configs(biller.id)
         for config in configs:
             if config.channel == self.channel:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from billfold.collection.bill import LATE_FEE_CODE, LATE_FEE_PRIORITY, Bill, BillKind
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.money import format_yuan
 
 __all__ = ["Allocation", "allocate"]
@@ -72,7 +72,8 @@ def allocate(bills: list[Bill], today: date, amount_fen: int | None = None) -> l
         if left == 0:
             break
         take = min(left, due)
-        assert bill.id is not None
+        if bill.id is None:
+            raise InvariantViolated("bill.id is missing")
         result.append(Allocation(bill.id, bill.bill_no, code, take))
         left -= take
     _check_parts(bills, result, today)
@@ -83,7 +84,8 @@ def _allocate_open(bills: list[Bill], amount_fen: int | None) -> list[Allocation
     if len(bills) != 1:
         raise InvalidInput("bills: an open-amount bill is paid on its own order")
     bill = bills[0]
-    assert bill.id is not None and bill.open_min_fen is not None and bill.open_max_fen is not None
+    if bill.id is None or bill.open_min_fen is None or bill.open_max_fen is None:
+        raise InvariantViolated("an open-amount bill without its id or bounds")
     if amount_fen is None:
         raise InvalidInput(
             f"amount: bill {bill.bill_no} is open-amount; the payer states the amount"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from billfold.clock import Clock
 from billfold.collection.bill import Bill, Waiver
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants.services import require_biller
 
 __all__ = ["BillCancellation", "WaiverRequest", "cancel_bill", "waive_bill"]
@@ -38,7 +38,8 @@ class BillCancellation:
 
 def _locked_bill(uow: UnitOfWork, biller_code: str, bill_no: str) -> Bill:
     biller = require_biller(uow, biller_code)
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     bill = uow.bills.get_by_no(biller.id, bill_no, lock=True)
     if bill is None:
         raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
@@ -51,7 +52,8 @@ def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
         bill = _locked_bill(uow, req.biller_code, req.bill_no)
         before = bill.snapshot()
         bill.waive(req.item_code, req.amount_fen, req.reason, req.granted_by)
-        assert bill.id is not None
+        if bill.id is None:
+            raise InvariantViolated("bill.id is missing")
         uow.bills.save(bill, now)
         waiver = Waiver(req.item_code or "*", req.amount_fen, req.reason, req.granted_by, now)
         uow.bills.add_waiver(bill.id, waiver)

@@ -25,7 +25,7 @@ from billfold.collection.payment import (
 )
 from billfold.collection.ports import UnitOfWork
 from billfold.collection.refunding import queue_refund
-from billfold.errors import Conflict
+from billfold.errors import Conflict, InvariantViolated
 from billfold.money import format_yuan
 
 __all__ = ["ConfirmResult", "announce_payment", "confirm_payment"]
@@ -67,7 +67,8 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
         if record is None:  # a concurrent delivery of the same transaction won
             uow.rollback()
             winner = uow.payments.find(conf.channel, conf.channel_txn_id)
-            assert winner is not None
+            if winner is None:
+                raise InvariantViolated("winner is missing")
             return ConfirmResult(winner, duplicate=True)
         if order is not None:
             _move_order(uow, order, decision, conf, record.id)

@@ -19,7 +19,7 @@ from billfold.collection.payment import PaymentRecord, PaymentStatus, SuspenseRe
 from billfold.collection.ports import UnitOfWork
 from billfold.collection.refund import RefundRecord
 from billfold.collection.refunding import queue_refund
-from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from billfold.errors import Conflict, InvalidInput, InvalidTransition, InvariantViolated, NotFound
 from billfold.money import format_yuan
 
 __all__ = ["CreditResult", "credit_held_payment"]
@@ -74,7 +74,8 @@ def credit_held_payment(
         uow.bills.apply(bills, plan.credits, now)
         uow.journal.post(plan.entries, now, payment_id=payment.id)
         record = uow.payments.get(payment.id)
-        assert record is not None
+        if record is None:
+            raise InvariantViolated("record is missing")
         extra = {"credited_fen": plan.credited_fen, "after_review": True}
         announce_payment(uow, record, plan.credits, plan.bills_now_paid, bills, now, extra)
         refund = None
@@ -82,7 +83,8 @@ def credit_held_payment(
             why = f"excess over order {order.order_no}, credited after review"
             refund = queue_refund(uow, record, plan.excess_fen, why, now)
             record = uow.payments.get(payment.id)
-            assert record is not None
+            if record is None:
+                raise InvariantViolated("record is missing")
         _audit_credit(uow, payment, order, plan, refund, by, reason, now)
         uow.commit()
         return CreditResult(record, False, plan.credited_fen, refund)
@@ -116,7 +118,8 @@ def _write_credit(
     uow: UnitOfWork, payment: PaymentRecord, order: Order, plan: HeldCredit, now: datetime
 ) -> None:
     """The payment held → credited, the order re-lined to what is credited and paid."""
-    assert order.id is not None
+    if order.id is None:
+        raise InvariantViolated("order.id is missing")
     if not uow.payments.credit_held(payment.id, plan.fee_fen):
         raise Conflict(f"payment {payment.id} changed meanwhile; look it up again")
     if plan.credited_fen != order.total_fen or list(plan.lines) != order.lines:

@@ -30,7 +30,7 @@ from billfold.collection.bill_csv import (
 from billfold.collection.bill_file import is_xlsx, table_from_text, table_from_xlsx
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import Conflict, ImportFailed
+from billfold.errors import Conflict, ImportFailed, InvariantViolated
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.merchants.services import require_biller
 
@@ -97,7 +97,8 @@ def import_bills(
     report = ImportReport(file_name, mode)
     with uow:
         biller = require_biller(uow, biller_code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         default_kind = DEFAULT_IDENTIFIER.get(biller.kind, IdentifierKind.OTHER)
         rows = read_bill_rows(table, biller.id, default_kind, strict=strict)
         total_lines = max(0, len(table.rows) - 1)
@@ -171,7 +172,8 @@ def _write_in_chunks(
 def _write_chunk(
     uow: UnitOfWork, clock: Clock, biller: Biller, chunk: list[BillDraft], report: ImportReport
 ) -> None:
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     now = clock.now()
     stored = uow.bills.content_hashes(biller.id, [d.bill.bill_no for d in chunk])
     for draft in chunk:
@@ -216,7 +218,8 @@ def add_bill(uow: UnitOfWork, clock: Clock, biller_code: str, payer: Payer, bill
     now = clock.now()
     with uow:
         biller = require_biller(uow, biller_code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         if uow.bills.get_by_no(biller.id, bill.bill_no) is not None:
             raise Conflict(f"bill {bill.bill_no} already exists for biller {biller_code}")
         bill.biller_id = biller.id

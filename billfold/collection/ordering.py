@@ -18,7 +18,14 @@ from billfold.collection.bill import Bill
 from billfold.collection.numbers import new_number
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order, OrderStatus
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import Conflict, InvalidInput, InvalidTransition, LimitExceeded, NotFound
+from billfold.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    InvariantViolated,
+    LimitExceeded,
+    NotFound,
+)
 from billfold.merchants.biller import Biller
 from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
@@ -47,7 +54,8 @@ def create_order(uow: UnitOfWork, clock: Clock, cmd: NewOrder) -> Order:
     now = clock.now()
     with uow:
         biller = require_biller(uow, cmd.biller_code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         if cmd.idempotency_key:
             existing = uow.orders.by_idempotency_key(biller.id, cmd.idempotency_key)
             if existing is not None:
@@ -73,9 +81,11 @@ def create_order(uow: UnitOfWork, clock: Clock, cmd: NewOrder) -> Order:
         )
         if uow.orders.add(order, today, cmd.idempotency_key) is None:
             uow.rollback()  # a concurrent request with the same key made the order first
-            assert cmd.idempotency_key is not None
+            if cmd.idempotency_key is None:
+                raise InvariantViolated("cmd.idempotency_key is missing")
             winner = uow.orders.by_idempotency_key(biller.id, cmd.idempotency_key)
-            assert winner is not None
+            if winner is None:
+                raise InvariantViolated("winner is missing")
             return winner
         uow.commit()
         return order
@@ -83,7 +93,8 @@ def create_order(uow: UnitOfWork, clock: Clock, cmd: NewOrder) -> Order:
 
 def _bills_of_one_payer(uow: UnitOfWork, biller: Biller, bill_nos: Sequence[str]) -> list[Bill]:
     """The stored bills ``bill_nos`` of ``biller``: at least one, none twice, one payer."""
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     if not bill_nos:
         raise InvalidInput("bills: an order needs at least one bill")
     if len(set(bill_nos)) != len(bill_nos):
@@ -104,7 +115,8 @@ def _check_limits(uow: UnitOfWork, biller: Biller, total: int, today: date) -> N
 
     Concurrent orders of one biller must not all read the same "used so far": the biller's
     limits row is locked first (until commit), so each order counts the ones before it."""
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     limits = biller.limits
     if limits.single_payment_fen is not None and total > limits.single_payment_fen:
         raise LimitExceeded(
@@ -144,7 +156,8 @@ def start_payment(uow: UnitOfWork, clock: Clock, order_no: str, channel: str) ->
         if order.is_expired_at(now):
             raise InvalidTransition(f"order {order_no} has expired; create a new order")
         order.transition(OrderStatus.PAYING)
-        assert order.id is not None
+        if order.id is None:
+            raise InvariantViolated("order.id is missing")
         if not uow.orders.transition(
             order.id, [OrderStatus.CREATED, OrderStatus.PAYING], OrderStatus.PAYING, channel=channel
         ):

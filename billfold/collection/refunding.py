@@ -29,7 +29,7 @@ from billfold.collection.refund import (
     fee_share,
     split_refund,
 )
-from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from billfold.errors import Conflict, InvalidInput, InvalidTransition, InvariantViolated, NotFound
 from billfold.money import format_yuan
 
 __all__ = ["RefundRequest", "complete_refund", "queue_refund", "refund_payment"]
@@ -103,7 +103,8 @@ def refund_payment(uow: UnitOfWork, clock: Clock, req: RefundRequest) -> RefundR
         uow.payments.add_refunded(payment.id, req.amount_fen)
         uow.journal.post(booking.entries, now, payment_id=payment.id, refund_id=refund_id)
         refund = uow.refunds.find(payment.id, req.request_id)
-        assert refund is not None
+        if refund is None:
+            raise InvariantViolated("refund is missing")
         uow.outbox.add("refund.created", payment.biller_id, refund_payload(refund, payment), now)
         _audit_refund(uow, req, payment, refund, now)
         uow.commit()
@@ -191,10 +192,12 @@ def queue_refund(
             "created_at": now,
         }
     )
-    assert refund_id is not None
+    if refund_id is None:
+        raise InvariantViolated("refund_id is missing")
     uow.payments.add_refunded(payment.id, amount_fen)
     refund = uow.refunds.find(payment.id, f"auto-{payment.id}")
-    assert refund is not None
+    if refund is None:
+        raise InvariantViolated("refund is missing")
     uow.outbox.add("refund.created", payment.biller_id, refund_payload(refund, payment), now)
     return refund
 
@@ -244,7 +247,8 @@ def complete_refund(
                 f"refund {refund_no} is {refund.status.value}; it cannot change"
             )
         payment = uow.payments.get(refund.payment_id)
-        assert payment is not None
+        if payment is None:
+            raise InvariantViolated("payment is missing")
         if succeeded:
             entry = JournalEntry.build(
                 "refund_paid",
@@ -256,7 +260,8 @@ def complete_refund(
             )
             uow.journal.post([entry], now, payment_id=payment.id, refund_id=refund.id)
         done = uow.refunds.get_by_no(refund_no)
-        assert done is not None
+        if done is None:
+            raise InvariantViolated("done is missing")
         uow.outbox.add(
             "refund.succeeded" if succeeded else "refund.failed",
             payment.biller_id,

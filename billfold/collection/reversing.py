@@ -25,7 +25,7 @@ from billfold.collection.order import OrderStatus
 from billfold.collection.payment import PaymentRecord, PaymentStatus
 from billfold.collection.ports import UnitOfWork
 from billfold.collection.refund import RefundRecord, RefundStatus
-from billfold.errors import Conflict, InvalidTransition
+from billfold.errors import Conflict, InvalidTransition, InvariantViolated
 
 __all__ = ["ReversalRequest", "reverse_payment"]
 
@@ -57,7 +57,8 @@ def reverse_payment(uow: UnitOfWork, clock: Clock, req: ReversalRequest) -> Paym
                 return marker
             # the payment arrived meanwhile and took the key: reverse that payment instead
             payment = uow.payments.find(req.channel, req.channel_txn_id, lock=True)
-            assert payment is not None
+            if payment is None:
+                raise InvariantViolated("payment is missing")
         if payment.status is PaymentStatus.REVERSED:
             return payment
         refunds = uow.refunds.for_payment(payment.id)
@@ -75,7 +76,8 @@ def reverse_payment(uow: UnitOfWork, clock: Clock, req: ReversalRequest) -> Paym
             raise Conflict(f"payment {payment.id} changed meanwhile; try again")
         uow.journal.post(entries, now, payment_id=payment.id)
         record = uow.payments.get(payment.id)
-        assert record is not None
+        if record is None:
+            raise InvariantViolated("record is missing")
         _record_reversal(uow, payment, req, now)
         uow.commit()
         return record
@@ -109,7 +111,8 @@ def _mark_reversed_before_arrival(
         return None
     uow.commit()
     marker = uow.payments.find(req.channel, req.channel_txn_id)
-    assert marker is not None
+    if marker is None:
+        raise InvariantViolated("marker is missing")
     return marker
 
 
@@ -119,7 +122,8 @@ def _reverse_credited(
     """Take the payment off its bills (owed again), the order reversed, the fee back."""
     order = uow.orders.get(payment.order_id, lock=True) if payment.order_id else None
     biller = uow.billers.get(payment.biller_id) if payment.biller_id else None
-    assert order is not None and order.id is not None and biller is not None
+    if not (order is not None and order.id is not None and biller is not None):
+        raise InvariantViolated("a credited payment without its order or biller")
     bills = uow.bills.get_many([line.bill_id for line in order.lines], lock=True)
     by_id = {bill.id: bill for bill in bills}
     for line in order.lines:

@@ -18,6 +18,7 @@ from billfold.collection.roster import (
     Term,
     bill_no_for,
 )
+from billfold.errors import InvariantViolated
 from billfold.money import format_yuan
 
 __all__ = ["RosterChanges", "diff_roster"]
@@ -146,7 +147,8 @@ def _new_bill(
 def _compare(changes: RosterChanges, term: Term, plan: PlannedBill, known: StoredStudent) -> None:
     """A student with a live bill: unchanged, replaced by a new revision, or left alone."""
     student, current = plan.student, known.current
-    assert current is not None
+    if current is None:
+        raise InvariantViolated("current is missing")
     contact_changed = _contact_changed(known, student)
     if contact_changed:
         changes.contact_updates.append(student)

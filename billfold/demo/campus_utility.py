@@ -37,7 +37,7 @@ from billfold.clock import FixedClock, end_of_business_day, start_of_business_da
 from billfold.collection.roster import Term
 from billfold.demo.summary import ScenarioSummary
 from billfold.engine import Engine
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants.biller import Biller, BillerKind, SettlementAccount
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeKind, FeeRule
@@ -275,7 +275,8 @@ def sandbox_statement(engine: Engine, biller: str, channel: str, day: date) -> b
     from what the engine recorded of the bank's transactions, and the demo's reconciliation
     matches cleanly; the scenario tests reconcile hand-written statements that disagree."""
     found = engine.biller(biller)
-    assert found.id is not None
+    if found.id is None:
+        raise InvariantViolated("found.id is missing")
     tz = found.timezone
     with engine.uow() as uow:
         payments = uow.daybook.day_payments(found.id, day)
@@ -379,7 +380,8 @@ def _totals(engine: Engine, codes: Iterable[str]) -> tuple[int, int, int]:
     with engine.uow() as uow:
         for code in codes:
             biller = uow.billers.get_by_code(code)
-            assert biller is not None and biller.id is not None
+            if not (biller is not None and biller.id is not None):
+                raise InvariantViolated("expected biller is not None and biller.id is not None")
             for bill in uow.bills.for_biller(biller.id):
                 if bill.cancelled and bill.paid_fen == 0 and bill.refunded_fen == 0:
                     continue  # replaced or withdrawn before anything was paid

@@ -36,7 +36,7 @@ from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
 from billfold.demo.summary import ScenarioSummary
 from billfold.engine import Engine
-from billfold.errors import BillfoldError, NotFound
+from billfold.errors import BillfoldError, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller, BillerKind, SettlementAccount, SubUnit, SubUnitKind
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fee_catalogue import FeeItem
@@ -404,7 +404,8 @@ def _summary(
     for code in codes:
         biller = engine.biller(code)
         with engine.uow() as uow:
-            assert biller.id is not None
+            if biller.id is None:
+                raise InvariantViolated("biller.id is missing")
             mine = uow.bills.for_biller(biller.id)
         bills += len(mine)
         paid += sum(1 for b in mine if b.status(day).value == "paid")

@@ -25,6 +25,7 @@ from billfold.collection.payment import PaymentStatus
 from billfold.demo.channels import COLLEGE, COLLEGE_CSV, MARKET, setup_channels
 from billfold.demo.scenarios import run_scenarios, scenario_table, summary_view
 from billfold.engine import Engine
+from billfold.errors import InvariantViolated
 from billfold.merchants.biller import Biller, BillerKind, Limits, SettlementAccount
 from billfold.merchants.fees import FeeKind, FeeRule
 from billfold.money import format_yuan
@@ -166,7 +167,8 @@ def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
 def _bill_rows(engine: Engine, code: str) -> list[Bill]:
     with engine.uow() as uow:
         biller = uow.billers.get_by_code(code)
-        assert biller is not None and biller.id is not None
+        if not (biller is not None and biller.id is not None):
+            raise InvariantViolated("expected biller is not None and biller.id is not None")
         return uow.bills.for_biller(biller.id)
 
 
@@ -246,7 +248,8 @@ def _print(console: Console, summary: dict[str, object]) -> None:
         title="billfold demo — 2026-09-01 (Asia/Shanghai)",
     )
     billers = summary["billers"]
-    assert isinstance(billers, dict)
+    if not isinstance(billers, dict):
+        raise InvariantViolated("expected isinstance(billers, dict)")
     for code, row in billers.items():
         table.add_row(
             code,
@@ -263,13 +266,15 @@ def _print(console: Console, summary: dict[str, object]) -> None:
         "channel", "payments credited", "amount", "in suspense", title="payments by channel"
     )
     channels = summary["channels"]
-    assert isinstance(channels, dict)
+    if not isinstance(channels, dict):
+        raise InvariantViolated("expected isinstance(channels, dict)")
     for channel, row in channels.items():
         by_channel.add_row(channel, str(row["credited"]), row["amount"], str(row["suspense"]))
     console.print(by_channel)
     ledger = Table("account", "balance (debit +)", title="trial balance")
     balance = summary["trial_balance"]
-    assert isinstance(balance, dict)
+    if not isinstance(balance, dict):
+        raise InvariantViolated("expected isinstance(balance, dict)")
     for account, value in balance.items():
         ledger.add_row(account, value)
     console.print(ledger)

@@ -7,7 +7,7 @@ from typing import Any
 
 from billfold.clock import Clock
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants.biller import Biller, BillerStatus, Limits
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
@@ -47,7 +47,8 @@ def set_status(
     now = clock.now()
     with uow:
         biller = require_biller(uow, code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         uow.billers.set_status(biller.id, status, now)
         uow.audit.append(
             actor=actor,
@@ -82,7 +83,8 @@ def set_fee_rule(
     now = clock.now()
     with uow:
         biller = require_biller(uow, code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         before = _rule_view(biller.fee_rule(rule.channel))
         uow.billers.set_fee_rule(biller.id, rule)
         uow.audit.append(
@@ -117,7 +119,8 @@ def set_limits(
     now = clock.now()
     with uow:
         biller = require_biller(uow, code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         uow.billers.set_limits(biller.id, limits, now)
         uow.audit.append(
             actor=actor,
@@ -151,7 +154,8 @@ def set_channel_config(
     now = clock.now()
     with uow:
         biller = require_biller(uow, code)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         before = {c.channel: _config_view(c) for c in uow.channels.configs(biller.id)}
         uow.channels.save_config(biller.id, config, now)
         uow.audit.append(

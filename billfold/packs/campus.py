@@ -35,7 +35,7 @@ from billfold.collection.roster import (
     plan_bills,
 )
 from billfold.collection.roster_changes import RosterChanges, diff_roster
-from billfold.errors import InvalidInput, NotFound
+from billfold.errors import InvalidInput, InvariantViolated, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.packs import host as core
@@ -125,7 +125,8 @@ class Campus:
         changes nothing. Bad files raise :class:`~billfold.errors.ImportFailed` naming every
         line, and nothing is written. ``dry_run`` reports without writing."""
         biller = self._school(school)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         fee_items = parse_fee_items(decode_bill_file(fees), file_name=fees_name)
         students = parse_roster(decode_bill_file(roster), file_name=roster_name)
         planned = plan_bills(students, fee_items, term, file_name=roster_name)
@@ -152,7 +153,8 @@ class Campus:
 
     def current_bill(self, school: str, term: str, student_no: str) -> Bill:
         biller = self._school(school)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         with self.host.uow() as uow:
             known = uow.daybook.term_students(biller.id, term).get(student_no)
         current = known.current if known else None
@@ -198,7 +200,8 @@ class Campus:
         if not reason.strip():
             raise InvalidInput("reason: a withdrawal needs a reason")
         bill = self.current_bill(school, term, student_no)
-        assert bill.id is not None
+        if bill.id is None:
+            raise InvariantViolated("bill.id is missing")
         with self.host.uow() as uow:
             paid = uow.daybook.bill_payments(bill.id)
         refunds = tuple(
@@ -231,7 +234,8 @@ class Campus:
     # -- reports -------------------------------------------------------------------------------
     def student_bills(self, school: str, term: str) -> list[StudentBill]:
         biller = self._school(school)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         with self.host.uow() as uow:
             stored = uow.daybook.term_students(biller.id, term)
         rows: list[StudentBill] = []
@@ -260,7 +264,8 @@ class Campus:
 
     def day_payments(self, school: str, day: date) -> list[DayPayment]:
         biller = self._school(school)
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
         with self.host.uow() as uow:
             return uow.daybook.day_payments(biller.id, day)
 
@@ -309,7 +314,8 @@ def _write_changes(
     uow: PacksUnitOfWork, school: Biller, changes: RosterChanges, now: datetime
 ) -> None:
     """Contacts updated, changed and removed bills cancelled, new revisions added."""
-    assert school.id is not None
+    if school.id is None:
+        raise InvariantViolated("school.id is missing")
     for student in changes.contact_updates:
         uow.daybook.update_contact(
             school.id, student.student_no, student.name, student.guardian_phone

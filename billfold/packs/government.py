@@ -20,7 +20,7 @@ from billfold.collection.importer import add_bill
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.receipt import Receipt, ReceiptLine, masked_payer, receipt_no
-from billfold.errors import Conflict, InvalidInput, NotFound
+from billfold.errors import Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.fee_catalogue import FeeItem, amount_on, current_items
 from billfold.merchants.services import require_biller
@@ -165,7 +165,8 @@ class Government:
             raise Conflict(f"the fine of decision {value} is paid already; nothing is owed")
         bill = payable[0]
         biller = owners[bill.biller_id]
-        assert biller is not None and bill.due_date is not None
+        if not (biller is not None and bill.due_date is not None):
+            raise InvariantViolated("expected biller is not None and bill.due_date is not None")
         quote = quote_fine(
             value, bill.outstanding_fen, bill.due_date, self.host.clock.now(), biller.timezone
         )
@@ -190,7 +191,8 @@ class Government:
                 )
             order = uow.orders.get(payment.order_id)
             biller = uow.billers.get(payment.biller_id or 0)
-            assert order is not None and biller is not None
+            if not (order is not None and biller is not None):
+                raise InvariantViolated("expected order is not None and biller is not None")
             bills = {b.id: b for b in uow.bills.for_order(payment.order_id)}
             first = bills[order.lines[0].bill_id]
             payer = uow.payers.get(first.payer_id)
@@ -215,7 +217,8 @@ class Government:
             repo.add_receipt(receipt.receipt_no, payment.id, pk(biller), receipt.to_json(), now)
             kept = repo.receipt_body(payment_id=payment_id)
             uow.commit()
-        assert kept is not None
+        if kept is None:
+            raise InvariantViolated("kept is missing")
         log.info("receipt issued", receipt_no=receipt.receipt_no, payment_id=payment_id)
         return Receipt.from_json(kept)
 

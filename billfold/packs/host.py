@@ -12,7 +12,7 @@ from datetime import date
 from billfold.clock import business_date
 from billfold.collection.bill import Bill
 from billfold.collection.ports import Runtime
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.services import require_biller
 from billfold.packs.ports import PacksUnitOfWork
@@ -49,5 +49,6 @@ def today(host: Host, owner: Biller) -> date:
 
 
 def pk(owner: Biller) -> int:
-    assert owner.id is not None
+    if owner.id is None:
+        raise InvariantViolated("owner.id is missing")
     return owner.id

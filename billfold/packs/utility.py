@@ -12,7 +12,7 @@ from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.bill_csv import BillDraft, read_bill_csv
 from billfold.collection.importer import ImportMode, ImportReport, add_bill, import_bills
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.money import format_yuan
 from billfold.packs import host as core
@@ -42,7 +42,8 @@ def import_arrears(
     """Bills per 户号 from the utility's arrears file. A bad line rejects the whole file
     (every line named) and nothing is imported; the same file again creates nothing."""
     biller = _utility(host, utility)
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     rows = parse_arrears(data, layout, file_name=file_name)
     text = arrears_bill_csv(rows, layout)
     drafts = [
@@ -104,7 +105,8 @@ def offer_topup(
 def collection_file_for(host: Host, utility: str, day: date, layout: Layout) -> bytes:
     """The collection file of business date ``day`` in the utility's layout."""
     biller = _utility(host, utility)
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     with host.uow() as uow:
         payments = uow.daybook.day_payments(biller.id, day)
     data = collection_file(day, payments, layout, tz=biller.timezone)

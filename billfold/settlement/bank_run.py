@@ -14,7 +14,7 @@ from typing import Any
 from billfold.clock import DEFAULT_TZ
 from billfold.collection.journal import JournalEntry, Posting, clearing
 from billfold.collection.ports import Runtime
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.settlement.banking import (
     DEFAULT_ROUTES,
     BankMatch,
@@ -107,7 +107,8 @@ def reconcile_bank(runtime: Runtime[SettlementUnitOfWork], statement: BankStatem
         run: ReconRun | None = recon.run(run_id)
         stored = recon.discrepancies(run_id=run_id)
         uow.commit()
-    assert run is not None
+    if run is None:
+        raise InvariantViolated("run is missing")
     return RunResult(run, True, stored, current)
 
 

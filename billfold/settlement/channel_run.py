@@ -20,7 +20,7 @@ import structlog
 
 from billfold.clock import end_of_business_day, start_of_business_day
 from billfold.collection.ports import Runtime
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.settlement.discrepancy import Action, Code, Discrepancy
 from billfold.settlement.parsers import PARSERS, OnError, ParserSpec
 from billfold.settlement.ports import ReconRepository, SettlementUnitOfWork
@@ -186,7 +186,8 @@ def _store(
     _close_found_elsewhere(uow, found, now)
     uow.statements.unstage()
     run = recon.run(run_id)
-    assert run is not None
+    if run is None:
+        raise InvariantViolated("run is missing")
     return RunResult(run, True, recon.discrepancies(run_id=run_id), current)
 
 
@@ -265,7 +266,8 @@ def _close_found_elsewhere(
         if d.code is not Code.CROSS_DAY or d.payment_id is None:
             continue
         for missing in uow.recon.open_engine_only(d.payment_id):
-            assert missing.id is not None
+            if missing.id is None:
+                raise InvariantViolated("missing.id is missing")
             why = f"found in {d.source} (the statement for another business date)"
             if uow.recon.resolve(missing.id, action=Action.ACCEPT, by=AUTO, at=now, reason=why):
                 audit_resolution(uow, missing, Action.ACCEPT, AUTO, why, None, now)

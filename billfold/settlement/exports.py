@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.extras import requires_extra
 from billfold.masking import mask_account, mask_name
 from billfold.money import format_yuan
@@ -74,7 +74,8 @@ def _text(value: Cell, kind: Kind, tz: ZoneInfo) -> str:
     if value is None:
         return ""
     if kind == "money":
-        assert isinstance(value, int)
+        if not isinstance(value, int):
+            raise InvariantViolated("expected isinstance(value, int)")
         return format_yuan(value)
     if isinstance(value, datetime):
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
@@ -102,7 +103,8 @@ def write_xlsx(sheet: Sheet, out: BinaryIO, *, tz: str = DEFAULT_TZ) -> None:
 
     book = Workbook()
     ws = book.active
-    assert ws is not None
+    if ws is None:
+        raise InvariantViolated("ws is missing")
     ws.title = sheet.title[:31]
     fill_worksheet(ws, sheet, ZoneInfo(tz))
     book.save(out)
@@ -139,7 +141,8 @@ def _xlsx_value(value: Cell, kind: Kind, zone: ZoneInfo) -> Any:
     if value is None:
         return None
     if kind == "money":
-        assert isinstance(value, int)
+        if not isinstance(value, int):
+            raise InvariantViolated("expected isinstance(value, int)")
         return Decimal(format_yuan(value))
     if kind == "count":
         return value

@@ -27,7 +27,7 @@ from billfold.collection.payment import Confirmation
 from billfold.collection.ports import Runtime
 from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
 from billfold.collection.reversing import ReversalRequest, reverse_payment
-from billfold.errors import BillfoldError, InvalidInput, NotFound
+from billfold.errors import BillfoldError, InvalidInput, InvariantViolated, NotFound
 from billfold.money import format_yuan
 from billfold.settlement.advice import ChannelWord, reversal_refusal, word_of
 from billfold.settlement.discrepancy import (
@@ -107,12 +107,14 @@ def resolve(
         ):
             uow.rollback()  # closed by someone else meanwhile: nothing of ours stays
             again = uow.recon.discrepancy(discrepancy_id)
-            assert again is not None
+            if again is None:
+                raise InvariantViolated("again is missing")
             return again
         audit_resolution(uow, d, action, by, moved.note, moved.ref, now)
         closed = uow.recon.discrepancy(discrepancy_id)
         uow.commit()
-    assert closed is not None
+    if closed is None:
+        raise InvariantViolated("closed is missing")
     return closed
 
 
@@ -240,7 +242,8 @@ def auto_resolve(runtime: Runtime[SettlementUnitOfWork], run_id: int) -> list[Di
         )
     done: list[Discrepancy] = []
     for d in pending:
-        assert d.auto_action is not None and d.id is not None
+        if not (d.auto_action is not None and d.id is not None):
+            raise InvariantViolated("expected d.auto_action is not None and d.id is not None")
         why = _AUTO_REASONS.get(d.auto_action, "automatic")
         try:
             done.append(resolve(runtime, d.id, d.auto_action, by=AUTO, reason=why))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from billfold.errors import InvariantViolated
 from billfold.money import format_yuan
 from billfold.settlement.discrepancy import Action, Discrepancy, DiscrepancyStatus
 from billfold.settlement.ports import SettlementUnitOfWork
@@ -121,7 +122,8 @@ def record_replacement(
     """Supersede ``old`` by run ``new_id`` (its open discrepancies go with it), audited."""
     superseded = uow.recon.supersede(old.id, new_id, now)
     new = uow.recon.run(new_id)
-    assert new is not None
+    if new is None:
+        raise InvariantViolated("new is missing")
     uow.audit.append(
         actor=actor,
         action="reconcile_replace",

@@ -19,7 +19,7 @@ from typing import Any
 
 from billfold.clock import end_of_business_day
 from billfold.collection.ports import Runtime
-from billfold.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from billfold.errors import Conflict, InvalidInput, InvalidTransition, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
@@ -76,7 +76,8 @@ class Settler:
     def profile(self, biller_code: str) -> Profile:
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
-            assert biller.id is not None
+            if biller.id is None:
+                raise InvariantViolated("biller.id is missing")
             found = uow.settlement.profile(biller.id)
         if found is None:
             return Profile()
@@ -92,7 +93,8 @@ class Settler:
         now = self.runtime.clock.now()
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
-            assert biller.id is not None
+            if biller.id is None:
+                raise InvariantViolated("biller.id is missing")
             repo = uow.settlement
             before = repo.profile(biller.id)
             repo.save_profile(
@@ -129,7 +131,8 @@ class Settler:
         now = self.runtime.clock.now()
         with self._uow() as uow:
             biller = require_biller(uow, biller_code)
-            assert biller.id is not None
+            if biller.id is None:
+                raise InvariantViolated("biller.id is missing")
             repo = uow.settlement
             repo.lock_biller(biller.id)
             stored = repo.profile(biller.id)
@@ -158,7 +161,8 @@ class Settler:
                 raise InvalidTransition(
                     f"batch {batch_no} is {batch.status.value}; only a draft can be discarded"
                 )
-            assert batch.id is not None
+            if batch.id is None:
+                raise InvariantViolated("batch.id is missing")
             repo.delete_batch(batch.id)
             uow.audit.append(
                 actor=by,
@@ -195,7 +199,8 @@ class Settler:
             next_status(batch.status, step, batch_no)
             if step is BatchStatus.APPROVED:
                 _check_payable(batch)
-            assert batch.id is not None
+            if batch.id is None:
+                raise InvariantViolated("batch.id is missing")
             who = {f"{step.value}_by": by[:100], f"{step.value}_at": now}
             if not repo.transition(batch.id, batch.status, step, **who):
                 raise InvalidTransition(f"batch {batch_no} changed meanwhile; look it up again")
@@ -253,7 +258,8 @@ class Settler:
         with self._uow() as uow:
             repo = uow.settlement
             batch = _load(repo, batch_no)
-            assert batch.id is not None
+            if batch.id is None:
+                raise InvariantViolated("batch.id is missing")
             return repo.items(batch.id)
 
 
@@ -274,7 +280,8 @@ def _empty_draft(
 ) -> int:
     """The draft to fill: the day's draft emptied of its items, or a new one. An approved
     batch is never redrafted."""
-    assert biller.id is not None
+    if biller.id is None:
+        raise InvariantViolated("biller.id is missing")
     existing = repo.batch(biller_id=biller.id, day=day)
     if existing is not None and existing.status is not BatchStatus.DRAFT:
         raise Conflict(
@@ -282,7 +289,8 @@ def _empty_draft(
             "redrafted"
         )
     if existing is not None:
-        assert existing.id is not None
+        if existing.id is None:
+            raise InvariantViolated("existing.id is missing")
         repo.release(existing.id)
         return existing.id
     return repo.insert_batch(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 
 __all__ = [
     "Part",
@@ -136,7 +136,8 @@ def split(total_fen: int, rules: Sequence[SplitRule], remainder: Remainder) -> l
     if rest_at:
         amounts[rest_at[0]] += left
         left = 0
-    assert left == 0 and sum(amounts) == total_fen
+    if not (left == 0 and sum(amounts) == total_fen):
+        raise InvariantViolated("expected left == 0 and sum(amounts) == total_fen")
     return [Part(rule, amount) for rule, amount in zip(rules, amounts, strict=True)]
 
 

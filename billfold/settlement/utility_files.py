@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
 from billfold.collection.bill_csv import LineError
-from billfold.errors import ImportFailed, InvalidInput
+from billfold.errors import ImportFailed, InvalidInput, InvariantViolated
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.utility_layout import (
@@ -110,7 +110,10 @@ def _fixed_records(lines: list[str], layout: Layout) -> _Records:
         encoded = raw.encode(layout.encoding)
         values: dict[str, str] = {}
         for item in layout.fields:
-            assert item.start is not None and item.width is not None
+            if not (item.start is not None and item.width is not None):
+                raise InvariantViolated(
+                    "expected item.start is not None and item.width is not None"
+                )
             chunk = encoded[item.start - 1 : item.start - 1 + item.width]
             try:
                 values[item.name] = chunk.decode(layout.encoding).strip()
@@ -344,7 +347,8 @@ def _fixed_line(row: Mapping[str, str], layout: Layout, number: int) -> bytes:
     width = max((f.start or 0) + (f.width or 0) - 1 for f in layout.fields)
     line = bytearray(b" " * width)
     for item in layout.fields:
-        assert item.start is not None and item.width is not None
+        if not (item.start is not None and item.width is not None):
+            raise InvariantViolated("expected item.start is not None and item.width is not None")
         value = row[item.name].encode(layout.encoding)
         if len(value) > item.width:
             raise InvalidInput(

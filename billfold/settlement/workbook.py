@@ -12,6 +12,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
+from billfold.errors import InvariantViolated
 from billfold.extras import requires_extra
 from billfold.settlement.exports import Sheet, fill_worksheet
 
@@ -43,7 +44,8 @@ def write_workbook(
     zone = ZoneInfo(tz)
     book = Workbook()
     first = book.active
-    assert first is not None
+    if first is None:
+        raise InvariantViolated("first is missing")
     book.remove(first)
     bold = Font(bold=True)
     for sheet in sheets:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from billfold.clock import FixedClock
 from billfold.engine import Engine
+from billfold.errors import InvariantViolated
 from billfold.logging import mask_personal_data
 
 __all__ = [
@@ -100,7 +101,8 @@ def orders_for_every_bill(
     made: list[tuple[str, int]] = []
     with engine.uow() as uow:
         biller = uow.billers.get_by_code(biller_code)
-        assert biller is not None and biller.id is not None
+        if not (biller is not None and biller.id is not None):
+            raise InvariantViolated("expected biller is not None and biller.id is not None")
         for bill in uow.bills.for_biller(biller.id):
             if not bill.bill_no.startswith(bill_no_prefix):
                 continue

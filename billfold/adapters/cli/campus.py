@@ -24,7 +24,7 @@ import typer
 
 from billfold.adapters.cli.common import DbUrl, day_option, fail, open_engine, yuan_option
 from billfold.collection.roster import Term
-from billfold.errors import BillfoldError, ImportFailed
+from billfold.errors import BillfoldError, ImportFailed, InvariantViolated
 from billfold.money import format_yuan
 from billfold.packs.campus import Campus, GrantKind, notice_url
 
@@ -178,7 +178,8 @@ def notice(
         notice_url(base_url or "", school, "-")
     except BillfoldError as exc:
         fail(f"--base-url: {exc.message.partition(': ')[2]}")
-    assert base_url is not None
+    if base_url is None:
+        raise InvariantViolated("base_url is missing")
     with open_engine(database_url) as engine:
         campus = Campus(engine)
         link = campus.notice_link(school, term, student_no, base_url=base_url)

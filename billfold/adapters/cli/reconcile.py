@@ -49,7 +49,7 @@ from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
 from billfold.engine import Engine
-from billfold.errors import BillfoldError, ConfigurationError
+from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
@@ -86,7 +86,8 @@ def parse_day(text: str | None, what: str = "--date") -> date | None:
 
 def _day(text: str, what: str = "--date") -> date:
     found = parse_day(text, what)
-    assert found is not None
+    if found is None:
+        raise InvariantViolated("found is missing")
     return found
 
 

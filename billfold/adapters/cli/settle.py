@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
-from billfold.errors import BillfoldError, InvalidInput
+from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.batch import BatchStatus, SettlementBatch
 from billfold.settlement.settler import Profile, Settler
@@ -108,7 +108,8 @@ def draft_command(
 ) -> None:
     """Draft (or redraft) a biller's batch for a business date."""
     business = parse_day(day)
-    assert business is not None
+    if business is None:
+        raise InvariantViolated("business is missing")
     try:
         batch = Settler(open_engine(database_url)).draft(biller, business, by=by)
     except BillfoldError as exc:

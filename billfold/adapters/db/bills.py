@@ -16,7 +16,7 @@ from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Wa
 from billfold.collection.latefee import LateFeeKind, LateFeeRule, PrincipalPaid
 from billfold.collection.order import OrderStatus
 from billfold.collection.payment import BillCredit
-from billfold.errors import ConcurrencyConflict
+from billfold.errors import ConcurrencyConflict, InvariantViolated
 
 _item_update = (
     update(t.bill_items)
@@ -143,7 +143,8 @@ class SqlBills:
 
     def save(self, bill: Bill, now: datetime) -> None:
         """Write a changed bill back, only if nobody changed it since it was read."""
-        assert bill.id is not None
+        if bill.id is None:
+            raise InvariantViolated("bill.id is missing")
         columns = self._columns(bill)
         columns.update(
             version=bill.version + 1, updated_at=now, b_id=bill.id, b_version=bill.version
@@ -311,7 +312,8 @@ class SqlBills:
         for bill_id, on, amount in rows:
             if amount:
                 day = as_date(on)
-                assert day is not None
+                if day is None:
+                    raise InvariantViolated("day is missing")
                 history[bill_id].append(PrincipalPaid(day, int(amount)))
         for bill in bills:
             if bill.id in history:

@@ -20,6 +20,7 @@ from billfold.collection.bill import LATE_FEE_CODE
 from billfold.collection.payer import IdentifierKind
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.roster import StoredBill, StoredStudent
+from billfold.errors import InvariantViolated
 from billfold.settlement.daybook import DayLine, DayPayment
 
 __all__ = ["SqlDaybook"]
@@ -124,7 +125,8 @@ def _day_payments(rows: Sequence[Any]) -> list[DayPayment]:
         if row.id not in heads:
             order.append(row.id)
             paid_at = as_utc(row.paid_at)
-            assert paid_at is not None
+            if paid_at is None:
+                raise InvariantViolated("paid_at is missing")
             heads[row.id] = (
                 row.channel,
                 row.channel_txn_id,
@@ -136,7 +138,8 @@ def _day_payments(rows: Sequence[Any]) -> list[DayPayment]:
         entry = parts[row.id].setdefault(row.bill_no, [row.identifier, row.sub_unit, 0, 0])
         slot = 3 if row.item_code == LATE_FEE_CODE else 2
         current = entry[slot]
-        assert isinstance(current, int)
+        if not isinstance(current, int):
+            raise InvariantViolated("expected isinstance(current, int)")
         entry[slot] = current + int(row.line_fen)
     result: list[DayPayment] = []
     for payment_id in order:

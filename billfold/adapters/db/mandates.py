@@ -25,6 +25,7 @@ from billfold.collection.mandate import (
     Mandate,
     MandateStatus,
 )
+from billfold.errors import InvariantViolated
 
 __all__ = ["SqlMandates"]
 
@@ -131,7 +132,8 @@ class SqlMandates:
 
     def save_state(self, mandate: Mandate, expected: MandateStatus, now: datetime) -> bool:
         """Write the mandate's status (and agreement number) only if it is still ``expected``."""
-        assert mandate.id is not None
+        if mandate.id is None:
+            raise InvariantViolated("mandate.id is missing")
         done = self.conn.execute(
             update(_M)
             .where(_M.c.id == mandate.id, _M.c.status == expected.value)

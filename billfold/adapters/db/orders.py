@@ -15,6 +15,7 @@ from billfold.collection.allocation import Allocation
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payment import PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundKind, RefundLine, RefundRecord, RefundStatus
+from billfold.errors import InvariantViolated
 
 _line_refund = (
     update(t.order_lines)
@@ -64,7 +65,8 @@ _LOCKED = {
 
 def _ts(value: Any) -> datetime:
     found = as_utc(value)
-    assert found is not None, "a required timestamp is missing"
+    if found is None:
+        raise InvariantViolated("a required timestamp is missing")
     return found
 
 
@@ -127,7 +129,8 @@ class SqlOrders:
             return None
         row = rows[0]
         created_at, expires_at = as_utc(row.created_at), as_utc(row.expires_at)
-        assert created_at is not None and expires_at is not None
+        if not (created_at is not None and expires_at is not None):
+            raise InvariantViolated("expected created_at is not None and expires_at is not None")
         return Order(
             id=row.id,
             order_no=row.order_no,

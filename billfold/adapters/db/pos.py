@@ -22,6 +22,7 @@ from billfold.channels.pos_batch import (
 )
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.refund import RefundStatus
+from billfold.errors import InvariantViolated
 
 __all__ = ["SqlPos"]
 
@@ -72,7 +73,8 @@ class SqlPos:
             )
         )
         found = self.terminal(terminal_id)
-        assert found is not None
+        if found is None:
+            raise InvariantViolated("found is missing")
         return found
 
     def terminal(self, terminal_id: str) -> Terminal | None:
@@ -112,7 +114,8 @@ class SqlPos:
             .on_conflict_do_nothing(index_elements=["terminal_pk", "batch_no"])
         )
         found = self.batch(terminal_pk, batch_no)
-        assert found is not None
+        if found is None:
+            raise InvariantViolated("found is missing")
         return found
 
     def close_batch(self, batch_id: int, agreed: bool, report: str, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from billfold.adapters.db import schema as t
 from billfold.adapters.db.schema import presale as s
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.refund import RefundStatus
+from billfold.errors import InvariantViolated
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.settlement.escrow import ContractPayment, ContractRefund, EntryKind, EscrowEntry
 
@@ -97,7 +98,8 @@ class SqlPresale:
                 created_at=now,
             )
         ).inserted_primary_key
-        assert pk is not None
+        if pk is None:
+            raise InvariantViolated("pk is missing")
         return int(pk[0])
 
     def project(self, bureau_code: str, *, lock: bool = False) -> Project | None:

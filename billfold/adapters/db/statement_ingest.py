@@ -47,6 +47,7 @@ from billfold.adapters.db.statement_stage import (
     load_stage,
     stage_rows,
 )
+from billfold.errors import InvariantViolated
 from billfold.settlement.source import ParseRequest, Progress, Source, chunks
 from billfold.settlement.statement import LineError, StatementError
 
@@ -237,7 +238,8 @@ def ingest(
         reader = request.reader(chunks())
         load_stage(conn, reader)
         return list(reader.errors)
-    assert isinstance(source, Path)
+    if not isinstance(source, Path):
+        raise InvariantViolated("expected isinstance(source, Path)")
     return _ingest_parts(conn, source, plan, request, progress)
 
 

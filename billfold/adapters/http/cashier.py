@@ -51,7 +51,7 @@ from billfold.channels.qr import DEFAULT_OPEN_BOUNDS, Flow, open_amount_order, r
 from billfold.collection.bill import Bill, BillKind
 from billfold.collection.order import Order
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.errors import BillsAlreadyPaid, Conflict, InvalidInput, NotFound
+from billfold.errors import BillsAlreadyPaid, Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.merchants.channel_config import ChannelConfig, channel_refusal
 from billfold.money import format_yuan, parse_yuan
@@ -425,7 +425,8 @@ def bill_page(request: Request, biller_code: str, bill_no: str) -> Response:
         )
     with state.engine.uow() as uow:
         payer = uow.payers.get(bill.payer_id)
-    assert payer is not None
+    if payer is None:
+        raise InvariantViolated("payer is missing")
     content = _bills_form(request, biller, payer, [bill])
     return page(f"{biller.name} 缴费", content, heading=biller.name, subheading="账单缴费")
 
@@ -500,7 +501,8 @@ def create_order(
     except NotFound as exc:
         return again(exc.message, 404)
     except BillsAlreadyPaid as exc:
-        assert biller.id is not None
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing") from None
         return already_paid_page(state.engine, biller.id, biller.name, exc.bill_nos)
     except InvalidInput as exc:
         return again(exc.message, 422)

@@ -19,7 +19,7 @@ from typing import cast
 
 from billfold.channels.base import Channel
 from billfold.engine import Engine
-from billfold.errors import ConfigurationError
+from billfold.errors import ConfigurationError, InvariantViolated
 
 __all__ = ["ENV_VAR", "ChannelFactory", "load_factory"]
 
@@ -41,7 +41,8 @@ def load_factory(spec: str) -> ChannelFactory:
             raise ConfigurationError(f"--channels {spec!r}: no file {where}")
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
         found = importlib.util.spec_from_file_location(f"billfold_channels_{digest}", path)
-        assert found is not None and found.loader is not None
+        if not (found is not None and found.loader is not None):
+            raise InvariantViolated("expected found is not None and found.loader is not None")
         module = sys.modules.get(found.name) or importlib.util.module_from_spec(found)
         if found.name not in sys.modules:
             sys.modules[found.name] = module  # dataclasses look their module up while it runs

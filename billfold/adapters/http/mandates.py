@@ -22,7 +22,7 @@ from billfold.adapters.http.models_ops import DebitOut, MandateIn, MandateOut, R
 from billfold.adapters.http.optional_key import OptionalIdempotencyKey
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.collection.mandate import Mandate, MandateStatus
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 
 __all__ = ["router"]
 
@@ -34,7 +34,8 @@ def _out(state: ApiState, mandate: Mandate) -> MandateOut:
     with state.engine.uow() as uow:
         biller = uow.billers.get(mandate.biller_id)
         payer = uow.payers.get(mandate.payer_id)
-    assert biller is not None and payer is not None
+    if not (biller is not None and payer is not None):
+        raise InvariantViolated("expected biller is not None and payer is not None")
     return MandateOut.of(mandate, biller.code, payer.identifier)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from billfold.adapters.http.models import OrderOut, Reason, Text64, Yuan, _In
 from billfold.channels.base import CollectStart
 from billfold.collection.mandate import Debit, Mandate
+from billfold.errors import InvariantViolated
 from billfold.masking import mask_account, mask_name
 from billfold.money import format_yuan
 from billfold.settlement.batch import SettlementBatch
@@ -258,7 +259,8 @@ class DiscrepancyOut(BaseModel):
 
     @classmethod
     def of(cls, d: Discrepancy, billers: Mapping[int, str]) -> DiscrepancyOut:
-        assert d.id is not None
+        if d.id is None:
+            raise InvariantViolated("d.id is missing")
         return cls(
             id=d.id,
             run_id=d.run_id,

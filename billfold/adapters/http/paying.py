@@ -16,7 +16,7 @@ from billfold.adapters.http.models import OrderOut
 from billfold.adapters.http.models_ops import PayIn, PayOut
 from billfold.adapters.http.optional_key import OptionalIdempotencyKey
 from billfold.adapters.http.orders import VisibleOrder
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 
 __all__ = ["router"]
 
@@ -50,7 +50,8 @@ def pay_order(
         fresh = state.engine.order(order.order_no)
         with state.engine.uow() as uow:
             biller = uow.billers.get(fresh.biller_id)
-        assert biller is not None
+        if biller is None:
+            raise InvariantViolated("biller is missing")
         return 200, PayOut.of(started, OrderOut.of(fresh, biller.code)).model_dump(mode="json")
 
     if idempotency_key is None:

@@ -23,7 +23,7 @@ from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models_ops import DiscrepancyOut, ResolveIn, RunOut, RunResultOut
 from billfold.engine import Engine
-from billfold.errors import InvalidInput, NotFound
+from billfold.errors import InvalidInput, InvariantViolated, NotFound
 from billfold.settlement.discrepancy import Code, Discrepancy, DiscrepancyStatus
 from billfold.settlement.parsers import PARSERS, OnError
 from billfold.settlement.reconciler import Reconciler
@@ -231,7 +231,8 @@ def resolve_discrepancy(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     def run() -> tuple[int, object]:
-        assert discrepancy.id is not None
+        if discrepancy.id is None:
+            raise InvariantViolated("discrepancy.id is missing")
         done = Reconciler(state.engine).resolve(
             discrepancy.id,
             body.action,

@@ -26,7 +26,7 @@ from sqlalchemy import Row, select
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import Clock, SystemClock
-from billfold.errors import Conflict, InvalidInput, NotFound
+from billfold.errors import Conflict, InvalidInput, InvariantViolated, NotFound
 
 if TYPE_CHECKING:
     from billfold.engine import Engine
@@ -137,7 +137,8 @@ def add_endpoint(
                 created_at=now,
             )
         ).inserted_primary_key
-        assert inserted is not None
+        if inserted is None:
+            raise InvariantViolated("inserted is missing")
         found = _get(uow, int(inserted[0]))
         _audit(uow, actor, "webhook_endpoint.added", found, "", now)
         return found

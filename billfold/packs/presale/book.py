@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from billfold.clock import business_date
-from billfold.errors import NotFound
+from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants.presale import Project
 from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
@@ -39,7 +39,8 @@ def push_id(bureau_code: str, seq: int) -> str:
 
 
 def project_pk(project: Project) -> int:
-    assert project.id is not None
+    if project.id is None:
+        raise InvariantViolated("project.id is missing")
     return project.id
 
 

@@ -14,7 +14,7 @@ from billfold.collection.confirming import confirm_payment
 from billfold.collection.order import Order
 from billfold.collection.ordering import NewOrder, create_order
 from billfold.collection.payment import Confirmation, PaymentRecord
-from billfold.errors import Conflict, InvalidInput, NotFound
+from billfold.errors import Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.presale import Project
 from billfold.merchants.services import require_biller
 from billfold.money import format_yuan
@@ -72,7 +72,10 @@ def receive_unmatched(
             note=note,
             now=now,
         )
-        assert held is not None  # the project row was locked before the check above
+        if held is None:
+            raise InvariantViolated(
+                "held is missing"
+            )  # the project row was locked before the check above
         developer = require_biller(uow, project.developer).id
         uow.outbox.add("presale.alert", developer, _held_alert(project, held, why), now)
         uow.commit()

@@ -9,7 +9,7 @@ from datetime import date
 from billfold.collection.bill import Bill, BillItem
 from billfold.collection.importer import add_bill
 from billfold.collection.payer import IdentifierKind, Payer
-from billfold.errors import Conflict, InvalidInput, NotFound
+from billfold.errors import Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.presale import Contract, Milestone, Project, validate_milestones
 from billfold.merchants.services import require_biller
 from billfold.packs import host as core
@@ -165,7 +165,8 @@ def add_contract(
         description=f"商品房买卖合同 {contract.contract_no}",
     )
     stored = add_bill(host.uow(), host.clock, project.developer, payer, bill)
-    assert stored.id is not None
+    if stored.id is None:
+        raise InvariantViolated("stored.id is missing")
     with host.uow() as uow:
         uow.presale.add_contract(project_pk(project), contract, stored.id, now)
         uow.commit()

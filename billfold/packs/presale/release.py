@@ -8,7 +8,7 @@ from __future__ import annotations
 import structlog
 
 from billfold.clock import business_date
-from billfold.errors import Conflict, InvalidInput, LimitExceeded
+from billfold.errors import Conflict, InvalidInput, InvariantViolated, LimitExceeded
 from billfold.money import format_yuan
 from billfold.packs.host import Host
 from billfold.packs.presale.book import (
@@ -78,7 +78,10 @@ def release(
             note=reason,
             now=now,
         )
-        assert made is not None  # the project row was locked before the check above
+        if made is None:
+            raise InvariantViolated(
+                "made is missing"
+            )  # the project row was locked before the check above
         uow.audit.append(
             actor=by,
             action="presale.release",

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from billfold.errors import InvariantViolated
 from billfold.money import format_yuan
 from billfold.settlement.encoding import ByteSource, iter_text_lines
 from billfold.settlement.parsers._common import (
@@ -130,7 +131,8 @@ def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine |
             continue
         if cells and _clean(cells[0]).startswith(_SUMMARY_STARTS):
             break
-        assert convert is not None
+        if convert is None:
+            raise InvariantViolated("convert is missing")
         try:
             row = _row_reader(header, cells)
             line = convert(row, number, raw, totals.merchant, options)

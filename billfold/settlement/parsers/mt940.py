@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from billfold.errors import InvariantViolated
 from billfold.money import format_yuan
 from billfold.settlement.encoding import ByteSource, iter_text_lines
 from billfold.settlement.parsers._common import FieldError, ParseOptions, comma_amount, fatal
@@ -356,7 +357,8 @@ def _check_closing(stmt: _Statement, fld: _Field) -> str | None:
 
 
 def _emit(stmt: _Statement, options: ParseOptions) -> StatementLine:
-    assert stmt.pending is not None
+    if stmt.pending is None:
+        raise InvariantViolated("stmt.pending is missing")
     parsed, fld, info = stmt.pending.parsed, stmt.pending.field, stmt.pending.info
     stmt.pending = None
     stmt.total += parsed.signed_fen
@@ -374,7 +376,8 @@ def _emit(stmt: _Statement, options: ParseOptions) -> StatementLine:
     order_no = None if customer == "NONREF" else customer
     txn_id = parsed.bank_reference or order_no or f"{stmt.reference}/{stmt.number}/{stmt.entries}"
     day = parsed.entry_date or parsed.value_date
-    assert day is not None  # parse_61 refuses a line with neither
+    if day is None:
+        raise InvariantViolated("day is missing")  # parse_61 refuses a line with neither
     occurred = datetime(day.year, day.month, day.day, tzinfo=options.tz).astimezone(UTC)
     description = " ".join(part for part in (parsed.supplementary, *info) if part) or None
     return StatementLine(

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from billfold.channels.alipay import CHANNEL, SUCCESS_CODE, alipay_time, verify_request
 from billfold.channels.alipay_rsa2 import signed_notification_form
 from billfold.channels.base import Decline, RemoteState
-from billfold.errors import InvalidInput
+from billfold.errors import InvalidInput, InvariantViolated
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan, parse_yuan
 from billfold.testing.sandbox.gateway import RemoteOrder, SandboxGateway
@@ -203,7 +203,8 @@ class SandboxAlipay:
                 return _business_error("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
             return _business_error("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
         remote = self.gateway.query(self.channel, order_no)
-        assert remote is not None
+        if remote is None:
+            raise InvariantViolated("remote is missing")
         return {
             "code": SUCCESS_CODE,
             "msg": "Success",

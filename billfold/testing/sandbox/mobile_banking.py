@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from billfold.channels.base import RefundAnswer
 from billfold.channels.mobile_banking import CHANNEL, BankOrder, build_confirmation
+from billfold.errors import InvariantViolated
 from billfold.testing.sandbox.gateway import RemoteOrder, SandboxGateway
 
 __all__ = ["SandboxBank"]
@@ -63,7 +64,8 @@ class SandboxBank:
 
     def confirmation(self, remote: RemoteOrder, sent_at: datetime) -> tuple[dict[str, str], bytes]:
         txn_id = remote.payer_ref or remote.txn_id
-        assert txn_id is not None and remote.paid_at is not None
+        if not (txn_id is not None and remote.paid_at is not None):
+            raise InvariantViolated("expected txn_id is not None and remote.paid_at is not None")
         return build_confirmation(
             self.private_key,
             merchant_id=self.merchants[remote.order_no],

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from billfold.channels.base import RefundAnswer
 from billfold.channels.qr import CHANNEL, AcquiredOrder, build_notification
+from billfold.errors import InvariantViolated
 from billfold.testing.sandbox.gateway import RemoteOrder, SandboxGateway
 
 __all__ = ["SandboxAcquirer"]
@@ -59,7 +60,10 @@ class SandboxAcquirer:
 
     def notification(self, remote: RemoteOrder, sent_at: datetime) -> tuple[dict[str, str], bytes]:
         merchant_id = self.merchants[remote.order_no]
-        assert remote.txn_id is not None and remote.paid_at is not None
+        if not (remote.txn_id is not None and remote.paid_at is not None):
+            raise InvariantViolated(
+                "expected remote.txn_id is not None and remote.paid_at is not None"
+            )
         return build_notification(
             self.keys[merchant_id],
             merchant_id=merchant_id,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from billfold.channels.base import Decline, RemoteState
 from billfold.channels.wechatpay import CHANNEL, rfc3339
-from billfold.errors import ChannelError
+from billfold.errors import ChannelError, InvariantViolated
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.testing.sandbox.gateway import Delivery, RemoteOrder, SandboxGateway
 from billfold.testing.wechatpay_v3 import sign_notification
@@ -193,7 +193,8 @@ class SandboxWechatPay:
                 return {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在或未支付"}
             return {"code": "INVALID_REQUEST", "message": "退款金额超过订单可退金额"}
         remote = self.gateway.query(self.channel, out_trade_no)
-        assert remote is not None and remote.txn_id is not None
+        if not (remote is not None and remote.txn_id is not None):
+            raise InvariantViolated("expected remote is not None and remote.txn_id is not None")
         answer = {
             "refund_id": refund_id,
             "out_refund_no": out_refund_no,

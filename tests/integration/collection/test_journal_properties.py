@@ -48,7 +48,13 @@ from billfold import (
     RefundStatus,
 )
 from billfold.clock import business_date
-from billfold.errors import BillfoldError, Conflict, InvalidInput, InvalidTransition
+from billfold.errors import (
+    BillfoldError,
+    BillsAlreadyPaid,
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+)
 
 CHANNELS = ("wechat", "alipay", "counter")
 TABLES = (
@@ -268,7 +274,7 @@ class JournalMachine(RuleBasedStateMachine):
         before = self._rows()
         try:
             order = self.engine.start_payment(order_no, channel)
-        except InvalidTransition as error:
+        except (InvalidTransition, BillsAlreadyPaid) as error:  # paid meanwhile: refused
             self._refused(before, error)
             return
         assert order.status is OrderStatus.PAYING

@@ -33,8 +33,6 @@ from billfold.adapters.db.recon import SqlRecon
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 
-_LAZY = ("recon", "settlement", "statements", "presale", "gov", "daybook", "mandates", "pos")
-
 
 class SqlUnitOfWork:
     billers: SqlBillers
@@ -142,6 +140,10 @@ class SqlUnitOfWork:
     def savepoint(self) -> SqlSavepoint:
         """A unit of work nested in this one's open transaction (see the module docs)."""
         return SqlSavepoint(self)
+
+
+# the repositories made on first use: every cached property of the unit of work
+_LAZY = tuple(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property))
 
 
 class SqlSavepoint(SqlUnitOfWork):

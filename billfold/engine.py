@@ -6,7 +6,9 @@ own unit of work (one database transaction).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,9 @@ from billfold.collection.bill_actions import (
 from billfold.collection.confirming import ConfirmResult, confirm_payment
 from billfold.collection.crediting import CreditResult, credit_held_payment
 from billfold.collection.expiry import expire_orders, fail_order
+from billfold.collection.finding import find
+from billfold.collection.listing import Page
+from billfold.collection.lists import LISTS
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order
 from billfold.collection.ordering import NewOrder, create_order, start_payment
 from billfold.collection.payer import Payer
@@ -48,9 +53,12 @@ log = structlog.get_logger("billfold")
 class Engine:
     """billfold, embedded. Every method is one transaction; bad input changes nothing."""
 
-    def __init__(self, db: SqlEngine, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: SqlEngine, clock: Clock | None = None, *, cursor_key: bytes | None = None
+    ) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self.cursor_key = cursor_key or _cursor_key(db)
 
     @classmethod
     def from_url(
@@ -341,6 +349,21 @@ class Engine:
         of that channel becomes failed. False when it had moved on (see expiry.fail_order)."""
         return fail_order(self.uow(), self.clock, order_no, channel, reason)
 
+    # -- finding anything ------------------------------------------------------------------------
+    def find(
+        self, list_name: str, params: Mapping[str, str] | None = None, *, tenant: int | None = None
+    ) -> Page:
+        """One page of a back-office list (``bills``, ``orders``, ``payments``, ``refunds``,
+        ``suspense``, ``audit``, ``outbox_events``, ``deliveries``): ``params`` are its
+        filters, ``sort``, ``limit`` and ``cursor`` as text; ``tenant`` (a biller's id)
+        limits it to that biller, in SQL. Bad filters or cursors raise ``BadQuery``."""
+        spec = LISTS.get(list_name)
+        if spec is None:
+            raise NotFound(f"list {list_name!r} does not exist; use one of {', '.join(LISTS)}")
+        return find(
+            self.uow(), self.clock, spec, params or {}, cursor_key=self.cursor_key, tenant=tenant
+        )
+
     # -- the books ----------------------------------------------------------------------------
     def trial_balance(self) -> dict[str, int]:
         """Balance per journal account (debits positive). Sums to zero in a sound journal."""
@@ -380,3 +403,14 @@ class Engine:
     def today(self, biller_code: str | None = None) -> Any:
         tz = self.biller(biller_code).timezone if biller_code else "Asia/Shanghai"
         return business_date(self.clock.now(), tz)
+
+
+def _cursor_key(db: SqlEngine) -> bytes:
+    """The key page cursors are signed with: ``BILLFOLD_CURSOR_KEY`` (set the same on every
+    process serving one database), else one derived from the database's address (without
+    its password), so a cursor is refused by another database."""
+    configured = os.environ.get("BILLFOLD_CURSOR_KEY")
+    if configured:
+        return configured.encode()
+    address = db.url.render_as_string(hide_password=True)
+    return hashlib.sha256(f"billfold-cursor|{address}".encode()).digest()

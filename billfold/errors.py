@@ -10,6 +10,8 @@ Every message is written for the clerk who will read it.
 from __future__ import annotations
 
 __all__ = [
+    "BadCursor",
+    "BadQuery",
     "BillfoldError",
     "BillsAlreadyPaid",
     "ChannelError",
@@ -115,3 +117,15 @@ class InvariantViolated(BillfoldError):
     ``assert`` statements, so billfold's own code uses none; ruff's S101 keeps it so)."""
 
     code = "invariant_violated"
+
+
+class BadQuery(BillfoldError):
+    """A list was asked for with a filter, sort or cursor it does not know (HTTP 400)."""
+
+    code = "bad_query"
+
+
+class BadCursor(BadQuery):
+    """A page cursor billfold did not issue, or issued for another list, sort or filters."""
+
+    code = "bad_cursor"

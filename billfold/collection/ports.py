@@ -15,6 +15,7 @@ from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
 from billfold.collection.bill import Bill, Waiver
 from billfold.collection.journal import JournalEntry, Posting
+from billfold.collection.listing import ListQuery
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
@@ -211,6 +212,15 @@ class ChannelsRepository(Protocol):
     def forget_nonces_before(self, before: datetime) -> int: ...
 
 
+class ListsRepository(Protocol):
+    """The back office's lists (:mod:`billfold.collection.lists`), one repository per list."""
+
+    def fetch(self, query: ListQuery) -> tuple[list[dict[str, Any]], tuple[Any, int] | None]:
+        """Up to ``query.limit`` rows (codes, not labels), filtered — the tenant first — in
+        the database, and the position (sort key, id) of the last one when more follow."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def billers(self) -> BillersRepository: ...
@@ -245,6 +255,24 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+class ListsUnitOfWork(Protocol):
+    """What the lists need: the billers (to resolve a biller filter) and the lists."""
+
+    @property
+    def billers(self) -> BillersRepository: ...
+    @property
+    def lists(self) -> ListsRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 U_co = TypeVar("U_co", covariant=True)

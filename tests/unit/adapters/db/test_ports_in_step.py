@@ -18,6 +18,7 @@ from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
+from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.mandates import SqlMandates
 from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
@@ -43,6 +44,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.AuditRepository, SqlAudit),
     (collection_ports.ChannelsRepository, SqlChannels),
     (collection_ports.UnitOfWork, SqlUnitOfWork),
+    (collection_ports.ListsRepository, SqlLists),
+    (collection_ports.ListsUnitOfWork, SqlUnitOfWork),
     (channel_ports.PosRepository, SqlPos),
     (channel_ports.MandatesRepository, SqlMandates),
     (channel_ports.ChannelsUnitOfWork, SqlUnitOfWork),

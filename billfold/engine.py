@@ -22,13 +22,15 @@ from billfold.clock import Clock, SystemClock, business_date
 from billfold.collection.bill import Bill
 from billfold.collection.bill_actions import (
     BillCancellation,
+    BillChange,
     WaiverRequest,
     cancel_bill,
+    change_bill,
     waive_bill,
 )
 from billfold.collection.confirming import ConfirmResult, confirm_payment
 from billfold.collection.crediting import CreditResult, credit_held_payment
-from billfold.collection.expiry import expire_orders, fail_order
+from billfold.collection.expiry import cancel_order, expire_orders, fail_order
 from billfold.collection.finding import find
 from billfold.collection.listing import Page
 from billfold.collection.lists import LISTS
@@ -194,6 +196,11 @@ class Engine:
         req = BillCancellation(biller_code, bill_no, reason, by)
         return cancel_bill(self.uow(), self.clock, req)
 
+    def change_bill(self, change: BillChange) -> Bill:
+        """Change a bill's amounts, items or due date before it is paid (audited); a
+        part-paid bill only so that what was paid stays valid."""
+        return change_bill(self.uow(), self.clock, change)
+
     def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
         from billfold.collection.importer import import_bills
 
@@ -343,6 +350,15 @@ class Engine:
 
     def expire_orders(self) -> int:
         return expire_orders(self.uow(), self.clock)
+
+    def cancel_order(
+        self, order_no: str, *, reason: str, by: str, biller_id: int | None = None
+    ) -> Order:
+        """Cancel an order nobody is paying yet (audited); a payment arriving for it later
+        goes to suspense with a refund queued. ``biller_id`` limits it to that biller's."""
+        return cancel_order(
+            self.uow(), self.clock, order_no, reason=reason, by=by, biller_id=biller_id
+        )
 
     def fail_order(self, order_no: str, channel: str, reason: str) -> bool:
         """The channel reports the attempt failed or the order closed unpaid: a paying order

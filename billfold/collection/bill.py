@@ -253,12 +253,63 @@ class Bill:
         self.cancelled = True
         self.cancel_reason = reason
 
+    def change(
+        self,
+        amounts: dict[str, int],
+        new_items: list[BillItem],
+        due_date: date | None,
+        *,
+        clear_due_date: bool = False,
+    ) -> None:
+        """Change what the bill asks for before it is paid: item amounts (by code), new
+        items, the due date. A part-paid bill may change only in ways that keep what was paid
+        valid: no item below what was paid, waived or refunded on it."""
+        if self.cancelled:
+            raise InvalidTransition(f"bill {self.bill_no} is cancelled; it cannot be changed")
+        if self.stored_status not in (StoredStatus.OPEN, StoredStatus.PARTIALLY_PAID):
+            raise InvalidTransition(
+                f"bill {self.bill_no} is {self.stored_status.value}; only an unpaid or part-paid "
+                "bill can be changed"
+            )
+        if self.kind is BillKind.OPEN and (amounts or new_items):
+            raise InvalidInput(f"bill {self.bill_no}: an open-amount bill has no amount to change")
+        if not (amounts or new_items or due_date or clear_due_date):
+            raise InvalidInput("change: nothing to change (give an amount, items or a due date)")
+        for code, amount in amounts.items():
+            item = self.item(code)
+            settled = item.paid_fen + item.waived_fen + item.refunded_fen
+            if amount < settled:
+                raise InvalidInput(
+                    f"item {code}: {format_yuan(amount)} is less than the {format_yuan(settled)} "
+                    f"already paid or waived on bill {self.bill_no}"
+                )
+        known = {item.code for item in self.items}
+        for item in new_items:
+            if item.code in known or item.code == LATE_FEE_CODE:
+                raise InvalidInput(f"item {item.code}: bill {self.bill_no} has it already")
+            known.add(item.code)
+        total = sum(amounts.get(i.code, i.amount_fen) for i in self.items)
+        if total + sum(i.amount_fen for i in new_items) <= 0:
+            raise InvalidInput(f"bill {self.bill_no}: amount must be more than 0.00")
+        for code, amount in amounts.items():
+            self.item(code).amount_fen = amount
+        self.items.extend(new_items)
+        if clear_due_date:
+            self.due_date = None
+        elif due_date is not None:
+            self.due_date = due_date
+
     def snapshot(self) -> dict[str, object]:
         """Values an audit record keeps before/after an operator action."""
         return {
             "status": self.stored_status.value,
+            "amount": format_yuan(self.principal_fen),
+            "due_date": self.due_date.isoformat() if self.due_date else None,
             "paid": format_yuan(self.paid_fen),
             "waived": format_yuan(self.waived_fen),
             "outstanding": format_yuan(self.outstanding_fen),
-            "items": {i.code: {"waived": format_yuan(i.waived_fen)} for i in self.items},
+            "items": {
+                i.code: {"amount": format_yuan(i.amount_fen), "waived": format_yuan(i.waived_fen)}
+                for i in self.items
+            },
         }

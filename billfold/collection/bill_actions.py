@@ -1,19 +1,28 @@
-"""What the back office does to a bill after the fact: waive part of it (减免) or cancel it.
+"""What the back office does to a bill after the fact: waive part of it (减免), change it
+(amounts, items, due date) or cancel it.
 
 Each is audited with who and why, before and after, and announced in the outbox.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from billfold.clock import Clock
-from billfold.collection.bill import Bill, Waiver
+from billfold.collection.bill import Bill, BillItem, Waiver
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import InvariantViolated, NotFound
+from billfold.errors import InvalidInput, InvalidTransition, InvariantViolated, NotFound
 from billfold.merchants.services import require_biller
 
-__all__ = ["BillCancellation", "WaiverRequest", "cancel_bill", "waive_bill"]
+__all__ = [
+    "BillCancellation",
+    "BillChange",
+    "WaiverRequest",
+    "cancel_bill",
+    "change_bill",
+    "waive_bill",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,38 @@ class BillCancellation:
     bill_no: str
     reason: str
     by: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillChange:
+    """Change a bill before it is paid: ``amount_fen`` (a one-item bill's amount),
+    ``items`` (code → new amount; a code the bill lacks is a new item, named in
+    ``names``), the due date (``clear_due_date`` removes it). A reason is required."""
+
+    biller_code: str
+    bill_no: str
+    reason: str
+    by: str
+    amount_fen: int | None = None
+    items: dict[str, int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    due_date: date | None = None
+    clear_due_date: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip() or not self.by.strip():
+            raise InvalidInput("change: a reason and who changes the bill are required")
+        for code, amount in [("amount", self.amount_fen), *self.items.items()]:
+            if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+                raise InvalidInput(f"{code}: must be integer fen")
+            if amount is not None and amount < 0:
+                raise InvalidInput(f"{code}: cannot be negative")
+        for code in self.items:
+            if not code or len(code) > 32:
+                raise InvalidInput(f"item {code!r}: an item code is 1-32 characters")
+        for code, name in self.names.items():
+            if len(name) > 100:
+                raise InvalidInput(f"item {code}: a name is at most 100 characters")
 
 
 def _locked_bill(uow: UnitOfWork, biller_code: str, bill_no: str) -> Bill:
@@ -91,5 +132,53 @@ def cancel_bill(uow: UnitOfWork, clock: Clock, req: BillCancellation) -> Bill:
             now=now,
         )
         uow.outbox.add("bill.cancelled", bill.biller_id, {"bill_no": req.bill_no}, now)
+        uow.commit()
+        return bill
+
+
+def change_bill(uow: UnitOfWork, clock: Clock, req: BillChange) -> Bill:
+    """Apply ``req`` to the bill (locked), audited with before and after, announced as
+    ``bill.changed``. A part-paid bill keeps what was paid valid (see :meth:`Bill.change`)."""
+    now = clock.now()
+    with uow:
+        bill = _locked_bill(uow, req.biller_code, req.bill_no)
+        before = bill.snapshot()
+        amounts = dict(req.items)
+        if req.amount_fen is not None:
+            if len(bill.items) != 1:
+                raise InvalidInput(
+                    f"amount: bill {req.bill_no} has {len(bill.items)} items; change them by item"
+                )
+            amounts[bill.items[0].code] = req.amount_fen
+        known = {item.code for item in bill.items}
+        new_items = []
+        for code in [c for c in amounts if c not in known]:
+            name = req.names.get(code, "").strip()
+            if not name:
+                raise InvalidInput(f"item {code}: a new item needs a name")
+            new_items.append(BillItem(code, name, amounts.pop(code)))
+        if bill.id is None:
+            raise InvariantViolated("bill.id is missing")
+        waiting = uow.orders.open_for_bill(bill.id) if amounts or new_items else []
+        if waiting:
+            raise InvalidTransition(
+                f"bill {req.bill_no} is in order {waiting[0]}, which may still be paid; cancel "
+                "the order (or let it expire) before changing the amount"
+            )
+        bill.change(amounts, new_items, req.due_date, clear_due_date=req.clear_due_date)
+        if new_items:
+            uow.bills.add_items(bill.id, new_items)
+        uow.bills.save(bill, now)
+        uow.audit.append(
+            actor=req.by,
+            action="change",
+            target_type="bill",
+            target_id=f"{req.biller_code}/{req.bill_no}",
+            reason=req.reason,
+            before=before,
+            after=bill.snapshot(),
+            now=now,
+        )
+        uow.outbox.add("bill.changed", bill.biller_id, {"bill_no": req.bill_no}, now)
         uow.commit()
         return bill

@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
-from billfold.collection.bill import Bill, Waiver
+from billfold.collection.bill import Bill, BillItem, Waiver
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.collection.listing import ListQuery
 from billfold.collection.order import Order, OrderStatus
@@ -68,6 +68,10 @@ class BillsRepository(Protocol):
 
     def add_waiver(self, bill_id: int, waiver: Waiver) -> None: ...
 
+    def add_items(self, bill_id: int, items: Sequence[BillItem]) -> None:
+        """New items of a stored bill, after its others."""
+        ...
+
     def get(self, bill_id: int, *, lock: bool = False) -> Bill | None: ...
 
     def get_many(self, bill_ids: Iterable[int], *, lock: bool = False) -> list[Bill]: ...
@@ -106,6 +110,10 @@ class OrdersRepository(Protocol):
         ...
 
     def due_to_expire(self, now: datetime, limit: int = 1000) -> list[str]: ...
+
+    def open_for_bill(self, bill_id: int) -> list[str]:
+        """Orders for this bill that may still be paid (created or paying)."""
+        ...
 
     def paying_since(
         self, cutoff: datetime, channels: list[str], limit: int = 1000

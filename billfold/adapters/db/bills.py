@@ -195,6 +195,30 @@ class SqlBills:
             )
         )
 
+    def add_items(self, bill_id: int, items: Sequence[BillItem]) -> None:
+        last = self.conn.execute(
+            select(func.coalesce(func.max(t.bill_items.c.position), -1)).where(
+                t.bill_items.c.bill_id == bill_id
+            )
+        ).scalar_one()
+        self.conn.execute(
+            t.bill_items.insert(),
+            [
+                {
+                    "bill_id": bill_id,
+                    "position": int(last) + 1 + offset,
+                    "code": item.code,
+                    "name": item.name,
+                    "amount_fen": item.amount_fen,
+                    "priority": item.priority,
+                    "paid_fen": 0,
+                    "waived_fen": 0,
+                    "refunded_fen": 0,
+                }
+                for offset, item in enumerate(items)
+            ],
+        )
+
     # -- reading -----------------------------------------------------------------------------
     def _hydrate(self, rows: Sequence[Row[Any]]) -> list[Bill]:
         if not rows:

@@ -207,6 +207,20 @@ class SqlOrders:
         )
         return list(self.conn.execute(q).scalars())
 
+    def open_for_bill(self, bill_id: int) -> list[str]:
+        """Orders for this bill that may still be paid (created or paying)."""
+        q = (
+            select(t.orders.c.order_no)
+            .where(
+                t.orders.c.status.in_([OrderStatus.CREATED.value, OrderStatus.PAYING.value]),
+                t.orders.c.id.in_(
+                    select(t.order_lines.c.order_id).where(t.order_lines.c.bill_id == bill_id)
+                ),
+            )
+            .order_by(t.orders.c.id)
+        )
+        return list(self.conn.execute(q).scalars())
+
     def paying_since(self, cutoff: datetime, channels: list[str], limit: int = 1000) -> list[str]:
         """Orders sent to one of ``channels`` at or before ``cutoff`` and still paying."""
         q = (

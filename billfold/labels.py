@@ -172,7 +172,12 @@ _LABELS: dict[str, dict[str, str]] = {
     "run_status": {"current": "当前", "superseded": "已被替代"},
     "match_status": {"settled": "已到账", "mismatch": "金额不符", "unexplained": "无法解释"},
     "split_kind": {"fixed": "固定金额", "percent": "按比例", "rest": "余额"},
-    "split_remainder": {"rest": "归余额方", "largest": "归最大方", "first": "归首方", "last": "归末方"},
+    "split_remainder": {
+        "rest": "归余额方",
+        "largest": "归最大方",
+        "first": "归首方",
+        "last": "归末方",
+    },
     "channel_word": {"confirms": "渠道确认", "denies": "渠道否认", "unsure": "渠道未定"},
     "line_type": {
         "PAYMENT": "支付",

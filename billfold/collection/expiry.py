@@ -87,8 +87,10 @@ def cancel_order(
     now = clock.now()
     with uow:
         order = uow.orders.get_by_no(order_no, lock=True)
-        if order is None or order.id is None or (
-            biller_id is not None and order.biller_id != biller_id
+        if (
+            order is None
+            or order.id is None
+            or (biller_id is not None and order.biller_id != biller_id)
         ):
             raise NotFound(f"order {order_no!r} does not exist")
         if order.status is OrderStatus.PAYING:

@@ -198,7 +198,9 @@ def _value(spec: Filter, text: str) -> Any:
         try:
             return ensure_utc(datetime.fromisoformat(text))
         except ValueError:
-            raise BadQuery(f"{what}: {text!r} is not a time like 2026-09-01T10:00:00+08:00") from None
+            raise BadQuery(
+                f"{what}: {text!r} is not a time like 2026-09-01T10:00:00+08:00"
+            ) from None
     if spec.kind == "money":
         try:
             return parse_yuan(text, field=what)

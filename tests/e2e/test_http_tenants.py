@@ -35,11 +35,19 @@ LISTS = {  # no identifiers in the path: checked by content below
     "/v1/reconciliation/discrepancies",
     "/v1/exports/discrepancies",
     "/v1/exports/settlements",
+    "/v1/bills",
+    "/v1/orders",
+    "/v1/payments",
+    "/v1/refunds",
+    "/v1/suspense",
+    "/v1/outbox/events",
+    "/v1/outbox/deliveries",
 }
 OFFICE = {  # spanning billers: a biller's key is refused outright
     "/v1/reconciliation/runs",
     "/v1/settlements",
     "/v1/exports/reconciliation",
+    "/v1/audit",
 }
 # A WeChat Pay trade bill with no trades: every payment of the day is 短款 (engine only)
 EMPTY_WX_BILL = (
@@ -177,4 +185,42 @@ def test_every_endpoint_refuses_another_billers_data_and_changes_nothing(
     settled = client.get("/v1/exports/settlements", headers=headers)
     assert settled.status_code == 200 and target["batch_no"] not in settled.text
     _refused(client.get("/v1/exports/settlements", params={"biller": "w2"}, headers=headers))
+    assert snapshot(engine) == before
+
+
+FOUND_LISTS = {  # list → what names its biller in a row
+    "/v1/bills": "biller",
+    "/v1/orders": "biller",
+    "/v1/payments": "biller",
+    "/v1/refunds": "biller",
+    "/v1/suspense": "biller",
+    "/v1/outbox/events": "biller",
+    "/v1/outbox/deliveries": "biller",
+}
+
+
+def test_a_billers_key_lists_only_its_own_rows_and_never_another_billers(
+    engine: Engine, world: World
+) -> None:
+    app, client, keys, target = world
+    before = snapshot(engine)
+    office = create_key(engine, None, Scope.READ).secret
+    for path, owner in FOUND_LISTS.items():
+        for scope in ("write", "read"):
+            headers = {"Authorization": f"Bearer {keys[scope]}"}
+            mine = client.get(path, params={"limit": 500}, headers=headers)
+            assert mine.status_code == 200, (path, mine.text)
+            assert {row[owner] for row in mine.json()["items"]} <= {"s1"}, path
+            other = client.get(path, params={"biller": "w2"}, headers=headers)
+            _refused(other, path, scope)
+            assert other.status_code == 404
+        everyone = client.get(path, headers={"Authorization": f"Bearer {office}"}).json()
+        if path not in ("/v1/outbox/deliveries", "/v1/suspense"):  # none of those in the world
+            assert "w2" in {row[owner] for row in everyone["items"]}, path
+    bills = client.get("/v1/bills", headers={"Authorization": f"Bearer {keys['read']}"}).json()
+    assert sorted(b["bill_no"] for b in bills["items"]) == ["T1", "T2"]
+    audit = client.get("/v1/audit", headers={"Authorization": f"Bearer {keys['read']}"})
+    _refused(audit)
+    assert audit.status_code == 403
+    assert client.get("/v1/audit", headers={"Authorization": f"Bearer {office}"}).json()["items"]
     assert snapshot(engine) == before

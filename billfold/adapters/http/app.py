@@ -18,6 +18,7 @@ from billfold.adapters.http import (
     cashier,
     exports,
     held_credits,
+    lists,
     mandates,
     notify,
     orders,
@@ -87,7 +88,7 @@ def create_app(
     )
     app.state.bank_app_markers = markers  # read by the payer pages (cashier)
     install_problem_handlers(app)
-    for module in (billers, bills, orders, payments, notify):
+    for module in (billers, bills, orders, payments, lists, notify):
         app.include_router(module.router)
     for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):
         app.include_router(ops.router)

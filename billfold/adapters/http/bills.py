@@ -12,12 +12,14 @@ from billfold.adapters.http.models import (
     BillIn,
     BillOut,
     CancelIn,
+    ChangeIn,
     ImportOut,
     LookupHit,
     PayerOut,
     WaiveIn,
 )
 from billfold.collection.bill import Bill, BillItem
+from billfold.collection.bill_actions import BillChange
 from billfold.collection.importer import ImportMode
 from billfold.collection.payer import Payer
 from billfold.errors import NotFound
@@ -106,6 +108,30 @@ def cancel_bill(
         biller.code, bill_no, reason=body.reason, by=_actor(principal, body.operator)
     )
     return _out(state, biller, bill)
+
+
+# role: bursar|admin
+@router.post(
+    "/billers/{code}/bills/{bill_no}/change",
+    response_model=BillOut,
+    summary="Change a bill not yet paid: amounts, items, due date (a part-paid bill: never "
+    "below what was paid)",
+)
+def change_bill(
+    principal: Writer, biller: VisibleBiller, bill_no: str, body: ChangeIn, state: State
+) -> BillOut:
+    change = BillChange(
+        biller.code,
+        bill_no,
+        reason=body.reason,
+        by=_actor(principal, body.operator),
+        amount_fen=body.amount,
+        items={i.code: i.amount for i in body.items},
+        names={i.code: i.name for i in body.items if i.name},
+        due_date=body.due_date,
+        clear_due_date=body.clear_due_date,
+    )
+    return _out(state, biller, state.engine.change_bill(change))
 
 
 @router.post(

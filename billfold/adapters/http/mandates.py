@@ -1,5 +1,6 @@
 """Auto-debit mandates (签约代扣): sign one for a payer of a biller, list a biller's, read
-one with its debits, revoke one (at once: waiting debits are cancelled with it)."""
+one with its debits, suspend and resume one, revoke one (at once: waiting debits are
+cancelled with it)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,33 @@ def revoke_mandate(
         mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason
     )
     return _out(state, revoked)
+
+
+# role: bursar|admin
+@router.post(
+    "/mandates/{mandate_no}/suspend",
+    response_model=MandateOut,
+    summary="Suspend an active mandate: no debit is made under it until it is resumed",
+)
+def suspend_mandate(
+    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+) -> MandateOut:
+    suspended = MandateBook(state.engine).suspend(
+        mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason
+    )
+    return _out(state, suspended)
+
+
+# role: bursar|admin
+@router.post(
+    "/mandates/{mandate_no}/resume",
+    response_model=MandateOut,
+    summary="Resume a suspended mandate",
+)
+def resume_mandate(
+    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+) -> MandateOut:
+    resumed = MandateBook(state.engine).resume(
+        mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason
+    )
+    return _out(state, resumed)

@@ -356,3 +356,31 @@ class RefundOut(BaseModel):
             created_at=r.created_at,
             completed_at=r.completed_at,
         )
+
+
+class ChangeItemIn(_In):
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+    amount: Yuan
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class ChangeIn(_In):
+    """What to change on a bill not yet paid; at least one of amount, items, due_date."""
+
+    reason: Reason
+    operator: Text64 | None = None
+    amount: Yuan | None = Field(None, description="A one-item bill's new amount")
+    items: list[ChangeItemIn] = Field(
+        default_factory=list, max_length=50, description="New amounts by item; a new code adds it"
+    )
+    due_date: date | None = None
+    clear_due_date: bool = False
+
+
+class PageOut(BaseModel):
+    """One page of a list: its rows (codes, amounts in fen) and the next page's cursor."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page"
+    )

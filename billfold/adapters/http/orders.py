@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, Writer, api_state, hidden
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
-from billfold.adapters.http.models import OrderIn, OrderOut
+from billfold.adapters.http.backoffice import actor
+from billfold.adapters.http.models import CancelIn, OrderIn, OrderOut
 from billfold.adapters.http.problems import ApiProblem
 from billfold.collection.order import Order
 from billfold.errors import NotFound
@@ -73,3 +74,20 @@ VisibleOrder = Annotated[Order, Depends(visible_order)]
 @router.get("/orders/{order_no}", response_model=OrderOut, summary="Get an order")
 def get_order(order: VisibleOrder, state: State) -> OrderOut:
     return OrderOut.of(order, _biller_code(state, order.biller_id))
+
+
+# role: bursar|admin
+@router.post(
+    "/orders/{order_no}/cancel",
+    response_model=OrderOut,
+    summary="Cancel an order nobody is paying yet (a payment arriving later goes to suspense "
+    "and is refunded)",
+)
+def cancel_order(order: VisibleOrder, principal: Writer, body: CancelIn, state: State) -> OrderOut:
+    cancelled = state.engine.cancel_order(
+        order.order_no,
+        reason=body.reason,
+        by=actor(principal, body.operator),
+        biller_id=None if principal.back_office else principal.biller_id,
+    )
+    return OrderOut.of(state.engine.order(cancelled.order_no), _biller_code(state, order.biller_id))

@@ -20,7 +20,11 @@ _B, _P, _BL, _I = t.bills, t.payers, t.billers, t.bill_items
 _UNPAID = ("open", "partially_paid")
 _FAR = date(9999, 12, 31)  # bills without a due date sort last
 _OWED = (
-    select(func.coalesce(func.sum(_I.c.amount_fen - _I.c.waived_fen - _I.c.paid_fen - _I.c.refunded_fen), 0))
+    select(
+        func.coalesce(
+            func.sum(_I.c.amount_fen - _I.c.waived_fen - _I.c.paid_fen - _I.c.refunded_fen), 0
+        )
+    )
     .where(_I.c.bill_id == _B.c.id)
     .scalar_subquery()
 )
@@ -69,9 +73,7 @@ class SqlBillList:
             "period": lambda v: _B.c.period == v,
             "status": lambda v: _status(today, v),
             "kind": lambda v: _B.c.kind == v,
-            "payer": lambda v: or_(
-                _P.c.identifier == v, _P.c.name.contains(v, autoescape=True)
-            ),
+            "payer": lambda v: or_(_P.c.identifier == v, _P.c.name.contains(v, autoescape=True)),
             "bill_no": lambda v: _B.c.bill_no == v,
             "due_from": lambda v: _B.c.due_date >= v,
             "due_to": lambda v: _B.c.due_date <= v,

@@ -33,9 +33,7 @@ class SqlOrderList:
         _O.c.paid_at,
         _O.c.payment_id,
         _O.c.failure_reason,
-    ).select_from(
-        _O.join(_BL, _BL.c.id == _O.c.biller_id).outerjoin(_P, _P.c.id == _O.c.payer_id)
-    )
+    ).select_from(_O.join(_BL, _BL.c.id == _O.c.biller_id).outerjoin(_P, _P.c.id == _O.c.payer_id))
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -203,9 +201,11 @@ class SqlSuspenseList:
             "from": lambda v: _PM.c.business_date >= v,
             "to": lambda v: _PM.c.business_date <= v,
         }
-        held = select(*self._select.selected_columns).select_from(
-            _PM.outerjoin(_BL, _BL.c.id == _PM.c.biller_id)
-        ).where(_PM.c.status.in_(("held", "suspense")))
+        held = (
+            select(*self._select.selected_columns)
+            .select_from(_PM.outerjoin(_BL, _BL.c.id == _PM.c.biller_id))
+            .where(_PM.c.status.in_(("held", "suspense")))
+        )
         rows, last = keyset_fetch(
             self.conn,
             query,

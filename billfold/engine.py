@@ -31,7 +31,7 @@ from billfold.collection.bill_actions import (
 from billfold.collection.confirming import ConfirmResult, confirm_payment
 from billfold.collection.crediting import CreditResult, credit_held_payment
 from billfold.collection.expiry import cancel_order, expire_orders, fail_order
-from billfold.collection.finding import find
+from billfold.collection.finding import find, record_unmasked_export
 from billfold.collection.listing import Page
 from billfold.collection.lists import LISTS
 from billfold.collection.order import DEFAULT_ORDER_TTL, Order
@@ -379,6 +379,12 @@ class Engine:
         return find(
             self.uow(), self.clock, spec, params or {}, cursor_key=self.cursor_key, tenant=tenant
         )
+
+    def record_unmasked_export(
+        self, list_name: str, params: Mapping[str, str], *, by: str, reason: str
+    ) -> None:
+        """Audit that ``by`` exported a list with personal data unmasked, and why."""
+        record_unmasked_export(self.uow(), self.clock, list_name, params, by=by, reason=reason)
 
     # -- the books ----------------------------------------------------------------------------
     def trial_balance(self) -> dict[str, int]:

@@ -14,10 +14,10 @@ from dataclasses import replace
 
 from billfold.clock import DEFAULT_TZ, Clock, business_date
 from billfold.collection.listing import ListSpec, Page, encode_cursor, parse_query
-from billfold.collection.ports import ListsUnitOfWork
-from billfold.errors import NotFound
+from billfold.collection.ports import ListsUnitOfWork, UnitOfWork
+from billfold.errors import InvalidInput, NotFound
 
-__all__ = ["find"]
+__all__ = ["find", "record_unmasked_export"]
 
 
 def find(
@@ -50,3 +50,29 @@ def find(
     if last is not None:
         cursor = encode_cursor(query, last[0], last[1], cursor_key)
     return Page(spec, rows, cursor)
+
+
+def record_unmasked_export(
+    uow: UnitOfWork,
+    clock: Clock,
+    list_name: str,
+    params: Mapping[str, str],
+    *,
+    by: str,
+    reason: str,
+) -> None:
+    """Personal data leaves billfold unmasked only with who and why in the audit log."""
+    if not reason.strip() or not by.strip():
+        raise InvalidInput("unmasked: a reason and who asks are required (they are audited)")
+    with uow:
+        uow.audit.append(
+            actor=by,
+            action="export_unmasked",
+            target_type="list",
+            target_id=list_name,
+            reason=reason,
+            before=None,
+            after={k: v for k, v in params.items() if k != "cursor"},
+            now=clock.now(),
+        )
+        uow.commit()

@@ -202,7 +202,7 @@ FOUND_LISTS = {  # list → what names its biller in a row
 def test_a_billers_key_lists_only_its_own_rows_and_never_another_billers(
     engine: Engine, world: World
 ) -> None:
-    app, client, keys, target = world
+    _app, client, keys, _target = world
     before = snapshot(engine)
     office = create_key(engine, None, Scope.READ).secret
     for path, owner in FOUND_LISTS.items():

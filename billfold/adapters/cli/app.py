@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from billfold.adapters.cli.bills import app as bills_app
 from billfold.adapters.cli.common import DbUrl, connect
 from billfold.adapters.cli.entry import main
 from billfold.adapters.db import migrate
@@ -46,7 +47,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).")
 billers_app = typer.Typer(help="Billers: schools, utilities, offices, developers, stalls.")
-bills_app = typer.Typer(help="Bills: import and look up.")
 app.add_typer(db_app, name="db")
 app.add_typer(billers_app, name="billers")
 app.add_typer(bills_app, name="bills")
@@ -67,6 +67,10 @@ SUBAPPS = [
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
     ("billfold.adapters.cli.refunds", "refunds"),
+    ("billfold.adapters.cli.orders", "orders"),
+    ("billfold.adapters.cli.payments", "payments"),
+    ("billfold.adapters.cli.suspense", "suspense"),
+    ("billfold.adapters.cli.audit", "audit"),
 ]
 
 

@@ -25,8 +25,8 @@ from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
-from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
+from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.mandates import SqlMandates
 from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, Writer, api_state, hidden
-from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.backoffice import actor
+from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.models import CancelIn, OrderIn, OrderOut
 from billfold.adapters.http.problems import ApiProblem
 from billfold.collection.order import Order

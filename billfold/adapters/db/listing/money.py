@@ -196,7 +196,7 @@ class SqlSuspenseList:
             "reason": lambda v: _PM.c.reason == v,
             "channel": lambda v: _PM.c.channel == v,
             "refund_status": lambda v: (
-                _REFUND_STATUS.is_(None) if v == "none" else _REFUND_STATUS == v
+                _REFUND_STATUS.is_(None) if v == "none" else v == _REFUND_STATUS
             ),
             "from": lambda v: _PM.c.business_date >= v,
             "to": lambda v: _PM.c.business_date <= v,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, and_, or_
+from sqlalchemy import Connection, Select, and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from billfold.clock import DEFAULT_TZ, end_of_business_day, start_of_business_day
@@ -42,7 +42,7 @@ def keyset_fetch(
     key = sorts[query.sort_key]
     stmt = stmt.add_columns(key.label("_k"), row_id.label("_i"))
     if query.biller_id is not None:
-        stmt = stmt.where(tenant == query.biller_id) if tenant is not None else stmt.where(False)
+        stmt = stmt.where(tenant == query.biller_id if tenant is not None else false())
     for name, value in query.filters.items():
         build = wheres.get(name)
         if build is not None:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from billfold.channels.qr import Flow
 from billfold.collection.order import OrderStatus
+from billfold.labels import LABELS
 
 __all__ = [
     "CHANNEL_LABELS",
@@ -38,12 +39,7 @@ FLOW_LABELS = {
     Flow.UNIONPAY: "云闪付",
     Flow.BANK_APP: "手机银行",
 }
-CHANNEL_LABELS = {
-    "qr": "聚合码支付",
-    "wechatpay": "微信支付",
-    "alipay": "支付宝",
-    "mobile_banking": "手机银行",
-}
+CHANNEL_LABELS = LABELS["channel"]  # the one table of labels (billfold.labels)
 
 
 def esc(value: object) -> str:

@@ -50,7 +50,9 @@ def test_bill_filters_narrow_in_the_database(engine: Engine, world: dict[str, An
     assert _nos(engine, "bills", biller="s1", period="2027-spring") == ["A4"]
     assert _nos(engine, "bills", biller="s1", payer="1003") == ["A3"]
     assert _nos(engine, "bills", biller="s1", payer="赵") == ["A4"]
-    assert _nos(engine, "bills", biller="s1", due_from="2026-08-20", due_to="2026-10-01", sort="due_date") == ["A2", "A3"]
+    assert _nos(
+        engine, "bills", biller="s1", due_from="2026-08-20", due_to="2026-10-01", sort="due_date"
+    ) == ["A2", "A3"]
     assert _nos(engine, "bills", biller="s1", overdue_days="30") == ["A1"]
     assert _nos(engine, "bills", biller="s1", overdue_days="40") == []
     assert _nos(engine, "bills", biller="s1", sort="-amount") == ["A4", "A3", "A2", "A1"]
@@ -85,7 +87,9 @@ def test_payment_refund_order_and_suspense_filters(engine: Engine, world: dict[s
     assert _nos(engine, "orders", status="partially_refunded") == [world["order"].order_no]
     refunds = engine.find("refunds", {"kind": "credited"}).rows
     assert [(r["amount_fen"], r["status"]) for r in refunds] == [(500, "pending")]
-    assert [r["channel"] for r in engine.find("refunds", {"channel": "wechatpay"}).rows] == ["wechatpay"]
+    assert [r["channel"] for r in engine.find("refunds", {"channel": "wechatpay"}).rows] == [
+        "wechatpay"
+    ]
     suspense = {r["payment_id"]: r for r in engine.find("suspense").rows}
     assert suspense[held.payment.id]["reason"] == "amount_mismatch"
     assert suspense[held.payment.id]["actions"] == ["credit", "refund"]
@@ -115,7 +119,9 @@ def test_pages_stay_stable_while_rows_are_inserted(engine: Engine, clock: FixedC
         assert len(seen) == len(set(seen)), sort  # nothing seen twice
 
 
-def test_bad_filters_and_cursors_are_refused_naming_them(engine: Engine, world: dict[str, Any]) -> None:
+def test_bad_filters_and_cursors_are_refused_naming_them(
+    engine: Engine, world: dict[str, Any]
+) -> None:
     before = engine.find("audit", {"limit": "500"}).rows
     with pytest.raises(BadQuery, match="unknown filter 'colour' for bills; known: biller"):
         engine.find("bills", {"colour": "red"})
@@ -140,5 +146,7 @@ def test_bad_filters_and_cursors_are_refused_naming_them(engine: Engine, world: 
     with pytest.raises(BadCursor, match="belongs to another list, sort, filter or caller"):
         engine.find("bills", {"limit": "2", "status": "open", "cursor": page.next_cursor})
     with pytest.raises(BadCursor, match="belongs to another list"):
-        engine.find("bills", {"limit": "2", "cursor": page.next_cursor}, tenant=engine.biller("s1").id)
+        engine.find(
+            "bills", {"limit": "2", "cursor": page.next_cursor}, tenant=engine.biller("s1").id
+        )
     assert engine.find("audit", {"limit": "500"}).rows == before

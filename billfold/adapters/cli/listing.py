@@ -7,6 +7,7 @@ Chinese headers, ``--json`` (codes, amounts in fen), or ``--out FILE.csv|FILE.xl
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.collection.listing import ListSpec
 from billfold.collection.lists import LISTS
 from billfold.errors import BillfoldError
+from billfold.masking import mask_value
 from billfold.settlement.exports import export_format, write_sheet
 from billfold.settlement.list_exports import list_sheet, list_texts
 
@@ -28,7 +31,13 @@ def _jsonable(value: Any) -> Any:
 
 __all__ = ["add_list_command", "filters_help", "run_list"]
 
-out = Console(highlight=False, soft_wrap=True)
+WIDE = 240  # a list has many columns: when not on a terminal, do not squeeze them
+
+
+def _console() -> Console:
+    """stdout as it is now (a terminal keeps its own width)."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else WIDE)
+
 
 Filters = Annotated[
     list[str] | None,
@@ -111,8 +120,10 @@ def run_list(
     if out_file is not None and fmt is not None:
         with out_file.open("wb") as handle:
             write_sheet(list_sheet(spec, rows, mask=not unmasked), handle, fmt)
-        out.print(f"{out_file}: {len(rows)} 行")
+        _console().print(f"{out_file}: {len(rows)} 行")
     elif as_json:
+        if not unmasked:
+            rows = [_masked(spec, row) for row in rows]
         print(
             json.dumps(
                 {"items": rows, "next_cursor": page.next_cursor},
@@ -125,9 +136,18 @@ def run_list(
         table = Table(*[c.header for c in spec.columns], title=spec.title)
         for cells in list_texts(spec, rows, mask=not unmasked):
             table.add_row(*cells)
-        out.print(table)
+        console = _console()
+        console.print(table)
         if page.next_cursor:
-            out.print(f"下一页: --cursor {page.next_cursor}")
+            console.print(f"下一页: --cursor {page.next_cursor}", soft_wrap=True)
+
+
+def _masked(spec: ListSpec, row: dict[str, Any]) -> dict[str, Any]:
+    personal = {c.key: c.personal for c in spec.columns if c.personal}
+    return {
+        k: mask_value(personal[k], v) if k in personal and v is not None else v
+        for k, v in row.items()
+    }
 
 
 def add_list_command(app: typer.Typer, name: str, summary: str, command: str = "list") -> None:

@@ -172,3 +172,29 @@ def test_a_mandate_is_suspended_and_resumed_over_http(
     assert again.status_code == 409 and "not suspended" in again.json()["detail"]
     actions = [e["action"] for e in engine.audit_log("mandate", mandate.mandate_no)]
     assert "suspended" in " ".join(actions) and "resumed" in " ".join(actions)
+
+
+def test_a_list_downloads_with_chinese_headers_masked_unless_audited_unmasked(
+    engine: Engine, client: tuple[httpx.Client, dict[str, str]]
+) -> None:
+    c, keys = client
+    office = {"Authorization": keys["office"]}
+    csv = c.get("/v1/exports/bills", params={"sort": "bill_no"}, headers=office)
+    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
+    text = csv.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("账单号,商户,所属单位") and "张*" in text
+    assert "张三" not in text and "未缴" in text
+    before = _state(engine)
+    no_reason = c.get("/v1/exports/bills", params={"unmasked": "true"}, headers=office)
+    assert no_reason.status_code == 422 and "a reason and who asks are required" in no_reason.text
+    bad = c.get("/v1/exports/bills", params={"format": "pdf"}, headers=office)
+    assert bad.status_code == 400 and "format: 'pdf'" in bad.json()["detail"]
+    assert _state(engine) == before
+    full = c.get(
+        "/v1/exports/bills",
+        params={"unmasked": "true", "reason": "催缴", "operator": "王老师", "format": "xlsx"},
+        headers=office,
+    )
+    assert full.status_code == 200 and full.content.startswith(b"PK")
+    (entry,) = engine.find("audit", {"action": "export_unmasked"}).rows
+    assert entry["reason"] == "催缴" and entry["actor"].startswith("王老师")

@@ -42,12 +42,20 @@ LISTS = {  # no identifiers in the path: checked by content below
     "/v1/suspense",
     "/v1/outbox/events",
     "/v1/outbox/deliveries",
+    "/v1/exports/bills",
+    "/v1/exports/orders",
+    "/v1/exports/payments",
+    "/v1/exports/refunds",
+    "/v1/exports/suspense",
+    "/v1/exports/outbox/events",
+    "/v1/exports/outbox/deliveries",
 }
 OFFICE = {  # spanning billers: a biller's key is refused outright
     "/v1/reconciliation/runs",
     "/v1/settlements",
     "/v1/exports/reconciliation",
     "/v1/audit",
+    "/v1/exports/audit",
 }
 # A WeChat Pay trade bill with no trades: every payment of the day is 短款 (engine only)
 EMPTY_WX_BILL = (
@@ -217,6 +225,27 @@ def test_a_billers_key_lists_only_its_own_rows_and_never_another_billers(
         everyone = client.get(path, headers={"Authorization": f"Bearer {office}"}).json()
         if path not in ("/v1/outbox/deliveries", "/v1/suspense"):  # none of those in the world
             assert "w2" in {row[owner] for row in everyone["items"]}, path
+        exported = client.get(
+            f"/v1/exports{path[3:]}", headers={"Authorization": f"Bearer {keys['read']}"}
+        )
+        assert exported.status_code == 200 and ",w2," not in exported.content.decode("utf-8-sig"), (
+            path
+        )
+        _refused(
+            client.get(
+                f"/v1/exports{path[3:]}",
+                params={"biller": "w2"},
+                headers={"Authorization": f"Bearer {keys['read']}"},
+            )
+        )
+        unmasked = {"unmasked": "true", "reason": "x"}
+        _refused(
+            client.get(
+                f"/v1/exports{path[3:]}",
+                params=unmasked,
+                headers={"Authorization": f"Bearer {keys['read']}"},
+            )
+        )
     bills = client.get("/v1/bills", headers={"Authorization": f"Bearer {keys['read']}"}).json()
     assert sorted(b["bill_no"] for b in bills["items"]) == ["T1", "T2"]
     audit = client.get("/v1/audit", headers={"Authorization": f"Bearer {keys['read']}"})

@@ -1,6 +1,7 @@
 """Back-office exports: the reconciliation report, the discrepancy list and the settlement
 report, as CSV (UTF-8 with a BOM, so Excel opens Chinese text right) or XLSX (openpyxl,
-bold header, frozen first row, a totals row).
+bold header, frozen first row, a totals row). Codes are shown as their Chinese labels
+(:mod:`billfold.labels`).
 
 A report is a :class:`Sheet`: headers, rows and which columns are money (integer fen,
 written as yuan: ``"12.34"`` in CSV, a number formatted ``#,##0.00`` in XLSX) or counts.
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from billfold.clock import DEFAULT_TZ
 from billfold.errors import InvalidInput, InvariantViolated
 from billfold.extras import requires_extra
+from billfold.labels import label
 from billfold.masking import mask_account, mask_name
 from billfold.money import format_yuan
 from billfold.settlement.batch import SettlementBatch
@@ -200,11 +202,11 @@ def recon_sheet(runs: Iterable[ReconRun]) -> Sheet:
         rows.append(
             (
                 r.business_date,
-                r.kind.value,
-                r.channel,
+                label("run_kind", r.kind),
+                label("channel", r.channel),
                 r.merchant_id or "*",
                 r.revision,
-                r.status.value,
+                label("run_status", r.status),
                 r.file_name,
                 t.line_count,
                 t.payment_count,
@@ -257,10 +259,10 @@ def discrepancy_sheet(found: Iterable[Discrepancy], *, mask: bool = True) -> She
             (
                 str(d.id) if d.id is not None else "",
                 str(d.run_id) if d.run_id is not None else "",
-                d.code.value,
-                d.status.value,
+                label("discrepancy_code", d.code),
+                label("discrepancy_status", d.status),
                 d.source,
-                d.channel,
+                label("channel", d.channel),
                 d.channel_txn_id,
                 d.order_no,
                 d.refund_no,
@@ -272,7 +274,7 @@ def discrepancy_sheet(found: Iterable[Discrepancy], *, mask: bool = True) -> She
                 d.occurred_at,
                 mask_name(who) if mask and who else who,
                 d.message,
-                d.action.value if d.action else None,
+                label("discrepancy_action", d.action) if d.action else None,
                 d.resolved_by,
                 d.resolved_at,
                 d.resolution,
@@ -321,7 +323,7 @@ def settlement_sheet(batches: Iterable[SettlementBatch], *, mask: bool = True) -
                 b.batch_no,
                 b.biller_code,
                 b.business_date,
-                b.status.value,
+                label("batch_status", b.status),
                 t.payment_count,
                 t.gross_fen,
                 t.refund_count,

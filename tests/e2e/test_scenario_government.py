@@ -80,8 +80,8 @@ def test_government_fees_and_fines_from_catalogue_to_settlement(
 
     settled = (out / "settlement-20260901.csv").read_text("utf-8-sig").splitlines()
     assert [row.split(",")[:4] + row.split(",")[9:10] for row in settled[1:]] == [
-        ["ST20260901-demo-gov-ee-1", EXIT_ENTRY, "2026-09-01", "paid", "180.00"],
-        ["ST20260901-demo-gov-traffic-2", TRAFFIC, "2026-09-01", "paid", "322.00"],
+        ["ST20260901-demo-gov-ee-1", EXIT_ENTRY, "2026-09-01", "已付款", "180.00"],
+        ["ST20260901-demo-gov-traffic-2", TRAFFIC, "2026-09-01", "已付款", "322.00"],
     ]
     payout = (out / "payout-ST20260901-demo-gov-traffic-2.csv").read_text("utf-8-sig")
     assert "1,330100000002,罚没收入专户,国库杭州中心支库,322.00," in payout

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.listing import add_list_command
 from billfold.adapters.outbox import dispatcher as outbox
 
 __all__ = ["app"]
@@ -30,6 +31,8 @@ endpoints_app = typer.Typer(help="Billers' webhook endpoints.", no_args_is_help=
 dead_app = typer.Typer(help="Deliveries that used up their attempts.", no_args_is_help=True)
 app.add_typer(endpoints_app, name="endpoints")
 app.add_typer(dead_app, name="dead")
+add_list_command(app, "outbox_events", "List events written to the outbox.", "events")
+add_list_command(app, "deliveries", "List webhook deliveries (-f status=dead).", "deliveries")
 
 Actor = Annotated[str, typer.Option("--actor", help="Who does this, for the audit log.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]

@@ -48,7 +48,7 @@ def test_the_discrepancy_list_as_csv_opens_in_excel_and_masks_names() -> None:
     header, first, second = data.decode("utf-8-sig").splitlines()
     assert header.startswith("编号,对账批次,差错类型,状态,来源,渠道,渠道流水号")
     cells = first.split(",")
-    assert cells[:7] == ["1", "1", "channel_only", "open", "wx.csv:1", "wechatpay", "W1"]
+    assert cells[:7] == ["1", "1", "长款（渠道有系统无）", "待处理", "wx.csv:1", "微信支付", "W1"]
     assert cells[9] == "10.00" and cells[14] == "2026-09-01 10:00:00"
     assert "张**" in cells and "张三丰" not in data.decode("utf-8-sig")
     assert second.split(",")[15] == ""

@@ -59,7 +59,7 @@ def test_the_settlement_report_for_a_biller_is_its_own_rows_in_csv(api: Api) -> 
     header, *rows = _rows(answer.content)
     assert header[:4] == ["结算批次号", "商户", "业务日期", "状态"]
     assert [(r[1], r[3], r[5], r[9], r[12]) for r in rows] == [
-        ("s1", "draft", "25.50", "25.50", "一中 ************2233 25.50")
+        ("s1", "草稿", "25.50", "25.50", "一中 ************2233 25.50")
     ]
     other = api.client.get(
         "/v1/exports/settlements", params={"biller": "w2"}, headers=api.auth("s1")
@@ -83,7 +83,7 @@ def test_the_discrepancy_list_for_a_biller_has_only_its_own(api: Api) -> None:
     mine = _rows(api.client.get("/v1/exports/discrepancies", headers=api.auth("s1")).content)
     assert len(mine) == 1  # the header: s1's payment matched
     theirs = _rows(api.client.get("/v1/exports/discrepancies", headers=api.auth("w2")).content)
-    assert [(r[2], r[3]) for r in theirs[1:]] == [("engine_only", "open")]
+    assert [(r[2], r[3]) for r in theirs[1:]] == [("短款（系统有渠道无）", "待处理")]
     office = api.client.get(
         "/v1/exports/discrepancies",
         params={"status": "open", "format": "xlsx"},
@@ -113,7 +113,7 @@ def test_the_reconciliation_report_is_the_back_offices(api: Api) -> None:
     assert answer.headers["content-disposition"] == ('attachment; filename="recon-2026-09-01.csv"')
     header, *rows = _rows(answer.content)
     assert header[0] == "业务日期" and [(r[2], r[8], r[9], r[18]) for r in rows] == [
-        ("wechatpay", "1", "25.50", "1")
+        ("微信支付", "1", "25.50", "1")
     ]
 
 

@@ -154,6 +154,8 @@ bills = Table(
     UniqueConstraint("biller_id", "bill_no"),
     Index(None, "payer_id"),
     Index(None, "biller_id", "decision_no"),
+    Index(None, "biller_id", "created_at", "id"),  # the bills list's pages
+    Index(None, "biller_id", "status", "due_date"),  # overdue bills
 )
 
 bill_items = Table(
@@ -206,6 +208,7 @@ orders = Table(
     UniqueConstraint("biller_id", "idempotency_key"),
     Index(None, "biller_id", "business_date", "status"),
     Index(None, "status", "expires_at"),
+    Index(None, "biller_id", "created_at", "id"),  # the orders list's pages
 )
 
 order_lines = Table(
@@ -241,6 +244,8 @@ payments = Table(
     UniqueConstraint("channel", "channel_txn_id"),
     Index(None, "order_id"),
     Index(None, "channel", "business_date"),
+    Index(None, "biller_id", "received_at", "id"),  # the payments list's pages
+    Index(None, "status", "received_at"),  # the suspense desk
 )
 
 refunds = Table(
@@ -295,6 +300,7 @@ outbox_events = Table(
     Column("created_at", TS, nullable=False),
     Column("fanned_out", Boolean, nullable=False),
     Index(None, "fanned_out", "id"),
+    Index(None, "biller_id", "created_at"),  # the events list
 )
 
 webhook_endpoints = Table(
@@ -336,6 +342,8 @@ audit_log = Table(
     Column("reason", String(500), nullable=False),
     Column("before", Text),
     Column("after", Text),
+    Index(None, "at", "id"),  # the audit list's pages
+    Index(None, "target_type", "target_id"),
 )
 
 import_batches = Table(

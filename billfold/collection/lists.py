@@ -6,6 +6,8 @@ filters, sort keys and columns. The rows themselves come from the SQL adapters
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from billfold.collection.bill import BillKind, BillStatus
 from billfold.collection.listing import Column, Filter, ListSpec
 from billfold.collection.order import OrderStatus
@@ -26,8 +28,8 @@ __all__ = [
 ]
 
 
-def _codes(enum: type) -> tuple[str, ...]:
-    return tuple(member.value for member in enum)  # type: ignore[attr-defined]
+def _codes(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
 
 
 _BILLER = Filter("biller", "text", "the biller's code")

@@ -110,9 +110,9 @@ def run_list(
             fail(exc.message)
     rows: list[dict[str, Any]] = []
     with open_engine(database_url) as engine:
+        page = engine.find(name, params)  # a bad filter is refused before anything is audited
         if unmasked:
             engine.record_unmasked_export(name, params, by=by, reason=reason)
-        page = engine.find(name, params)
         rows.extend(page.rows)
         while every and page.next_cursor:
             page = engine.find(name, {**params, "cursor": page.next_cursor})

@@ -58,7 +58,10 @@ By = Annotated[str, typer.Option(help="who asks (audited)")]
 
 def filters_help(name: str) -> str:
     spec = LISTS[name]
-    lines = [f"{f.name}: {f.help}" for f in spec.filters]
+    lines = [
+        f"{f.name}: {f.help}" + (f" ({', '.join(f.choices)})" if f.choices else "")
+        for f in spec.filters
+    ]
     sorts = ", ".join(spec.sort_names())
     return "\n\nFilters (-f NAME=VALUE):\n\n" + "\n\n".join(lines) + f"\n\nSort keys: {sorts}"
 

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import (
     ApiState,
+    Bursar,
     Reader,
     VisibleBiller,
-    Writer,
     api_state,
     hidden,
 )
@@ -61,7 +61,7 @@ VisibleMandate = Annotated[Mandate, Depends(visible_mandate)]
     summary="Record a mandate the payer signed (pending until the bank confirms it)",
 )
 def sign_mandate(
-    principal: Writer,
+    principal: Bursar,
     biller: VisibleBiller,
     body: MandateIn,
     state: State,
@@ -122,7 +122,7 @@ def list_debits(mandate: VisibleMandate, state: State) -> list[DebitOut]:
     summary="Revoke a mandate at once; no debit is made under it afterwards",
 )
 def revoke_mandate(
-    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+    principal: Bursar, mandate: VisibleMandate, body: RevokeIn, state: State
 ) -> MandateOut:
     revoked = MandateBook(state.engine).revoke(
         mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, Writer, api_state, hidden
+from billfold.adapters.http.auth import ApiState, Bursar, Reader, VisibleBiller, api_state, hidden
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.models import OrderIn, OrderOut
 from billfold.adapters.http.problems import ApiProblem
@@ -47,7 +47,7 @@ def visible_order(
     summary="Create an order for one payer's bills; the engine computes the total",
 )
 def create_order(
-    principal: Writer,
+    principal: Bursar,
     biller: VisibleBiller,
     body: OrderIn,
     state: State,

@@ -8,19 +8,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from billfold.adapters.http.auth import ApiState, Reader, Writer, api_state, hidden
+from billfold.adapters.http.auth import ApiState, Reader, Reconciler, api_state, hidden, require
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
+from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.models import CashOutIn, PaymentOut, RefundIn, RefundOut
 from billfold.channels.counter import confirm_cash_refund
 from billfold.collection.payment import PaymentRecord
 from billfold.collection.refund import RefundRecord
 from billfold.errors import NotFound
+from billfold.merchants.roles import Role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 State = Annotated[ApiState, Depends(api_state)]
 PaymentId = Annotated[int, Path(ge=1, le=2**62)]
+CashDesk = Annotated[Principal, require(Role.BURSAR, Role.RECONCILER)]  # the counter's cashier
 
 
 def visible_payment(principal: Reader, state: State, payment_id: PaymentId) -> PaymentRecord:
@@ -60,7 +63,7 @@ def get_payment(payment: VisiblePayment) -> PaymentOut:
     summary="Refund part or all of a payment (paid out to the payer by the channel later)",
 )
 def create_refund(
-    principal: Writer,
+    principal: Reconciler,
     payment: VisiblePayment,
     body: RefundIn,
     state: State,
@@ -87,7 +90,7 @@ def create_refund(
     summary="The cashier paid a counter refund out in cash: it succeeds (a repeat changes nothing)",
 )
 def confirm_cash(
-    principal: Writer, refund: VisibleRefund, body: CashOutIn, state: State
+    principal: CashDesk, refund: VisibleRefund, body: CashOutIn, state: State
 ) -> RefundOut:
     return RefundOut.of(confirm_cash_refund(state.engine, refund.refund_no, by=body.by))
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Reader, api_state, hidden
-from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models_ops import DiscrepancyOut, ResolveIn, RunOut, RunResultOut
 from billfold.engine import Engine
@@ -123,7 +123,7 @@ def _reconcile_upload(engine: Engine, up: _Upload) -> tuple[int, object]:
     summary="Reconcile an uploaded statement for one business date (back office)",
 )
 def start_run(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     state: State,
     request: Request,
     idempotency_key: IdempotencyKey,
@@ -223,7 +223,7 @@ def get_discrepancy(discrepancy: VisibleDiscrepancy, state: State) -> Discrepanc
     summary="Resolve a discrepancy with an action, recording who and why (back office)",
 )
 def resolve_discrepancy(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     discrepancy: VisibleDiscrepancy,
     body: ResolveIn,
     state: State,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, api_state
-from billfold.adapters.http.backoffice import OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models import PaymentOut
 from billfold.adapters.http.models_ops import ReverseIn
@@ -28,7 +28,7 @@ State = Annotated[ApiState, Depends(api_state)]
     summary="Reverse (冲正) a payment: back office only",
 )
 def reverse_payment(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     payment: VisiblePayment,
     body: ReverseIn,
     state: State,

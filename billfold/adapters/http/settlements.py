@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, api_state, hidden
-from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models_ops import BatchOut, DraftIn, StepIn
 from billfold.errors import NotFound
@@ -47,7 +47,7 @@ VisibleBatch = Annotated[SettlementBatch, Depends(visible_batch)]
     summary="Draft (or redraft) a biller's settlement batch for a business date (back office)",
 )
 def draft_batch(
-    principal: OfficeWriter, biller: VisibleBiller, body: DraftIn, state: State
+    principal: OfficeReconciler, biller: VisibleBiller, body: DraftIn, state: State
 ) -> BatchOut:
     batch = Settler(state.engine).draft(
         biller.code, body.business_date, by=actor(principal, body.by)
@@ -98,7 +98,7 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
     Idempotency-Key (a repeat answers what the first call answered)."""
 
     def endpoint(
-        principal: OfficeWriter,
+        principal: OfficeReconciler,
         batch: VisibleBatch,
         body: StepIn,
         state: State,
@@ -138,7 +138,7 @@ _step_route("confirm", "Confirm the bank paid the batch out", Settler.confirm)
     summary="Download an approved batch's payout CSV for the bank (account numbers in full)",
 )
 def payout_file(
-    principal: OfficeReader,
+    principal: OfficeReconciler,
     batch: VisibleBatch,
     state: State,
     encoding: Literal["utf-8-sig", "gbk"] = "utf-8-sig",

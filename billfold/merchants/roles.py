@@ -6,8 +6,8 @@ Reading is open to every role within its scope; each action names the roles it n
 | role | does |
 |---|---|
 | ``bursar`` | a biller's clerk: bills, payers, orders, mandates, reports |
-| ``reconciler`` | reconciliation runs, discrepancies, suspense and held money, refunds, reversals, settlement |
-| ``supervisor`` | reads across billers (presale projects), checks what others propose (releases, approvals) |
+| ``reconciler`` | reconciliation, discrepancies, suspense, refunds, reversals, settlement |
+| ``supervisor`` | reads across billers (presale projects); checks what others propose |
 | ``admin`` | billers, API keys, webhook endpoints, back-office users |
 | ``viewer`` | reads only |
 """

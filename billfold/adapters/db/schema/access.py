@@ -51,7 +51,9 @@ pending_approvals = Table(
     Column("decided_at", TS),
     Column("decision_reason", String(500)),
     Column("result", Text),  # JSON: what the action answered when it ran
-    CheckConstraint("state IN ('proposed', 'approved', 'rejected')", name="ck_pending_approvals_state_known"),
+    CheckConstraint(
+        "state IN ('proposed', 'approved', 'rejected')", name="ck_pending_approvals_state_known"
+    ),
     CheckConstraint(
         "(state = 'proposed' AND checker IS NULL AND decided_at IS NULL)"
         " OR (state <> 'proposed' AND checker IS NOT NULL AND decided_at IS NOT NULL)",
@@ -72,5 +74,8 @@ approval_policies = Table(
     Column("updated_at", TS, nullable=False),
     Column("updated_by", String(100), nullable=False),
     UniqueConstraint("biller_id", "kind"),
-    CheckConstraint("threshold_fen IS NULL OR threshold_fen >= 0", name="ck_approval_policies_threshold_not_negative"),
+    CheckConstraint(
+        "threshold_fen IS NULL OR threshold_fen >= 0",
+        name="ck_approval_policies_threshold_not_negative",
+    ),
 )

@@ -6,7 +6,16 @@ Defined on the one :data:`billfold.adapters.db.schema.metadata`; migration 0005 
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from billfold.adapters.db.schema import TS, Id, _id, metadata
 

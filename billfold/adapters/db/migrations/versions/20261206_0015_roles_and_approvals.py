@@ -133,9 +133,7 @@ def _create_tables() -> None:
             ["biller_id"], ["billers.id"], name=op.f("fk_approval_policies_biller_id_billers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_approval_policies")),
-        sa.UniqueConstraint(
-            "biller_id", "kind", name=op.f("uq_approval_policies_biller_id_kind")
-        ),
+        sa.UniqueConstraint("biller_id", "kind", name=op.f("uq_approval_policies_biller_id_kind")),
     )
 
 
@@ -146,11 +144,7 @@ def downgrade() -> None:
     op.drop_table("backoffice_users")
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("scope", sa.String(length=8), nullable=True))
-    op.execute(
-        _keys.update()
-        .where(_keys.c.roles == "viewer")
-        .values(scope="read")
-    )
+    op.execute(_keys.update().where(_keys.c.roles == "viewer").values(scope="read"))
     op.execute(_keys.update().where(_keys.c.roles != "viewer").values(scope="write"))
     with op.batch_alter_table("api_keys") as batch:
         batch.alter_column("scope", existing_type=sa.String(length=8), nullable=False)

@@ -168,9 +168,12 @@ class MakerChecker:
             stored = uow.approvals.policy(biller_id, found.name)
         return stored or Policy(found.name, found.default_required and not found.thresholded)
 
-    def required(self, kind: str, biller_code: str, amount_fen: int | None = None) -> bool:
-        """Does this biller's ``kind`` of action (of ``amount_fen``) need a checker?"""
+    def required(self, kind: str, biller_code: str | None, amount_fen: int | None = None) -> bool:
+        """Does this biller's ``kind`` of action (of ``amount_fen``) need a checker? Money of
+        no one biller (``None``) follows the kind's default."""
         found = kind_of(kind)
+        if biller_code is None:
+            return found.default_required and not found.thresholded
         policy = self.policy(biller_code, kind)
         if not found.thresholded:
             return policy.required
@@ -231,6 +234,22 @@ class MakerChecker:
             self.engine.uow(), self.engine.clock, found.name, payload,
             maker=maker, reason=reason, biller_id=biller_id,
         )  # fmt: skip
+
+    def gate(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        maker: str,
+        reason: str = "",
+        biller_code: str | None = None,
+        amount_fen: int | None = None,
+    ) -> Approval | None:
+        """Propose the action when the biller's policy wants a checker for it (the proposal);
+        otherwise ``None``: the caller acts at once."""
+        if not self.required(kind, biller_code, amount_fen):
+            return None
+        return self.propose(kind, payload, maker=maker, reason=reason, biller_code=biller_code)
 
     def approve(self, approval_id: int, *, checker: str, reason: str = "") -> Approval:
         engine = self.engine

@@ -67,6 +67,8 @@ SUBAPPS = [
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
     ("billfold.adapters.cli.refunds", "refunds"),
+    ("billfold.adapters.cli.users", "users"),
+    ("billfold.adapters.cli.approvals", "approvals"),
 ]
 
 

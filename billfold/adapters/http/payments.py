@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
+from billfold.adapters.http.approvals import PROPOSED, proposed_instead
 from billfold.adapters.http.auth import ApiState, Reader, Reconciler, api_state, hidden, require
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.keys import Principal
@@ -60,7 +61,9 @@ def get_payment(payment: VisiblePayment) -> PaymentOut:
     "/payments/{payment_id}/refunds",
     response_model=RefundOut,
     status_code=201,
-    summary="Refund part or all of a payment (paid out to the payer by the channel later)",
+    summary="Refund part or all of a payment (paid out to the payer by the channel later); "
+    "202 when it is above the biller's threshold and waits for a second person",
+    responses=PROPOSED,
 )
 def create_refund(
     principal: Reconciler,
@@ -71,6 +74,16 @@ def create_refund(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     def run() -> tuple[int, object]:
+        payload = {
+            "payment_id": payment.id, "amount_fen": body.amount, "reason": body.reason,
+            "request_id": engine_key(principal, idempotency_key),
+        }  # fmt: skip
+        proposal = proposed_instead(
+            state, principal, "refund", payload, by=None, reason=body.reason,
+            biller_id=payment.biller_id, amount_fen=body.amount,
+        )  # fmt: skip
+        if proposal is not None:
+            return proposal
         refund = state.engine.refund(
             payment.id,
             body.amount,

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from billfold.adapters.http.approvals import PROPOSED, proposed_instead
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, api_state, hidden
 from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
@@ -106,6 +107,13 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
         idempotency_key: IdempotencyKey,
     ) -> JSONResponse:
         def run() -> tuple[int, object]:
+            if verb == "approve":
+                proposal = proposed_instead(
+                    state, principal, "settlement.approve", {"batch_no": batch.batch_no},
+                    by=body.by, reason=body.reason or "", biller_id=batch.biller_id,
+                )  # fmt: skip
+                if proposal is not None:
+                    return proposal
             extra = {"reason": body.reason} if body.reason else {}
             settler = Settler(state.engine)
             done = step(settler, batch.batch_no, by=actor(principal, body.by), **extra)
@@ -119,12 +127,14 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
         response_model=BatchOut,
         summary=summary,
         name=f"{verb}_batch",
+        responses=PROPOSED if verb == "approve" else None,
     )(endpoint)
 
 
 _step_route(
     "approve",
-    "Approve a draft: its figures are fixed (Dr payable / Cr settlement payable)",
+    "Approve a draft: its figures are fixed (Dr payable / Cr settlement payable); "
+    "202 when the biller's policy wants a second person",
     Settler.approve,
 )
 _step_route("pay", "Mark an approved batch paid: the payout file went to the bank", Settler.pay)

@@ -60,7 +60,7 @@ def proposed_instead(
     return 202, ApprovalOut.of(found, known).model_dump(mode="json")
 
 
-def _visible(principal: Principal, state: ApiState, approval_id: int) -> Approval:
+def _visible(principal: Reader, state: State, approval_id: ApprovalId) -> Approval:
     try:
         found = MakerChecker(state.engine).get(approval_id)
     except NotFound:
@@ -68,6 +68,9 @@ def _visible(principal: Principal, state: ApiState, approval_id: int) -> Approva
     if not principal.sees(found.biller_id):
         raise hidden(f"approval {approval_id}")
     return found
+
+
+VisibleApproval = Annotated[Approval, Depends(_visible)]
 
 
 def _checker(principal: Principal, found: Approval) -> None:
@@ -98,8 +101,8 @@ def list_approvals(
 
 
 @router.get("/{approval_id}", response_model=ApprovalOut, summary="Get a proposal")
-def get_approval(principal: Reader, state: State, approval_id: ApprovalId) -> ApprovalOut:
-    return ApprovalOut.of(_visible(principal, state, approval_id), codes(state.engine))
+def get_approval(found: VisibleApproval, state: State) -> ApprovalOut:
+    return ApprovalOut.of(found, codes(state.engine))
 
 
 @router.post(
@@ -108,9 +111,8 @@ def get_approval(principal: Reader, state: State, approval_id: ApprovalId) -> Ap
     summary="Approve a proposal (not the proposer's key): its action runs now, once",
 )
 def approve(
-    principal: Reader, state: State, approval_id: ApprovalId, body: DecisionIn
+    principal: Reader, found: VisibleApproval, state: State, body: DecisionIn
 ) -> ApprovalOut:
-    found = _visible(principal, state, approval_id)
     _checker(principal, found)
     done = MakerChecker(state.engine).approve(
         found.id, checker=principal.identity, reason=_note(principal, body.by, body.reason)
@@ -123,8 +125,7 @@ def approve(
     response_model=ApprovalOut,
     summary="Reject a proposal, saying why: its action never runs",
 )
-def reject(principal: Reader, state: State, approval_id: ApprovalId, body: RejectIn) -> ApprovalOut:
-    found = _visible(principal, state, approval_id)
+def reject(principal: Reader, found: VisibleApproval, state: State, body: RejectIn) -> ApprovalOut:
     _checker(principal, found)
     done = MakerChecker(state.engine).reject(
         found.id, checker=principal.identity, reason=_note(principal, body.by, body.reason)

@@ -147,3 +147,24 @@ def test_a_webhook_secret_is_rotated_and_printed_once(db_url: str, engine: Engin
     assert (last["action"], last["actor"], last["reason"]) == (
         "webhook_endpoint.secret_rotated", "ops", "泄露",
     )  # fmt: skip
+
+
+def test_a_limit_change_waits_for_a_second_person(db_url: str, engine: Engine) -> None:
+    engine.create_biller(Biller(code="s1", name="一中", kind=BillerKind.SCHOOL))
+    code, out, err = cli(
+        db_url, "billers", "limits", "s1", "--daily", "1000", "--by", "zhang", "--reason", "旺季"
+    )
+    assert code == 0 and out.startswith("proposed approval 1 (biller.limits)"), err
+    assert engine.biller("s1").limits.daily_fen is None
+    code, _, err = cli(db_url, "billers", "limits", "s1", "--daily", "-5", "--by", "z",
+                       "--reason", "r")  # fmt: skip
+    assert code == 1 and "--daily: '-5' is negative" in err
+    code, _, err = cli(db_url, "billers", "limits", "s1", "--daily", "0", "--by", "z",
+                       "--reason", "r")  # fmt: skip
+    assert code == 1 and "daily_fen: a limit must be a positive amount, got 0" in err
+    code, out, err = cli(db_url, "approvals", "approve", "1", "--by", "li")
+    assert code == 0, err
+    assert engine.biller("s1").limits.daily_fen == 100000
+    (changed,) = [e for e in engine.audit_log("biller", "s1") if e["action"] != "approval.policy"][-1:]
+    assert changed["actor"] == "zhang, checked by cli:li" and changed["reason"] == "旺季"
+    assert count(engine, pending_approvals) == 1

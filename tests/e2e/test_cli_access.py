@@ -165,6 +165,8 @@ def test_a_limit_change_waits_for_a_second_person(db_url: str, engine: Engine) -
     code, out, err = cli(db_url, "approvals", "approve", "1", "--by", "li")
     assert code == 0, err
     assert engine.biller("s1").limits.daily_fen == 100000
-    (changed,) = [e for e in engine.audit_log("biller", "s1") if e["action"] != "approval.policy"][-1:]
+    (changed,) = [e for e in engine.audit_log("biller", "s1") if e["action"] != "approval.policy"][
+        -1:
+    ]
     assert changed["actor"] == "zhang, checked by cli:li" and changed["reason"] == "旺季"
     assert count(engine, pending_approvals) == 1

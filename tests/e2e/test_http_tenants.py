@@ -19,15 +19,15 @@ from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.schema import access as ta
 from billfold.adapters.db.schema import mandates as tm
-from billfold.adapters.db.schema.api import api_keys
 from billfold.adapters.db.schema import settlement as ts
+from billfold.adapters.db.schema.api import api_keys
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.adapters.outbox.endpoints import add_endpoint
-from billfold.maker_checker import MakerChecker
 from billfold.channels.autodebit_mandates import MandateBook
+from billfold.maker_checker import MakerChecker
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Profile, Settler
 

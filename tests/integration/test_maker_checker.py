@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.db import schema as t
@@ -74,8 +75,7 @@ def test_the_maker_cannot_approve_or_reject_their_own(engine: Engine, batch_no: 
         with pytest.raises(SelfApproval) as refused:
             decide()
         assert refused.value.message == (
-            f"approval {proposed.id}: key:a proposed it and may not decide it; "
-            "a second person must"
+            f"approval {proposed.id}: key:a proposed it and may not decide it; a second person must"
         )
     assert desk.get(proposed.id).state is ApprovalState.PROPOSED
     assert Settler(engine).batch(batch_no).status is BatchStatus.DRAFT
@@ -184,3 +184,20 @@ def test_two_checkers_racing_find_one_winner_and_the_action_runs_once(engine: En
     assert "is already approved by key:c" in lost[0].message
     assert count(engine, t.audit_log, t.audit_log.c.action == "test.ran") == 1
     assert ran == [proposed.id]
+
+
+def test_the_database_refuses_a_checker_who_is_the_maker_or_no_checker(engine: Engine) -> None:
+    proposed = MakerChecker(engine).propose("refund", {}, maker="key:a")
+    now = engine.clock.now()
+    for values in (
+        {"state": "approved", "checker": "key:a", "decided_at": now},
+        {"state": "approved", "checker": None, "decided_at": now},
+        {"state": "done", "checker": "key:b", "decided_at": now},
+    ):
+        with pytest.raises(IntegrityError), engine.db.begin() as conn:
+            conn.execute(
+                access.pending_approvals.update()
+                .where(access.pending_approvals.c.id == proposed.id)
+                .values(**values)
+            )
+    assert MakerChecker(engine).get(proposed.id).state is ApprovalState.PROPOSED

@@ -18,9 +18,9 @@ from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
-from billfold.maker_checker import MakerChecker
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.channels.base import Channel
+from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"

@@ -76,7 +76,9 @@ def test_a_key_is_made_rotated_with_grace_and_revoked(
     assert trail == [
         ("api_key.create", "新系统上线"), ("api_key.rotate", "泄露"), ("api_key.revoke", "系统下线"),
     ]  # fmt: skip
-    assert all(e["actor"].startswith("李管理员 (api key ") for e in engine.audit_log("api_key", key_id))
+    assert all(
+        e["actor"].startswith("李管理员 (api key ") for e in engine.audit_log("api_key", key_id)
+    )
 
 
 def test_a_rotation_without_grace_ends_the_old_secret_at_once(api: Api, engine: Engine) -> None:

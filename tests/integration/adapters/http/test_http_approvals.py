@@ -39,9 +39,7 @@ def api(engine: Engine) -> Iterator[Api]:
 
 
 def _decide(api: Api, approval_id: int, verb: str, who: str, **body: Any) -> Any:
-    return api.client.post(
-        f"/v1/approvals/{approval_id}/{verb}", json=body, headers=api.auth(who)
-    )
+    return api.client.post(f"/v1/approvals/{approval_id}/{verb}", json=body, headers=api.auth(who))
 
 
 def test_a_settlement_approval_needs_a_second_key(api: Api, engine: Engine) -> None:
@@ -106,7 +104,7 @@ def test_a_rejected_reversal_never_runs(api: Api, engine: Engine) -> None:
 
 
 def test_a_write_off_runs_when_a_second_person_approves_it(api: Api, engine: Engine) -> None:
-    order_no, _ = api.paid_order("s1", "T1", "wechatpay", "W-1")
+    api.paid_order("s1", "T1", "wechatpay", "W-1")
     run = Reconciler(engine).reconcile(
         wx_statement(), format="wechatpay", business_date=engine.today()
     )

@@ -144,10 +144,12 @@ def approve_command(
     engine = open_engine(database_url)
     try:
         found = Settler(engine).batch(batch)
-        proposal = MakerChecker(engine).gate(
-            "settlement.approve", {"batch_no": found.batch_no, "by": by},
-            maker=cli_identity(by), reason=reason or "", biller_code=found.biller_code,
-        )  # fmt: skip
+        proposal = None
+        if found.status is BatchStatus.DRAFT:  # else the settler answers (a repeat) or refuses
+            proposal = MakerChecker(engine).gate(
+                "settlement.approve", {"batch_no": found.batch_no, "by": by},
+                maker=cli_identity(by), reason=reason or "", biller_code=found.biller_code,
+            )  # fmt: skip
     except BillfoldError as exc:
         fail(exc.message)
     if proposal is not None:

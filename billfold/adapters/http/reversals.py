@@ -16,6 +16,7 @@ from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models import PaymentOut
 from billfold.adapters.http.models_ops import ReverseIn
 from billfold.adapters.http.payments import VisiblePayment
+from billfold.collection.payment import PaymentStatus
 
 __all__ = ["router"]
 
@@ -38,11 +39,13 @@ def reverse_payment(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     def run() -> tuple[int, object]:
-        proposal = proposed_instead(
-            state, principal, "payment.reverse",
-            {"payment_id": payment.id, "reason": body.reason},
-            by=body.operator, reason=body.reason, biller_id=payment.biller_id,
-        )  # fmt: skip
+        proposal = None
+        if payment.status is not PaymentStatus.REVERSED:  # a repeat answers the payment
+            proposal = proposed_instead(
+                state, principal, "payment.reverse",
+                {"payment_id": payment.id, "reason": body.reason},
+                by=body.operator, reason=body.reason, biller_id=payment.biller_id,
+            )  # fmt: skip
         if proposal is not None:
             return proposal
         record = state.engine.reverse(

@@ -107,7 +107,7 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
         idempotency_key: IdempotencyKey,
     ) -> JSONResponse:
         def run() -> tuple[int, object]:
-            if verb == "approve":
+            if verb == "approve" and batch.status is BatchStatus.DRAFT:
                 proposal = proposed_instead(
                     state, principal, "settlement.approve", {"batch_no": batch.batch_no},
                     by=body.by, reason=body.reason or "", biller_id=batch.biller_id,

@@ -77,6 +77,9 @@ def test_a_settlement_approval_needs_a_second_key(api: Api, engine: Engine) -> N
     assert batch.approved_by.startswith("王主管 (api key ")
     twice = _decide(api, proposal["id"], "approve", "reconciler")
     assert twice.status_code == 409 and twice.json()["code"] == "invalid_transition"
+    repeat = api.client.post(path, json={"by": "王主管"}, headers=api.auth("office", "a-2"))
+    assert repeat.status_code == 200 and repeat.json()["status"] == "approved"
+    assert api.count(access.pending_approvals) == 1  # no second proposal for a done batch
     listed = api.client.get("/v1/approvals", params={"state": "approved"}, headers=api.auth("s1"))
     assert [a["id"] for a in listed.json()] == [proposal["id"]]
     trail = [(e["action"], e["actor"]) for e in engine.audit_log("approval")]

@@ -8,6 +8,7 @@ each biller's policy for them, and the desk that proposes, approves and rejects.
 | ``discrepancy.write_off`` | a discrepancy is written off | reconciler or supervisor | on |
 | ``refund`` | a refund above the biller's threshold | reconciler or supervisor | off |
 | ``biller.limits`` | a biller's limits change | admin or supervisor | on |
+| ``escrow.release`` | presale escrow money is released | supervisor | on |
 
 Another desk adds its own kind with :func:`register_kind` (a bank-transfer refund, say). The
 action runs on an engine whose every unit of work is a SAVEPOINT in the approval's own
@@ -31,6 +32,7 @@ from billfold.engine import Engine
 from billfold.errors import InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Limits
 from billfold.merchants.roles import Role
+from billfold.packs.presale.desk import PresaleDesk
 from billfold.settlement.discrepancy import Action as Resolution
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Settler
@@ -131,12 +133,22 @@ def _limits(engine: Engine, approval: Approval) -> Mapping[str, Any]:
     return {"biller": biller.code}
 
 
+def _release(engine: Engine, approval: Approval) -> Mapping[str, Any]:
+    p = approval.payload
+    entry = PresaleDesk(engine).release(
+        p["bureau_code"], int(p["amount_fen"]), request_id=p["request_id"], by=_by(approval),
+        reason=p["reason"],
+    )  # fmt: skip
+    return {"bureau_code": p["bureau_code"], "entry": entry.seq, "amount_fen": entry.amount_fen}
+
+
 for _kind in (
     Kind("settlement.approve", CHECKERS, True, _settlement),
     Kind("payment.reverse", CHECKERS, True, _reverse),
     Kind("discrepancy.write_off", CHECKERS, True, _write_off),
     Kind("refund", CHECKERS, False, _refund, thresholded=True),
     Kind("biller.limits", frozenset({Role.ADMIN, Role.SUPERVISOR}), True, _limits),
+    Kind("escrow.release", frozenset({Role.SUPERVISOR}), True, _release),
 ):
     register_kind(_kind)
 

@@ -25,6 +25,7 @@ __all__ = [
     "InvariantViolated",
     "LimitExceeded",
     "NotFound",
+    "SelfApproval",
     "SignatureInvalid",
 ]
 
@@ -63,6 +64,12 @@ class InvalidTransition(Conflict):
     """A state machine was asked for a transition it does not allow."""
 
     code = "invalid_transition"
+
+
+class SelfApproval(Conflict):
+    """Maker-checker: the person who proposed an action may not approve it too."""
+
+    code = "self_approval"
 
 
 class BillsAlreadyPaid(Conflict):

@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
+from billfold.collection.approval import Approval, ApprovalState, Policy
 from billfold.collection.bill import Bill, BillItem, Waiver
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.collection.listing import ListQuery
@@ -281,6 +282,50 @@ class ListsUnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class ApprovalsRepository(Protocol):
+    def add(
+        self,
+        *,
+        kind: str,
+        biller_id: int | None,
+        payload: dict[str, Any],
+        maker: str,
+        reason: str,
+        now: datetime,
+    ) -> Approval: ...
+
+    def get(self, approval_id: int) -> Approval | None: ...
+
+    def decide(
+        self,
+        approval_id: int,
+        state: ApprovalState,
+        *,
+        checker: str,
+        reason: str,
+        now: datetime,
+    ) -> bool:
+        """``proposed`` → ``state`` only if still proposed (the winner of a race: True)."""
+        ...
+
+    def record_result(self, approval_id: int, result: dict[str, Any]) -> None: ...
+
+    def list(
+        self, *, state: ApprovalState | None = None, biller_id: int | None = None
+    ) -> list[Approval]: ...
+
+    def policy(self, biller_id: int, kind: str) -> Policy | None: ...
+
+    def set_policy(
+        self, biller_id: int, policy: Policy, *, actor: str, now: datetime
+    ) -> Policy | None: ...
+
+
+class ApprovalsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def approvals(self) -> ApprovalsRepository: ...
 
 
 U_co = TypeVar("U_co", covariant=True)

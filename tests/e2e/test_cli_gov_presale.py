@@ -9,14 +9,18 @@ import typer
 from typer.testing import CliRunner
 
 from billfold import Biller, BillerKind, Engine
+from billfold.adapters.cli.approvals import app as approvals_app
 from billfold.adapters.cli.gov import app as gov_app
 from billfold.adapters.cli.presale import app as presale_app
+from billfold.collection.approval import ApprovalState
+from billfold.maker_checker import MakerChecker
 from billfold.merchants.biller import SubUnit, SubUnitKind
 from billfold.packs.presale import PresaleDesk
 
 app = typer.Typer()
 app.add_typer(gov_app, name="gov")
 app.add_typer(presale_app, name="presale")
+app.add_typer(approvals_app, name="approvals")
 runner = CliRunner()
 
 
@@ -81,19 +85,32 @@ def test_a_supervisor_sets_up_a_project_and_an_over_limit_release_is_refused(
     engine.confirm("pos", "T1:000001:000001", order.order_no, order.total_fen)
     code, stdout, _ = cli(db_url, "presale", "sync")
     assert stdout.strip().splitlines()[-1] == "booked 1 payment(s), 0 reversal(s)"
-    code, _, stderr = cli(
+    code, stdout, stderr = cli(
         db_url, "presale", "release", "JG-1", "30000.01", "--request-id", "R1", "--by", "dev",
         "--reason", "工程款",
     )  # fmt: skip
+    assert code == 0 and stdout.startswith("proposed approval 1 (escrow.release)"), stderr
+    # the supervisor approves; the stage's limit refuses it, and the proposal stays open
+    code, _, stderr = cli(db_url, "approvals", "approve", "1", "--by", "bureau")
     assert code == 1 and stderr.strip().splitlines()[-1] == (
         "error: release of 30000.01 refused: stage foundation (基础) allows 30% of 100000.00 "
         "received = 30000.00 in all; 0.00 already released, at most 30000.00 more"
     )
     assert [e.kind.value for e in desk.entries("JG-1")] == ["payment"]
+    assert MakerChecker(engine).get(1).state is ApprovalState.PROPOSED
+    code, stdout, _ = cli(
+        db_url, "presale", "release", "JG-1", "30000.00", "--request-id", "R2", "--by", "dev",
+        "--reason", "工程款",
+    )  # fmt: skip
+    assert stdout.startswith("proposed approval 2 (escrow.release)")
+    code, stdout, stderr = cli(db_url, "approvals", "approve", "2", "--by", "bureau")
+    assert code == 0, stderr
+    assert [e.kind.value for e in desk.entries("JG-1")] == ["payment", "release"]
+    assert desk.entries("JG-1")[-1].amount_fen == 3_000_000
     code, stdout, _ = cli(db_url, "presale", "balance", "JG-1")
     assert (
         stdout.strip().splitlines()[-1]
-        == "JG-1: received 100000.00, released 0.00, balance 100000.00, held 0.00"
+        == "JG-1: received 100000.00, released 30000.00, balance 70000.00, held 0.00"
     )
     code, stdout, _ = cli(db_url, "presale", "pushes", "--project", "JG-1")
     assert "JG-1-00000001" in stdout and "pending" in stdout

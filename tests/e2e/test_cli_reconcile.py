@@ -101,8 +101,16 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
         db_url, "reconcile", "resolve", str(still_open["id"]), "--action", "write-off",
         "--by", "clerk-li", "--reason", "WeChat confirmed W3 never happened",
     )  # fmt: skip
+    assert code == 0, err  # a write-off waits for a second person (maker-checker)
+    assert out.startswith("proposed approval 1 (discrepancy.write_off)")
+    code, _, err = cli(db_url, "approvals", "approve", "1", "--by", "clerk-li")
+    assert code == 1 and "cli:clerk-li proposed it and may not decide it" in err
+    code, out, err = cli(db_url, "approvals", "approve", "1", "--by", "chief-wang")
     assert code == 0, err
-    assert "resolved: write_off by clerk-li (write-off -100.00 to clearing:wechatpay)" in out
+    assert "approval 1 (discrepancy.write_off) approved by cli:chief-wang" in out
+    code, out, _ = cli(db_url, "reconcile", "discrepancies", "--status", "all", "--json")
+    (resolved,) = [d for d in map(json.loads, out.splitlines()) if d["id"] == still_open["id"]]
+    assert resolved["resolved_by"] == "clerk-li, checked by cli:chief-wang"
     code, _, err = cli(
         db_url, "reconcile", "resolve", str(still_open["id"]), "--action", "accept",
         "--by", "x", "--reason", "y",
@@ -145,7 +153,11 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
     code, _, err = cli(db_url, "settle", "pay", batch_no, "--by", "cashier", "--out",
                        str(tmp_path / "p.csv"))  # fmt: skip
     assert code == 1 and "is a draft; approve it first" in err
-    assert cli(db_url, "settle", "approve", batch_no, "--by", "boss")[0] == 0
+    code, out, _ = cli(db_url, "settle", "approve", batch_no, "--by", "boss")
+    assert code == 0 and out.startswith("proposed approval 2 (settlement.approve)")
+    code, out, _ = cli(db_url, "approvals", "list")
+    assert "settlement.approve" in out and "cli:boss" in out and "1 条" in out
+    assert cli(db_url, "approvals", "approve", "2", "--by", "auditor")[0] == 0
     payout = tmp_path / "payout.csv"
     code, out, err = cli(db_url, "settle", "pay", batch_no, "--by", "cashier", "--out", str(payout))
     assert code == 0, err

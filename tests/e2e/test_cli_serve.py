@@ -30,7 +30,7 @@ def test_keys_are_created_once_listed_without_secrets_and_revoked(tmp_path: Path
     assert code == 0, err
     header, secret = out.strip().splitlines()
     key_id = header.split()[1]
-    assert header == f"key {key_id} (s1, write)" and secret.startswith(f"bf_{key_id}_")
+    assert header == f"key {key_id} (s1, bursar,reconciler)" and secret.startswith(f"bf_{key_id}_")
     assert "cannot be shown again" in err
     code, out, _ = run("serve", "keys", "list", "--database-url", url)
     assert key_id in out and secret not in out and "active" in out

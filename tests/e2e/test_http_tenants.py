@@ -17,19 +17,24 @@ from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema import access as ta
 from billfold.adapters.db.schema import mandates as tm
 from billfold.adapters.db.schema import settlement as ts
+from billfold.adapters.db.schema.api import api_keys
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
+from billfold.adapters.outbox.endpoints import add_endpoint
 from billfold.channels.autodebit_mandates import MandateBook
+from billfold.maker_checker import MakerChecker
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Profile, Settler
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"
 NOT_TENANT = {"/v1/notify/{channel}"}  # authenticated by the channel's signature, not a key
 LISTS = {  # no identifiers in the path: checked by content below
+    "/v1/approvals",
     "/v1/billers",
     "/v1/lookup",
     "/v1/reconciliation/discrepancies",
@@ -51,6 +56,7 @@ LISTS = {  # no identifiers in the path: checked by content below
     "/v1/exports/outbox/deliveries",
 }
 OFFICE = {  # spanning billers: a biller's key is refused outright
+    "/v1/keys",
     "/v1/reconciliation/runs",
     "/v1/settlements",
     "/v1/exports/reconciliation",
@@ -90,6 +96,10 @@ def world(engine: Engine) -> Iterator[World]:
     settler = Settler(engine)
     settler.set_profile("w2", Profile(settle_unreconciled=True), actor="ops", reason="T+0")
     batch = settler.draft("w2", engine.today("w2"), by="ops")
+    proposal = MakerChecker(engine).propose(
+        "settlement.approve", {"batch_no": batch.batch_no}, maker="key:x", biller_code="w2"
+    )
+    hook = add_endpoint(engine, "w2", "https://w2.example/hook", "s" * 32)
     target = {
         "code": "w2",
         "bill_no": "T2",
@@ -100,6 +110,10 @@ def world(engine: Engine) -> Iterator[World]:
         "run_id": str(run.run.id),
         "discrepancy_id": str(short.id),
         "batch_no": batch.batch_no,
+        "approval_id": str(proposal.id),
+        "endpoint_id": str(hook.id),
+        "key_id": create_key(engine, "w2", Scope.WRITE).key.key_id,
+        "kind": "refund",
     }
     keys = {
         "write": create_key(engine, "s1", Scope.WRITE).secret,
@@ -127,6 +141,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         ts.recon_discrepancies,
         ts.settlement_batches,
         ts.settlement_parts,
+        ta.pending_approvals,
+        ta.approval_policies,
+        t.webhook_endpoints,
+        api_keys,
     )
     with engine.uow() as uow:
         counts = {
@@ -144,6 +162,9 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 tm.mandates,
                 ts.recon_discrepancies,
                 ts.settlement_batches,
+                ta.pending_approvals,
+                t.webhook_endpoints,
+                api_keys,
             )
         }
     return {"counts": counts, "rows": repr(rows)}
@@ -188,6 +209,8 @@ def test_every_endpoint_refuses_another_billers_data_and_changes_nothing(
         params = {"status": status} if status else {}
         seen = client.get("/v1/reconciliation/discrepancies", params=params, headers=headers)
         assert seen.status_code == 200 and seen.json() == []
+    seen = client.get("/v1/approvals", headers=headers)
+    assert seen.status_code == 200 and seen.json() == []  # w2's proposal is not s1's
     exported = client.get("/v1/exports/discrepancies", headers=headers)
     assert exported.content.decode("utf-8-sig").count("\n") == 1  # the header only
     settled = client.get("/v1/exports/settlements", headers=headers)

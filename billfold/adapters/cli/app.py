@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.bills import app as bills_app
-from billfold.adapters.cli.common import DbUrl, connect
+from billfold.adapters.cli.common import DbUrl, connect, yuan_option
 from billfold.adapters.cli.entry import main
 from billfold.adapters.db import migrate
 from billfold.adapters.db.connect import database_url_from_env, make_engine
@@ -22,7 +23,8 @@ from billfold.engine import Engine
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.extras import MissingExtra, requires_extra
 from billfold.logging import configure_logging
-from billfold.merchants.biller import Biller, BillerKind
+from billfold.maker_checker import MakerChecker
+from billfold.merchants.biller import Biller, BillerKind, Limits
 from billfold.text import first_control_character
 
 __all__ = ["app", "main"]
@@ -71,6 +73,8 @@ SUBAPPS = [
     ("billfold.adapters.cli.payments", "payments"),
     ("billfold.adapters.cli.suspense", "suspense"),
     ("billfold.adapters.cli.audit", "audit"),
+    ("billfold.adapters.cli.users", "users"),
+    ("billfold.adapters.cli.approvals", "approvals"),
 ]
 
 
@@ -157,6 +161,42 @@ def billers_list(database_url: DbUrl = None) -> None:
     for b in _engine(database_url).billers():
         table.add_row(b.code, b.name, b.kind.value, b.status.value, b.timezone)
     out.print(table)
+
+
+@billers_app.command("limits")
+def billers_limits(
+    code: str,
+    by: Annotated[str, typer.Option("--by", help="Who changes them, for the audit log")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log")],
+    single: Annotated[str | None, typer.Option(help="Per payment, yuan")] = None,
+    daily: Annotated[str | None, typer.Option(help="Per business date, yuan")] = None,
+    monthly: Annotated[str | None, typer.Option(help="Per calendar month, yuan")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Set a biller's limits (an option left out: no limit). With maker-checker on for
+    ``biller.limits`` (the default) this proposes the change for a second person."""
+    fen = {
+        name: yuan_option(text, f"--{name}") if text is not None else None
+        for name, text in (("single", single), ("daily", daily), ("monthly", monthly))
+    }
+    engine = _engine(database_url)
+    try:
+        limits = Limits(fen["single"], fen["daily"], fen["monthly"])
+        payload = {
+            "biller": code, "single_payment_fen": limits.single_payment_fen,
+            "daily_fen": limits.daily_fen, "monthly_fen": limits.monthly_fen, "reason": reason,
+            "by": by,
+        }  # fmt: skip
+        proposal = MakerChecker(engine).gate(
+            "biller.limits", payload, maker=cli_identity(by), reason=reason, biller_code=code
+        )
+        if proposal is not None:
+            print_proposal(proposal)
+            return
+        engine.set_limits(code, limits, actor=by, reason=reason)
+    except BillfoldError as exc:
+        _fail(exc)
+    out.print(f"limits of {code} set")
 
 
 @bills_app.command("import")

@@ -117,13 +117,14 @@ def endpoints_add(
         str, typer.Option("--events", help="Event types, comma-separated: '*', 'payment.*'.")
     ] = "*",
     actor: Actor = "cli",
+    reason: Reason = "",
     database_url: DbUrl = None,
 ) -> None:
     """Register a webhook endpoint for a biller."""
     generated = secret is None
     key = outbox.new_secret() if secret is None else secret
     with _engine(database_url) as engine:
-        ep = outbox.add_endpoint(engine, biller, url, key, events, actor=actor)
+        ep = outbox.add_endpoint(engine, biller, url, key, events, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} for {ep.biller_code}: {ep.url} ({','.join(ep.event_types)})")
     if generated:
         typer.echo(f"secret (shown only now; give it to the receiver): {key}")
@@ -158,6 +159,20 @@ def endpoints_deactivate(
     with _engine(database_url) as engine:
         ep = outbox.deactivate_endpoint(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} deactivated")
+
+
+@endpoints_app.command("rotate")
+def endpoints_rotate(
+    endpoint_id: Annotated[int, typer.Argument(help="Endpoint id (see 'list').")],
+    reason: Reason = "",
+    actor: Actor = "cli",
+    database_url: DbUrl = None,
+) -> None:
+    """Give an endpoint a new random signing secret, at once (printed once)."""
+    with _engine(database_url) as engine:
+        ep = outbox.rotate_secret(engine, endpoint_id, actor=actor, reason=reason)
+    typer.echo(f"endpoint {ep.id} has a new secret; deliveries are signed with it from now")
+    typer.echo(f"secret (shown only now; give it to the receiver): {ep.secret}")
 
 
 @endpoints_app.command("reactivate")

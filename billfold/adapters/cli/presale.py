@@ -11,7 +11,8 @@
 * ``billfold presale push --url URL`` — push what is due to the housing bureau (the signing
   secret from ``BILLFOLD_BUREAU_SECRET``, or the variable ``--secret-env`` names);
 * ``billfold presale pushes [--project CODE] [--status dead]`` / ``requeue PUSH_ID``;
-* ``billfold presale release BUREAU_CODE AMOUNT --request-id … --by … --reason …``;
+* ``billfold presale release BUREAU_CODE AMOUNT --request-id … --by … --reason …`` (a
+  supervisor approves it: ``billfold approvals approve``);
 * ``billfold presale balance BUREAU_CODE`` / ``report BUREAU_CODE --date … --out-dir …``.
 
 Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
@@ -27,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.common import day_option, fail, open_engine, yuan_option
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
 from billfold.adapters.outbox.bureau_push import (
@@ -37,6 +39,7 @@ from billfold.adapters.outbox.bureau_push import (
     requeue,
 )
 from billfold.errors import InvalidInput
+from billfold.maker_checker import MakerChecker
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.money import format_yuan
 from billfold.packs.presale import PresaleDesk
@@ -205,11 +208,24 @@ def release(
     reason: Annotated[str, typer.Option(help="What the money is for")],
     database_url: DbUrl = None,
 ) -> None:
-    """Release money to the developer, within the reached stage's limit."""
+    """Release money to the developer, within the reached stage's limit. With maker-checker
+    on for ``escrow.release`` (the default) this proposes the release and a supervisor
+    approves it (`billfold approvals approve`); the stage's limit is checked then."""
+    fen = yuan_option(amount, "amount")
     with open_engine(database_url) as engine:
-        entry = PresaleDesk(engine).release(
-            bureau_code, yuan_option(amount, "amount"), request_id=request_id, by=by, reason=reason
-        )
+        desk = PresaleDesk(engine)
+        payload = {
+            "bureau_code": bureau_code, "amount_fen": fen, "request_id": request_id,
+            "reason": reason, "by": by,
+        }  # fmt: skip
+        proposal = MakerChecker(engine).gate(
+            "escrow.release", payload, maker=cli_identity(by), reason=reason,
+            biller_code=desk.project(bureau_code).developer,
+        )  # fmt: skip
+        if proposal is not None:
+            print_proposal(proposal)
+            return
+        entry = desk.release(bureau_code, fen, request_id=request_id, by=by, reason=reason)
     out.print(f"released {format_yuan(entry.amount_fen)} (entry {entry.seq}) from {bureau_code}")
 
 

@@ -37,6 +37,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.common import DbUrl, connect
 from billfold.adapters.cli.recon_report import (
     WIDTH,
@@ -48,8 +49,10 @@ from billfold.adapters.cli.recon_report import (
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
+from billfold.collection.approval import Approval
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated
+from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
@@ -303,15 +306,35 @@ def resolve_command(
         fail(f"--action: unknown action {action!r}; known: {', '.join(a.value for a in Action)}", 2)
     try:
         fen = parse_yuan(amount, field="--amount") if amount is not None else None
-        done = Reconciler(open_engine(database_url)).resolve(
-            discrepancy, chosen, by=by, reason=reason, amount_fen=fen
-        )
+        engine = open_engine(database_url)
+        proposal = _write_off_proposal(engine, discrepancy, chosen, by, reason, fen)
+        if proposal is not None:
+            print_proposal(proposal)
+            return
+        done = Reconciler(engine).resolve(discrepancy, chosen, by=by, reason=reason, amount_fen=fen)
     except BillfoldError as exc:
         fail(exc.message)
     out.print(
         f"discrepancy {done.id} resolved: {chosen.value} by {done.resolved_by}"
         + (f" ({done.resolution_ref})" if done.resolution_ref else "")
     )
+
+
+def _write_off_proposal(
+    engine: Engine, discrepancy: int, action: Action, by: str, reason: str, fen: int | None
+) -> Approval | None:
+    """A write-off waits for a second person when the biller's policy says so."""
+    if action is not Action.WRITE_OFF:
+        return None
+    found = Reconciler(engine).discrepancy(discrepancy)
+    if found.status is not DiscrepancyStatus.OPEN:
+        return None  # resolving it again answers what the resolver says
+    codes = {b.id: b.code for b in engine.billers() if b.id is not None}
+    payload = {"discrepancy_id": discrepancy, "reason": reason, "by": by, "amount_fen": fen}
+    return MakerChecker(engine).gate(
+        "discrepancy.write_off", payload, maker=cli_identity(by), reason=reason,
+        biller_code=codes.get(found.biller_id) if found.biller_id is not None else None,
+    )  # fmt: skip
 
 
 @app.command("ask")

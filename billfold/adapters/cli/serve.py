@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.common import DbUrl, fail
+from billfold.adapters.cli.keys import app as keys_app
 from billfold.adapters.db.connect import database_url_from_env
 from billfold.adapters.http import cashier_sandbox, channel_wiring
-from billfold.adapters.http.keys import Scope, create_key, list_keys, revoke_key
 from billfold.adapters.http.server import (
     HTTP_CHOICES,
     LOOP_CHOICES,
@@ -28,7 +28,6 @@ __all__ = ["BANK_APP_MARKERS_ENV", "app", "bank_app_markers_from_env", "build_ap
 BANK_APP_MARKERS_ENV = "BILLFOLD_BANK_APP_MARKERS"
 
 app = typer.Typer(help="The HTTP API (FastAPI + uvicorn) and its API keys.")
-keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 app.add_typer(keys_app, name="keys")
 
 
@@ -146,43 +145,3 @@ def serve(
     if upgrade:  # before the readiness check that open_engine does: this is what makes it ready
         Engine.from_url(url, upgrade=True).close()
     run_server("billfold.adapters.cli.serve:build_app", options)
-
-
-@keys_app.command("create")
-def keys_create(
-    biller: Annotated[str | None, typer.Argument(help="The biller's code")] = None,
-    scope: Annotated[str, typer.Option(help="read | write")] = "read",
-    back_office: Annotated[bool, typer.Option(help="A key that sees every biller")] = False,
-    label: Annotated[str, typer.Option(help="What the key is for")] = "",
-    database_url: DbUrl = None,
-) -> None:
-    """Create a key and print its secret (shown this once only)."""
-    if (biller is None) == (not back_office):
-        fail("give a BILLER code, or --back-office for a key that sees every biller")
-    with open_engine(database_url) as engine:
-        created = create_key(engine, biller, Scope.parse(scope), label)
-    who = created.key.biller_code or "back office"
-    typer.echo(f"key {created.key.key_id} ({who}, {created.key.scope.value})")
-    typer.echo(created.secret)
-    typer.echo("store it now: the secret cannot be shown again", err=True)
-
-
-@keys_app.command("list")
-def keys_list(database_url: DbUrl = None) -> None:
-    """List keys (never their secrets)."""
-    with open_engine(database_url) as engine:
-        for key in list_keys(engine):
-            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            who = key.biller_code or "back office"
-            typer.echo(f"{key.key_id}  {who:<16} {key.scope.value:<5} {state:<18} {key.label}")
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: str, database_url: DbUrl = None) -> None:
-    """Revoke a key; requests with it are refused at once."""
-    try:
-        with open_engine(database_url) as engine:
-            key = revoke_key(engine, key_id)
-    except BillfoldError as exc:  # pragma: no cover - open_engine reports billfold errors
-        fail(exc.message)
-    typer.echo(f"revoked key {key.key_id}")

@@ -22,8 +22,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
+from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.batch import BatchStatus, SettlementBatch
 from billfold.settlement.settler import Profile, Settler
@@ -136,7 +138,23 @@ def approve_command(
     reason: Annotated[str | None, typer.Option(help="note")] = None,
     database_url: DbUrl = None,
 ) -> None:
-    """draft → approved (Dr payable / Cr settlement payable)."""
+    """draft → approved (Dr payable / Cr settlement payable); when the biller's maker-checker
+    policy wants it, this proposes the approval and a second person approves it
+    (`billfold approvals approve`)."""
+    engine = open_engine(database_url)
+    try:
+        found = Settler(engine).batch(batch)
+        proposal = None
+        if found.status is BatchStatus.DRAFT:  # else the settler answers (a repeat) or refuses
+            proposal = MakerChecker(engine).gate(
+                "settlement.approve", {"batch_no": found.batch_no, "by": by},
+                maker=cli_identity(by), reason=reason or "", biller_code=found.biller_code,
+            )  # fmt: skip
+    except BillfoldError as exc:
+        fail(exc.message)
+    if proposal is not None:
+        print_proposal(proposal)
+        return
     _step(batch, "approve", by, reason, database_url)
 
 

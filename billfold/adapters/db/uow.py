@@ -3,9 +3,9 @@
 ``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
 repositories (billers … channels) are made when the block opens; the repositories of the
 settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
-``daybook``, ``mandates``, ``pos``, the back office's ``lists``, and the settlement desks'
-statement staging ``statements``) are made on first use, so the confirmation path pays
-nothing for them.
+``daybook``, ``mandates``, ``pos``, the back office's ``lists``, the maker-checker's
+``approvals``, and the settlement desks' statement staging ``statements``) are made on first
+use, so the confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -20,6 +20,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 
+from billfold.adapters.db.approvals import SqlApprovals
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
@@ -113,6 +114,10 @@ class SqlUnitOfWork:
     @cached_property
     def lists(self) -> SqlLists:
         return SqlLists(self.conn)
+
+    @cached_property
+    def approvals(self) -> SqlApprovals:
+        return SqlApprovals(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

@@ -1,6 +1,6 @@
 """The HTTP service (``billfold serve``): FastAPI over the engine.
 
-Everything here is the ``server`` extra (FastAPI, uvicorn, python-multipart): without it,
+Everything here is the ``server`` extra (FastAPI, uvicorn, python-multipart, argon2): without it,
 importing any module of this package raises :class:`~billfold.extras.MissingExtra`, one line
 naming the extra, instead of an ``ImportError`` from deep inside.
 """
@@ -8,6 +8,7 @@ naming the extra, instead of an ``ImportError`` from deep inside.
 from billfold.extras import requires_extra
 
 with requires_extra("server"):
+    import argon2  # noqa: F401
     import fastapi  # noqa: F401
     import python_multipart  # noqa: F401
     import uvicorn  # noqa: F401

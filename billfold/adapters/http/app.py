@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 import billfold
 from billfold.adapters.http import (
+    access,
+    approvals,
     billers,
     bills,
     cashier,
@@ -92,6 +94,8 @@ def create_app(
         app.include_router(module.router)
     for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):
         app.include_router(ops.router)
+    for office in (approvals, access):
+        app.include_router(office.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)

@@ -1,14 +1,15 @@
 """Authentication and tenancy as FastAPI dependencies.
 
 ``Authorization: Bearer bf_<key_id>_<secret>``. A biller's key sees only its biller: any
-other biller's resources answer 404, exactly as if they did not exist. A read key may only
-read; a back-office key sees every biller.
+other biller's resources answer 404, exactly as if they did not exist; a back-office key sees
+every biller. Every route says which roles may call it with :func:`require`: a key without
+one of them gets 403 ``forbidden_role`` naming the roles needed. Reading needs any role.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
@@ -20,16 +21,17 @@ from billfold.clock import Clock
 from billfold.engine import Engine
 from billfold.errors import NotFound
 from billfold.merchants.biller import Biller
+from billfold.merchants.roles import Role, format_roles
 
 __all__ = [
     "ApiState",
+    "Bursar",
     "Reader",
+    "Reconciler",
     "VisibleBiller",
-    "Writer",
     "api_state",
     "hidden",
-    "reader",
-    "writer",
+    "require",
 ]
 
 
@@ -82,18 +84,36 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def reader(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-    return principal
+def require(*roles: Role, everywhere: bool = False) -> Any:
+    """A dependency: the caller's key holds one of ``roles`` (any role when none is named)
+    and, with ``everywhere``, sees every biller (a back-office key). Use it as
+    ``principal: Annotated[Principal, require(Role.RECONCILER)]``."""
+    needed = format_roles(roles).replace(",", " or ")
+
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not principal.has(*roles):
+            raise ApiProblem(
+                403,
+                "forbidden_role",
+                f"this needs the role {needed}; key {principal.key_id} has "
+                f"{format_roles(principal.roles).replace(',', ', ')}",
+            )
+        if everywhere and not principal.back_office:
+            raise ApiProblem(
+                403,
+                "back_office_only",
+                f"key {principal.key_id} belongs to biller {principal.biller_code}; "
+                "this needs a back-office key",
+            )
+        return principal
+
+    check.__name__ = f"require_{'_'.join(r.value for r in roles) or 'any'}"
+    return Depends(check)
 
 
-def writer(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-    if not principal.may_write():
-        raise ApiProblem(403, "insufficient_scope", f"key {principal.key_id} may only read")
-    return principal
-
-
-Reader = Annotated[Principal, Depends(reader)]
-Writer = Annotated[Principal, Depends(writer)]
+Reader = Annotated[Principal, require()]
+Bursar = Annotated[Principal, require(Role.BURSAR)]
+Reconciler = Annotated[Principal, require(Role.RECONCILER)]
 BillerCode = Annotated[str, Path(max_length=32, description="The biller's code")]
 
 

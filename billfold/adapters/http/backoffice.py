@@ -1,40 +1,20 @@
-"""The back-office role as FastAPI dependencies: data that spans billers (reconciliation
-runs, settlement work, reversals) needs a back-office key; a biller's key gets 403."""
+"""The back office's roles as FastAPI dependencies: data that spans billers (reconciliation
+runs, settlement work, reversals) needs a back-office key as well as the role; a biller's
+key gets 403 ``back_office_only``, a key without the role 403 ``forbidden_role``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
-
-from billfold.adapters.http.auth import Reader, Writer
+from billfold.adapters.http.auth import require
 from billfold.adapters.http.keys import Principal
-from billfold.adapters.http.problems import ApiProblem
+from billfold.merchants.roles import Role
 
-__all__ = ["OfficeReader", "OfficeWriter", "actor"]
+__all__ = ["Admin", "OfficeReader", "OfficeReconciler", "actor"]
 
-
-def _office(principal: Principal) -> Principal:
-    if not principal.back_office:
-        raise ApiProblem(
-            403,
-            "back_office_only",
-            f"key {principal.key_id} belongs to biller {principal.biller_code}; "
-            "this needs a back-office key",
-        )
-    return principal
-
-
-def office_reader(principal: Reader) -> Principal:
-    return _office(principal)
-
-
-def office_writer(principal: Writer) -> Principal:
-    return _office(principal)
-
-
-OfficeReader = Annotated[Principal, Depends(office_reader)]
-OfficeWriter = Annotated[Principal, Depends(office_writer)]
+OfficeReader = Annotated[Principal, require(everywhere=True)]
+OfficeReconciler = Annotated[Principal, require(Role.RECONCILER, everywhere=True)]
+Admin = Annotated[Principal, require(Role.ADMIN, everywhere=True)]
 
 
 def actor(principal: Principal, who: str | None) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, Writer, api_state, hidden
+from billfold.adapters.http.auth import ApiState, Bursar, Reader, VisibleBiller, api_state, hidden
 from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.models import (
     BillIn,
@@ -42,7 +42,7 @@ def _out(state: ApiState, biller: Biller, bill: Bill) -> BillOut:
 @router.post(
     "/billers/{code}/bills", response_model=BillOut, status_code=201, summary="Create one bill"
 )
-def create_bill(principal: Writer, biller: VisibleBiller, body: BillIn, state: State) -> BillOut:
+def create_bill(principal: Bursar, biller: VisibleBiller, body: BillIn, state: State) -> BillOut:
     payer = Payer(body.payer.kind, body.payer.identifier, body.payer.name, body.payer.phone)
     bill = Bill(
         biller_id=0,
@@ -68,7 +68,7 @@ def create_bill(principal: Writer, biller: VisibleBiller, body: BillIn, state: S
     summary="Import a bill file: CSV (UTF-8 or GBK; comma, tab or semicolon) or XLSX",
 )
 def import_bills(
-    principal: Writer,
+    principal: Bursar,
     biller: VisibleBiller,
     state: State,
     file: Annotated[UploadFile, File(description="The bill CSV")],
@@ -102,7 +102,7 @@ def get_bill(principal: Reader, biller: VisibleBiller, bill_no: str, state: Stat
     summary="Cancel an unpaid bill",
 )
 def cancel_bill(
-    principal: Writer, biller: VisibleBiller, bill_no: str, body: CancelIn, state: State
+    principal: Bursar, biller: VisibleBiller, bill_no: str, body: CancelIn, state: State
 ) -> BillOut:
     bill = state.engine.cancel_bill(
         biller.code, bill_no, reason=body.reason, by=_actor(principal, body.operator)
@@ -118,7 +118,7 @@ def cancel_bill(
     "below what was paid)",
 )
 def change_bill(
-    principal: Writer, biller: VisibleBiller, bill_no: str, body: ChangeIn, state: State
+    principal: Bursar, biller: VisibleBiller, bill_no: str, body: ChangeIn, state: State
 ) -> BillOut:
     change = BillChange(
         biller.code,
@@ -140,7 +140,7 @@ def change_bill(
     summary="Waive (减免) part of what a bill owes",
 )
 def waive_bill(
-    principal: Writer, biller: VisibleBiller, bill_no: str, body: WaiveIn, state: State
+    principal: Bursar, biller: VisibleBiller, bill_no: str, body: WaiveIn, state: State
 ) -> BillOut:
     bill = state.engine.waive(
         biller.code,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, api_state
-from billfold.adapters.http.backoffice import OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models import PaymentOut, Reason, _In
 from billfold.adapters.http.models_ops import Who
@@ -33,7 +33,7 @@ class CreditHeldIn(_In):
     summary="Credit a held payment to its order after review: back office only",
 )
 def credit_held_payment(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     payment: VisiblePayment,
     body: CreditHeldIn,
     state: State,

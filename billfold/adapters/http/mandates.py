@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import (
     ApiState,
+    Bursar,
     Reader,
     VisibleBiller,
-    Writer,
     api_state,
     hidden,
 )
@@ -62,7 +62,7 @@ VisibleMandate = Annotated[Mandate, Depends(visible_mandate)]
     summary="Record a mandate the payer signed (pending until the bank confirms it)",
 )
 def sign_mandate(
-    principal: Writer,
+    principal: Bursar,
     biller: VisibleBiller,
     body: MandateIn,
     state: State,
@@ -123,7 +123,7 @@ def list_debits(mandate: VisibleMandate, state: State) -> list[DebitOut]:
     summary="Revoke a mandate at once; no debit is made under it afterwards",
 )
 def revoke_mandate(
-    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+    principal: Bursar, mandate: VisibleMandate, body: RevokeIn, state: State
 ) -> MandateOut:
     revoked = MandateBook(state.engine).revoke(
         mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason
@@ -138,7 +138,7 @@ def revoke_mandate(
     summary="Suspend an active mandate: no debit is made under it until it is resumed",
 )
 def suspend_mandate(
-    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+    principal: Bursar, mandate: VisibleMandate, body: RevokeIn, state: State
 ) -> MandateOut:
     suspended = MandateBook(state.engine).suspend(
         mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason
@@ -153,7 +153,7 @@ def suspend_mandate(
     summary="Resume a suspended mandate",
 )
 def resume_mandate(
-    principal: Writer, mandate: VisibleMandate, body: RevokeIn, state: State
+    principal: Bursar, mandate: VisibleMandate, body: RevokeIn, state: State
 ) -> MandateOut:
     resumed = MandateBook(state.engine).resume(
         mandate.mandate_no, actor=actor(principal, body.operator), reason=body.reason

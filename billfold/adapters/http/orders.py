@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, Writer, api_state, hidden
+from billfold.adapters.http.auth import ApiState, Bursar, Reader, VisibleBiller, api_state, hidden
 from billfold.adapters.http.backoffice import actor
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.models import CancelIn, OrderIn, OrderOut
@@ -48,7 +48,7 @@ def visible_order(
     summary="Create an order for one payer's bills; the engine computes the total",
 )
 def create_order(
-    principal: Writer,
+    principal: Bursar,
     biller: VisibleBiller,
     body: OrderIn,
     state: State,
@@ -83,7 +83,7 @@ def get_order(order: VisibleOrder, state: State) -> OrderOut:
     summary="Cancel an order nobody is paying yet (a payment arriving later goes to suspense "
     "and is refunded)",
 )
-def cancel_order(order: VisibleOrder, principal: Writer, body: CancelIn, state: State) -> OrderOut:
+def cancel_order(principal: Bursar, order: VisibleOrder, body: CancelIn, state: State) -> OrderOut:
     cancelled = state.engine.cancel_order(
         order.order_no,
         reason=body.reason,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from billfold.adapters.http.auth import ApiState, Writer, api_state
+from billfold.adapters.http.auth import ApiState, Bursar, api_state
 from billfold.adapters.http.cashier_truth import refuse_paid
 from billfold.adapters.http.idempotency import replay_or_run
 from billfold.adapters.http.models import OrderOut
@@ -30,7 +30,7 @@ State = Annotated[ApiState, Depends(api_state)]
     summary="Start paying an order through a channel; answers what the payer or terminal needs",
 )
 def pay_order(
-    principal: Writer,
+    principal: Bursar,
     order: VisibleOrder,
     body: PayIn,
     state: State,

@@ -8,19 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from billfold.adapters.http.auth import ApiState, Reader, Writer, api_state, hidden
+from billfold.adapters.http.approvals import PROPOSED, proposed_instead
+from billfold.adapters.http.auth import ApiState, Reader, Reconciler, api_state, hidden, require
 from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
+from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.models import CashOutIn, PaymentOut, RefundIn, RefundOut
 from billfold.channels.counter import confirm_cash_refund
 from billfold.collection.payment import PaymentRecord
 from billfold.collection.refund import RefundRecord
 from billfold.errors import NotFound
+from billfold.merchants.roles import Role
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 State = Annotated[ApiState, Depends(api_state)]
 PaymentId = Annotated[int, Path(ge=1, le=2**62)]
+CashDesk = Annotated[Principal, require(Role.BURSAR, Role.RECONCILER)]  # the counter's cashier
 
 
 def visible_payment(principal: Reader, state: State, payment_id: PaymentId) -> PaymentRecord:
@@ -57,10 +61,12 @@ def get_payment(payment: VisiblePayment) -> PaymentOut:
     "/payments/{payment_id}/refunds",
     response_model=RefundOut,
     status_code=201,
-    summary="Refund part or all of a payment (paid out to the payer by the channel later)",
+    summary="Refund part or all of a payment (paid out to the payer by the channel later); "
+    "202 when it is above the biller's threshold and waits for a second person",
+    responses=PROPOSED,
 )
 def create_refund(
-    principal: Writer,
+    principal: Reconciler,
     payment: VisiblePayment,
     body: RefundIn,
     state: State,
@@ -68,6 +74,16 @@ def create_refund(
     idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     def run() -> tuple[int, object]:
+        payload = {
+            "payment_id": payment.id, "amount_fen": body.amount, "reason": body.reason,
+            "request_id": engine_key(principal, idempotency_key),
+        }  # fmt: skip
+        proposal = proposed_instead(
+            state, principal, "refund", payload, by=None, reason=body.reason,
+            biller_id=payment.biller_id, amount_fen=body.amount,
+        )  # fmt: skip
+        if proposal is not None:
+            return proposal
         refund = state.engine.refund(
             payment.id,
             body.amount,
@@ -87,7 +103,7 @@ def create_refund(
     summary="The cashier paid a counter refund out in cash: it succeeds (a repeat changes nothing)",
 )
 def confirm_cash(
-    principal: Writer, refund: VisibleRefund, body: CashOutIn, state: State
+    principal: CashDesk, refund: VisibleRefund, body: CashOutIn, state: State
 ) -> RefundOut:
     return RefundOut.of(confirm_cash_refund(state.engine, refund.refund_no, by=body.by))
 

@@ -18,13 +18,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from billfold.adapters.http.approvals import PROPOSED, proposed_instead
 from billfold.adapters.http.auth import ApiState, Reader, api_state, hidden
-from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models_ops import DiscrepancyOut, ResolveIn, RunOut, RunResultOut
 from billfold.engine import Engine
 from billfold.errors import InvalidInput, InvariantViolated, NotFound
-from billfold.settlement.discrepancy import Code, Discrepancy, DiscrepancyStatus
+from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
 from billfold.settlement.parsers import PARSERS, OnError
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.run import RunKind
@@ -123,7 +124,7 @@ def _reconcile_upload(engine: Engine, up: _Upload) -> tuple[int, object]:
     summary="Reconcile an uploaded statement for one business date (back office)",
 )
 def start_run(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     state: State,
     request: Request,
     idempotency_key: IdempotencyKey,
@@ -220,10 +221,12 @@ def get_discrepancy(discrepancy: VisibleDiscrepancy, state: State) -> Discrepanc
 @router.post(
     "/discrepancies/{discrepancy_id}/resolve",
     response_model=DiscrepancyOut,
-    summary="Resolve a discrepancy with an action, recording who and why (back office)",
+    summary="Resolve a discrepancy with an action, recording who and why (back office); "
+    "202 when a write-off waits for a second person",
+    responses=PROPOSED,
 )
 def resolve_discrepancy(
-    principal: OfficeWriter,
+    principal: OfficeReconciler,
     discrepancy: VisibleDiscrepancy,
     body: ResolveIn,
     state: State,
@@ -233,6 +236,16 @@ def resolve_discrepancy(
     def run() -> tuple[int, object]:
         if discrepancy.id is None:
             raise InvariantViolated("discrepancy.id is missing")
+        if body.action is Action.WRITE_OFF and discrepancy.status is DiscrepancyStatus.OPEN:
+            payload = {
+                "discrepancy_id": discrepancy.id, "reason": body.reason, "amount_fen": body.amount,
+            }  # fmt: skip
+            proposal = proposed_instead(
+                state, principal, "discrepancy.write_off", payload,
+                by=body.by, reason=body.reason, biller_id=discrepancy.biller_id,
+            )  # fmt: skip
+            if proposal is not None:
+                return proposal
         done = Reconciler(state.engine).resolve(
             discrepancy.id,
             body.action,

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from billfold.adapters.http.approvals import PROPOSED, proposed_instead
 from billfold.adapters.http.auth import ApiState, Reader, VisibleBiller, api_state, hidden
-from billfold.adapters.http.backoffice import OfficeReader, OfficeWriter, actor
+from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
 from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
 from billfold.adapters.http.models_ops import BatchOut, DraftIn, StepIn
 from billfold.errors import NotFound
@@ -47,7 +48,7 @@ VisibleBatch = Annotated[SettlementBatch, Depends(visible_batch)]
     summary="Draft (or redraft) a biller's settlement batch for a business date (back office)",
 )
 def draft_batch(
-    principal: OfficeWriter, biller: VisibleBiller, body: DraftIn, state: State
+    principal: OfficeReconciler, biller: VisibleBiller, body: DraftIn, state: State
 ) -> BatchOut:
     batch = Settler(state.engine).draft(
         biller.code, body.business_date, by=actor(principal, body.by)
@@ -98,7 +99,7 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
     Idempotency-Key (a repeat answers what the first call answered)."""
 
     def endpoint(
-        principal: OfficeWriter,
+        principal: OfficeReconciler,
         batch: VisibleBatch,
         body: StepIn,
         state: State,
@@ -106,6 +107,13 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
         idempotency_key: IdempotencyKey,
     ) -> JSONResponse:
         def run() -> tuple[int, object]:
+            if verb == "approve" and batch.status is BatchStatus.DRAFT:
+                proposal = proposed_instead(
+                    state, principal, "settlement.approve", {"batch_no": batch.batch_no},
+                    by=body.by, reason=body.reason or "", biller_id=batch.biller_id,
+                )  # fmt: skip
+                if proposal is not None:
+                    return proposal
             extra = {"reason": body.reason} if body.reason else {}
             settler = Settler(state.engine)
             done = step(settler, batch.batch_no, by=actor(principal, body.by), **extra)
@@ -119,12 +127,14 @@ def _step_route(verb: str, summary: str, step: Callable[..., SettlementBatch]) -
         response_model=BatchOut,
         summary=summary,
         name=f"{verb}_batch",
+        responses=PROPOSED if verb == "approve" else None,
     )(endpoint)
 
 
 _step_route(
     "approve",
-    "Approve a draft: its figures are fixed (Dr payable / Cr settlement payable)",
+    "Approve a draft: its figures are fixed (Dr payable / Cr settlement payable); "
+    "202 when the biller's policy wants a second person",
     Settler.approve,
 )
 _step_route("pay", "Mark an approved batch paid: the payout file went to the bank", Settler.pay)
@@ -138,7 +148,7 @@ _step_route("confirm", "Confirm the bank paid the batch out", Settler.confirm)
     summary="Download an approved batch's payout CSV for the bank (account numbers in full)",
 )
 def payout_file(
-    principal: OfficeReader,
+    principal: OfficeReconciler,
     batch: VisibleBatch,
     state: State,
     encoding: Literal["utf-8-sig", "gbk"] = "utf-8-sig",

@@ -49,6 +49,7 @@ from billfold.adapters.outbox.endpoints import (
     list_endpoints,
     new_secret,
     reactivate_endpoint,
+    rotate_secret,
 )
 from billfold.adapters.outbox.fanout import fan_out
 from billfold.adapters.outbox.retry import RetryPolicy
@@ -83,6 +84,7 @@ __all__ = [
     "new_secret",
     "reactivate_endpoint",
     "requeue_dead",
+    "rotate_secret",
     "run_forever",
     "run_once",
     "verify_webhook",

@@ -40,6 +40,7 @@ __all__ = [
     "new_secret",
     "parse_event_types",
     "reactivate_endpoint",
+    "rotate_secret",
 ]
 
 _PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?")
@@ -101,6 +102,7 @@ def add_endpoint(
     event_types: str | Iterable[str] = ("*",),
     *,
     actor: str = "system",
+    reason: str = "",
     clock: Clock | None = None,
 ) -> WebhookEndpoint:
     """Register ``url`` to receive ``biller_code``'s events signed with ``secret``."""
@@ -140,7 +142,7 @@ def add_endpoint(
         if inserted is None:
             raise InvariantViolated("inserted is missing")
         found = _get(uow, int(inserted[0]))
-        _audit(uow, actor, "webhook_endpoint.added", found, "", now)
+        _audit(uow, actor, "webhook_endpoint.added", found, reason, now)
         return found
 
 
@@ -182,6 +184,35 @@ def reactivate_endpoint(
 ) -> WebhookEndpoint:
     """Send to the endpoint again, starting with the deliveries that waited meanwhile."""
     return _set_active(engine_or_uow, endpoint_id, True, actor, reason, clock)
+
+
+def rotate_secret(
+    engine_or_uow: Engine | SqlUnitOfWork,
+    endpoint_id: int,
+    secret: str | None = None,
+    *,
+    actor: str = "system",
+    reason: str = "",
+    clock: Clock | None = None,
+) -> WebhookEndpoint:
+    """Give the endpoint a new signing secret (``None``: a fresh random one), at once.
+
+    Unlike an API key's, the old webhook secret gets no grace period: billfold signs each
+    delivery once, with the endpoint's current secret, so the receiver accepts both secrets
+    while it changes over, then drops the old one. Deliveries still waiting are signed with
+    the new secret when they are sent."""
+    secret = new_secret() if secret is None else secret
+    if not _SECRET.fullmatch(secret):
+        raise InvalidInput("secret: must be 16 to 128 printable ASCII characters without spaces")
+    with in_unit(engine_or_uow, clock) as (uow, now):
+        _get(uow, endpoint_id)
+        c = t.webhook_endpoints.c
+        uow.conn.execute(
+            t.webhook_endpoints.update().where(c.id == endpoint_id).values(secret=secret)
+        )
+        after = _get(uow, endpoint_id)
+        _audit(uow, actor, "webhook_endpoint.secret_rotated", after, reason, now)
+        return after
 
 
 def _set_active(

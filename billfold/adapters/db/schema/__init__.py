@@ -387,6 +387,7 @@ channel_nonces = Table(
 
 # Tables defined in their own modules join the same metadata when this module is imported.
 from billfold.adapters.db.schema import (  # noqa: E402, F401
+    access,
     api,
     gov,
     mandates,

@@ -1,11 +1,21 @@
 """Tables of the HTTP API: API keys (hashed) and stored answers to idempotent requests.
 
-Defined on the one :data:`billfold.adapters.db.schema.metadata`; migration 0006 creates them.
+Defined on the one :data:`billfold.adapters.db.schema.metadata`; migration 0005 creates them,
+0015 gives keys their roles (in place of a read/write scope) and a rotated secret's grace.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from billfold.adapters.db.schema import TS, Id, _id, metadata
 
@@ -18,10 +28,14 @@ api_keys = Table(
     Column("key_id", String(16), nullable=False, unique=True),  # public part, shown in lists
     Column("secret_sha256", String(64), nullable=False),  # the secret itself is never stored
     Column("biller_id", Id, ForeignKey("billers.id")),  # NULL: a back-office key (all billers)
-    Column("scope", String(8), nullable=False),  # read | write
+    Column("roles", String(100), nullable=False),  # comma-separated billfold.merchants.roles
     Column("label", String(100), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("revoked_at", TS),
+    # after a rotation the previous secret still opens the key until previous_valid_until
+    Column("previous_secret_sha256", String(64)),
+    Column("previous_valid_until", TS),
+    CheckConstraint("roles <> ''", name="ck_api_keys_roles_given"),
 )
 
 api_idempotency = Table(

@@ -20,6 +20,7 @@ from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.channels.base import Channel
+from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"
@@ -49,11 +50,20 @@ class Api:
         return order.order_no, paid.payment.id
 
 
+def one_person(engine: Engine, code: str) -> None:
+    """These tests check the actions themselves: no second person (test_http_approvals.py
+    checks the maker-checker path)."""
+    desk = MakerChecker(engine)
+    for kind in ("settlement.approve", "payment.reverse", "discrepancy.write_off"):
+        desk.set_policy(code, kind, required=False, actor="tests", reason="one person")
+
+
 def seed(engine: Engine) -> dict[str, str]:
     for code, name, kind in (("s1", "一中", BillerKind.SCHOOL), ("w2", "水司", BillerKind.UTILITY)):
         account = SettlementAccount("工商银行", name, ACCOUNT)
         engine.create_biller(Biller(code=code, name=name, kind=kind, settlement_account=account))
         engine.import_bills(code, BILLS)
+        one_person(engine, code)
     return {
         "s1": create_key(engine, "s1", Scope.WRITE).secret,
         "s1-read": create_key(engine, "s1", Scope.READ).secret,

@@ -47,7 +47,8 @@ def test_a_read_key_cannot_write(api: Api) -> None:
     answer = api.client.post(
         "/v1/billers/s1/bills/T1/cancel", json={"reason": "x"}, headers=api.auth("s1-read")
     )
-    assert answer.status_code == 403 and answer.json()["code"] == "insufficient_scope"
+    assert answer.status_code == 403 and answer.json()["code"] == "forbidden_role"
+    assert "this needs the role bursar" in answer.json()["detail"]
     assert not api.engine.bill("s1", "T1").cancelled
 
 

@@ -111,7 +111,7 @@ def test_a_repeat_with_an_idempotency_key_returns_the_first_mandate(api: Api) ->
 
 def test_a_read_key_may_not_sign_or_revoke(api: Api) -> None:
     answer = _sign(api, who="s1-read")
-    assert answer.status_code == 403 and answer.json()["code"] == "insufficient_scope"
+    assert answer.status_code == 403 and answer.json()["code"] == "forbidden_role"
     mandate_no = _sign(api).json()["mandate_no"]
     revoke = api.client.post(
         f"/v1/mandates/{mandate_no}/revoke", json={"reason": "x"}, headers=api.auth("s1-read")

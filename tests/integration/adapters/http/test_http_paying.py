@@ -86,7 +86,7 @@ def test_a_read_key_may_not_start_a_payment(api: Api) -> None:
     answer = api.client.post(
         f"/v1/orders/{order_no}/pay", json={"channel": "counter"}, headers=api.auth("s1-read")
     )
-    assert answer.status_code == 403 and answer.json()["code"] == "insufficient_scope"
+    assert answer.status_code == 403 and answer.json()["code"] == "forbidden_role"
     assert api.engine.order(order_no).channel is None
 
 

@@ -234,8 +234,8 @@ def test_a_billers_key_lists_only_its_own_rows_and_never_another_billers(
     engine: Engine, world: World
 ) -> None:
     _app, client, keys, _target = world
-    before = snapshot(engine)
     office = create_key(engine, None, Scope.READ).secret
+    before = snapshot(engine)
     for path, owner in FOUND_LISTS.items():
         for scope in ("write", "read"):
             headers = {"Authorization": f"Bearer {keys[scope]}"}

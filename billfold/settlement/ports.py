@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from billfold.collection.ports import UnitOfWork
+from billfold.collection.ports import RefundTransferUnitOfWork, UnitOfWork
 from billfold.settlement.banking import Promise
 from billfold.settlement.batch import BatchStatus, BatchTotals, SettlementBatch
 from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
@@ -204,8 +204,9 @@ class SettlementRepository(Protocol):
     def insert_parts(self, batch_id: int, parts: Sequence[Part]) -> None: ...
 
 
-class SettlementUnitOfWork(UnitOfWork, Protocol):
-    """The core's unit of work, plus the settlement desks' repositories."""
+class SettlementUnitOfWork(RefundTransferUnitOfWork, Protocol):
+    """The core's unit of work, plus the settlement desks' repositories (and the
+    bank-transfer refunds', which the bank leg confirms)."""
 
     @property
     def recon(self) -> ReconRepository: ...

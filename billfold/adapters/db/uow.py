@@ -3,7 +3,8 @@
 ``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
 repositories (billers … channels) are made when the block opens; the repositories of the
 settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
-``daybook``, ``mandates``, ``pos``, and the settlement desks' statement staging ``statements``)
+``daybook``, ``mandates``, ``pos``, the bank-transfer refunds' ``refund_transfers`` and the
+complaints desk's ``complaints``, and the settlement desks' statement staging ``statements``)
 are made on first use, so the confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
@@ -30,6 +31,7 @@ from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
 from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 
@@ -107,6 +109,10 @@ class SqlUnitOfWork:
     @cached_property
     def pos(self) -> SqlPos:
         return SqlPos(self.conn)
+
+    @cached_property
+    def refund_transfers(self) -> SqlRefundTransfers:
+        return SqlRefundTransfers(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

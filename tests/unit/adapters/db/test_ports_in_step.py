@@ -23,6 +23,7 @@ from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
 from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 from billfold.adapters.db.uow import SqlSavepoint, SqlUnitOfWork
@@ -43,6 +44,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.AuditRepository, SqlAudit),
     (collection_ports.ChannelsRepository, SqlChannels),
     (collection_ports.UnitOfWork, SqlUnitOfWork),
+    (collection_ports.RefundTransfersRepository, SqlRefundTransfers),
+    (collection_ports.RefundTransferUnitOfWork, SqlUnitOfWork),
     (channel_ports.PosRepository, SqlPos),
     (channel_ports.MandatesRepository, SqlMandates),
     (channel_ports.ChannelsUnitOfWork, SqlUnitOfWork),

@@ -3,6 +3,7 @@ the machine allows, and the journal balanced with the money in exactly one place
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -53,10 +54,8 @@ def test_any_sequence_of_steps_keeps_the_refund_legal_and_the_books_sound(
     state = RefundStatus.PENDING
     try:
         for step in steps:
-            try:
+            with contextlib.suppress(BillfoldError):
                 actions[step]()
-            except BillfoldError:
-                pass
             with engine.uow() as uow:
                 refund = uow.refunds.get_by_no(refund_no)
             assert refund is not None

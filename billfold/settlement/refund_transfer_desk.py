@@ -38,7 +38,7 @@ class RefundTransferDesk:
         with self.runtime.uow() as uow:
             return load_transfer(uow, refund_no)
 
-    def list(
+    def transfers(
         self,
         *,
         stage: TransferStage | None = None,

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, NestedTransaction
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
@@ -113,6 +114,10 @@ class SqlUnitOfWork:
     @cached_property
     def refund_transfers(self) -> SqlRefundTransfers:
         return SqlRefundTransfers(self.conn)
+
+    @cached_property
+    def complaints(self) -> SqlComplaints:
+        return SqlComplaints(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

@@ -284,5 +284,5 @@ def test_a_file_names_a_refund_that_is_not_ready_and_changes_nothing(shop: Shop)
     with pytest.raises(InvalidInput, match="encoding: 'latin-1'; use utf-8-sig or gbk"):
         shop.desk.file(by="clerk-li", encoding="latin-1")
     assert shop.counts() == before
-    listed = shop.desk.list(stage=TransferStage.AWAITING_PAYEE)
+    listed = shop.desk.transfers(stage=TransferStage.AWAITING_PAYEE)
     assert [x.refund_no for x in listed] == [waiting]

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
@@ -54,6 +55,8 @@ PAIRS: list[tuple[type, type]] = [
     (settlement_ports.StatementStaging, SqlStatements),
     (settlement_ports.SettlementUnitOfWork, SqlUnitOfWork),
     (settlement_ports.SettlementUnitOfWork, SqlSavepoint),
+    (settlement_ports.ComplaintsRepository, SqlComplaints),
+    (settlement_ports.ComplaintsUnitOfWork, SqlUnitOfWork),
     (pack_ports.DaybookRepository, SqlDaybook),
     (pack_ports.GovRepository, SqlGov),
     (pack_ports.PresaleRepository, SqlPresale),

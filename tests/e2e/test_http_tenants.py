@@ -18,12 +18,16 @@ from sqlalchemy import func, select
 from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.schema import mandates as tm
+from billfold.adapters.db.schema import queues as tq
 from billfold.adapters.db.schema import settlement as ts
 from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.channels.autodebit_mandates import MandateBook
+from billfold.collection.refund_transfer import TransferReason
+from billfold.settlement.complaint import ComplaintKind
+from billfold.settlement.complaints import ComplaintDesk, NewComplaint
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Profile, Settler
 
@@ -35,11 +39,14 @@ LISTS = {  # no identifiers in the path: checked by content below
     "/v1/reconciliation/discrepancies",
     "/v1/exports/discrepancies",
     "/v1/exports/settlements",
+    "/v1/complaints",
 }
 OFFICE = {  # spanning billers: a biller's key is refused outright
     "/v1/reconciliation/runs",
     "/v1/settlements",
     "/v1/exports/reconciliation",
+    "/v1/refund-transfers",
+    "/v1/refund-transfers/files",
 }
 # A WeChat Pay trade bill with no trades: every payment of the day is 短款 (engine only)
 EMPTY_WX_BILL = (
@@ -74,6 +81,10 @@ def world(engine: Engine) -> Iterator[World]:
     settler = Settler(engine)
     settler.set_profile("w2", Profile(settle_unreconciled=True), actor="ops", reason="T+0")
     batch = settler.draft("w2", engine.today("w2"), by="ops")
+    complaint = ComplaintDesk(engine).open(
+        NewComplaint("w2", ComplaintKind.OTHER, "ops", bill_no="T1"), answer=False
+    )
+    engine.refund_needs_transfer(refund.refund_no, TransferReason.OTHER, "card cancelled")
     target = {
         "code": "w2",
         "bill_no": "T2",
@@ -84,6 +95,9 @@ def world(engine: Engine) -> Iterator[World]:
         "run_id": str(run.run.id),
         "discrepancy_id": str(short.id),
         "batch_no": batch.batch_no,
+        "complaint_no": complaint.complaint_no,
+        "file_no": "RT-ANY",
+        "kind": "other",
     }
     keys = {
         "write": create_key(engine, "s1", Scope.WRITE).secret,
@@ -111,6 +125,9 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         ts.recon_discrepancies,
         ts.settlement_batches,
         ts.settlement_parts,
+        tq.complaints,
+        tq.complaint_tats,
+        tq.refund_transfers,
     )
     with engine.uow() as uow:
         counts = {
@@ -128,6 +145,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 tm.mandates,
                 ts.recon_discrepancies,
                 ts.settlement_batches,
+                tq.complaints,
+                tq.refund_transfers,
             )
         }
     return {"counts": counts, "rows": repr(rows)}
@@ -177,4 +196,10 @@ def test_every_endpoint_refuses_another_billers_data_and_changes_nothing(
     settled = client.get("/v1/exports/settlements", headers=headers)
     assert settled.status_code == 200 and target["batch_no"] not in settled.text
     _refused(client.get("/v1/exports/settlements", params={"biller": "w2"}, headers=headers))
+    for params in ({}, {"overdue": "true"}, {"status": "open"}):
+        mine = client.get("/v1/complaints", params=params, headers=headers)
+        assert mine.status_code == 200 and mine.json() == [], params
+    _refused(client.get("/v1/complaints", params={"biller": "w2"}, headers=headers))
+    body = {"biller": "w2", "kind": "other", "bill_no": "T1", "opened_by": "x"}
+    _refused(client.post("/v1/complaints", json=body, headers=headers))
     assert snapshot(engine) == before

@@ -16,6 +16,7 @@ from billfold.adapters.http import (
     billers,
     bills,
     cashier,
+    complaints,
     exports,
     held_credits,
     mandates,
@@ -24,6 +25,7 @@ from billfold.adapters.http import (
     paying,
     payments,
     reconciliation,
+    refund_transfers,
     reversals,
     settlements,
 )
@@ -91,6 +93,8 @@ def create_app(
         app.include_router(module.router)
     for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):
         app.include_router(ops.router)
+    for queue in (refund_transfers, complaints):
+        app.include_router(queue.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)

@@ -3,6 +3,8 @@
 ``billfold refunds confirm-cash REFUND_NO --by NAME`` — the cashier handed a counter refund
 out in cash: it succeeds and its journal entry moves (until then it is pending, like a
 refund any channel pays out later). A repeat prints the refund again and changes nothing.
+``billfold refunds bank-transfer …`` — refunds the channel could not pay back, paid by bank
+transfer (see :mod:`billfold.adapters.cli.refund_transfers`).
 Errors print ``error: <message>`` on stderr and exit 1.
 """
 
@@ -12,13 +14,18 @@ from typing import Annotated
 
 import typer
 
+from billfold.adapters.cli import refund_transfers
 from billfold.adapters.cli.common import DbUrl, open_engine
 from billfold.channels.counter import confirm_cash_refund
 from billfold.money import format_yuan
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Refunds paid out by a person (the counter's cash).", no_args_is_help=True)
+app = typer.Typer(
+    help="Refunds paid out by a person (the counter's cash, a bank transfer).",
+    no_args_is_help=True,
+)
+app.add_typer(refund_transfers.app, name="bank-transfer")
 
 
 @app.command("confirm-cash")

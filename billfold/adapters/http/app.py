@@ -16,6 +16,7 @@ from billfold.adapters.http import (
     billers,
     bills,
     cashier,
+    cashier_complaints,
     complaints,
     exports,
     held_credits,
@@ -96,6 +97,7 @@ def create_app(
     for queue in (refund_transfers, complaints):
         app.include_router(queue.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
+    app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id

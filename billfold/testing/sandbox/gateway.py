@@ -206,6 +206,14 @@ class SandboxGateway:
             else:
                 self.outbox.append(delivery)
 
+    def lose(self, channel: str, order_no: str) -> int:
+        """Lose every notification still to come for an order (a test or the demo says so):
+        only a query (the T+0 requery, a complaint) finds the payment then."""
+        lost = [d for d in self.outbox if d.channel == channel and d.order_no == order_no]
+        self.outbox = [d for d in self.outbox if d not in lost]
+        self.dropped.extend(lost)
+        return len(lost)
+
     def due(self) -> list[Delivery]:
         """Notifications whose time has come, in the (shuffled-by-delay) order they arrive."""
         now = self.clock.now()

@@ -286,3 +286,26 @@ def test_a_file_names_a_refund_that_is_not_ready_and_changes_nothing(shop: Shop)
     assert shop.counts() == before
     listed = shop.desk.transfers(stage=TransferStage.AWAITING_PAYEE)
     assert [x.refund_no for x in listed] == [waiting]
+
+
+def test_a_reversal_cancels_a_transfer_not_yet_filed_and_is_refused_once_filed(
+    shop: Shop,
+) -> None:
+    engine, desk = shop.engine, shop.desk
+    waiting = engine.confirm("unionpay", "U1", "NO-SUCH-ORDER", 1234).payment
+    filed = engine.confirm("unionpay", "U2", "NO-SUCH-ORDER-2", 777).payment
+    for payment in (waiting, filed):
+        (refund,) = [r for r in engine.pending_refunds() if r.payment_id == payment.id]
+        engine.refund_needs_transfer(refund.refund_no, TransferReason.ACCOUNT_CLOSED, "closed")
+        if payment is filed:
+            desk.record_payee(refund.refund_no, PAYEE, by="clerk-li")
+            desk.approve(refund.refund_no, checker="supervisor-wang")
+            desk.file(by="clerk-li")
+    engine.reverse("unionpay", "U1", reason="冲正", requested_by="ops")
+    (cancelled,) = [t for t in desk.transfers() if t.payment_id == waiting.id]
+    assert cancelled.stage is TransferStage.CANCELLED
+    before = shop.counts()
+    with pytest.raises(InvalidTransition, match="has refunds; refund the rest"):
+        engine.reverse("unionpay", "U2", reason="冲正", requested_by="ops")
+    assert shop.counts() == before
+    assert engine.check_books() == []

@@ -202,8 +202,11 @@ def confirm_on(
 ) -> tuple[RefundTransfer, bool]:
     """Confirm a transfer paid inside an open unit of work (the bank run uses this); returns
     the transfer and whether this call confirmed it (``False``: it was before)."""
-    before = load_transfer(uow, refund_no, lock=True)
-    if before.refund_status is RefundStatus.SUCCEEDED:
+    # the refund's row is locked first: a concurrent confirmation waits here, then reads the
+    # refund as that one left it (a lock on the joined transfer row would read it stale)
+    refund = uow.refunds.get_by_no(refund_no, lock=True)
+    before = load_transfer(uow, refund_no)
+    if refund is not None and refund.status is RefundStatus.SUCCEEDED:
         return before, False
     moved = uow.refunds.transition(
         before.refund_id,

@@ -309,3 +309,36 @@ def test_a_reversal_cancels_a_transfer_not_yet_filed_and_is_refused_once_filed(
         engine.reverse("unionpay", "U2", reason="冲正", requested_by="ops")
     assert shop.counts() == before
     assert engine.check_books() == []
+
+
+def mt940_debit(ref: str, fen: int, info: str) -> bytes:
+    amount = f"{fen // 100},{fen % 100:02d}"
+    return "\n".join(
+        [
+            ":20:STMT20260902",
+            ":25:110000123456789",
+            ":28C:00001/001",
+            f":60F:C260901CNY{amount}",
+            f":61:2609020902D{amount}NTRFNONREF//{ref}",
+            f":86:{info}",
+            ":62F:C260902CNY0,00",
+            "-",
+            "",
+        ]
+    ).encode()
+
+
+def test_an_mt940_debit_carrying_the_refund_number_confirms_the_transfer(shop: Shop) -> None:
+    refund_no = _needs_transfer(shop)
+    shop.desk.record_payee(refund_no, PAYEE, by="clerk-li")
+    shop.desk.approve(refund_no, checker="supervisor-wang")
+    shop.desk.file(by="clerk-li")
+    recon = Reconciler(shop.engine)
+    other = mt940_debit("BK1", 551, f"REFUND {refund_no}")  # another amount: not this one
+    recon.reconcile_bank(other, format="mt940", business_date=date(2027, 9, 2))
+    assert shop.desk.get(refund_no).stage is TransferStage.IN_FILE
+    paid = mt940_debit("BK2", 550, f"REFUND {refund_no}")
+    recon.reconcile_bank(paid, format="mt940", business_date=date(2027, 9, 3))
+    done = shop.desk.get(refund_no)
+    assert done.stage is TransferStage.PAID and done.confirm_reason is not None
+    assert "line" in done.confirm_reason and shop.engine.check_books() == []

@@ -26,6 +26,7 @@ from billfold.collection.refund_transfer import (
     TransferStage,
 )
 from billfold.collection.refund_transferring import TransferConfirmation
+from billfold.money import format_yuan
 from billfold.settlement.queue_labels import label
 from billfold.settlement.refund_transfer_desk import RefundTransferDesk
 
@@ -136,7 +137,7 @@ def file_command(
     out_file.write_bytes(made.content)
     typer.echo(
         f"transfer file {made.file_no}: {made.count} refunds, "
-        f"{made.content.decode(encoding).splitlines()[-1].split(',')[4]} in total -> {out_file}"
+        f"{format_yuan(made.total_fen)} in total -> {out_file}"
     )
 
 

@@ -39,6 +39,8 @@ from billfold.collection.ordering import NewOrder, create_order, start_payment
 from billfold.collection.payer import Payer
 from billfold.collection.payment import Confirmation, PaymentRecord
 from billfold.collection.refund import RefundRecord
+from billfold.collection.refund_transfer import RefundTransfer, TransferReason
+from billfold.collection.refund_transferring import fall_back_to_transfer
 from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
 from billfold.collection.reversing import ReversalRequest, reverse_payment
 from billfold.errors import InvariantViolated, NotFound
@@ -326,6 +328,12 @@ class Engine:
             succeeded=succeeded,
             channel_refund_id=channel_refund_id,
         )
+
+    def refund_needs_transfer(
+        self, refund_no: str, reason: TransferReason, message: str, *, by: str = "billfold"
+    ) -> RefundTransfer:
+        """The channel cannot pay a refund back: it is paid by bank transfer instead."""
+        return fall_back_to_transfer(self.uow(), self.clock, refund_no, reason, message, by=by)
 
     def pending_refunds(self) -> list[RefundRecord]:
         with self.uow() as uow:

@@ -121,7 +121,9 @@ _REFUND_DECLINES = {
     "ACQ.SELLER_BALANCE_NOT_ENOUGH": Decline.INSUFFICIENT_FUNDS,
     "ACQ.TRADE_NOT_EXIST": Decline.NOT_FOUND,
     "ACQ.TRADE_HAS_CLOSE": Decline.ALREADY_CLOSED,
-    "ACQ.BUYER_ERROR": Decline.ACCOUNT_CLOSED,
+    "ACQ.BUYER_ERROR": Decline.ACCOUNT_CLOSED,  # 买家状态非法: the buyer's account is closed
+    # 交易已完结: past the refund window signed with Alipay (three months by default)
+    "ACQ.TRADE_HAS_FINISHED": Decline.REFUND_WINDOW_CLOSED,
     "ACQ.SYSTEM_ERROR": Decline.CHANNEL_UNAVAILABLE,
 }
 

@@ -53,6 +53,9 @@ class Decline(StrEnum):
     ALREADY_CLOSED = "already_closed"
     CHANNEL_UNAVAILABLE = "channel_unavailable"
     REJECTED = "rejected"
+    # a refund the channel can never pay back the way the money came (a bank transfer will)
+    REFUND_WINDOW_CLOSED = "refund_window_closed"
+    CARD_CANCELLED = "card_cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class ChannelEvent:
     currency: str = "CNY"
     refund_no: str | None = None
     detail: str = ""
+    decline: Decline | None = None  # REFUND_FAILED: why, when the channel says
 
 
 @dataclass(frozen=True, slots=True)

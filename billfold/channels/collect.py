@@ -9,7 +9,9 @@
   to the engine's exactly-once ``confirm``;
 * :meth:`Collector.requery` and :meth:`Collector.requery_stuck` ask channels about orders
   whose notification never came, and settle their fate through the same ``confirm``;
-* :meth:`Collector.pay_out_refunds` sends pending refunds to the channel that took the money.
+* :meth:`Collector.pay_out_refunds` sends pending refunds to the channel that took the money;
+  one the channel can never pay back (window closed, card cancelled, account closed) falls
+  back to a bank transfer (:data:`TRANSFER_DECLINES`).
 """
 
 from __future__ import annotations
@@ -26,17 +28,27 @@ from billfold.channels.base import (
     ChannelEvent,
     CollectRequest,
     CollectStart,
+    Decline,
     EventKind,
     RemoteState,
 )
 from billfold.channels.ports import ChannelHost
 from billfold.collection.confirming import ConfirmResult
+from billfold.collection.refund_transfer import TransferReason
 from billfold.errors import ConfigurationError, Conflict, InvariantViolated, NotFound
 from billfold.merchants.channel_config import channel_refusal
 
-__all__ = ["ChannelRefused", "Collector", "RefundPayout"]
+__all__ = ["TRANSFER_DECLINES", "ChannelRefused", "Collector", "RefundPayout"]
 
 log = structlog.get_logger("billfold.channels")
+
+
+#: Refusals that no retry cures: the refund is paid back by bank transfer instead.
+TRANSFER_DECLINES: dict[Decline, TransferReason] = {
+    Decline.REFUND_WINDOW_CLOSED: TransferReason.WINDOW_CLOSED,
+    Decline.CARD_CANCELLED: TransferReason.CARD_CANCELLED,
+    Decline.ACCOUNT_CLOSED: TransferReason.ACCOUNT_CLOSED,
+}
 
 
 class ChannelRefused(Conflict):
@@ -122,6 +134,8 @@ class Collector:
                 requested_by=event.channel,
                 order_no=event.order_no,
             )
+            return None
+        if event.kind is EventKind.REFUND_FAILED and self._failed_for_good(event):
             return None
         if event.kind in (EventKind.REFUNDED, EventKind.REFUND_FAILED) and event.refund_no:
             self.engine.complete_refund(
@@ -220,7 +234,23 @@ class Collector:
                 self.engine.complete_refund(
                     refund.refund_no, succeeded=True, channel_refund_id=answer.channel_refund_id
                 )
-            else:
+            elif not (
+                answer.decline and self._fall_back(refund.refund_no, answer.decline, answer.message)
+            ):
                 self.engine.complete_refund(refund.refund_no, succeeded=False)
             done.append(RefundPayout(refund.refund_no, answer.accepted, answer.message))
         return done
+
+    def _failed_for_good(self, event: ChannelEvent) -> bool:
+        if event.refund_no is None or event.decline is None:
+            return False
+        return self._fall_back(event.refund_no, event.decline, event.detail)
+
+    def _fall_back(self, refund_no: str, decline: Decline, message: str) -> bool:
+        """A refusal no retry cures: the refund needs a bank transfer. False for others."""
+        reason = TRANSFER_DECLINES.get(decline)
+        if reason is None:
+            return False
+        self.engine.refund_needs_transfer(refund_no, reason, message or decline.value)
+        log.info("refund needs a bank transfer", refund_no=refund_no, reason=reason.value)
+        return True

@@ -22,6 +22,7 @@ from billfold.collection.payer import Payer
 from billfold.collection.payment import PaymentRecord
 from billfold.collection.ports import Runtime, UnitOfWork
 from billfold.collection.refund import RefundRecord
+from billfold.collection.refund_transfer import RefundTransfer, TransferReason
 from billfold.merchants.biller import Biller
 from billfold.merchants.channel_config import ChannelConfig
 
@@ -176,6 +177,10 @@ class ChannelHost(Runtime[ChannelsUnitOfWork], Protocol):
     ) -> RefundRecord: ...
 
     def pending_refunds(self) -> list[RefundRecord]: ...
+
+    def refund_needs_transfer(
+        self, refund_no: str, reason: TransferReason, message: str
+    ) -> RefundTransfer: ...
 
     def reverse(
         self,

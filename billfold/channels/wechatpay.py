@@ -128,10 +128,22 @@ _REFUND_DECLINES = {
     "NOT_ENOUGH": Decline.INSUFFICIENT_FUNDS,
     "RESOURCE_NOT_EXISTS": Decline.NOT_FOUND,
     "ORDER_NOT_EXIST": Decline.NOT_FOUND,
+    # 用户账户异常或已注销，不能原路退回，请使用其他方式进行退款
     "USER_ACCOUNT_ABNORMAL": Decline.ACCOUNT_CLOSED,
     "SYSTEM_ERROR": Decline.CHANNEL_UNAVAILABLE,
     "FREQUENCY_LIMITED": Decline.CHANNEL_UNAVAILABLE,
 }
+
+
+#: WeChat Pay refuses a refund past its window (one year after payment) with INVALID_REQUEST
+#: and this message; INVALID_REQUEST says nothing more by itself.
+_WINDOW_CLOSED_TEXT = "超过一年"
+
+
+def _refund_decline(code: str, message: str) -> Decline:
+    if code == "INVALID_REQUEST" and _WINDOW_CLOSED_TEXT in message:
+        return Decline.REFUND_WINDOW_CLOSED
+    return _REFUND_DECLINES.get(code, Decline.REJECTED)
 
 
 def _reject(reason: str, message: str) -> NotificationRejected:
@@ -376,6 +388,7 @@ class WechatPayChannel:
             occurred_at=when,
             refund_no=refund_no,
             detail=f"{note.event_type} {resource.get('refund_status')}",
+            decline=Decline.CARD_CANCELLED if note.event_type == "REFUND.ABNORMAL" else None,
         )
 
     def reply(self, accepted: bool, message: str = "") -> NotificationReply:
@@ -430,7 +443,7 @@ class WechatPayChannel:
         )
         if "code" in answer:
             code = str(answer["code"])
-            decline = _REFUND_DECLINES.get(code, Decline.REJECTED)
+            decline = _refund_decline(code, str(answer.get("message") or ""))
             return RefundAnswer(False, decline=decline, message=f"{code}: {answer.get('message')}")
         status = answer.get("status")
         if status in ("SUCCESS", "PROCESSING"):
@@ -438,7 +451,8 @@ class WechatPayChannel:
             return RefundAnswer(
                 True, channel_refund_id=str(answer.get("refund_id")), final=status == "SUCCESS"
             )
-        decline = Decline.ACCOUNT_CLOSED if status == "ABNORMAL" else Decline.REJECTED
+        # ABNORMAL (退款异常): the payer's card is cancelled or frozen; the money cannot go back
+        decline = Decline.CARD_CANCELLED if status == "ABNORMAL" else Decline.REJECTED
         return RefundAnswer(False, decline=decline, message=f"refund status {status}")
 
     def close(self, order_no: str) -> bool:

@@ -10,6 +10,9 @@ Accounts:
 * ``suspense`` — money we hold that no bill can take (liability)
 * ``fee_income`` — our fees (income)
 * ``refunds_payable`` — refunds decided but not yet paid out (liability)
+* ``refund_transfers_in_transit`` — refunds sent to the bank in a transfer file, not yet seen
+  leaving the collection account on its statement (liability)
+* ``bank:collection`` — the collection account at the bank (asset)
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from dataclasses import dataclass
 from billfold.errors import BillfoldError
 
 __all__ = [
+    "BANK",
     "FEE_INCOME",
     "REFUNDS_PAYABLE",
+    "REFUND_TRANSFERS_IN_TRANSIT",
     "SUSPENSE",
     "JournalEntry",
     "Posting",
@@ -36,6 +41,8 @@ __all__ = [
 SUSPENSE = "suspense"
 FEE_INCOME = "fee_income"
 REFUNDS_PAYABLE = "refunds_payable"
+REFUND_TRANSFERS_IN_TRANSIT = "refund_transfers_in_transit"
+BANK = "bank:collection"
 
 
 def clearing(channel: str) -> str:

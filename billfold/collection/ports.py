@@ -21,6 +21,7 @@ from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
+from billfold.collection.refund_transfer import PayeeAccount, RefundTransfer, TransferReason
 from billfold.merchants.biller import Biller, BillerStatus, FeeContext, Limits, SubUnit
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
@@ -161,6 +162,47 @@ class RefundsRepository(Protocol):
     def for_payment(self, payment_id: int) -> list[RefundRecord]: ...
 
     def pending(self, limit: int = 1000) -> list[RefundRecord]: ...
+
+
+class RefundTransfersRepository(Protocol):
+    """Refunds paid back by bank transfer (see :mod:`billfold.collection.refund_transfer`)."""
+
+    def add(self, refund_id: int, reason: TransferReason, message: str, now: datetime) -> bool:
+        """Open the transfer of a refund; ``False`` when it was open already."""
+        ...
+
+    def get(self, refund_no: str, *, lock: bool = False) -> RefundTransfer | None: ...
+
+    def record_payee(self, refund_id: int, payee: PayeeAccount, by: str, now: datetime) -> bool:
+        """Record (or correct) the payee of a transfer not yet approved; ``False`` if it was."""
+        ...
+
+    def approve(self, refund_id: int, by: str, now: datetime) -> bool:
+        """Approve a recorded, unapproved transfer by someone else than its maker."""
+        ...
+
+    def ready(self, refund_nos: Sequence[str] | None = None) -> list[RefundTransfer]:
+        """Approved transfers not yet in a file (of ``refund_nos`` if given)."""
+        ...
+
+    def mark_filed(self, refund_id: int, file_no: str, now: datetime) -> bool: ...
+
+    def in_file(self, file_no: str) -> list[RefundTransfer]: ...
+
+    def in_transfer(self) -> list[RefundTransfer]:
+        """Transfers in a file the bank has not been seen paying."""
+        ...
+
+    def mark_confirmed(
+        self,
+        refund_id: int,
+        by: str,
+        reason: str,
+        statement_ref: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    def listing(self, biller_ids: Sequence[int] | None = None) -> list[RefundTransfer]: ...
 
 
 class JournalRepository(Protocol):
@@ -326,6 +368,13 @@ class ApprovalsRepository(Protocol):
 class ApprovalsUnitOfWork(UnitOfWork, Protocol):
     @property
     def approvals(self) -> ApprovalsRepository: ...
+
+
+class RefundTransferUnitOfWork(UnitOfWork, Protocol):
+    """The core's unit of work and the bank-transfer refunds' repository."""
+
+    @property
+    def refund_transfers(self) -> RefundTransfersRepository: ...
 
 
 U_co = TypeVar("U_co", covariant=True)

@@ -13,7 +13,17 @@ from enum import StrEnum
 from billfold.errors import InvalidInput
 from billfold.money import format_yuan
 
-__all__ = ["RefundKind", "RefundLine", "RefundRecord", "RefundStatus", "fee_share", "split_refund"]
+__all__ = [
+    "REFUND_MOVES",
+    "RefundKind",
+    "RefundLine",
+    "RefundRecord",
+    "RefundStatus",
+    "fee_share",
+    "refund_can_move",
+    "sources_of",
+    "split_refund",
+]
 
 
 class RefundStatus(StrEnum):
@@ -21,6 +31,40 @@ class RefundStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # the channel refused; money stays in refunds payable for a retry
     CANCELLED = "cancelled"  # the payment was reversed before the refund went out
+    NEEDS_TRANSFER = "needs_transfer"  # the channel cannot pay it back: a bank transfer will
+    IN_TRANSFER = "in_transfer"  # in a bank transfer file; the bank statement confirms it
+
+
+#: Which refund states may follow which: a refund the channel refused for good (window
+#: closed, card cancelled, account closed) falls back to a bank transfer, which goes out in a
+#: file and is confirmed paid from the bank statement (or by hand).
+REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PENDING: frozenset(
+        {
+            RefundStatus.SUCCEEDED,
+            RefundStatus.FAILED,
+            RefundStatus.CANCELLED,
+            RefundStatus.NEEDS_TRANSFER,
+        }
+    ),
+    RefundStatus.FAILED: frozenset(
+        {RefundStatus.SUCCEEDED, RefundStatus.CANCELLED, RefundStatus.NEEDS_TRANSFER}
+    ),
+    RefundStatus.NEEDS_TRANSFER: frozenset({RefundStatus.IN_TRANSFER, RefundStatus.CANCELLED}),
+    RefundStatus.IN_TRANSFER: frozenset({RefundStatus.SUCCEEDED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.CANCELLED: frozenset(),
+}
+
+
+def refund_can_move(current: RefundStatus, new: RefundStatus) -> bool:
+    """Whether a refund in ``current`` may become ``new`` (see :data:`REFUND_MOVES`)."""
+    return new in REFUND_MOVES[current]
+
+
+def sources_of(new: RefundStatus) -> list[RefundStatus]:
+    """The states a refund may reach ``new`` from (the ``WHERE status IN`` of its update)."""
+    return [state for state, nexts in REFUND_MOVES.items() if new in nexts]
 
 
 class RefundKind(StrEnum):

@@ -62,7 +62,8 @@ def reverse_payment(uow: UnitOfWork, clock: Clock, req: ReversalRequest) -> Paym
         if payment.status is PaymentStatus.REVERSED:
             return payment
         refunds = uow.refunds.for_payment(payment.id)
-        if any(r.status is RefundStatus.SUCCEEDED for r in refunds) or (
+        paid_out = (RefundStatus.SUCCEEDED, RefundStatus.IN_TRANSFER)
+        if any(r.status in paid_out for r in refunds) or (
             payment.status is PaymentStatus.CREDITED and refunds
         ):
             raise InvalidTransition(
@@ -154,7 +155,8 @@ def _reverse_from_suspense(
     uow: UnitOfWork, payment: PaymentRecord, refunds: list[RefundRecord], req: ReversalRequest
 ) -> list[JournalEntry]:
     """Held or suspense money leaves suspense; refunds still queued for it are cancelled."""
-    pending = [r for r in refunds if r.status in (RefundStatus.PENDING, RefundStatus.FAILED)]
+    waiting = (RefundStatus.PENDING, RefundStatus.FAILED, RefundStatus.NEEDS_TRANSFER)
+    pending = [r for r in refunds if r.status in waiting]
     queued = sum(r.amount_fen for r in pending)
     for r in pending:
         uow.refunds.transition(r.id, [r.status], RefundStatus.CANCELLED)

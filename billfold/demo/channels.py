@@ -37,6 +37,8 @@ from billfold.errors import NotFound
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.money import format_yuan
+from billfold.settlement.complaint import ComplaintKind, ComplaintSource
+from billfold.settlement.complaints import ComplaintDesk, NewComplaint
 from billfold.testing.pos import FakeTerminal
 from billfold.testing.sandbox.alipay import SandboxAlipay, SandboxAlipayApp
 from billfold.testing.sandbox.autodebit import SandboxBank as DebitBank
@@ -66,6 +68,7 @@ WECHAT_MCHID, WECHAT_APPID, OPENID = (
 )
 ALIPAY_APP, ALIPAY_SELLER, BUYER = "2021000100000001", "2088100000000001", "2088102177846880"
 TERMINAL = "T0000001"
+LOST_BILL = "W202608-0104"  # paid by WeChat; the notification is lost, a complaint finds it
 WECHAT_UA = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 MicroMessenger/8.0.50 NetType/WIFI"
 
 
@@ -217,25 +220,74 @@ class DemoChannels:
                 self.gateway.pay("mobile_banking", answer.order_no)
         return f"{said}; {self.settle()}"
 
-    def mini_program(self, channel: str, biller: str, bill_no: str, payer: str) -> str:
-        """A WeChat or Alipay mini-program pays one bill."""
+    def mini_program(
+        self, channel: str, biller: str, bill_no: str, payer: str, *, lose: bool = False
+    ) -> str:
+        """A WeChat or Alipay mini-program pays one bill (``lose``: its notification is lost)."""
         order = self.engine.create_order(
             biller, [bill_no], idempotency_key=f"demo-{channel}-{bill_no}"
         )
         said = f"{bill_no} {format_yuan(order.total_fen)} via {channel}"
-        return f"{said}; {self._collect(order.order_no, order.payable, channel, payer)}"
+        paid = self._collect(order.order_no, order.payable, channel, payer, lose=lose)
+        return f"{said}; {paid}"
 
-    def _collect(self, order_no: str, payable: bool, channel: str, payer: str | None) -> str:
+    def _collect(
+        self, order_no: str, payable: bool, channel: str, payer: str | None, *, lose: bool = False
+    ) -> str:
         """Start the order with ``channel``, let the payer pay, deliver what arrives."""
         if payable:
             self.collector.start(order_no, channel, payer_ref=payer)
             self.gateway.pay(channel, order_no)
+            if lose:
+                return (
+                    f"notification lost ({self.gateway.lose(channel, order_no)}); {self.settle()}"
+                )
             return self.settle()
         self.settle()  # the clock moves the same on every run
         return f"order {order_no} is {self.engine.order(order_no).status.value} already"
 
     def wechat(self) -> str:
-        return self.mini_program("wechatpay", "demo-water", "W202608-0104", OPENID)
+        """周先生's neighbour pays by WeChat; WeChat's notification never arrives."""
+        return self.mini_program("wechatpay", "demo-water", LOST_BILL, OPENID, lose=True)
+
+    def complaint(self) -> tuple[str, dict[str, str]]:
+        """The payer of the lost WeChat payment complains "I paid but the bill shows unpaid"
+        on the payer page; the engine requeries WeChat Pay, credits the money through the
+        exactly-once confirmation and resolves the complaint. A rerun finds the same one."""
+        desk = ComplaintDesk(self.engine, self.collector.requery)
+        water = self.engine.biller("demo-water").id or 0
+        found = next(
+            (c for c in desk.complaints(biller_ids=[water]) if c.bill_no == LOST_BILL), None
+        )
+        if found is None:
+            order = self.engine.create_order(
+                "demo-water", [LOST_BILL], idempotency_key=f"demo-wechatpay-{LOST_BILL}"
+            )
+            remote = self.gateway.query("wechatpay", order.order_no)
+            found = desk.open(
+                NewComplaint(
+                    "demo-water",
+                    ComplaintKind.PAID_NOT_CREDITED,
+                    "缴费人",
+                    ComplaintSource.PAYER,
+                    bill_no=LOST_BILL,
+                    channel_ref=(remote.txn_id or "") if remote else "",
+                    description="已付款但账单显示未缴",
+                )
+            )
+        bill = self.engine.bill("demo-water", LOST_BILL)
+        view = {
+            "bill_no": LOST_BILL,
+            "kind": found.kind.value,
+            "status": found.status.value,
+            "answer": found.answer.value if found.answer else "",
+            "bill": bill.stored_status.value,
+        }
+        line = (
+            f"{LOST_BILL} {view['kind']} → {view['status']} ({view['answer']}), "
+            f"bill {view['bill']} {format_yuan(bill.paid_fen)}"
+        )
+        return line, view
 
     def alipay(self) -> str:
         return self.mini_program("alipay", "demo-school", "T2026-005", BUYER)

@@ -143,6 +143,8 @@ def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
         ("auto-debit", channels.mandate),
     ):
         console.print(f"{label}: {step()}", highlight=False, markup=False)
+    lost, complaint = channels.complaint()
+    console.print(f"complaint, notification lost: {lost}", highlight=False, markup=False)
     refusal = channels.refused()
     console.print(f"designated sole channel: {refusal}", highlight=False, markup=False)
 
@@ -151,6 +153,7 @@ def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
 
     summary = _summarize(engine, repeat.duplicate, late_result.payment.status)
     summary["sole_channel_refusal"] = refusal
+    summary["complaint_resolved_automatically"] = complaint
     summary["stall_code"] = stall_code(engine, MARKET)
     summary["scenarios"] = [summary_view(pack, out_dir) for pack in packs]
     _print(console, summary)

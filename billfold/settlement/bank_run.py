@@ -1,5 +1,7 @@
 """The bank leg: each channel's credit on the collection account's statement matched to the
 net its statement promised, and what arrived posted (Dr bank, Dr channel fees, Cr clearing).
+Debits paying refunds sent by bank transfer confirm those refunds paid (matched by the refund
+number in their reference, see :mod:`billfold.settlement.refund_transfer_file`).
 
 A corrected bank statement takes back what the run it replaces posted and posts afresh.
 """
@@ -8,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from billfold.clock import DEFAULT_TZ
 from billfold.collection.journal import JournalEntry, Posting, clearing
 from billfold.collection.ports import Runtime
+from billfold.collection.refund_transferring import TransferConfirmation, confirm_on
 from billfold.errors import InvalidInput, InvariantViolated
 from billfold.settlement.banking import (
     DEFAULT_ROUTES,
@@ -29,6 +32,7 @@ from billfold.settlement.discrepancy import BANK, CHANNEL_FEES, Discrepancy
 from billfold.settlement.parsers import OnError, parse
 from billfold.settlement.ports import SettlementUnitOfWork
 from billfold.settlement.reconcile import unreadable
+from billfold.settlement.refund_transfer_file import match_transfer_debits
 from billfold.settlement.run import ReconRun, RunKind
 from billfold.settlement.run_record import (
     AUTO,
@@ -104,12 +108,29 @@ def reconcile_bank(runtime: Runtime[SettlementUnitOfWork], statement: BankStatem
         if entries:
             uow.journal.post(entries, now)
         recon.insert_discrepancies(run_id, found, now, AUTO)
+        _confirm_transfers(uow, lines, name, statement.actor, now)
         run: ReconRun | None = recon.run(run_id)
         stored = recon.discrepancies(run_id=run_id)
         uow.commit()
     if run is None:
         raise InvariantViolated("run is missing")
     return RunResult(run, True, stored, current)
+
+
+def _confirm_transfers(
+    uow: SettlementUnitOfWork,
+    lines: Sequence[StatementLine],
+    name: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Refunds sent by bank transfer that the statement shows leaving: confirmed paid."""
+    transfers = uow.refund_transfers.in_transfer()
+    for line, transfer in match_transfer_debits(lines, transfers) if transfers else ():
+        how = TransferConfirmation(
+            actor, f"bank statement {name} line {line.source_line}", line.channel_txn_id or name
+        )
+        confirm_on(uow, transfer.refund_no, how, now)
 
 
 def _figures(

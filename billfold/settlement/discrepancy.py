@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from billfold.collection.journal import JournalEntry, Posting
+from billfold.collection.journal import BANK, JournalEntry, Posting
 from billfold.errors import InvalidInput
 from billfold.money import format_yuan
 
@@ -34,8 +34,6 @@ __all__ = [
     "write_off_entry",
 ]
 
-#: The collection account at the bank (an asset): what channels pay in, what billers get.
-BANK = "bank:collection"
 #: What channels charge us (an expense): the statement's fees, posted when they settle.
 CHANNEL_FEES = "channel_fees"
 #: Reconciliation differences written off (profit and loss).

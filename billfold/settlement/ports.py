@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from billfold.collection.ports import UnitOfWork
+from billfold.collection.ports import RefundTransferUnitOfWork, UnitOfWork
 from billfold.settlement.banking import Promise
 from billfold.settlement.batch import BatchStatus, BatchTotals, SettlementBatch
+from billfold.settlement.complaint import Complaint, ComplaintKind, ComplaintStatus
 from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
 from billfold.settlement.engine_records import EnginePayment, EngineRefund
 from billfold.settlement.run import ReconRun, RunKind
@@ -24,6 +25,8 @@ from billfold.settlement.splits import Part, Remainder, SplitRule
 from billfold.settlement.statement import LineError, StatementLine
 
 __all__ = [
+    "ComplaintsRepository",
+    "ComplaintsUnitOfWork",
     "ReconRepository",
     "SettlementRepository",
     "SettlementUnitOfWork",
@@ -204,8 +207,9 @@ class SettlementRepository(Protocol):
     def insert_parts(self, batch_id: int, parts: Sequence[Part]) -> None: ...
 
 
-class SettlementUnitOfWork(UnitOfWork, Protocol):
-    """The core's unit of work, plus the settlement desks' repositories."""
+class SettlementUnitOfWork(RefundTransferUnitOfWork, Protocol):
+    """The core's unit of work, plus the settlement desks' repositories (and the
+    bank-transfer refunds', which the bank leg confirms)."""
 
     @property
     def recon(self) -> ReconRepository: ...
@@ -219,3 +223,48 @@ class SettlementUnitOfWork(UnitOfWork, Protocol):
         for this unit of work's own commit (or rollback) to decide. A collection use case
         run on it becomes part of a larger change that commits or fails as one."""
         ...
+
+
+class ComplaintsRepository(Protocol):
+    """Complaints and the billers' turnaround times (see :mod:`billfold.settlement.complaint`)."""
+
+    def insert(self, values: dict[str, Any]) -> int: ...
+
+    def get(self, complaint_no: str, *, lock: bool = False) -> Complaint | None: ...
+
+    def transition(
+        self,
+        complaint_id: int,
+        expected: ComplaintStatus,
+        new: ComplaintStatus,
+        **values: Any,
+    ) -> bool:
+        """Move a complaint still in ``expected`` (a conditional UPDATE); ``False`` if not."""
+        ...
+
+    def note(self, complaint_id: int, **values: Any) -> None:
+        """Record what the engine found (answer, resolution, refund) without moving it."""
+        ...
+
+    def listing(
+        self,
+        *,
+        biller_ids: Sequence[int] | None = None,
+        statuses: Sequence[ComplaintStatus] | None = None,
+        overdue_at: datetime | None = None,
+        bill_id: int | None = None,
+        limit: int = 500,
+    ) -> list[Complaint]: ...
+
+    def tat_override(self, biller_id: int, kind: ComplaintKind) -> int | None: ...
+
+    def set_tat(self, biller_id: int, kind: ComplaintKind, hours: int, now: datetime) -> None: ...
+
+    def orders_for_bill(self, bill_id: int) -> list[str]:
+        """Order numbers that ever carried the bill, oldest first."""
+        ...
+
+
+class ComplaintsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def complaints(self) -> ComplaintsRepository: ...

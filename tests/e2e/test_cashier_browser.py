@@ -333,3 +333,34 @@ def test_a_household_tops_up_alone_for_the_amount_it_types(
         assert engine.check_books() == []
     finally:
         engine.close()
+
+
+def test_a_parent_opens_a_complaint_from_the_bill_page_and_follows_it(
+    browser: Browser, server: tuple[str, str]
+) -> None:
+    base, db_url = server
+    name = f"complaint-{backend(db_url)}"
+    browser.open(f"{base}/pay/b/school/bills/T2026-001")
+    browser.click("#complain")
+    browser.wait_for("return document.getElementById('complaint-form') !== null")
+    assert browser.script("return document.getElementById('bill_no').value") == "T2026-001"
+    browser.type("#channel_ref", "4200002026090112345678")
+    browser.type("#description", "已付款但账单显示未缴")
+    browser.screenshot(f"{name}-1-form")
+    browser.click("#complaint-form button[type=submit]")
+    browser.wait_for("return document.getElementById('complaint') !== null")
+    number = browser.text("#complaint-no")
+    assert number.startswith("CP") and browser.text("#state") == "待处理"
+    assert browser.text("#answer") == "支付渠道未查到该笔付款，转人工处理"  # nothing was paid
+    browser.screenshot(f"{name}-2-opened")
+    browser.open(f"{base}/pay/b/school/complaints")
+    browser.type("#follow_bill_no", "T2026-001")
+    browser.type("#complaint_no", number)
+    browser.click("#follow-form button[type=submit]")
+    browser.wait_for("return document.getElementById('complaint-no') !== null")
+    assert browser.text("#complaint-no") == number
+    engine = Engine.from_url(db_url, clock=SystemClock())
+    try:
+        assert engine.audit_log("complaint", number)[0]["action"] == "complaint_open"
+    finally:
+        engine.close()

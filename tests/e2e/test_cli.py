@@ -61,6 +61,14 @@ def test_the_demo_runs_twice_with_the_same_summary(tmp_path: Path) -> None:
     assert first["books_sound"] is True
     assert first["duplicate_notification_ignored"] is True
     assert first["late_payment"] == "suspense"
+    assert first["complaint_resolved_automatically"] == {  # WeChat's notification was lost
+        "answer": "credited_on_requery",
+        "bill": "paid",
+        "bill_no": "W202608-0104",
+        "kind": "paid_not_credited",
+        "status": "resolved",
+    }
+    assert "complaint, notification lost: W202608-0104 paid_not_credited → resolved" in out
     school = first["billers"]["demo-school"]
     assert (school["bills"], school["paid_bills"], school["refunded"]) == (5, 4, "1200.00")
     assert sum(int(v.replace(".", "")) for v in first["trial_balance"].values()) == 0

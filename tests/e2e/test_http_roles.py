@@ -63,6 +63,18 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/webhooks/{endpoint_id}/reactivate"): ADMIN,
     ("GET", "/v1/billers/{code}/approval-policies"): ADMIN,
     ("PUT", "/v1/billers/{code}/approval-policies/{kind}"): ADMIN,
+    ("POST", "/v1/complaints"): BURSAR | RECONCILER,
+    ("POST", "/v1/complaints/{complaint_no}/answer"): BURSAR | RECONCILER,
+    ("POST", "/v1/complaints/{complaint_no}/reopen"): BURSAR | RECONCILER,
+    ("POST", "/v1/complaints/{complaint_no}/assign"): RECONCILER,
+    ("POST", "/v1/complaints/{complaint_no}/resolve"): RECONCILER,
+    ("POST", "/v1/complaints/{complaint_no}/reject"): RECONCILER,
+    ("PUT", "/v1/billers/{code}/complaint-tats/{kind}"): ADMIN,
+    ("POST", "/v1/refunds/{refund_no}/bank-transfer"): RECONCILER,
+    ("POST", "/v1/refunds/{refund_no}/bank-transfer/payee"): RECONCILER,
+    ("POST", "/v1/refunds/{refund_no}/bank-transfer/approve"): RECONCILER,
+    ("POST", "/v1/refunds/{refund_no}/bank-transfer/confirm"): RECONCILER,
+    ("POST", "/v1/refund-transfers/files"): RECONCILER,
 }
 NO_KEY = {"/v1/notify/{channel}"}  # a channel's signature, not a key
 MADE_UP = {
@@ -70,6 +82,7 @@ MADE_UP = {
     "refund_no": "NOPE", "mandate_no": "NOPE", "run_id": "999999",
     "discrepancy_id": "999999", "batch_no": "NOPE", "approval_id": "999999",
     "key_id": "abcdef", "endpoint_id": "999999", "kind": "refund",
+    "complaint_no": "NOPE", "file_no": "NOPE",
 }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from billfold import Biller, BillerKind, Engine, SettlementAccount
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.schema import access as ta
 from billfold.adapters.db.schema import mandates as tm
+from billfold.adapters.db.schema import queues as tq
 from billfold.adapters.db.schema import settlement as ts
 from billfold.adapters.db.schema.api import api_keys
 from billfold.adapters.http.app import create_app
@@ -27,7 +28,10 @@ from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.adapters.outbox.endpoints import add_endpoint
 from billfold.channels.autodebit_mandates import MandateBook
+from billfold.collection.refund_transfer import TransferReason
 from billfold.maker_checker import MakerChecker
+from billfold.settlement.complaint import ComplaintKind
+from billfold.settlement.complaints import ComplaintDesk, NewComplaint
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.settler import Profile, Settler
 
@@ -54,6 +58,7 @@ LISTS = {  # no identifiers in the path: checked by content below
     "/v1/exports/suspense",
     "/v1/exports/outbox/events",
     "/v1/exports/outbox/deliveries",
+    "/v1/complaints",
 }
 OFFICE = {  # spanning billers: a biller's key is refused outright
     "/v1/keys",
@@ -62,6 +67,8 @@ OFFICE = {  # spanning billers: a biller's key is refused outright
     "/v1/exports/reconciliation",
     "/v1/audit",
     "/v1/exports/audit",
+    "/v1/refund-transfers",
+    "/v1/refund-transfers/files",
 }
 # A WeChat Pay trade bill with no trades: every payment of the day is 短款 (engine only)
 EMPTY_WX_BILL = (
@@ -100,6 +107,10 @@ def world(engine: Engine) -> Iterator[World]:
         "settlement.approve", {"batch_no": batch.batch_no}, maker="key:x", biller_code="w2"
     )
     hook = add_endpoint(engine, "w2", "https://w2.example/hook", "s" * 32)
+    complaint = ComplaintDesk(engine).open(
+        NewComplaint("w2", ComplaintKind.OTHER, "ops", bill_no="T1"), answer=False
+    )
+    engine.refund_needs_transfer(refund.refund_no, TransferReason.OTHER, "card cancelled")
     target = {
         "code": "w2",
         "bill_no": "T2",
@@ -113,7 +124,9 @@ def world(engine: Engine) -> Iterator[World]:
         "approval_id": str(proposal.id),
         "endpoint_id": str(hook.id),
         "key_id": create_key(engine, "w2", Scope.WRITE).key.key_id,
-        "kind": "refund",
+        "kind": "refund",  # an approval policy's kind; a complaint TAT's kind is refused as 404 first
+        "complaint_no": complaint.complaint_no,
+        "file_no": "RT-ANY",
     }
     keys = {
         "write": create_key(engine, "s1", Scope.WRITE).secret,
@@ -145,6 +158,9 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         ta.approval_policies,
         t.webhook_endpoints,
         api_keys,
+        tq.complaints,
+        tq.complaint_tats,
+        tq.refund_transfers,
     )
     with engine.uow() as uow:
         counts = {
@@ -165,6 +181,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 ta.pending_approvals,
                 t.webhook_endpoints,
                 api_keys,
+                tq.complaints,
+                tq.refund_transfers,
             )
         }
     return {"counts": counts, "rows": repr(rows)}
@@ -216,6 +234,12 @@ def test_every_endpoint_refuses_another_billers_data_and_changes_nothing(
     settled = client.get("/v1/exports/settlements", headers=headers)
     assert settled.status_code == 200 and target["batch_no"] not in settled.text
     _refused(client.get("/v1/exports/settlements", params={"biller": "w2"}, headers=headers))
+    for params in ({}, {"overdue": "true"}, {"status": "open"}):
+        mine = client.get("/v1/complaints", params=params, headers=headers)
+        assert mine.status_code == 200 and mine.json() == [], params
+    _refused(client.get("/v1/complaints", params={"biller": "w2"}, headers=headers))
+    body = {"biller": "w2", "kind": "other", "bill_no": "T1", "opened_by": "x"}
+    _refused(client.post("/v1/complaints", json=body, headers=headers))
     assert snapshot(engine) == before
 
 

@@ -20,6 +20,7 @@ from billfold.collection.order import OrderStatus
 from billfold.collection.payer import IdentifierKind
 from billfold.collection.payment import PaymentStatus, SuspenseReason
 from billfold.collection.refund import RefundKind, RefundStatus
+from billfold.collection.refund_transfer import TransferReason, TransferStage
 from billfold.labels import LABELS, label
 from billfold.merchants.biller import BillerKind, BillerStatus, SubUnitKind
 from billfold.merchants.fees import FeeKind
@@ -27,6 +28,7 @@ from billfold.packs.campus import GrantKind
 from billfold.settlement.advice import ChannelWord
 from billfold.settlement.banking import MatchStatus
 from billfold.settlement.batch import BatchStatus, ItemKind
+from billfold.settlement.complaint import Answer, ComplaintKind, ComplaintSource, ComplaintStatus
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.escrow import EntryKind
 from billfold.settlement.run import RunKind, RunStatus
@@ -76,6 +78,12 @@ ENUMS: dict[str, list[type[Enum]]] = {
     "wallet": [Wallet],
     "flow": [Flow],
     "import_mode": [ImportMode],
+    "complaint_kind": [ComplaintKind],
+    "complaint_status": [ComplaintStatus],
+    "complaint_answer": [Answer],
+    "complaint_source": [ComplaintSource],
+    "transfer_reason": [TransferReason],
+    "transfer_stage": [TransferStage],
 }
 
 

@@ -75,6 +75,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.audit", "audit"),
     ("billfold.adapters.cli.users", "users"),
     ("billfold.adapters.cli.approvals", "approvals"),
+    ("billfold.adapters.cli.complaints", "complaints"),
 ]
 
 

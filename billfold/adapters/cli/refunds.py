@@ -6,6 +6,8 @@
 ``billfold refunds confirm-cash REFUND_NO --by NAME`` — the cashier handed a counter refund
 out in cash: it succeeds and its journal entry moves (until then it is pending, like a
 refund any channel pays out later). A repeat prints the refund again and changes nothing.
+``billfold refunds bank-transfer …`` — refunds the channel could not pay back, paid by bank
+transfer (see :mod:`billfold.adapters.cli.refund_transfers`).
 Errors print ``error: <message>`` on stderr and exit 1.
 """
 
@@ -15,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from billfold.adapters.cli import refund_transfers
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.adapters.cli.listing import AsJson, add_list_command
 from billfold.adapters.cli.show import print_record
@@ -25,10 +28,11 @@ from billfold.money import format_yuan
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Refunds: list and search, show one, confirm a counter refund paid out in cash.",
+    help="Refunds: list, show, confirm a counter refund paid in cash, refunds by bank transfer.",
     no_args_is_help=True,
 )
 
+app.add_typer(refund_transfers.app, name="bank-transfer")
 add_list_command(app, "refunds", "List and search refunds, newest first.")
 
 

@@ -4,7 +4,8 @@
 repositories (billers … channels) are made when the block opens; the repositories of the
 settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
 ``daybook``, ``mandates``, ``pos``, the back office's ``lists``, the maker-checker's
-``approvals``, and the settlement desks' statement staging ``statements``) are made on first
+``approvals``, the bank-transfer refunds' ``refund_transfers``, the complaints desk's
+``complaints``, and the settlement desks' statement staging ``statements``) are made on first
 use, so the confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
@@ -24,6 +25,7 @@ from billfold.adapters.db.approvals import SqlApprovals
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
@@ -33,6 +35,7 @@ from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
 from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 
@@ -118,6 +121,14 @@ class SqlUnitOfWork:
     @cached_property
     def approvals(self) -> SqlApprovals:
         return SqlApprovals(self.conn)
+
+    @cached_property
+    def refund_transfers(self) -> SqlRefundTransfers:
+        return SqlRefundTransfers(self.conn)
+
+    @cached_property
+    def complaints(self) -> SqlComplaints:
+        return SqlComplaints(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

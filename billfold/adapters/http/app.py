@@ -18,6 +18,8 @@ from billfold.adapters.http import (
     billers,
     bills,
     cashier,
+    cashier_complaints,
+    complaints,
     exports,
     held_credits,
     lists,
@@ -27,6 +29,7 @@ from billfold.adapters.http import (
     paying,
     payments,
     reconciliation,
+    refund_transfers,
     reversals,
     settlements,
 )
@@ -96,7 +99,10 @@ def create_app(
         app.include_router(ops.router)
     for office in (approvals, access):
         app.include_router(office.router)
+    for queue in (refund_transfers, complaints):
+        app.include_router(queue.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
+    app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id

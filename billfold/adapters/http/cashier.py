@@ -428,6 +428,11 @@ def bill_page(request: Request, biller_code: str, bill_no: str) -> Response:
     if payer is None:
         raise InvariantViolated("payer is missing")
     content = _bills_form(request, biller, payer, [bill])
+    ask = f"/pay/b/{quote(biller.code, safe='')}/complaints?bill_no={quote(bill.bill_no, safe='')}"
+    content += (
+        f'<a class="button secondary" id="complain" href="{esc(ask)}">'
+        "已付款但仍显示未缴？提交查询</a>"
+    )
     return page(f"{biller.name} 缴费", content, heading=biller.name, subheading="账单缴费")
 
 

@@ -44,6 +44,15 @@ def _business_error(sub_code: str, sub_msg: str) -> dict[str, str]:
     return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}
 
 
+#: How alipay.trade.refund refuses (sub_code, sub_msg). A cancelled card is Alipay's own
+#: business (it refunds to the balance), so only window and account refusals are played.
+_REFUND_REFUSALS: dict[Decline | None, tuple[str, str]] = {
+    Decline.NOT_FOUND: ("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"),
+    Decline.REFUND_WINDOW_CLOSED: ("ACQ.TRADE_HAS_FINISHED", "交易已完结"),
+    Decline.ACCOUNT_CLOSED: ("ACQ.BUYER_ERROR", "买家状态非法"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxAlipayApp:
     """A sandbox app: the seller's app key pair and Alipay's key pair for the app."""
@@ -199,9 +208,10 @@ class SandboxAlipay:
             self.channel, order_no, str(biz.get("out_request_no")), amount
         )
         if refund_id is None:
-            if decline is Decline.NOT_FOUND:
-                return _business_error("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
-            return _business_error("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+            code, message = _REFUND_REFUSALS.get(
+                decline, ("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+            )
+            return _business_error(code, message)
         remote = self.gateway.query(self.channel, order_no)
         if remote is None:
             raise InvariantViolated("remote is missing")

@@ -6,6 +6,11 @@ channel's real format by the channel module — late, twice, out of order or nev
 seeded :class:`Chaos` says. Everything is driven by the injected clock and one seed, so a
 run can be replayed exactly. A dropped notification is still known to :meth:`query`, which
 is how the engine recovers it.
+
+Refunds are refused as the real channels refuse them: past the channel's refund window
+(:data:`REFUND_WINDOWS`: WeChat Pay one year, Alipay three months by default), and, when a
+test says so with :meth:`SandboxGateway.refuse_refunds`, because the payer's card was
+cancelled or their account closed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,20 @@ from datetime import datetime, timedelta
 from billfold.channels.base import Decline, RemoteState
 from billfold.clock import Clock
 
-__all__ = ["Chaos", "Delivery", "RemoteOrder", "RemoteRefund", "SandboxGateway"]
+__all__ = [
+    "REFUND_WINDOWS",
+    "Chaos",
+    "Delivery",
+    "RemoteOrder",
+    "RemoteRefund",
+    "SandboxGateway",
+]
+
+#: How long after the payment each channel still takes a refund back the way it came.
+REFUND_WINDOWS: dict[str, timedelta] = {
+    "wechatpay": timedelta(days=365),
+    "alipay": timedelta(days=90),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,13 @@ class SandboxGateway:
         self.builders: dict[str, NotificationBuilder] = {}
         self.outbox: list[Delivery] = []
         self.dropped: list[Delivery] = []
+        self.refund_refusals: dict[tuple[str, str], Decline] = {}
+        self.refund_windows = dict(REFUND_WINDOWS)
+
+    def refuse_refunds(self, channel: str, order_no: str, decline: Decline) -> None:
+        """From now on, refunds of this paid order are refused with ``decline`` (the payer's
+        card cancelled, their account closed …)."""
+        self.refund_refusals[(channel, order_no)] = decline
 
     def register(self, channel: str, builder: NotificationBuilder) -> None:
         """A channel module tells the sandbox how its notifications look."""
@@ -136,6 +161,12 @@ class SandboxGateway:
                 return done.refund_id, None
         if remote.refunded_fen + amount_fen > remote.paid_fen:
             return None, Decline.REJECTED
+        refused = self.refund_refusals.get((channel, order_no))
+        if refused is not None:
+            return None, refused
+        window = self.refund_windows.get(channel)
+        if window and remote.paid_at and self.clock.now() - remote.paid_at > window:
+            return None, Decline.REFUND_WINDOW_CLOSED
         refund = RemoteRefund(refund_no, self._id("SRF", channel, refund_no), amount_fen)
         remote.refunds.append(refund)
         return refund.refund_id, None
@@ -174,6 +205,14 @@ class SandboxGateway:
                 self.dropped.append(delivery)
             else:
                 self.outbox.append(delivery)
+
+    def lose(self, channel: str, order_no: str) -> int:
+        """Lose every notification still to come for an order (a test or the demo says so):
+        only a query (the T+0 requery, a complaint) finds the payment then."""
+        lost = [d for d in self.outbox if d.channel == channel and d.order_no == order_no]
+        self.outbox = [d for d in self.outbox if d not in lost]
+        self.dropped.extend(lost)
+        return len(lost)
 
     def due(self) -> list[Delivery]:
         """Notifications whose time has come, in the (shuffled-by-delay) order they arrive."""

@@ -52,6 +52,20 @@ def _pem_public(key: rsa.RSAPublicKey) -> bytes:
     )
 
 
+#: How WeChat Pay v3 refuses a refund it can never make (申请退款 answers).
+_REFUND_REFUSALS: dict[Decline | None, dict[str, str]] = {
+    Decline.NOT_FOUND: {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在或未支付"},
+    Decline.REFUND_WINDOW_CLOSED: {
+        "code": "INVALID_REQUEST",
+        "message": "交易时间超过一年的订单无法提交退款",
+    },
+    Decline.ACCOUNT_CLOSED: {
+        "code": "USER_ACCOUNT_ABNORMAL",
+        "message": "用户账户异常或已注销，不能原路退回，请使用其他方式进行退款",
+    },
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxWechatMerchant:
     """A sandbox merchant: its keys, and WeChat Pay's platform key for it."""
@@ -188,10 +202,12 @@ class SandboxWechatPay:
         if prepay is None or prepay.mchid != mchid:
             return {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"}
         refund_id, decline = self.gateway.refund(self.channel, out_trade_no, out_refund_no, refund)
-        if refund_id is None:
-            if decline is Decline.NOT_FOUND:
-                return {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在或未支付"}
-            return {"code": "INVALID_REQUEST", "message": "退款金额超过订单可退金额"}
+        if decline is Decline.CARD_CANCELLED:  # accepted, then 退款异常 in a notification
+            refund_id = self.gateway._id("SRF", self.channel, out_refund_no)
+        elif refund_id is None:
+            return _REFUND_REFUSALS.get(
+                decline, {"code": "INVALID_REQUEST", "message": "退款金额超过订单可退金额"}
+            )
         remote = self.gateway.query(self.channel, out_trade_no)
         if not (remote is not None and remote.txn_id is not None):
             raise InvariantViolated("expected remote is not None and remote.txn_id is not None")
@@ -208,7 +224,9 @@ class SandboxWechatPay:
         }
         if refund_id not in self._notified_refunds:
             self._notified_refunds.add(refund_id)
-            self._send_refund_notification(prepay, remote, answer)
+            self._send_refund_notification(
+                prepay, remote, answer, abnormal=decline is Decline.CARD_CANCELLED
+            )
         return answer
 
     def close(self, mchid: str, out_trade_no: str) -> bool:
@@ -261,7 +279,7 @@ class SandboxWechatPay:
         )
 
     def _send_refund_notification(
-        self, prepay: _Prepay, remote: RemoteOrder, answer: Mapping[str, Any]
+        self, prepay: _Prepay, remote: RemoteOrder, answer: Mapping[str, Any], *, abnormal: bool
     ) -> None:
         merchant = self._merchant(prepay.mchid)
         now = self.gateway.clock.now()
@@ -272,8 +290,7 @@ class SandboxWechatPay:
             "transaction_id": remote.txn_id,
             "out_refund_no": answer["out_refund_no"],
             "refund_id": answer["refund_id"],
-            "refund_status": "SUCCESS",
-            "success_time": rfc3339(now),
+            "refund_status": "ABNORMAL" if abnormal else "SUCCESS",
             "user_received_account": answer["user_received_account"],
             "amount": {
                 "total": amount["total"],
@@ -282,6 +299,8 @@ class SandboxWechatPay:
                 "payer_refund": amount["refund"],
             },
         }
+        if not abnormal:
+            resource["success_time"] = rfc3339(now)
         headers, body = sign_notification(
             resource,
             private_key=merchant.platform_key,
@@ -289,8 +308,8 @@ class SandboxWechatPay:
             api_v3_key=merchant.api_v3_key,
             timestamp=now,
             nonce=self._nonce(str(answer["refund_id"]), now.isoformat()),
-            event_type="REFUND.SUCCESS",
-            summary="退款成功",
+            event_type="REFUND.ABNORMAL" if abnormal else "REFUND.SUCCESS",
+            summary="退款异常" if abnormal else "退款成功",
             original_type="refund",
             associated_data="refund",
         )

@@ -393,6 +393,7 @@ from billfold.adapters.db.schema import (  # noqa: E402, F401
     mandates,
     pos,
     presale,
+    queues,
     ratelimit,
     settlement,
 )

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
+from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
@@ -24,6 +25,7 @@ from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
 from billfold.adapters.db.presale import SqlPresale
 from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 from billfold.adapters.db.uow import SqlSavepoint, SqlUnitOfWork
@@ -46,6 +48,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.UnitOfWork, SqlUnitOfWork),
     (collection_ports.ListsRepository, SqlLists),
     (collection_ports.ListsUnitOfWork, SqlUnitOfWork),
+    (collection_ports.RefundTransfersRepository, SqlRefundTransfers),
+    (collection_ports.RefundTransferUnitOfWork, SqlUnitOfWork),
     (channel_ports.PosRepository, SqlPos),
     (channel_ports.MandatesRepository, SqlMandates),
     (channel_ports.ChannelsUnitOfWork, SqlUnitOfWork),
@@ -54,6 +58,8 @@ PAIRS: list[tuple[type, type]] = [
     (settlement_ports.StatementStaging, SqlStatements),
     (settlement_ports.SettlementUnitOfWork, SqlUnitOfWork),
     (settlement_ports.SettlementUnitOfWork, SqlSavepoint),
+    (settlement_ports.ComplaintsRepository, SqlComplaints),
+    (settlement_ports.ComplaintsUnitOfWork, SqlUnitOfWork),
     (pack_ports.DaybookRepository, SqlDaybook),
     (pack_ports.GovRepository, SqlGov),
     (pack_ports.PresaleRepository, SqlPresale),

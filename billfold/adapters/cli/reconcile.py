@@ -294,6 +294,10 @@ def resolve_command(
     by: Annotated[str, typer.Option(help="who resolves it")],
     reason: Annotated[str, typer.Option(help="why")],
     amount: Annotated[str | None, typer.Option(help="refund amount in yuan (refund)")] = None,
+    request_id: Annotated[
+        str | None,
+        typer.Option(help="makes a repeat harmless: the same id again prints the resolution"),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Resolve a discrepancy with an action (recorded with who, when and why)."""
@@ -304,7 +308,7 @@ def resolve_command(
     try:
         fen = parse_yuan(amount, field="--amount") if amount is not None else None
         done = Reconciler(open_engine(database_url)).resolve(
-            discrepancy, chosen, by=by, reason=reason, amount_fen=fen
+            discrepancy, chosen, by=by, reason=reason, amount_fen=fen, request_id=request_id
         )
     except BillfoldError as exc:
         fail(exc.message)

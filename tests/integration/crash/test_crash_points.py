@@ -58,6 +58,9 @@ def test_every_money_use_case_survives_a_crash_after_each_of_its_statements(
     assert all(r.crash_points >= 1 for r in reports), [r.name for r in reports]
     assert sum(r.crash_points for r in reports) == sum(r.statements for r in reports)
     assert [r.name for r in reports] == [c.name for c in CASES]
+    # resolving moves the money and closes the discrepancy in one transaction (issue 12)
+    (resolution,) = [r for r in reports if r.name == "discrepancy resolution"]
+    assert resolution.commits == 1
 
 
 def test_the_harness_reports_a_retry_that_is_not_idempotent(

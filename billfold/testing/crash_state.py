@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, select, text
@@ -38,7 +39,7 @@ _WRITE = re.compile(r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s
 
 def written_tables(sql: str) -> set[str]:
     """The schema's tables a statement writes (INSERT, UPDATE, DELETE; CTEs included)."""
-    names = {table.name for table in t.metadata.sorted_tables}
+    names = _names()
     return {name for name in _WRITE.findall(sql) if name in names}
 
 
@@ -58,11 +59,18 @@ _JSON_ID = re.compile(r'("(?:id|\w+_id)"\s*:\s*)\d+')
 _TEXT_ID = re.compile(r"\b(payment|refund|entry|order|bill|discrepancy|batch) \d+\b")
 
 
+@cache
 def _tables() -> list[Table]:
-    return sorted(t.metadata.sorted_tables, key=lambda table: table.name)
+    """The schema's tables by name (sorting them by dependency each time costs)."""
+    return sorted(t.metadata.tables.values(), key=lambda table: table.name)
 
 
-def _target(column: Column[Any], names: set[str]) -> str | None:
+@cache
+def _names() -> frozenset[str]:
+    return frozenset(t.metadata.tables)
+
+
+def _target(column: Column[Any], names: frozenset[str]) -> str | None:
     """The table a column's values are ids of: its foreign key, else ``<name>_id`` → names."""
     for fk in column.foreign_keys:
         return fk.column.table.name
@@ -109,7 +117,7 @@ def snapshot(raw: Raw, ignore: Mapping[str, Iterable[str]] | None = None) -> Sna
     out (table → columns)."""
     skip = {name: set(cols) for name, cols in (ignore or {}).items()}
     tables = [table for table in _tables() if table.name in raw]
-    names = {table.name for table in _tables()}
+    names = _names()
     ranks: dict[str, dict[int, int]] = {
         table.name: {row.id: n for n, row in enumerate(raw[table.name], 1)}
         for table in tables

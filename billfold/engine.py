@@ -189,9 +189,13 @@ class Engine:
         *,
         reason: str,
         granted_by: str,
+        request_id: str,
         item_code: str | None = None,
     ) -> Bill:
-        req = WaiverRequest(biller_code, bill_no, amount_fen, reason, granted_by, item_code)
+        """Waive part of a bill, once per ``request_id`` (a repeat returns the bill)."""
+        req = WaiverRequest(
+            biller_code, bill_no, amount_fen, reason, granted_by, request_id, item_code
+        )
         return waive_bill(self.uow(), self.clock, req)
 
     def cancel_bill(self, biller_code: str, bill_no: str, *, reason: str, by: str) -> Bill:

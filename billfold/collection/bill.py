@@ -75,6 +75,7 @@ class Waiver:
     reason: str
     granted_by: str
     granted_at: datetime
+    request_id: str | None = None  # unique per bill: a repeat of the request waives nothing
 
 
 @dataclass(slots=True)

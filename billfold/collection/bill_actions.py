@@ -1,7 +1,9 @@
 """What the back office does to a bill after the fact: waive part of it (减免), change it
 (amounts, items, due date) or cancel it.
 
-Each is audited with who and why, before and after, and announced in the outbox.
+Each is audited with who and why, before and after, and announced in the outbox. A waiver
+carries the client's request id, unique per bill in the database: the same request again (a
+retry after a lost answer or a crash) returns the bill and waives nothing more.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from datetime import date
 from billfold.clock import Clock
 from billfold.collection.bill import Bill, BillItem, Waiver
 from billfold.collection.ports import UnitOfWork
-from billfold.errors import InvalidInput, InvalidTransition, InvariantViolated, NotFound
+from billfold.errors import Conflict, InvalidInput, InvalidTransition, InvariantViolated, NotFound
 from billfold.merchants.services import require_biller
+from billfold.money import format_yuan
 
 __all__ = [
     "BillCancellation",
@@ -27,14 +30,22 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class WaiverRequest:
-    """Waive ``amount_fen`` of a bill (of one item, or across items by priority)."""
+    """Waive ``amount_fen`` of a bill (of one item, or across items by priority), once per
+    ``request_id``."""
 
     biller_code: str
     bill_no: str
     amount_fen: int
     reason: str
     granted_by: str
+    request_id: str
     item_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.request_id.strip() or len(self.request_id) > 64:
+            raise InvalidInput(
+                "request_id: 1-64 characters required (it makes the waiver idempotent)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +102,23 @@ def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
     now = clock.now()
     with uow:
         bill = _locked_bill(uow, req.biller_code, req.bill_no)
-        before = bill.snapshot()
-        bill.waive(req.item_code, req.amount_fen, req.reason, req.granted_by)
         if bill.id is None:
             raise InvariantViolated("bill.id is missing")
+        earlier = uow.bills.find_waiver(bill.id, req.request_id)
+        if earlier is not None:
+            _same_waiver(earlier, req)
+            return bill
+        before = bill.snapshot()
+        bill.waive(req.item_code, req.amount_fen, req.reason, req.granted_by)
         uow.bills.save(bill, now)
-        waiver = Waiver(req.item_code or "*", req.amount_fen, req.reason, req.granted_by, now)
+        waiver = Waiver(
+            req.item_code or "*",
+            req.amount_fen,
+            req.reason,
+            req.granted_by,
+            now,
+            req.request_id,
+        )
         uow.bills.add_waiver(bill.id, waiver)
         uow.audit.append(
             actor=req.granted_by,
@@ -112,6 +134,16 @@ def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
         uow.outbox.add("bill.waived", bill.biller_id, payload, now)
         uow.commit()
         return bill
+
+
+def _same_waiver(earlier: Waiver, req: WaiverRequest) -> None:
+    """A repeat must ask for what the first request did; anything else is refused."""
+    if (earlier.item_code, earlier.amount_fen) != (req.item_code or "*", req.amount_fen):
+        raise Conflict(
+            f"waiver request {req.request_id} was made before for "
+            f"{format_yuan(earlier.amount_fen)} of {earlier.item_code}, not "
+            f"{format_yuan(req.amount_fen)} of {req.item_code or '*'}"
+        )
 
 
 def cancel_bill(uow: UnitOfWork, clock: Clock, req: BillCancellation) -> Bill:

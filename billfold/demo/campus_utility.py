@@ -428,7 +428,14 @@ def run_campus(engine: Engine, out_dir: Path) -> ScenarioSummary:
     ):
         if campus.current_bill(CAMPUS, TERM.name, number).waived_fen == 0:
             campus.grant(
-                CAMPUS, TERM.name, number, fen, kind=kind, approved_by="校长 陈", note=note
+                CAMPUS,
+                TERM.name,
+                number,
+                fen,
+                kind=kind,
+                approved_by="校长 陈",
+                note=note,
+                request_id=f"demo-grant-{number}",
             )
 
     # parents look their child up by 学号 and pay in the bank's app

@@ -173,9 +173,11 @@ class Campus:
         kind: GrantKind,
         approved_by: str,
         note: str,
+        request_id: str,
         item_code: str | None = None,
     ) -> Bill:
-        """A scholarship or hardship waiver, recorded with its approver (and audited)."""
+        """A scholarship or hardship waiver, recorded with its approver (and audited); once
+        per ``request_id`` (a repeat returns the bill, waiving nothing more)."""
         if not note.strip():
             raise InvalidInput(f"note: a {kind.label} needs a note saying why")
         bill = self.current_bill(school, term, student_no)
@@ -188,6 +190,7 @@ class Campus:
                 amount_fen=amount_fen,
                 reason=f"{kind.label}: {note.strip()}",
                 granted_by=approved_by,
+                request_id=request_id,
                 item_code=item_code,
             ),
         )

@@ -126,6 +126,8 @@ class Discrepancy:
     resolved_at: datetime | None = None
     resolution: str | None = None
     resolution_ref: str | None = None
+    #: The resolving request's id: the same request again answers this resolution.
+    resolution_request_id: str | None = None
     run_id: int | None = None
 
     @property

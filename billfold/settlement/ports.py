@@ -145,6 +145,7 @@ class ReconRepository(Protocol):
         reason: str,
         ref: str | None = None,
         payment_id: int | None = None,
+        request_id: str | None = None,
     ) -> bool: ...
 
     # -- the bank leg

@@ -105,11 +105,19 @@ class Reconciler:
         by: str,
         reason: str,
         amount_fen: int | None = None,
+        request_id: str | None = None,
     ) -> Discrepancy:
         """Close an open discrepancy with ``action``; the money moves and the discrepancy
-        closes in one transaction, with who, when and why recorded and audited."""
+        closes in one transaction, with who, when and why recorded and audited. With
+        ``request_id`` a retry of the same request answers the resolution, moving nothing."""
         return resolution.resolve(
-            self.runtime, discrepancy_id, action, by=by, reason=reason, amount_fen=amount_fen
+            self.runtime,
+            discrepancy_id,
+            action,
+            by=by,
+            reason=reason,
+            amount_fen=amount_fen,
+            request_id=request_id,
         )
 
     def auto_resolve(self, run_id: int) -> list[Discrepancy]:

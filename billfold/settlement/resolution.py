@@ -27,7 +27,7 @@ from billfold.collection.payment import Confirmation
 from billfold.collection.ports import Runtime
 from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
 from billfold.collection.reversing import ReversalRequest, reverse_payment
-from billfold.errors import BillfoldError, InvalidInput, InvariantViolated, NotFound
+from billfold.errors import BillfoldError, Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.money import format_yuan
 from billfold.settlement.advice import ChannelWord, reversal_refusal, word_of
 from billfold.settlement.discrepancy import (
@@ -83,13 +83,19 @@ def resolve(
     by: str,
     reason: str,
     amount_fen: int | None = None,
+    request_id: str | None = None,
 ) -> Discrepancy:
-    """Close an open discrepancy with ``action`` (see the module docs)."""
+    """Close an open discrepancy with ``action`` (see the module docs). With ``request_id``,
+    the same request again answers the discrepancy it resolved, moving nothing."""
+    if request_id is not None and not (request_id.strip() and len(request_id) <= 64):
+        raise InvalidInput("request_id: 1-64 characters")
     now = runtime.clock.now()
     with runtime.uow() as uow:
         d = uow.recon.discrepancy(discrepancy_id, lock=True)
         if d is None:
             raise NotFound(f"discrepancy {discrepancy_id} does not exist")
+        if request_id is not None and d.resolution_request_id == request_id:
+            return _same_request(d, action, request_id)
         check_action(d, action, by, reason)
         if action is Action.REVERSE:
             refusal = reversal_refusal(d, channel_word(uow, d))
@@ -104,6 +110,7 @@ def resolve(
             reason=moved.note,
             ref=moved.ref,
             payment_id=moved.payment_id,
+            request_id=request_id,
         ):
             uow.rollback()  # closed by someone else meanwhile: nothing of ours stays
             again = uow.recon.discrepancy(discrepancy_id)
@@ -116,6 +123,16 @@ def resolve(
     if closed is None:
         raise InvariantViolated("closed is missing")
     return closed
+
+
+def _same_request(d: Discrepancy, action: Action, request_id: str) -> Discrepancy:
+    """A repeat of the request that resolved ``d``: its answer, if it asks the same."""
+    if d.action is not action:
+        done = d.action.value if d.action else "nothing"
+        raise Conflict(
+            f"request_id: {request_id} resolved discrepancy {d.id} by {done}, not {action.value}"
+        )
+    return d
 
 
 def _move_money(

@@ -27,6 +27,7 @@ COMMANDS = [
     [
         *("campus", "grant", "s1", "st1", "--term", "2026-autumn", "--amount", "500.00"),
         *("--kind", "scholarship", "--approved-by", "校长", "--note", "品学兼优"),
+        *("--request-id", "g1"),
     ],
     ["gov", "fees", "office1"],
     ["presale", "milestones", "b1", "--stage", "foundation:基础工程完成:100", "--by", "x"],

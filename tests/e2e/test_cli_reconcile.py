@@ -97,10 +97,12 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
     code, out, _ = cli(db_url, "reconcile", "discrepancies", "--json")
     (still_open,) = [json.loads(line) for line in out.splitlines()]
     assert still_open["code"] == "engine_only" and still_open["source"] == "engine"
-    code, out, err = cli(
-        db_url, "reconcile", "resolve", str(still_open["id"]), "--action", "write-off",
+    write_off = (
+        "reconcile", "resolve", str(still_open["id"]), "--action", "write-off",
         "--by", "clerk-li", "--reason", "WeChat confirmed W3 never happened",
+        "--request-id", "wo-W3",
     )  # fmt: skip
+    code, out, err = cli(db_url, *write_off)
     assert code == 0, err  # a write-off waits for a second person (maker-checker)
     assert out.startswith("proposed approval 1 (discrepancy.write_off)")
     code, _, err = cli(db_url, "approvals", "approve", "1", "--by", "clerk-li")

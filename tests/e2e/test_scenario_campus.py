@@ -75,7 +75,7 @@ def test_campus_tuition_from_roster_to_settlement_and_the_bursars_files(
     )
     campus.grant(
         CAMPUS, TERM.name, "2026303", 100_000, kind=GrantKind.SCHOLARSHIP,
-        approved_by="校长 陈", note="区三好学生",
+        approved_by="校长 陈", note="区三好学生", request_id="g-2026303",
     )  # fmt: skip
     paid_in_full = channels.bank_pay(CAMPUS, ["2026秋-2026301"], "MD-0301", 608_000)
     too_small = channels.bank_pay(CAMPUS, ["2026秋-2026302"], "MD-0302A", 50_000)

@@ -4,7 +4,8 @@
   --due 2026-09-10 [--installments --min-part 1000.00] --by bursar [--dry-run]`` — bills per
   student; prints what changed (added / changed / unchanged / removed);
 * ``billfold campus grant SCHOOL 学号 --term … --amount 500.00 --kind scholarship
-  --approved-by … --note …`` — a scholarship or hardship waiver;
+  --approved-by … --note … --request-id …`` — a scholarship or hardship waiver, once per
+  request id (a repeat after a lost answer waives nothing more);
 * ``billfold campus withdraw SCHOOL 学号 --term … --by … --reason …`` — refund and close;
 * ``billfold campus reports SCHOOL --term … --date … --out DIR`` — arrears by class, paid and
   unpaid lists, the day's collections (CSV and one XLSX with the collection-rate chart);
@@ -100,6 +101,9 @@ def grant(
     kind: Annotated[GrantKind, typer.Option("--kind")],
     approved_by: Annotated[str, typer.Option("--approved-by")],
     note: Annotated[str, typer.Option("--note")],
+    request_id: Annotated[
+        str, typer.Option("--request-id", help="Makes a repeat harmless: waived once per id")
+    ],
     item: Annotated[str | None, typer.Option("--item", help="waive one fee item only")] = None,
     database_url: DbUrl = None,
 ) -> None:
@@ -113,6 +117,7 @@ def grant(
             kind=kind,
             approved_by=approved_by,
             note=note,
+            request_id=request_id,
             item_code=item,
         )
     typer.echo(

@@ -297,6 +297,10 @@ def resolve_command(
     by: Annotated[str, typer.Option(help="who resolves it")],
     reason: Annotated[str, typer.Option(help="why")],
     amount: Annotated[str | None, typer.Option(help="refund amount in yuan (refund)")] = None,
+    request_id: Annotated[
+        str | None,
+        typer.Option(help="makes a repeat harmless: the same id again prints the resolution"),
+    ] = None,
     database_url: DbUrl = None,
 ) -> None:
     """Resolve a discrepancy with an action (recorded with who, when and why)."""
@@ -311,7 +315,9 @@ def resolve_command(
         if proposal is not None:
             print_proposal(proposal)
             return
-        done = Reconciler(engine).resolve(discrepancy, chosen, by=by, reason=reason, amount_fen=fen)
+        done = Reconciler(engine).resolve(
+            discrepancy, chosen, by=by, reason=reason, amount_fen=fen, request_id=request_id
+        )
     except BillfoldError as exc:
         fail(exc.message)
     out.print(

@@ -192,6 +192,7 @@ class SqlBills:
                 reason=waiver.reason,
                 granted_by=waiver.granted_by,
                 created_at=waiver.granted_at,
+                request_id=waiver.request_id,
             )
         )
 
@@ -217,6 +218,22 @@ class SqlBills:
                 }
                 for offset, item in enumerate(items)
             ],
+        )
+
+    def find_waiver(self, bill_id: int, request_id: str) -> Waiver | None:
+        w = t.waivers
+        row = self.conn.execute(
+            select(w).where(w.c.bill_id == bill_id, w.c.request_id == request_id)
+        ).first()
+        if row is None:
+            return None
+        return Waiver(
+            row.item_code or "*",
+            row.amount_fen,
+            row.reason,
+            row.granted_by,
+            row.created_at,
+            row.request_id,
         )
 
     # -- reading -----------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class SqlDiscrepancies:
         reason: str,
         ref: str | None = None,
         payment_id: int | None = None,
+        request_id: str | None = None,
     ) -> bool:
         """Close an open discrepancy (conditional: ``False`` if someone else closed it)."""
         d = st.recon_discrepancies.c
@@ -86,6 +87,7 @@ class SqlDiscrepancies:
             "resolved_at": at,
             "resolution": reason[:500],
             "resolution_ref": ref[:64] if ref else None,
+            "resolution_request_id": request_id,
         }
         if payment_id is not None:
             values["payment_id"] = payment_id
@@ -180,5 +182,6 @@ def _discrepancy(row: Any) -> Discrepancy:
         resolved_at=row.resolved_at,
         resolution=row.resolution,
         resolution_ref=row.resolution_ref,
+        resolution_request_id=row.resolution_request_id,
         **values,
     )

@@ -1,12 +1,18 @@
-"""Bills: create one, import a CSV file, read, cancel, waive; look bills up by identifier."""
+"""Bills: create one, import a CSV file, read, cancel, waive; look bills up by identifier.
+
+A waiver takes an Idempotency-Key (required): the same key again answers what the first
+request answered, and the engine keeps the waiver's request id unique per bill, so a retry
+after a lost answer never waives twice."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from billfold.adapters.http.auth import ApiState, Bursar, Reader, VisibleBiller, api_state, hidden
+from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.keys import Principal
 from billfold.adapters.http.models import (
     BillIn,
@@ -137,20 +143,31 @@ def change_bill(
 @router.post(
     "/billers/{code}/bills/{bill_no}/waive",
     response_model=BillOut,
-    summary="Waive (减免) part of what a bill owes",
+    summary="Waive (减免) part of what a bill owes, once per Idempotency-Key",
 )
 def waive_bill(
-    principal: Bursar, biller: VisibleBiller, bill_no: str, body: WaiveIn, state: State
-) -> BillOut:
-    bill = state.engine.waive(
-        biller.code,
-        bill_no,
-        body.amount,
-        reason=body.reason,
-        granted_by=_actor(principal, body.operator),
-        item_code=body.item_code,
-    )
-    return _out(state, biller, bill)
+    principal: Bursar,
+    biller: VisibleBiller,
+    bill_no: str,
+    body: WaiveIn,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey,
+) -> JSONResponse:
+    def run() -> tuple[int, object]:
+        bill = state.engine.waive(
+            biller.code,
+            bill_no,
+            body.amount,
+            reason=body.reason,
+            granted_by=_actor(principal, body.operator),
+            request_id=engine_key(principal, idempotency_key),
+            item_code=body.item_code,
+        )
+        return 200, _out(state, biller, bill).model_dump(mode="json")
+
+    payload = (request.method, request.url.path, body.model_dump(mode="json"))
+    return replay_or_run(state.engine, principal, idempotency_key, payload, run)
 
 
 @router.get(

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from billfold.adapters.http.approvals import PROPOSED, proposed_instead
 from billfold.adapters.http.auth import ApiState, Reader, api_state, hidden
 from billfold.adapters.http.backoffice import OfficeReader, OfficeReconciler, actor
-from billfold.adapters.http.idempotency import IdempotencyKey, replay_or_run
+from billfold.adapters.http.idempotency import IdempotencyKey, engine_key, replay_or_run
 from billfold.adapters.http.models_ops import DiscrepancyOut, ResolveIn, RunOut, RunResultOut
 from billfold.engine import Engine
 from billfold.errors import InvalidInput, InvariantViolated, NotFound
@@ -252,6 +252,7 @@ def resolve_discrepancy(
             by=actor(principal, body.by),
             reason=body.reason,
             amount_fen=body.amount,
+            request_id=engine_key(principal, idempotency_key),
         )
         return 200, DiscrepancyOut.of(done, biller_codes(state.engine)).model_dump(mode="json")
 

@@ -230,7 +230,7 @@ def test_the_same_idempotency_key_returns_the_same_order(school: Engine) -> None
 
 
 def test_waivers_and_cancellations_are_audited(school: Engine) -> None:
-    school.waive("s1", "T1", 100_000, reason="scholarship", granted_by="principal")
+    school.waive("s1", "T1", 100_000, reason="scholarship", granted_by="principal", request_id="w1")
     school.cancel_bill("s1", "T3", reason="duplicate bill", by="bursar")
     log = school.audit_log("bill")
     assert [
@@ -244,7 +244,7 @@ def test_waivers_and_cancellations_are_audited(school: Engine) -> None:
 
 
 def test_the_audit_log_is_append_only_in_the_database(school: Engine) -> None:
-    school.waive("s1", "T1", 100, reason="r", granted_by="g")
+    school.waive("s1", "T1", 100, reason="r", granted_by="g", request_id="w2")
     with school.uow() as uow, pytest.raises(Exception, match="append-only"):
         uow.conn.execute(t.audit_log.update().values(reason="rewritten"))
     with school.uow() as uow, pytest.raises(Exception, match="append-only"):

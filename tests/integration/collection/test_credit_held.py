@@ -107,7 +107,7 @@ def test_a_held_payment_that_matches_what_the_bill_owes_now_is_credited_in_full(
 ) -> None:
     order_no, payment_id = held(school, ["T2"], 440_000)
     # the review finds a 100.00 waiver granted after the order was made: 4400.00 is right
-    school.waive("s1", "T2", 10_000, reason="sibling discount", granted_by="head")
+    school.waive("s1", "T2", 10_000, reason="sibling discount", granted_by="head", request_id="w3")
     result = school.credit_held(payment_id, by="bursar", reason="waiver confirmed by the head")
     assert not result.already_credited and result.refund is None
     assert result.credited_fen == 440_000
@@ -248,7 +248,7 @@ def test_an_order_that_expired_during_the_review_is_still_credited(
     order_no, payment_id = held(school, ["T3"], 9000)
     clock.advance(hours=20)
     assert school.expire_orders() == 1
-    school.waive("s1", "T3", 1000, reason="hardship", granted_by="head")
+    school.waive("s1", "T3", 1000, reason="hardship", granted_by="head", request_id="w4")
     assert (
         school.credit_held(payment_id, by="bursar", reason="hardship waiver").credited_fen == 9000
     )
@@ -438,7 +438,15 @@ def test_whatever_is_held_the_books_balance_and_no_more_than_owed_is_credited(
     # an exact payment is credited at once and may leave less than ``waived`` to waive
     waived = min(waived, school.bill("s1", bill_no).item("books").outstanding_fen)
     if waived:
-        school.waive("s1", bill_no, waived, reason="review", granted_by="head", item_code="books")
+        school.waive(
+            "s1",
+            bill_no,
+            waived,
+            reason="review",
+            granted_by="head",
+            item_code="books",
+            request_id=f"w-{bill_no}",
+        )
     owed = school.bill("s1", bill_no).amount_due_fen(school.today("s1"))
     try:
         credit = school.credit_held(result.payment.id, by="bursar", reason="property")

@@ -187,6 +187,7 @@ class JournalMachine(RuleBasedStateMachine):
         shutil.copy(self.template, self.path)
         self.clock = FixedClock(START)
         self.engine = Engine.from_url(f"sqlite:///{self.path}", clock=self.clock)
+        self.waivers = 0  # request ids of the waivers made so far
         self.groups = _world(self.engine)
         self.bills = [(code, no) for code, nos in self.groups for no in nos]
         self.orders: list[str] = []
@@ -302,7 +303,15 @@ class JournalMachine(RuleBasedStateMachine):
         part = action == "waive"
         amount = bill.outstanding_fen * percent // 100 if part else bill.outstanding_fen + 1
         try:
-            after = self.engine.waive(code, no, amount, reason="助学金", granted_by="主任")
+            self.waivers += 1
+            after = self.engine.waive(
+                code,
+                no,
+                amount,
+                reason="助学金",
+                granted_by="主任",
+                request_id=f"w{self.waivers}",
+            )
         except (InvalidInput, InvalidTransition) as error:
             self._refused(before, error)
             assert not part or amount == 0 or bill.cancelled or bill.kind is BillKind.OPEN

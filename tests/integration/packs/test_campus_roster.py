@@ -135,7 +135,14 @@ def test_a_scholarship_is_a_waiver_recorded_with_its_approver(
     campus.import_roster("s1", ROSTER, FEES, TERM, actor="bursar")
     with pytest.raises(InvalidInput) as exc:
         campus.grant(
-            "s1", "2026秋", "2026002", 50_000, kind=GrantKind.HARDSHIP, approved_by="陈", note=" "
+            "s1",
+            "2026秋",
+            "2026002",
+            50_000,
+            kind=GrantKind.HARDSHIP,
+            approved_by="陈",
+            note=" ",
+            request_id="g1",
         )
     assert exc.value.message == "note: a 困难减免 needs a note saying why"
     assert engine.bill("s1", "2026秋-2026002").waived_fen == 0
@@ -147,6 +154,7 @@ def test_a_scholarship_is_a_waiver_recorded_with_its_approver(
         kind=GrantKind.SCHOLARSHIP,
         approved_by="校长 陈",
         note="三好学生",
+        request_id="g1",
     )
     assert (bill.waived_fen, bill.outstanding_fen) == (50_000, 400_000)
     (record,) = [a for a in engine.audit_log() if a["action"] == "waive"]

@@ -184,6 +184,10 @@ waivers = Table(
     Column("reason", String(200), nullable=False),
     Column("granted_by", String(100), nullable=False),
     Column("created_at", TS, nullable=False),
+    # the client's key: a repeat of the request (after a lost answer) waives nothing more;
+    # NULL for waivers made before request ids (migration 0017)
+    Column("request_id", String(64)),
+    UniqueConstraint("bill_id", "request_id"),
 )
 
 orders = Table(

@@ -112,6 +112,8 @@ recon_discrepancies = Table(
     Column("resolved_at", TS),
     Column("resolution", String(500)),
     Column("resolution_ref", String(64)),
+    # the resolving client's key: the same request again answers this resolution (0017)
+    Column("resolution_request_id", String(64)),
     Column("created_at", TS, nullable=False),
     Index(None, "status", "code"),
 )

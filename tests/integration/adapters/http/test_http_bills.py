@@ -126,7 +126,7 @@ def test_cancel_and_waive_change_the_bill_and_record_who_did_it(api: Api) -> Non
     waived = api.client.post(
         "/v1/billers/s1/bills/T2/waive",
         json={"amount": "5.50", "reason": "助学减免", "operator": "clerk7"},
-        headers=api.auth("s1"),
+        headers=api.auth("s1", **{"Idempotency-Key": "waive-T2"}),
     )
     assert waived.status_code == 200 and waived.json()["outstanding"] == "20.00"
     cancelled = api.client.post(
@@ -141,11 +141,37 @@ def test_waiving_more_than_is_owed_is_refused_and_changes_nothing(api: Api) -> N
     answer = api.client.post(
         "/v1/billers/s1/bills/T1/waive",
         json={"amount": "10.01", "reason": "x"},
-        headers=api.auth("s1"),
+        headers=api.auth("s1", **{"Idempotency-Key": "waive-T1"}),
     )
     assert answer.status_code == 422
     assert answer.json()["detail"] == ("waiver: 10.01 is more than the 10.00 still owed on bill T1")
     assert api.engine.bill("s1", "T1").waived_fen == 0
+
+
+def test_a_repeated_waiver_answers_the_same_and_waives_once(api: Api) -> None:
+    def waive() -> object:
+        return api.client.post(
+            "/v1/billers/s1/bills/T2/waive",
+            json={"amount": "5.50", "reason": "助学减免"},
+            headers=api.auth("s1", **{"Idempotency-Key": "waive-T2-once"}),
+        )
+
+    first, again = waive(), waive()
+    assert first.status_code == again.status_code == 200  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    assert again.headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
+    assert api.engine.bill("s1", "T2").waived_fen == 550
+
+
+def test_a_waiver_without_an_idempotency_key_is_refused_and_changes_nothing(api: Api) -> None:
+    answer = api.client.post(
+        "/v1/billers/s1/bills/T2/waive",
+        json={"amount": "5.50", "reason": "助学减免"},
+        headers=api.auth("s1"),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "Idempotency-Key: Field required"
+    assert api.engine.bill("s1", "T2").waived_fen == 0
 
 
 def test_lookup_by_identifier_shows_only_the_callers_bills_with_personal_data_masked(

@@ -381,6 +381,7 @@ channel_nonces = Table(
 from billfold.adapters.db.schema import (  # noqa: E402, F401
     api,
     gov,
+    jobs,
     mandates,
     pos,
     presale,

@@ -1,0 +1,103 @@
+"""background jobs: worker heartbeats, and procrastinate's schema on PostgreSQL
+
+Revision ID: 0013
+Revises: 0010
+Create Date: 2026-12-06
+
+``worker_heartbeats`` (both databases): one row per ``billfold worker``, its last beat.
+
+On PostgreSQL, the tables, types, functions and triggers of procrastinate (the job queue
+``billfold worker`` runs on) are created from the schema procrastinate ships
+(``procrastinate.schema.SchemaManager.get_schema()``), unless they already exist. Without
+the ``worker`` extra installed that step is skipped with a warning; ``billfold worker``
+then says how to add it. SQLite needs none of it: there the worker runs the duties in
+one process (docs/jobs.md). Downgrading drops procrastinate's objects, jobs included.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "worker_heartbeats",
+        sa.Column("worker", sa.String(length=128), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("host", sa.String(length=64), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("worker", name=op.f("pk_worker_heartbeats")),
+    )
+    op.create_index(
+        op.f("ix_worker_heartbeats_beat_at"), "worker_heartbeats", ["beat_at"], unique=False
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _apply_procrastinate_schema()
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _drop_procrastinate_schema()
+    op.drop_index(op.f("ix_worker_heartbeats_beat_at"), table_name="worker_heartbeats")
+    op.drop_table("worker_heartbeats")
+
+
+def _apply_procrastinate_schema() -> None:
+    bind = op.get_bind()
+    if sa.inspect(bind).has_table("procrastinate_jobs"):
+        return  # applied by hand (``procrastinate schema --apply``) before billfold did
+    try:
+        from procrastinate.schema import SchemaManager
+    except ImportError:
+        warnings.warn(
+            "procrastinate is not installed: its job tables were not created; install "
+            "'billfold[worker]', then `billfold db upgrade --revision 0010` and "
+            "`billfold db upgrade` to add them",
+            stacklevel=1,
+        )
+        return
+    # straight to psycopg without parameters (so its "%" are not read as placeholders), in
+    # the migration's transaction: several statements at once, all or nothing
+    with bind.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(SchemaManager.get_schema())
+
+
+def _drop_procrastinate_schema() -> None:
+    """Every object procrastinate's schema made: tables (their triggers go with them),
+    then its functions and types, found by their ``procrastinate_`` prefix."""
+    op.execute(
+        """
+        DO $$
+        DECLARE item record;
+        BEGIN
+            DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers,
+                procrastinate_jobs, procrastinate_workers CASCADE;
+            FOR item IN
+                SELECT p.oid::regprocedure AS signature FROM pg_proc p
+                JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\\_%'
+            LOOP
+                EXECUTE 'DROP FUNCTION ' || item.signature || ' CASCADE';
+            END LOOP;
+            FOR item IN
+                SELECT t.typname FROM pg_type t
+                JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%'
+                    AND t.typtype IN ('e', 'c')
+            LOOP
+                EXECUTE 'DROP TYPE ' || quote_ident(item.typname) || ' CASCADE';
+            END LOOP;
+        END $$
+        """
+    )

@@ -67,8 +67,9 @@ class Ports:
 def statement_name(name: str) -> tuple[str, date] | None:
     """(format, business date) a watched-folder file's name gives, or ``None``."""
     found = STATEMENT_NAME.fullmatch(name)
-    if found is None or found["format"] not in PARSERS:
-        return None
+    spec = PARSERS.get(found["format"]) if found else None
+    if found is None or spec is None or spec.default_channel == "bank":
+        return None  # bank statements are reconciled against channels' nets, not here
     try:
         return found["format"], date.fromisoformat(found["day"].replace("-", ""))
     except ValueError:
@@ -185,7 +186,8 @@ class Duties:
         root = Path(folder)
         days: set[date] = set()
         done = failed = 0
-        for path in sorted(p for p in root.iterdir() if p.is_file()):
+        # a file being written should be hidden (".name") and renamed when complete
+        for path in sorted(p for p in root.iterdir() if p.is_file() and p.name[0] != "."):
             if self.stop.is_set():
                 break
             ok = self._reconcile_file(path, days)

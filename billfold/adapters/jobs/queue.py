@@ -161,6 +161,7 @@ async def _run(
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, request_stop)
+
         def stop_from_thread() -> None:
             loop.call_soon_threadsafe(request_stop)
 

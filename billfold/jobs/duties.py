@@ -105,7 +105,9 @@ class Duties:
             log.error("jobs.duty_failed", duty=duty, error=type(exc).__name__)
             raise
         took = round(time.monotonic() - started, 3)
-        log.info("jobs.duty", duty=duty, seconds=took, **summary)
+        did = any(isinstance(v, int) and v for v in summary.values()) or bool(summary.get("dates"))
+        # a pass that found nothing to do is only worth a debug line (the outbox passes often)
+        (log.info if did else log.debug)("jobs.duty", duty=duty, seconds=took, **summary)
         return summary
 
     def outbox(self) -> dict[str, Any]:

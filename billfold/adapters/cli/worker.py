@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,6 +84,8 @@ def worker(
     database_url: DbUrl = None,
 ) -> None:
     """Run the background duties until SIGTERM (the duty in hand finishes first)."""
+    if exit_with_parent_:  # first: a parent that dies while this one starts counts too
+        exit_with_parent(_terminate_self)
     try:
         settings = load_config(config)
     except BillfoldError as exc:
@@ -102,9 +104,9 @@ def worker(
             if once:
                 typer.echo(json.dumps(run_all_once(duties), ensure_ascii=False, default=str))
             elif scale_out:
-                _scale_out(duties, url, stop, label, heartbeat, stalled_after, exit_with_parent_)
+                _scale_out(duties, url, stop, label, heartbeat, stalled_after)
             else:
-                _single_machine(duties, stop, exit_with_parent_)
+                _single_machine(duties, stop)
     except BillfoldError as exc:
         fail(exc.message)
     finally:
@@ -121,10 +123,13 @@ def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitSt
     return Ports(webhooks=webhooks, bank=bank, channels=found, bureau=bureau)
 
 
-def _single_machine(duties: Duties, stop: threading.Event, with_parent: bool) -> None:
+def _terminate_self() -> None:
+    """The parent died: stop as SIGTERM stops the worker (the duty in hand finishes)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _single_machine(duties: Duties, stop: threading.Event) -> None:
     with _stop_on_signals(stop):
-        if with_parent:
-            exit_with_parent(stop.set)
         run_loop(duties)
 
 
@@ -135,16 +140,12 @@ def _scale_out(
     label: str,
     heartbeat: float,
     stalled_after: float,
-    with_parent: bool,
 ) -> None:
     with requires_extra("worker"):
         from billfold.adapters.jobs import queue
     queue.check_schema(duties.engine.db)
     job_app = queue.build_app(duties, url, stalled_after=stalled_after)
-    watch: Callable[[Callable[[], None]], object] | None = exit_with_parent if with_parent else None
-    queue.run_worker(
-        job_app, stop, name=label, heartbeat=heartbeat, stalled_after=stalled_after, watch=watch
-    )
+    queue.run_worker(job_app, stop, name=label, heartbeat=heartbeat, stalled_after=stalled_after)
 
 
 @contextmanager

@@ -124,11 +124,10 @@ def run_worker(
     name: str,
     heartbeat: float,
     stalled_after: float,
-    watch: Callable[[Callable[[], None]], object] | None = None,
 ) -> None:
-    """Run procrastinate's worker until SIGTERM/SIGINT (or ``watch``'s callback): the job in
-    hand finishes, then it returns. One job at a time per worker process."""
-    asyncio.run(_run(app, stop, name, heartbeat, stalled_after, watch))
+    """Run procrastinate's worker until SIGTERM/SIGINT: the job in hand finishes, then it
+    returns. One job at a time per worker process."""
+    asyncio.run(_run(app, stop, name, heartbeat, stalled_after))
 
 
 async def _run(
@@ -137,7 +136,6 @@ async def _run(
     name: str,
     heartbeat: float,
     stalled_after: float,
-    watch: Callable[[Callable[[], None]], object] | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     async with app.open_async():
@@ -162,11 +160,6 @@ async def _run(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, request_stop)
 
-        def stop_from_thread() -> None:
-            loop.call_soon_threadsafe(request_stop)
-
-        if watch is not None:
-            watch(stop_from_thread)
         try:
             await worker
         except asyncio.CancelledError:

@@ -84,11 +84,10 @@ def test_sigterm_finishes_the_duty_in_hand_then_exits_0(tmp_path: Path) -> None:
     engine = Engine.from_url(url, upgrade=True)
     with RecordingReceiver(delay=1.0) as receiver:
         paid_school(engine, receiver.url)
-        worker = subprocess.Popen(
-            [*BILLFOLD, "worker", "--heartbeat", "1", "--database-url", url],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with open(tmp_path / "worker.log", "wb") as log:
+            worker = subprocess.Popen(
+                [*BILLFOLD, "worker", "--heartbeat", "1", "--database-url", url], stderr=log
+            )
         try:
             assert wait_for(lambda: len(receiver.received) == 1)  # mid-delivery, 1 s to answer
             worker.send_signal(signal.SIGTERM)

@@ -24,8 +24,8 @@ from typing import Annotated, Any
 import typer
 
 from billfold.adapters.cli.common import DbUrl, connect, fail
-from billfold.adapters.cli.reconcile import load_channels
 from billfold.adapters.db.connect import database_url_from_env
+from billfold.adapters.http.channel_wiring import load_factory
 from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
 from billfold.adapters.jobs.lifecycle import exit_with_parent
 from billfold.adapters.outbox.bureau_push import HttpxBureauTransport
@@ -53,8 +53,8 @@ def worker(
     channels: Annotated[
         str | None,
         typer.Option(
-            help="MODULE:FACTORY giving the channels for requery and refunds "
-            "(default: BILLFOLD_CHANNELS; none: those duties are skipped)"
+            help="MODULE:FUNCTION or file.py:FUNCTION giving the channels for requery and "
+            "refunds (default: BILLFOLD_CHANNELS; none: those duties are skipped)"
         ),
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Each duty once, then exit")] = False,
@@ -115,7 +115,7 @@ def worker(
 
 def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitStack) -> Ports:
     source = spec or os.environ.get("BILLFOLD_CHANNELS")
-    found = load_channels(source, engine) if source else {}
+    found = dict(load_factory(source)(engine)) if source else {}
     webhooks = stack.enter_context(HttpxTransport(config.get("outbox.timeout")))
     bureau = stack.enter_context(HttpxBureauTransport(config.get("bureau.timeout")))
     # like `billfold autodebit run`: this build has no real bank connector

@@ -220,7 +220,6 @@ def test_a_worker_killed_mid_delivery_leaves_the_rest_to_the_other(
         killed = kill_whoever_is_delivering(receiver, pids)  # mid-task, mid-request even
         sent_before_kill = len(receiver.event_ids())
         [survivor] = [pid for pid in pids if pid != killed]
-        log = tmp_path / ("b.log" if survivor == pids[1] else "a.log")
 
         assert wait_for(lambda: settled(engine, receiver)), progress(engine, receiver)
         # the killed worker's job, stuck 'doing', was put back by the survivor's stalled sweep

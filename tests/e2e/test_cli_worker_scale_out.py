@@ -130,7 +130,9 @@ def progress(engine: Engine, receiver: RecordingReceiver | SlowReceiver) -> dict
         "not delivered": scalar(
             engine, "SELECT count(*) FROM outbox_deliveries WHERE status <> 'delivered'"
         ),
-        "jobs doing": scalar(engine, "SELECT count(*) FROM procrastinate_jobs WHERE status='doing'"),
+        "jobs doing": scalar(
+            engine, "SELECT count(*) FROM procrastinate_jobs WHERE status='doing'"
+        ),
     }
 
 
@@ -224,8 +226,9 @@ def test_a_worker_killed_mid_delivery_leaves_the_rest_to_the_other(
         assert wait_for(lambda: settled(engine, receiver)), progress(engine, receiver)
         # the killed worker's job, stuck 'doing', was put back by the survivor's stalled sweep
         assert wait_for(
-            lambda: scalar(engine, "SELECT count(*) FROM procrastinate_jobs WHERE status='doing'")
-            == 0
+            lambda: (
+                scalar(engine, "SELECT count(*) FROM procrastinate_jobs WHERE status='doing'") == 0
+            )
         )
         os.kill(survivor, signal.SIGTERM)
 
@@ -326,7 +329,9 @@ def signed(work: list[tuple[str, int]]) -> list[tuple[dict[str, str], bytes]]:
     return notices + notices[::3]
 
 
-def send_until_answered(client: httpx.Client, url: str, headers: dict[str, str], body: bytes) -> None:
+def send_until_answered(
+    client: httpx.Client, url: str, headers: dict[str, str], body: bytes
+) -> None:
     """A channel sends its notification again until billfold says SUCCESS."""
     for _ in range(200):
         with suppress(httpx.TransportError):

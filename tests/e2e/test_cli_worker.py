@@ -143,3 +143,28 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+HIDING = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+sys.argv = ["billfold", *sys.argv[2:]]
+from billfold.adapters.cli.entry import main
+main()
+"""
+
+
+def test_single_machine_mode_needs_neither_procrastinate_nor_the_server(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    Engine.from_url(url, upgrade=True).close()
+    hidden = "procrastinate,fastapi,uvicorn,starlette"
+    done = subprocess.run(
+        [sys.executable, "-c", HIDING, hidden, "worker", "--once", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"expiry": {"expired": 0}' in done.stdout

@@ -25,7 +25,6 @@ import typer
 
 from billfold.adapters.cli.common import DbUrl, connect, fail
 from billfold.adapters.db.connect import database_url_from_env
-from billfold.adapters.http.channel_wiring import load_factory
 from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
 from billfold.adapters.jobs.lifecycle import exit_with_parent
 from billfold.adapters.outbox.bureau_push import HttpxBureauTransport
@@ -115,7 +114,12 @@ def worker(
 
 def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitStack) -> Ports:
     source = spec or os.environ.get("BILLFOLD_CHANNELS")
-    found = dict(load_factory(source)(engine)) if source else {}
+    found = {}
+    if source:
+        # the loader `billfold serve --channels` uses; it lives in the server's package
+        with requires_extra("server"):
+            from billfold.adapters.http.channel_wiring import load_factory
+        found = dict(load_factory(source)(engine))
     webhooks = stack.enter_context(HttpxTransport(config.get("outbox.timeout")))
     bureau = stack.enter_context(HttpxBureauTransport(config.get("bureau.timeout")))
     # like `billfold autodebit run`: this build has no real bank connector

@@ -73,6 +73,14 @@ def worker(
         ),
     ] = 30.0,
     name: Annotated[str | None, typer.Option(help="Worker name (default: host:pid)")] = None,
+    install_schema: Annotated[
+        bool,
+        typer.Option(
+            "--install-schema",
+            help="Create procrastinate's tables in a PostgreSQL "
+            "database migrated without the 'worker' extra, then exit",
+        ),
+    ] = False,
     exit_with_parent_: Annotated[
         bool,
         typer.Option(
@@ -91,14 +99,21 @@ def worker(
         fail(exc.message)
     url = database_url_from_env(database_url)
     engine = connect(url)
-    scale_out = engine.db.dialect.name == "postgresql" and not single_machine
+    if install_schema:
+        _install_schema(engine)
+        return
+    scale_out = engine.db.dialect.name == "postgresql" and not single_machine and not once
     stop = threading.Event()
     label = name or worker_name()
     try:
+        if scale_out:  # refused before any beat: a worker that cannot run never looks alive
+            with requires_extra("worker"):
+                from billfold.adapters.jobs import queue
+            queue.check_schema(engine.db)
         with ExitStack() as stack:
             ports = _ports(engine, settings, channels, stack)
             duties = Duties(engine, settings, ports, stop)
-            mode = "procrastinate" if scale_out and not once else "single-machine"
+            mode = "procrastinate" if scale_out else "single-machine"
             stack.enter_context(Heartbeat(engine, label, mode, heartbeat))
             if once:
                 typer.echo(json.dumps(run_all_once(duties), ensure_ascii=False, default=str))
@@ -127,6 +142,22 @@ def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitSt
     return Ports(webhooks=webhooks, bank=bank, channels=found, bureau=bureau)
 
 
+def _install_schema(engine: Engine) -> None:
+    try:
+        if engine.db.dialect.name != "postgresql":
+            fail("--install-schema: procrastinate runs on PostgreSQL; SQLite needs nothing")
+        with requires_extra("worker"):
+            from billfold.adapters.jobs.schema import apply_schema
+
+            with engine.db.begin() as conn:
+                made = apply_schema(conn)
+    except BillfoldError as exc:
+        fail(exc.message)
+    finally:
+        engine.close()
+    typer.echo("procrastinate's tables created" if made else "procrastinate's tables exist")
+
+
 def _terminate_self() -> None:
     """The parent died: stop as SIGTERM stops the worker (the duty in hand finishes)."""
     os.kill(os.getpid(), signal.SIGTERM)
@@ -145,9 +176,8 @@ def _scale_out(
     heartbeat: float,
     stalled_after: float,
 ) -> None:
-    with requires_extra("worker"):
-        from billfold.adapters.jobs import queue
-    queue.check_schema(duties.engine.db)
+    from billfold.adapters.jobs import queue  # available: checked before start-up
+
     job_app = queue.build_app(duties, url, stalled_after=stalled_after)
     queue.run_worker(job_app, stop, name=label, heartbeat=heartbeat, stalled_after=stalled_after)
 

@@ -112,8 +112,8 @@ def check_schema(db: Any) -> None:
     """Refuse to start, saying what to do, when procrastinate's tables are missing."""
     if not inspect(db).has_table("procrastinate_jobs"):
         raise ConfigurationError(
-            "procrastinate's tables are missing (the migration ran without the 'worker' "
-            "extra): run `billfold db upgrade --revision 0010`, then `billfold db upgrade`"
+            "procrastinate's tables are missing (the database was migrated without the "
+            "'worker' extra): run `billfold worker --install-schema` once"
         )
 
 

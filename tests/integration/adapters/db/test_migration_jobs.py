@@ -72,3 +72,37 @@ def test_0013_upgrades_a_database_with_data_and_goes_back_off_cleanly(empty_url:
         assert procrastinate_objects(empty_url) == made
     finally:
         db.dispose()
+
+
+@pytest.mark.pg
+def test_a_database_migrated_without_procrastinate_gets_its_tables_from_install_schema() -> None:
+    if not PG_URL:
+        pytest.skip("BILLFOLD_TEST_PG_URL is not set")
+    from typer.testing import CliRunner
+
+    from billfold.adapters.cli.app import app
+    from billfold.adapters.jobs.schema import drop_schema
+
+    with scratch_pg_database(PG_URL, "billfold_mig13") as url:
+        db = make_engine(url)
+        migrate.upgrade(db)
+        with db.begin() as conn:
+            drop_schema(conn)  # as if procrastinate had not been installed at 0013
+        db.dispose()
+        runner = CliRunner()
+        refused = runner.invoke(app, ["worker", "--database-url", url])
+        assert procrastinate_objects(url) == []
+        assert refused.exit_code == 1
+        assert refused.stderr == (
+            "error: procrastinate's tables are missing (the database was migrated without the "
+            "'worker' extra): run `billfold worker --install-schema` once\n"
+        )
+        probe = make_engine(url)
+        with probe.connect() as conn:  # refused before its first heartbeat
+            assert conn.execute(text("SELECT count(*) FROM worker_heartbeats")).scalar() == 0
+        probe.dispose()
+        done = runner.invoke(app, ["worker", "--install-schema", "--database-url", url])
+        assert (done.exit_code, done.stdout) == (0, "procrastinate's tables created\n")
+        again = runner.invoke(app, ["worker", "--install-schema", "--database-url", url])
+        assert (again.exit_code, again.stdout) == (0, "procrastinate's tables exist\n")
+        assert "procrastinate_jobs" in procrastinate_objects(url)

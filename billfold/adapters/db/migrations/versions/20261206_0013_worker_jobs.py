@@ -9,9 +9,10 @@ Create Date: 2026-12-06
 On PostgreSQL, the tables, types, functions and triggers of procrastinate (the job queue
 ``billfold worker`` runs on) are created from the schema procrastinate ships
 (``procrastinate.schema.SchemaManager.get_schema()``), unless they already exist. Without
-the ``worker`` extra installed that step is skipped with a warning; ``billfold worker``
-then says how to add it. SQLite needs none of it: there the worker runs the duties in
-one process (docs/jobs.md). Downgrading drops procrastinate's objects, jobs included.
+the ``worker`` extra installed that step is skipped with a warning;
+``billfold worker --install-schema`` adds it later. SQLite needs none of it: there the
+worker runs the duties in one process (docs/jobs.md). Downgrading drops procrastinate's
+objects, jobs included.
 """
 
 from __future__ import annotations
@@ -54,50 +55,19 @@ def downgrade() -> None:
 
 
 def _apply_procrastinate_schema() -> None:
-    bind = op.get_bind()
-    if sa.inspect(bind).has_table("procrastinate_jobs"):
-        return  # applied by hand (``procrastinate schema --apply``) before billfold did
+    from billfold.adapters.jobs.schema import apply_schema
+
     try:
-        from procrastinate.schema import SchemaManager
+        apply_schema(op.get_bind())
     except ImportError:
         warnings.warn(
             "procrastinate is not installed: its job tables were not created; install "
-            "'billfold[worker]', then `billfold db upgrade --revision 0010` and "
-            "`billfold db upgrade` to add them",
+            "'billfold[worker]', then run `billfold worker --install-schema` once",
             stacklevel=1,
         )
-        return
-    # straight to psycopg without parameters (so its "%" are not read as placeholders), in
-    # the migration's transaction: several statements at once, all or nothing
-    with bind.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(SchemaManager.get_schema())
 
 
 def _drop_procrastinate_schema() -> None:
-    """Every object procrastinate's schema made: tables (their triggers go with them),
-    then its functions and types, found by their ``procrastinate_`` prefix."""
-    op.execute(
-        """
-        DO $$
-        DECLARE item record;
-        BEGIN
-            DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers,
-                procrastinate_jobs, procrastinate_workers CASCADE;
-            FOR item IN
-                SELECT p.oid::regprocedure AS signature FROM pg_proc p
-                JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\\_%'
-            LOOP
-                EXECUTE 'DROP FUNCTION ' || item.signature || ' CASCADE';
-            END LOOP;
-            FOR item IN
-                SELECT t.typname FROM pg_type t
-                JOIN pg_namespace n ON n.oid = t.typnamespace
-                WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%'
-                    AND t.typtype IN ('e', 'c')
-            LOOP
-                EXECUTE 'DROP TYPE ' || quote_ident(item.typname) || ' CASCADE';
-            END LOOP;
-        END $$
-        """
-    )
+    from billfold.adapters.jobs.schema import drop_schema
+
+    drop_schema(op.get_bind())

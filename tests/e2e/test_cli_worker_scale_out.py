@@ -47,7 +47,7 @@ SECRET = "scale-webhook-secret-0123456789"
 KEY_ENV = "JOBS_TEST_QR_KEY"
 KEY = "jobs-test-qr-notify-key-0123456789"
 MERCHANT = "M-JOBS-01"
-STARTUP = 120.0  # seconds a process may take to start on a machine shared by many
+STARTUP = 240.0  # seconds a process may take to start on a machine shared by many
 FAST = """
 continuous_seconds = 1
 [schedule]

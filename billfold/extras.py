@@ -29,6 +29,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "qr": frozenset({"qrcode", "PIL"}),
     "xlsx": frozenset({"openpyxl", "et_xmlfile"}),
     "cli": frozenset({"typer", "rich", "click"}),
+    "worker": frozenset({"procrastinate", "croniter", "asgiref"}),
 }
 EXTRAS["all"] = frozenset().union(*EXTRAS.values())
 

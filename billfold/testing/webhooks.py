@@ -70,10 +70,14 @@ class FakeTransport:
 
 
 class RecordingReceiver(BackgroundHttpServer):
-    """``with RecordingReceiver() as rx:`` serves ``rx.url``; POSTs land in ``rx.received``."""
+    """``with RecordingReceiver() as rx:`` serves ``rx.url``; POSTs land in ``rx.received``.
 
-    def __init__(self, status: int = 200) -> None:
+    ``delay`` seconds pass between recording a POST and answering it: a slow receiver, for
+    catching a sender in the middle of its work."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.status = status
+        self.delay = delay
         self.received: list[SentWebhook] = []
         self._lock = threading.Lock()
         receiver = self
@@ -86,9 +90,16 @@ class RecordingReceiver(BackgroundHttpServer):
                     receiver.received.append(
                         SentWebhook(receiver.url + self.path[1:], dict(self.headers), body)
                     )
+                if receiver.delay:
+                    threading.Event().wait(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
         super().__init__(Handler)
         self.url = self.base_url
+
+    def event_ids(self) -> list[str]:
+        """The ``X-Billfold-Event-Id`` of every POST received, repeats included."""
+        with self._lock:
+            return [s.event_id for s in self.received]

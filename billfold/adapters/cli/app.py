@@ -76,6 +76,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.users", "users"),
     ("billfold.adapters.cli.approvals", "approvals"),
     ("billfold.adapters.cli.complaints", "complaints"),
+    ("billfold.adapters.cli.worker", "worker"),
 ]
 
 

@@ -22,6 +22,16 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
+#: Tables, types and functions another library owns in billfold's database (procrastinate's
+#: job queue, created by migration 0013): Alembic's comparison leaves them alone.
+FOREIGN_PREFIXES = ("procrastinate_",)
+
+
+def billfold_owns(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: ``False`` for what another library owns."""
+    return not (name or "").startswith(FOREIGN_PREFIXES)
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as conn:
         config = alembic_config(engine)

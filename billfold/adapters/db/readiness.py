@@ -7,14 +7,18 @@ the first query.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from billfold.adapters.db import migrate
+from billfold.adapters.db.schema.jobs import worker_heartbeats
+from billfold.clock import ensure_utc
 
-__all__ = ["unready_reason"]
+__all__ = ["unready_reason", "worker_heartbeat_age"]
 
 UPGRADE = "run `billfold db upgrade`"
 
@@ -41,3 +45,17 @@ def unready_reason(db: Engine, url: str) -> str | None:
         f"database at revision {have}, which this billfold does not know (it goes up to "
         f"{need}): use the billfold that migrated it, or a newer one"
     )
+
+
+def worker_heartbeat_age(db: Engine, now: datetime) -> timedelta | None:
+    """How long ago the most recent ``billfold worker`` heartbeat was written, as seen at
+    ``now``; ``None`` when no worker ever beat on this database.
+
+    Every worker beats every few seconds (``--heartbeat``, 10 s by default), so an age of a
+    few beats means no worker is running. Reads only ``worker_heartbeats``.
+    """
+    with db.connect() as conn:
+        newest = conn.execute(select(func.max(worker_heartbeats.c.beat_at))).scalar_one()
+    if newest is None:
+        return None
+    return ensure_utc(now) - ensure_utc(newest)

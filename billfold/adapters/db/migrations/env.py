@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 from billfold.adapters.db.connect import database_url_from_env, make_engine
+from billfold.adapters.db.migrate import billfold_owns
 from billfold.adapters.db.schema import metadata
 
 config = context.config
@@ -20,6 +21,7 @@ def run() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=billfold_owns,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -31,6 +33,7 @@ def run() -> None:
             target_metadata=target_metadata,
             render_as_batch=conn.dialect.name == "sqlite",
             compare_type=True,
+            include_name=billfold_owns,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -394,6 +394,7 @@ from billfold.adapters.db.schema import (  # noqa: E402, F401
     access,
     api,
     gov,
+    jobs,
     mandates,
     pos,
     presale,

@@ -13,7 +13,9 @@ def schema_diff(url: str) -> list[object]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": migrate.billfold_owns}
+            )
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()

@@ -67,6 +67,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.gov", "gov"),
     ("billfold.adapters.cli.presale", "presale"),
     ("billfold.adapters.cli.refunds", "refunds"),
+    ("billfold.adapters.cli.journal", "journal"),
 ]
 
 

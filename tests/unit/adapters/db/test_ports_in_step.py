@@ -17,6 +17,7 @@ from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
+from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.mandates import SqlMandates
 from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
@@ -43,6 +44,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.AuditRepository, SqlAudit),
     (collection_ports.ChannelsRepository, SqlChannels),
     (collection_ports.UnitOfWork, SqlUnitOfWork),
+    (collection_ports.ChainsRepository, SqlChains),
+    (collection_ports.JournalUnitOfWork, SqlUnitOfWork),
     (channel_ports.PosRepository, SqlPos),
     (channel_ports.MandatesRepository, SqlMandates),
     (channel_ports.ChannelsUnitOfWork, SqlUnitOfWork),

@@ -279,10 +279,11 @@ def check_chain(
             )
         seq, prev = entry.seq, entry.hash
     if head is not None and seq < head.seq:
+        gone = f"#{head.seq}" if seq + 1 == head.seq else f"#{seq + 1}..#{head.seq}"
         return count, Break(
             chain,
             BreakKind.REMOVED,
-            f"{chain} #{seq + 1}..#{head.seq} removed: the chain head is at #{head.seq}",
+            f"{chain} {gone} removed: the chain head is at #{head.seq}",
             None,
             seq + 1,
         )

@@ -29,8 +29,9 @@ UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; th
 UPDATE on PostgreSQL) and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id;
 the conditional order update; the versioned UPDATE of every bill column and one executemany
 UPDATE of its items; the journal chain's head locked and read with the entries' ids reserved,
-one executemany of the entries (hashed by hand, docs/journal.md), one of the postings and the
-head moved; one executemany of the outbox events; COMMIT. Every run
+the entries (hashed by hand, docs/journal.md), their postings and the head moved (on
+PostgreSQL in one statement, as billfold does; on SQLite one executemany each and an UPDATE);
+one executemany of the outbox events; COMMIT. Every run
 records both sides' statements during warm-up and compares their shapes (verb, table, FOR
 UPDATE, ON CONFLICT, RETURNING, executemany); a difference is printed as a warning, because
 it means the core's confirm path changed and this baseline must follow it.
@@ -197,6 +198,26 @@ class RawDb:
             self.cur.execute(sql, params)
         cursor: Cursor = self.cur
         return cursor
+
+    def at_once(
+        self, head: Sequence[Any], entries: list[Sequence[Any]], postings: list[Sequence[Any]]
+    ) -> None:
+        """PostgreSQL: move the head, write the entries and their postings, one statement."""
+        shape_key = f"at_once_{len(entries)}_{len(postings)}"
+        if shape_key not in self.sql:
+            entry_row = "(" + ", ".join(["%s"] * 11) + ")"
+            posting_row = "(%s, %s, %s, %s)"
+            self.sql[shape_key] = (
+                "WITH head AS (UPDATE journal_chains SET seq = %s, last_hash = %s, "
+                "last_date = %s WHERE chain = %s), entries AS (INSERT INTO journal_entries "
+                "(id, kind, memo, payment_id, refund_id, created_at, chain, chain_seq, "
+                "business_date, prev_hash, hash) VALUES "
+                + ", ".join([entry_row] * len(entries))
+                + ") INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) VALUES "
+                + ", ".join([posting_row] * len(postings))
+            )
+        flat = [*head, *(v for row in entries for v in row), *(v for row in postings for v in row)]
+        self._run(shape_key, flat)
 
     def one(self, name: str, params: Sequence[Any]) -> Any:
         return self._run(name, params).fetchone()
@@ -413,6 +434,9 @@ def raw_journal(
         )  # fmt: skip
         postings += [(entry_id, a, fen, bill) for a, fen, bill in lines]
         prev = digest
+    if db.pg:  # as billfold: the head, the entries and the postings in one statement
+        db.at_once((seq, prev, day, chain), rows, postings)
+        return
     db.many("insert_entries", rows)
     db.many("insert_postings", postings)
     db.change("move_head", (seq, prev, db.day(day), chain))
@@ -476,12 +500,18 @@ def unchained() -> Iterator[None]:
 def shape(sql: str, many: bool) -> str:
     """``SELECT orders FOR UPDATE``, ``INSERT payments ON CONFLICT RETURNING``, ``... ×many``."""
     verb = sql.split(None, 1)[0].upper()
+    if verb == "WITH":  # data-modifying WITH: the tables it writes, in order
+        written = re.findall(r"\b(UPDATE|INSERT INTO)\s+(\w+)", sql)
+        return "WITH " + ", ".join(f"{v.split()[0]} {table}" for v, table in written)
+    outer = sql
+    while re.search(r"\([^()]*\)", outer):  # subqueries and lists out: the outer query
+        outer = re.sub(r"\([^()]*\)", "", outer)
     pattern = {
         "SELECT": r"\bFROM\s+(\w+)",
         "INSERT": r"\bINTO\s+(\w+)",
         "UPDATE": r"UPDATE\s+(\w+)",
     }
-    found = re.search(pattern.get(verb, r"(\w+)"), sql)
+    found = re.search(pattern.get(verb, r"(\w+)"), outer)
     parts = [verb, found.group(1) if found else "?"]
     parts += [flag for flag in ("FOR UPDATE", "ON CONFLICT", "RETURNING") if flag in sql]
     return " ".join(parts) + (" ×many" if many else "")

@@ -3,8 +3,11 @@ chains, heads and seals back (billfold.collection.chain says what the hashes are
 
 Appending takes one statement to lock and read the chain's head *and* reserve the new
 entries' ids (on PostgreSQL ``SELECT … FOR UPDATE OF h`` with ``nextval`` of the entries'
-sequence; on SQLite, whose write transactions run one at a time, ``max(id)``), one to write
-the entries with their hashes, one for their postings and one to move the head. Entries are
+sequence; on SQLite, whose write transactions run one at a time, ``max(id)``), then, on
+PostgreSQL, one statement that moves the head and writes the entries with their hashes and
+their postings (a data-modifying ``WITH``, built once per shape: a round trip costs more
+than the statement); on SQLite, where a statement costs no round trip, one executemany of
+the entries, one of the postings and one update of the head. Entries are
 therefore written once, complete — the journal is append-only. Each chain has its own head
 row, so two billers never wait for each other; the system chain (``@system``) holds what
 belongs to no biller.
@@ -117,18 +120,55 @@ def append_to_chain(
         payment_id=payment_id,
         refund_id=refund_id,
     )
-    run_write(conn, _ENTRY_INSERT, [_entry_row(e, now) for e in chained])
-    run_write(conn, _POSTING_INSERT, [row for e in chained for row in _posting_rows(e)])
-    run_write(
-        conn,
-        _MOVE_HEAD,
-        {
-            "chain": chain,
-            "seq": moved.seq,
-            "last_hash": moved.last_hash,
-            "last_date": moved.last_date,
-        },
-    )
+    entry_rows = [_entry_row(e, now) for e in chained]
+    posting_rows = [row for e in chained for row in _posting_rows(e)]
+    moving = {
+        "chain": chain,
+        "seq": moved.seq,
+        "last_hash": moved.last_hash,
+        "last_date": moved.last_date,
+    }
+    if conn.dialect.name == "postgresql":  # one round trip for the three writes
+        _write_at_once(conn, entry_rows, posting_rows, moving)
+        return
+    run_write(conn, _ENTRY_INSERT, entry_rows)
+    run_write(conn, _POSTING_INSERT, posting_rows)
+    run_write(conn, _MOVE_HEAD, moving)
+
+
+_AT_ONCE: dict[tuple[tuple[str, ...], int, tuple[str, ...], int], Any] = {}
+
+
+def _values(prefix: str, keys: tuple[str, ...], count: int) -> str:
+    return ", ".join("(" + ", ".join(f":{prefix}{n}_{k}" for k in keys) + ")" for n in range(count))
+
+
+def _write_at_once(
+    conn: Connection,
+    entries: list[dict[str, Any]],
+    postings: list[dict[str, Any]],
+    head: dict[str, Any],
+) -> None:
+    """PostgreSQL: move the head and write the entries and their postings in one statement
+    (data-modifying ``WITH``; the postings' foreign keys are checked at its end, when the
+    entries are there). One statement per shape (entries, postings), built once."""
+    entry_keys, posting_keys = tuple(entries[0]), tuple(postings[0])
+    shape = (entry_keys, len(entries), posting_keys, len(postings))
+    statement = _AT_ONCE.get(shape)
+    if statement is None:
+        statement = _AT_ONCE[shape] = text(
+            "WITH head AS (UPDATE journal_chains SET seq = :h_seq, last_hash = :h_last_hash, "
+            "last_date = :h_last_date WHERE chain = :h_chain), "
+            f"entries AS (INSERT INTO journal_entries ({', '.join(entry_keys)}) "
+            f"VALUES {_values('e', entry_keys, len(entries))}) "
+            f"INSERT INTO journal_postings ({', '.join(posting_keys)}) "
+            f"VALUES {_values('p', posting_keys, len(postings))}"
+        )
+    params = {f"h_{k}": v for k, v in head.items()}
+    for prefix, rows in (("e", entries), ("p", postings)):
+        for n, row in enumerate(rows):
+            params.update({f"{prefix}{n}_{k}": v for k, v in row.items()})
+    run_write(conn, statement, params)
 
 
 def _entry_row(entry: ChainedEntry, now: datetime) -> dict[str, Any]:

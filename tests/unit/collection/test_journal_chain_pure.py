@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -141,3 +142,44 @@ def test_any_changed_amount_is_found_at_the_entry_changed(index: int, amount: in
     )
     _count, found = check_chain("s1", entries)
     assert found is not None and found.seq == index + 1 and found.kind is BreakKind.ALTERED
+
+
+_text = st.text(max_size=30)  # any characters: quotes, backslashes, control, astral
+_small = st.one_of(st.none(), st.integers(min_value=1, max_value=2**53))
+
+
+@given(
+    chain=_text,
+    kind=_text,
+    memo=_text,
+    account=_text,
+    currency=_text,
+    amount=st.integers(min_value=-(2**53), max_value=2**53),
+    ids=st.tuples(_small, _small, _small),
+    seq=st.integers(min_value=1, max_value=2**53),
+)
+def test_the_fast_canonical_form_is_exactly_sorted_compact_json(
+    chain: str,
+    kind: str,
+    memo: str,
+    account: str,
+    currency: str,
+    amount: int,
+    ids: tuple[int | None, int | None, int | None],
+    seq: int,
+) -> None:
+    entry = ChainedEntry(
+        id=seq + 7,
+        chain=chain,
+        seq=seq,
+        kind=kind,
+        memo=memo,
+        payment_id=ids[0],
+        refund_id=ids[1],
+        business_date=DAY,
+        occurred_at=AT,
+        postings=(ChainPosting(account, amount, currency, ids[2]), ChainPosting("x", 1, "CNY")),
+        prev_hash=GENESIS,
+    )
+    slow = json.dumps(entry.content(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert canonical(entry) == slow.encode()

@@ -6,8 +6,10 @@ entries' ids (on PostgreSQL ``SELECT … FOR UPDATE OF h`` with ``nextval`` of t
 sequence; on SQLite, whose write transactions run one at a time, ``max(id)``), then, on
 PostgreSQL, one statement that moves the head and writes the entries with their hashes and
 their postings (a data-modifying ``WITH``, built once per shape: a round trip costs more
-than the statement); on SQLite, where a statement costs no round trip, one executemany of
-the entries, one of the postings and one update of the head. Entries are
+than the statement); on SQLite one executemany of the entries and one of the postings,
+while two triggers (migration 0012) refuse an entry that does not continue its chain's
+head and move the head along — there a statement sent from Python costs more than a
+trigger run inside the database. Entries are
 therefore written once, complete — the journal is append-only. Each chain has its own head
 row, so two billers never wait for each other; the system chain (``@system``) holds what
 belongs to no biller.
@@ -62,10 +64,6 @@ _LOCK_HEAD = {
 _NEW_HEAD = text(
     "INSERT INTO journal_chains (chain, seq, last_hash) VALUES (:chain, 0, :genesis) "
     "ON CONFLICT (chain) DO NOTHING"
-)
-_MOVE_HEAD = text(
-    "UPDATE journal_chains SET seq = :seq, last_hash = :last_hash, last_date = :last_date "
-    "WHERE chain = :chain"
 )
 _ENTRY_INSERT = _E.insert().inline()
 _POSTING_INSERT = _P.insert().inline()
@@ -131,9 +129,10 @@ def append_to_chain(
     if conn.dialect.name == "postgresql":  # one round trip for the three writes
         _write_at_once(conn, entry_rows, posting_rows, moving)
         return
+    # SQLite: its triggers (migration 0012) refuse an entry that does not continue the
+    # head, and move the head to each entry written
     run_write(conn, _ENTRY_INSERT, entry_rows)
     run_write(conn, _POSTING_INSERT, posting_rows)
-    run_write(conn, _MOVE_HEAD, moving)
 
 
 _AT_ONCE: dict[tuple[tuple[str, ...], int, tuple[str, ...], int], Any] = {}

@@ -22,7 +22,9 @@ from their stored SQL — inside this migration's transaction.
 
 SQLite cannot add NOT NULL columns without a default, nor rebuild ``journal_entries``
 while its postings point at it: there the columns are added with placeholder defaults
-(which no chained row keeps) and a trigger refuses an entry written without its chain.
+(which no chained row keeps). On SQLite two triggers keep the chain: one refuses an entry
+that does not continue its chain's head (number and previous hash), one moves the head to
+each entry written — on SQLite a statement from Python costs more than a trigger inside it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ DEFAULT_TZ = "Asia/Shanghai"
 UNIQUE = "uq_journal_entries_chain_chain_seq"
 BY_DATE = "ix_journal_entries_chain_business_date"
 SQLITE_GUARD = "journal_entries_chained"
+SQLITE_HEAD = "journal_chains_follow"
 TABLES = ("journal_entries", "journal_postings")
 PAGE = 2000
 
@@ -298,15 +301,22 @@ def upgrade() -> None:
     if sqlite:
         op.execute(
             f"CREATE TRIGGER {SQLITE_GUARD} BEFORE INSERT ON journal_entries "
-            "WHEN NEW.chain = '' OR NEW.chain_seq < 1 OR length(NEW.hash) != 64 "
-            "OR length(NEW.prev_hash) != 64 "
-            "BEGIN SELECT RAISE(ABORT, 'a journal entry must be written with its chain'); END"
+            "WHEN length(NEW.hash) != 64 OR NOT EXISTS (SELECT 1 FROM journal_chains h "
+            "WHERE h.chain = NEW.chain AND h.seq = NEW.chain_seq - 1 "
+            "AND h.last_hash = NEW.prev_hash) "
+            "BEGIN SELECT RAISE(ABORT, 'a journal entry must continue its chain'); END"
+        )
+        op.execute(
+            f"CREATE TRIGGER {SQLITE_HEAD} AFTER INSERT ON journal_entries BEGIN "
+            "UPDATE journal_chains SET seq = NEW.chain_seq, last_hash = NEW.hash, "
+            "last_date = NEW.business_date WHERE chain = NEW.chain; END"
         )
 
 
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
+        op.execute(f"DROP TRIGGER IF EXISTS {SQLITE_HEAD}")
         op.execute(f"DROP TRIGGER IF EXISTS {SQLITE_GUARD}")
     op.drop_index(BY_DATE, table_name="journal_entries")
     op.drop_index(UNIQUE, table_name="journal_entries")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from billfold import Biller, BillerKind, Engine, FeeRule
 from billfold.adapters.db import schema as t
@@ -170,6 +171,28 @@ def test_a_forged_entry_inserted_by_raw_sql_is_named(engine: Engine) -> None:
     )
     assert _verify(engine) == ["s1 #7 (entry 9999) inserted: the chain head ends at #6"]
     assert _verify(engine, chain="@system") == []  # the other chain is sound
+
+
+def test_on_sqlite_the_database_refuses_an_entry_that_does_not_continue_its_chain(
+    engine: Engine, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL the locked head is moved in the statement that writes")
+    _books(engine)
+    last = _entry(engine, "s1", 6)
+    insert = (
+        "INSERT INTO journal_entries (id, kind, memo, payment_id, refund_id, created_at, chain, "
+        "chain_seq, business_date, prev_hash, hash) VALUES (9999, 'payment', 'forged', NULL, "
+        "NULL, :at, 's1', :seq, :day, :prev, :forged)"
+    )
+    for seq, prev in ((6, last.prev_hash), (8, last.hash), (7, "e" * 64)):
+        with pytest.raises(IntegrityError, match="a journal entry must continue its chain"):
+            _sql(
+                engine, insert, at=engine.clock.now(), day=DAY, seq=seq, prev=prev, forged="f" * 64
+            )
+    assert _verify(engine) == []
+    _sql(engine, insert, at=engine.clock.now(), day=DAY, seq=7, prev=last.hash, forged="f" * 64)
+    assert _verify(engine) == ["s1 #7 (entry 9999) altered: its content does not give its hash"]
 
 
 def test_a_rewritten_tail_with_a_fixed_head_is_caught_by_the_seal(

@@ -15,7 +15,12 @@ hits both sides alike:
 * billfold: ``engine.confirm(...)`` per order, sequentially, one transaction each, with
   production logging (``configure_logging(json=True)``; the lines go to /dev/null);
 * raw: the same confirmation for a second, equivalent set of orders, written by hand with
-  plain SQL on one sqlite3 / psycopg connection, one transaction per confirmation.
+  plain SQL on one sqlite3 / psycopg connection, one transaction per confirmation;
+* unchained: ``engine.confirm(...)`` for a third set, with the journal's hash chain swapped
+  out for this side only (``unchained()``: entries written as before chaining, one INSERT …
+  RETURNING each, constants in the chain's columns, no head locked, nothing hashed; on
+  SQLite the chain's two triggers dropped during its blocks, outside the timing). The
+  chain's cost is ``1 - billfold ÷ unchained`` (budget: 5%).
 
 How the baseline was made equivalent: a SQLAlchemy ``before_cursor_execute`` listener
 recorded every statement ``billfold.collection.confirming.confirm_payment`` sends for one
@@ -24,8 +29,11 @@ statements in the same order: the payment looked up by (channel, txn); the order
 UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; the bills (FOR
 UPDATE on PostgreSQL) and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id;
 the conditional order update; the versioned UPDATE of every bill column and one executemany
-UPDATE of its items; one INSERT ... RETURNING per journal entry and one executemany of the
-postings; the payment read back; one executemany of the outbox events; COMMIT. Every run
+UPDATE of its items; the journal chain's head locked and read with the entries' ids reserved,
+the entries (hashed by hand, docs/journal.md), their postings and the head moved (on
+PostgreSQL in one statement, as billfold does; on SQLite one executemany each, the head
+moved by the chain's trigger);
+one executemany of the outbox events; COMMIT. Every run
 records both sides' statements during warm-up and compares their shapes (verb, table, FOR
 UPDATE, ON CONFLICT, RETURNING, executemany); a difference is printed as a warning, because
 it means the core's confirm path changed and this baseline must follow it.
@@ -36,7 +44,8 @@ cannot see; it is billfold overhead and stays in billfold's time.
 
 After the run every order must be paid by exactly one credited payment, every bill paid in
 full, every payment journalled with two entries and four postings and announced by two
-outbox events, repeats must be recognised, and ``engine.check_books()`` must be ``[]``.
+outbox events, repeats must be recognised, ``engine.check_books()`` must be ``[]`` and the
+biller's chain (billfold's and the raw side's entries, interleaved) must verify.
 If not, the exit status is 1. A ratio below the target is printed, not an error.
 """
 
@@ -45,7 +54,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import hashlib
 import io
+import itertools
 import json
 import os
 import pstats
@@ -69,8 +80,10 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from billfold import Biller, BillerKind, Engine, FeeRule, FixedClock
-from billfold.adapters.db import fastpath, migrate
+from billfold.adapters.db import fastpath, ledger, migrate
+from billfold.adapters.db import schema as t
 from billfold.adapters.db.connect import make_engine
+from billfold.collection.verifying import verify_journal
 from billfold.logging import configure_logging
 from billfold.testing import orders_for_every_bill, scratch_pg_database
 
@@ -79,6 +92,7 @@ BILLER = "bench"
 CHANNEL = "bench"
 FEE_RULE = FeeRule(CHANNEL, bps=60, min_fen=1)
 TARGET = 0.50
+CHAIN_BUDGET = 0.05
 DEFAULT_N = 2000
 SMOKE_N = 50
 BACKENDS = ("sqlite", "postgresql")
@@ -126,8 +140,12 @@ SQL = {
     "cancel_reason = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
     "update_items": "UPDATE bill_items SET amount_fen = ?, paid_fen = ?, waived_fen = ?, "
     "refunded_fen = ? WHERE bill_id = ? AND code = ?",
-    "insert_entry": "INSERT INTO journal_entries (kind, memo, payment_id, refund_id, "
-    "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    "lock_head": "SELECT h.seq, h.last_hash, h.last_date, h.sealed_through, b.timezone, "
+    "{ids} FROM journal_chains h LEFT JOIN billers b ON b.code = h.chain "
+    "WHERE h.chain = ?{lock_head}",
+    "insert_entries": "INSERT INTO journal_entries (id, kind, memo, payment_id, refund_id, "
+    "created_at, chain, chain_seq, business_date, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) "
     "VALUES (?, ?, ?, ?)",
     "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
@@ -156,6 +174,10 @@ class RawDb:
         locks = {
             "{lock_order}": " FOR UPDATE OF o" if self.pg else "",
             "{lock_bills}": " FOR UPDATE OF b, i" if self.pg else "",
+            "{lock_head}": " FOR UPDATE OF h" if self.pg else "",
+            "{ids}": "ARRAY(SELECT nextval('journal_entries_id_seq') FROM generate_series(1, ?))"
+            if self.pg
+            else "(SELECT coalesce(max(id), 0) FROM journal_entries) + ?",
         }
         self.sql = dict(SQL)
         for mark, lock in locks.items():
@@ -177,6 +199,26 @@ class RawDb:
             self.cur.execute(sql, params)
         cursor: Cursor = self.cur
         return cursor
+
+    def at_once(
+        self, head: Sequence[Any], entries: list[Sequence[Any]], postings: list[Sequence[Any]]
+    ) -> None:
+        """PostgreSQL: move the head, write the entries and their postings, one statement."""
+        shape_key = f"at_once_{len(entries)}_{len(postings)}"
+        if shape_key not in self.sql:
+            entry_row = "(" + ", ".join(["%s"] * 11) + ")"
+            posting_row = "(%s, %s, %s, %s)"
+            self.sql[shape_key] = (
+                "WITH head AS (UPDATE journal_chains SET seq = %s, last_hash = %s, "
+                "last_date = %s WHERE chain = %s), entries AS (INSERT INTO journal_entries "
+                "(id, kind, memo, payment_id, refund_id, created_at, chain, chain_seq, "
+                "business_date, prev_hash, hash) VALUES "
+                + ", ".join([entry_row] * len(entries))
+                + ") INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) VALUES "
+                + ", ".join([posting_row] * len(postings))
+            )
+        flat = [*head, *(v for row in entries for v in row), *(v for row in postings for v in row)]
+        self._run(shape_key, flat)
 
     def one(self, name: str, params: Sequence[Any]) -> Any:
         return self._run(name, params).fetchone()
@@ -312,15 +354,17 @@ def raw_confirm(
             db.many("update_items", [(*i, b[0], code) for code, i in items[b[0]].items()])
         payable = f"payable:{biller[0]}"
         now_ts = db.ts(now)
-        entry = db.one("insert_entry", ("payment", f"{CHANNEL} {txn}", payment_id, None, now_ts))
-        postings: list[tuple[int, str, int, int | None]] = [
-            (entry[0], f"clearing:{CHANNEL}", amount, None)
+        entries: list[tuple[str, str, list[tuple[str, int, int | None]]]] = [
+            (
+                "payment",
+                f"{CHANNEL} {txn}",
+                [(f"clearing:{CHANNEL}", amount, None)]
+                + [(payable, -credit, bill) for bill, credit in credited.items()],
+            )
         ]
-        postings += [(entry[0], payable, -credit, bill) for bill, credit in credited.items()]
         if fee:
-            entry = db.one("insert_entry", ("fee", order_no, payment_id, None, now_ts))
-            postings += [(entry[0], payable, fee, None), (entry[0], "fee_income", -fee, None)]
-        db.many("insert_postings", postings)
+            entries.append(("fee", order_no, [(payable, fee, None), ("fee_income", -fee, None)]))
+        raw_journal(db, biller[0], biller[1], entries, payment_id, now)
         confirmed = {
             "payment_id": payment_id,
             "channel": CHANNEL,
@@ -350,18 +394,124 @@ def raw_confirm(
         raise
 
 
+def _chain_hash(content: dict[str, Any]) -> str:
+    text_value = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text_value.encode()).hexdigest()
+
+
+def raw_journal(
+    db: RawDb,
+    chain: str,
+    zone: str,
+    entries: list[tuple[str, str, list[tuple[str, int, int | None]]]],
+    payment_id: int,
+    now: datetime,
+) -> None:
+    """The entries chained by hand (docs/journal.md): lock the head and reserve the ids in
+    one statement, then the entries and their postings (docs/journal.md)."""
+    seq, prev, last_date, _sealed, _tz, ids = db.one("lock_head", (len(entries), chain))
+    if isinstance(ids, int):  # SQLite: the last of the reserved ids
+        ids = list(range(ids - len(entries) + 1, ids + 1))
+    day = now.astimezone(ZoneInfo(zone)).date()
+    if last_date is not None and str(last_date) > day.isoformat():
+        day = date.fromisoformat(str(last_date))
+    at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rows, postings = [], []
+    for entry_id, (kind, memo, lines) in zip(ids, entries, strict=True):
+        seq += 1
+        content = {
+            "v": 1, "chain": chain, "seq": seq, "id": entry_id, "prev_hash": prev, "kind": kind,
+            "memo": memo, "payment_id": payment_id, "refund_id": None,
+            "business_date": day.isoformat(), "occurred_at": at,
+            "postings": [
+                {"account": a, "amount_fen": fen, "currency": "CNY", "bill_id": bill}
+                for a, fen, bill in lines
+            ],
+        }  # fmt: skip
+        digest = _chain_hash(content)
+        rows.append(
+            (entry_id, kind, memo, payment_id, None, db.ts(now), chain, seq, db.day(day), prev,
+             digest)
+        )  # fmt: skip
+        postings += [(entry_id, a, fen, bill) for a, fen, bill in lines]
+        prev = digest
+    if db.pg:  # as billfold: the head, the entries and the postings in one statement
+        db.at_once((seq, prev, day, chain), rows, postings)
+        return
+    db.many("insert_entries", rows)  # SQLite: the chain's trigger moves the head
+    db.many("insert_postings", postings)
+
+
+# -- billfold without the chain (for the chain's cost only) ---------------------------------------
+
+_UNCHAINED_SEQ = itertools.count(1)
+_OLD_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
+_OLD_POSTING_INSERT = t.journal_postings.insert().inline()
+
+
+def _append_unchained(
+    conn: Any,
+    chain: str,
+    entries: Sequence[Any],
+    now: datetime,
+    payment_id: int | None,
+    refund_id: int | None,
+) -> None:
+    """What billfold wrote before entries were chained: one INSERT … RETURNING per entry and
+    one executemany of the postings. The chain's columns get constants (chain
+    ``@unchained``, a number from a counter), no head is locked, nothing is hashed."""
+    postings = []
+    for entry in entries:
+        head = {
+            "kind": entry.kind,
+            "memo": entry.memo[:200],
+            "payment_id": payment_id,
+            "refund_id": refund_id,
+            "created_at": now,
+            "chain": "@unchained",
+            "chain_seq": next(_UNCHAINED_SEQ),
+            "business_date": T0.date(),
+            "prev_hash": "0" * 64,
+            "hash": "0" * 64,
+        }
+        entry_id = fastpath.run_write(conn, _OLD_ENTRY_INSERT, head).scalar_one()
+        postings += [
+            {"entry_id": entry_id, "account": p.account, "amount_fen": p.amount_fen,
+             "bill_id": p.bill_id}
+            for p in entry.postings
+        ]  # fmt: skip
+    fastpath.run_write(conn, _OLD_POSTING_INSERT, postings)
+
+
+@contextmanager
+def unchained() -> Iterator[None]:
+    """Billfold's journal writes entries without chaining them, inside the block only."""
+    chained = ledger.append_to_chain
+    ledger.append_to_chain = _append_unchained  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ledger.append_to_chain = chained
+
+
 # -- statement shapes -----------------------------------------------------------------------------
 
 
 def shape(sql: str, many: bool) -> str:
     """``SELECT orders FOR UPDATE``, ``INSERT payments ON CONFLICT RETURNING``, ``... ×many``."""
     verb = sql.split(None, 1)[0].upper()
+    if verb == "WITH":  # data-modifying WITH: the tables it writes, in order
+        written = re.findall(r"\b(UPDATE|INSERT INTO)\s+(\w+)", sql)
+        return "WITH " + ", ".join(f"{v.split()[0]} {table}" for v, table in written)
+    outer = sql
+    while re.search(r"\([^()]*\)", outer):  # subqueries and lists out: the outer query
+        outer = re.sub(r"\([^()]*\)", "", outer)
     pattern = {
         "SELECT": r"\bFROM\s+(\w+)",
         "INSERT": r"\bINTO\s+(\w+)",
         "UPDATE": r"UPDATE\s+(\w+)",
     }
-    found = re.search(pattern.get(verb, r"(\w+)"), sql)
+    found = re.search(pattern.get(verb, r"(\w+)"), outer)
     parts = [verb, found.group(1) if found else "?"]
     parts += [flag for flag in ("FOR UPDATE", "ON CONFLICT", "RETURNING") if flag in sql]
     return " ".join(parts) + (" ×many" if many else "")
@@ -450,6 +600,7 @@ class Result:
     n: int
     billfold_s: float = 0.0
     raw_s: float = 0.0
+    unchained_s: float = 0.0
     billfold_shapes: list[str] = field(default_factory=list)
     raw_shapes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -467,12 +618,52 @@ class Result:
     def ratio(self) -> float:
         return self.billfold_rate / self.raw_rate
 
+    @property
+    def unchained_rate(self) -> float:
+        return self.n / self.unchained_s
+
+    @property
+    def chain_cost(self) -> float:
+        """The share of billfold's throughput the journal's hash chain costs."""
+        return 1 - self.billfold_rate / self.unchained_rate
+
 
 def confirm_billfold(engine: Engine, work: Work) -> None:
     for order_no, amount in work:
         result = engine.confirm(CHANNEL, f"T{order_no}", order_no, amount, T0)
         if not result.credited or result.duplicate:
             raise BenchFailure(f"billfold: order {order_no} was not credited ({result.status})")
+
+
+def confirm_unchained(engine: Engine, work: Work) -> None:
+    with unchained():
+        confirm_billfold(engine, work)
+
+
+@contextmanager
+def chain_triggers_off(engine: Engine) -> Iterator[None]:
+    """SQLite: the chain's triggers (they refuse an entry that does not continue its head,
+    and move the head) are dropped for the unchained side's blocks, outside the timing."""
+    if engine.db.dialect.name != "sqlite":
+        yield
+        return
+    names = ("journal_entries_chained", "journal_chains_follow")
+    with engine.db.begin() as conn:
+        saved = [
+            conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :n"),
+                {"n": name},
+            ).scalar_one()
+            for name in names
+        ]
+        for name in names:
+            conn.execute(text(f"DROP TRIGGER {name}"))
+    try:
+        yield
+    finally:
+        with engine.db.begin() as conn:
+            for sql in saved:
+                conn.execute(text(sql))
 
 
 def confirm_raw(db: RawDb, work: Work) -> None:
@@ -490,13 +681,18 @@ def _timed(run: Callable[[], None]) -> float:
 
 def run_backend(database: Database, n: int, *, profile: bool) -> Result:
     warm = max(2, min(50, n // 20))
-    sets = {"B": warm + n, "R": warm + n} | ({"P": n} if profile else {})
+    sets = {"B": warm + n, "R": warm + n, "U": warm + n} | ({"P": n} if profile else {})
     result = Result(database.backend, n)
     engine = Engine(make_engine(database.url), FixedClock(T0))
     migrate.upgrade(engine.db)
     raw = database.connect_raw()
     try:
         work = setup(engine, sets)
+        with engine.db.begin() as conn:  # the biller's chain head, as its first entry makes it
+            conn.execute(
+                text("INSERT INTO journal_chains (chain, seq, last_hash) VALUES (:c, 0, :g)"),
+                {"c": BILLER, "g": "0" * 64},
+            )
         with recording_billfold(engine) as seen:
             confirm_billfold(engine, work["B"][:1])
         result.billfold_shapes = seen
@@ -505,18 +701,31 @@ def run_backend(database: Database, n: int, *, profile: bool) -> Result:
         result.raw_shapes, raw.record = raw.record, None
         confirm_billfold(engine, work["B"][1:warm])
         confirm_raw(raw, work["R"][1:warm])
+        with chain_triggers_off(engine):
+            confirm_unchained(engine, work["U"][:warm])
 
         blocks = min(10, n)
         size = -(-n // blocks)
         for k in range(blocks):
-            ours = work["B"][warm + k * size : warm + (k + 1) * size]
-            theirs = work["R"][warm + k * size : warm + (k + 1) * size]
-            ours_first = k % 2 == 0  # alternate who goes first, too
-            for side in ("billfold", "raw") if ours_first else ("raw", "billfold"):
-                if side == "billfold":
-                    result.billfold_s += _timed(partial(confirm_billfold, engine, ours))
+            block = slice(warm + k * size, warm + (k + 1) * size)
+            sides = {
+                "billfold": partial(confirm_billfold, engine, work["B"][block]),
+                "raw": partial(confirm_raw, raw, work["R"][block]),
+                "unchained": partial(confirm_unchained, engine, work["U"][block]),
+            }
+            order = list(sides)
+            for side in order[k % 3 :] + order[: k % 3]:  # each side goes first in turn
+                if side == "unchained":
+                    with chain_triggers_off(engine):
+                        spent = _timed(sides[side])
                 else:
-                    result.raw_s += _timed(partial(confirm_raw, raw, theirs))
+                    spent = _timed(sides[side])
+                if side == "billfold":
+                    result.billfold_s += spent
+                elif side == "raw":
+                    result.raw_s += spent
+                else:
+                    result.unchained_s += spent
 
         if profile:
             result.profile = profile_billfold(engine, work["P"])
@@ -583,6 +792,8 @@ def verify(engine: Engine, raw: RawDb, work: dict[str, Work]) -> list[str]:
     if payments != orders:
         problems.append(f"{payments} payments for {orders} orders after the repeats")
     problems += engine.check_books()
+    chain = verify_journal(engine.uow(), chain=BILLER)  # billfold's and the raw side's entries
+    problems += [found.message for found in chain.breaks]
     return problems
 
 
@@ -649,6 +860,14 @@ def report(results: list[Result], show_statements: bool) -> None:
             f"{'>= ' + format(TARGET, '.2f'):>9}  {verdict:<7}{stmts:>28}"
         )
     print("ratio = billfold conf/s ÷ raw conf/s (1.00 = no overhead over hand-written SQL)")
+    print(f"\n{'backend':<11}{'chained conf/s':>16}{'unchained conf/s':>18}{'chain cost':>12}")
+    for r in results:
+        print(
+            f"{r.backend:<11}{r.billfold_rate:>16.1f}{r.unchained_rate:>18.1f}"
+            f"{r.chain_cost:>11.1%} {'(<= 5%)' if r.chain_cost <= CHAIN_BUDGET else '(> 5%)'}"
+        )
+    print("chain cost = 1 - chained ÷ unchained: billfold with the journal's hash chain against")
+    print("billfold writing the same entries unchained, as before (same run, alternating blocks)")
     for r in results:
         if r.billfold_shapes != r.raw_shapes:
             print(f"WARNING {r.backend}: the raw baseline no longer sends billfold's statements")

@@ -6,7 +6,7 @@ SQLAlchemy. (Kept in step with the adapters by ``tests/unit/adapters/db/test_por
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -15,6 +15,7 @@ from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
 from billfold.collection.approval import Approval, ApprovalState, Policy
 from billfold.collection.bill import Bill, BillItem, Waiver
+from billfold.collection.chain import ChainedEntry, ChainHead, Seal
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.collection.listing import ListQuery
 from billfold.collection.order import Order, OrderStatus
@@ -225,6 +226,34 @@ class JournalRepository(Protocol):
     def postings(self) -> list[Posting]: ...
 
 
+class ChainsRepository(Protocol):
+    """The journal's hash chains read back, and their daily seals kept."""
+
+    def biller(self, chain: str) -> tuple[int, str] | None: ...
+
+    def heads(self) -> list[ChainHead]: ...
+
+    def head(self, chain: str, *, lock: bool = False) -> ChainHead | None: ...
+
+    def seal_through(self, chain: str, day: date) -> None: ...
+
+    def chains_without_head(self) -> list[str]: ...
+
+    def entries(
+        self, chain: str, *, from_day: date | None = None, day: date | None = None
+    ) -> Iterator[ChainedEntry]: ...
+
+    def state_before(self, chain: str, day: date) -> tuple[int, str]: ...
+
+    def seals(self, chain: str, *, from_day: date | None = None) -> list[Seal]: ...
+
+    def seal(self, chain: str, day: date) -> tuple[Seal, str | None] | None: ...
+
+    def add_seal(
+        self, seal: Seal, biller_id: int | None, event_id: str | None, now: datetime
+    ) -> None: ...
+
+
 class OutboxRepository(Protocol):
     def add(
         self, event_type: str, biller_id: int | None, payload: dict[str, Any], now: datetime
@@ -376,6 +405,13 @@ class RefundTransferUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def refund_transfers(self) -> RefundTransfersRepository: ...
+
+
+class JournalUnitOfWork(UnitOfWork, Protocol):
+    """The core's unit of work, plus the journal's chains and seals."""
+
+    @property
+    def chains(self) -> ChainsRepository: ...
 
 
 U_co = TypeVar("U_co", covariant=True)

@@ -15,6 +15,8 @@ RATIO_LINE = re.compile(
     re.MULTILINE,
 )
 
+CHAIN_LINE = re.compile(r"^sqlite\s+\d+\.\d\s+\d+\.\d\s+-?\d+\.\d%", re.MULTILINE)
+
 RunBenchmark = Callable[..., CompletedProcess[str]]
 
 
@@ -28,6 +30,7 @@ def test_smoke_run_on_sqlite_prints_a_ratio_and_verifies_the_books(
     assert float(found["ratio"]) > 0
     assert found["ours"] == found["theirs"]  # the baseline sends billfold's statements
     assert "WARNING" not in done.stdout
+    assert CHAIN_LINE.search(done.stdout), done.stdout  # chained against unchained, same run
     assert "verified: every order credited exactly once; check_books() == []" in done.stdout
 
 

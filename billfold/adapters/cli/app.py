@@ -77,6 +77,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.approvals", "approvals"),
     ("billfold.adapters.cli.complaints", "complaints"),
     ("billfold.adapters.cli.worker", "worker"),
+    ("billfold.adapters.cli.journal", "journal"),
 ]
 
 

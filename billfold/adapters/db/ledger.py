@@ -12,16 +12,21 @@ from sqlalchemy import Connection, func, select
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import run_write
+from billfold.adapters.db.journal_chain import SqlChains, append_to_chain
+from billfold.collection.chain import (
+    SYSTEM_CHAIN,
+    biller_of_postings,
+    escrow_project_of_postings,
+)
 from billfold.collection.journal import JournalEntry, Posting
 
-_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
-_POSTING_INSERT = t.journal_postings.insert().inline()
 _EVENT_INSERT = t.outbox_events.insert().inline()
 
 
 class SqlJournal:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._chains = SqlChains(conn)
 
     def post(
         self,
@@ -31,31 +36,27 @@ class SqlJournal:
         payment_id: int | None = None,
         refund_id: int | None = None,
     ) -> None:
-        entries = list(entries)
-        if not entries:
-            return
-        heads = [
-            {
-                "kind": entry.kind,
-                "memo": entry.memo[:200],
-                "payment_id": payment_id,
-                "refund_id": refund_id,
-                "created_at": now,
-            }
-            for entry in entries
-        ]
-        ids = [run_write(self.conn, _ENTRY_INSERT, head).scalar_one() for head in heads]
-        rows = [
-            {
-                "entry_id": entry_id,
-                "account": p.account,
-                "amount_fen": p.amount_fen,
-                "bill_id": p.bill_id,
-            }
-            for entry_id, entry in zip(ids, entries, strict=True)
-            for p in entry.postings
-        ]
-        run_write(self.conn, _POSTING_INSERT, rows)
+        """Write ``entries``, each at the end of its chain (its biller's, or the system's)."""
+        groups: dict[str, list[JournalEntry]] = {}
+        for entry in entries:
+            groups.setdefault(self._chain_of(entry, payment_id), []).append(entry)
+        for chain in sorted(groups):  # heads locked in one order: no deadlock between posts
+            append_to_chain(self.conn, chain, groups[chain], now, payment_id, refund_id)
+
+    def _chain_of(self, entry: JournalEntry, payment_id: int | None) -> str:
+        """An entry belongs to the biller of its first ``payable:`` posting, else the
+        biller of the presale project of its first escrow posting, else its payment's
+        biller, else to the system chain (migration 0012 chained the past the same way)."""
+        accounts = [p.account for p in entry.postings]
+        code = biller_of_postings(accounts)
+        if code is not None:
+            return code
+        project = escrow_project_of_postings(accounts)
+        if project is not None:
+            code = self._chains.chain_of_project(project)
+        if code is None and payment_id is not None:
+            code = self._chains.chain_of_payment(payment_id)
+        return code if code is not None else SYSTEM_CHAIN
 
     def trial_balance(self) -> dict[str, int]:
         q = (

@@ -2,11 +2,12 @@
 
 ``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
 repositories (billers … channels) are made when the block opens; the repositories of the
-settlement desks and scenario packs (``recon``, ``settlement``, ``presale``, ``gov``,
-``daybook``, ``mandates``, ``pos``, the back office's ``lists``, the maker-checker's
-``approvals``, the bank-transfer refunds' ``refund_transfers``, the complaints desk's
-``complaints``, and the settlement desks' statement staging ``statements``) are made on first
-use, so the confirmation path pays nothing for them.
+settlement desks, scenario packs and the journal's chains (``recon``, ``settlement``,
+``presale``, ``gov``, ``daybook``, ``mandates``, ``pos``, ``chains``, the back office's
+``lists``, the maker-checker's ``approvals``, the bank-transfer refunds'
+``refund_transfers``, the complaints desk's ``complaints``, and the settlement desks'
+statement staging ``statements``) are made on first use, so the confirmation path pays
+nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -28,6 +29,7 @@ from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
+from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.mandates import SqlMandates
@@ -129,6 +131,10 @@ class SqlUnitOfWork:
     @cached_property
     def complaints(self) -> SqlComplaints:
         return SqlComplaints(self.conn)
+
+    @cached_property
+    def chains(self) -> SqlChains:
+        return SqlChains(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

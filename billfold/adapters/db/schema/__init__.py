@@ -281,6 +281,14 @@ journal_entries = Table(
     Column("payment_id", Id),
     Column("refund_id", Id),
     Column("created_at", TS, nullable=False),
+    # the hash chain (billfold.collection.chain), all written with the row, never changed
+    Column("chain", String(40), nullable=False),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("uq_journal_entries_chain_chain_seq", "chain", "chain_seq", unique=True),
+    Index(None, "chain", "business_date"),
 )
 
 journal_postings = Table(
@@ -393,6 +401,7 @@ channel_nonces = Table(
 from billfold.adapters.db.schema import (  # noqa: E402, F401
     access,
     api,
+    chain,
     gov,
     jobs,
     mandates,

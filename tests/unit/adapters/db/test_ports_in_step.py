@@ -18,6 +18,7 @@ from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.gov import SqlGov
+from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.mandates import SqlMandates
@@ -50,6 +51,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.ListsUnitOfWork, SqlUnitOfWork),
     (collection_ports.RefundTransfersRepository, SqlRefundTransfers),
     (collection_ports.RefundTransferUnitOfWork, SqlUnitOfWork),
+    (collection_ports.ChainsRepository, SqlChains),
+    (collection_ports.JournalUnitOfWork, SqlUnitOfWork),
     (channel_ports.PosRepository, SqlPos),
     (channel_ports.MandatesRepository, SqlMandates),
     (channel_ports.ChannelsUnitOfWork, SqlUnitOfWork),

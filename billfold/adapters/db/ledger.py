@@ -1,4 +1,9 @@
-"""Journal, outbox events and the audit log in the database."""
+"""Journal, outbox events and the audit log in the database.
+
+A journal entry is written postings first, entry row last, with ids the journal takes
+beforehand: the database checks an entry when its row arrives and refuses postings for an
+entry already written (docs/concepts.md, "The journal").
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import run_write
-from billfold.collection.journal import JournalEntry, Posting
+from billfold.adapters.db.fastpath import run_read, run_write
+from billfold.collection.journal import JournalEntry, Posting, balance_key
 
-_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
+_ENTRY_INSERT = t.journal_entries.insert().inline()
 _POSTING_INSERT = t.journal_postings.insert().inline()
+#: The next ``:n`` entry ids. SQLite: above the largest id, safe because every billfold
+#: transaction there holds the write lock from its BEGIN IMMEDIATE; PostgreSQL: the sequence.
+_NEXT_IDS = {
+    "sqlite": text("SELECT coalesce(max(id), 0) + 1 FROM journal_entries"),
+    "postgresql": text(
+        "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) "
+        "FROM generate_series(1, :n)"
+    ),
+}
 _EVENT_INSERT = t.outbox_events.insert().inline()
 
 
@@ -34,36 +48,44 @@ class SqlJournal:
         entries = list(entries)
         if not entries:
             return
-        heads = [
-            {
-                "kind": entry.kind,
-                "memo": entry.memo[:200],
-                "payment_id": payment_id,
-                "refund_id": refund_id,
-                "created_at": now,
-            }
-            for entry in entries
-        ]
-        ids = [run_write(self.conn, _ENTRY_INSERT, head).scalar_one() for head in heads]
+        ids = self._next_ids(len(entries))
         rows = [
             {
                 "entry_id": entry_id,
                 "account": p.account,
                 "amount_fen": p.amount_fen,
                 "bill_id": p.bill_id,
+                "currency": p.currency,
             }
             for entry_id, entry in zip(ids, entries, strict=True)
             for p in entry.postings
         ]
         run_write(self.conn, _POSTING_INSERT, rows)
+        heads = [
+            {
+                "id": entry_id,
+                "kind": entry.kind,
+                "memo": entry.memo[:200],
+                "payment_id": payment_id,
+                "refund_id": refund_id,
+                "created_at": now,
+            }
+            for entry_id, entry in zip(ids, entries, strict=True)
+        ]
+        run_write(self.conn, _ENTRY_INSERT, heads)
+
+    def _next_ids(self, n: int) -> list[int]:
+        if self.conn.dialect.name == "sqlite":
+            first = int(run_read(self.conn, _NEXT_IDS["sqlite"], {})[0][0])
+            return list(range(first, first + n))
+        return sorted(int(row[0]) for row in run_read(self.conn, _NEXT_IDS["postgresql"], {"n": n}))
 
     def trial_balance(self) -> dict[str, int]:
-        q = (
-            select(t.journal_postings.c.account, func.sum(t.journal_postings.c.amount_fen))
-            .group_by(t.journal_postings.c.account)
-            .order_by(t.journal_postings.c.account)
-        )
-        return {account: int(total) for account, total in self.conn.execute(q)}
+        """Per account and currency (keys by :func:`balance_key`), debits positive."""
+        c = t.journal_postings.c
+        q = select(c.account, c.currency, func.sum(c.amount_fen)).group_by(c.account, c.currency)
+        totals = {balance_key(a, cur): int(total) for a, cur, total in self.conn.execute(q)}
+        return dict(sorted(totals.items()))
 
     def bill_balances(self) -> dict[int, int]:
         """Per bill, what the journal says the biller is owed for it (credit balance, as > 0)."""
@@ -76,14 +98,23 @@ class SqlJournal:
         return {int(bill_id): -int(total) for bill_id, total in self.conn.execute(q)}
 
     def entries_balance(self) -> list[int]:
-        """Entry ids whose postings do not sum to zero (empty for a sound journal)."""
+        """Entry ids whose postings do not sum to zero in some currency (empty for a sound
+        journal)."""
         c = t.journal_postings.c
-        q = select(c.entry_id).group_by(c.entry_id).having(func.sum(c.amount_fen) != 0)
+        q = (
+            select(c.entry_id)
+            .group_by(c.entry_id, c.currency)
+            .having(func.sum(c.amount_fen) != 0)
+            .distinct()
+            .order_by(c.entry_id)
+        )
         return [int(x) for x in self.conn.execute(q).scalars()]
 
     def postings(self) -> list[Posting]:
         q = select(t.journal_postings).order_by(t.journal_postings.c.id)
-        return [Posting(r.account, r.amount_fen, r.bill_id) for r in self.conn.execute(q)]
+        return [
+            Posting(r.account, r.amount_fen, r.bill_id, r.currency) for r in self.conn.execute(q)
+        ]
 
 
 class SqlOutbox:

@@ -30,6 +30,7 @@ NAMING = {
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
 
 metadata = MetaData(naming_convention=NAMING)
@@ -278,10 +279,18 @@ journal_postings = Table(
     "journal_postings",
     metadata,
     _id(),
-    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=False, index=True),
+    # deferred: a posting is written before its entry row (see schema/journal_guard.py)
+    Column(
+        "entry_id",
+        Id,
+        ForeignKey("journal_entries.id", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+        index=True,
+    ),
     Column("account", String(64), nullable=False, index=True),
     Column("amount_fen", Money(), nullable=False),
     Column("bill_id", Id, index=True),
+    Column("currency", String(3), nullable=False),
 )
 
 outbox_events = Table(
@@ -387,3 +396,6 @@ from billfold.adapters.db.schema import (  # noqa: E402, F401
     ratelimit,
     settlement,
 )
+
+# ... and then the rules over all of them: CHECK constraints and the journal's triggers.
+from billfold.adapters.db.schema import checks, journal_guard  # noqa: E402, F401

@@ -71,8 +71,8 @@ class JournalEntry:
     memo: str = ""
 
     def __post_init__(self) -> None:
-        if len(self.postings) < 2:
-            raise UnbalancedEntry(f"{self.kind}: an entry needs at least two postings")
+        if not self.postings:  # one posting (of more than 0.00) never balances: two or more
+            raise UnbalancedEntry(f"{self.kind}: an entry needs postings")
         if any(p.amount_fen == 0 for p in self.postings):
             raise UnbalancedEntry(f"{self.kind}: a posting of 0.00 is not allowed")
         odd = unbalanced_currencies(self.postings)

@@ -24,8 +24,9 @@ statements in the same order: the payment looked up by (channel, txn); the order
 UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; the bills (FOR
 UPDATE on PostgreSQL) and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id;
 the conditional order update; the versioned UPDATE of every bill column and one executemany
-UPDATE of its items; one INSERT ... RETURNING per journal entry and one executemany of the
-postings; the payment read back; one executemany of the outbox events; COMMIT. Every run
+UPDATE of its items; the journal entries' ids (SQLite: max + 1; PostgreSQL: the sequence),
+one executemany of the postings and one of the entries (postings first: schema/journal_guard.py);
+the payment read back; one executemany of the outbox events; COMMIT. Every run
 records both sides' statements during warm-up and compares their shapes (verb, table, FOR
 UPDATE, ON CONFLICT, RETURNING, executemany); a difference is printed as a warning, because
 it means the core's confirm path changed and this baseline must follow it.
@@ -126,10 +127,13 @@ SQL = {
     "cancel_reason = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
     "update_items": "UPDATE bill_items SET amount_fen = ?, paid_fen = ?, waived_fen = ?, "
     "refunded_fen = ? WHERE bill_id = ? AND code = ?",
-    "insert_entry": "INSERT INTO journal_entries (kind, memo, payment_id, refund_id, "
-    "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) "
-    "VALUES (?, ?, ?, ?)",
+    "next_entry_id": "SELECT coalesce(max(id), 0) + 1 FROM journal_entries",
+    "next_entry_ids": "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) "
+    "FROM generate_series(1, ?)",
+    "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id, "
+    "currency) VALUES (?, ?, ?, ?, ?)",
+    "insert_entries": "INSERT INTO journal_entries (id, kind, memo, payment_id, refund_id, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?)",
     "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
     "created_at, fanned_out) VALUES (?, ?, ?, ?, ?, ?)",
 }
@@ -312,15 +316,23 @@ def raw_confirm(
             db.many("update_items", [(*i, b[0], code) for code, i in items[b[0]].items()])
         payable = f"payable:{biller[0]}"
         now_ts = db.ts(now)
-        entry = db.one("insert_entry", ("payment", f"{CHANNEL} {txn}", payment_id, None, now_ts))
-        postings: list[tuple[int, str, int, int | None]] = [
-            (entry[0], f"clearing:{CHANNEL}", amount, None)
+        # the journal's protocol (schema/journal_guard.py): ids first, postings, entries last
+        count = 2 if fee else 1
+        if db.pg:
+            ids = sorted(int(r[0]) for r in db.all("next_entry_ids", (count,)))
+        else:
+            first = int(db.one("next_entry_id", ())[0])
+            ids = list(range(first, first + count))
+        postings: list[tuple[int, str, int, int | None, str]] = [
+            (ids[0], f"clearing:{CHANNEL}", amount, None, "CNY")
         ]
-        postings += [(entry[0], payable, -credit, bill) for bill, credit in credited.items()]
+        postings += [(ids[0], payable, -credit, bill, "CNY") for bill, credit in credited.items()]
+        heads = [(ids[0], "payment", f"{CHANNEL} {txn}", payment_id, None, now_ts)]
         if fee:
-            entry = db.one("insert_entry", ("fee", order_no, payment_id, None, now_ts))
-            postings += [(entry[0], payable, fee, None), (entry[0], "fee_income", -fee, None)]
+            postings += [(ids[1], payable, fee, None, "CNY"), (ids[1], "fee_income", -fee, None, "CNY")]
+            heads.append((ids[1], "fee", order_no, payment_id, None, now_ts))
         db.many("insert_postings", postings)
+        db.many("insert_entries", heads)
         confirmed = {
             "payment_id": payment_id,
             "channel": CHANNEL,

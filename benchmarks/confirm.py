@@ -329,7 +329,10 @@ def raw_confirm(
         postings += [(ids[0], payable, -credit, bill, "CNY") for bill, credit in credited.items()]
         heads = [(ids[0], "payment", f"{CHANNEL} {txn}", payment_id, None, now_ts)]
         if fee:
-            postings += [(ids[1], payable, fee, None, "CNY"), (ids[1], "fee_income", -fee, None, "CNY")]
+            postings += [
+                (ids[1], payable, fee, None, "CNY"),
+                (ids[1], "fee_income", -fee, None, "CNY"),
+            ]
             heads.append((ids[1], "fee", order_no, payment_id, None, now_ts))
         db.many("insert_postings", postings)
         db.many("insert_entries", heads)

@@ -386,16 +386,16 @@ channel_nonces = Table(
     UniqueConstraint("channel", "nonce"),
 )
 
-# Tables defined in their own modules join the same metadata when this module is imported.
+# Tables defined in their own modules join the same metadata when this module is imported,
+# and so do the rules over them: CHECK constraints (checks) and the journal's triggers.
 from billfold.adapters.db.schema import (  # noqa: E402, F401
     api,
+    checks,
     gov,
+    journal_guard,
     mandates,
     pos,
     presale,
     ratelimit,
     settlement,
 )
-
-# ... and then the rules over all of them: CHECK constraints and the journal's triggers.
-from billfold.adapters.db.schema import checks, journal_guard  # noqa: E402, F401

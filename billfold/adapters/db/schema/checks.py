@@ -18,7 +18,16 @@ from enum import StrEnum
 
 from sqlalchemy import CheckConstraint
 
-from billfold.adapters.db.schema import metadata
+# the tables the rules name, whichever order the schema package imports its modules in
+from billfold.adapters.db.schema import (  # noqa: F401
+    api,
+    gov,
+    mandates,
+    metadata,
+    pos,
+    presale,
+    settlement,
+)
 from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
 from billfold.channels.pos_batch import PosKind, TerminalStatus
 from billfold.collection.bill import BillKind, StoredStatus
@@ -37,6 +46,7 @@ from billfold.settlement.run import RunKind, RunStatus
 from billfold.settlement.splits import Remainder
 
 __all__ = ["CHECKS", "ENUM_COLUMNS", "one_of"]
+
 
 def _values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
@@ -86,7 +96,6 @@ def one_of(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({quoted})"
 
 
-
 def _nonneg(*columns: str) -> str:
     return " AND ".join(f"{c} >= 0" for c in columns)
 
@@ -94,7 +103,10 @@ def _nonneg(*columns: str) -> str:
 #: table -> (constraint name, SQL) for every rule on amounts and counts.
 _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
     "billers": (
-        ("limits_not_negative", _nonneg("single_limit_fen", "daily_limit_fen", "monthly_limit_fen")),
+        (
+            "limits_not_negative",
+            _nonneg("single_limit_fen", "daily_limit_fen", "monthly_limit_fen"),
+        ),
     ),
     "fee_rules": (
         ("amounts_not_negative", _nonneg("bps", "min_fen", "fixed_fen")),
@@ -136,12 +148,8 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "outbox_deliveries": (("attempts_not_negative", "attempts >= 0"),),
     "import_batches": (("counts_not_negative", _nonneg("created", "unchanged", "rejected")),),
-    "mandates": (
-        ("limits_not_negative", _nonneg("per_debit_limit_fen", "monthly_limit_fen")),
-    ),
-    "mandate_debits": (
-        ("amounts_not_negative", _nonneg("amount_fen", "noticed_fen", "attempts")),
-    ),
+    "mandates": (("limits_not_negative", _nonneg("per_debit_limit_fen", "monthly_limit_fen")),),
+    "mandate_debits": (("amounts_not_negative", _nonneg("amount_fen", "noticed_fen", "attempts")),),
     "pos_messages": (("amount_not_negative", "amount_fen >= 0"),),
     "gov_fee_items": (("amount_not_negative", "amount_fen >= 0"),),
     "presale_milestones": (("bps_within_whole", "cumulative_bps BETWEEN 0 AND 10000"),),

@@ -97,8 +97,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 
 # create_all: both journal tables exist once journal_postings is created (it references
 # journal_entries), so the guard goes in then
-for _sql in SQLITE:
-    event.listen(journal_postings, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
-for _sql in POSTGRESQL:  # DDL formats its text with "%": the RAISE's placeholders doubled
-    _ddl = DDL(_sql.replace("%", "%%")).execute_if(dialect="postgresql")
-    event.listen(journal_postings, "after_create", _ddl)
+for _dialect, _statements in (("sqlite", SQLITE), ("postgresql", POSTGRESQL)):
+    for _sql in _statements:  # DDL formats its text with "%": RAISE's placeholders doubled
+        _ddl = DDL(_sql.replace("%", "%%"))  # type: ignore[no-untyped-call]
+        event.listen(journal_postings, "after_create", _ddl.execute_if(dialect=_dialect))

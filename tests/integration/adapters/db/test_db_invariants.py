@@ -33,9 +33,7 @@ WATCHED = (
     "journal_entries",
     "journal_postings",
 )
-MIGRATION = next(
-    (Path(t.__file__).parent.parent / "migrations" / "versions").glob("*_0011_*.py")
-)
+MIGRATION = next((Path(t.__file__).parent.parent / "migrations" / "versions").glob("*_0011_*.py"))
 
 
 @pytest.fixture
@@ -49,7 +47,9 @@ def books(engine: Engine) -> Engine:
     engine.import_bills("s1", BILLS)
     paid = engine.confirm("wechat", "W1", engine.create_order("s1", ["T1"]).order_no, 488_000)
     engine.refund(paid.payment.id, 10_000, request_id="R1", reason="多缴", requested_by="b")
-    engine.confirm("wechat", "W2", engine.create_order("s1", ["T2"]).order_no, 10_000, currency="HKD")
+    engine.confirm(
+        "wechat", "W2", engine.create_order("s1", ["T2"]).order_no, 10_000, currency="HKD"
+    )
     return engine
 
 
@@ -124,7 +124,10 @@ MONEY_AND_STATES = {
         "UPDATE bills SET paid_fen = principal_fen + 1",
         "paid_within_principal",
     ),
-    "a negative waiver on an item": ("UPDATE bill_items SET waived_fen = -1", "amounts_not_negative"),
+    "a negative waiver on an item": (
+        "UPDATE bill_items SET waived_fen = -1",
+        "amounts_not_negative",
+    ),
     "a refund of nothing": ("UPDATE refunds SET amount_fen = 0", "amount_positive"),
     "a negative fee rate": ("UPDATE fee_rules SET bps = -60", "amounts_not_negative"),
     "an unknown order status": ("UPDATE orders SET status = 'lost'", "status_known"),
@@ -295,3 +298,43 @@ def test_the_migrated_database_has_every_check_and_trigger(db_url: str) -> None:
         assert triggers >= set(journal_guard.TRIGGERS[db.dialect.name])
     finally:
         db.dispose()
+
+
+def test_create_all_builds_the_same_rules_as_the_migrations(tmp_path: Path, db_url: str) -> None:
+    """A schema made by ``metadata.create_all`` has every check and journal trigger of a
+    migrated one (``db_url``), and its guard refuses as the migrated one does."""
+    import os
+
+    from billfold.testing import scratch_pg_database
+
+    def rules(db: SqlEngine) -> tuple[set[str], set[str]]:
+        found = inspect(db)
+        names = {c["name"] for table in checks.CHECKS for c in found.get_check_constraints(table)}
+        with db.connect() as conn:
+            if db.dialect.name == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            triggers = set(conn.execute(text(query)).scalars())
+        return names, {name for name in triggers if name.startswith("journal_")}
+
+    def check(url: str) -> None:
+        fresh = make_engine(url)
+        migrated = make_engine(db_url)
+        try:
+            t.metadata.create_all(fresh)
+            assert rules(fresh) == rules(migrated)
+            with fresh.begin() as conn:  # a balanced entry, the right way round, goes in
+                for sql in (posting_sql(1, 100), posting_sql(1, -100), entry_sql(1)):
+                    conn.execute(text(sql))
+            refused(fresh, "UPDATE journal_postings SET amount_fen = 1")
+            refused(fresh, posting_sql(2, 100), posting_sql(2, -99), entry_sql(2))
+        finally:
+            fresh.dispose()
+            migrated.dispose()
+
+    if db_url.startswith("sqlite"):
+        check(f"sqlite:///{tmp_path / 'fresh.db'}")
+        return
+    with scratch_pg_database(os.environ["BILLFOLD_TEST_PG_URL"], "billfold_fresh") as url:
+        check(url)

@@ -39,7 +39,9 @@ def _fill(engine: Engine) -> None:
     engine.complete_refund(refund.refund_no)
     engine.confirm("wechat", "W2", engine.create_order("s1", ["T2"]).order_no, 10_000)
     engine.reverse("wechat", "W2", reason="冲正", requested_by="ops")
-    engine.confirm("alipay", "A3", engine.create_order("s1", ["T3"]).order_no, 20_000, currency="HKD")
+    engine.confirm(
+        "alipay", "A3", engine.create_order("s1", ["T3"]).order_no, 20_000, currency="HKD"
+    )
     desk = setup_presale(engine)
     order = engine.create_order(DEVELOPER, [CONTRACTS[0].contract_no], amount_fen=1_000_000)
     engine.confirm("pos", "T1:0011:01", order.order_no, 1_000_000)
@@ -177,9 +179,7 @@ def test_a_row_that_already_breaks_a_rule_stops_the_upgrade_and_is_named(
         db.dispose()
 
 
-def test_going_down_from_0011_and_up_again_keeps_every_row(
-    db_url: str, clock: FixedClock
-) -> None:
+def test_going_down_from_0011_and_up_again_keeps_every_row(db_url: str, clock: FixedClock) -> None:
     engine = Engine.from_url(db_url, clock=clock)
     try:
         _fill(engine)

@@ -169,6 +169,7 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
             ),
         ),
     ),
+    # not fee_fen: a batch of refunds alone gives fees back (negative), and so its net
     "settlement_batches": (
         (
             "amounts_not_negative",
@@ -177,7 +178,6 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
                 "gross_fen",
                 "refund_count",
                 "refund_fen",
-                "fee_fen",
                 "held_back_count",
                 "held_back_fen",
             ),

@@ -173,7 +173,7 @@ CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
         (
             "amounts_not_negative",
             "payment_count >= 0 AND gross_fen >= 0 AND refund_count >= 0 AND refund_fen >= "
-            "0 AND fee_fen >= 0 AND held_back_count >= 0 AND held_back_fen >= 0",
+            "0 AND held_back_count >= 0 AND held_back_fen >= 0",
         ),
     ),
     "settlement_items": (("kind_known", "kind IN ('payment', 'refund', 'reversal')"),),

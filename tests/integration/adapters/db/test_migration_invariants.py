@@ -19,6 +19,7 @@ from billfold.adapters.db import schema as t
 from billfold.adapters.db.connect import make_engine
 from billfold.clock import FixedClock
 from billfold.demo.gov_presale import BUREAU_CODE, CONTRACTS, DEVELOPER, setup_presale
+from billfold.errors import InvariantViolated
 
 BILLS = b"""bill_no,payer_id,payer_name,items,due_date,allow_partial,min_part
 T1,2026001,,tuition:T=4500.00;books:B=380.00,2026-09-10,no,
@@ -169,7 +170,7 @@ def test_a_row_that_already_breaks_a_rule_stops_the_upgrade_and_is_named(
             ).scalar()
             conn.execute(text(breaking.format(id=row)))
         broken = _rows(db)
-        with pytest.raises(RuntimeError) as caught:
+        with pytest.raises(InvariantViolated) as caught:
             migrate.upgrade(db)
         assert named.format(id=row, entry=entry) in str(caught.value)
         assert str(caught.value).startswith("migration 0011 stopped, nothing changed: ")
@@ -201,3 +202,27 @@ def test_going_down_from_0011_and_up_again_keeps_every_row(db_url: str, clock: F
         assert engine.check_books() == []
     finally:
         engine.close()
+
+
+def test_billfold_db_upgrade_names_the_broken_row_in_one_line(
+    at_0010: tuple[str, dict[str, list[Any]], dict[str, int]],
+) -> None:
+    from typer.testing import CliRunner
+
+    from billfold.adapters.cli.app import app
+
+    url, _rows_before, _balance = at_0010
+    db = make_engine(url)
+    try:
+        with db.begin() as conn:
+            conn.execute(text("UPDATE orders SET refunded_fen = total_fen + 1 WHERE id = 1"))
+        result = CliRunner().invoke(app, ["db", "upgrade", "--database-url", url])
+        assert result.exit_code == 1
+        assert " ".join(result.output.split()) == (  # one line, however the console wraps it
+            "error: migration 0011 stopped, nothing changed: orders row id=1 breaks "
+            "ck_orders_refunded_within_total (refunded_fen <= total_fen); correct the row "
+            "(for the journal: with a reversing entry) and upgrade again"
+        )
+        assert migrate.current(db) == "0010"
+    finally:
+        db.dispose()

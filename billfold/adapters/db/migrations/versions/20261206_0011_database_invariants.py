@@ -28,6 +28,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from billfold.errors import InvariantViolated
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -293,7 +295,7 @@ def upgrade() -> None:
     conn = op.get_bind()
     broken = _broken_row(conn)
     if broken is not None:
-        raise RuntimeError(
+        raise InvariantViolated(
             f"migration 0011 stopped, nothing changed: {broken}; correct the row (for the "
             "journal: with a reversing entry) and upgrade again"
         )

@@ -4,7 +4,9 @@ Amounts are never negative where the domain has no meaning for it (a refund abov
 paid, a negative fee, a posting of 0.00), and every status or kind column holds only the
 values of its domain enum — the lists below are *derived* from those enums, so the schema
 cannot drift from the code; migration 0011 carries a frozen copy and a test compares the
-two (``tests/integration/adapters/db/test_db_invariants.py``).
+two (``tests/integration/adapters/db/test_db_invariants.py``). A new enum value therefore
+fails that test until a new migration replaces the constraint (and the test then compares
+with that migration's copy).
 
 Each constraint is named ``ck_<table>_<name>`` (the metadata's naming convention), and its
 text is plain SQL that SQLite and PostgreSQL read alike. Being named, they are reflected,

@@ -41,6 +41,7 @@ from billfold.collection.payment import PaymentStatus
 from billfold.collection.refund import RefundKind, RefundStatus
 from billfold.merchants.biller import BillerKind, BillerStatus, SubUnitKind
 from billfold.merchants.fees import FeeKind
+from billfold.settlement.banking import MatchStatus
 from billfold.settlement.batch import BatchStatus, ItemKind
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.escrow import EntryKind
@@ -86,6 +87,7 @@ ENUM_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("recon_discrepancies", "status"): _values(DiscrepancyStatus),
     ("recon_discrepancies", "action"): _values(Action),
     ("recon_discrepancies", "auto_action"): _values(Action),
+    ("bank_settlements", "status"): _values(MatchStatus),
     ("settlement_profiles", "remainder_rule"): _values(Remainder),
     ("settlement_batches", "status"): _values(BatchStatus),
     ("settlement_items", "kind"): _values(ItemKind),

@@ -39,6 +39,7 @@ FK = "fk_journal_postings_entry_id_journal_entries"
 
 #: table -> ((name without the ``ck_<table>_`` prefix, SQL), ...)
 CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "bank_settlements": (("status_known", "status IN ('settled', 'mismatch', 'unexplained')"),),
     "bill_items": (
         (
             "amounts_not_negative",

@@ -6,10 +6,10 @@
 ``benchmarks/confirm.py`` compares billfold with raw SQL in one run; comparing two of its
 runs (before and after a change) is at the mercy of the machine's load between them. This
 one measures only the triggers of ``billfold/adapters/db/schema/journal_guard.py``: one
-throwaway database per backend, migrated, ``2 x n`` orders set up (not timed), then
-(after one untimed warm-up block) ``Engine.confirm`` in alternating blocks of ``--block`` confirmations, the guard's triggers
-present in one block and dropped in the next (the deferred foreign key and CHECK constraints
-stay). Both sides run the same code on the same database in the same minutes, so load
+throwaway database per backend, migrated, ``2 x n`` orders set up (not timed), a warm-up
+(not timed), then ``Engine.confirm`` in alternating blocks of ``--block`` confirmations,
+the guard's triggers present in one block and dropped in the next (the deferred foreign key
+and the CHECK constraints stay). Both sides run the same code on the same database in the same minutes, so load
 drift hits them alike. Prints confirmations per second with and without the guard.
 """
 
@@ -24,8 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import text
 
 from billfold import Biller, BillerKind, Engine, FeeRule
 from billfold.adapters.db.schema import journal_guard

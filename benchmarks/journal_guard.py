@@ -9,8 +9,8 @@ one measures only the triggers of ``billfold/adapters/db/schema/journal_guard.py
 throwaway database per backend, migrated, ``2 x n`` orders set up (not timed), a warm-up
 (not timed), then ``Engine.confirm`` in alternating blocks of ``--block`` confirmations,
 the guard's triggers present in one block and dropped in the next (the deferred foreign key
-and the CHECK constraints stay). Both sides run the same code on the same database in the same minutes, so load
-drift hits them alike. Prints confirmations per second with and without the guard.
+and the CHECK constraints stay). Both sides run the same code on the same database in the
+same minutes, so load drift hits them alike. Prints confirmations per second with and without the guard.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ throwaway database per backend, migrated, ``2 x n`` orders set up (not timed), a
 (not timed), then ``Engine.confirm`` in alternating blocks of ``--block`` confirmations,
 the guard's triggers present in one block and dropped in the next (the deferred foreign key
 and the CHECK constraints stay). Both sides run the same code on the same database in the
-same minutes, so load drift hits them alike. Prints confirmations per second with and without the guard.
+same minutes, so load drift hits them alike. Prints confirmations per second with and
+without the guard.
 """
 
 from __future__ import annotations

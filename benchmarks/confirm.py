@@ -146,8 +146,8 @@ SQL = {
     "insert_entries": "INSERT INTO journal_entries (id, kind, memo, payment_id, refund_id, "
     "created_at, chain, chain_seq, business_date, prev_hash, hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) "
-    "VALUES (?, ?, ?, ?)",
+    "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id, "
+    "currency) VALUES (?, ?, ?, ?, ?)",
     "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
     "created_at, fanned_out) VALUES (?, ?, ?, ?, ?, ?)",
 }
@@ -207,14 +207,15 @@ class RawDb:
         shape_key = f"at_once_{len(entries)}_{len(postings)}"
         if shape_key not in self.sql:
             entry_row = "(" + ", ".join(["%s"] * 11) + ")"
-            posting_row = "(%s, %s, %s, %s)"
+            posting_row = "(%s, %s, %s, %s, %s)"
             self.sql[shape_key] = (
                 "WITH head AS (UPDATE journal_chains SET seq = %s, last_hash = %s, "
                 "last_date = %s WHERE chain = %s), entries AS (INSERT INTO journal_entries "
                 "(id, kind, memo, payment_id, refund_id, created_at, chain, chain_seq, "
                 "business_date, prev_hash, hash) VALUES "
                 + ", ".join([entry_row] * len(entries))
-                + ") INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) VALUES "
+                + ") INSERT INTO journal_postings "
+                + "(entry_id, account, amount_fen, bill_id, currency) VALUES "
                 + ", ".join([posting_row] * len(postings))
             )
         flat = [*head, *(v for row in entries for v in row), *(v for row in postings for v in row)]
@@ -433,20 +434,26 @@ def raw_journal(
             (entry_id, kind, memo, payment_id, None, db.ts(now), chain, seq, db.day(day), prev,
              digest)
         )  # fmt: skip
-        postings += [(entry_id, a, fen, bill) for a, fen, bill in lines]
+        postings += [(entry_id, a, fen, bill, "CNY") for a, fen, bill in lines]
         prev = digest
     if db.pg:  # as billfold: the head, the entries and the postings in one statement
         db.at_once((seq, prev, day, chain), rows, postings)
         return
-    db.many("insert_entries", rows)  # SQLite: the chain's trigger moves the head
+    # SQLite: postings first, the entry rows last (schema/journal_guard.py); the chain's
+    # trigger moves the head
     db.many("insert_postings", postings)
+    db.many("insert_entries", rows)
 
 
 # -- billfold without the chain (for the chain's cost only) ---------------------------------------
 
 _UNCHAINED_SEQ = itertools.count(1)
-_OLD_ENTRY_INSERT = t.journal_entries.insert().returning(t.journal_entries.c.id)
+_OLD_ENTRY_INSERT = t.journal_entries.insert().inline()
 _OLD_POSTING_INSERT = t.journal_postings.insert().inline()
+_NEXT_ID_SQLITE = "SELECT coalesce(max(id), 0) + 1 FROM journal_entries"
+_NEXT_IDS_PG = (
+    "SELECT nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, %s)"
+)
 
 
 def _append_unchained(
@@ -457,12 +464,19 @@ def _append_unchained(
     payment_id: int | None,
     refund_id: int | None,
 ) -> None:
-    """What billfold wrote before entries were chained: one INSERT … RETURNING per entry and
-    one executemany of the postings. The chain's columns get constants (chain
-    ``@unchained``, a number from a counter), no head is locked, nothing is hashed."""
-    postings = []
-    for entry in entries:
+    """What billfold wrote before entries were chained: the entries' ids taken, one
+    executemany of the postings, then one of the entries (the journal guard's order). The
+    chain's columns get constants (chain ``@unchained``, a number from a counter), no head
+    is locked, nothing is hashed."""
+    if conn.dialect.name == "sqlite":
+        first = int(conn.exec_driver_sql(_NEXT_ID_SQLITE).scalar_one())
+        ids = list(range(first, first + len(entries)))
+    else:
+        ids = sorted(int(r[0]) for r in conn.exec_driver_sql(_NEXT_IDS_PG, (len(entries),)))
+    postings, heads = [], []
+    for entry_id, entry in zip(ids, entries, strict=True):
         head = {
+            "id": entry_id,
             "kind": entry.kind,
             "memo": entry.memo[:200],
             "payment_id": payment_id,
@@ -474,13 +488,14 @@ def _append_unchained(
             "prev_hash": "0" * 64,
             "hash": "0" * 64,
         }
-        entry_id = fastpath.run_write(conn, _OLD_ENTRY_INSERT, head).scalar_one()
+        heads.append(head)
         postings += [
             {"entry_id": entry_id, "account": p.account, "amount_fen": p.amount_fen,
-             "bill_id": p.bill_id}
+             "bill_id": p.bill_id, "currency": p.currency}
             for p in entry.postings
         ]  # fmt: skip
     fastpath.run_write(conn, _OLD_POSTING_INSERT, postings)
+    fastpath.run_write(conn, _OLD_ENTRY_INSERT, heads)
 
 
 @contextmanager

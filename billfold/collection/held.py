@@ -130,14 +130,18 @@ def _entries(
             [Posting(SUSPENSE, credited)]
             + [Posting(account, -line.amount_fen, line.bill_id) for line in lines],
             memo=memo,
+            currency=payment.currency,
         )
     ]
     if fee:
         entries.append(
             JournalEntry.build(
-                "fee", [Posting(account, fee), Posting(FEE_INCOME, -fee)], memo=order.order_no
+                "fee",
+                [Posting(account, fee), Posting(FEE_INCOME, -fee)],
+                memo=order.order_no,
+                currency=payment.currency,
             )
         )
     if excess:
-        entries.append(suspense_refund_entry(excess, f"{memo}; excess returned"))
+        entries.append(suspense_refund_entry(excess, f"{memo}; excess returned", payment.currency))
     return tuple(entries)

@@ -176,7 +176,12 @@ def _credit(
     postings = [Posting(clearing(conf.channel), conf.amount_fen)]
     postings += [Posting(account, -line.amount_fen, line.bill_id) for line in order.lines]
     entries = [
-        JournalEntry.build("payment", postings, memo=f"{conf.channel} {conf.channel_txn_id}")
+        JournalEntry.build(
+            "payment",
+            postings,
+            memo=f"{conf.channel} {conf.channel_txn_id}",
+            currency=conf.currency,
+        )
     ]
     if fee_fen:
         entries.append(
@@ -184,6 +189,7 @@ def _credit(
                 "fee",
                 [Posting(account, fee_fen), Posting(FEE_INCOME, -fee_fen)],
                 memo=order.order_no,
+                currency=conf.currency,
             )
         )
     credits = tuple(
@@ -242,10 +248,11 @@ def _to_suspense(
             "suspense",
             [Posting(clearing(conf.channel), conf.amount_fen), Posting(SUSPENSE, -conf.amount_fen)],
             memo=memo,
+            currency=conf.currency,
         )
     ]
     if refund:
-        entries.append(suspense_refund_entry(conf.amount_fen, memo))
+        entries.append(suspense_refund_entry(conf.amount_fen, memo, conf.currency))
     return Decision(
         status=PaymentStatus.HELD if not refund else PaymentStatus.SUSPENSE,
         reason=reason,
@@ -255,16 +262,17 @@ def _to_suspense(
     )
 
 
-def suspense_refund_entry(amount_fen: int, memo: str) -> JournalEntry:
+def suspense_refund_entry(amount_fen: int, memo: str, currency: str) -> JournalEntry:
     return JournalEntry.build(
         "refund_queued",
         [Posting(SUSPENSE, amount_fen), Posting(REFUNDS_PAYABLE, -amount_fen)],
         memo=memo,
+        currency=currency,
     )
 
 
 def refund_entry(
-    biller_code: str, parts: list[tuple[int, int]], fee_back_fen: int, memo: str
+    biller_code: str, parts: list[tuple[int, int]], fee_back_fen: int, memo: str, currency: str
 ) -> list[JournalEntry]:
     """Entries for refunding credited money: ``parts`` are (bill_id, amount) taken back from
     the biller; ``fee_back_fen`` is the share of our fee returned to the biller."""
@@ -276,6 +284,7 @@ def refund_entry(
             [Posting(account, amount, bill_id) for bill_id, amount in parts]
             + [Posting(REFUNDS_PAYABLE, -total)],
             memo=memo,
+            currency=currency,
         )
     ]
     if fee_back_fen:
@@ -284,6 +293,7 @@ def refund_entry(
                 "fee_refund",
                 [Posting(FEE_INCOME, fee_back_fen), Posting(account, -fee_back_fen)],
                 memo=memo,
+                currency=currency,
             )
         )
     return entries

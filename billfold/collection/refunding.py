@@ -83,7 +83,9 @@ def refund_payment(uow: UnitOfWork, clock: Clock, req: RefundRequest) -> RefundR
         if payment.status is PaymentStatus.CREDITED:
             booking = _take_back_credited(uow, payment, req.amount_fen, memo, now)
         else:  # held money: return it from suspense
-            booking = _Booking([suspense_refund_entry(req.amount_fen, memo)], RefundKind.SUSPENSE)
+            booking = _Booking(
+                [suspense_refund_entry(req.amount_fen, memo, payment.currency)], RefundKind.SUSPENSE
+            )
         refund_id = uow.refunds.insert(
             {
                 "refund_no": new_number("RF", now),
@@ -152,7 +154,9 @@ def _take_back_credited(
         OrderStatus.REFUNDED if left == 0 else OrderStatus.PARTIALLY_REFUNDED,
     )
     return _Booking(
-        refund_entry(biller.code, bill_parts, fee_back, memo), RefundKind.CREDITED, fee_back
+        refund_entry(biller.code, bill_parts, fee_back, memo, payment.currency),
+        RefundKind.CREDITED,
+        fee_back,
     )
 
 
@@ -257,6 +261,7 @@ def complete_refund(
                     Posting(clearing(payment.channel), -refund.amount_fen),
                 ],
                 memo=f"refund {refund_no} paid by {payment.channel}",
+                currency=payment.currency,
             )
             uow.journal.post([entry], now, payment_id=payment.id, refund_id=refund.id)
         done = uow.refunds.get_by_no(refund_no)

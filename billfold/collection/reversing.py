@@ -138,6 +138,7 @@ def _reverse_credited(
             [Posting(account, ln.amount_fen, ln.bill_id) for ln in order.lines]
             + [Posting(clearing(req.channel), -payment.amount_fen)],
             memo=req.memo,
+            currency=payment.currency,
         )
     ]
     if payment.fee_fen:
@@ -146,6 +147,7 @@ def _reverse_credited(
                 "fee_reversal",
                 [Posting(FEE_INCOME, payment.fee_fen), Posting(account, -payment.fee_fen)],
                 memo=req.memo,
+                currency=payment.currency,
             )
         )
     return entries
@@ -165,7 +167,7 @@ def _reverse_from_suspense(
         postings.append(Posting(REFUNDS_PAYABLE, queued))
     if payment.amount_fen - queued:
         postings.append(Posting(SUSPENSE, payment.amount_fen - queued))
-    return [JournalEntry.build("reversal", postings, memo=req.memo)]
+    return [JournalEntry.build("reversal", postings, memo=req.memo, currency=payment.currency)]
 
 
 def _record_reversal(

@@ -184,5 +184,8 @@ def write_off_entry(discrepancy: Discrepancy, account: str) -> JournalEntry:
         raise InvalidInput("a write-off needs a difference other than 0.00")
     memo = f"write-off of discrepancy {discrepancy.id}: {format_yuan(d)}"
     return JournalEntry.build(
-        "recon_write_off", [Posting(account, d), Posting(RECON_DIFFERENCES, -d)], memo=memo
+        "recon_write_off",
+        [Posting(account, d), Posting(RECON_DIFFERENCES, -d)],
+        memo=memo,
+        currency=discrepancy.currency,
     )

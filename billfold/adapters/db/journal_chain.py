@@ -129,10 +129,11 @@ def append_to_chain(
     if conn.dialect.name == "postgresql":  # one round trip for the three writes
         _write_at_once(conn, entry_rows, posting_rows, moving)
         return
-    # SQLite: its triggers (migration 0012) refuse an entry that does not continue the
-    # head, and move the head to each entry written
-    run_write(conn, _ENTRY_INSERT, entry_rows)
+    # SQLite: postings first, the entry rows last (the journal guard checks an entry's
+    # balance when its row arrives, schema/journal_guard.py); the chain's triggers
+    # (migration 0012) refuse an entry that does not continue the head, and move the head
     run_write(conn, _POSTING_INSERT, posting_rows)
+    run_write(conn, _ENTRY_INSERT, entry_rows)
 
 
 _AT_ONCE: dict[tuple[tuple[str, ...], int, tuple[str, ...], int], Any] = {}

@@ -1,4 +1,10 @@
-"""Journal, outbox events and the audit log in the database."""
+"""Journal, outbox events and the audit log in the database.
+
+A journal entry is written postings first, entry row last, with ids the journal takes
+beforehand (``journal_chain.append_to_chain``, which also chains it): the database checks an
+entry when its row arrives and refuses postings for an entry already written
+(docs/concepts.md, "The journal").
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from billfold.collection.chain import (
     biller_of_postings,
     escrow_project_of_postings,
 )
-from billfold.collection.journal import JournalEntry, Posting
+from billfold.collection.journal import JournalEntry, Posting, balance_key
 
 _EVENT_INSERT = t.outbox_events.insert().inline()
 
@@ -59,12 +65,11 @@ class SqlJournal:
         return code if code is not None else SYSTEM_CHAIN
 
     def trial_balance(self) -> dict[str, int]:
-        q = (
-            select(t.journal_postings.c.account, func.sum(t.journal_postings.c.amount_fen))
-            .group_by(t.journal_postings.c.account)
-            .order_by(t.journal_postings.c.account)
-        )
-        return {account: int(total) for account, total in self.conn.execute(q)}
+        """Per account and currency (keys by :func:`balance_key`), debits positive."""
+        c = t.journal_postings.c
+        q = select(c.account, c.currency, func.sum(c.amount_fen)).group_by(c.account, c.currency)
+        totals = {balance_key(a, cur): int(total) for a, cur, total in self.conn.execute(q)}
+        return dict(sorted(totals.items()))
 
     def bill_balances(self) -> dict[int, int]:
         """Per bill, what the journal says the biller is owed for it (credit balance, as > 0)."""
@@ -77,14 +82,23 @@ class SqlJournal:
         return {int(bill_id): -int(total) for bill_id, total in self.conn.execute(q)}
 
     def entries_balance(self) -> list[int]:
-        """Entry ids whose postings do not sum to zero (empty for a sound journal)."""
+        """Entry ids whose postings do not sum to zero in some currency (empty for a sound
+        journal)."""
         c = t.journal_postings.c
-        q = select(c.entry_id).group_by(c.entry_id).having(func.sum(c.amount_fen) != 0)
+        q = (
+            select(c.entry_id)
+            .group_by(c.entry_id, c.currency)
+            .having(func.sum(c.amount_fen) != 0)
+            .distinct()
+            .order_by(c.entry_id)
+        )
         return [int(x) for x in self.conn.execute(q).scalars()]
 
     def postings(self) -> list[Posting]:
         q = select(t.journal_postings).order_by(t.journal_postings.c.id)
-        return [Posting(r.account, r.amount_fen, r.bill_id) for r in self.conn.execute(q)]
+        return [
+            Posting(r.account, r.amount_fen, r.bill_id, r.currency) for r in self.conn.execute(q)
+        ]
 
 
 class SqlOutbox:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 HERE = Path(__file__).parent / "migrations"
 
@@ -32,15 +34,40 @@ def billfold_owns(name: str | None, type_: str, parent_names: object) -> bool:
     return not (name or "").startswith(FOREIGN_PREFIXES)
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the whole migration. On SQLite with foreign keys off meanwhile
+    (they can only be switched outside a transaction): a batch migration rebuilds a table
+    by dropping it, which foreign keys from other tables would refuse. Before the commit
+    ``PRAGMA foreign_key_check`` must find nothing, or the migration is rolled back."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise RuntimeError(
+                            f"migration left {broken[0]} row {broken[1]} pointing at no "
+                            f"{broken[2]} row; rolled back"
+                        )
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         config = alembic_config(engine)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         config = alembic_config(engine)
         config.attributes["connection"] = conn
         command.downgrade(config, revision)

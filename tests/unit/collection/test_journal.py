@@ -111,11 +111,11 @@ def test_an_entry_that_does_not_balance_is_refused_with_its_kind_and_total(
     with pytest.raises(UnbalancedEntry) as caught:
         JournalEntry.build("fee", [*items, Posting(FEE_INCOME, off_by)])
 
-    assert caught.value.message == f"fee: postings sum to {off_by} fen, not 0"
+    assert caught.value.message == f"fee: postings sum to {off_by} fen CNY, not 0"
 
 
 def test_an_unbalanced_entry_built_directly_is_refused() -> None:
-    with pytest.raises(UnbalancedEntry, match=r"^payment: postings sum to -1 fen, not 0$"):
+    with pytest.raises(UnbalancedEntry, match=r"^payment: postings sum to -1 fen CNY, not 0$"):
         JournalEntry("payment", (Posting(clearing("pos"), 999), Posting(payable("s1"), -1000)))
 
 
@@ -186,3 +186,59 @@ def test_the_trial_balance_of_unbalanced_postings_sums_to_their_total(
 
 def test_the_trial_balance_of_nothing_is_empty() -> None:
     assert trial_balance([]) == {}
+
+
+# -- currencies ----------------------------------------------------------------------------------
+
+
+@given(balanced(), balanced())
+def test_an_entry_balanced_in_each_of_two_currencies_is_accepted(
+    cny: list[Posting], hkd: list[Posting]
+) -> None:
+    in_cny = JournalEntry.build("fx", cny).postings
+    in_hkd = JournalEntry.build("fx", hkd, currency="HKD").postings
+    entry = JournalEntry("fx", (*in_cny, *in_hkd))
+    assert is_balanced(entry.postings)
+    assert {p.currency for p in entry.postings} == {"CNY", "HKD"}
+
+
+@given(nonzero_fen)
+def test_a_debit_in_one_currency_never_balances_a_credit_in_another(amount: int) -> None:
+    mixed = (Posting(SUSPENSE, amount, currency="HKD"), Posting(clearing("wechat"), -amount))
+    with pytest.raises(UnbalancedEntry) as caught:
+        JournalEntry("suspense", mixed)
+    sums = sorted([f"{-amount} fen CNY", f"{amount} fen HKD"], key=lambda s: s.split()[-1])
+    assert caught.value.message == f"suspense: postings sum to {', '.join(sums)}, not 0"
+    assert not is_balanced(mixed)
+
+
+def test_build_takes_its_postings_in_the_entry_currency() -> None:
+    entry = JournalEntry.build(
+        "suspense", [Posting(clearing("wechat"), 500), Posting(SUSPENSE, -500)], currency="HKD"
+    )
+    assert [p.currency for p in entry.postings] == ["HKD", "HKD"]
+
+
+def test_build_refuses_a_posting_in_a_third_currency() -> None:
+    with pytest.raises(UnbalancedEntry) as caught:
+        JournalEntry.build(
+            "suspense",
+            [Posting(clearing("wechat"), 500, currency="USD"), Posting(SUSPENSE, -500)],
+            currency="HKD",
+        )
+    assert caught.value.message == "suspense: a posting in USD in a HKD entry"
+
+
+def test_the_trial_balance_keeps_each_currency_apart() -> None:
+    postings = [
+        Posting(SUSPENSE, -500, currency="HKD"),
+        Posting(clearing("wechat"), 500, currency="HKD"),
+        Posting(SUSPENSE, -300),
+        Posting(clearing("wechat"), 300),
+    ]
+    assert trial_balance(postings) == {
+        "clearing:wechat": 300,
+        "clearing:wechat HKD": 500,
+        "suspense": -300,
+        "suspense HKD": -500,
+    }

@@ -30,6 +30,7 @@ NAMING = {
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
 
 metadata = MetaData(naming_convention=NAMING)
@@ -295,10 +296,18 @@ journal_postings = Table(
     "journal_postings",
     metadata,
     _id(),
-    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=False, index=True),
+    # deferred: a posting is written before its entry row (see schema/journal_guard.py)
+    Column(
+        "entry_id",
+        Id,
+        ForeignKey("journal_entries.id", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+        index=True,
+    ),
     Column("account", String(64), nullable=False, index=True),
     Column("amount_fen", Money(), nullable=False),
     Column("bill_id", Id, index=True),
+    Column("currency", String(3), nullable=False),
 )
 
 outbox_events = Table(
@@ -397,13 +406,16 @@ channel_nonces = Table(
     UniqueConstraint("channel", "nonce"),
 )
 
-# Tables defined in their own modules join the same metadata when this module is imported.
+# Tables defined in their own modules join the same metadata when this module is imported,
+# and so do the rules over them: CHECK constraints (checks) and the journal's triggers.
 from billfold.adapters.db.schema import (  # noqa: E402, F401
     access,
     api,
     chain,
+    checks,
     gov,
     jobs,
+    journal_guard,
     mandates,
     pos,
     presale,

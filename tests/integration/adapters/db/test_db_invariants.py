@@ -1,0 +1,340 @@
+"""The database itself refuses what must never happen, on SQLite and PostgreSQL: each
+forbidden statement is sent as raw SQL, refused, and leaves every table as it was."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from billfold import Biller, BillerKind, Engine, FeeRule
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.connect import make_engine
+from billfold.adapters.db.schema import checks, journal_guard
+
+BILLS = b"""bill_no,payer_id,payer_name,items,due_date,allow_partial,min_part
+T1,2026001,,tuition:T=4500.00;books:B=380.00,2026-09-10,no,
+T2,2026002,,tuition:T=100.00,2026-09-10,no,
+"""
+WATCHED = (
+    "bills",
+    "bill_items",
+    "orders",
+    "order_lines",
+    "payments",
+    "refunds",
+    "fee_rules",
+    "journal_entries",
+    "journal_postings",
+)
+MIGRATION = next((Path(t.__file__).parent.parent / "migrations" / "versions").glob("*_0011_*.py"))
+
+
+@pytest.fixture
+def books(engine: Engine) -> Engine:
+    """A school with a paid bill, a partial refund of it, and a held HKD payment."""
+    engine.create_biller(
+        Biller(
+            code="s1", name="一中", kind=BillerKind.SCHOOL, fee_rules=(FeeRule("wechat", bps=60),)
+        )
+    )
+    engine.import_bills("s1", BILLS)
+    paid = engine.confirm("wechat", "W1", engine.create_order("s1", ["T1"]).order_no, 488_000)
+    engine.refund(paid.payment.id, 10_000, request_id="R1", reason="多缴", requested_by="b")
+    engine.confirm(
+        "wechat", "W2", engine.create_order("s1", ["T2"]).order_no, 10_000, currency="HKD"
+    )
+    return engine
+
+
+@pytest.fixture
+def db(db_url: str, books: Engine) -> Iterator[SqlEngine]:
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def snapshot(db: SqlEngine) -> dict[str, list[Any]]:
+    with db.connect() as conn:
+        return {
+            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+            for table in WATCHED
+        }
+
+
+def one(db: SqlEngine, sql: str) -> Any:
+    with db.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
+def refused(db: SqlEngine, *statements: str) -> str:
+    """Run ``statements`` in one transaction; the database must refuse them (at the
+    statement or at COMMIT) and change nothing. Returns the database's message."""
+    before = snapshot(db)
+    with pytest.raises(IntegrityError) as caught, db.begin() as conn:
+        for sql in statements:
+            conn.execute(text(sql))
+    assert snapshot(db) == before
+    return str(caught.value.orig)
+
+
+def next_entry(db: SqlEngine) -> int:
+    return int(one(db, "SELECT max(id) FROM journal_entries")) + 1
+
+
+def entry_sql(entry_id: int) -> str:
+    return (
+        "INSERT INTO journal_entries (id, kind, memo, created_at) "
+        f"VALUES ({entry_id}, 'manual', 'by hand', '2026-09-01 02:00:00')"
+    )
+
+
+def posting_sql(entry_id: int, amount: int, currency: str = "CNY") -> str:
+    return (
+        "INSERT INTO journal_postings (entry_id, account, amount_fen, currency) "
+        f"VALUES ({entry_id}, 'suspense', {amount}, '{currency}')"
+    )
+
+
+# -- money columns and states ---------------------------------------------------------------
+
+MONEY_AND_STATES = {
+    "a negative payment": ("UPDATE payments SET amount_fen = -1", "amounts_not_negative"),
+    "a refund above the payment": (
+        "UPDATE payments SET refunded_fen = amount_fen + 1",
+        "refunded_within_amount",
+    ),
+    "a refund above the order": (
+        "UPDATE orders SET refunded_fen = total_fen + 1",
+        "refunded_within_total",
+    ),
+    "a line refunded above itself": (
+        "UPDATE order_lines SET refunded_fen = amount_fen + 1",
+        "refunded_within_amount",
+    ),
+    "a bill paid above its principal": (
+        "UPDATE bills SET paid_fen = principal_fen + 1",
+        "paid_within_principal",
+    ),
+    "a negative waiver on an item": (
+        "UPDATE bill_items SET waived_fen = -1",
+        "amounts_not_negative",
+    ),
+    "a refund of nothing": ("UPDATE refunds SET amount_fen = 0", "amount_positive"),
+    "a negative fee rate": ("UPDATE fee_rules SET bps = -60", "amounts_not_negative"),
+    "an unknown order status": ("UPDATE orders SET status = 'lost'", "status_known"),
+    "an unknown payment status": ("UPDATE payments SET status = 'pending'", "status_known"),
+    "a bill stored as overdue (derived, never stored)": (
+        "UPDATE bills SET status = 'overdue'",
+        "status_known",
+    ),
+    "an unknown refund kind": ("UPDATE refunds SET kind = 'cash'", "kind_known"),
+}
+
+
+@pytest.mark.parametrize("case", list(MONEY_AND_STATES))
+def test_a_forbidden_amount_or_state_is_refused(db: SqlEngine, case: str) -> None:
+    sql, rule = MONEY_AND_STATES[case]
+    message = refused(db, sql)
+    if db.dialect.name == "postgresql":  # SQLite's message names no CHECK
+        assert f"ck_{sql.split()[1]}_{rule}" in message
+
+
+def test_an_unknown_status_is_refused_on_insert_too(db: SqlEngine) -> None:
+    refused(
+        db,
+        "INSERT INTO refunds (refund_no, payment_id, request_id, kind, status, amount_fen, "
+        "fee_fen, reason, requested_by, created_at) SELECT 'RF-X', id, 'R-X', 'credited', "
+        "'done', 100, 0, 'x', 'x', '2026-09-01 02:00:00' FROM payments WHERE channel_txn_id = 'W1'",
+    )
+
+
+# -- the journal -------------------------------------------------------------------------------
+
+
+def test_a_posting_cannot_be_changed(db: SqlEngine) -> None:
+    message = refused(db, "UPDATE journal_postings SET amount_fen = amount_fen + 1")
+    assert "journal_postings is append-only: UPDATE refused" in message
+
+
+def test_a_posting_cannot_be_deleted(db: SqlEngine) -> None:
+    message = refused(db, "DELETE FROM journal_postings WHERE id = 1")
+    assert "journal_postings is append-only: DELETE refused" in message
+
+
+def test_an_entry_cannot_be_changed(db: SqlEngine) -> None:
+    message = refused(db, "UPDATE journal_entries SET memo = 'nothing happened'")
+    assert "journal_entries is append-only: UPDATE refused" in message
+
+
+def test_an_entry_cannot_be_deleted(db: SqlEngine) -> None:
+    message = refused(db, "DELETE FROM journal_entries")
+    assert "journal_entries is append-only: DELETE refused" in message
+
+
+def test_the_journal_cannot_be_truncated_on_postgresql(db: SqlEngine) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; its DELETE is refused above")
+    message = refused(db, "TRUNCATE journal_postings, journal_entries")
+    assert "is append-only: TRUNCATE refused" in message
+
+
+def test_an_unbalanced_entry_cannot_be_committed(db: SqlEngine) -> None:
+    new = next_entry(db)
+    message = refused(db, posting_sql(new, 100), posting_sql(new, -99), entry_sql(new))
+    assert "journal_entries" in message
+
+
+def test_an_entry_balanced_only_across_currencies_cannot_be_committed(db: SqlEngine) -> None:
+    new = next_entry(db)
+    refused(db, posting_sql(new, 100), posting_sql(new, -100, "HKD"), entry_sql(new))
+
+
+def test_an_entry_without_postings_cannot_be_committed(db: SqlEngine) -> None:
+    refused(db, entry_sql(next_entry(db)))
+
+
+def test_postings_without_their_entry_cannot_be_committed(db: SqlEngine) -> None:
+    new = next_entry(db)
+    refused(db, posting_sql(new, 100), posting_sql(new, -100))
+
+
+def test_postings_cannot_be_added_to_a_written_entry_even_balanced(db: SqlEngine) -> None:
+    message = refused(db, posting_sql(1, 100), posting_sql(1, -100))
+    assert "is written already" in message
+
+
+def test_a_posting_of_zero_is_refused(db: SqlEngine) -> None:
+    new = next_entry(db)
+    refused(db, posting_sql(new, 0), posting_sql(new, 100), posting_sql(new, -100), entry_sql(new))
+
+
+def test_a_posting_without_a_currency_is_refused(db: SqlEngine) -> None:
+    new = next_entry(db)
+    refused(
+        db,
+        "INSERT INTO journal_postings (entry_id, account, amount_fen) "
+        f"VALUES ({new}, 'suspense', 100)",
+    )
+
+
+def test_a_posting_in_a_malformed_currency_is_refused(db: SqlEngine) -> None:
+    new = next_entry(db)
+    refused(db, posting_sql(new, 100, "hkd"), posting_sql(new, -100, "hkd"), entry_sql(new))
+
+
+def test_a_balanced_entry_written_postings_first_is_accepted(db: SqlEngine) -> None:
+    """The control: the same raw SQL, balanced per currency, goes in."""
+    new = next_entry(db)
+    with db.begin() as conn:
+        for sql in (
+            posting_sql(new, 100),
+            posting_sql(new, -100),
+            posting_sql(new, 7, "HKD"),
+            posting_sql(new, -7, "HKD"),
+            entry_sql(new),
+        ):
+            conn.execute(text(sql))
+    assert one(db, f"SELECT count(*) FROM journal_postings WHERE entry_id = {new}") == 4
+
+
+def test_a_held_hkd_payment_is_journalled_in_hkd(books: Engine) -> None:
+    balance = books.trial_balance()
+    assert balance["suspense HKD"] == -10_000
+    assert balance["clearing:wechat HKD"] == 10_000
+    assert books.check_books() == []
+
+
+# -- the schema's rules are the migration's, and the domain's --------------------------------
+
+
+def _migration() -> Any:
+    spec = importlib.util.spec_from_file_location("migration_0011", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_0011_adds_exactly_the_schema_rules() -> None:
+    migration = _migration()
+    assert migration.CHECKS == checks.CHECKS
+    assert migration.SQLITE_GUARD == journal_guard.SQLITE
+    assert migration.POSTGRESQL_GUARD == journal_guard.POSTGRESQL
+
+
+def test_every_status_rule_lists_exactly_its_enum_values() -> None:
+    from billfold.collection.order import OrderStatus
+    from billfold.settlement.discrepancy import Action
+
+    assert checks.ENUM_COLUMNS["orders", "status"] == tuple(s.value for s in OrderStatus)
+    rules = dict(checks.CHECKS["recon_discrepancies"])
+    assert rules["action_known"] == checks.one_of("action", [a.value for a in Action])
+    for (table, column), values in checks.ENUM_COLUMNS.items():
+        assert dict(checks.CHECKS[table])[f"{column}_known"] == checks.one_of(column, values)
+
+
+def test_the_migrated_database_has_every_check_and_trigger(db_url: str) -> None:
+    db = make_engine(db_url)
+    try:
+        found = inspect(db)
+        for table, rules in checks.CHECKS.items():
+            names = {c["name"] for c in found.get_check_constraints(table)}
+            assert names >= {f"ck_{table}_{name}" for name, _sql in rules}, table
+        with db.connect() as conn:
+            if db.dialect.name == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            triggers = set(conn.execute(text(query)).scalars())
+        assert triggers >= set(journal_guard.TRIGGERS[db.dialect.name])
+    finally:
+        db.dispose()
+
+
+def test_create_all_builds_the_same_rules_as_the_migrations(tmp_path: Path, db_url: str) -> None:
+    """A schema made by ``metadata.create_all`` has every check and journal trigger of a
+    migrated one (``db_url``), and its guard refuses as the migrated one does."""
+    import os
+
+    from billfold.testing import scratch_pg_database
+
+    def rules(db: SqlEngine) -> tuple[set[str], set[str]]:
+        found = inspect(db)
+        names = {c["name"] for table in checks.CHECKS for c in found.get_check_constraints(table)}
+        with db.connect() as conn:
+            if db.dialect.name == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            triggers = set(conn.execute(text(query)).scalars())
+        return names, {name for name in triggers if name.startswith("journal_")}
+
+    def check(url: str) -> None:
+        fresh = make_engine(url)
+        migrated = make_engine(db_url)
+        try:
+            t.metadata.create_all(fresh)
+            assert rules(fresh) == rules(migrated)
+            with fresh.begin() as conn:  # a balanced entry, the right way round, goes in
+                for sql in (posting_sql(1, 100), posting_sql(1, -100), entry_sql(1)):
+                    conn.execute(text(sql))
+            refused(fresh, "UPDATE journal_postings SET amount_fen = 1")
+            refused(fresh, posting_sql(2, 100), posting_sql(2, -99), entry_sql(2))
+        finally:
+            fresh.dispose()
+            migrated.dispose()
+
+    if db_url.startswith("sqlite"):
+        check(f"sqlite:///{tmp_path / 'fresh.db'}")
+        return
+    with scratch_pg_database(os.environ["BILLFOLD_TEST_PG_URL"], "billfold_fresh") as url:
+        check(url)

@@ -166,7 +166,11 @@ CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
         ),
     ),
     "refunds": (
-        ("status_known", "status IN ('pending', 'succeeded', 'failed', 'cancelled')"),
+        (
+            "status_known",
+            "status IN ('pending', 'succeeded', 'failed', 'cancelled', 'needs_transfer', "
+            "'in_transfer')",
+        ),
         ("kind_known", "kind IN ('credited', 'suspense')"),
         ("amount_positive", "amount_fen > 0"),
         ("fee_not_negative", "fee_fen >= 0"),

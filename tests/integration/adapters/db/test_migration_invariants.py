@@ -1,7 +1,7 @@
-"""Migration 0011 on SQLite and PostgreSQL: a database at revision 0010 with books in it
+"""Migration 0011 on SQLite and PostgreSQL: a database at the revision before it with books in it
 (payments, a refund, a reversal, a held HKD payment, presale escrow) is upgraded; every row
 is kept, postings become CNY, and the new rules hold from then on. A row that already breaks
-a rule stops the upgrade, naming the row, and leaves the database at 0010."""
+a rule stops the upgrade, naming the row, and leaves the database at the revision before it."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def _rows(db: SqlEngine) -> dict[str, list[Any]]:
     with db.connect() as conn:
         for table in t.metadata.sorted_tables:
             columns = [c.name for c in table.columns if (table.name, c.name) not in added]
-            query = f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY id"
+            order = ", ".join(c.name for c in table.primary_key.columns)
+            query = f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {order}"
             out[table.name] = [tuple(r) for r in conn.execute(text(query))]
     return out
 
@@ -75,7 +76,7 @@ def _rows(db: SqlEngine) -> dict[str, list[Any]]:
 def at_0010(
     db_url: str, clock: FixedClock
 ) -> Iterator[tuple[str, dict[str, list[Any]], dict[str, int]]]:
-    """A database with books in it, taken down to 0010; its rows and trial balance. The
+    """A database with books in it, taken down to the revision before 0011; its rows and trial balance. The
     database is brought back to the head afterwards (PostgreSQL's is shared by the run)."""
     engine = Engine.from_url(db_url, clock=clock)
     try:
@@ -86,8 +87,8 @@ def at_0010(
         engine.close()
     db = make_engine(db_url)
     try:
-        migrate.downgrade(db, "0010")
-        assert migrate.current(db) == "0010"
+        migrate.downgrade(db, "0012")
+        assert migrate.current(db) == "0012"
         rows = _rows(db)
         assert len(rows["journal_postings"]) > 10
     finally:
@@ -97,7 +98,7 @@ def at_0010(
     try:
         if db.dialect.name == "postgresql" and migrate.current(db) != migrate.head():
             tables = ", ".join(f'"{table.name}"' for table in t.metadata.sorted_tables)
-            with db.begin() as conn:  # at 0010 the journal has no guard yet
+            with db.begin() as conn:  # before 0011 the journal has no guard yet
                 conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             migrate.upgrade(db)
     finally:
@@ -174,7 +175,7 @@ def test_a_row_that_already_breaks_a_rule_stops_the_upgrade_and_is_named(
             migrate.upgrade(db)
         assert named.format(id=row, entry=entry) in str(caught.value)
         assert str(caught.value).startswith("migration 0011 stopped, nothing changed: ")
-        assert migrate.current(db) == "0010"
+        assert migrate.current(db) == "0012"
         assert _rows(db) == broken
     finally:
         db.dispose()
@@ -190,7 +191,7 @@ def test_going_down_from_0011_and_up_again_keeps_every_row(db_url: str, clock: F
     db = make_engine(db_url)
     try:
         rows = _rows(db)
-        migrate.downgrade(db, "0010")
+        migrate.downgrade(db, "0012")
         migrate.upgrade(db)
         assert _rows(db) == rows
     finally:
@@ -223,6 +224,6 @@ def test_billfold_db_upgrade_names_the_broken_row_in_one_line(
             "ck_orders_refunded_within_total (refunded_fen <= total_fen); correct the row "
             "(for the journal: with a reversing entry) and upgrade again"
         )
-        assert migrate.current(db) == "0010"
+        assert migrate.current(db) == "0012"
     finally:
         db.dispose()

@@ -1,4 +1,4 @@
-"""Migration 0012 on SQLite and PostgreSQL: a database at revision 0010 with a journal in it
+"""Migration 0012 on SQLite and PostgreSQL: a database at the revision before it with a journal in it
 (payments, fees, refunds, money held, escrow moved into the journal by 0009, entries of no
 biller) is upgraded; every entry is chained exactly as billfold chains it when it writes it
 (the same hashes), the journal verifies, and new entries continue the chains."""
@@ -50,7 +50,7 @@ def _refuse_updates(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.execute(
             text(
-                "CREATE TRIGGER journal_entries_append_only BEFORE UPDATE ON journal_entries "
+                "CREATE TRIGGER test_journal_append_only BEFORE UPDATE ON journal_entries "
                 "BEGIN SELECT RAISE(ABORT, 'append-only'); END"
             )
         )
@@ -63,7 +63,7 @@ def _refuse_updates(conn: Connection) -> None:
     )
     conn.execute(
         text(
-            "CREATE TRIGGER journal_entries_append_only BEFORE UPDATE ON journal_entries "
+            "CREATE TRIGGER test_journal_append_only BEFORE UPDATE ON journal_entries "
             "FOR EACH ROW EXECUTE FUNCTION test_append_only()"
         )
     )
@@ -81,7 +81,7 @@ def test_upgrading_from_0010_chains_the_journal_as_billfold_writes_it(
     assert len(written) >= 8 and {c for _i, c, *_ in written} >= {DEVELOPER, "@system"}
 
     db = make_engine(db_url)
-    migrate.downgrade(db, "0010")
+    migrate.downgrade(db, "0013")
     with db.begin() as conn:
         _refuse_updates(conn)
     try:
@@ -93,7 +93,7 @@ def test_upgrading_from_0010_chains_the_journal_as_billfold_writes_it(
         with db.begin() as conn:  # the PostgreSQL database is shared by the run's tests
             pg = conn.dialect.name == "postgresql"
             on = " ON journal_entries" if pg else ""
-            conn.execute(text(f"DROP TRIGGER IF EXISTS journal_entries_append_only{on}"))
+            conn.execute(text(f"DROP TRIGGER IF EXISTS test_journal_append_only{on}"))
             if pg:
                 conn.execute(text("DROP FUNCTION IF EXISTS test_append_only()"))
         db.dispose()

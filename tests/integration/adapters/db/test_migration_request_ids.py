@@ -1,4 +1,4 @@
-"""Migration 0017 on SQLite and PostgreSQL: a database at 0010 with waivers in it (made
+"""Migration 0017 on SQLite and PostgreSQL: a database at the revision before it with waivers in it (made
 before request ids) is upgraded; its waivers stay, without a request id, the books still
 check clean, and new waivers are made once per request id."""
 
@@ -30,7 +30,7 @@ def test_upgrading_from_0010_keeps_every_waiver_and_adds_request_ids(
     db_url: str, clock: FixedClock
 ) -> None:
     db = make_engine(db_url)
-    migrate.downgrade(db, "0010")
+    migrate.downgrade(db, "0016")
     with db.connect() as conn:
         assert "request_id" not in {c["name"] for c in inspect(conn).get_columns("waivers")}
     db.dispose()

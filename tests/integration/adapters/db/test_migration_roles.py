@@ -1,4 +1,4 @@
-"""Migration 0015 on SQLite and PostgreSQL: a database at revision 0010 with keys of every
+"""Migration 0015 on SQLite and PostgreSQL: a database at the revision before it with keys of every
 kind (a biller's read and write keys, back-office read and write keys) is upgraded; each key
 keeps what it could do, now as roles, and still opens the API; going down gives each its
 scope back."""
@@ -27,7 +27,7 @@ def test_upgrading_from_0010_gives_old_keys_their_roles(db_url: str, clock: Fixe
     finally:
         engine.close()
     db = make_engine(db_url)
-    migrate.downgrade(db, "0010")
+    migrate.downgrade(db, "0014")
     with db.connect() as conn:
         scopes = dict(conn.execute(text("SELECT key_id, scope FROM api_keys")).all())
     assert sorted(scopes.values()) == ["read", "read", "write", "write"]

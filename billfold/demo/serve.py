@@ -65,6 +65,7 @@ def serve_demo(url: str, host: str, port: int, console: Console) -> None:
         http=options.protocol(),
         loop=options.loop_name(),
         log_level="warning",
+        log_config=None,  # uvicorn's records go through billfold's logging (masked)
         access_log=False,
     )
     try:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.errors import InvariantViolated
-from billfold.logging import mask_personal_data
+from billfold.logging import mask_personal_data, structure_exception
 
 __all__ = [
     "FixedClock",
@@ -40,8 +40,10 @@ def memory_engine(clock: FixedClock | None = None) -> Engine:
 
 @contextmanager
 def capture_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Capture structlog events (after billfold's masking) as a list of dicts."""
-    with structlog.testing.capture_logs(processors=[mask_personal_data]) as logs:
+    """Capture structlog events (after billfold's masking) as a list of dicts; an exception
+    logged with ``exc_info`` is the ``exception`` field, ``{type, message, traceback}``."""
+    processors = [structure_exception, mask_personal_data]
+    with structlog.testing.capture_logs(processors=processors) as logs:
         yield logs
 
 

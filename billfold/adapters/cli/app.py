@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -99,6 +100,14 @@ err = Console(stderr=True)
 out = Console()
 
 
+def cli_log_level(verbose: int) -> str:
+    """A command logs warnings and errors only, unless ``-v`` (info) or ``-vv`` (debug) or
+    BILLFOLD_LOG_LEVEL says otherwise; ``billfold serve``'s workers log at info by default."""
+    if verbose:
+        return "DEBUG" if verbose > 1 else "INFO"
+    return os.environ.get("BILLFOLD_LOG_LEVEL") or "WARNING"
+
+
 def _engine(url: str | None) -> Engine:
     return connect(url)  # a database not migrated to this billfold exits 1, saying so
 
@@ -109,8 +118,19 @@ def _fail(exc: BillfoldError) -> None:
 
 
 @app.callback()
-def _main() -> None:
-    configure_logging()
+def _main(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Log what the command does (-v: info, -vv: debug); "
+            "otherwise only warnings and errors (or BILLFOLD_LOG_LEVEL)",
+        ),
+    ] = 0,
+) -> None:
+    configure_logging(level=cli_log_level(verbose))
 
 
 @db_app.command("upgrade")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 from billfold.adapters.db import migrate
 
-__all__ = ["unready_reason"]
+__all__ = ["HEARTBEATS_TABLE", "unready_reason", "worker_heartbeat_age"]
 
 UPGRADE = "run `billfold db upgrade`"
+#: Where ``billfold worker`` processes record that they are alive.
+HEARTBEATS_TABLE = "worker_heartbeats"
 
 
 def unready_reason(db: Engine, url: str) -> str | None:
@@ -41,3 +43,16 @@ def unready_reason(db: Engine, url: str) -> str | None:
         f"database at revision {have}, which this billfold does not know (it goes up to "
         f"{need}): use the billfold that migrated it, or a newer one"
     )
+
+
+def worker_heartbeat_age(db: Engine) -> float | None:
+    """Seconds since the newest ``billfold worker`` heartbeat, or ``None`` when no worker
+    reports one here (no heartbeat table: this billfold runs no workers).
+
+    A stub until ``billfold worker`` and its ``worker_heartbeats`` table land: it answers
+    ``None`` when the table does not exist, and ``None`` otherwise too (the worker's own
+    implementation, merged over this one, reads the table)."""
+    with db.connect() as conn:
+        if not inspect(conn).has_table(HEARTBEATS_TABLE):
+            return None
+    return None

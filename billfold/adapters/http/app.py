@@ -17,6 +17,7 @@ from billfold.adapters.http import (
     bills,
     cashier,
     exports,
+    health,
     held_credits,
     mandates,
     notify,
@@ -60,6 +61,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     shared_rate_limit: bool = False,
     bank_app_markers: Iterable[str] = (),
+    worker_max_age: float = health.DEFAULT_WORKER_MAX_AGE,
 ) -> FastAPI:
     """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}.
 
@@ -67,7 +69,9 @@ def create_app(
     several worker processes; otherwise buckets live in this process. ``bank_app_markers``
     are User-Agent tokens of the banks' own apps (3+ characters each, matched
     case-insensitively): a payer page opened in such an app pays through mobile banking when
-    the biller takes it. Raises :class:`~billfold.errors.ConfigurationError` for a bad one."""
+    the biller takes it. Raises :class:`~billfold.errors.ConfigurationError` for a bad one.
+    ``/readyz`` answers 503 when the newest ``billfold worker`` heartbeat is older than
+    ``worker_max_age`` seconds (where workers report heartbeats)."""
     markers = tuple(bank_app_markers)
     WalletRouter(markers)  # refuses a marker too short to mean one app
     app = FastAPI(
@@ -86,12 +90,14 @@ def create_app(
         ),
     )
     app.state.bank_app_markers = markers  # read by the payer pages (cashier)
+    app.state.worker_max_age = worker_max_age  # read by /readyz
     install_problem_handlers(app)
     for module in (billers, bills, orders, payments, notify):
         app.include_router(module.router)
     for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):
         app.include_router(ops.router)
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id

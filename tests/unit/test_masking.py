@@ -45,7 +45,9 @@ VALID_ID = "11010519491231002X"  # a resident ID number with a valid check digit
 
 def test_an_order_number_whose_digits_run_to_eighteen_is_not_masked_as_an_id_number() -> None:
     with capture_logs() as logs:
-        structlog.get_logger().info(f"paid {ORDER_NO}", note=f"order {ORDER_NO}; refund RF{ORDER_NO[2:]}")
+        structlog.get_logger().info(
+            f"paid {ORDER_NO}", note=f"order {ORDER_NO}; refund RF{ORDER_NO[2:]}"
+        )
     assert logs[0]["event"] == f"paid {ORDER_NO}"
     assert logs[0]["note"] == f"order {ORDER_NO}; refund RF{ORDER_NO[2:]}"
 
@@ -58,7 +60,9 @@ def test_an_id_number_glued_to_letters_is_still_masked_when_its_check_digit_is_v
 def test_card_numbers_are_masked_when_luhn_valid_and_other_long_numbers_are_not() -> None:
     assert scrub_text("card 4111111111111111 paid") == "card ************1111 paid"
     assert scrub_text("txn 4111111111111112 paid") == "txn 4111111111111112 paid"
-    assert scrub_text("wechat 4200001234202609011234567890") == "wechat 4200001234202609011234567890"
+    assert (
+        scrub_text("wechat 4200001234202609011234567890") == "wechat 4200001234202609011234567890"
+    )
 
 
 def test_api_key_secrets_and_private_keys_are_removed_from_free_text() -> None:
@@ -76,7 +80,11 @@ def test_nested_values_are_masked_by_their_keys_and_scrubbed_at_any_depth() -> N
             lines=[f"bad id {VALID_ID}", {"mobile": "13700001111"}],
         )
     event = logs[0]
-    assert event["row"] == {"payer_name": "王**", "phone": "139****5678", "extra": {"mch_key": "[redacted]"}}
+    assert event["row"] == {
+        "payer_name": "王**",
+        "phone": "139****5678",
+        "extra": {"mch_key": "[redacted]"},
+    }
     assert event["lines"] == ["bad id 110105********002X", {"mobile": "137****1111"}]
 
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi import APIRouter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, text
+from test_http_notify import DOUBLES, OPENID, wechatpay
 
 from billfold import Biller, BillerKind, Engine
 from billfold.adapters.http.app import create_app
@@ -21,10 +22,9 @@ from billfold.channels.collect import Collector
 from billfold.clock import FixedClock
 from billfold.testing.http import ApiClient
 from billfold.testing.leaks import find_leaks
-from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
+from billfold.testing.sandbox.gateway import SandboxGateway
 from billfold.testing.sandbox.wechatpay import SandboxWechatMerchant
 from billfold.testing.webhooks import FakeTransport
-from test_http_notify import DOUBLES, OPENID, wechatpay
 
 MONEY_TABLES = ("payments", "journal", "bills", "orders", "refunds", "escrow")
 ID_NUMBER, PHONE = "11010519491231002X", "13812345678"

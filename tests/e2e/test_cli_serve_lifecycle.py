@@ -1,0 +1,168 @@
+"""``billfold serve`` as an operator runs it: it says where it listens, SIGTERM lets the
+requests in flight finish before it exits, and its workers never outlive a supervisor
+killed with SIGKILL.
+
+Nothing is timed: a channel wired in with ``--channels`` holds its request until the test
+releases it (files in a temporary directory say when it entered and when to go on).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import httpx
+import pytest
+
+MAIN = "from billfold.adapters.cli.app import main; main()"
+PATIENCE = 60.0  # seconds a test waits for something that should happen at once
+
+HELD_CHANNEL = """
+import time
+from pathlib import Path
+from billfold.channels.base import NotificationReply
+from billfold.errors import SignatureInvalid
+
+HERE = Path(__file__).parent
+
+
+class Held:
+    name = "held"
+
+    def parse_notification(self, headers, body):
+        (HERE / "entered").touch()
+        for _ in range(600):  # until the test releases it (at most a minute)
+            if (HERE / "release").exists():
+                break
+            time.sleep(0.1)
+        raise SignatureInvalid("held and released")
+
+    def reply(self, accepted, message=""):
+        return NotificationReply(400, "text/plain", f"answered: {message}".encode())
+
+
+def make(engine):
+    return {"held": Held()}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _until(check: object, what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+def _answers(port: int) -> bool:
+    with suppress(httpx.TransportError):
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    return False
+
+
+def _refuses(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+def _serve(port: int, url: str, *args: str, cwd: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-c", MAIN, "serve", "--port", str(port), "--database-url", url]
+    return subprocess.Popen(
+        [*command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=cwd,
+        start_new_session=True,  # a kill of the group in cleanup reaches orphans too
+    )
+
+
+def _cleanup(server: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=30)
+
+
+def test_serve_says_where_it_listens_and_sigterm_lets_a_request_in_flight_finish(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "wiring.py").write_text(HELD_CHANNEL)
+    port = _free_port()
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    server = _serve(port, url, "--channels", f"{tmp_path / 'wiring.py'}:make", cwd=tmp_path)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith(f"billfold serve: listening on http://127.0.0.1:{port} (")
+        _until(lambda: _answers(port), "the server to answer")
+        answer: list[httpx.Response] = []
+        request = threading.Thread(
+            target=lambda: answer.append(
+                httpx.post(f"http://127.0.0.1:{port}/v1/notify/held", content=b"{}", timeout=120)
+            )
+        )
+        request.start()
+        _until(lambda: (tmp_path / "entered").exists(), "the request to reach the channel")
+        server.send_signal(signal.SIGTERM)
+        _until(lambda: _refuses(port), "the server to stop accepting connections")
+        assert server.poll() is None  # still finishing the request in flight
+        (tmp_path / "release").touch()
+        request.join(PATIENCE)
+        assert [(a.status_code, a.text) for a in answer] == [(400, "answered: held and released")]
+        # uvicorn re-raises the signal once it has drained: "ended by SIGTERM", cleanly
+        assert server.wait(timeout=PATIENCE) == -signal.SIGTERM
+    finally:
+        _cleanup(server)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with suppress(OSError):
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
+@pytest.mark.pg
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_exit_when_the_supervisor_is_killed_with_sigkill(
+    pg_migrated: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    server = _serve(port, pg_migrated, "--workers", "2", "--no-upgrade", cwd=tmp_path)
+    try:
+        _until(lambda: _answers(port), "the workers to answer")
+        _until(lambda: len(_children(server.pid)) >= 2, "two workers")
+        workers = [pid for pid in _children(server.pid) if _alive(pid)]
+        assert len(workers) >= 2
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=PATIENCE)
+        _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers to exit")
+        assert _refuses(port)  # nobody is left accepting (and crediting)
+    finally:
+        _cleanup(server)

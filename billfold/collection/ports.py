@@ -19,7 +19,14 @@ from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
-from billfold.merchants.biller import Biller, BillerStatus, FeeContext, Limits, SubUnit
+from billfold.merchants.biller import (
+    Biller,
+    BillerStatus,
+    FeeContext,
+    Limits,
+    LookupCheck,
+    SubUnit,
+)
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
@@ -38,6 +45,8 @@ class BillersRepository(Protocol):
     def set_status(self, biller_id: int, status: BillerStatus, now: datetime) -> None: ...
 
     def set_limits(self, biller_id: int, limits: Limits, now: datetime) -> None: ...
+
+    def set_lookup_check(self, biller_id: int, check: LookupCheck, now: datetime) -> None: ...
 
     def lock_limits(self, biller_id: int) -> None:
         """Lock the biller's limits until commit: concurrent orders are checked in turn."""

@@ -22,7 +22,7 @@ from billfold.engine import Engine
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.extras import MissingExtra, requires_extra
 from billfold.logging import configure_logging
-from billfold.merchants.biller import Biller, BillerKind
+from billfold.merchants.biller import Biller, BillerKind, LookupCheck
 from billfold.text import first_control_character
 
 __all__ = ["app", "main"]
@@ -173,6 +173,28 @@ def billers_list(database_url: DbUrl = None) -> None:
     for b in _engine(database_url).billers():
         table.add_row(b.code, b.name, b.kind.value, b.status.value, b.timezone)
     out.print(table)
+
+
+@billers_app.command("lookup-check")
+def billers_lookup_check(
+    code: str,
+    check: Annotated[
+        LookupCheck,
+        typer.Argument(
+            help="What the payer pages ask besides the 户号/学号: none, name_last_char "
+            "(the payer's name or its last character) or name (the whole name)"
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")],
+    database_url: DbUrl = None,
+) -> None:
+    """Set what a payer must give, besides the identifier, to see a biller's bills."""
+    try:
+        biller = _engine(database_url).set_lookup_check(code, check, actor="cli", reason=reason)
+    except BillfoldError as exc:
+        _fail(exc)
+        return
+    out.print(f"biller {biller.code}: lookup check {biller.lookup_check.value}", highlight=False)
 
 
 @bills_app.command("import")

@@ -118,6 +118,13 @@ def serve(
             f"it (default: {BANK_APP_MARKERS_ENV}, comma-separated)",
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses "
+            "or networks; default: FORWARDED_ALLOW_IPS or 127.0.0.1); nobody else's is"
+        ),
+    ] = None,
     database_url: DbUrl = None,
     upgrade: Annotated[bool, typer.Option(help="Run the migrations before serving")] = True,
 ) -> None:
@@ -142,7 +149,7 @@ def serve(
     )
     if refusal:
         fail(refusal)
-    options = ServerOptions(host, port, workers, http, loop)
+    options = ServerOptions(host, port, workers, http, loop, forwarded_allow_ips)
     try:
         options.protocol(), options.loop_name()
         if channels:

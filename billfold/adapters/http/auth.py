@@ -40,6 +40,7 @@ class ApiState:
     collector: Collector
     clock: Clock
     buckets: TokenBuckets
+    lookups: TokenBuckets  # the payer pages' searches, per client address
 
 
 def api_state(request: Request) -> ApiState:

@@ -93,6 +93,9 @@ class ServerOptions:
     workers: int = 1
     http: HttpChoice = "auto"
     loop: LoopChoice = "auto"
+    #: Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+    #: networks, "*" for any); None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1).
+    forwarded_allow_ips: str | None = None
 
     def protocol(self) -> type[asyncio.Protocol]:
         """The HTTP protocol class: httptools when installed (``auto``), else h11."""
@@ -144,6 +147,8 @@ def run(app: str, options: ServerOptions, *, factory: bool = True) -> None:
         loop=options.loop_name(),
         log_level="warning",
         log_config=None,  # uvicorn's records go through billfold's logging (masked, JSON)
+        proxy_headers=True,  # the client address from trusted proxies only (rate limits)
+        forwarded_allow_ips=options.forwarded_allow_ips,
         access_log=False,  # billfold logs each request itself, with its request id
     )
 

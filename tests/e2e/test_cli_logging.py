@@ -23,17 +23,10 @@ runner = CliRunner()
 @pytest.mark.slow
 def test_every_line_the_demo_writes_is_free_of_personal_data_and_secrets(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLFOLD_")}
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    command = [sys.executable, "-c", MAIN, "-v", "demo", "--database-url", url]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            MAIN,
-            "-v",
-            "demo",
-            "--database-url",
-            f"sqlite:///{tmp_path / 'd.db'}",
-        ]
-        + ["--out", str(tmp_path / "out")],
+        [*command, "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         env={**env, "COLUMNS": "200"},

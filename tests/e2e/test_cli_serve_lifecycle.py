@@ -9,6 +9,7 @@ releases it (files in a temporary directory say when it entered and when to go o
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from billfold import Biller, BillerKind, Engine
+from billfold.adapters.http.keys import Scope, create_key
 
 MAIN = "from billfold.adapters.cli.app import main; main()"
 PATIENCE = 60.0  # seconds a test waits for something that should happen at once
@@ -164,5 +168,43 @@ def test_workers_exit_when_the_supervisor_is_killed_with_sigkill(
         server.wait(timeout=PATIENCE)
         _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers to exit")
         assert _refuses(port)  # nobody is left accepting (and crediting)
+    finally:
+        _cleanup(server)
+
+
+def _refusals(text: str) -> float:
+    found = re.search(r'^billfold_rate_limit_refusals_total\{limit="api_key"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.pg
+def test_every_worker_answers_metrics_summed_over_all_workers(
+    pg_migrated: str, tmp_path: Path
+) -> None:
+    engine = Engine.from_url(pg_migrated)
+    try:
+        code = f"m{os.getpid()}"
+        engine.create_biller(Biller(code=code, name="指标中学", kind=BillerKind.SCHOOL))
+        secret = create_key(engine, code, Scope.READ).secret
+    finally:
+        engine.close()
+    port = _free_port()
+    server = _serve(port, pg_migrated, "--workers", "2", "--no-upgrade", cwd=tmp_path)
+    try:
+        _until(lambda: _answers(port), "the workers to answer")
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}) as client:
+            refused = 0
+            for _ in range(10):  # 40 tokens of burst: some of 100 quick requests are refused
+                answers = [client.get("/v1/billers").status_code for _ in range(100)]
+                refused += answers.count(429)
+                if refused:
+                    break
+        assert refused > 0
+        scrapes: list[str] = []
+        for _ in range(8):  # new connections: both workers answer some of them
+            scrapes.append(httpx.get(f"{base}/metrics", timeout=10).text)
+        assert {_refusals(text) for text in scrapes} == {float(refused)}
+        assert all("billfold_outbox_backlog" in text for text in scrapes)
     finally:
         _cleanup(server)

@@ -208,3 +208,35 @@ def test_every_worker_answers_metrics_summed_over_all_workers(
         assert all("billfold_outbox_backlog" in text for text in scrapes)
     finally:
         _cleanup(server)
+
+
+def _lookups(port: int, forwarded_for: str, times: int) -> list[int]:
+    url = f"http://127.0.0.1:{port}/pay/b/w1"
+    headers = {"X-Forwarded-For": forwarded_for}
+    with httpx.Client(headers=headers, timeout=10) as client:
+        return [client.get(url, params={"identifier": "0101"}).status_code for _ in range(times)]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_the_lookup_rate_follows_forwarded_addresses_only_from_trusted_proxies(
+    tmp_path: Path, trusted: bool
+) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    engine = Engine.from_url(url, upgrade=True)
+    try:
+        engine.create_biller(Biller(code="w1", name="城东水务", kind=BillerKind.UTILITY))
+    finally:
+        engine.close()
+    port = _free_port()
+    proxies = "127.0.0.1" if trusted else "10.9.9.9"  # the test connects from 127.0.0.1
+    server = _serve(port, url, "--forwarded-allow-ips", proxies, cwd=tmp_path)
+    try:
+        _until(lambda: _answers(port), "the server to answer")
+        first = _lookups(port, "203.0.113.1", 15)  # 10 at once, then one per 5 s
+        assert first.count(200) >= 10 and 429 in first
+        other = _lookups(port, "203.0.113.2", 1)  # another client behind the proxy …
+        # … has its own rate when the proxy is trusted; otherwise the header is ignored and
+        # every request is the proxy's own (127.0.0.1), already over its rate
+        assert other == ([200] if trusted else [429])
+    finally:
+        _cleanup(server)

@@ -28,6 +28,8 @@ def production_logging() -> None:
     """Each test starts with production logging (JSON, info and up), whatever the test before
     it configured (a command line configures warnings only)."""
     configure_logging(json=True, level="INFO")
+
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
 
 

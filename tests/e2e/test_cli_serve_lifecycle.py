@@ -27,6 +27,7 @@ from billfold.adapters.http.keys import Scope, create_key
 
 MAIN = "from billfold.adapters.cli.app import main; main()"
 PATIENCE = 60.0  # seconds a test waits for something that should happen at once
+STARTUP = 240.0  # seconds for a server to start: workers import everything on a busy machine
 
 HELD_CHANNEL = """
 import time
@@ -63,8 +64,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _until(check: object, what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
+def _until(check: object, what: str, patience: float = PATIENCE) -> None:
+    deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         if check():  # type: ignore[operator]
             return
@@ -87,21 +88,23 @@ def _refuses(port: int) -> bool:
 
 
 def _serve(port: int, url: str, *args: str, cwd: Path) -> subprocess.Popen[str]:
+    """The server, its log in ``cwd/serve.log`` (shown when a test fails)."""
     command = [sys.executable, "-c", MAIN, "serve", "--port", str(port), "--database-url", url]
     return subprocess.Popen(
         [*command, *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(cwd / "serve.log").open("w"),
         text=True,
         cwd=cwd,
         start_new_session=True,  # a kill of the group in cleanup reaches orphans too
     )
 
 
-def _cleanup(server: subprocess.Popen[str]) -> None:
+def _cleanup(server: subprocess.Popen[str], cwd: Path) -> None:
     with suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
     server.wait(timeout=30)
+    print((cwd / "serve.log").read_text()[-4000:])  # pytest shows it when the test failed
 
 
 def test_serve_says_where_it_listens_and_sigterm_lets_a_request_in_flight_finish(
@@ -115,7 +118,7 @@ def test_serve_says_where_it_listens_and_sigterm_lets_a_request_in_flight_finish
         assert server.stdout is not None
         first = server.stdout.readline()
         assert first.startswith(f"billfold serve: listening on http://127.0.0.1:{port} (")
-        _until(lambda: _answers(port), "the server to answer")
+        _until(lambda: _answers(port), "the server to answer", STARTUP)
         answer: list[httpx.Response] = []
         request = threading.Thread(
             target=lambda: answer.append(
@@ -133,7 +136,7 @@ def test_serve_says_where_it_listens_and_sigterm_lets_a_request_in_flight_finish
         # uvicorn re-raises the signal once it has drained: "ended by SIGTERM", cleanly
         assert server.wait(timeout=PATIENCE) == -signal.SIGTERM
     finally:
-        _cleanup(server)
+        _cleanup(server, tmp_path)
 
 
 def _children(pid: int) -> list[int]:
@@ -160,7 +163,7 @@ def test_workers_exit_when_the_supervisor_is_killed_with_sigkill(
     port = _free_port()
     server = _serve(port, pg_migrated, "--workers", "2", "--no-upgrade", cwd=tmp_path)
     try:
-        _until(lambda: _answers(port), "the workers to answer")
+        _until(lambda: _answers(port), "the workers to answer", STARTUP)
         _until(lambda: len(_children(server.pid)) >= 2, "two workers")
         workers = [pid for pid in _children(server.pid) if _alive(pid)]
         assert len(workers) >= 2
@@ -169,7 +172,7 @@ def test_workers_exit_when_the_supervisor_is_killed_with_sigkill(
         _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers to exit")
         assert _refuses(port)  # nobody is left accepting (and crediting)
     finally:
-        _cleanup(server)
+        _cleanup(server, tmp_path)
 
 
 def _refusals(text: str) -> float:
@@ -191,7 +194,7 @@ def test_every_worker_answers_metrics_summed_over_all_workers(
     port = _free_port()
     server = _serve(port, pg_migrated, "--workers", "2", "--no-upgrade", cwd=tmp_path)
     try:
-        _until(lambda: _answers(port), "the workers to answer")
+        _until(lambda: _answers(port), "the workers to answer", STARTUP)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}) as client:
             refused = 0
@@ -207,7 +210,7 @@ def test_every_worker_answers_metrics_summed_over_all_workers(
         assert {_refusals(text) for text in scrapes} == {float(refused)}
         assert all("billfold_outbox_backlog" in text for text in scrapes)
     finally:
-        _cleanup(server)
+        _cleanup(server, tmp_path)
 
 
 def _lookups(port: int, forwarded_for: str, times: int) -> list[int]:
@@ -231,7 +234,7 @@ def test_the_lookup_rate_follows_forwarded_addresses_only_from_trusted_proxies(
     proxies = "127.0.0.1" if trusted else "10.9.9.9"  # the test connects from 127.0.0.1
     server = _serve(port, url, "--forwarded-allow-ips", proxies, cwd=tmp_path)
     try:
-        _until(lambda: _answers(port), "the server to answer")
+        _until(lambda: _answers(port), "the server to answer", STARTUP)
         first = _lookups(port, "203.0.113.1", 15)  # 10 at once, then one per 5 s
         assert first.count(200) >= 10 and 429 in first
         other = _lookups(port, "203.0.113.2", 1)  # another client behind the proxy …
@@ -239,4 +242,4 @@ def test_the_lookup_rate_follows_forwarded_addresses_only_from_trusted_proxies(
         # every request is the proxy's own (127.0.0.1), already over its rate
         assert other == ([200] if trusted else [429])
     finally:
-        _cleanup(server)
+        _cleanup(server, tmp_path)

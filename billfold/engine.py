@@ -45,7 +45,7 @@ from billfold.collection.refunding import RefundRequest, complete_refund, refund
 from billfold.collection.reversing import ReversalRequest, reverse_payment
 from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants import services as merchant_services
-from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.biller import Biller, BillerStatus, Limits, LookupCheck
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
@@ -114,6 +114,12 @@ class Engine:
     def set_limits(self, code: str, limits: Limits, *, actor: str, reason: str) -> Biller:
         return merchant_services.set_limits(
             self.uow(), self.clock, code, limits, actor=actor, reason=reason
+        )
+
+    def set_lookup_check(self, code: str, check: LookupCheck, *, actor: str, reason: str) -> Biller:
+        """What the payer pages ask besides the identifier before they list bills."""
+        return merchant_services.set_lookup_check(
+            self.uow(), self.clock, code, check, actor=actor, reason=reason
         )
 
     # -- channels -----------------------------------------------------------------------------

@@ -23,7 +23,15 @@ __all__ = ["EXTRAS", "MissingExtra", "requires_extra"]
 #: Each extra and the top-level modules it brings (what an import of it may miss).
 EXTRAS: dict[str, frozenset[str]] = {
     "server": frozenset(
-        {"fastapi", "starlette", "uvicorn", "multipart", "python_multipart", "argon2"}
+        {
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "multipart",
+            "python_multipart",
+            "argon2",
+            "prometheus_client",
+        }
     ),
     "postgres": frozenset({"psycopg"}),
     "qr": frozenset({"qrcode", "PIL"}),

@@ -1,24 +1,37 @@
-"""structlog set-up: JSON lines in production, a readable console in development.
+"""structlog set-up: JSON lines for machines, a readable console for people.
 
-A processor masks personal data (names, phone, ID and card numbers) and drops secrets from
-every event, whatever the caller passed.
+Every line — billfold's own and the standard library's (uvicorn, SQLAlchemy, httpx), routed
+through the same processors — goes through :func:`mask_personal_data`: known personal fields
+are masked, secrets dropped, and free text (messages, exception messages and tracebacks, at
+any depth of nested dicts and lists) scrubbed of ID, phone and card numbers. An exception is
+logged as structured fields, ``exception = {type, message, traceback}``, not as ``exc_info: true``.
+
+The format: ``BILLFOLD_LOG_FORMAT`` (``json`` or ``console``) when set; otherwise the console
+renderer when stderr is a terminal or ``BILLFOLD_ENV`` is ``dev``, JSON everywhere else.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
-from collections.abc import MutableMapping
+import traceback
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 
-from billfold.masking import mask_account, mask_id_number, mask_name, mask_phone
+from billfold.masking import mask_account, mask_id_number, mask_name, mask_phone, scrub_text
 
-__all__ = ["configure_logging", "mask_personal_data"]
+__all__ = [
+    "LOG_FORMAT_ENV",
+    "configure_logging",
+    "mask_personal_data",
+    "structure_exception",
+    "wants_json",
+]
 
+LOG_FORMAT_ENV = "BILLFOLD_LOG_FORMAT"
 SECRET_KEYS = frozenset(
     {"secret", "api_key", "api_v3_key", "password", "private_key", "token", "authorization", "sign"}
 )
@@ -34,29 +47,86 @@ MASKERS = {
     "account_no": mask_account,
     "bank_account": mask_account,
 }
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+#: Values billfold makes itself (random hex, dates): scrubbing could only mangle them.
+OWN_KEYS = frozenset({"request_id", "event_id", "order_no", "refund_no", "timestamp", "level"})
+#: Standard-library loggers that talk too much at INFO for an operator's log.
+QUIET_LOGGERS = ("httpx", "httpcore", "asyncio")
 
 
-def _scrub_text(text: str) -> str:
-    text = _ID_NUMBER.sub(r"\1********\2", text)
-    return _PHONE.sub(r"\1****\2", text)
+def _is_secret(key: str) -> bool:
+    return key in SECRET_KEYS or key.endswith("_secret") or key.endswith("_key")
+
+
+def _mask(key: str, value: Any) -> Any:
+    """``value`` (found under ``key``, lower-cased) masked, at any depth."""
+    if _is_secret(key):
+        return "[redacted]"
+    if isinstance(value, str):
+        if key in MASKERS:
+            return MASKERS[key](value)
+        return value if key in OWN_KEYS else scrub_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask(str(k).lower(), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask(key, item) for item in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return scrub_text(str(value))  # anything else is logged as its text: scrub that
 
 
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask known personal fields, redact secrets, scrub free text."""
+    """structlog processor: mask known personal fields, redact secrets, scrub free text —
+    in nested dicts and lists too."""
     for key in list(event_dict):
-        value = event_dict[key]
-        lowered = key.lower()
-        if lowered in SECRET_KEYS or lowered.endswith("_secret") or lowered.endswith("_key"):
-            event_dict[key] = "[redacted]"
-        elif lowered in MASKERS and isinstance(value, str):
-            event_dict[key] = MASKERS[lowered](value)
-        elif isinstance(value, str):
-            event_dict[key] = _scrub_text(value)
+        if key.startswith("_"):  # structlog's own bookkeeping (the stdlib record)
+            continue
+        event_dict[key] = _mask(key.lower(), event_dict[key])
     return event_dict
+
+
+def structure_exception(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``exc_info`` (``True``, an exception or a ``sys.exc_info()``
+    tuple) becomes ``exception = {type, message, traceback}``; masking runs after it."""
+    info = event_dict.pop("exc_info", None)
+    exc: BaseException | None = None
+    if info is True:
+        exc = sys.exc_info()[1]
+    elif isinstance(info, BaseException):
+        exc = info
+    elif isinstance(info, tuple) and len(info) == 3:
+        exc = info[1]
+    if exc is None:
+        return event_dict
+    kind = type(exc)
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+    event_dict["exception"] = {
+        "type": f"{module}{kind.__qualname__}",
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+    return event_dict
+
+
+def _console_exception(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """For the console: the (masked) traceback printed below the line, as people read it."""
+    error = event_dict.get("exception")
+    if isinstance(error, dict) and "traceback" in error:
+        event_dict["exception"] = error["traceback"]
+    return event_dict
+
+
+def wants_json() -> bool:
+    """JSON unless ``BILLFOLD_LOG_FORMAT=console``, stderr is a terminal or BILLFOLD_ENV=dev."""
+    chosen = os.environ.get(LOG_FORMAT_ENV, "").strip().lower()
+    if chosen in ("json", "console"):
+        return chosen == "json"
+    return not (os.environ.get("BILLFOLD_ENV", "prod") == "dev" or sys.stderr.isatty())
 
 
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
@@ -64,26 +134,67 @@ def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is at the time of the record."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _route_stdlib(chain: list[Any], renderer: Any, level: int) -> None:
+    """Send the standard library's records (uvicorn's among them) through ``chain``."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *chain],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()  # uvicorn's own handlers print unmasked text
+        logger.propagate = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:
-    """Configure structlog. ``json`` defaults to on unless BILLFOLD_ENV is ``dev`` and stderr
-    is a terminal; ``level`` defaults to BILLFOLD_LOG_LEVEL or INFO."""
+    """Configure structlog and the standard library's logging. ``json`` defaults to
+    :func:`wants_json`; ``level`` to BILLFOLD_LOG_LEVEL or INFO."""
     if json is None:
-        json = not (os.environ.get("BILLFOLD_ENV", "prod") == "dev" and sys.stderr.isatty())
+        json = wants_json()
     name = (level or os.environ.get("BILLFOLD_LOG_LEVEL", "INFO")).upper()
+    number = logging.getLevelName(name)
+    if not isinstance(number, int):
+        number = logging.INFO
+    chain: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structure_exception,
+        mask_personal_data,
+    ]
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json
         else structlog.dev.ConsoleRenderer()
     )
+    if not json:
+        chain.append(_console_exception)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            mask_personal_data,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(name)),
+        processors=[*chain, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    _route_stdlib(chain, renderer, number)

@@ -17,9 +17,19 @@ from billfold.adapters.db.connect import make_engine
 from billfold.adapters.db.schema import metadata
 from billfold.clock import FixedClock
 from billfold.engine import Engine
+from billfold.logging import configure_logging
 from billfold.testing import scratch_pg_database
 
 PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")
+
+
+@pytest.fixture(autouse=True)
+def production_logging() -> None:
+    """Each test starts with production logging (JSON, info and up), whatever the test before
+    it configured (a command line configures warnings only)."""
+    configure_logging(json=True, level="INFO")
+
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
 
 

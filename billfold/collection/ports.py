@@ -23,7 +23,14 @@ from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
 from billfold.collection.refund_transfer import PayeeAccount, RefundTransfer, TransferReason
-from billfold.merchants.biller import Biller, BillerStatus, FeeContext, Limits, SubUnit
+from billfold.merchants.biller import (
+    Biller,
+    BillerStatus,
+    FeeContext,
+    Limits,
+    LookupCheck,
+    SubUnit,
+)
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 
@@ -42,6 +49,8 @@ class BillersRepository(Protocol):
     def set_status(self, biller_id: int, status: BillerStatus, now: datetime) -> None: ...
 
     def set_limits(self, biller_id: int, limits: Limits, now: datetime) -> None: ...
+
+    def set_lookup_check(self, biller_id: int, check: LookupCheck, now: datetime) -> None: ...
 
     def lock_limits(self, biller_id: int) -> None:
         """Lock the biller's limits until commit: concurrent orders are checked in turn."""

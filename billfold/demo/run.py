@@ -26,7 +26,7 @@ from billfold.demo.channels import COLLEGE, COLLEGE_CSV, MARKET, setup_channels
 from billfold.demo.scenarios import run_scenarios, scenario_table, summary_view
 from billfold.engine import Engine
 from billfold.errors import InvariantViolated
-from billfold.merchants.biller import Biller, BillerKind, Limits, SettlementAccount
+from billfold.merchants.biller import Biller, BillerKind, Limits, LookupCheck, SettlementAccount
 from billfold.merchants.fees import FeeKind, FeeRule
 from billfold.money import format_yuan
 
@@ -83,6 +83,8 @@ def _ensure_billers(engine: Engine) -> None:
                     "示范银行", "城东自来水公司", "6222020200998877665"
                 ),
                 fee_rules=(FeeRule(channel="counter", kind=FeeKind.FIXED, fixed_fen=50),),
+                # 户号 run in sequence: the payer pages also ask for the name's last character
+                lookup_check=LookupCheck.NAME_LAST_CHAR,
             ),
             actor="demo",
         )

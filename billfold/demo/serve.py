@@ -18,9 +18,13 @@ from billfold.demo.channels import MARKET
 
 __all__ = ["DEMO_LOOKUPS", "DemoUrls", "demo_urls", "serve_demo"]
 
-#: Identifiers with bills still to pay after the demo: a water household (户号) and a
+#: Bills still to pay after the demo, as a payer looks them up on the biller's page: a water
+#: household (户号, and the last character of 郑先生, which the water company asks for) and a
 #: student paying tuition in installments (学号).
-DEMO_LOOKUPS = ("0101003", "2026004")
+DEMO_LOOKUPS = (
+    ("demo-water", "identifier=0101003&check=%E7%94%9F"),
+    ("demo-school", "identifier=2026004"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,7 @@ def demo_urls(host: str, port: int) -> DemoUrls:
     base = f"http://{'127.0.0.1' if host == '0.0.0.0' else shown}:{port}"
     return DemoUrls(
         cashier=f"{base}{cashier_path(MARKET)}",
-        lookups=tuple(f"{base}/pay/lookup?identifier={ident}" for ident in DEMO_LOOKUPS),
+        lookups=tuple(f"{base}{cashier_path(code)}?{query}" for code, query in DEMO_LOOKUPS),
     )
 
 
@@ -65,6 +69,7 @@ def serve_demo(url: str, host: str, port: int, console: Console) -> None:
         http=options.protocol(),
         loop=options.loop_name(),
         log_level="warning",
+        log_config=None,  # uvicorn's records go through billfold's logging (masked)
         access_log=False,
     )
     try:

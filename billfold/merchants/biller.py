@@ -17,6 +17,7 @@ __all__ = [
     "BillerStatus",
     "FeeContext",
     "Limits",
+    "LookupCheck",
     "SettlementAccount",
     "SubUnit",
     "SubUnitKind",
@@ -38,6 +39,29 @@ class BillerKind(StrEnum):
 class BillerStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+
+
+class LookupCheck(StrEnum):
+    """What a payer must give, besides the identifier, for the public pages to list bills.
+
+    Sequential 户号 and 学号 can be enumerated; a biller that fears it asks for its payer's
+    name, or only its last character (what payers type on a phone)."""
+
+    NONE = "none"
+    NAME_LAST_CHAR = "name_last_char"
+    NAME = "name"
+
+    def passes(self, payer_name: str | None, given: str) -> bool:
+        """Whether ``given`` is what this check asks of a payer named ``payer_name`` (blanks
+        ignored; a payer with no name on file never passes a check that asks for one)."""
+        if self is LookupCheck.NONE:
+            return True
+        name, answer = "".join((payer_name or "").split()), "".join(given.split())
+        if not name or not answer:
+            return False
+        if self is LookupCheck.NAME_LAST_CHAR:  # the whole name says more than was asked
+            return answer in (name[-1], name)
+        return answer == name
 
 
 class SubUnitKind(StrEnum):
@@ -124,6 +148,7 @@ class Biller:
     limits: Limits = field(default_factory=Limits)
     fee_rules: tuple[FeeRule, ...] = ()
     sub_units: tuple[SubUnit, ...] = ()
+    lookup_check: LookupCheck = LookupCheck.NONE
     id: int | None = None
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from billfold.clock import Clock
 from billfold.collection.ports import UnitOfWork
 from billfold.errors import InvariantViolated, NotFound
-from billfold.merchants.biller import Biller, BillerStatus, Limits
+from billfold.merchants.biller import Biller, BillerStatus, Limits, LookupCheck
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeRule
 from billfold.money import format_yuan
@@ -130,6 +130,31 @@ def set_limits(
             reason=reason,
             before=_limits_view(biller.limits),
             after=_limits_view(limits),
+            now=now,
+        )
+        changed = require_biller(uow, code)
+        uow.commit()
+        return changed
+
+
+def set_lookup_check(
+    uow: UnitOfWork, clock: Clock, code: str, check: LookupCheck, *, actor: str, reason: str
+) -> Biller:
+    """What the public pages ask of a payer besides the identifier (audited)."""
+    now = clock.now()
+    with uow:
+        biller = require_biller(uow, code)
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
+        uow.billers.set_lookup_check(biller.id, check, now)
+        uow.audit.append(
+            actor=actor,
+            action="set_lookup_check",
+            target_type="biller",
+            target_id=code,
+            reason=reason,
+            before={"lookup_check": biller.lookup_check.value},
+            after={"lookup_check": check.value},
             now=now,
         )
         changed = require_biller(uow, code)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 from billfold.clock import FixedClock
 from billfold.engine import Engine
 from billfold.errors import InvariantViolated
-from billfold.logging import mask_personal_data
+from billfold.logging import mask_personal_data, structure_exception
 
 __all__ = [
     "FixedClock",
@@ -40,9 +41,18 @@ def memory_engine(clock: FixedClock | None = None) -> Engine:
 
 @contextmanager
 def capture_logs() -> Iterator[list[MutableMapping[str, Any]]]:
-    """Capture structlog events (after billfold's masking) as a list of dicts."""
-    with structlog.testing.capture_logs(processors=[mask_personal_data]) as logs:
-        yield logs
+    """Capture structlog events (after billfold's masking) as a list of dicts, at every level
+    whatever the configured one (a command line configured for warnings only, say); an
+    exception logged with ``exc_info`` is the ``exception`` field, ``{type, message,
+    traceback}``."""
+    processors = [structure_exception, mask_personal_data]
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with structlog.testing.capture_logs(processors=processors) as logs:
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=wrapper)
 
 
 _PREFIX = re.compile(r"[a-z][a-z0-9_]{0,29}")

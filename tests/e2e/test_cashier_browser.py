@@ -255,6 +255,7 @@ def test_a_parent_looks_up_a_bill_pays_in_the_sandbox_and_sees_it_paid(
     name = f"cashier-{backend(db_url)}"
     browser.open(f"{base}/pay/lookup")
     assert browser.script("return window.innerWidth") == PHONE["width"]
+    browser.script("document.getElementById('biller').value = 'school'")  # 缴费单位 first
     browser.type("#identifier", "2026001")
     browser.click("form button[type=submit]")
     browser.wait_for("return document.querySelector('input[name=bill_no]') !== null")
@@ -310,7 +311,7 @@ def test_a_household_tops_up_alone_for_the_amount_it_types(
 ) -> None:
     base, db_url = server
     name = f"topup-{backend(db_url)}"
-    browser.open(f"{base}/pay/lookup?identifier=0101")
+    browser.open(f"{base}/pay/lookup?biller=water&identifier=0101")
     browser.wait_for("return document.querySelector('input[name=open_amount]') !== null")
     assert browser.text("#total") == "¥120.00"  # the arrears, ticked; the top-up is not
     assert (

@@ -34,8 +34,8 @@ def test_demo_urls_name_the_stall_cashier_and_two_lookups() -> None:
     urls = demo_urls("0.0.0.0", 8123)
     assert urls.cashier == "http://127.0.0.1:8123/pay/b/demo-market"
     assert urls.lookups == (
-        "http://127.0.0.1:8123/pay/lookup?identifier=0101003",
-        "http://127.0.0.1:8123/pay/lookup?identifier=2026004",
+        "http://127.0.0.1:8123/pay/b/demo-water?identifier=0101003&check=%E7%94%9F",
+        "http://127.0.0.1:8123/pay/b/demo-school?identifier=2026004",
     )
 
 

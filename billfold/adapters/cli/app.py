@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from billfold.errors import BillfoldError, ImportFailed
 from billfold.extras import MissingExtra, requires_extra
 from billfold.logging import configure_logging
 from billfold.maker_checker import MakerChecker
-from billfold.merchants.biller import Biller, BillerKind, Limits
+from billfold.merchants.biller import Biller, BillerKind, Limits, LookupCheck
 from billfold.text import first_control_character
 
 __all__ = ["app", "main"]
@@ -110,6 +111,14 @@ err = Console(stderr=True)
 out = Console()
 
 
+def cli_log_level(verbose: int) -> str:
+    """A command logs warnings and errors only, unless ``-v`` (info) or ``-vv`` (debug) or
+    BILLFOLD_LOG_LEVEL says otherwise; ``billfold serve``'s workers log at info by default."""
+    if verbose:
+        return "DEBUG" if verbose > 1 else "INFO"
+    return os.environ.get("BILLFOLD_LOG_LEVEL") or "WARNING"
+
+
 def _engine(url: str | None) -> Engine:
     return connect(url)  # a database not migrated to this billfold exits 1, saying so
 
@@ -120,8 +129,19 @@ def _fail(exc: BillfoldError) -> None:
 
 
 @app.callback()
-def _main() -> None:
-    configure_logging()
+def _main(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Log what the command does (-v: info, -vv: debug); "
+            "otherwise only warnings and errors (or BILLFOLD_LOG_LEVEL)",
+        ),
+    ] = 0,
+) -> None:
+    configure_logging(level=cli_log_level(verbose))
 
 
 @db_app.command("upgrade")
@@ -203,6 +223,28 @@ def billers_limits(
     except BillfoldError as exc:
         _fail(exc)
     out.print(f"limits of {code} set")
+
+
+@billers_app.command("lookup-check")
+def billers_lookup_check(
+    code: str,
+    check: Annotated[
+        LookupCheck,
+        typer.Argument(
+            help="What the payer pages ask besides the 户号/学号: none, name_last_char "
+            "(the payer's name or its last character) or name (the whole name)"
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")],
+    database_url: DbUrl = None,
+) -> None:
+    """Set what a payer must give, besides the identifier, to see a biller's bills."""
+    try:
+        biller = _engine(database_url).set_lookup_check(code, check, actor="cli", reason=reason)
+    except BillfoldError as exc:
+        _fail(exc)
+        return
+    out.print(f"biller {biller.code}: lookup check {biller.lookup_check.value}", highlight=False)
 
 
 @bills_app.command("import")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -15,6 +17,7 @@ from billfold.adapters.http.server import (
     HTTP_CHOICES,
     LOOP_CHOICES,
     ServerOptions,
+    exit_with_parent,
     multi_process_refusal,
 )
 from billfold.adapters.http.server import run as run_server
@@ -23,6 +26,12 @@ from billfold.engine import Engine
 from billfold.errors import BillfoldError
 
 __all__ = ["BANK_APP_MARKERS_ENV", "app", "bank_app_markers_from_env", "build_app"]
+
+#: Set by ``billfold serve --workers N`` (N > 1): the supervisor's pid, which each worker
+#: watches so that it exits when the supervisor dies.
+SUPERVISOR_ENV = "BILLFOLD_SERVE_SUPERVISOR"
+#: prometheus-client's directory for the counters of several processes (multiprocess mode).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: The banks' own apps' User-Agent tokens, comma-separated (``--bank-app-marker``).
 BANK_APP_MARKERS_ENV = "BILLFOLD_BANK_APP_MARKERS"
@@ -46,6 +55,9 @@ def build_app() -> object:
     from billfold.logging import configure_logging
 
     configure_logging()  # a spawned worker does not run the CLI's callback
+    supervisor = os.environ.get(SUPERVISOR_ENV, "")
+    if supervisor.isdigit() and int(supervisor) != os.getpid():
+        exit_with_parent(int(supervisor))  # never outlive the supervisor (kill -9 of it)
     markers = bank_app_markers_from_env()
     engine = Engine.from_url(database_url_from_env(None), clock=SystemClock())
     if os.environ.get(cashier_sandbox.ENV_VAR) == "1":
@@ -105,6 +117,13 @@ def serve(
             f"it (default: {BANK_APP_MARKERS_ENV}, comma-separated)",
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses "
+            "or networks; default: FORWARDED_ALLOW_IPS or 127.0.0.1); nobody else's is"
+        ),
+    ] = None,
     database_url: DbUrl = None,
     upgrade: Annotated[bool, typer.Option(help="Run the migrations before serving")] = True,
 ) -> None:
@@ -129,7 +148,7 @@ def serve(
     )
     if refusal:
         fail(refusal)
-    options = ServerOptions(host, port, workers, http, loop)
+    options = ServerOptions(host, port, workers, http, loop, forwarded_allow_ips)
     try:
         options.protocol(), options.loop_name()
         if channels:
@@ -144,4 +163,22 @@ def serve(
         os.environ[BANK_APP_MARKERS_ENV] = ",".join(m.strip() for m in markers)
     if upgrade:  # before the readiness check that open_engine does: this is what makes it ready
         Engine.from_url(url, upgrade=True).close()
-    run_server("billfold.adapters.cli.serve:build_app", options)
+    _run(options)
+
+
+def _run(options: ServerOptions) -> None:
+    """Run the server; with several workers, each watches this process and the workers'
+    counters meet in one metrics directory (made here unless PROMETHEUS_MULTIPROC_DIR is set,
+    and removed afterwards)."""
+    made = None
+    if options.workers > 1:
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())
+        if not os.environ.get(METRICS_DIR_ENV):
+            made = tempfile.mkdtemp(prefix="billfold-metrics-")
+            os.environ[METRICS_DIR_ENV] = made
+    typer.echo(f"billfold serve: listening on {options.address()} ({options.describe()})")
+    try:
+        run_server("billfold.adapters.cli.serve:build_app", options)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)

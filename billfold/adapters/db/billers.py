@@ -18,6 +18,7 @@ from billfold.merchants.biller import (
     BillerStatus,
     FeeContext,
     Limits,
+    LookupCheck,
     SettlementAccount,
     SubUnit,
     SubUnitKind,
@@ -68,6 +69,7 @@ class SqlBillers:
                 single_limit_fen=biller.limits.single_payment_fen,
                 daily_limit_fen=biller.limits.daily_fen,
                 monthly_limit_fen=biller.limits.monthly_fen,
+                lookup_check=biller.lookup_check.value,
                 created_at=now,
                 updated_at=now,
             )
@@ -124,6 +126,7 @@ class SqlBillers:
             limits=Limits(m["single_limit_fen"], m["daily_limit_fen"], m["monthly_limit_fen"]),
             fee_rules=rules,
             sub_units=units,
+            lookup_check=LookupCheck(m["lookup_check"]),
         )
 
     def get_by_code(self, code: str) -> Biller | None:
@@ -175,6 +178,13 @@ class SqlBillers:
                 monthly_limit_fen=limits.monthly_fen,
                 updated_at=now,
             )
+        )
+
+    def set_lookup_check(self, biller_id: int, check: LookupCheck, now: datetime) -> None:
+        self.conn.execute(
+            update(t.billers)
+            .where(t.billers.c.id == biller_id)
+            .values(lookup_check=check.value, updated_at=now)
         )
 
     def lock_limits(self, biller_id: int) -> None:

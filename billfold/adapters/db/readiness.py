@@ -21,6 +21,8 @@ from billfold.clock import ensure_utc
 __all__ = ["unready_reason", "worker_heartbeat_age"]
 
 UPGRADE = "run `billfold db upgrade`"
+#: Where ``billfold worker`` processes record that they are alive.
+HEARTBEATS_TABLE = "worker_heartbeats"
 
 
 def unready_reason(db: Engine, url: str) -> str | None:

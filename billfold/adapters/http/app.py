@@ -19,8 +19,10 @@ from billfold.adapters.http import (
     bills,
     cashier,
     cashier_complaints,
+    cashier_lookup,
     complaints,
     exports,
+    health,
     held_credits,
     lists,
     mandates,
@@ -63,17 +65,23 @@ def create_app(
     *,
     clock: Clock | None = None,
     rate_limit: RateLimit | None = None,
+    lookup_rate_limit: RateLimit = cashier_lookup.DEFAULT_LOOKUP_LIMIT,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     shared_rate_limit: bool = False,
     bank_app_markers: Iterable[str] = (),
+    worker_max_age: float = health.DEFAULT_WORKER_MAX_AGE,
 ) -> FastAPI:
     """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}.
 
-    ``shared_rate_limit`` keeps each key's bucket in the database, so the limit holds across
-    several worker processes; otherwise buckets live in this process. ``bank_app_markers``
-    are User-Agent tokens of the banks' own apps (3+ characters each, matched
-    case-insensitively): a payer page opened in such an app pays through mobile banking when
-    the biller takes it. Raises :class:`~billfold.errors.ConfigurationError` for a bad one."""
+    ``lookup_rate_limit`` bounds the payer pages' searches per client address.
+    ``shared_rate_limit`` keeps each key's (and address's) bucket in the database, so the
+    limit holds across several worker processes; otherwise buckets live in this process.
+    ``bank_app_markers`` are User-Agent tokens of the banks' own apps (3+ characters each,
+    matched case-insensitively): a payer page opened in such an app pays through mobile
+    banking when the biller takes it. Raises :class:`~billfold.errors.ConfigurationError`
+    for a bad one.
+    ``/readyz`` answers 503 when the newest ``billfold worker`` heartbeat is older than
+    ``worker_max_age`` seconds (where workers report heartbeats)."""
     markers = tuple(bank_app_markers)
     WalletRouter(markers)  # refuses a marker too short to mean one app
     app = FastAPI(
@@ -83,15 +91,16 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
+    shared = engine if shared_rate_limit else None
     app.state.billfold = ApiState(
         engine=engine,
         collector=Collector(engine, channels or {}),
         clock=clock or engine.clock,
-        buckets=TokenBuckets(
-            rate_limit or RateLimit(), clock or engine.clock, engine if shared_rate_limit else None
-        ),
+        buckets=TokenBuckets(rate_limit or RateLimit(), clock or engine.clock, shared),
+        lookups=TokenBuckets(lookup_rate_limit, clock or engine.clock, shared),
     )
     app.state.bank_app_markers = markers  # read by the payer pages (cashier)
+    app.state.worker_max_age = worker_max_age  # read by /readyz
     install_problem_handlers(app)
     for module in (billers, bills, orders, payments, lists, notify):
         app.include_router(module.router)
@@ -101,8 +110,10 @@ def create_app(
         app.include_router(office.router)
     for queue in (refund_transfers, complaints):
         app.include_router(queue.router)
+    app.include_router(cashier_lookup.router)  # /pay/lookup: choose the biller first
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id

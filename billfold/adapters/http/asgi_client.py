@@ -17,9 +17,9 @@ __all__ = ["asgi_client"]
 
 
 class _PortalTransport(httpx.BaseTransport):
-    def __init__(self, app: ASGIApp, portal: BlockingPortal) -> None:
+    def __init__(self, app: ASGIApp, portal: BlockingPortal, peer: tuple[str, int]) -> None:
         # the app's own handlers answer errors with 500 problem+json; never raise to the caller
-        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=peer)
         self._portal = portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -35,10 +35,16 @@ class _PortalTransport(httpx.BaseTransport):
 
 
 @contextmanager
-def asgi_client(app: ASGIApp, base_url: str = "http://testserver") -> Iterator[httpx.Client]:
-    """``with asgi_client(create_app(engine)) as client: client.get("/v1/billers", …)``."""
+def asgi_client(
+    app: ASGIApp,
+    base_url: str = "http://testserver",
+    *,
+    peer: tuple[str, int] = ("127.0.0.1", 123),
+) -> Iterator[httpx.Client]:
+    """``with asgi_client(create_app(engine)) as client: client.get("/v1/billers", …)``;
+    the app sees requests come from ``peer`` (address, port)."""
     with (
         anyio.from_thread.start_blocking_portal() as portal,
-        httpx.Client(transport=_PortalTransport(app, portal), base_url=base_url) as client,
+        httpx.Client(transport=_PortalTransport(app, portal, peer), base_url=base_url) as client,
     ):
         yield client

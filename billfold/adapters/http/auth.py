@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from billfold.adapters.http.keys import Principal, authenticate
+from billfold.adapters.http.metrics import RATE_LIMIT_REFUSALS
 from billfold.adapters.http.problems import ApiProblem
 from billfold.adapters.http.ratelimit import TokenBuckets
 from billfold.channels.collect import Collector
@@ -41,6 +42,7 @@ class ApiState:
     collector: Collector
     clock: Clock
     buckets: TokenBuckets
+    lookups: TokenBuckets  # the payer pages' searches, per client address
 
 
 def api_state(request: Request) -> ApiState:
@@ -74,6 +76,7 @@ def _principal(request: Request) -> Principal:
         )
     wait = state.buckets.take(principal.key_id)
     if wait:
+        RATE_LIMIT_REFUSALS.labels("api_key").inc()
         raise ApiProblem(
             429,
             "rate_limited",

@@ -12,7 +12,8 @@ Routes (no API key, not in the OpenAPI document, server-rendered HTML in Chinese
   the sandbox's pay button (``POST /pay/o/{order}/sandbox-pay``);
 * ``GET /pay/o/{order}/result`` — the result page, polling ``GET /pay/o/{order}/status``
   (JSON) until the engine knows the outcome: it says 已支付 only when the order is paid;
-* ``GET /pay/lookup`` — bills by 户号 / 学号 / decision number, for payers without the QR.
+* ``GET /pay/lookup`` — for payers without the QR: choose the biller, then search on its page
+  (:mod:`.cashier_lookup`: a second factor where the biller asks for one, a rate per client).
 
 An open-amount bill (a prepaid top-up, a deposit) is listed unticked with an amount field
 and its bounds; the engine pays it on its own order, for the amount the payer states.
@@ -28,7 +29,6 @@ import json
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
-from itertools import groupby
 from typing import Annotated
 from urllib.parse import quote
 
@@ -37,6 +37,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from billfold.adapters.http.auth import ApiState, api_state
+from billfold.adapters.http.cashier_lookup import (
+    STALL_KINDS,
+    check_refusal,
+    clean_identifier,
+    lookup_form,
+    not_found,
+    payable_groups,
+    throttled,
+)
 from billfold.adapters.http.cashier_truth import already_paid_page, refuse_paid, truthful_view
 from billfold.adapters.http.cashier_views import (
     CHANNEL_LABELS,
@@ -52,7 +61,7 @@ from billfold.collection.bill import Bill, BillKind
 from billfold.collection.order import Order
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import BillsAlreadyPaid, Conflict, InvalidInput, InvariantViolated, NotFound
-from billfold.merchants.biller import Biller, BillerKind
+from billfold.merchants.biller import Biller
 from billfold.merchants.channel_config import ChannelConfig, channel_refusal
 from billfold.money import format_yuan, parse_yuan
 
@@ -70,8 +79,6 @@ PREFERENCES: dict[Flow, tuple[str, ...]] = {
     Flow.BANK_APP: ("mobile_banking", "qr"),
 }
 WALLET_ID_CHANNELS = frozenset({"wechatpay", "alipay"})
-STALL_KINDS = frozenset({BillerKind.MARKET_STALL})
-MAX_IDENTIFIER = 64
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _IDENTIFIER_LABELS = {
     IdentifierKind.STUDENT_NO: "学号",
@@ -284,10 +291,6 @@ def _stall_page(
     )
 
 
-def _lookup_form(action: str, identifier: str, results: str) -> str:
-    return fragment("lookup", action=esc(action), identifier=esc(identifier), results=results)
-
-
 def _biller_or_none(state: ApiState, code: str) -> Biller | None:
     try:
         return state.engine.biller(code)
@@ -301,36 +304,10 @@ def _unknown_biller(code: str) -> Response:
     )
 
 
-def _clean_identifier(identifier: str | None) -> tuple[str, str]:
-    """(identifier, error) — the identifier stripped, or the reason it cannot be looked up."""
-    text = (identifier or "").strip()
-    if len(text) > MAX_IDENTIFIER:
-        return "", f"identifier: at most {MAX_IDENTIFIER} characters"
-    return text, ""
-
-
-def _groups(
-    found: Sequence[tuple[Biller, Payer, Bill]],
-) -> list[tuple[Biller, Payer, list[Bill]]]:
-    def key(hit: tuple[Biller, Payer, Bill]) -> tuple[int, int]:
-        return (hit[0].id or 0, hit[1].id or 0)
-
-    groups = []
-    for _, hits in groupby(sorted(found, key=key), key=key):
-        rows = list(hits)
-        groups.append((rows[0][0], rows[0][1], [bill for _, _, bill in rows if bill.payable]))
-    return [(biller, payer, bills) for biller, payer, bills in groups if bills]
-
-
-def _lookup_results(request: Request, identifier: str, biller: Biller | None) -> str:
-    state = api_state(request)
-    groups = _groups(state.engine.bills_for(identifier, biller.code if biller else None))
+def _lookup_results(request: Request, biller: Biller, identifier: str, given: str) -> str:
+    groups = payable_groups(api_state(request), biller, identifier, given)
     if not groups:
-        return (
-            '<div class="card"><h2 id="message">未找到待缴账单</h2>'
-            f'<p class="muted" id="detail">没有与“{esc(identifier)}”对应的待缴账单，'
-            "请核对户号 / 学号 / 决定书编号。</p></div>"
-        )
+        return not_found(identifier)
     cards = []
     for owner, payer, bills in groups:
         cards.append(
@@ -366,32 +343,29 @@ def _order_path(order_no: str) -> str:
 # -- pages -----------------------------------------------------------------------------------
 
 
-@router.get("/lookup")
-def lookup_page(request: Request, identifier: str | None = None) -> Response:
-    text, error = _clean_identifier(identifier)
-    if error:
-        results = f'<div class="card">{_error(error)}</div>'
-        content = _lookup_form("/pay/lookup", "", results)
-        return page("查询账单", content, subheading="按户号 / 学号 / 决定书编号", status_code=422)
-    results = _lookup_results(request, text, None) if text else ""
-    content = _lookup_form("/pay/lookup", text, results)
-    return page("查询账单", content, subheading="按户号 / 学号 / 决定书编号")
-
-
 @router.get("/b/{biller_code}")
-def biller_page(request: Request, biller_code: str, identifier: str | None = None) -> Response:
+def biller_page(
+    request: Request, biller_code: str, identifier: str | None = None, check: str | None = None
+) -> Response:
     state = api_state(request)
     biller = _biller_or_none(state, biller_code)
     if biller is None:
         return _unknown_biller(biller_code)
     if biller.kind in STALL_KINDS:
         return _stall_page(request, biller)
-    text, error = _clean_identifier(identifier)
-    action = cashier_path(biller.code)
-    results = _lookup_results(request, text, biller) if text else ""
+    text, error = clean_identifier(identifier)
+    given = (check or "").strip()
+    if text and not error:
+        error = check_refusal(biller, given)
+    results = ""
     if error:
         results = f'<div class="card">{_error(error)}</div>'
-    content = _lookup_form(action, text, results)
+    elif text:
+        refused = throttled(request)
+        if refused is not None:
+            return refused
+        results = _lookup_results(request, biller, text, given)
+    content = lookup_form(cashier_path(biller.code), biller, text, given, results)
     return page(
         f"{biller.name} 缴费",
         content,
@@ -403,6 +377,9 @@ def biller_page(request: Request, biller_code: str, identifier: str | None = Non
 
 @router.get("/b/{biller_code}/bills/{bill_no}")
 def bill_page(request: Request, biller_code: str, bill_no: str) -> Response:
+    refused = throttled(request)  # bill numbers can be guessed too
+    if refused is not None:
+        return refused
     state = api_state(request)
     biller = _biller_or_none(state, biller_code)
     if biller is None:

@@ -1,7 +1,9 @@
 """ASGI middleware: a request id on every request (logs and ``X-Request-ID``), one log line
-per request, a limit on body size answered with 413 problem+json, and paths and query
-parameters with control characters (NUL …) refused with 422 problem+json before any route
-sees them (bodies are checked by the request models)."""
+per request, an unhandled error logged once — inside the request's context, so with its
+request id and its exception as structured, masked fields — and answered 500 problem+json,
+a limit on body size answered with 413 problem+json, and paths and query parameters with
+control characters (NUL …) refused with 422 problem+json before any route sees them (bodies
+are checked by the request models)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ __all__ = ["BodyLimit", "CleanText", "RequestContext"]
 
 log = structlog.get_logger("billfold.http")
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Probes and scrapes, asked every few seconds: logged only when they fail.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _problem_bytes(path: str, request_id: str, limit: int) -> bytes:
@@ -87,6 +91,15 @@ class CleanText:
         await _send_problem(send, 422, body)
 
 
+_INTERNAL: dict[str, Any] = {
+    "type": "urn:billfold:problem:internal_error",
+    "title": "Internal server error",
+    "status": 500,
+    "detail": "something went wrong; see the logs",
+    "code": "internal_error",
+}
+
+
 class RequestContext:
     """Takes the caller's ``X-Request-ID`` when it is sane, or makes one; binds it to
     structlog's context for everything logged while the request runs; echoes it back."""
@@ -103,12 +116,12 @@ class RequestContext:
         request_id = given if _GOOD_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500
+        status, answered = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -118,14 +131,20 @@ class RequestContext:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception:  # logged here, within the request's context, and answered once
+                log.exception("unhandled error", method=scope["method"], path=scope["path"])
+                if not answered:
+                    body = {**_INTERNAL, "instance": scope["path"], "request_id": request_id}
+                    await _send_problem(send_with_id, 500, body)
             finally:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+                if status >= 400 or scope["path"] not in QUIET_PATHS:
+                    log.info(
+                        "request",
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=status,
+                        ms=round((time.perf_counter() - started) * 1000, 1),
+                    )
 
 
 class BodyLimit:

@@ -7,12 +7,15 @@ too: its transaction rolled back, so nothing changed."""
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
 from billfold.adapters.http.auth import api_state
+from billfold.adapters.http.metrics import CONFIRM_SECONDS, NOTIFICATIONS
 from billfold.adapters.http.notify_guard import refuse_unclean_body, refuse_unstorable_event
 from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
@@ -53,8 +56,12 @@ async def notify(channel: str, request: Request) -> Response:
         raise NotFound(f"channel {channel!r} is not set up here")
     body = await request.body()
     headers = {key: value for key, value in request.headers.items()}
+    began = time.perf_counter()
+    outcome = "failed"
     try:
         result = await run_in_threadpool(_notify, collector, adapter, headers, body)
+        CONFIRM_SECONDS.labels(channel).observe(time.perf_counter() - began)
+        outcome = "duplicate" if result is not None and result.duplicate else "accepted"
         reply = adapter.reply(True)
         log.info(
             "notification accepted",
@@ -65,14 +72,18 @@ async def notify(channel: str, request: Request) -> Response:
     except SignatureInvalid as exc:
         reason = exc.reason if isinstance(exc, NotificationRejected) else exc.code
         log.warning("notification rejected", channel=channel, reason=reason, detail=exc.message)
+        outcome = "rejected"
         reply = adapter.reply(False, exc.message)
     except BillfoldError as exc:
         log.warning("notification refused", channel=channel, code=exc.code, detail=exc.message)
+        outcome = "refused"
         reply = adapter.reply(False, exc.message)
     except DataError:  # a value the database refused: rolled back, nothing changed
         log.warning("notification refused", channel=channel, code="unstorable_value")
+        outcome = "refused"
         reply = adapter.reply(False, "a value in the notification cannot be stored")
     except Exception:  # the channel retries; never answer "accepted" for what was not done
         log.exception("notification failed", channel=channel)
         reply = adapter.reply(False, "internal error")
+    NOTIFICATIONS.labels(channel, outcome).inc()
     return Response(reply.body, status_code=reply.status_code, media_type=reply.content_type)

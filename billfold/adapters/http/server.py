@@ -9,13 +9,25 @@ and every keep-alive response then waits for the client's delayed ACK (~40 ms on
 
 So billfold does not depend on the loop or on how the listener was made: its protocol
 classes set TCP_NODELAY themselves as each connection is accepted, in every worker.
+
+Shutdown: SIGTERM (or Ctrl-C) makes uvicorn stop accepting, finish the requests in flight,
+and exit; with several workers the supervisor passes SIGTERM to each. A worker must not
+outlive its supervisor (after a ``kill -9`` of it, orphans would keep accepting and
+crediting with nobody to stop them): :func:`exit_with_parent` asks Linux for SIGTERM when
+the parent dies (``PR_SET_PDEATHSIG``) and, for every other system and for the race before
+the request was made, watches ``getppid()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib.util
+import os
+import signal
 import socket
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +38,7 @@ __all__ = [
     "LOOP_CHOICES",
     "NoDelayH11Protocol",
     "ServerOptions",
+    "exit_with_parent",
     "multi_process_refusal",
     "run",
     "set_nodelay",
@@ -80,6 +93,9 @@ class ServerOptions:
     workers: int = 1
     http: HttpChoice = "auto"
     loop: LoopChoice = "auto"
+    #: Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+    #: networks, "*" for any); None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1).
+    forwarded_allow_ips: str | None = None
 
     def protocol(self) -> type[asyncio.Protocol]:
         """The HTTP protocol class: httptools when installed (``auto``), else h11."""
@@ -96,6 +112,11 @@ class ServerOptions:
         if self.loop == "asyncio" or not HAVE_UVLOOP:
             return "asyncio"
         return "uvloop"
+
+    def address(self) -> str:
+        """Where the server listens, as a URL."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def describe(self) -> str:
         stack = f"{self.protocol().__name__.removeprefix('NoDelay').removesuffix('Protocol')}"
@@ -125,5 +146,29 @@ def run(app: str, options: ServerOptions, *, factory: bool = True) -> None:
         http=options.protocol(),
         loop=options.loop_name(),
         log_level="warning",
+        log_config=None,  # uvicorn's records go through billfold's logging (masked, JSON)
+        proxy_headers=True,  # the client address from trusted proxies only (rate limits)
+        forwarded_allow_ips=options.forwarded_allow_ips,
         access_log=False,  # billfold logs each request itself, with its request id
     )
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_SECONDS = 1.0
+
+
+def exit_with_parent(parent_pid: int, *, poll: float = PARENT_POLL_SECONDS) -> None:
+    """Make this process exit (SIGTERM: it drains, then stops) once ``parent_pid`` is no longer
+    its parent — at once through ``PR_SET_PDEATHSIG`` on Linux, and within ``poll`` seconds
+    through a watcher thread everywhere (the parent may have died before the request)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def watch() -> None:
+        stop = threading.Event()
+        while os.getppid() == parent_pid:
+            stop.wait(poll)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="billfold-parent-watch", daemon=True).start()

@@ -80,6 +80,8 @@ billers = Table(
     Column("single_limit_fen", Money()),
     Column("daily_limit_fen", Money()),
     Column("monthly_limit_fen", Money()),
+    # what the public pages ask besides the identifier (merchants.biller.LookupCheck)
+    Column("lookup_check", String(16), nullable=False, server_default="none"),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
 )

@@ -15,7 +15,9 @@ from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.keys import Scope, create_key
 from billfold.adapters.http.ratelimit import RateLimit
 from billfold.channels.base import Channel
+from billfold.logging import configure_logging
 from billfold.testing.http import ApiClient
+from billfold.testing.leaks import find_leaks
 
 BILLS = b"bill_no,payer_id,amount\nT1,2024001,10.00\nT2,2024002,25.50\n"
 
@@ -31,6 +33,17 @@ def seed(engine: Engine) -> dict[str, str]:
         "w2": create_key(engine, "w2", Scope.WRITE).secret,
         "office": create_key(engine, None, Scope.WRITE).secret,
     }
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_the_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Every HTTP test logs as production does (JSON on stderr, info and up), and every line
+    it wrote is grepped for unmasked ID, phone and card numbers and secrets."""
+    configure_logging(json=True, level="INFO")
+    yield
+    written = capsys.readouterr().err
+    leaks = [(line, find_leaks(line)) for line in written.splitlines() if find_leaks(line)]
+    assert leaks == []
 
 
 def make_api(

@@ -153,10 +153,11 @@ def test_hostile_names_and_queries_are_escaped(engine: Engine, cashier: httpx.Cl
         period="<b>2026</b>",
     )
     engine.add_bill("evil", Payer(IdentifierKind.STUDENT_NO, "666", "<i>坏人</i>"), bill)
+    cashier.follow_redirects = True
     pages = [
         cashier.get("/pay/b/evil", params={"identifier": "666"}),
         cashier.get("/pay/b/evil/bills/E1"),
-        cashier.get("/pay/lookup", params={"identifier": HOSTILE}),
+        cashier.get("/pay/lookup", params={"biller": "evil", "identifier": HOSTILE}),
         cashier.get("/pay/b/evil", params={"identifier": HOSTILE}),
     ]
     for page in pages:
@@ -188,17 +189,29 @@ def test_unknown_billers_bills_and_orders_answer_404_pages(cashier: httpx.Client
 
 
 def test_looking_up_an_unknown_identifier_says_nothing_is_due(cashier: httpx.Client) -> None:
-    page = cashier.get("/pay/lookup", params={"identifier": "9999999"})
+    page = cashier.get("/pay/b/s1", params={"identifier": "9999999"})
     assert page.status_code == 200
     assert 'id="message">未找到待缴账单<' in page.text
     assert "没有与“9999999”对应的待缴账单" in page.text
-    page = cashier.get("/pay/lookup", params={"identifier": "x" * 65})
+    page = cashier.get("/pay/b/s1", params={"identifier": "x" * 65})
     assert page.status_code == 422
     assert 'id="error">identifier: at most 64 characters<' in page.text
 
 
-def test_lookup_finds_the_bills_by_identifier_across_billers(cashier: httpx.Client) -> None:
-    page = cashier.get("/pay/lookup", params={"identifier": " 2026001 "})
+def test_lookup_asks_for_the_biller_first_and_searches_only_its_bills(
+    cashier: httpx.Client,
+) -> None:
+    form = cashier.get("/pay/lookup")
+    assert form.status_code == 200
+    assert '<option value="s1">第一实验中学</option>' in form.text
+    assert "刘记水果摊" not in form.text  # a stall has no bills to look up
+    alone = cashier.get("/pay/lookup", params={"identifier": "2026001"})
+    assert alone.status_code == 422 and 'id="error">请选择缴费单位<' in alone.text
+    assert "第一实验中学</h2>" not in alone.text and "T1" not in alone.text  # no search ran
+    chosen = cashier.get("/pay/lookup", params={"biller": "s1", "identifier": " 2026001 "})
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == "/pay/b/s1?identifier=2026001"
+    page = cashier.get(chosen.headers["location"])
     assert page.status_code == 200 and "第一实验中学" in page.text
     assert 'action="/pay/b/s1/orders"' in page.text and 'value="T1" checked' in page.text
 
@@ -440,7 +453,10 @@ def pay_in_sandbox(client: httpx.Client, clock: FixedClock, path: str) -> dict[s
 def test_an_open_amount_bill_is_listed_unticked_with_an_amount_field_and_its_bounds(
     household: httpx.Client, where: str
 ) -> None:
-    page = household.get(where, params={"identifier": "0101"})
+    page = household.get(where, params={"biller": "water", "identifier": "0101"})
+    if where == "/pay/lookup":  # it sends the payer on to the biller's page
+        assert page.status_code == 303
+        page = household.get(page.headers["location"])
     assert page.status_code == 200
     assert 'value="W1" checked' in page.text
     assert f'name="bill_no" value="{TOP_UP}">' in page.text  # not ticked

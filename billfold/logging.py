@@ -49,8 +49,9 @@ MASKERS = {
 }
 #: Values billfold makes itself (random hex, dates): scrubbing could only mangle them.
 OWN_KEYS = frozenset({"request_id", "event_id", "order_no", "refund_no", "timestamp", "level"})
-#: Standard-library loggers that talk too much at INFO for an operator's log.
-QUIET_LOGGERS = ("httpx", "httpcore", "asyncio")
+#: Standard-library loggers that talk too much at INFO for an operator's log (alembic says
+#: "Context impl …" each time the readiness of the schema is checked).
+QUIET_LOGGERS = ("httpx", "httpcore", "asyncio", "alembic")
 
 
 def _is_secret(key: str) -> bool:
@@ -164,8 +165,8 @@ def _route_stdlib(chain: list[Any], renderer: Any, level: int) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()  # uvicorn's own handlers print unmasked text
         logger.propagate = True
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    for name in QUIET_LOGGERS:  # heard from only when debugging (-vv)
+        logging.getLogger(name).setLevel(logging.WARNING if level >= logging.INFO else level)
 
 
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:

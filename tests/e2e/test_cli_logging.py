@@ -55,9 +55,10 @@ def test_a_command_logs_only_warnings_and_errors_unless_asked(
     )
     assert quiet.exit_code == 0 and quiet.stderr == ""
     loud = runner.invoke(
-        app, ["-v", "db", "upgrade", "--database-url", f"sqlite:///{tmp_path / 'b.db'}"]
+        app, ["-vv", "db", "upgrade", "--database-url", f"sqlite:///{tmp_path / 'b.db'}"]
     )
     assert loud.exit_code == 0
     lines = [json.loads(line) for line in loud.stderr.splitlines()]
-    assert any(line["logger"] == "alembic.runtime.migration" for line in lines)  # routed
-    assert {line["level"] for line in lines} == {"info"}
+    # alembic talks at INFO on every schema check: heard from only when debugging, routed
+    assert any(line["logger"] == "alembic.runtime.migration" for line in lines)
+    assert {line["level"] for line in lines} <= {"debug", "info"}

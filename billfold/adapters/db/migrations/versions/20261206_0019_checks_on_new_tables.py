@@ -26,7 +26,7 @@ revision (a test compares 0011's and this copy, together, with the schema).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -239,9 +239,7 @@ def upgrade() -> None:
             op.create_check_constraint(op.f(f"ck_{table}_{name}"), table, sql)
 
 
-def _drop_triggers_naming(
-    conn: sa.Connection, tables: Sequence[str] | dict[str, object]
-) -> list[str]:
+def _drop_triggers_naming(conn: sa.Connection, tables: Collection[str]) -> list[str]:
     """SQLite: drop every trigger on, or naming, one of ``tables`` (a rebuild drops the
     table, and renaming its copy fails while a trigger names a missing table); their SQL,
     to create them again afterwards."""

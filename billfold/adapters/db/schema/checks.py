@@ -244,7 +244,11 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
             "payee_whole",
             _together("payee_name", "account_no", "bank_name", "recorded_by", "recorded_at"),
         ),
-        ("account_length", "account_no IS NULL OR length(account_no) BETWEEN 8 AND 32"),
+        (
+            "account_digits",
+            "account_no IS NULL OR (length(account_no) BETWEEN 8 AND 32 "
+            "AND ltrim(account_no, '0123456789') = '')",
+        ),
         ("approved_after_payee", "approved_by IS NULL OR recorded_by IS NOT NULL"),
         ("approval_whole", _together("approved_by", "approved_at")),
         ("filing_whole", _together("file_no", "filed_at")),

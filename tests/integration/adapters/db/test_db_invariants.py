@@ -246,7 +246,17 @@ NEW_TABLES: dict[str, tuple[str | tuple[str, ...], str]] = {
             recorded_by="'a'",
             recorded_at=AT,
         ),
-        "account_length",
+        "account_digits",
+    ),
+    "a transfer to an account that is not digits": (
+        transfer(
+            payee_name="'张三'",
+            account_no="'6222-0200-0000'",
+            bank_name="'工行'",
+            recorded_by="'a'",
+            recorded_at=AT,
+        ),
+        "account_digits",
     ),
     "a transfer approved before its payee": (
         transfer(approved_by="'b'", approved_at=AT),

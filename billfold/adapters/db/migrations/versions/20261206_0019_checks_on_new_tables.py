@@ -160,8 +160,9 @@ CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
             "AND recorded_at IS NOT NULL)",
         ),
         (
-            "account_length",
-            "account_no IS NULL OR length(account_no) BETWEEN 8 AND 32",
+            "account_digits",
+            "account_no IS NULL OR (length(account_no) BETWEEN 8 AND 32 AND "
+            "ltrim(account_no, '0123456789') = '')",
         ),
         (
             "approved_after_payee",

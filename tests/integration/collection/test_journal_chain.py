@@ -162,8 +162,8 @@ def test_a_forged_entry_inserted_by_raw_sql_is_named(engine: Engine) -> None:
         "INSERT INTO journal_entries (id, kind, memo, payment_id, refund_id, created_at, chain, "
         "chain_seq, business_date, prev_hash, hash) VALUES (9999, 'payment', 'forged', NULL, "
         "NULL, :at, 's1', 7, :day, :prev, :forged)",
-        "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id) VALUES "
-        "(9999, 'clearing:wechat', 100, NULL), (9999, 'payable:s1', -100, NULL)",
+        "INSERT INTO journal_postings (entry_id, account, amount_fen, currency, bill_id) VALUES "
+        "(9999, 'clearing:wechat', 100, 'CNY', NULL), (9999, 'payable:s1', -100, 'CNY', NULL)",
         at=engine.clock.now(),
         day=DAY,
         prev=last.hash,
@@ -185,13 +185,17 @@ def test_on_sqlite_the_database_refuses_an_entry_that_does_not_continue_its_chai
         "chain_seq, business_date, prev_hash, hash) VALUES (9999, 'payment', 'forged', NULL, "
         "NULL, :at, 's1', :seq, :day, :prev, :forged)"
     )
+    # balanced postings first, as the journal's guard wants: only the chain's trigger decides
+    postings = (
+        "INSERT INTO journal_postings (entry_id, account, amount_fen, currency) VALUES "
+        "(9999, 'clearing:wechat', 100, 'CNY'), (9999, 'payable:s1', -100, 'CNY')"
+    )
+    at = engine.clock.now()
     for seq, prev in ((6, last.prev_hash), (8, last.hash), (7, "e" * 64)):
         with pytest.raises(IntegrityError, match="a journal entry must continue its chain"):
-            _sql(
-                engine, insert, at=engine.clock.now(), day=DAY, seq=seq, prev=prev, forged="f" * 64
-            )
+            _sql(engine, postings, insert, at=at, day=DAY, seq=seq, prev=prev, forged="f" * 64)
     assert _verify(engine) == []
-    _sql(engine, insert, at=engine.clock.now(), day=DAY, seq=7, prev=last.hash, forged="f" * 64)
+    _sql(engine, postings, insert, at=at, day=DAY, seq=7, prev=last.hash, forged="f" * 64)
     assert _verify(engine) == ["s1 #7 (entry 9999) altered: its content does not give its hash"]
 
 

@@ -3,10 +3,11 @@
 Amounts are never negative where the domain has no meaning for it (a refund above what was
 paid, a negative fee, a posting of 0.00), and every status or kind column holds only the
 values of its domain enum — the lists below are *derived* from those enums, so the schema
-cannot drift from the code; migration 0011 carries a frozen copy and a test compares the
-two (``tests/integration/adapters/db/test_db_invariants.py``). A new enum value therefore
-fails that test until a new migration replaces the constraint (and the test then compares
-with that migration's copy).
+cannot drift from the code; migrations 0011 (the tables it knew) and 0019 (the tables added
+by 0012-0018) carry frozen copies, and a test compares the schema with the two together
+(``tests/integration/adapters/db/test_db_invariants.py``). A new enum value therefore fails
+that test until a new migration replaces the constraint (and the test then compares with
+that migration's copy).
 
 Each constraint is named ``ck_<table>_<name>`` (the metadata's naming convention), and its
 text is plain SQL that SQLite and PostgreSQL read alike. Being named, they are reflected,
@@ -22,12 +23,16 @@ from sqlalchemy import CheckConstraint
 
 # the tables the rules name, whichever order the schema package imports its modules in
 from billfold.adapters.db.schema import (  # noqa: F401
+    access,
     api,
+    chain,
     gov,
+    jobs,
     mandates,
     metadata,
     pos,
     presale,
+    queues,
     settlement,
 )
 from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
@@ -39,10 +44,19 @@ from billfold.collection.order import OrderStatus
 from billfold.collection.payer import IdentifierKind
 from billfold.collection.payment import PaymentStatus
 from billfold.collection.refund import RefundKind, RefundStatus
-from billfold.merchants.biller import BillerKind, BillerStatus, SubUnitKind
+from billfold.collection.refund_transfer import TransferReason
+from billfold.merchants.biller import BillerKind, BillerStatus, LookupCheck, SubUnitKind
 from billfold.merchants.fees import FeeKind
+from billfold.merchants.roles import Role
 from billfold.settlement.banking import MatchStatus
 from billfold.settlement.batch import BatchStatus, ItemKind
+from billfold.settlement.complaint import (
+    OPEN_STATES,
+    Answer,
+    ComplaintKind,
+    ComplaintSource,
+    ComplaintStatus,
+)
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.escrow import EntryKind
 from billfold.settlement.run import RunKind, RunStatus
@@ -58,11 +72,14 @@ def _values(enum: type[StrEnum]) -> tuple[str, ...]:
 #: Statuses of a row that no domain enum names: the outbox's deliveries and bureau pushes.
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 PUSH_STATUSES = ("pending", "acked", "dead")
+#: How a worker runs (``billfold worker``): procrastinate's queue, or the one-process loop.
+WORKER_MODES = ("procrastinate", "single-machine")
 
 #: (table, column) -> the values it may hold (NULL stays allowed where the column is nullable).
 ENUM_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("billers", "kind"): _values(BillerKind),
     ("billers", "status"): _values(BillerStatus),
+    ("billers", "lookup_check"): _values(LookupCheck),
     ("sub_units", "kind"): _values(SubUnitKind),
     ("fee_rules", "kind"): _values(FeeKind),
     ("payers", "id_kind"): _values(IdentifierKind),
@@ -91,6 +108,14 @@ ENUM_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("settlement_profiles", "remainder_rule"): _values(Remainder),
     ("settlement_batches", "status"): _values(BatchStatus),
     ("settlement_items", "kind"): _values(ItemKind),
+    # the tables of migrations 0012-0018 (their rules come with migration 0019)
+    ("refund_transfers", "reason_code"): _values(TransferReason),
+    ("complaints", "kind"): _values(ComplaintKind),
+    ("complaints", "status"): _values(ComplaintStatus),
+    ("complaints", "source"): _values(ComplaintSource),
+    ("complaints", "answer"): _values(Answer),
+    ("complaint_tats", "kind"): _values(ComplaintKind),
+    ("worker_heartbeats", "mode"): WORKER_MODES,
 }
 
 
@@ -102,6 +127,36 @@ def one_of(column: str, values: Iterable[str]) -> str:
 
 def _nonneg(*columns: str) -> str:
     return " AND ".join(f"{c} >= 0" for c in columns)
+
+
+def _given(column: str) -> str:
+    """A nullable text column holds NULL or something, never ``''``."""
+    return f"{column} IS NULL OR {column} <> ''"
+
+
+def _together(*columns: str) -> str:
+    """The columns are all NULL or all set (one fact written at once)."""
+    unset = " AND ".join(f"{c} IS NULL" for c in columns)
+    isset = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    return f"({unset}) OR ({isset})"
+
+
+def _hex64(column: str) -> str:
+    """A SHA-256 in lower-case hex (``ltrim`` with a set of characters: SQLite and
+    PostgreSQL alike)."""
+    return f"length({column}) = 64 AND ltrim({column}, '0123456789abcdef') = ''"
+
+
+def roles_known(column: str, roles: Iterable[str]) -> str:
+    """A comma-separated list of known roles, no empty name, no spaces: every ``,`` doubled
+    and the list put between commas, each known ``,role,`` removed, nothing may be left."""
+    text = f"',' || replace({column}, ',', ',,') || ','"
+    for role in roles:
+        text = f"replace({text}, ',{role},', '')"
+    return f"{column} <> '' AND {text} = ''"
+
+
+_CLOSED = tuple(s.value for s in ComplaintStatus if s not in OPEN_STATES)
 
 
 #: table -> (constraint name, SQL) for every rule on amounts and counts.
@@ -129,7 +184,10 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
     "bill_items": (
         ("amounts_not_negative", _nonneg("amount_fen", "paid_fen", "waived_fen", "refunded_fen")),
     ),
-    "waivers": (("amount_positive", "amount_fen > 0"),),
+    "waivers": (
+        ("amount_positive", "amount_fen > 0"),
+        ("request_id_given", _given("request_id")),  # column of migration 0017
+    ),
     "orders": (
         ("amounts_not_negative", _nonneg("total_fen", "refunded_fen")),
         ("refunded_within_total", "refunded_fen <= total_fen"),
@@ -172,6 +230,51 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
                 "discrepancy_count",
             ),
         ),
+    ),
+    # the tables of migrations 0012-0018 (their rules come with migration 0019)
+    "pending_approvals": (
+        ("kind_given", "kind <> ''"),
+        ("maker_given", "maker <> ''"),
+    ),
+    "approval_policies": (("kind_given", "kind <> ''"),),
+    "api_keys": (("roles_known", roles_known("roles", _values(Role))),),
+    "backoffice_users": (("roles_known", roles_known("roles", _values(Role))),),
+    "refund_transfers": (
+        (
+            "payee_whole",
+            _together("payee_name", "account_no", "bank_name", "recorded_by", "recorded_at"),
+        ),
+        (
+            "account_digits",
+            "account_no IS NULL OR (length(account_no) BETWEEN 8 AND 32 "
+            "AND ltrim(account_no, '0123456789') = '')",
+        ),
+        ("approved_after_payee", "approved_by IS NULL OR recorded_by IS NOT NULL"),
+        ("approval_whole", _together("approved_by", "approved_at")),
+        ("filing_whole", _together("file_no", "filed_at")),
+        ("confirmation_whole", _together("confirmed_by", "confirmed_at")),
+    ),
+    "complaints": (
+        ("reopened_not_negative", "reopened >= 0"),
+        (
+            "closed_when_done",
+            f"({one_of('status', _CLOSED)} AND closed_at IS NOT NULL) "
+            f"OR (NOT ({one_of('status', _CLOSED)}) AND closed_at IS NULL)",
+        ),
+    ),
+    "journal_chains": (
+        ("seq_not_negative", "seq >= 0"),
+        ("chain_given", "chain <> ''"),
+        ("last_hash_hex", _hex64("last_hash")),
+    ),
+    "journal_seals": (
+        ("counts_not_negative", _nonneg("entry_count", "last_seq")),
+        ("last_hash_hex", _hex64("last_hash")),
+        ("digest_hex", _hex64("digest")),
+    ),
+    "worker_heartbeats": (("pid_positive", "pid > 0"),),
+    "recon_discrepancies": (
+        ("resolution_request_id_given", _given("resolution_request_id")),  # migration 0017
     ),
     # not fee_fen: a batch of refunds alone gives fees back (negative), and so its net
     "settlement_batches": (

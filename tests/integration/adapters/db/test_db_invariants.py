@@ -22,18 +22,9 @@ BILLS = b"""bill_no,payer_id,payer_name,items,due_date,allow_partial,min_part
 T1,2026001,,tuition:T=4500.00;books:B=380.00,2026-09-10,no,
 T2,2026002,,tuition:T=100.00,2026-09-10,no,
 """
-WATCHED = (
-    "bills",
-    "bill_items",
-    "orders",
-    "order_lines",
-    "payments",
-    "refunds",
-    "fee_rules",
-    "journal_entries",
-    "journal_postings",
-)
-MIGRATION = next((Path(t.__file__).parent.parent / "migrations" / "versions").glob("*_0011_*.py"))
+VERSIONS = Path(t.__file__).parent.parent / "migrations" / "versions"
+MIGRATION = next(VERSIONS.glob("*_0011_*.py"))
+MIGRATION_0019 = next(VERSIONS.glob("*_0019_*.py"))
 
 
 @pytest.fixture
@@ -63,11 +54,14 @@ def db(db_url: str, books: Engine) -> Iterator[SqlEngine]:
 
 
 def snapshot(db: SqlEngine) -> dict[str, list[Any]]:
+    """Every table's rows, in the order of its primary key."""
+    out: dict[str, list[Any]] = {}
     with db.connect() as conn:
-        return {
-            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
-            for table in WATCHED
-        }
+        for table in t.metadata.sorted_tables:
+            order = ", ".join(c.name for c in table.primary_key.columns)
+            rows = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY {order}"))
+            out[table.name] = [tuple(r) for r in rows]
+    return out
 
 
 def one(db: SqlEngine, sql: str) -> Any:
@@ -149,12 +143,251 @@ MONEY_AND_STATES = {
 }
 
 
-@pytest.mark.parametrize("case", list(MONEY_AND_STATES))
+AT = "'2026-09-01 02:00:00'"
+HASH = "'" + "a" * 64 + "'"
+BILLER = "(SELECT id FROM billers WHERE code = 's1')"
+
+
+def approval(kind: str = "refund", maker: str = "key:k1") -> str:
+    return (
+        "INSERT INTO pending_approvals (kind, biller_id, payload, maker, reason, created_at, "
+        f"state) VALUES ('{kind}', {BILLER}, '{{}}', '{maker}', '核对', {AT}, 'proposed')"
+    )
+
+
+def api_key(roles: str) -> str:
+    return (
+        "INSERT INTO api_keys (key_id, secret_sha256, biller_id, roles, label, created_at) "
+        f"VALUES ('k-new', {HASH}, {BILLER}, '{roles}', '新钥匙', {AT})"
+    )
+
+
+def transfer(**columns: str) -> str:
+    values = {"reason_code": "'window_closed'", "channel_message": "'超期'", "created_at": AT}
+    values.update(columns)
+    return (
+        f"INSERT INTO refund_transfers (refund_id, {', '.join(values)}) "
+        f"SELECT id, {', '.join(values.values())} FROM refunds WHERE request_id = 'R1'"
+    )
+
+
+def complaint(**columns: str) -> str:
+    values = {
+        "kind": "'paid_not_credited'",
+        "status": "'open'",
+        "source": "'payer'",
+        "reopened": "0",
+    }
+    values.update(columns)
+    return (
+        "INSERT INTO complaints (complaint_no, biller_id, bill_id, channel_ref, description, "
+        f"opened_by, due_at, created_at, updated_at, {', '.join(values)}) "
+        f"SELECT 'C-1', biller_id, id, 'W1', '已缴未到账', 'payer', {AT}, {AT}, {AT}, "
+        f"{', '.join(values.values())} FROM bills WHERE bill_no = 'T1'"
+    )
+
+
+def seal(entries: int = 3, digest: str = HASH) -> str:
+    return (
+        "INSERT INTO journal_seals (chain, business_date, entry_count, last_seq, last_hash, "
+        f"totals, digest, sealed_at) SELECT chain, '2026-09-01', {entries}, seq, last_hash, "
+        f"'{{}}', {digest}, {AT} FROM journal_chains WHERE chain = 's1'"
+    )
+
+
+def heartbeat(mode: str = "single-machine", pid: int = 4242) -> str:
+    return (
+        "INSERT INTO worker_heartbeats (worker, mode, host, pid, started_at, beat_at) "
+        f"VALUES ('h1:{pid}', '{mode}', 'h1', {pid}, {AT}, {AT})"
+    )
+
+
+RUN = (
+    "INSERT INTO recon_runs (id, kind, channel, merchant_id, business_date, revision, status, "
+    "format, file_name, file_sha256, timezone, check_fees, line_count, quarantined, "
+    "payment_count, payment_fen, refund_count, refund_fen, fee_fen, net_fen, matched_count, "
+    "matched_fen, engine_count, engine_fen, discrepancy_count, created_by, created_at) "
+    f"VALUES (900, 'channel', 'wechat', '', '2026-09-01', 1, 'current', 'csv', 'a.csv', {HASH}, "
+    f"'Asia/Shanghai', false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'ops', {AT})"
+)
+
+#: the tables of migrations 0012-0018 (migration 0019's rules): raw statements refused (the
+#: last one breaks the rule; those before it are lawful)
+NEW_TABLES: dict[str, tuple[str | tuple[str, ...], str]] = {
+    "an approval of no kind": (approval(kind=""), "kind_given"),
+    "an approval by no one": (approval(maker=""), "maker_given"),
+    "a policy of no kind": (
+        "INSERT INTO approval_policies (biller_id, kind, required, updated_at, updated_by) "
+        f"VALUES ({BILLER}, '', true, {AT}, 'admin')",
+        "kind_given",
+    ),
+    "a key with an unknown role": (api_key("bursar,cashier"), "roles_known"),
+    "a key with a space in its roles": (api_key("bursar, viewer"), "roles_known"),
+    "a key with an empty role": (api_key("bursar,,viewer"), "roles_known"),
+    "a key's roles changed to an unknown one": (
+        (api_key("viewer"), "UPDATE api_keys SET roles = 'root'"),
+        "roles_known",
+    ),
+    "a back-office user with an unknown role": (
+        "INSERT INTO backoffice_users (username, display_name, roles, created_at) "
+        f"VALUES ('li', '李', 'owner', {AT})",
+        "roles_known",
+    ),
+    "a transfer for an unknown reason": (transfer(reason_code="'lost'"), "reason_code_known"),
+    "a transfer's payee without an account": (
+        transfer(payee_name="'张三'", recorded_by="'a'", recorded_at=AT),
+        "payee_whole",
+    ),
+    "a transfer to an account too short": (
+        transfer(
+            payee_name="'张三'",
+            account_no="'1234'",
+            bank_name="'工行'",
+            recorded_by="'a'",
+            recorded_at=AT,
+        ),
+        "account_digits",
+    ),
+    "a transfer to an account that is not digits": (
+        transfer(
+            payee_name="'张三'",
+            account_no="'6222-0200-0000'",
+            bank_name="'工行'",
+            recorded_by="'a'",
+            recorded_at=AT,
+        ),
+        "account_digits",
+    ),
+    "a transfer approved before its payee": (
+        transfer(approved_by="'b'", approved_at=AT),
+        "approved_after_payee",
+    ),
+    "a transfer approved at no time": (
+        transfer(
+            payee_name="'张三'",
+            account_no="'6222020000001234'",
+            bank_name="'工行'",
+            recorded_by="'a'",
+            recorded_at=AT,
+            approved_by="'b'",
+        ),
+        "approval_whole",
+    ),
+    "a transfer filed at no time": (
+        transfer(
+            payee_name="'张三'",
+            account_no="'6222020000001234'",
+            bank_name="'工行'",
+            recorded_by="'a'",
+            recorded_at=AT,
+            approved_by="'b'",
+            approved_at=AT,
+            file_no="'TF-1'",
+        ),
+        "filing_whole",
+    ),
+    "a transfer confirmed by no one": (transfer(confirmed_at=AT), "confirmation_whole"),
+    "a complaint of an unknown kind": (complaint(kind="'rude'"), "kind_known"),
+    "a complaint in an unknown status": (complaint(status="'closed'"), "status_known"),
+    "a complaint from an unknown source": (complaint(source="'email'"), "source_known"),
+    "a complaint with an unknown answer": (complaint(answer="'maybe'"), "answer_known"),
+    "a complaint reopened -1 times": (complaint(reopened="-1"), "reopened_not_negative"),
+    "a complaint resolved but never closed": (
+        complaint(status="'resolved'"),
+        "closed_when_done",
+    ),
+    "an open complaint with a closing time": (complaint(closed_at=AT), "closed_when_done"),
+    "a time limit for an unknown kind": (
+        "INSERT INTO complaint_tats (biller_id, kind, hours, updated_at) "
+        f"VALUES ({BILLER}, 'rude', 24, {AT})",
+        "kind_known",
+    ),
+    "a waiver with an empty request id": (
+        "INSERT INTO waivers (bill_id, amount_fen, reason, granted_by, created_at, request_id) "
+        f"SELECT id, 100, '减免', 'b', {AT}, '' FROM bills WHERE bill_no = 'T2'",
+        "request_id_given",
+    ),
+    "a chain head before its start": ("UPDATE journal_chains SET seq = -1", "seq_not_negative"),
+    "a chain head with a hash not hex": (
+        "UPDATE journal_chains SET last_hash = 'g' || substr(last_hash, 2)",
+        "last_hash_hex",
+    ),
+    "a chain head with a short hash": (
+        "UPDATE journal_chains SET last_hash = substr(last_hash, 2)",
+        "last_hash_hex",
+    ),
+    "a chain of no name": (
+        f"INSERT INTO journal_chains (chain, seq, last_hash) VALUES ('', 0, {HASH})",
+        "chain_given",
+    ),
+    "a seal of -1 entries": (seal(entries=-1), "counts_not_negative"),
+    "a seal whose digest is upper-case": (seal(digest="'" + "A" * 64 + "'"), "digest_hex"),
+    "a worker in an unknown mode": (heartbeat(mode="cron"), "mode_known"),
+    "a worker of process 0": (heartbeat(pid=0), "pid_positive"),
+    "a biller with an unknown lookup check": (
+        "UPDATE billers SET lookup_check = 'pin'",
+        "lookup_check_known",
+    ),
+}
+
+
+def _table(sql: str) -> str:
+    words = sql.split()
+    return words[2] if words[0] == "INSERT" else words[1]
+
+
+@pytest.mark.parametrize("case", list(MONEY_AND_STATES) + list(NEW_TABLES))
 def test_a_forbidden_amount_or_state_is_refused(db: SqlEngine, case: str) -> None:
-    sql, rule = MONEY_AND_STATES[case]
-    message = refused(db, sql)
-    if db.dialect.name == "postgresql":  # SQLite's message names no CHECK
-        assert f"ck_{sql.split()[1]}_{rule}" in message
+    sql, rule = MONEY_AND_STATES.get(case) or NEW_TABLES[case]
+    statements = (sql,) if isinstance(sql, str) else sql
+    message = refused(db, *statements)
+    assert f"ck_{_table(statements[-1])}_{rule}" in message
+
+
+def test_a_discrepancy_resolved_under_an_empty_request_id_is_refused(db: SqlEngine) -> None:
+    message = refused(
+        db,
+        RUN,
+        "INSERT INTO recon_discrepancies (run_id, code, status, message, channel, "
+        "difference_fen, currency, created_at, resolution_request_id) VALUES (900, "
+        f"'channel_only', 'open', '渠道有', 'wechat', 100, 'CNY', {AT}, '')",
+    )
+    assert "ck_recon_discrepancies_resolution_request_id_given" in message
+
+
+def test_the_rows_the_new_rules_allow_go_in(db: SqlEngine) -> None:
+    """The controls of the cases above: the same statements, lawful, are accepted."""
+    whole = {
+        "payee_name": "'张三'",
+        "account_no": "'6222020000001234'",
+        "bank_name": "'工行'",
+        "recorded_by": "'a'",
+        "recorded_at": AT,
+        "approved_by": "'b'",
+        "approved_at": AT,
+        "file_no": "'TF-1'",
+        "filed_at": AT,
+    }
+    statements = (
+        approval(),
+        api_key("bursar,reconciler,supervisor,admin,viewer"),
+        transfer(**whole),
+        complaint(status="'resolved'", closed_at=AT, answer="'already_credited'"),
+        seal(),
+        heartbeat(),
+        RUN,
+        "INSERT INTO recon_discrepancies (run_id, code, status, message, channel, "
+        f"difference_fen, currency, created_at) VALUES (900, 'channel_only', 'open', '渠道有', "
+        f"'wechat', 100, 'CNY', {AT})",
+        "UPDATE billers SET lookup_check = 'name_last_char'",
+    )
+    with db.begin() as conn:
+        for sql in statements:
+            conn.execute(text(sql))
+    assert one(db, "SELECT roles FROM api_keys WHERE key_id = 'k-new'") == (
+        "bursar,reconciler,supervisor,admin,viewer"
+    )
+    assert one(db, "SELECT count(*) FROM refund_transfers WHERE file_no = 'TF-1'") == 1
 
 
 def test_an_unknown_status_is_refused_on_insert_too(db: SqlEngine) -> None:
@@ -268,17 +501,24 @@ def test_a_held_hkd_payment_is_journalled_in_hkd(books: Engine) -> None:
 # -- the schema's rules are the migration's, and the domain's --------------------------------
 
 
-def _migration() -> Any:
-    spec = importlib.util.spec_from_file_location("migration_0011", MIGRATION)
+def _migration(path: Path = MIGRATION) -> Any:
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_migration_0011_adds_exactly_the_schema_rules() -> None:
+def test_migrations_0011_and_0019_add_exactly_the_schema_rules() -> None:
     migration = _migration()
-    assert migration.CHECKS == checks.CHECKS
+    later = _migration(MIGRATION_0019)
+    together: dict[str, set[tuple[str, str]]] = {}
+    for copy in (migration.CHECKS, later.CHECKS):
+        for table, rules in copy.items():
+            for rule in rules:
+                assert rule not in together.get(table, set()), (table, rule)  # added once
+                together.setdefault(table, set()).add(rule)
+    assert together == {table: set(rules) for table, rules in checks.CHECKS.items()}
     assert migration.SQLITE_GUARD == journal_guard.SQLITE
     assert migration.POSTGRESQL_GUARD == journal_guard.POSTGRESQL
 

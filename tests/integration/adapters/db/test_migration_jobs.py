@@ -51,9 +51,13 @@ def procrastinate_objects(url: str) -> list[str]:
 def test_0013_upgrades_a_database_with_data_and_goes_back_off_cleanly(empty_url: str) -> None:
     db = make_engine(empty_url)
     try:
-        migrate.upgrade(db, "0017")
+        # the biller is made at the head, by today's code (below 0018 billers have no
+        # lookup_check, and the chain runs 0017, 0013, 0012, 0011, 0018), then read by SQL
+        migrate.upgrade(db)
         engine = Engine(db)
         engine.create_biller(Biller(code="s1", name="一中", kind=BillerKind.SCHOOL))
+        migrate.downgrade(db, "0017")
+        assert "worker_heartbeats" not in inspect(db).get_table_names()
         migrate.upgrade(db)
         assert "worker_heartbeats" in inspect(db).get_table_names()
         assert [b.code for b in engine.billers()] == ["s1"]
@@ -66,7 +70,8 @@ def test_0013_upgrades_a_database_with_data_and_goes_back_off_cleanly(empty_url:
         migrate.downgrade(db, "0017")
         assert "worker_heartbeats" not in inspect(db).get_table_names()
         assert procrastinate_objects(empty_url) == []
-        assert [b.code for b in engine.billers()] == ["s1"]
+        with db.connect() as conn:
+            assert list(conn.execute(text("SELECT code FROM billers")).scalars()) == ["s1"]
 
         migrate.upgrade(db)  # and up again
         assert procrastinate_objects(empty_url) == made

@@ -118,7 +118,10 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=50, help="confirmations per block (50)")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("BILLFOLD_TEST_PG_URL"))
+    parser.add_argument("--smoke", action="store_true", help="n=50 in blocks of 10, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.block = 50, 10
     configure_logging(json=True, level="WARNING")  # no line per confirmation
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load average {load:.2f}; Python {sys.version.split()[0]}")

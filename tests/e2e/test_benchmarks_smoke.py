@@ -51,3 +51,10 @@ def test_a_count_below_one_is_refused(run_benchmark: RunBenchmark) -> None:
     done = run_benchmark("confirm.py", "--n", "0")
     assert done.returncode == 2
     assert "--n: must be a whole number of 1 or more, got '0'" in done.stderr
+
+
+def test_the_journal_guard_benchmark_has_a_smoke_run_for_ci(run_benchmark: RunBenchmark) -> None:
+    """CI runs every benchmark with ``--smoke`` (.ci/run)."""
+    done = run_benchmark("journal_guard.py", "--smoke", "--backends", "sqlite")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^sqlite\s+50\s+\d+\.\d\s+\d+\.\d\s", done.stdout, re.MULTILINE), done.stdout

@@ -3,6 +3,8 @@ audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from billfold.clock import Clock
@@ -41,28 +43,53 @@ def create_biller(uow: UnitOfWork, clock: Clock, biller: Biller, *, actor: str) 
         return created
 
 
-def set_status(
-    uow: UnitOfWork, clock: Clock, code: str, status: BillerStatus, *, actor: str, reason: str
+def _change_biller(
+    uow: UnitOfWork,
+    clock: Clock,
+    code: str,
+    action: str,
+    write: Callable[[int, datetime], None],
+    view: Callable[[Biller], dict[str, object]],
+    *,
+    actor: str,
+    reason: str,
 ) -> Biller:
+    """Change one setting of biller ``code`` by ``write(biller_id, now)``, audited as
+    ``action`` with ``view`` of the biller before and after; the biller as stored now."""
     now = clock.now()
     with uow:
         biller = require_biller(uow, code)
         if biller.id is None:
             raise InvariantViolated("biller.id is missing")
-        uow.billers.set_status(biller.id, status, now)
+        write(biller.id, now)
+        changed = require_biller(uow, code)
         uow.audit.append(
             actor=actor,
-            action="set_status",
+            action=action,
             target_type="biller",
             target_id=code,
             reason=reason,
-            before={"status": biller.status.value},
-            after={"status": status.value},
+            before=view(biller),
+            after=view(changed),
             now=now,
         )
-        changed = require_biller(uow, code)
         uow.commit()
         return changed
+
+
+def set_status(
+    uow: UnitOfWork, clock: Clock, code: str, status: BillerStatus, *, actor: str, reason: str
+) -> Biller:
+    return _change_biller(
+        uow,
+        clock,
+        code,
+        "set_status",
+        lambda biller_id, now: uow.billers.set_status(biller_id, status, now),
+        lambda b: {"status": b.status.value},
+        actor=actor,
+        reason=reason,
+    )
 
 
 def _rule_view(rule: FeeRule | None) -> dict[str, object] | None:
@@ -116,50 +143,32 @@ def _limits_view(limits: Limits) -> dict[str, object]:
 def set_limits(
     uow: UnitOfWork, clock: Clock, code: str, limits: Limits, *, actor: str, reason: str
 ) -> Biller:
-    now = clock.now()
-    with uow:
-        biller = require_biller(uow, code)
-        if biller.id is None:
-            raise InvariantViolated("biller.id is missing")
-        uow.billers.set_limits(biller.id, limits, now)
-        uow.audit.append(
-            actor=actor,
-            action="set_limits",
-            target_type="biller",
-            target_id=code,
-            reason=reason,
-            before=_limits_view(biller.limits),
-            after=_limits_view(limits),
-            now=now,
-        )
-        changed = require_biller(uow, code)
-        uow.commit()
-        return changed
+    return _change_biller(
+        uow,
+        clock,
+        code,
+        "set_limits",
+        lambda biller_id, now: uow.billers.set_limits(biller_id, limits, now),
+        lambda b: _limits_view(b.limits),
+        actor=actor,
+        reason=reason,
+    )
 
 
 def set_lookup_check(
     uow: UnitOfWork, clock: Clock, code: str, check: LookupCheck, *, actor: str, reason: str
 ) -> Biller:
     """What the public pages ask of a payer besides the identifier (audited)."""
-    now = clock.now()
-    with uow:
-        biller = require_biller(uow, code)
-        if biller.id is None:
-            raise InvariantViolated("biller.id is missing")
-        uow.billers.set_lookup_check(biller.id, check, now)
-        uow.audit.append(
-            actor=actor,
-            action="set_lookup_check",
-            target_type="biller",
-            target_id=code,
-            reason=reason,
-            before={"lookup_check": biller.lookup_check.value},
-            after={"lookup_check": check.value},
-            now=now,
-        )
-        changed = require_biller(uow, code)
-        uow.commit()
-        return changed
+    return _change_biller(
+        uow,
+        clock,
+        code,
+        "set_lookup_check",
+        lambda biller_id, now: uow.billers.set_lookup_check(biller_id, check, now),
+        lambda b: {"lookup_check": b.lookup_check.value},
+        actor=actor,
+        reason=reason,
+    )
 
 
 def _config_view(config: ChannelConfig) -> dict[str, Any]:

@@ -9,7 +9,8 @@ retry after a lost answer or a crash) returns the bill and waives nothing more.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from billfold.clock import Clock
 from billfold.collection.bill import Bill, BillItem, Waiver
@@ -98,6 +99,33 @@ def _locked_bill(uow: UnitOfWork, biller_code: str, bill_no: str) -> Bill:
     return bill
 
 
+def _record(
+    uow: UnitOfWork,
+    bill: Bill,
+    biller_code: str,
+    action: str,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    reason: str,
+    before: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Audit ``action`` on ``bill`` (before and after) and announce it as ``event``."""
+    uow.audit.append(
+        actor=actor,
+        action=action,
+        target_type="bill",
+        target_id=f"{biller_code}/{bill.bill_no}",
+        reason=reason,
+        before=before,
+        after=bill.snapshot(),
+        now=now,
+    )
+    uow.outbox.add(event, bill.biller_id, payload, now)
+
+
 def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
     now = clock.now()
     with uow:
@@ -120,18 +148,19 @@ def waive_bill(uow: UnitOfWork, clock: Clock, req: WaiverRequest) -> Bill:
             req.request_id,
         )
         uow.bills.add_waiver(bill.id, waiver)
-        uow.audit.append(
+        payload = {"bill_no": req.bill_no, "amount_fen": req.amount_fen}
+        _record(
+            uow,
+            bill,
+            req.biller_code,
+            "waive",
+            "bill.waived",
+            payload,
             actor=req.granted_by,
-            action="waive",
-            target_type="bill",
-            target_id=f"{req.biller_code}/{req.bill_no}",
             reason=req.reason,
             before=before,
-            after=bill.snapshot(),
             now=now,
         )
-        payload = {"bill_no": req.bill_no, "amount_fen": req.amount_fen}
-        uow.outbox.add("bill.waived", bill.biller_id, payload, now)
         uow.commit()
         return bill
 
@@ -153,17 +182,18 @@ def cancel_bill(uow: UnitOfWork, clock: Clock, req: BillCancellation) -> Bill:
         before = bill.snapshot()
         bill.cancel(req.reason)
         uow.bills.save(bill, now)
-        uow.audit.append(
+        _record(
+            uow,
+            bill,
+            req.biller_code,
+            "cancel",
+            "bill.cancelled",
+            {"bill_no": req.bill_no},
             actor=req.by,
-            action="cancel",
-            target_type="bill",
-            target_id=f"{req.biller_code}/{req.bill_no}",
             reason=req.reason,
             before=before,
-            after=bill.snapshot(),
             now=now,
         )
-        uow.outbox.add("bill.cancelled", bill.biller_id, {"bill_no": req.bill_no}, now)
         uow.commit()
         return bill
 
@@ -201,16 +231,17 @@ def change_bill(uow: UnitOfWork, clock: Clock, req: BillChange) -> Bill:
         if new_items:
             uow.bills.add_items(bill.id, new_items)
         uow.bills.save(bill, now)
-        uow.audit.append(
+        _record(
+            uow,
+            bill,
+            req.biller_code,
+            "change",
+            "bill.changed",
+            {"bill_no": req.bill_no},
             actor=req.by,
-            action="change",
-            target_type="bill",
-            target_id=f"{req.biller_code}/{req.bill_no}",
             reason=req.reason,
             before=before,
-            after=bill.snapshot(),
             now=now,
         )
-        uow.outbox.add("bill.changed", bill.biller_id, {"bill_no": req.bill_no}, now)
         uow.commit()
         return bill

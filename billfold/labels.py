@@ -241,6 +241,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "delivered": "已投递",
         "dead": "死信",
     },
+    "push_status": {"pending": "待推送", "acked": "已回执", "dead": "推送失败"},
     "complaint_kind": {
         "paid_not_credited": "已付款未销账",
         "charged_twice": "重复扣款",

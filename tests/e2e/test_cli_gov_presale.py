@@ -113,7 +113,8 @@ def test_a_supervisor_sets_up_a_project_and_an_over_limit_release_is_refused(
         == "JG-1: received 100000.00, released 30000.00, balance 70000.00, held 0.00"
     )
     code, stdout, _ = cli(db_url, "presale", "pushes", "--project", "JG-1")
-    assert "JG-1-00000001" in stdout and "pending" in stdout
+    assert "JG-1-00000001" in stdout and "待推送" in stdout
+    assert "pending" not in stdout  # a person reads the status in Chinese
     code, _, stderr = cli(db_url, "presale", "push", "--url", "http://127.0.0.1:9/x",
                           "--secret-env", "BILLFOLD_TEST_NO_SUCH_VAR")  # fmt: skip
     assert code == 1 and stderr.strip() == (

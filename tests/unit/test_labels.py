@@ -118,3 +118,9 @@ def test_the_cashiers_channel_labels_are_the_tables() -> None:
     from billfold.adapters.http.cashier_views import CHANNEL_LABELS
 
     assert dict(CHANNEL_LABELS) == dict(LABELS["channel"])
+
+
+def test_every_bureau_push_status_the_database_allows_has_a_label() -> None:
+    from billfold.adapters.db.schema.checks import PUSH_STATUSES
+
+    assert set(PUSH_STATUSES) == set(LABELS["push_status"])

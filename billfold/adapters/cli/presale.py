@@ -39,6 +39,7 @@ from billfold.adapters.outbox.bureau_push import (
     requeue,
 )
 from billfold.errors import InvalidInput
+from billfold.labels import label
 from billfold.maker_checker import MakerChecker
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.money import format_yuan
@@ -180,9 +181,15 @@ def list_pushes(
     """Pushes to the bureau with their attempts and receipt numbers."""
     with open_engine(database_url) as engine:
         found = pushes(engine, project, status)
-    table = Table("push id", "status", "attempts", "receipt", "last error", title="bureau pushes")
+    table = Table("推送编号", "状态", "推送次数", "回执号", "最近错误", title="向监管部门的推送")
     for p in found:
-        table.add_row(p.push_id, p.status, str(p.attempts), p.receipt_no or "", p.last_error or "")
+        table.add_row(
+            p.push_id,
+            label("push_status", p.status),
+            str(p.attempts),
+            p.receipt_no or "",
+            p.last_error or "",
+        )
     out.print(table)
 
 

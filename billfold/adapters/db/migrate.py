@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -77,12 +78,22 @@ def current(engine: Engine) -> str | None:
     return current_heads(engine) or None
 
 
+@cache
+def shipped() -> tuple[tuple[str, ...], frozenset[str]]:
+    """The migrations shipped with billfold: their heads (sorted) and every revision. Read
+    from the scripts once per process — they do not change under it — not on every
+    readiness check (each ``/readyz`` and each command asks)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = frozenset(rev.revision for rev in script.walk_revisions())
+    return tuple(sorted(script.get_heads())), revisions
+
+
 def head() -> str:
     """The newest migration revision shipped with billfold (heads joined by ',' while the
     history has parallel branches)."""
-    from alembic.script import ScriptDirectory
-
-    return ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+    return ",".join(shipped()[0])
 
 
 def current_heads(engine: Engine) -> str:

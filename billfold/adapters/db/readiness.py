@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
@@ -21,8 +20,6 @@ from billfold.clock import ensure_utc
 __all__ = ["unready_reason", "worker_heartbeat_age"]
 
 UPGRADE = "run `billfold db upgrade`"
-#: Where ``billfold worker`` processes record that they are alive.
-HEARTBEATS_TABLE = "worker_heartbeats"
 
 
 def unready_reason(db: Engine, url: str) -> str | None:
@@ -32,15 +29,14 @@ def unready_reason(db: Engine, url: str) -> str | None:
     """
     with db.connect() as conn:
         current = sorted(MigrationContext.configure(conn).get_current_heads())
-    script = ScriptDirectory.from_config(migrate.alembic_config())
-    heads = sorted(script.get_heads())
+    shipped_heads, known = migrate.shipped()
+    heads = list(shipped_heads)
     if not current:
         shown = make_url(url).render_as_string(hide_password=True)
         return f"the database at {shown} is not set up (no billfold tables): {UPGRADE}"
     if current == heads:
         return None
     have, need = ",".join(current), ",".join(heads)
-    known = {rev.revision for rev in script.walk_revisions()}
     if all(rev in known for rev in current):
         return f"database at revision {have}, billfold needs {need}: {UPGRADE}"
     return (

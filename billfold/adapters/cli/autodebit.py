@@ -10,18 +10,15 @@ connector, so nothing is ever taken from a real account. Errors print
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
 from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.collection.mandate import MandateStatus
@@ -77,7 +74,7 @@ def run(
             return
         stop = threading.Event()
         total = RunReport()
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             while not stop.is_set():
                 try:
                     report = auto.run_once()
@@ -88,19 +85,6 @@ def run(
                         setattr(total, name, getattr(total, name) + value)
                 stop.wait(interval)
         typer.echo(str(total))
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    def handler(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @mandates_app.command("list")

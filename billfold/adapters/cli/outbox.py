@@ -8,15 +8,12 @@ one. Errors print ``error: <message>`` on stderr and exit 1.
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
 from billfold.adapters.cli.listing import add_list_command
 from billfold.adapters.outbox import dispatcher as outbox
 
@@ -66,7 +63,7 @@ def run(
             stats = outbox.run_once(engine, transport, engine.clock, batch, policy=policy)
         else:
             stop = threading.Event()
-            with _stop_on_signals(stop):
+            with stop_on_signals(stop):
                 stats = outbox.run_forever(
                     engine,
                     transport,
@@ -85,19 +82,6 @@ def _summary(stats: outbox.DispatchStats) -> str:
         f"deliveries; delivered {stats.delivered}, retrying {stats.retried}, dead {stats.dead}"
     )
     return text + (f", stale {stats.stale}" if stats.stale else "")
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    def handler(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @endpoints_app.command("add")

@@ -16,14 +16,13 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from billfold.adapters.cli.common import DbUrl, connect, fail
+from billfold.adapters.cli.common import DbUrl, connect, fail, stop_on_signals
 from billfold.adapters.db.connect import database_url_from_env
 from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
 from billfold.adapters.jobs.lifecycle import exit_with_parent
@@ -164,7 +163,7 @@ def _terminate_self() -> None:
 
 
 def _single_machine(duties: Duties, stop: threading.Event) -> None:
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         run_loop(duties)
 
 
@@ -180,16 +179,3 @@ def _scale_out(
 
     job_app = queue.build_app(duties, url, stalled_after=stalled_after)
     queue.run_worker(job_app, stop, name=label, heartbeat=heartbeat, stalled_after=stalled_after)
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    def handler(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -47,6 +47,7 @@ __all__ = [
     "remind_bills",
     "run_reminders",
     "settings_of",
+    "settings_view",
 ]
 
 _B = t.bills
@@ -243,8 +244,8 @@ def configure(
             target_type="biller",
             target_id=biller_code,
             reason=reason,
-            before=_view(before),
-            after=_view(settings),
+            before=settings_view(before),
+            after=settings_view(settings),
             now=now,
         )
         return settings
@@ -380,7 +381,7 @@ def _address(value: str) -> str:
     return value
 
 
-def _view(settings: ReminderSettings | None) -> dict[str, Any] | None:
+def settings_view(settings: ReminderSettings | None) -> dict[str, Any] | None:
     if settings is None:
         return None
     return {

@@ -64,6 +64,12 @@ def _insert(conn: Connection, table: Any) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+def _inserted(conn: Connection, stmt: Any, table: Any) -> bool:
+    """Run an ``INSERT ... ON CONFLICT DO NOTHING``; whether it inserted the row (asked with
+    RETURNING: psycopg's rowcount for such an insert is -1 either way)."""
+    return conn.execute(stmt.returning(table.c.id)).first() is not None
+
+
 # -- settings ----------------------------------------------------------------------------------
 
 
@@ -130,7 +136,7 @@ def opt_out(conn: Connection, biller_id: int, address: str, source: str, now: da
     stmt = _insert(conn, reminder_opt_outs).values(
         biller_id=biller_id, address=address, source=source, created_at=now
     )
-    return bool(conn.execute(stmt.on_conflict_do_nothing()).rowcount)
+    return _inserted(conn, stmt.on_conflict_do_nothing(), reminder_opt_outs)
 
 
 def opt_in(conn: Connection, biller_id: int, address: str) -> bool:
@@ -191,7 +197,7 @@ def insert_reminder_events(
             created_at=now,
             fanned_out=False,
         )
-        if conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])).rowcount:
+        if _inserted(conn, stmt.on_conflict_do_nothing(index_elements=["event_id"]), _EV):
             written.add(c.bill_id)
     return written
 
@@ -254,7 +260,7 @@ def reminder_rows(conn: Connection, events: Sequence[Any], now: datetime) -> int
             last_error=None if address else f"the payer has no {_address_word(config)}",
             created_at=now,
         )
-        made += conn.execute(stmt.on_conflict_do_nothing()).rowcount
+        made += _inserted(conn, stmt.on_conflict_do_nothing(), _R)
     return made
 
 

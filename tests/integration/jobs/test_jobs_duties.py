@@ -323,6 +323,7 @@ def test_reminders_twice_and_at_once_remind_each_bill_once(engine: Engine) -> No
 def test_reminders_without_senders_make_them_but_send_nothing(engine: Engine) -> None:
     summary = duties(engine).reminders()
     assert summary == {
+        "issued": 0,
         "due_soon": 0,
         "overdue": 0,
         "events": 0,

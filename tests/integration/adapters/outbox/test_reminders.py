@@ -35,11 +35,18 @@ CSV = (
     "T2,2024002,120.50,13987654321,2026-08-31\n"  # 1 day overdue
     "T3,2024003,99.00,13700001111,2026-09-20\n"
 )
-SMS = ReminderSettings(
+SMS_ALL = ReminderSettings(
     ReminderChannel.SMS,
     {"issued": "SMS_100", "due_soon": "SMS_101", "overdue": "SMS_102", "paid": "SMS_103"},
     sign_name="第一中学",
     credentials={"access_key_id": "LTAI5tTest", "access_key_secret_env": "S1_SMS_SECRET"},
+)
+#: without bill notices: the bills imported by school() would each get one
+SMS = ReminderSettings(
+    SMS_ALL.channel,
+    {k: v for k, v in SMS_ALL.templates.items() if k != "issued"},
+    sign_name=SMS_ALL.sign_name,
+    credentials=SMS_ALL.credentials,
 )
 
 
@@ -123,7 +130,7 @@ def test_overdue_reminders_repeat_every_n_days_not_every_day(
 
 
 def test_an_issued_bill_and_its_payment_send_a_notice_and_a_receipt(engine: Engine) -> None:
-    school(engine)
+    school(engine, SMS_ALL)
     senders, box = sandbox(engine)
     payer = Payer(IdentifierKind.STUDENT_NO, "2024009", phone="13655556666")
     bill = Bill(0, "T9", 0, [BillItem("tuition", "学费", 30000)], due_date=date(2026, 9, 30))
@@ -139,6 +146,31 @@ def test_an_issued_bill_and_its_payment_send_a_notice_and_a_receipt(engine: Engi
     assert paid.params["amount"] == "300.00"
     receipt = next(r for r in api.list_reminders(engine, "s1") if r.kind == "paid")
     assert receipt.text == "第一中学已收到账单T9缴费300.00元，感谢您的缴纳。"
+
+
+def test_bills_imported_today_get_one_notice_each_and_none_the_next_day(
+    engine: Engine, clock: FixedClock
+) -> None:
+    school(
+        engine,
+        ReminderSettings(
+            SMS.channel, {"issued": "SMS_100"}, sign_name="第一中学", credentials=SMS.credentials
+        ),
+    )
+    senders, box = sandbox(engine)
+
+    first = api.run_reminders(engine, senders)
+    again = api.run_reminders(engine, senders)
+    clock.advance(timedelta(days=1))
+    engine.import_bills("s1", b"bill_no,payer_id,amount,payer_phone\nT4,2024004,5.00,13600000000\n")
+    later = api.run_reminders(engine, senders)
+
+    assert (first["issued"], first["sent"], again["issued"], again["sent"]) == (3, 3, 0, 0)
+    assert (later["issued"], later["sent"]) == (1, 1)  # only the bill imported that day
+    assert sorted(m.address for m in box.messages) == sorted([*PHONES.values(), "13600000000"])
+    texts = {r.bill_no: r.text for r in api.list_reminders(engine, "s1")}
+    assert texts["T1"] == "第一中学账单T1已出，应缴4880.00元，请于2026-09-04前缴纳。"
+    assert texts["T4"] == "第一中学账单T4已出，应缴5.00元，请于-前缴纳。"
 
 
 def test_a_biller_without_settings_gets_no_reminders(engine: Engine) -> None:

@@ -124,8 +124,11 @@ def yuan_in_capitals(fen: int) -> str:
     is one 零 (``1001.00`` → 壹仟零壹元整, ``20300.00`` → 贰万零叁佰元整); 拾 always takes
     its digit (``10.00`` → 壹拾元整); 元 with no 角 or 分 is closed with 整, and so is 角 with
     no 分 (``100.10`` → 壹佰元壹角整) so nothing can be written after it; 分 with no 角 after
-    元 takes 零 (``100000000.01`` → 壹亿元零壹分); an amount under one yuan starts at its
-    first digit (``0.05`` → 伍分); zero is 零元整. Negative amounts are refused."""
+    元 takes 零 (``100000000.01`` → 壹亿元零壹分); where the rules leave the 零 optional (a
+    zero 万 or 元 digit before a non-zero 仟 or 角) it is left out (``107000.53`` →
+    壹拾万柒仟元伍角叁分, ``1680.32`` → 壹仟陆佰捌拾元叁角贰分); an amount under one yuan
+    starts at its first digit (``0.05`` → 伍分); zero is 零元整. Negative amounts are
+    refused."""
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise InvalidAmount(f"fen must be an int, got {type(fen).__name__}")
     if fen < 0:

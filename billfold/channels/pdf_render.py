@@ -21,10 +21,12 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from billfold.channels.qr_render import FONT_ENV_VAR, cjk_face_index, find_cjk_font
+from billfold.collection.receipt import Receipt
 from billfold.errors import ConfigurationError, InvalidInput
 from billfold.extras import requires_extra
 from billfold.money import format_yuan, yuan_in_capitals
@@ -32,7 +34,7 @@ from billfold.money import format_yuan, yuan_in_capitals
 if TYPE_CHECKING:
     from fpdf import FPDF
 
-__all__ = ["DocumentPage", "render_pdf"]
+__all__ = ["DocumentPage", "receipt_page", "render_pdf"]
 
 _FAMILY = "cjk"
 _WIDTH = 148.0  # A5, millimetres
@@ -147,10 +149,15 @@ def _page(pdf: FPDF, page: DocumentPage) -> None:
 
 
 def render_pdf(
-    pages: Sequence[DocumentPage], *, title: str = "", font_path: str | Path | None = None
+    pages: Sequence[DocumentPage],
+    *,
+    title: str = "",
+    created_at: datetime | None = None,
+    font_path: str | Path | None = None,
 ) -> bytes:
     """One PDF, a page (or more, when a page's content runs over) per :class:`DocumentPage`,
-    with the CJK font embedded. ``title`` is the document's title in its properties."""
+    with the CJK font embedded. ``title`` is the document's title in its properties;
+    ``created_at`` its creation time (given, the same pages give the same bytes)."""
     if not pages:
         raise InvalidInput("pages: a document needs at least one page")
     path, index = _font(font_path)
@@ -162,7 +169,23 @@ def render_pdf(
     pdf.set_creator("billfold")
     pdf.set_title(title or pages[0].title)
     pdf.set_lang("zh-CN")
+    if created_at is not None:
+        pdf.set_creation_date(created_at)
     pdf.add_font(_FAMILY, fname=str(path), collection_font_number=index)
     for page in pages:
         _page(pdf, page)
     return bytes(pdf.output())
+
+
+def receipt_page(receipt: Receipt, verify_url: str) -> DocumentPage:
+    """A receipt's page: its facts (payer masked as issued, channel in Chinese, transaction
+    reference), its lines, the total in figures and capitals, and the QR of ``verify_url``."""
+    return DocumentPage(
+        title=f"{receipt.office_name} 缴款凭证",
+        facts=tuple(receipt.facts()),
+        items=tuple((line.name, line.amount_fen) for line in receipt.lines),
+        amount_fen=receipt.total_fen,
+        qr_payload=verify_url,
+        caption="扫码核验凭证真伪",
+        footer=verify_url,
+    )

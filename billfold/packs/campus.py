@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import structlog
 
@@ -52,24 +52,13 @@ __all__ = ["Campus", "ClassNotices", "GrantKind", "NoticeFormat", "Withdrawal", 
 
 log = structlog.get_logger("billfold.campus")
 
-_BASE_URL_EXAMPLE = "e.g. https://pay.example.edu.cn"
-
 
 def notice_url(base_url: str, school: str, bill_no: str) -> str:
     """What the QR on a printed notice opens: the bill's page on the payer pages
     (``/pay/b/{biller}/bills/{bill_no}``) under the address the school serves them at."""
-    base = base_url.strip()
-    if not base:
-        raise InvalidInput(
-            f"base_url: the payer pages' address is needed for the QR, {_BASE_URL_EXAMPLE}"
-        )
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidInput(
-            f"base_url: {base!r} must be an http:// or https:// address without a query, "
-            f"{_BASE_URL_EXAMPLE}"
-        )
-    return f"{base.rstrip('/')}/pay/b/{quote(school, safe='')}/bills/{quote(bill_no, safe='')}"
+    return core.payer_url(
+        base_url, f"/pay/b/{quote(school, safe='')}/bills/{quote(bill_no, safe='')}"
+    )
 
 
 def _closed(bill: Bill) -> Closed | None:
@@ -401,7 +390,11 @@ class Campus:
             _notice_page(biller, term, number, name, bill, today, base_url)
             for number, name, bill in due
         ]
-        pdf = render_pdf(pages, title=f"{biller.name} {term} {grade}{class_name} 缴费通知")
+        pdf = render_pdf(
+            pages,
+            title=f"{biller.name} {term} {grade}{class_name} 缴费通知",
+            created_at=self.host.clock.now(),
+        )
         return ClassNotices(pdf, "application/pdf", f"{stem}.pdf", students, skipped)
 
 

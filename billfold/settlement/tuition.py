@@ -16,6 +16,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+from billfold.labels import label
 from billfold.masking import mask_name
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.exports import Sheet, write_csv
@@ -232,7 +233,9 @@ def daily_sheet(day: date, payments: Sequence[DayPayment]) -> Sheet:
             entry[1] += line.amount_fen
     ordered = sorted(totals.items(), key=lambda kv: (*_class_key(*kv[0][:2]), kv[0][2]))
     for (grade, class_name, channel), (count, amount) in ordered:
-        sheet.rows.append((day.isoformat(), grade, class_name, channel, count, amount))
+        sheet.rows.append(
+            (day.isoformat(), grade, class_name, label("channel", channel), count, amount)
+        )
     return sheet
 
 

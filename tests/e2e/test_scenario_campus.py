@@ -178,9 +178,9 @@ def test_campus_tuition_from_roster_to_settlement_and_the_bursars_files(
     ]
     assert daily.read_text("utf-8-sig").splitlines() == [
         "日期,年级,班级,渠道,笔数,收款金额",
-        "2026-09-01,七年级,1班,mobile_banking,2,8080.00",
-        "2026-09-01,七年级,2班,mobile_banking,1,5230.00",
-        "2026-09-01,八年级,1班,mobile_banking,1,5410.00",
+        "2026-09-01,七年级,1班,手机银行,2,8080.00",
+        "2026-09-01,七年级,2班,手机银行,1,5230.00",
+        "2026-09-01,八年级,1班,手机银行,1,5410.00",
     ]
     workbook = load_workbook(book)
     assert workbook.sheetnames == ["欠费统计", "缴费名单", "当日收款", "收缴率"]

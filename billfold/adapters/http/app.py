@@ -14,12 +14,14 @@ from fastapi import FastAPI
 import billfold
 from billfold.adapters.http import (
     access,
+    api_docs,
     approvals,
     billers,
     bills,
     cashier,
     cashier_complaints,
     cashier_lookup,
+    cashier_receipts,
     complaints,
     exports,
     health,
@@ -88,7 +90,7 @@ def create_app(
         title="billfold",
         version=billfold.__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc are api_docs', with the assets served here
         redoc_url=None,
     )
     shared = engine if shared_rate_limit else None
@@ -113,6 +115,8 @@ def create_app(
     app.include_router(cashier_lookup.router)  # /pay/lookup: choose the biller first
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
+    app.include_router(cashier_receipts.router)  # a receipt's verification page (/pay/r/…)
+    app.include_router(api_docs.router)  # /docs, /redoc and their assets, offline
     app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)

@@ -67,7 +67,7 @@ def test_the_days_collections_are_counted_per_class_and_channel() -> None:
     ]  # fmt: skip
     assert _csv(daily_sheet(date(2026, 9, 1), payments)) == [
         "日期,年级,班级,渠道,笔数,收款金额",
-        "2026-09-01,七年级,1班,mobile_banking,2,6000.00",
+        "2026-09-01,七年级,1班,手机银行,2,6000.00",
     ]
     assert _csv(daily_sheet(date(2026, 9, 1), [])) == ["日期,年级,班级,渠道,笔数,收款金额"]
 

@@ -36,6 +36,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "postgres": frozenset({"psycopg"}),
     "qr": frozenset({"qrcode", "PIL"}),
     "xlsx": frozenset({"openpyxl", "et_xmlfile"}),
+    "fast": frozenset({"polars"}),
     "cli": frozenset({"typer", "rich", "click"}),
     "worker": frozenset({"procrastinate", "croniter", "asgiref"}),
 }

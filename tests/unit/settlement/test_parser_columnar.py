@@ -8,6 +8,7 @@ bills — good rows, every bad row, GBK, a byte order mark, CSV-quoted values, t
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -163,3 +164,15 @@ def test_a_lone_carriage_return_is_left_to_the_parser() -> None:
 def test_other_formats_are_left_to_their_parsers() -> None:
     options = parse_options("alipay", None, "a.csv")
     assert columnar.read(b"anything", options) is None
+
+
+def test_without_polars_every_file_is_left_to_the_streaming_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for loaded in [m for m in sys.modules if m.split(".")[0] == "polars"]:
+        monkeypatch.delitem(sys.modules, loaded)
+    monkeypatch.setitem(sys.modules, "polars", None)
+    assert not columnar.available()
+    assert _columnar(BILL.encode(), None) is None
+    lines, errors = _streamed(BILL.encode(), None)
+    assert len(lines) == 2 and errors == []

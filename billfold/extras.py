@@ -38,6 +38,7 @@ EXTRAS: dict[str, frozenset[str]] = {
     "qr": frozenset({"qrcode", "PIL"}),
     "pdf": frozenset({"fpdf", "fontTools", "qrcode", "PIL"}),
     "xlsx": frozenset({"openpyxl", "et_xmlfile"}),
+    "fast": frozenset({"polars"}),
     "cli": frozenset({"typer", "rich", "click"}),
     "worker": frozenset({"procrastinate", "croniter", "asgiref"}),
 }

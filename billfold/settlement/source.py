@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from billfold.settlement.parsers import OnError, StatementReader, parse
+from billfold.settlement.parsers import OnError, ParseOptions, StatementReader, parse, parse_options
 
 __all__ = ["CHUNK", "ParseRequest", "Progress", "Source", "chunks", "fingerprint"]
 
@@ -62,6 +62,12 @@ class ParseRequest:
     on_error: OnError
     encoding: str | None = None
     column_map: Mapping[str, Any] | None = None
+
+    def options(self) -> ParseOptions:
+        """The options :meth:`reader` gives the format's parser."""
+        return parse_options(
+            self.format, self.channel, self.source_file, self.encoding, self.column_map
+        )
 
     def reader(self, chunks: Iterator[bytes]) -> StatementReader:
         return parse(

@@ -15,9 +15,21 @@ def test_a_smoke_run_finds_exactly_the_seeded_discrepancies(run_benchmark: RunBe
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)" in out
-    assert re.search(r"^sqlite\s+3000\s+raw\s+\d+\.\d\s+\d+\s+matched 2997", out, re.M), out
-    assert re.search(r"^sqlite\s+3000\s+billfold\s+\d+\.\d\s+\d+\s+matched 2997, 6 disc", out, re.M)
-    assert re.search(r"^sqlite\s+ratio billfold/raw \d+\.\d\d \(target <= 3\.00: ", out, re.M)
+    number = r"\s+\d+\.\d\d"
+    assert re.search(
+        rf"^sqlite\s+3000\s+raw{number}{number}\s+\d+\s+one process; matched 2997", out, re.M
+    ), out
+    assert re.search(
+        rf"^sqlite\s+3000\s+raw x\d+{number}{number}\s+\d+\s+read by \d+ proc", out, re.M
+    )
+    assert re.search(
+        rf"^sqlite\s+3000\s+billfold{number}{number}\s+\d+\s+matched 2997, 6 disc", out, re.M
+    )
+    assert re.search(
+        r"^sqlite\s+wall \d+\.\d\d s \(target <= 5 s: PASS\); billfold/raw x\d+: wall ", out, re.M
+    )
+    assert re.search(r"CPU \d+\.\d\d \(target <= 2\.00: (PASS|BELOW)\)", out)
+    assert re.search(r"^machine: \d+ CPUs; load average ", out, re.M)
     assert "verified: exactly the seeded discrepancies" in out
     assert "PROBLEM" not in out
 

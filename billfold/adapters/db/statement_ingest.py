@@ -44,10 +44,12 @@ from billfold.adapters.db.statement_stage import (
     create_stage,
     drop_stage,
     index_stage,
+    load_frame,
     load_stage,
     stage_rows,
 )
 from billfold.errors import InvariantViolated
+from billfold.settlement.parsers import columnar
 from billfold.settlement.source import ParseRequest, Progress, Source, chunks
 from billfold.settlement.statement import LineError, StatementError
 
@@ -55,6 +57,9 @@ __all__ = ["ParseRequest", "SplitPlan", "SqlStatements", "ingest", "plan_split"]
 
 #: Files smaller than this are parsed in one stream.
 SPLIT_THRESHOLD = 64 * 1024 * 1024
+#: Files of a format :mod:`~billfold.settlement.parsers.columnar` reads, this big or bigger,
+#: are read by it when polars is installed (smaller ones are not worth its start).
+COLUMNAR_THRESHOLD = 1024 * 1024
 _SEQ_SPAN = 10**12  # seq numbers of worker j start at j * _SEQ_SPAN + 1
 _READ = 1 << 20
 _SPLITTABLE = {"wechatpay": False, "alipay": True, "generic-csv": True}  # True: csv quoting
@@ -229,6 +234,12 @@ def ingest(
     machine's CPUs (at most 4) for files that can be split. A rejected line or a file error
     raises :class:`StatementError` (the caller's transaction then loads nothing).
     """
+    read = _read_columnar(source, request, progress)
+    if read is not None:
+        if read.errors and request.on_error == "reject":
+            raise StatementError([read.errors[0]])
+        load_frame(conn, read.frame)
+        return read.errors
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
     forkable = "fork" in multiprocessing.get_all_start_methods()
     alone = threading.active_count() == 1
@@ -241,6 +252,26 @@ def ingest(
     if not isinstance(source, Path):
         raise InvariantViolated("expected isinstance(source, Path)")
     return _ingest_parts(conn, source, plan, request, progress)
+
+
+def _read_columnar(
+    source: Path | bytes, request: ParseRequest, progress: Callable[[int], object] | None
+) -> columnar.Columns | None:
+    """The statement read column by column (see :mod:`~billfold.settlement.parsers.columnar`),
+    or ``None``: another format, polars not installed, a small file, or one that reader
+    leaves to the streaming parser."""
+    if request.format not in columnar.FORMATS or request.column_map or not columnar.available():
+        return None
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if size < COLUMNAR_THRESHOLD:
+        return None
+    # a path's bytes are handed on, not kept here: the reader drops them once decoded
+    read = columnar.read(
+        source if isinstance(source, bytes) else source.read_bytes(), request.options()
+    )
+    if read is not None and progress is not None:
+        progress(size)
+    return read
 
 
 def _ingest_parts(

@@ -13,6 +13,7 @@ by channel transaction id), ``R`` refunds (matched to engine refunds), ``O`` the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
@@ -30,6 +31,7 @@ __all__ = [
     "drop_stage",
     "index_stage",
     "line_from_row",
+    "load_frame",
     "load_stage",
     "stage_rows",
 ]
@@ -164,6 +166,93 @@ def load_stage(conn: Connection, lines: Iterable[StatementLine]) -> int:
         while chunk := list(islice(rows, CHUNK)):
             writer.write(chunk)
     return writer.count
+
+
+def frame_rows(frame: Any) -> Any:
+    """A :mod:`~billfold.settlement.parsers.columnar` frame as staging rows (a polars
+    ``DataFrame`` with the columns of :data:`STAGE_COLUMNS`): the same values
+    :func:`stage_rows` gives for the same lines, ``seq`` counting from 1."""
+    import polars as pl
+
+    kind = pl.col("type")
+    return frame.select(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("seq"),
+        pl.when(kind.is_in(["PAYMENT", "REVERSAL"]))
+        .then(pl.lit("P"))
+        .when(kind == "REFUND")
+        .then(pl.lit("R"))
+        .otherwise(pl.lit("O"))
+        .alias("grp"),
+        pl.col("txn").str.slice(0, 64),
+        "type",
+        "status",
+        "direction",
+        "amount_fen",
+        "fee_fen",
+        "currency",
+        pl.col("order_no").str.slice(0, 64),
+        pl.col("refund_id").str.slice(0, 64),
+        "occurred_at",
+        "source_line",
+        pl.col("merchant_id").str.slice(0, 64),
+        pl.col("counterparty").str.slice(0, 128),
+    )
+
+
+def load_frame(conn: Connection, frame: Any) -> int:
+    """Load a columnar statement (see :func:`frame_rows`) with the database's bulk path:
+    the frame written as CSV into ``COPY`` on PostgreSQL (a null is an unquoted empty
+    value, a text always quoted, so an empty text stays empty), ``executemany`` over its
+    rows on SQLite. Returns how many lines were loaded."""
+    rows = frame_rows(frame)
+    columns = ", ".join(STAGE_COLUMNS)
+    raw: Any = conn.connection.driver_connection
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            sql = f"COPY {STAGE} ({columns}) FROM STDIN (FORMAT csv)"
+            with cursor.copy(sql) as copy:
+                for start in range(0, rows.height, CHUNK * 5):
+                    part = rows.slice(start, CHUNK * 5)
+                    copy.write(part.write_csv(include_header=False, quote_style="non_numeric"))
+        else:
+            for start in range(0, rows.height, CHUNK * 5):
+                _insert_sqlite(cursor, rows.slice(start, CHUNK * 5))
+    finally:
+        cursor.close()
+    return int(rows.height)
+
+
+_LITERAL = re.compile(r"[A-Za-z0-9_+\-:. ]*")
+
+
+def _insert_sqlite(cursor: Any, part: Any) -> None:
+    """``executemany`` over the rows of ``part``. A column holding one value in every row
+    (the type, the status, the currency, most often the merchant) is written into the
+    statement as a literal instead of being bound once per row — only ``NULL``, an integer
+    or a text of letters, digits and ``_+-:. ``, which needs no escaping."""
+    constant: dict[str, str] = {}
+    if part.height > 1:
+        for name, distinct in zip(part.columns, part.select(_n_unique()).row(0), strict=True):
+            if distinct != 1:
+                continue
+            value = part.item(0, name)
+            if value is None:
+                constant[name] = "NULL"
+            elif isinstance(value, int):
+                constant[name] = str(int(value))
+            elif isinstance(value, str) and _LITERAL.fullmatch(value):
+                constant[name] = f"'{value}'"
+    bound = [name for name in STAGE_COLUMNS if name not in constant]
+    values = ", ".join(constant.get(name, "?") for name in STAGE_COLUMNS)
+    sql = f"INSERT INTO temp.{STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({values})"
+    cursor.executemany(sql, zip(*(part.get_column(name).to_list() for name in bound), strict=True))
+
+
+def _n_unique() -> Any:
+    import polars as pl
+
+    return pl.all().n_unique()
 
 
 def index_stage(conn: Connection) -> None:

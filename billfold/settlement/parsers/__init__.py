@@ -39,6 +39,7 @@ __all__ = [
     "StatementReader",
     "parse",
     "parse_all",
+    "parse_options",
 ]
 
 OnError = Literal["reject", "quarantine"]
@@ -107,20 +108,36 @@ def parse(
     is ``utf-8`` or ``gbk`` (default: detect; ignored for camt, whose XML declares it).
     ``column_map`` is the generic CSV mapping. Times without a zone are in ``tz``.
     """
+    if format not in PARSERS:
+        parse_options(format, channel, "<stream>")  # raises, naming the known formats
+    if on_error not in ("reject", "quarantine"):
+        raise InvalidInput(f"on_error: must be 'reject' or 'quarantine', got {on_error!r}")
+    if source_file is None:
+        name = getattr(stream, "name", None)
+        source_file = name if isinstance(name, str) else "<stream>"
+    options = parse_options(format, channel, source_file, encoding, column_map, tz)
+    spec = PARSERS[format]
+    return StatementReader(spec.parse(stream, options), on_error)
+
+
+def parse_options(
+    format: str,
+    channel: str | None,
+    source_file: str,
+    encoding: str | None = None,
+    column_map: Mapping[str, Any] | None = None,
+    tz: str = DEFAULT_TZ,
+) -> ParseOptions:
+    """The :class:`ParseOptions` :func:`parse` gives its format's parser."""
     spec = PARSERS.get(format)
     if spec is None:
         known = ", ".join(sorted(PARSERS))
         raise InvalidInput(f"format: unknown statement format {format!r}; known: {known}")
-    if on_error not in ("reject", "quarantine"):
-        raise InvalidInput(f"on_error: must be 'reject' or 'quarantine', got {on_error!r}")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"tz: unknown time zone {tz!r}") from None
-    if source_file is None:
-        name = getattr(stream, "name", None)
-        source_file = name if isinstance(name, str) else "<stream>"
-    options = ParseOptions(
+    return ParseOptions(
         format=format,
         channel=channel or spec.default_channel,
         source_file=source_file,
@@ -128,7 +145,6 @@ def parse(
         encoding=encoding,
         column_map=column_map,
     )
-    return StatementReader(spec.parse(stream, options), on_error)
 
 
 def parse_all(

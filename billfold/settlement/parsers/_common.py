@@ -24,6 +24,7 @@ __all__ = [
     "exact_fen",
     "fatal",
     "local_time",
+    "utc_or_none",
     "yuan",
     "yuan_padded",
 ]
@@ -148,14 +149,14 @@ def local_time(text: str, fmt: str, tz: ZoneInfo, field: str) -> datetime:
     value = text.strip()
     if not value:
         raise FieldError(field, "time is empty")
-    parsed = _utc(value, fmt, tz)
+    parsed = utc_or_none(value, fmt, tz)
     if parsed is None:
         raise FieldError(field, f"{value!r} is not a time like {fmt!r}")
     return parsed
 
 
 @lru_cache(maxsize=4096)
-def _utc(value: str, fmt: str, tz: ZoneInfo) -> datetime | None:
+def utc_or_none(value: str, fmt: str, tz: ZoneInfo) -> datetime | None:
     """``value`` as aware UTC, ``None`` if it does not fit ``fmt``. Cached: a bill is sorted
     by time and a busy one has many lines in each second, so most lines repeat a time."""
     try:

@@ -42,10 +42,10 @@ from billfold.settlement.parsers._common import (
 )
 from billfold.settlement.statement import LineError, LineStatus, LineType, StatementLine
 
-__all__ = ["parse"]
+__all__ = ["SUMMARY_HEADER", "Layout", "header_layout", "parse", "read_row"]
 
 TIME_FORMAT = ISO_SECONDS
-_SUMMARY_HEADER = "总交易单数"
+SUMMARY_HEADER = "总交易单数"
 _ALTERNATIVES = {
     "特约商户号": ("特约商户号", "子商户号"),
     "微信订单号": ("微信订单号", "微信支付订单号"),
@@ -69,34 +69,51 @@ _REFUND_STATES = {
 def parse(source: ByteSource, options: ParseOptions) -> Iterator[StatementLine | LineError]:
     """Yield the lines of a WeChat Pay trade bill."""
     file = options.source_file
-    layout: _Layout | None = None
+    layout: Layout | None = None
     for number, text in iter_text_lines(source, encoding=options.encoding, source_file=file):
-        if not text or text.isspace():
-            continue
         if layout is None:
-            names = [name.strip() for name in text.split(",")]
-            if "交易时间" not in names:
-                raise fatal(
-                    file,
-                    number,
-                    "header",
-                    "not a WeChat Pay trade bill: the first row must be the header "
-                    "(交易时间,公众账号ID,商户号,…)",
-                )
-            layout = _Layout(_locate(names, file, number), len(names))
+            if not text or text.isspace():
+                continue
+            layout = header_layout(text, number, file)
             continue
-        if text.startswith(_SUMMARY_HEADER):
+        if text.startswith(SUMMARY_HEADER):
             return  # the summary header and its one row end the file
-        if not text.startswith("`"):
-            yield LineError(file, number, "line", "a detail row starts with a backtick (`)")
-            continue
-        values = _values(text)
-        try:
-            yield _line(values, layout, number, text, options)
-        except FieldError as exc:
-            yield exc.at(file, number)
+        item = read_row(text, number, layout, options)
+        if item is not None:
+            yield item
     if layout is None:
         raise fatal(file, 1, "header", "the file is empty")
+
+
+def header_layout(text: str, number: int, file: str) -> Layout:
+    """The layout the header row ``text`` describes; a file error if it is not one."""
+    names = [name.strip() for name in text.split(",")]
+    if "交易时间" not in names:
+        raise fatal(
+            file,
+            number,
+            "header",
+            "not a WeChat Pay trade bill: the first row must be the header "
+            "(交易时间,公众账号ID,商户号,…)",
+        )
+    return Layout(_locate(names, file, number), len(names))
+
+
+def read_row(
+    text: str, number: int, layout: Layout, options: ParseOptions
+) -> StatementLine | LineError | None:
+    """One row below the header: a line, a line error, or ``None`` for a blank row."""
+    if not text or text.isspace():
+        return None
+    if not text.startswith("`"):
+        return LineError(
+            options.source_file, number, "line", "a detail row starts with a backtick (`)"
+        )
+    values = _values(text)
+    try:
+        return _line(values, layout, number, text, options)
+    except FieldError as exc:
+        return exc.at(options.source_file, number)
 
 
 def _values(text: str) -> list[str]:
@@ -122,12 +139,12 @@ def _locate(names: list[str], file: str, number: int) -> dict[str, int]:
     return columns
 
 
-#: The columns every row is read for, in the order :class:`_Layout` picks them.
+#: The columns every row is read for, in the order :class:`Layout` picks them.
 _PICKED = ("交易状态", "微信订单号", "商户订单号", "交易时间", "货币种类", "手续费", "特约商户号")
 _PICKED_TAIL = ("商户号", "用户标识", "商品名称")
 
 
-class _Layout:
+class Layout:
     """Where the header put the columns this parser reads. A column the bill lacks points
     one past the last value, where :func:`_line` appends an empty one."""
 
@@ -157,7 +174,7 @@ def _amount(values: list[str], columns: tuple[tuple[str, int], ...], first: str)
 
 
 def _line(
-    values: list[str], layout: _Layout, number: int, raw: str, options: ParseOptions
+    values: list[str], layout: Layout, number: int, raw: str, options: ParseOptions
 ) -> StatementLine:
     _check_width(values, layout)
     values.append("")  # what a column missing from the header reads as
@@ -201,7 +218,7 @@ def _line(
     )
 
 
-def _check_width(values: list[str], layout: _Layout) -> None:
+def _check_width(values: list[str], layout: Layout) -> None:
     width = layout.width
     if len(values) > width:
         raise FieldError("line", f"the line has {len(values)} values, the header {width}")
@@ -211,7 +228,7 @@ def _check_width(values: list[str], layout: _Layout) -> None:
         raise FieldError(missing, f"missing: the line has {len(values)} values, the header {width}")
 
 
-def _refund(values: list[str], layout: _Layout) -> tuple[LineStatus, str | None, str | None]:
+def _refund(values: list[str], layout: Layout) -> tuple[LineStatus, str | None, str | None]:
     """A refund line's status, refund number and refund transaction ID."""
     refund_state, refund_no, refund_txn = [value.strip() for value in layout.refund(values)]
     if not refund_state:

@@ -40,6 +40,7 @@ __all__ = [
     "EscrowEntry",
     "EscrowTotals",
     "ReleaseRefusal",
+    "ReleaseRoom",
     "check_release",
     "contract_sheet",
     "escrow",
@@ -47,6 +48,7 @@ __all__ = [
     "escrow_held",
     "journal_entry",
     "reached_stage",
+    "release_room",
     "summary_sheet",
     "totals",
 ]
@@ -195,6 +197,26 @@ class ReleaseRefusal:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseRoom:
+    """What the reached stage lets the developer have: ``limit_fen`` in all (the stage's
+    share of the money received less refunds), ``room_fen`` more after what was released."""
+
+    stage: Milestone | None
+    base_fen: int
+    limit_fen: int
+    room_fen: int
+
+
+def release_room(book: EscrowTotals, stages: Sequence[Milestone], on: date) -> ReleaseRoom:
+    stage = reached_stage(stages, on)
+    base = book.net_received_fen
+    if stage is None:
+        return ReleaseRoom(None, base, 0, 0)
+    limit = max(0, base) * stage.cumulative_bps // 10_000
+    return ReleaseRoom(stage, base, limit, max(0, limit - book.released_fen))
+
+
 def check_release(
     amount_fen: int, book: EscrowTotals, stages: Sequence[Milestone], on: date
 ) -> ReleaseRefusal | None:
@@ -202,21 +224,20 @@ def check_release(
     asked = format_yuan(amount_fen)
     if amount_fen <= 0:
         return ReleaseRefusal("not_positive", f"release of {asked} refused: must be more than 0.00")
-    stage = reached_stage(stages, on)
+    room = release_room(book, stages, on)
+    stage = room.stage
     if stage is None:
         return ReleaseRefusal(
             "no_stage", f"release of {asked} refused: no construction milestone is reached yet"
         )
-    base = book.net_received_fen
-    limit = max(0, base) * stage.cumulative_bps // 10_000
-    room = max(0, limit - book.released_fen)
-    if amount_fen > room:
+    if amount_fen > room.room_fen:
         share = f"{stage.cumulative_bps / 100:g}%"
         return ReleaseRefusal(
             "over_limit",
             f"release of {asked} refused: stage {stage.stage} ({stage.name}) allows {share} of "
-            f"{format_yuan(base)} received = {format_yuan(limit)} in all; "
-            f"{format_yuan(book.released_fen)} already released, at most {format_yuan(room)} more",
+            f"{format_yuan(room.base_fen)} received = {format_yuan(room.limit_fen)} in all; "
+            f"{format_yuan(book.released_fen)} already released, at most "
+            f"{format_yuan(room.room_fen)} more",
         )
     if amount_fen > book.balance_fen:  # defensive: the stage limit never exceeds it
         return ReleaseRefusal(

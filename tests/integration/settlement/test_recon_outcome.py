@@ -30,6 +30,10 @@ def test_a_runs_outcome_counts_matched_lines_and_discrepancies_by_kind(desk: Des
     }
     assert (outcome.open_count, outcome.auto_resolved) == (1, 1)
     assert len(outcome.discrepancies) == 2
+    (auto,) = [d for d in outcome.discrepancies if d.code is Code.CHANNEL_ONLY]
+    assert auto.resolution is not None and auto.resolution.startswith(
+        "系统自动处理："
+    )  # read by people
 
 
 def test_money_in_transit_is_tallied_in_every_age_bucket(desk: Desk) -> None:

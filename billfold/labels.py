@@ -294,6 +294,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "biller.limits": "商户限额调整",
         "escrow.release": "监管资金拨付",
     },
+    "role": {
+        "bursar": "出纳/收费员",
+        "reconciler": "对账员",
+        "supervisor": "主管",
+        "admin": "系统管理员",
+        "viewer": "只读",
+    },
 }
 
 LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from console_recon import (  # type: ignore[import-not-found]
+    LOST,
+    limits_proposal,
+    open_discrepancy,
+)
 from console_world import PASSWORD, World, console_world  # type: ignore[import-not-found]
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
@@ -28,7 +33,9 @@ from billfold import Engine
 from billfold.adapters.db.schema import audit_log
 from billfold.adapters.db.schema.console import console_sessions
 from billfold.adapters.http.keys import create_key, list_keys
+from billfold.maker_checker import MakerChecker
 from billfold.merchants.roles import Role
+from billfold.settlement.reconciler import Reconciler
 
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
@@ -63,6 +70,30 @@ def _key_secret(w: World) -> object:
         return uow.conn.execute(select(api_keys.c.key_id, api_keys.c.secret_sha256)).all()
 
 
+def _runs(w: World) -> object:
+    return [(r.id, r.file_sha256) for r in Reconciler(w.engine).runs()]
+
+
+def _discrepancy_setup(w: World) -> None:
+    w.ids["discrepancy"] = str(open_discrepancy(w.engine))
+
+
+def _discrepancies(w: World) -> object:
+    found = Reconciler(w.engine).discrepancies()
+    return [(d.id, d.status, d.action) for d in found], len(MakerChecker(w.engine).list())
+
+
+def _proposals_setup(w: World) -> None:
+    w.ids["approval"] = str(limits_proposal(w.engine, "s1").id)
+    w.ids["approval_s2"] = str(limits_proposal(w.engine, "s2").id)
+
+
+def _proposals(w: World) -> object:
+    return [(a.id, a.state, a.checker) for a in MakerChecker(w.engine).list()]
+
+
+CHECKERS_OF_LIMITS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
 FORMS: dict[str, FormCase] = {
     "/console/logout": FormCase(
         roles=ANY,
@@ -90,6 +121,42 @@ FORMS: dict[str, FormCase] = {
         path=lambda w: {"key_id": w.ids["key"]},
         data=lambda w: {"reason": "停用"},
         probe=_keys,
+    ),
+    "/console/recon/runs": FormCase(
+        roles=frozenset({Role.RECONCILER}),
+        everywhere=True,
+        data=lambda w: {
+            "format": "wechatpay",
+            "date": "2026-09-01",
+            "whole_channel": "true",
+            "content": LOST,
+            "reason": "每日对账",
+        },  # fmt: skip
+        probe=_runs,
+    ),
+    "/console/recon/discrepancies/{discrepancy_id}/resolve": FormCase(
+        roles=frozenset({Role.RECONCILER}),
+        everywhere=True,
+        setup=_discrepancy_setup,
+        path=lambda w: {"discrepancy_id": w.ids["discrepancy"]},
+        data=lambda w: {"action": "accept", "reason": "渠道确认为测试交易"},
+        probe=_discrepancies,
+    ),
+    "/console/approvals/{approval_id}/approve": FormCase(
+        roles=CHECKERS_OF_LIMITS,  # the route lets every checker in; the kind's roles decide
+        setup=_proposals_setup,
+        path=lambda w: {"approval_id": w.ids["approval"]},
+        other=lambda w: {"approval_id": w.ids["approval_s2"]},
+        data=lambda w: {"reason": "同意"},
+        probe=_proposals,
+    ),
+    "/console/approvals/{approval_id}/reject": FormCase(
+        roles=CHECKERS_OF_LIMITS,
+        setup=_proposals_setup,
+        path=lambda w: {"approval_id": w.ids["approval"]},
+        other=lambda w: {"approval_id": w.ids["approval_s2"]},
+        data=lambda w: {"reason": "金额不符"},
+        probe=_proposals,
     ),
 }
 NOT_A_PAGE = {"/console/login"}  # its own CSRF token (before any session): tested below

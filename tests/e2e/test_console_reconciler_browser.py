@@ -18,6 +18,14 @@ from billfold.settlement.reconciler import Reconciler
 pytestmark = pytest.mark.slow
 
 
+def flash(browser, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the page after an action: its message (the page before may show another)."""
+    browser.wait_for(
+        "const f = document.getElementById('flash'); "
+        f"return f !== null && f.textContent.includes({text!r})"
+    )
+
+
 @pytest.fixture(scope="module")
 def console_seed() -> Callable[[Engine], None] | None:
     return None
@@ -44,8 +52,7 @@ def test_the_reconciler_runs_a_statement_and_a_second_person_approves_the_write_
     browser.type("#run-form input[name=reason]", "9月1日微信对账")
     browser.screenshot("console-recon-1-upload")
     browser.click("#run-form button[type=submit]")
-    browser.wait_for("return document.getElementById('by-code') !== null")
-    assert "已对账" in browser.text("#flash")
+    flash(browser, "已对账")
     assert "长款（渠道有系统无）" in browser.text("#by-code")
     assert "长款（渠道有系统无）：渠道有此笔 120.00，系统无记录" in browser.text("#discrepancies")
     browser.screenshot("console-recon-2-outcome")
@@ -60,8 +67,7 @@ def test_the_reconciler_runs_a_statement_and_a_second_person_approves_the_write_
     browser.script(f"document.querySelector('{form} select[name=action]').value = 'write_off'")
     browser.type(f"{form} input[name=reason]", "渠道确认为测试交易，核销")
     browser.click(f"{form} button[type=submit]")
-    browser.wait_for("return document.getElementById('flash') !== null")
-    assert "核销已提交复核" in browser.text("#flash")
+    flash(browser, "核销已提交复核")
     assert "待处理" in browser.text(f"#d-{found.id} .status")  # nothing booked yet
     browser.screenshot("console-recon-3-proposed")
 
@@ -74,8 +80,7 @@ def test_the_reconciler_runs_a_statement_and_a_second_person_approves_the_write_
     assert "差错核销" in browser.text("#waiting")
     browser.screenshot("console-recon-4-queue")
     browser.click("#waiting form[id^=approve-] button[type=submit]")
-    browser.wait_for("return document.getElementById('flash') !== null")
-    assert "已批准复核申请" in browser.text("#flash")
+    flash(browser, "已批准复核申请")
     assert "已批准" in browser.text("#decided")
     browser.screenshot("console-recon-5-approved")
 

@@ -17,6 +17,14 @@ from billfold.packs.presale import PresaleDesk
 pytestmark = pytest.mark.slow
 
 
+def flash(browser, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the page after an action: its message (the page before may show another)."""
+    browser.wait_for(
+        "const f = document.getElementById('flash'); "
+        f"return f !== null && f.textContent.includes({text!r})"
+    )
+
+
 @pytest.fixture(scope="module")
 def console_seed() -> Callable[[Engine], None]:
     def seed(engine: Engine) -> None:
@@ -55,8 +63,7 @@ def test_the_supervisor_sees_the_escrow_and_approves_a_release_within_the_stage_
     assert "待推送" in browser.text("#pushes")
     browser.screenshot("console-supervisor-2-project")
     browser.click("#release-proposals form[id^=approve-] button[type=submit]")
-    browser.wait_for("return document.getElementById('flash') !== null")
-    assert "已批准复核申请" in browser.text("#flash")
+    flash(browser, "已批准复核申请")
     assert browser.text("#released") == "20000.00"
     assert "REL-C1" in browser.text("#releases")
     assert "没有待审核的拨付申请" in browser.text("#release-proposals")

@@ -131,7 +131,7 @@ FORMS: dict[str, FormCase] = {
             "whole_channel": "true",
             "content": LOST,
             "reason": "每日对账",
-        },  # fmt: skip
+        },
         probe=_runs,
     ),
     "/console/recon/discrepancies/{discrepancy_id}/resolve": FormCase(

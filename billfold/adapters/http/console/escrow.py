@@ -22,6 +22,7 @@ from billfold.maker_checker import MakerChecker
 from billfold.merchants.roles import Role
 from billfold.money import format_yuan
 from billfold.packs.presale import PresaleDesk
+from billfold.packs.presale.book import RELEASE_CHANNEL
 
 __all__ = ["router"]
 
@@ -29,6 +30,12 @@ router = pages()
 Supervisor = Annotated[ConsoleUser, role(Role.SUPERVISOR, Role.ADMIN, everywhere=True)]
 HERE = f"{PREFIX}/escrow"
 add_nav("预售资金监管", HERE, Role.SUPERVISOR, Role.ADMIN, order=40)
+
+
+def _where(sent: dict[str, object]) -> str:
+    """The pushed entry's channel and reference (a release: its request id alone)."""
+    channel, ref = str(sent.get("channel") or ""), str(sent.get("txn_id") or "")
+    return ref if channel == RELEASE_CHANNEL else f"{label('channel', channel)}/{ref}"
 
 
 @router.get("/escrow")
@@ -66,7 +73,7 @@ def project_page(
         [
             p.push_id, label("escrow_entry_kind", p.sent.get("kind")),
             p.sent.get("contract_no") or "",
-            f"{p.sent.get('channel', '')}/{p.sent.get('txn_id', '')}", p.sent.get("amount", ""),
+            _where(p.sent), p.sent.get("amount", ""),
             p.sent.get("business_date", ""), label("push_status", p.status), str(p.attempts),
             p.receipt_no or "", p.last_error or "",
         ]

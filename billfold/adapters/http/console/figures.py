@@ -72,12 +72,10 @@ def today(engine: Engine, biller_id: int | None, biller_code: str | None) -> Tod
         ).all()
         live = and_(b.c.status != "cancelled", _scoped(b.c.biller_id, biller_id))
         units = conn.execute(
-            select(
-                func.coalesce(b.c.sub_unit, ""), func.sum(b.c.principal_fen), func.sum(b.c.paid_fen)
-            )
+            select(b.c.sub_unit, func.sum(b.c.principal_fen), func.sum(b.c.paid_fen))
             .where(live)
-            .group_by(func.coalesce(b.c.sub_unit, ""))
-            .order_by(func.coalesce(b.c.sub_unit, ""))
+            .group_by(b.c.sub_unit)
+            .order_by(b.c.sub_unit)
             .limit(12)
         ).all()
         owed = conn.execute(

@@ -31,6 +31,8 @@ EXTRAS: dict[str, frozenset[str]] = {
             "python_multipart",
             "argon2",
             "prometheus_client",
+            "jinja2",
+            "markupsafe",
         }
     ),
     "postgres": frozenset({"psycopg"}),

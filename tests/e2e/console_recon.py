@@ -58,3 +58,11 @@ def limits_proposal(engine: Engine, biller: str, maker: str = "user:someone") ->
     return MakerChecker(engine).propose(
         "biller.limits", payload, maker=maker, reason="旺季", biller_code=biller
     )
+
+
+def held_payment(engine: Engine, biller: str = "s1", bill_no: str = "T1") -> int:
+    """A payment of 120.00 for a 100.00 order: held for review (amount mismatch)."""
+    order = engine.create_order(biller, [bill_no])
+    result = engine.confirm("wechatpay", f"W-{biller}-{bill_no}", order.order_no, 12_000)
+    assert result.payment.status.value == "held"
+    return result.payment.id

@@ -10,7 +10,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from console_recon import LOST, limits_proposal, open_discrepancy  # type: ignore[import-not-found]
+from console_recon import (  # type: ignore[import-not-found]
+    LOST,
+    held_payment,
+    limits_proposal,
+    open_discrepancy,
+)
 from console_world import Session, World, console_world  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
@@ -199,3 +204,33 @@ def test_the_queues_show_overdue_complaints_first_and_transfers_in_chinese(world
         shown = world.request("GET", path, me)
         assert shown.status_code == 200 and "<script" not in shown.text, path
     assert world.request("GET", "/console/recon", world.login("viewer")).status_code == 403
+
+
+def test_held_money_is_credited_once_from_the_suspense_page_and_other_money_is_refused(
+    world: World,
+) -> None:
+    held = held_payment(world.engine)
+    me = world.login("reconciler")
+    page = world.request("GET", "/console/recon/suspense", me).text
+    assert f'id="credit-{held}"' in page and "待复核" in page and "金额不符" in page
+    url = f"/console/recon/suspense/{held}/credit"
+    answer = post(world, me, url, {"reason": "核实后入账"})
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    shown = world.request("GET", answer.headers["location"], me).text  # type: ignore[attr-defined]
+    assert f"支付 {held} 已复核入账 100.00，多出的 20.00 已安排退款" in shown
+    assert world.engine.bill("s1", "T1").paid_fen == 10_000
+    again = world.request("GET", "/console/recon/suspense", me).text
+    assert f'id="credit-{held}"' not in again
+    answer = post(world, me, url, {"reason": "再来一次"})
+    shown = world.request("GET", answer.headers["location"], me).text  # type: ignore[attr-defined]
+    assert f"支付 {held} 此前已复核入账，未做更改" in shown
+    assert world.engine.bill("s1", "T1").paid_fen == 10_000  # never twice
+    answer = post(world, me, "/console/recon/suspense/999/credit", {"reason": "x"})
+    assert answer.status_code == 404 and "支付 999 不存在" in answer.text  # type: ignore[attr-defined]
+    order = world.engine.create_order("s1", ["T2"])
+    credited = world.engine.confirm("wechatpay", "W-OK", order.order_no, 5_000).payment
+    before = audits(world.engine)
+    answer = post(world, me, f"/console/recon/suspense/{credited.id}/credit", {"reason": "x"})
+    assert answer.status_code == 409  # type: ignore[attr-defined]
+    assert "only a held payment can be credited after review" in answer.text  # type: ignore[attr-defined]
+    assert audits(world.engine) == before

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from console_recon import (  # type: ignore[import-not-found]
     LOST,
+    held_payment,
     limits_proposal,
     open_discrepancy,
 )
@@ -93,6 +94,15 @@ def _proposals(w: World) -> object:
 
 
 CHECKERS_OF_LIMITS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def _held_setup(w: World) -> None:
+    w.ids["held"] = str(held_payment(w.engine))
+
+
+def _held(w: World) -> object:
+    payment = w.engine.payment(int(w.ids["held"]))
+    return payment.status, w.engine.bill("s1", "T1").paid_fen
 
 
 def _users(w: World) -> object:
@@ -205,6 +215,14 @@ FORMS: dict[str, FormCase] = {
         path=lambda w: {"discrepancy_id": w.ids["discrepancy"]},
         data=lambda w: {"action": "accept", "reason": "渠道确认为测试交易"},
         probe=_discrepancies,
+    ),
+    "/console/recon/suspense/{payment_id}/credit": FormCase(
+        roles=frozenset({Role.RECONCILER}),
+        everywhere=True,
+        setup=_held_setup,
+        path=lambda w: {"payment_id": w.ids["held"]},
+        data=lambda w: {"reason": "家长多付，核实后入账并退回多余"},
+        probe=_held,
     ),
     "/console/approvals/{approval_id}/approve": FormCase(
         roles=CHECKERS_OF_LIMITS,  # the route lets every checker in; the kind's roles decide

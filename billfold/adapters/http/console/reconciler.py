@@ -171,6 +171,31 @@ def suspense_page(request: Request, user: Office) -> Response:
     return render(request, user, "recon/suspense.html", view=view)
 
 
+@router.post("/recon/suspense/{payment_id}/credit")
+def credit_held(
+    request: Request,
+    user: Worker,
+    payment_id: Annotated[int, Path(ge=1, le=2**62)],
+    reason: Reason,
+) -> Response:
+    """Credit a payment held for an amount mismatch after review, exactly once (as
+    ``POST /v1/payments/{id}/credit``); more than the order's total queues a refund."""
+    engine = console_state(request).engine
+    try:
+        engine.payment(payment_id)
+    except NotFound:
+        raise Refusal(404, f"支付 {payment_id} 不存在") from None
+    result = engine.credit_held(payment_id, by=user.actor, reason=reason)
+    back = f"{HERE}/suspense"
+    if result.already_credited:
+        return done(request, user, back, f"支付 {payment_id} 此前已复核入账，未做更改")
+    returned = (
+        f"，多出的 {format_yuan(result.refund.amount_fen)} 已安排退款" if result.refund else ""
+    )
+    message = f"支付 {payment_id} 已复核入账 {format_yuan(result.credited_fen)}{returned}"
+    return done(request, user, back, message)
+
+
 @router.get("/recon/refund-transfers")
 def transfers_page(request: Request, user: Office) -> Response:
     transfers = RefundTransferDesk(console_state(request).engine).transfers()

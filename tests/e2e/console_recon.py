@@ -66,3 +66,19 @@ def held_payment(engine: Engine, biller: str = "s1", bill_no: str = "T1") -> int
     result = engine.confirm("wechatpay", f"W-{biller}-{bill_no}", order.order_no, 12_000)
     assert result.payment.status.value == "held"
     return result.payment.id
+
+
+def transfer_awaiting_approval(engine: Engine, biller: str, bill_no: str, maker: str) -> str:
+    """A paid bill's refund the channel cannot pay back, its payee recorded by ``maker``."""
+    from billfold.collection.refund_transfer import PayeeAccount, TransferReason
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
+    order = engine.create_order(biller, [bill_no])
+    paid = engine.confirm("wechatpay", f"W-RT-{biller}-{bill_no}", order.order_no, 5_000)
+    refund = engine.refund(
+        paid.payment.id, 5_000, request_id=f"RT-{biller}", reason="退学", requested_by="c"
+    )
+    engine.refund_needs_transfer(refund.refund_no, TransferReason.OTHER, "卡已注销", by=maker)
+    payee = PayeeAccount("张三丰", "6222020200112233445", "工商银行北京分行")
+    RefundTransferDesk(engine).record_payee(refund.refund_no, payee, by=maker, reason="家长提供")
+    return refund.refund_no

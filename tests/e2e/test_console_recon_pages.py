@@ -15,6 +15,7 @@ from console_recon import (  # type: ignore[import-not-found]
     held_payment,
     limits_proposal,
     open_discrepancy,
+    transfer_awaiting_approval,
 )
 from console_world import Session, World, console_world  # type: ignore[import-not-found]
 from sqlalchemy import func, select
@@ -234,3 +235,29 @@ def test_held_money_is_credited_once_from_the_suspense_page_and_other_money_is_r
     assert answer.status_code == 409  # type: ignore[attr-defined]
     assert "only a held payment can be credited after review" in answer.text  # type: ignore[attr-defined]
     assert audits(world.engine) == before
+
+
+def test_a_transfer_is_approved_by_a_second_person_never_by_whoever_recorded_the_payee(
+    world: World,
+) -> None:
+    me = world.login("reconciler")
+    name = "对账员 (console reconciler)"  # the console user's audit name
+    mine = transfer_awaiting_approval(world.engine, "s1", "T2", name)
+    page = world.request("GET", "/console/recon/refund-transfers", me).text
+    assert "本人登记，须由他人复核" in page and "待复核" in page and "张**" in page
+    assert "6222020200112233445" not in page  # the payee masked
+    before = audits(world.engine)
+    answer = post(world, me, f"/console/recon/refund-transfers/{mine}/approve", {"reason": "x"})
+    assert answer.status_code >= 400 and "操作未完成" in answer.text  # type: ignore[attr-defined]
+    assert audits(world.engine) == before
+    other = world.login("supervisor-s1")  # not a reconciler: refused by role
+    answer = post(world, other, f"/console/recon/refund-transfers/{mine}/approve", {"reason": "x"})
+    assert answer.status_code == 403  # type: ignore[attr-defined]
+    answer = post(world, me, "/console/recon/refund-transfers/RF-NONE/approve", {"reason": "x"})
+    assert answer.status_code == 404 and "退款 RF-NONE 没有转账记录" in answer.text  # type: ignore[attr-defined]
+    theirs = transfer_awaiting_approval(world.engine, "s2", "T2", "clerk-li")
+    answer = post(
+        world, me, f"/console/recon/refund-transfers/{theirs}/approve", {"reason": "核对"}
+    )
+    shown = world.request("GET", answer.headers["location"], me).text  # type: ignore[attr-defined]
+    assert f"退款 {theirs} 的转账已复核通过" in shown and "待出转账文件" in shown

@@ -25,6 +25,7 @@ from console_recon import (  # type: ignore[import-not-found]
     held_payment,
     limits_proposal,
     open_discrepancy,
+    transfer_awaiting_approval,
 )
 from console_world import PASSWORD, World, console_world  # type: ignore[import-not-found]
 from fastapi.routing import APIRoute
@@ -94,6 +95,17 @@ def _proposals(w: World) -> object:
 
 
 CHECKERS_OF_LIMITS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def _transfer_setup(w: World) -> None:
+    w.ids["refund"] = transfer_awaiting_approval(w.engine, "s1", "T2", "clerk-li")
+
+
+def _transfer(w: World) -> object:
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
+    found = RefundTransferDesk(w.engine).get(w.ids["refund"])
+    return found.stage, found.approved_by
 
 
 def _held_setup(w: World) -> None:
@@ -223,6 +235,14 @@ FORMS: dict[str, FormCase] = {
         path=lambda w: {"payment_id": w.ids["held"]},
         data=lambda w: {"reason": "家长多付，核实后入账并退回多余"},
         probe=_held,
+    ),
+    "/console/recon/refund-transfers/{refund_no}/approve": FormCase(
+        roles=frozenset({Role.RECONCILER}),
+        everywhere=True,
+        setup=_transfer_setup,
+        path=lambda w: {"refund_no": w.ids["refund"]},
+        data=lambda w: {"reason": "账户核对无误"},
+        probe=_transfer,
     ),
     "/console/approvals/{approval_id}/approve": FormCase(
         roles=CHECKERS_OF_LIMITS,  # the route lets every checker in; the kind's roles decide

@@ -20,6 +20,7 @@ from billfold.adapters.http.console.lists import list_view
 from billfold.adapters.http.console.sessions import ConsoleUser
 from billfold.adapters.http.console.web import PREFIX, Refusal, add_nav, console_state, done, render
 from billfold.clock import DEFAULT_TZ, business_date, ensure_utc
+from billfold.collection.refund_transfer import TransferStage
 from billfold.errors import NotFound
 from billfold.labels import label
 from billfold.maker_checker import MakerChecker
@@ -210,7 +211,28 @@ def transfers_page(request: Request, user: Office) -> Response:
                 t.file_no or "",
             ]
         )  # fmt: skip
-    return render(request, user, "recon/transfers.html", rows=rows)
+    return render(
+        request, user, "recon/transfers.html", rows=rows, transfers=transfers,
+        awaiting=TransferStage.AWAITING_APPROVAL,
+    )  # fmt: skip
+
+
+@router.post("/recon/refund-transfers/{refund_no}/approve")
+def approve_transfer(
+    request: Request,
+    user: Worker,
+    refund_no: Annotated[str, Path(max_length=32)],
+    reason: Reason,
+) -> Response:
+    """The checker approves a recorded payee (never the person who recorded it): the
+    transfer goes into the next bank transfer file."""
+    desk = RefundTransferDesk(console_state(request).engine)
+    try:
+        desk.get(refund_no)
+    except NotFound:
+        raise Refusal(404, f"退款 {refund_no} 没有转账记录") from None
+    desk.approve(refund_no, checker=user.actor, reason=reason)
+    return done(request, user, f"{HERE}/refund-transfers", f"退款 {refund_no} 的转账已复核通过")
 
 
 @router.get("/recon/complaints")

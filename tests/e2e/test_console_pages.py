@@ -164,3 +164,19 @@ def test_a_user_with_a_short_password_is_not_created(world: World) -> None:
         "POST", "/console/admin/users", me, {**data, "roles": [], "password": "x" * 12}
     )
     assert none.status_code == 400 and "至少选择一个角色" in none.text
+
+
+def test_an_upload_form_is_checked_for_its_token_like_any_other(world: World) -> None:
+    me = world.login("bursar")
+    cookie = {"Cookie": f"bf_console={me.cookie}"}
+    files = {"file": ("bills.csv", b"bill_no,payer_id,amount\n")}
+    world.client.cookies.clear()
+    refused = world.client.post(
+        "/console/logout", files=files, data={"csrf_token": "forged" * 8}, headers=cookie
+    )
+    assert refused.status_code == 403 and world.request("GET", "/console/", me).status_code == 200
+    world.client.cookies.clear()
+    taken = world.client.post(
+        "/console/logout", files=files, data={"csrf_token": me.csrf}, headers=cookie
+    )
+    assert taken.status_code == 303 and world.request("GET", "/console/", me).status_code == 303

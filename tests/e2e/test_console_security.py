@@ -195,6 +195,13 @@ FORMS: dict[str, FormCase] = {
         data=lambda w: {"daily": "5000.00", "reason": "开学高峰"},
         probe=_approvals,
     ),
+    "/console/admin/billers/{code}/fees": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"code": "s1"},
+        data=lambda w: {"channel": "wechatpay", "kind": "bps", "rate": "0.60", "reason": "签约"},
+        probe=lambda w: w.engine.biller("s1").fee_rules,
+    ),
     "/console/admin/billers/{code}/webhooks": FormCase(
         roles=ADMIN,
         everywhere=True,

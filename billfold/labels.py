@@ -299,6 +299,28 @@ _LABELS: dict[str, dict[str, str]] = {
         "paid": "已转账",
         "cancelled": "已取消",
     },
+    "transit_age": {  # billfold.settlement.banking.AGE_BUCKETS
+        "0-1 days": "0-1天",
+        "2-3 days": "2-3天",
+        "4-7 days": "4-7天",
+        "over 7 days": "7天以上",
+    },
+    "approval_state": {"proposed": "待复核", "approved": "已批准", "rejected": "已驳回"},
+    "approval_kind": {  # billfold.maker_checker.KINDS
+        "settlement.approve": "结算批次审核",
+        "payment.reverse": "冲正",
+        "discrepancy.write_off": "差错核销",
+        "refund": "大额退款",
+        "biller.limits": "商户限额调整",
+        "escrow.release": "监管资金拨付",
+    },
+    "role": {
+        "bursar": "出纳/收费员",
+        "reconciler": "对账员",
+        "supervisor": "主管",
+        "admin": "系统管理员",
+        "viewer": "只读",
+    },
 }
 
 LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(

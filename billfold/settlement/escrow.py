@@ -31,7 +31,7 @@ from enum import StrEnum
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.merchants.presale import Milestone
 from billfold.money import format_yuan
-from billfold.settlement.exports import Sheet
+from billfold.settlement.exports import Cell, Sheet
 
 __all__ = [
     "ContractPayment",
@@ -40,6 +40,7 @@ __all__ = [
     "EscrowEntry",
     "EscrowTotals",
     "ReleaseRefusal",
+    "ReleaseRoom",
     "check_release",
     "contract_sheet",
     "escrow",
@@ -47,6 +48,7 @@ __all__ = [
     "escrow_held",
     "journal_entry",
     "reached_stage",
+    "release_room",
     "summary_sheet",
     "totals",
 ]
@@ -195,6 +197,26 @@ class ReleaseRefusal:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseRoom:
+    """What the reached stage lets the developer have: ``limit_fen`` in all (the stage's
+    share of the money received less refunds), ``room_fen`` more after what was released."""
+
+    stage: Milestone | None
+    base_fen: int
+    limit_fen: int
+    room_fen: int
+
+
+def release_room(book: EscrowTotals, stages: Sequence[Milestone], on: date) -> ReleaseRoom:
+    stage = reached_stage(stages, on)
+    base = book.net_received_fen
+    if stage is None:
+        return ReleaseRoom(None, base, 0, 0)
+    limit = max(0, base) * stage.cumulative_bps // 10_000
+    return ReleaseRoom(stage, base, limit, max(0, limit - book.released_fen))
+
+
 def check_release(
     amount_fen: int, book: EscrowTotals, stages: Sequence[Milestone], on: date
 ) -> ReleaseRefusal | None:
@@ -202,21 +224,20 @@ def check_release(
     asked = format_yuan(amount_fen)
     if amount_fen <= 0:
         return ReleaseRefusal("not_positive", f"release of {asked} refused: must be more than 0.00")
-    stage = reached_stage(stages, on)
+    room = release_room(book, stages, on)
+    stage = room.stage
     if stage is None:
         return ReleaseRefusal(
             "no_stage", f"release of {asked} refused: no construction milestone is reached yet"
         )
-    base = book.net_received_fen
-    limit = max(0, base) * stage.cumulative_bps // 10_000
-    room = max(0, limit - book.released_fen)
-    if amount_fen > room:
+    if amount_fen > room.room_fen:
         share = f"{stage.cumulative_bps / 100:g}%"
         return ReleaseRefusal(
             "over_limit",
             f"release of {asked} refused: stage {stage.stage} ({stage.name}) allows {share} of "
-            f"{format_yuan(base)} received = {format_yuan(limit)} in all; "
-            f"{format_yuan(book.released_fen)} already released, at most {format_yuan(room)} more",
+            f"{format_yuan(room.base_fen)} received = {format_yuan(room.limit_fen)} in all; "
+            f"{format_yuan(book.released_fen)} already released, at most "
+            f"{format_yuan(room.room_fen)} more",
         )
     if amount_fen > book.balance_fen:  # defensive: the stage limit never exceeds it
         return ReleaseRefusal(
@@ -234,14 +255,47 @@ class ContractRow:
     total_fen: int
 
 
+def _assigned_through(entries: Sequence[EscrowEntry], day: date) -> dict[tuple[str, str], str]:
+    """Held money assigned to a contract by the end of ``day``: (channel, ref) -> contract."""
+    return {
+        (e.channel, e.ref): e.contract_no or ""
+        for e in entries
+        if e.kind is EntryKind.ASSIGN and e.business_date <= day
+    }
+
+
+def _held_rows(day: date, entries: Sequence[EscrowEntry]) -> list[tuple[Cell, ...]]:
+    """Held money that came in that day, is still held at its end, or was assigned that day:
+    当日暂挂 is what came in that day, 暂挂金额 what is still held at the end of it."""
+    assigned = _assigned_through(entries, day)
+    assigned_today = {
+        (e.channel, e.ref) for e in entries if e.kind is EntryKind.ASSIGN and e.business_date == day
+    }
+    rows: list[tuple[Cell, ...]] = []
+    for e in entries:
+        key = (e.channel, e.ref)
+        if e.kind is not EntryKind.HELD or e.business_date > day:
+            continue
+        if e.business_date != day and key in assigned and key not in assigned_today:
+            continue  # assigned on an earlier day: in that contract's figures since
+        came_in = e.amount_fen if e.business_date == day else 0
+        still = 0 if key in assigned else e.amount_fen
+        note = f"{e.note}（已归集至合同 {assigned[key]}）" if key in assigned else e.note
+        rows.append(("暂挂", e.ref, "", note, 0, 0, 0, 0, 0, came_in, still, 0))
+    return rows
+
+
 def contract_sheet(
     day: date, contracts: Sequence[ContractRow], entries: Sequence[EscrowEntry]
 ) -> Sheet:
     """Per contract: price, received that day (payments less reversals, plus held money
     assigned to it), received in all net of refunds, refunded that day; then held money (no
-    contract, in the last column 当日暂挂 — it is nobody's yet, so not 当日入账) and releases
-    of the day. Each money column sums to the summary's column of the same name."""
-    rows: list[tuple[str | int | date | None, ...]] = []
+    contract: 当日暂挂 what came in that day, 暂挂金额 what is still held — it is nobody's
+    yet, so never 入账) and every release up to the day (当日拨付 that day's, 累计拨付 all).
+
+    Each money column sums to the summary's column of the same name
+    (:func:`summary_sheet`), so 期末余额 = 累计入账 − 累计拨付 can be read off either file."""
+    rows: list[tuple[Cell, ...]] = []
     for c in contracts:
         mine = [e for e in entries if e.contract_no == c.contract_no]
         today = totals(e for e in mine if e.business_date == day)
@@ -258,14 +312,15 @@ def contract_sheet(
                 cumulative,
                 today.refunded_fen,
                 0,
+                0,
+                0,
             )
         )
+    rows += _held_rows(day, entries)
     for e in entries:
-        if e.business_date != day or e.kind not in (EntryKind.HELD, EntryKind.RELEASE):
-            continue
-        label = "暂挂" if e.kind is EntryKind.HELD else "拨付"
-        held, released = (e.amount_fen, 0) if e.kind is EntryKind.HELD else (0, e.amount_fen)
-        rows.append((label, e.ref, "", e.note, 0, 0, released, 0, 0, held))
+        if e.kind is EntryKind.RELEASE and e.business_date <= day:
+            today_fen = e.amount_fen if e.business_date == day else 0
+            rows.append(("拨付", e.ref, "", e.note, 0, 0, today_fen, 0, 0, 0, 0, e.amount_fen))
     return Sheet(
         f"监管账户日报 {day}",
         [
@@ -279,6 +334,8 @@ def contract_sheet(
             ("累计入账", "money"),
             ("当日退款", "money"),
             ("当日暂挂", "money"),
+            ("暂挂金额", "money"),
+            ("累计拨付", "money"),
         ],
         rows,
     )
@@ -287,13 +344,17 @@ def contract_sheet(
 def summary_sheet(
     day: date, bureau_code: str, project: str, account: str, entries: Sequence[EscrowEntry]
 ) -> Sheet:
-    """One line: opening balance, received, released, closing balance, held, refunded (the
-    last column: closing = opening + received - released - refunded)."""
+    """One line: opening balance, received, released, closing balance, held, refunded
+    (closing = opening + received - released - refunded), then — added later, so last —
+    received in all net of refunds, released in all (closing = the one less the other) and
+    the held money that came in that day. Every column the detail (:func:`contract_sheet`)
+    has too is the sum of the detail's."""
     before = [e for e in entries if e.business_date < day]
     on = [e for e in entries if e.business_date == day]
     opening, moved = totals(before), totals(on)
     closing = totals(entries, through=day)
-    row: tuple[str | int | date | None, ...] = (
+    came_in = sum(e.amount_fen for e in on if e.kind is EntryKind.HELD)
+    row: tuple[Cell, ...] = (
         day.isoformat(),
         bureau_code,
         project,
@@ -304,6 +365,9 @@ def summary_sheet(
         closing.balance_fen,
         closing.held_fen,
         moved.refunded_fen,
+        closing.net_received_fen,
+        closing.released_fen,
+        came_in,
     )
     return Sheet(
         f"监管账户汇总 {day}",
@@ -318,6 +382,9 @@ def summary_sheet(
             ("期末余额", "money"),
             ("暂挂金额", "money"),
             ("当日退款", "money"),
+            ("累计入账", "money"),
+            ("累计拨付", "money"),
+            ("当日暂挂", "money"),
         ],
         [row],
     )

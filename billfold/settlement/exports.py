@@ -29,6 +29,7 @@ from billfold.money import format_yuan
 from billfold.settlement.batch import SettlementBatch
 from billfold.settlement.discrepancy import Discrepancy
 from billfold.settlement.run import ReconRun
+from billfold.settlement.wording import describe
 
 __all__ = [
     "Sheet",
@@ -273,7 +274,7 @@ def discrepancy_sheet(found: Iterable[Discrepancy], *, mask: bool = True) -> She
                 d.engine_fee_fen,
                 d.occurred_at,
                 mask_name(who) if mask and who else who,
-                d.message,
+                describe(d),
                 label("discrepancy_action", d.action) if d.action else None,
                 d.resolved_by,
                 d.resolved_at,

@@ -30,6 +30,7 @@ from billfold.settlement.bank_run import BankStatement, reconcile_bank
 from billfold.settlement.banking import DEFAULT_ROUTES, InTransit, Route, in_transit
 from billfold.settlement.channel_run import ChannelStatement, reconcile_channel
 from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
+from billfold.settlement.outcome import AgeTally, RunOutcome, run_outcome, transit_by_age
 from billfold.settlement.parsers import OnError
 from billfold.settlement.ports import SettlementUnitOfWork
 from billfold.settlement.resolution import ChannelAnswer, Requery
@@ -203,6 +204,15 @@ class Reconciler:
         with self.runtime.uow() as uow:
             promises = uow.recon.open_promises(as_of)
         return in_transit(promises, as_of)
+
+    def transit_by_age(self, as_of: date) -> tuple[AgeTally, ...]:
+        """在途资金 by age bucket (every bucket, zeros included)."""
+        return transit_by_age(self.in_transit(as_of))
+
+    def outcome(self, run_id: int) -> RunOutcome:
+        """What a run came to: matched, and its discrepancies by kind (open or resolved)."""
+        run = self.run(run_id)
+        return run_outcome(run, self.discrepancies(run_id=run_id))
 
     def settlements(self, bank_run_id: int) -> list[dict[str, Any]]:
         with self.runtime.uow() as uow:

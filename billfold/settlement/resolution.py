@@ -47,8 +47,9 @@ __all__ = ["ChannelAnswer", "Requery", "ask_channel", "auto_resolve", "channel_w
 log = structlog.get_logger("billfold.settlement")
 
 _AUTO_REASONS = {
-    Action.CREDIT: "automatic: the channel reported a success the engine never heard of",
-    Action.COMPLETE_REFUND: "automatic: the channel's statement shows the refund paid out",
+    # the resolution people read in the discrepancy list and the console: Chinese
+    Action.CREDIT: "系统自动处理：渠道对账单有此笔成功交易，系统未收到通知，已补入账",
+    Action.COMPLETE_REFUND: "系统自动处理：渠道对账单显示退款已退出，已确认退款",
 }
 _ASKED = "recon_ask_channel"
 

@@ -121,7 +121,7 @@ def test_policies_and_proposals_from_the_command_line(db_url: str, engine: Engin
         maker="cli:zhang", biller_code="s1",
     )  # fmt: skip
     code, out, _ = cli(db_url, "approvals", "list", "--state", "proposed")
-    assert "biller.limits" in out and "cli:zhang" in out and "1 条" in out
+    assert "商户限额调整" in out and "cli:zhang" in out and "1 条" in out
     code, _, err = cli(db_url, "approvals", "reject", str(proposal.id), "--by", "zhang",
                        "--reason", "自己否决")  # fmt: skip
     assert code == 1 and "cli:zhang proposed it and may not decide it" in err

@@ -130,6 +130,8 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
     assert [(w["channel"], w["amount"], w["age_days"]) for w in json.loads(out)] == [
         ("wechatpay", "298.20", 1)
     ]
+    code, out, _ = cli(db_url, "reconcile", "transit", "--as-of", "2026-09-02")
+    assert "微信支付" in out and "0-1天" in out and "wechatpay" not in out  # a person reads it
     code, out, err = cli(
         db_url, "reconcile", "bank", str(bank), "-f", "mt940", "--date", "2026-09-02"
     )
@@ -158,7 +160,8 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
     code, out, _ = cli(db_url, "settle", "approve", batch_no, "--by", "boss")
     assert code == 0 and out.startswith("proposed approval 2 (settlement.approve)")
     code, out, _ = cli(db_url, "approvals", "list")
-    assert "settlement.approve" in out and "cli:boss" in out and "1 条" in out
+    assert "结算批次审核" in out and "cli:boss" in out and "1 条" in out
+    assert "settlement.approve" not in out and "proposed" not in out  # labels, not codes
     assert cli(db_url, "approvals", "approve", "2", "--by", "auditor")[0] == 0
     payout = tmp_path / "payout.csv"
     code, out, err = cli(db_url, "settle", "pay", batch_no, "--by", "cashier", "--out", str(payout))
@@ -170,7 +173,7 @@ def test_a_morning_in_the_back_office(db_url: str, engine: Engine, tmp_path: Pat
     ]
     assert cli(db_url, "settle", "confirm", batch_no, "--by", "cashier")[0] == 0
     code, out, _ = cli(db_url, "settle", "list", "--date", "2026-09-01")
-    assert "397.60" in out and "confirmed" in out
+    assert "397.60" in out and "已确认" in out and "confirmed" not in out  # the complaint
     code, out, _ = cli(db_url, "settle", "show", batch_no, "--json")
     assert json.loads(out)["status"] == "confirmed"
     assert engine.check_books() == []

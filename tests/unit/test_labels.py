@@ -12,6 +12,7 @@ from billfold.channels.counter import Tender
 from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
 from billfold.channels.pos_batch import PosKind, TerminalStatus
 from billfold.channels.wallet_routing import Flow, Wallet
+from billfold.collection.approval import ApprovalState
 from billfold.collection.bill import BillKind, BillStatus, StoredStatus
 from billfold.collection.importer import ImportMode
 from billfold.collection.latefee import LateFeeKind
@@ -90,6 +91,7 @@ ENUMS: dict[str, list[type[Enum]]] = {
     "reminder_channel": [ReminderChannel],
     "reminder_status": [ReminderStatus],
     "remind_outcome": [RemindOutcome],
+    "approval_state": [ApprovalState],
 }
 
 
@@ -130,3 +132,13 @@ def test_every_bureau_push_status_the_database_allows_has_a_label() -> None:
     from billfold.adapters.db.schema.checks import PUSH_STATUSES
 
     assert set(PUSH_STATUSES) == set(LABELS["push_status"])
+
+
+def test_every_age_of_money_in_transit_and_every_kind_of_approval_has_a_chinese_label() -> None:
+    from billfold.maker_checker import KINDS
+    from billfold.settlement.banking import AGE_BUCKETS
+
+    assert [label("transit_age", name) for name, _, _ in AGE_BUCKETS] == [
+        "0-1天", "2-3天", "4-7天", "7天以上",
+    ]  # fmt: skip
+    assert not [k for k in KINDS if k not in LABELS["approval_kind"]]

@@ -16,6 +16,7 @@ import typer
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, yuan_option
 from billfold.collection.approval import Approval, ApprovalState
 from billfold.engine import Engine
+from billfold.labels import label
 from billfold.maker_checker import KINDS, MakerChecker
 from billfold.money import format_yuan
 
@@ -44,7 +45,8 @@ def _line(a: Approval, codes: dict[int, str]) -> str:
     what = json.dumps(a.payload, ensure_ascii=False, sort_keys=True)
     decided = f" {a.checker} {a.decided_at:%Y-%m-%d %H:%M}" if a.decided_at else ""
     return (
-        f"{a.id:>5} {a.kind:<22} {biller:<8} {a.state.value:<9} {a.maker:<20} "
+        f"{a.id:>5} {label('approval_kind', a.kind):<12} {biller:<8} "
+        f"{label('approval_state', a.state):<5} {a.maker:<20} "
         f"{a.created_at:%Y-%m-%d %H:%M}{decided} {what}"
     )
 

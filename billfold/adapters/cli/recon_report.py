@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from billfold.labels import label
 from billfold.money import format_yuan
 from billfold.settlement.discrepancy import Discrepancy
 from billfold.settlement.reconciler import RunResult
+from billfold.settlement.wording import describe
 
 __all__ = ["WIDTH", "discrepancy_json", "out", "print_discrepancies", "print_result"]
 
@@ -69,15 +71,18 @@ def discrepancy_json(d: Discrepancy) -> dict[str, Any]:
 def print_discrepancies(found: list[Discrepancy]) -> None:
     if not found:
         return
-    table = Table("id", "code", "status", "source", "difference", "message")
+    table = Table("编号", "差错类型", "状态", "来源", "差额", "说明")
     for d in found:
+        status = label("discrepancy_status", d.status)
+        if d.action is not None:
+            status += f"（{label('discrepancy_action', d.action)}）"
         table.add_row(
             str(d.id),
-            d.code.value,
-            d.status.value if d.action is None else f"{d.status.value} ({d.action.value})",
+            label("discrepancy_code", d.code),
+            status,
             d.source,
             format_yuan(d.difference_fen),
-            d.message,
+            describe(d),
         )
     out.print(table)
 

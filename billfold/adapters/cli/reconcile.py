@@ -52,6 +52,7 @@ from billfold.clock import business_date
 from billfold.collection.approval import Approval
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated
+from billfold.labels import label
 from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
@@ -242,13 +243,13 @@ def runs_command(
     runs = Reconciler(open_engine(database_url)).runs(
         channel=channel, business_date=parse_day(day), current_only=not history
     )
-    table = Table("id", "slot", "rev", "status", "file", "net", "matched", "discrepancies")
+    table = Table("编号", "对账范围", "版本", "状态", "文件", "应结净额", "匹配笔数", "差错笔数")
     for r in runs:
         table.add_row(
             str(r.id),
             r.slot,
             str(r.revision),
-            r.status.value,
+            label("run_status", r.status),
             r.file_name,
             format_yuan(r.totals.net_fen),
             str(r.matched_count),
@@ -404,22 +405,22 @@ def transit_command(
             )
         )
         return
-    table = Table("channel", "merchant", "business date", "amount", "age (days)", "bucket")
+    table = Table("渠道", "商户号", "业务日期", "金额", "在途天数", "账龄")
     totals: dict[tuple[str, str], int] = {}
     for w in waiting:
         table.add_row(
-            w.channel,
+            label("channel", w.channel),
             w.merchant_id or "*",
             w.business_date.isoformat(),
             format_yuan(w.net_fen),
             str(w.age_days),
-            w.bucket,
+            label("transit_age", w.bucket),
         )
         key = (w.channel, age_bucket(w.age_days))
         totals[key] = totals.get(key, 0) + w.net_fen
     out.print(table)
     for (channel, bucket), fen in sorted(totals.items()):
-        out.print(f"{channel} {bucket}: {format_yuan(fen)}")
+        out.print(f"{label('channel', channel)} {label('transit_age', bucket)}: {format_yuan(fen)}")
     out.print(f"in transit as of {day}: {format_yuan(sum(w.net_fen for w in waiting))}")
 
 

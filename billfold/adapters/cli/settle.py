@@ -25,6 +25,7 @@ from rich.table import Table
 from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
+from billfold.labels import label
 from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.batch import BatchStatus, SettlementBatch
@@ -236,14 +237,16 @@ def list_command(
         fail(f"--status: {status!r}; use draft, approved, paid or confirmed", 2)
     except BillfoldError as exc:
         fail(exc.message)
-    table = Table("batch", "biller", "date", "status", "gross", "refunds", "fees", "net")
+    table = Table(
+        "结算批次号", "商户", "业务日期", "状态", "收款金额", "退款金额", "手续费", "应付净额"
+    )
     for b in batches:
         t = b.totals
         table.add_row(
             b.batch_no,
             b.biller_code,
             b.business_date.isoformat(),
-            b.status.value,
+            label("batch_status", b.status),
             format_yuan(t.gross_fen),
             format_yuan(t.refund_fen),
             format_yuan(t.fee_fen),

@@ -102,6 +102,16 @@ class Pushed:
     last_error: str | None
     next_attempt_at: datetime
     acked_at: datetime | None
+    payload: str = ""  # what was (or will be) sent: the JSON body, as stored
+
+    @property
+    def sent(self) -> dict[str, Any]:
+        """The pushed entry (``data`` of the envelope): kind, contract, channel, amount …"""
+        try:
+            data = json.loads(self.payload).get("data")
+        except (ValueError, AttributeError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 def push_due(
@@ -215,6 +225,7 @@ def pushes(
             r.last_error,
             r.next_attempt_at,
             r.acked_at,
+            r.payload,
         )
         for r in rows
     ]

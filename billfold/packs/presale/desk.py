@@ -12,6 +12,7 @@ from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.packs.host import Host
 from billfold.packs.presale import held, projects, release, reports, sync
 from billfold.packs.presale.book import project_pk, require_project
+from billfold.packs.presale.view import EscrowView, escrow_view
 from billfold.settlement.escrow import EscrowEntry, EscrowTotals, totals
 
 __all__ = ["PresaleDesk"]
@@ -84,6 +85,11 @@ class PresaleDesk:
 
     def balance(self, bureau_code: str) -> EscrowTotals:
         return totals(self.entries(bureau_code))
+
+    def view(self, bureau_code: str) -> EscrowView:
+        """The project's escrow as the supervisor sees it: balance, contracts, milestones
+        with their limits, releases (:mod:`.view`)."""
+        return escrow_view(self.host, bureau_code)
 
     def release(
         self, bureau_code: str, amount_fen: int, *, request_id: str, by: str, reason: str

@@ -58,7 +58,7 @@ def receive_unmatched(
             raise Conflict(f"ref: {channel}/{ref} is held in another project already")
         why = f"no contract {contract_no} in project {bureau_code}" if contract_no else None
         why = why or "no contract named"
-        note = f"{why}; payer {payer}" if payer else why
+        note = _held_note(bureau_code, contract_no, payer)
         held = book(
             uow,
             project,
@@ -81,6 +81,12 @@ def receive_unmatched(
         uow.commit()
     log.warning("escrow payment held", bureau_code=bureau_code, ref=ref, reason=why)
     return held
+
+
+def _held_note(bureau_code: str, contract_no: str | None, payer: str) -> str:
+    """Why the money is held, as the supervisor reads it in the daily report (Chinese)."""
+    why = f"项目 {bureau_code} 无合同 {contract_no}" if contract_no else "未注明合同"
+    return f"{why}；付款方 {payer}" if payer else why
 
 
 def _held_alert(project: Project, held: EscrowEntry, why: str) -> dict[str, object]:

@@ -124,7 +124,7 @@ def test_money_without_a_contract_is_held_alerted_and_pushed_once(
         BUREAU_CODE, "bank", "TRF-1", 5_000_000, paid_at=now, contract_no="HT-GHOST"
     )
     assert held == again and held.kind is EntryKind.HELD
-    assert held.note == "no contract HT-GHOST in project JG2026-0088"
+    assert held.note == "项目 JG2026-0088 无合同 HT-GHOST"  # the supervisor reads it
     book = desk.balance(BUREAU_CODE)
     assert (book.held_fen, book.received_fen, book.balance_fen) == (5_000_000, 0, 0)
     with engine.uow() as uow:
@@ -204,15 +204,18 @@ def test_the_daily_report_lists_every_contract_and_the_days_movements(
     desk.release(BUREAU_CODE, 1_000_000, request_id="R9", by="dev", reason="基础工程款")
     detail, summary = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path)
     assert detail.read_text("utf-8-sig").splitlines() == [
-        "类型,合同编号/流水,房号,购房人/说明,合同总价,当日入账,当日拨付,累计入账,当日退款,当日暂挂",
-        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,936000.00,0.00,936000.00,0.00,0.00",
-        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00,0.00",
-        "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,0.00,0.00,0.00,0.00,0.00",
-        "暂挂,TRF-9,,no contract named,0.00,0.00,0.00,0.00,0.00,1.00",
-        "拨付,R9,,基础工程款,0.00,0.00,10000.00,0.00,0.00,0.00",
+        "类型,合同编号/流水,房号,购房人/说明,合同总价,当日入账,当日拨付,累计入账,当日退款,当日暂挂,"
+        "暂挂金额,累计拨付",
+        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,936000.00,0.00,936000.00,0.00,0.00,"
+        "0.00,0.00",
+        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00",
+        "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00",
+        "暂挂,TRF-9,,未注明合同,0.00,0.00,0.00,0.00,0.00,1.00,1.00,0.00",
+        "拨付,R9,,基础工程款,0.00,0.00,10000.00,0.00,0.00,0.00,0.00,10000.00",
     ]
     assert summary.read_text("utf-8-sig").splitlines()[1] == (
-        "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,936000.00,10000.00,926000.00,1.00,0.00"
+        "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,936000.00,10000.00,926000.00,1.00,0.00,"
+        "936000.00,10000.00,1.00"
     )
     assert "陈家豪" not in detail.read_text("utf-8-sig")
     xlsx = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path, fmt="xlsx")

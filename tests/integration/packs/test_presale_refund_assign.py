@@ -206,18 +206,19 @@ def test_the_daily_report_shows_refunds_per_contract_and_in_the_summary(
     desk.sync()
     detail, summary = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path)
     lines = detail.read_text("utf-8-sig").splitlines()
-    assert lines[0].endswith(",累计入账,当日退款,当日暂挂")
+    assert lines[0].endswith(",累计入账,当日退款,当日暂挂,暂挂金额,累计拨付")
     assert lines[1] == (
-        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,100000.00,0.00,75000.00,25000.00,0.00"
+        "合同,HT-LJY-2026-0001,3幢1单元1201,陈**,3120000.00,100000.00,0.00,75000.00,25000.00,0.00,"
+        "0.00,0.00"
     )
     assert lines[2] == (
-        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00,0.00"
+        "合同,HT-LJY-2026-0002,3幢1单元1502,李**,2985000.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00"
     )
     head, row = summary.read_text("utf-8-sig").splitlines()
-    assert head.endswith(",期末余额,暂挂金额,当日退款")
+    assert head.endswith(",期末余额,暂挂金额,当日退款,累计入账,累计拨付,当日暂挂")
     assert row == (
         "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,100000.00,0.00,75000.00,0.00,"
-        "25000.00"
+        "25000.00,75000.00,0.00,0.00"
     )
 
 
@@ -260,10 +261,16 @@ def test_assigned_money_counts_for_the_contract_in_the_daily_report(
     desk.assign_held("bank/TRF-2", C, "ops", "核实")
     detail, summary = desk.daily_report(BUREAU_CODE, date(2026, 9, 1), tmp_path)
     lines = detail.read_text("utf-8-sig").splitlines()
-    assert lines[3] == "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,3.00,0.00,3.00,0.00,0.00"
-    assert lines[4] == "暂挂,TRF-2,,no contract named,0.00,0.00,0.00,0.00,0.00,3.00"
+    assert lines[3] == (
+        "合同,HT-LJY-2026-0003,5幢2单元0801,王**,2760000.00,3.00,0.00,3.00,0.00,0.00,0.00,0.00"
+    )
+    # came in that day (当日暂挂 3.00) and assigned that day: nothing is held at its end
+    assert lines[4] == (
+        "暂挂,TRF-2,,未注明合同（已归集至合同 HT-LJY-2026-0003）,0.00,0.00,0.00,0.00,0.00,3.00,0.00,0.00"
+    )
     assert summary.read_text("utf-8-sig").splitlines()[1] == (
-        "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,3.00,0.00,3.00,0.00,0.00"
+        "2026-09-01,JG2026-0088,丽景苑一期,3301040160000088,0.00,3.00,0.00,3.00,0.00,0.00,3.00,0.00,"
+        "3.00"
     )
 
 

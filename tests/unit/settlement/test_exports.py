@@ -83,3 +83,24 @@ def test_the_file_name_picks_the_format() -> None:
     with pytest.raises(InvalidInput) as bad:
         export_format("report.xls")
     assert bad.value.message == "out: 'report.xls' must end in .csv or .xlsx"
+
+
+def test_the_discrepancy_list_tells_each_discrepancy_in_chinese_with_labels_not_codes() -> None:
+    # before: the 说明 column carried the English message ("... the engine has it credited")
+    status = Discrepancy(
+        Code.STATUS_MISMATCH, "the channel says W9 is FAILED; the engine has it credited",
+        "mobile_banking", line_amount_fen=500, engine_amount_fen=500, difference_fen=-500,
+        line_status="FAILED", engine_status="credited", payment_id=9, id=9,
+    )  # fmt: skip
+    amount = Discrepancy(
+        Code.AMOUNT_MISMATCH, "the channel says W8 paid 12.00; the engine has 10.00",
+        "mobile_banking", line_amount_fen=1200, engine_amount_fen=1000, difference_fen=200, id=8,
+    )  # fmt: skip
+    out = io.BytesIO()
+    write_csv(discrepancy_sheet([status, amount]), out)
+    text = out.getvalue().decode("utf-8-sig")
+    rows = text.splitlines()[1:]
+    assert rows[0].split(",")[16] == "状态不符：渠道状态 失败，系统状态 已入账；差额 -5.00"
+    assert rows[1].split(",")[16] == "金额不符：渠道金额 12.00，系统金额 10.00；差额 2.00"
+    for code in ("mobile_banking", "amount_mismatch", "status_mismatch", "credited", "FAILED"):
+        assert code not in text, code

@@ -242,6 +242,26 @@ _LABELS: dict[str, dict[str, str]] = {
         "dead": "死信",
     },
     "push_status": {"pending": "待推送", "acked": "已回执", "dead": "推送失败"},
+    "reminder_kind": {
+        "issued": "账单通知",
+        "due_soon": "到期提醒",
+        "overdue": "逾期催缴",
+        "paid": "缴费回执",
+    },
+    "reminder_channel": {"sms": "短信", "wechat": "微信订阅消息"},
+    "reminder_status": {
+        "pending": "待发送",
+        "sent": "已发送",
+        "dead": "发送失败",
+        "skipped": "未发送",
+    },
+    "remind_outcome": {
+        "queued": "已加入发送",
+        "already_today": "今日已提醒",
+        "not_payable": "无需缴费",
+        "not_found": "账单不存在",
+        "no_template": "未配置该类提醒",
+    },
     "complaint_kind": {
         "paid_not_credited": "已付款未销账",
         "charged_twice": "重复扣款",

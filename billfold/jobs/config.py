@@ -13,6 +13,7 @@ same example)::
     refunds = "every 5m"
     autodebit = "every 15m"
     bureau = "every 1m"
+    reminders = "every 1m"
     nonces = "every 1h"
     reconcile = "daily 10:00"
     settle = "after reconcile"
@@ -35,6 +36,12 @@ same example)::
     [bureau]                        # presale: no url, no pushes (booking still runs)
     url = ""
     secret_env = "BILLFOLD_BUREAU_SECRET"
+    timeout = 10.0
+
+    [reminders]                     # payer reminders (docs/reminders.md)
+    mode = "sandbox"                # "live": send to the SMS / WeChat APIs for real
+    batch = 100
+    max_attempts = 5
     timeout = 10.0
 
     [reconcile]                     # no folder, nothing to reconcile
@@ -69,6 +76,7 @@ _SECTIONS: dict[str, dict[str, type]] = {
     "nonces": {"older_than_minutes": int},
     "autodebit": {"notice_hours": float},
     "bureau": {"url": str, "secret_env": str, "timeout": float},
+    "reminders": {"mode": str, "batch": int, "max_attempts": int, "timeout": float},
     "reconcile": {"folder": str, "by": str},
     "settle": {"by": str},
 }
@@ -83,6 +91,10 @@ _SETTINGS: dict[str, Any] = {
     "bureau.url": "",
     "bureau.secret_env": "BILLFOLD_BUREAU_SECRET",
     "bureau.timeout": 10.0,
+    "reminders.mode": "sandbox",
+    "reminders.batch": 100,
+    "reminders.max_attempts": 5,
+    "reminders.timeout": 10.0,
     "reconcile.folder": "",
     "reconcile.by": "worker",
     "settle.by": "worker",
@@ -96,7 +108,11 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "nonces.older_than_minutes": (10, 7 * 24 * 60),
     "autodebit.notice_hours": (0, 24 * 30),
     "bureau.timeout": (0.1, 120),
+    "reminders.batch": (1, 10_000),
+    "reminders.max_attempts": (1, 100),
+    "reminders.timeout": (0.1, 120),
 }
+_CHOICES: dict[str, tuple[str, ...]] = {"reminders.mode": ("sandbox", "live")}
 
 
 @dataclass(frozen=True)
@@ -188,4 +204,8 @@ def _setting(section: str, key: str, value: Any, types: dict[str, type]) -> Any:
         low, high = _LIMITS[name]
         if not low <= given <= high:
             raise ConfigurationError(f"{name}: must be between {low:g} and {high:g}, got {given}")
+    if name in _CHOICES and given not in _CHOICES[name]:
+        raise ConfigurationError(
+            f"{name}: must be one of {', '.join(_CHOICES[name])}, got {given!r}"
+        )
     return float(given) if wanted is float else given

@@ -28,6 +28,8 @@ import structlog
 
 from billfold.adapters.outbox import dispatcher as outbox
 from billfold.adapters.outbox.bureau_push import BureauLink, BureauTransport, push_due
+from billfold.adapters.outbox.reminders.api import run_reminders
+from billfold.adapters.outbox.reminders.message import ReminderSender
 from billfold.channels.autodebit import AutoDebit, DebitPolicy
 from billfold.channels.autodebit_bank import DebitBank
 from billfold.channels.base import Channel
@@ -62,6 +64,8 @@ class Ports:
     bank: DebitBank | None = None
     channels: Mapping[str, Channel] = field(default_factory=dict)
     bureau: BureauTransport | None = None
+    #: payer reminder senders by channel ("sms", "wechat"); none: reminders wait unsent
+    reminders: Mapping[str, ReminderSender] = field(default_factory=dict)
 
 
 def statement_name(name: str) -> tuple[str, date] | None:
@@ -169,6 +173,16 @@ class Duties:
             return {**booked, "pushes": "skipped: no bureau url, secret or transport"}
         stats = push_due(self.engine, BureauLink(url, secret), self.ports.bureau)
         return {**booked, **asdict(stats)}
+
+    def reminders(self) -> dict[str, Any]:
+        """Payer reminders: write today's due-soon and overdue reminder events (each biller's
+        business date), fan the outbox out (reminders are made there, once per bill, kind and
+        day), then send what is due outside quiet hours to payers who did not opt out."""
+        get = self.config.get
+        policy = outbox.RetryPolicy(max_attempts=get("reminders.max_attempts"))
+        return run_reminders(
+            self.engine, self.ports.reminders, batch=get("reminders.batch"), policy=policy
+        )
 
     def nonces(self) -> dict[str, Any]:
         """Forget notification nonces older than the replay window needs."""

@@ -82,6 +82,7 @@ DUTIES = (
     "refunds",
     "autodebit",
     "bureau",
+    "reminders",
     "nonces",
     "reconcile",
     "settle",
@@ -97,6 +98,9 @@ DEFAULTS: dict[str, str] = {
     # timezone); the duty looks for what became due this often
     "autodebit": "every 15m",
     "bureau": "every 1m",
+    # payer reminders: today's due/overdue reminders are written once per bill and day
+    # (in each biller's timezone); issued and paid receipts go as their events come
+    "reminders": "every 1m",
     "nonces": "every 1h",
     "reconcile": "daily 10:00",
     "settle": "after reconcile",

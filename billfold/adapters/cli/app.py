@@ -79,6 +79,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.complaints", "complaints"),
     ("billfold.adapters.cli.worker", "worker"),
     ("billfold.adapters.cli.journal", "journal"),
+    ("billfold.adapters.cli.remind", "remind"),
 ]
 
 

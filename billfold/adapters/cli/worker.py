@@ -27,7 +27,11 @@ from billfold.adapters.db.connect import database_url_from_env
 from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
 from billfold.adapters.jobs.lifecycle import exit_with_parent
 from billfold.adapters.outbox.bureau_push import HttpxBureauTransport
+from billfold.adapters.outbox.reminders.aliyun_sms import AliyunSms
+from billfold.adapters.outbox.reminders.message import HttpxPoster, ReminderSender
+from billfold.adapters.outbox.reminders.wechat_subscribe import StableTokens, WechatSubscribe
 from billfold.adapters.outbox.transport import HttpxTransport
+from billfold.channels.secrets import EnvSecrets
 from billfold.engine import Engine
 from billfold.errors import BillfoldError
 from billfold.extras import requires_extra
@@ -36,6 +40,7 @@ from billfold.jobs.duties import Duties, Ports
 from billfold.jobs.loop import run_all_once, run_loop
 from billfold.testing.sandbox.autodebit import SandboxBank
 from billfold.testing.sandbox.gateway import SandboxGateway
+from billfold.testing.sandbox.reminders import sandbox_senders
 
 __all__ = ["app"]
 
@@ -138,7 +143,22 @@ def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitSt
     bureau = stack.enter_context(HttpxBureauTransport(config.get("bureau.timeout")))
     # like `billfold autodebit run`: this build has no real bank connector
     bank = SandboxBank(SandboxGateway(engine.clock))
-    return Ports(webhooks=webhooks, bank=bank, channels=found, bureau=bureau)
+    reminders = _reminder_senders(engine, config, stack)
+    return Ports(webhooks=webhooks, bank=bank, channels=found, bureau=bureau, reminders=reminders)
+
+
+def _reminder_senders(
+    engine: Engine, config: WorkerConfig, stack: ExitStack
+) -> dict[str, ReminderSender]:
+    """SMS and WeChat senders: the providers' sandbox unless ``reminders.mode = "live"``."""
+    if config.get("reminders.mode") != "live":
+        return sandbox_senders(engine.clock)[0]
+    http = stack.enter_context(HttpxPoster(config.get("reminders.timeout")))
+    secrets = EnvSecrets()
+    return {
+        "sms": AliyunSms(http, secrets, engine.clock),
+        "wechat": WechatSubscribe(http, StableTokens(http, secrets, engine.clock)),
+    }
 
 
 def _install_schema(engine: Engine) -> None:

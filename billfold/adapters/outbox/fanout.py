@@ -6,6 +6,10 @@ split the events between them and a crash leaves either all of an event's delive
 none (the unique ``(event_pk, endpoint_id)`` backs this up). Events without a biller, or
 whose biller has no interested endpoint, are marked fanned out with no deliveries.
 
+Reminder events (``bill.created``, ``bill.paid``, ``reminder.*``) also become payer reminders
+here, in the same transaction (:func:`~billfold.adapters.outbox.reminders.store.reminder_rows`),
+so a reminder is made exactly once, like a delivery.
+
 A *deactivated* endpoint still gets its deliveries, created ``pending``: the dispatcher only
 sends to active endpoints, so they wait and go out once it is reactivated. Nothing written
 while an endpoint is switched off is lost (marking the event fanned out is safe because its
@@ -23,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.outbox.endpoints import event_type_matches
+from billfold.adapters.outbox.reminders.store import EVENT_KINDS, reminder_rows
 from billfold.clock import Clock
 
 __all__ = ["fan_out"]
@@ -63,6 +68,21 @@ def fan_out(db: SqlEngine, clock: Clock, batch: int = 100) -> tuple[int, int]:
         ]
         if rows:
             conn.execute(_insert_deliveries(conn).on_conflict_do_nothing(), rows)
+        reminded = [e.id for e in events if e.event_type in EVENT_KINDS]
+        if reminded:
+            full = conn.execute(
+                select(
+                    _EV.c.id,
+                    _EV.c.event_id,
+                    _EV.c.event_type,
+                    _EV.c.biller_id,
+                    _EV.c.payload,
+                    _EV.c.created_at,
+                )
+                .where(_EV.c.id.in_(reminded))
+                .order_by(_EV.c.id)
+            ).all()
+            reminder_rows(conn, full, now)
         conn.execute(
             update(_EV).where(_EV.c.id.in_([e.id for e in events])).values(fanned_out=True)
         )

@@ -125,8 +125,8 @@ def test_a_json_file_is_read_too(tmp_path: Path) -> None:
     ("data", "message"),
     [
         ({"shedule": {}}, "config: unknown key 'shedule'; known: "),
-        ({"schedule": {"reminders": "every 1h"}}, "schedule.reminders: no such duty; known: "
-         "outbox, expiry, requery, refunds, autodebit, bureau, nonces, reconcile, settle"),
+        ({"schedule": {"reminder": "every 1h"}}, "schedule.reminder: no such duty; known: "
+         "outbox, expiry, requery, refunds, autodebit, bureau, reminders, nonces, reconcile, settle"),
         ({"schedule": {"expiry": 5}}, "schedule.expiry: must be text such as 'every 5m'"),
         ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not a known time zone"),
         ({"outbox": {"batsh": 1}}, "outbox.batsh: unknown setting; known: batch, timeout, "

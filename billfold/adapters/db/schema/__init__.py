@@ -423,5 +423,6 @@ from billfold.adapters.db.schema import (  # noqa: E402, F401
     presale,
     queues,
     ratelimit,
+    reminders,
     settlement,
 )

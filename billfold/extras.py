@@ -31,10 +31,12 @@ EXTRAS: dict[str, frozenset[str]] = {
             "python_multipart",
             "argon2",
             "prometheus_client",
+            "fastapi_offline",
         }
     ),
     "postgres": frozenset({"psycopg"}),
     "qr": frozenset({"qrcode", "PIL"}),
+    "pdf": frozenset({"fpdf", "fontTools", "qrcode", "PIL"}),
     "xlsx": frozenset({"openpyxl", "et_xmlfile"}),
     "cli": frozenset({"typer", "rich", "click"}),
     "worker": frozenset({"procrastinate", "croniter", "asgiref"}),

@@ -13,7 +13,15 @@ from decimal import Decimal, InvalidOperation
 
 from billfold.errors import InvalidAmount
 
-__all__ = ["CNY", "MAX_FEN", "MAX_YUAN", "Money", "format_yuan", "parse_yuan"]
+__all__ = [
+    "CNY",
+    "MAX_FEN",
+    "MAX_YUAN",
+    "Money",
+    "format_yuan",
+    "parse_yuan",
+    "yuan_in_capitals",
+]
 
 CNY = "CNY"
 
@@ -73,6 +81,70 @@ def format_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, frac = divmod(abs(fen), 100)
     return f"{sign}{whole}.{frac:02d}"
+
+
+_CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_SECTION_UNITS = ("仟", "佰", "拾", "")
+
+
+def _capital_section(number: int) -> str:
+    """1..9999 in capitals: a run of zeros between digits is one 零, trailing zeros nothing."""
+    words: list[str] = []
+    pending_zero = False
+    for power, unit in zip((3, 2, 1, 0), _SECTION_UNITS, strict=True):
+        digit = number // 10**power % 10
+        if digit == 0:
+            pending_zero = pending_zero or bool(words)
+            continue
+        if pending_zero:
+            words.append("零")
+            pending_zero = False
+        words.append(_CAPITAL_DIGITS[digit] + unit)
+    return "".join(words)
+
+
+def _capital_integer(number: int) -> str:
+    """A positive whole number of yuan in capitals, in sections of 万 and 亿."""
+    if number < 10**4:
+        return _capital_section(number)
+    width = 8 if number >= 10**8 else 4
+    high, low = divmod(number, 10**width)
+    head = _capital_integer(high) + ("亿" if width == 8 else "万")
+    if low == 0:
+        return head
+    # zeros between the head and the next digit (the lower part's top digit is 0) read as 零
+    return head + ("零" if low < 10 ** (width - 1) else "") + _capital_integer(low)
+
+
+def yuan_in_capitals(fen: int) -> str:
+    """The amount in Chinese capitals (大写金额) as written on receipts and notices:
+    ``123456`` → ``"壹仟贰佰叁拾肆元伍角陆分"``.
+
+    The rules of the People's Bank for filling in vouchers: a run of zeros inside the number
+    is one 零 (``1001.00`` → 壹仟零壹元整, ``20300.00`` → 贰万零叁佰元整); 拾 always takes
+    its digit (``10.00`` → 壹拾元整); 元 with no 角 or 分 is closed with 整, and so is 角 with
+    no 分 (``100.10`` → 壹佰元壹角整) so nothing can be written after it; 分 with no 角 after
+    元 takes 零 (``100000000.01`` → 壹亿元零壹分); where the rules leave the 零 optional (a
+    zero 万 or 元 digit before a non-zero 仟 or 角) it is left out (``107000.53`` →
+    壹拾万柒仟元伍角叁分, ``1680.32`` → 壹仟陆佰捌拾元叁角贰分); an amount under one yuan
+    starts at its first digit (``0.05`` → 伍分); zero is 零元整. Negative amounts are
+    refused."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise InvalidAmount(f"fen must be an int, got {type(fen).__name__}")
+    if fen < 0:
+        raise InvalidAmount(f"amount in capitals: {format_yuan(fen)} is negative")
+    if fen > MAX_FEN:
+        raise InvalidAmount(f"amount in capitals: over the largest amount, {MAX_YUAN}")
+    whole, cents = divmod(fen, 100)
+    jiao, fen_digit = divmod(cents, 10)
+    text = _capital_integer(whole) + "元" if whole else ""
+    if jiao:
+        text += _CAPITAL_DIGITS[jiao] + "角"
+    elif fen_digit and whole:
+        text += "零"
+    if fen_digit:
+        return text + _CAPITAL_DIGITS[fen_digit] + "分"
+    return (text or "零元") + "整"
 
 
 @dataclass(frozen=True, slots=True)

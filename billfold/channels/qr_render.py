@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_CAPTION",
     "FONT_ENV_VAR",
     "FONT_PACKAGE",
+    "cjk_face_index",
     "find_cjk_font",
     "render_counter_sign",
     "render_png",
@@ -110,21 +111,28 @@ def _candidates() -> list[Path]:
     return found
 
 
+def cjk_face_index(path: Path) -> int:
+    """The face to use in ``path``: in a font collection (``.ttc``) the Simplified Chinese
+    one, else 0 (the PDF writer embeds the same face the PNG renderer draws with)."""
+    with requires_extra("qr"):
+        from PIL import ImageFont
+    if path.suffix.lower() != ".ttc":
+        return 0
+    for index in range(1, 12):
+        try:
+            face = ImageFont.truetype(str(path), 12, index=index)
+        except OSError:
+            break
+        if " SC" in (face.getname()[0] or ""):
+            return index
+    return 0
+
+
 def _load(path: Path, size: int) -> ImageFont.FreeTypeFont:
     """Load ``path``; in a font collection prefer the Simplified Chinese face."""
     with requires_extra("qr"):
         from PIL import ImageFont
-    first = ImageFont.truetype(str(path), size)
-    if path.suffix.lower() != ".ttc":
-        return first
-    for index in range(1, 12):
-        try:
-            face = ImageFont.truetype(str(path), size, index=index)
-        except OSError:
-            break
-        if " SC" in (face.getname()[0] or ""):
-            return face
-    return first
+    return ImageFont.truetype(str(path), size, index=cjk_face_index(path))
 
 
 def _missing_glyphs(font: _FontT, text: str) -> list[str]:

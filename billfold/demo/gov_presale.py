@@ -31,9 +31,11 @@ from billfold.adapters.outbox.bureau_push import BureauLink, HttpxBureauTranspor
 from billfold.channels.collect import Collector
 from billfold.channels.pos import PosChannel
 from billfold.channels.qr import QrChannel
+from billfold.channels.qr_render import render_svg
 from billfold.channels.secrets import DictSecrets
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
+from billfold.demo.campus_utility import PUBLIC_URL
 from billfold.demo.summary import ScenarioSummary
 from billfold.engine import Engine
 from billfold.errors import BillfoldError, InvariantViolated, NotFound
@@ -42,7 +44,7 @@ from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fee_catalogue import FeeItem
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.money import format_yuan
-from billfold.packs.government import Government
+from billfold.packs.government import Government, receipt_verify_url
 from billfold.packs.presale import PresaleDesk, ReleaseRefused
 from billfold.settlement.batch import BatchStatus
 from billfold.settlement.discrepancy import DiscrepancyStatus
@@ -234,14 +236,21 @@ def run_government(engine: Engine, out_dir: Path) -> ScenarioSummary:
 
 
 def _receipts(engine: Engine, gov: Government, codes: tuple[str, ...], out: Path) -> list[Path]:
+    """Each payment's receipt as JSON, a printable page and a PDF; the page's and the PDF's
+    QR open the receipt's verification page on the demo's payer pages."""
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for payment_id in _credited(engine, codes):
         receipt = gov.issue_receipt(payment_id)
-        for suffix, text in (("json", receipt.to_json()), ("html", receipt.to_html())):
+        url = receipt_verify_url(PUBLIC_URL, receipt)
+        page = receipt.to_html(qr_svg=render_svg(url), verify_url=url)
+        for suffix, text in (("json", receipt.to_json()), ("html", page)):
             path = out / f"{receipt.receipt_no}.{suffix}"
             path.write_text(text + ("\n" if suffix == "json" else ""), encoding="utf-8")
             files.append(path)
+        pdf = out / f"{receipt.receipt_no}.pdf"
+        pdf.write_bytes(gov.receipt_pdf(receipt.receipt_no, base_url=PUBLIC_URL))
+        files.append(pdf)
     return files
 
 

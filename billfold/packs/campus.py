@@ -6,14 +6,17 @@ The pure parts live in :mod:`billfold.collection.roster` and :mod:`billfold.sett
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import structlog
 
+from billfold.channels.pdf_render import DocumentPage, render_pdf
 from billfold.channels.qr_render import render_counter_sign
 from billfold.collection.bill import Bill
 from billfold.collection.bill_actions import (
@@ -39,34 +42,24 @@ from billfold.collection.roster_changes import RosterChanges, diff_roster
 from billfold.errors import InvalidInput, InvariantViolated, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
+from billfold.money import format_yuan
 from billfold.packs import host as core
 from billfold.packs.host import Host
 from billfold.packs.ports import PacksUnitOfWork
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.tuition import Closed, StudentBill, write_bursar_reports
 
-__all__ = ["Campus", "GrantKind", "Withdrawal", "notice_url"]
+__all__ = ["Campus", "ClassNotices", "GrantKind", "NoticeFormat", "Withdrawal", "notice_url"]
 
 log = structlog.get_logger("billfold.campus")
-
-_BASE_URL_EXAMPLE = "e.g. https://pay.example.edu.cn"
 
 
 def notice_url(base_url: str, school: str, bill_no: str) -> str:
     """What the QR on a printed notice opens: the bill's page on the payer pages
     (``/pay/b/{biller}/bills/{bill_no}``) under the address the school serves them at."""
-    base = base_url.strip()
-    if not base:
-        raise InvalidInput(
-            f"base_url: the payer pages' address is needed for the QR, {_BASE_URL_EXAMPLE}"
-        )
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise InvalidInput(
-            f"base_url: {base!r} must be an http:// or https:// address without a query, "
-            f"{_BASE_URL_EXAMPLE}"
-        )
-    return f"{base.rstrip('/')}/pay/b/{quote(school, safe='')}/bills/{quote(bill_no, safe='')}"
+    return core.payer_url(
+        base_url, f"/pay/b/{quote(school, safe='')}/bills/{quote(bill_no, safe='')}"
+    )
 
 
 def _closed(bill: Bill) -> Closed | None:
@@ -91,6 +84,24 @@ class GrantKind(StrEnum):
     @property
     def label(self) -> str:
         return "奖学金" if self is GrantKind.SCHOLARSHIP else "困难减免"
+
+
+class NoticeFormat(StrEnum):
+    PDF = "pdf"  # one PDF, a page per student
+    ZIP = "zip"  # a ZIP of PNG notices, one per student
+
+
+@dataclass(frozen=True, slots=True)
+class ClassNotices:
+    """The notices of one class: the file's bytes, its media type and a file name to offer,
+    the students it has a notice for (by student number, in order) and those left out
+    because nothing is due on their bill today (paid, waived or cancelled)."""
+
+    content: bytes
+    media_type: str
+    file_name: str
+    students: tuple[str, ...]
+    skipped: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +351,118 @@ class Campus:
         return render_counter_sign(
             payload, f"{biller.name} 缴费通知", amount_fen=due, caption=caption
         )
+
+    def class_notices(
+        self,
+        school: str,
+        term: str,
+        grade: str,
+        class_name: str,
+        *,
+        base_url: str,
+        fmt: NoticeFormat | str = NoticeFormat.PDF,
+    ) -> ClassNotices:
+        """Payment notices for every student of one class who owes something today.
+
+        ``Campus(host).class_notices(school, term, grade, class_name, *, base_url, fmt="pdf")
+        -> ClassNotices``
+
+        * ``school`` — the school's biller code; ``term`` — e.g. ``"2026秋"``;
+        * ``grade`` and ``class_name`` — as in the roster (``"七年级"``, ``"1班"``);
+        * ``base_url`` — where the payer pages are served (``https://pay.example.edu.cn``):
+          each notice's QR opens the student's bill there (:func:`notice_url`);
+        * ``fmt`` — ``"pdf"``: one A5 PDF with a page per student (school, term, student
+          number and masked name, class, bill number, items, amount due today in figures and
+          in capitals, due date, the QR); ``"zip"``: a ZIP of the PNG notices of
+          :meth:`notice_png`, named ``{student_no}.png``.
+
+        Students are in student-number order; those with nothing due are listed in
+        ``skipped`` (a cancelled bill, e.g. a withdrawn student, is not the class's).
+        Raises :class:`~billfold.errors.InvalidInput` for a bad ``base_url`` or ``fmt`` or
+        when nothing is due for anyone, and :class:`~billfold.errors.NotFound` when no
+        student of the term is in the class; reads only (writes nothing)."""
+        try:
+            chosen = NoticeFormat(fmt)
+        except ValueError:
+            raise InvalidInput(f"fmt: {fmt!r}; use pdf or zip") from None
+        notice_url(base_url, school, "-")  # a bad address is refused before any lookup
+        biller = self._school(school)
+        if biller.id is None:
+            raise InvariantViolated("biller.id is missing")
+        today = core.today(self.host, biller)
+        with self.host.uow() as uow:
+            stored = uow.daybook.term_students(biller.id, term)
+        wanted = f"{grade}/{class_name}"
+        in_class = [
+            (number, student.name, student.current.bill)
+            for number, student in sorted(stored.items())
+            if student.current is not None and student.current.bill.sub_unit == wanted
+        ]
+        if not in_class:
+            raise NotFound(f"no student of {term} at {school} is in {grade} {class_name}")
+        due = [(n, name, bill) for n, name, bill in in_class if bill.amount_due_fen(today) > 0]
+        skipped = tuple(n for n, _, bill in in_class if bill.amount_due_fen(today) <= 0)
+        students = tuple(n for n, _, _ in due)
+        if not due:
+            raise InvalidInput(f"{grade} {class_name}: nothing is due for any student of {term}")
+        stem = f"{school}-{term}-{grade}{class_name}-缴费通知"
+        if chosen is NoticeFormat.ZIP:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for number in students:
+                    png = self.notice_png(school, term, number, base_url=base_url)
+                    archive.writestr(f"{number}.png", png)
+            return ClassNotices(
+                buffer.getvalue(), "application/zip", f"{stem}.zip", students, skipped
+            )
+        pages = [
+            _notice_page(biller, term, number, name, bill, today, base_url)
+            for number, name, bill in due
+        ]
+        pdf = render_pdf(
+            pages,
+            title=f"{biller.name} {term} {grade}{class_name} 缴费通知",
+            created_at=self.host.clock.now(),
+        )
+        return ClassNotices(pdf, "application/pdf", f"{stem}.pdf", students, skipped)
+
+
+def _notice_page(
+    school: Biller,
+    term: str,
+    student_no: str,
+    name: str | None,
+    bill: Bill,
+    today: date,
+    base_url: str,
+) -> DocumentPage:
+    """One student's page of the class notices."""
+    grade, _, class_name = (bill.sub_unit or "/").partition("/")
+    facts = [
+        ("学期", term),
+        ("学号", student_no),
+        ("学生", mask_name(name)),
+        ("班级", f"{grade} {class_name}".strip()),
+        ("账单号", bill.bill_no),
+        ("缴费截止日", f"{bill.due_date:%Y-%m-%d}" if bill.due_date else "—"),
+    ]
+    if bill.waived_fen:
+        facts.append(("已减免", f"¥{format_yuan(bill.waived_fen)}"))
+    if bill.paid_fen:
+        facts.append(("已缴", f"¥{format_yuan(bill.paid_fen)}"))
+    late = bill.late_fee_fen(today)
+    if late:
+        facts.append(("滞纳金", f"¥{format_yuan(late)}"))
+    return DocumentPage(
+        title=f"{school.name} 缴费通知单",
+        facts=tuple(facts),
+        items=tuple((item.name, item.amount_fen) for item in bill.items),
+        amount_fen=bill.amount_due_fen(today),
+        amount_label="应缴金额",
+        qr_payload=notice_url(base_url, school.code, bill.bill_no),
+        caption="请用微信、支付宝或手机银行扫码缴费",
+        footer=f"通知日期 {today:%Y-%m-%d}",
+    )
 
 
 def _write_changes(

@@ -9,17 +9,25 @@ Reconciler`; the rules themselves are pure (:mod:`billfold.merchants.fee_catalog
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import date
 
 import structlog
 
+from billfold.channels.pdf_render import receipt_page, render_pdf
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.fines import FINE_PENALTY_RULE, FineQuote, quote_fine, validate_decision_no
 from billfold.collection.importer import add_bill
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import PaymentStatus
-from billfold.collection.receipt import Receipt, ReceiptLine, masked_payer, receipt_no
+from billfold.collection.receipt import (
+    Receipt,
+    ReceiptLine,
+    masked_payer,
+    receipt_no,
+    token_receipt_no,
+)
 from billfold.errors import Conflict, InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.fee_catalogue import FeeItem, amount_on, current_items
@@ -28,9 +36,20 @@ from billfold.money import format_yuan
 from billfold.packs import host as core
 from billfold.packs.host import Host, pk
 
-__all__ = ["Government"]
+__all__ = ["Government", "receipt_verify_url"]
 
 log = structlog.get_logger("billfold.government")
+
+
+def receipt_verify_url(base_url: str, receipt: Receipt) -> str:
+    """The receipt's verification page (``/pay/r/{token}``) under ``base_url``; a receipt
+    issued before verification tokens has none (:class:`~billfold.errors.Conflict`)."""
+    if not receipt.verifiable:
+        raise Conflict(
+            f"receipt {receipt.receipt_no} was issued before receipts carried a verification "
+            "code; it has no verification page"
+        )
+    return core.payer_url(base_url, f"/pay/r/{receipt.verify_token()}")
 
 
 class Government:
@@ -213,8 +232,9 @@ class Government:
                 paid_at=payment.paid_at,
                 lines=tuple(lines),
                 timezone=biller.timezone,
+                verify_key=secrets.token_urlsafe(24),
             )
-            repo.add_receipt(receipt.receipt_no, payment.id, pk(biller), receipt.to_json(), now)
+            repo.add_receipt(receipt.receipt_no, payment.id, pk(biller), receipt.to_record(), now)
             kept = repo.receipt_body(payment_id=payment_id)
             uow.commit()
         if kept is None:
@@ -228,6 +248,27 @@ class Government:
         if body is None:
             raise NotFound(f"receipt {number!r} does not exist")
         return Receipt.from_json(body)
+
+    def receipt_pdf(self, number: str, *, base_url: str) -> bytes:
+        """The receipt as a one-page A5 PDF whose QR opens its verification page on the
+        payer pages served at ``base_url`` (:func:`receipt_verify_url`)."""
+        core.payer_url(base_url, "/")  # a bad address is refused before any lookup
+        found = self.receipt(number)
+        page = receipt_page(found, receipt_verify_url(base_url, found))
+        return render_pdf([page], title=f"缴款凭证 {found.receipt_no}", created_at=found.paid_at)
+
+    def verified_receipt(self, token: str) -> Receipt | None:
+        """The receipt a verification token (the QR printed on it) stands for, or ``None``
+        when the token is not one of an issued receipt's."""
+        number = token_receipt_no(token)
+        if number is None:
+            return None
+        with self.host.uow() as uow:
+            body = uow.gov.receipt_body(receipt_no=number)
+        if body is None:
+            return None
+        found = Receipt.from_json(body)
+        return found if found.check_token(token) else None
 
     def receipts(self, office: str) -> list[Receipt]:
         with self.host.uow() as uow:

@@ -8,16 +8,37 @@ Writes go through the core's use cases (:mod:`billfold.collection` use-case modu
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 from billfold.clock import business_date
 from billfold.collection.bill import Bill
 from billfold.collection.ports import Runtime
-from billfold.errors import InvariantViolated, NotFound
+from billfold.errors import InvalidInput, InvariantViolated, NotFound
 from billfold.merchants.biller import Biller
 from billfold.merchants.services import require_biller
 from billfold.packs.ports import PacksUnitOfWork
 
-__all__ = ["Host", "biller", "find_bill", "pk", "today"]
+__all__ = ["Host", "biller", "find_bill", "payer_url", "pk", "today"]
+
+_BASE_URL_EXAMPLE = "e.g. https://pay.example.edu.cn"
+
+
+def payer_url(base_url: str, path: str) -> str:
+    """``path`` (``/pay/…``) on the payer pages served at ``base_url``: what a printed QR
+    opens. A missing or malformed address is refused, saying what is wanted."""
+    base = base_url.strip()
+    if not base:
+        raise InvalidInput(
+            f"base_url: the payer pages' address is needed for the QR, {_BASE_URL_EXAMPLE}"
+        )
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidInput(
+            f"base_url: {base!r} must be an http:// or https:// address without a query, "
+            f"{_BASE_URL_EXAMPLE}"
+        )
+    return f"{base.rstrip('/')}{path}"
+
 
 #: What a scenario desk is given: an Engine, or any host with ``.uow()`` and ``.clock``.
 Host = Runtime[PacksUnitOfWork]

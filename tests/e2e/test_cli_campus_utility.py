@@ -209,3 +209,38 @@ def test_the_utility_files_round_trip_through_the_command_line(db_url: str, tmp_
     second.write_bytes(second.read_bytes().replace(b"TOTAL|0|0.00", b"TOTAL|1|0.00"))
     code, _, err = _run("utility", None, "verify", str(second), "--layout", str(out_layout))
     assert code == 1 and err.startswith("error: checksum line 'CHECKSUM|MD5|")
+
+
+def test_the_bursar_prints_a_whole_class_of_notices_as_one_pdf_or_a_zip(
+    db_url: str, tmp_path: Path
+) -> None:
+    _billers(db_url)
+    roster, fees = tmp_path / "roster.csv", tmp_path / "fees.csv"
+    roster.write_text(ROSTER_CSV, encoding="utf-8")
+    fees.write_text(FEES_CSV, encoding="utf-8")
+    code, _, _ = _run(
+        "campus", db_url, "import-roster", "s1", "--roster", str(roster), "--fees", str(fees),
+        "--term", "2026秋", "--due", "2026-09-10", "--by", "bursar",
+    )  # fmt: skip
+    assert code == 0
+    common = ("--term", "2026秋", "--grade", "七年级", "--class", "1班",
+              "--base-url", "https://pay.example.edu.cn")  # fmt: skip
+    pdf = tmp_path / "1班.pdf"
+    code, out, _ = _run("campus", db_url, "notices", "s1", *common, "--out", str(pdf))
+    assert (code, out) == (0, f"2 notices written to {pdf}\n")
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf.read_bytes().count(b"/Type /Page\n") == 2
+    bundle = tmp_path / "1班.zip"
+    code, out, _ = _run("campus", db_url, "notices", "s1", *common, "--out", str(bundle))
+    assert (code, out) == (0, f"2 notices written to {bundle}\n")
+    assert bundle.read_bytes().startswith(b"PK")
+    wrong = tmp_path / "1班.docx"
+    code, out, err = _run("campus", db_url, "notices", "s1", *common, "--out", str(wrong))
+    assert (code, out, wrong.exists()) == (1, "", False)
+    assert err == "error: --out: '1班.docx' must end in .pdf or .zip\n"
+    nobody = tmp_path / "9班.pdf"
+    code, out, err = _run(
+        "campus", db_url, "notices", "s1", "--term", "2026秋", "--grade", "七年级",
+        "--class", "9班", "--base-url", "https://pay.example.edu.cn", "--out", str(nobody),
+    )  # fmt: skip
+    assert (code, out, nobody.exists()) == (1, "", False)
+    assert err == "error: no student of 2026秋 at s1 is in 七年级 9班\n"

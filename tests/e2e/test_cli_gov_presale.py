@@ -125,3 +125,44 @@ def test_a_supervisor_sets_up_a_project_and_an_over_limit_release_is_refused(
         db_url, "presale", "report", "JG-1", "--date", "2026-09-01", "--out-dir", str(tmp_path)
     )
     assert code == 0 and (tmp_path / "escrow-JG-1-20260901-summary.csv").exists()
+
+
+def test_a_receipt_is_printed_as_pdf_or_html_with_its_verification_qr(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from billfold.adapters.cli.receipts import app as receipts_app
+    from billfold.demo.gov_presale import TRAFFIC, setup_government
+
+    gov = setup_government(engine)
+    bill_no = "杭公交决字〔2026〕第330100002号"
+    order = engine.create_order(TRAFFIC, [bill_no])
+    paid = engine.confirm("counter", "CTR-R-1", order.order_no, order.total_fen)
+    receipt = gov.issue_receipt(paid.payment.id)
+    main = typer.Typer()
+    main.add_typer(receipts_app, name="receipts")
+    base = ("--base-url", "https://pay.example.gov.cn")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(main, ["receipts", *args, "--database-url", db_url])
+        return result.exit_code, result.stdout, result.stderr
+
+    pdf = tmp_path / "r.pdf"
+    code, out, _ = run("pdf", receipt.receipt_no, *base, "--out", str(pdf))
+    assert (code, out) == (0, f"receipt {receipt.receipt_no} written to {pdf}\n")
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    page = tmp_path / "r.html"
+    code, out, _ = run("html", receipt.receipt_no, *base, "--out", str(page))
+    assert code == 0
+    text = page.read_text(encoding="utf-8")
+    assert "<svg" in text and f"https://pay.example.gov.cn/pay/r/{receipt.verify_token()}" in text
+    assert "伍拾元整" in text
+    missing = tmp_path / "missing.pdf"
+    code, out, err = run("pdf", "R000", *base, "--out", str(missing))
+    assert (code, out, missing.exists()) == (1, "", False)
+    assert err == "error: receipt 'R000' does not exist\n"
+    code, out, err = run("pdf", receipt.receipt_no, "--base-url", "ftp://x", "--out", str(missing))
+    assert (code, missing.exists()) == (1, False)
+    assert err == (
+        "error: base_url: 'ftp://x' must be an http:// or https:// address without a query, "
+        "e.g. https://pay.example.edu.cn\n"
+    )

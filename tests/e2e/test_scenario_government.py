@@ -75,7 +75,9 @@ def test_government_fees_and_fines_from_catalogue_to_settlement(
     ]
     assert on_time["total"] == "50.00" and len(on_time["lines"]) == 1
     page = (out / "receipts" / f"{fine['receipt_no']}.html").read_text("utf-8")
-    assert "<dt>决定书编号</dt><dd>杭公交决字〔2026〕第330100001号</dd>" in page
+    assert '<th scope="row">决定书编号</th><td>杭公交决字〔2026〕第330100001号</td>' in page
+    assert "合计（大写） 贰佰柒拾贰元整" in page and "http://127.0.0.1:8000/pay/r/R" in page
+    assert (out / "receipts" / f"{fine['receipt_no']}.pdf").read_bytes().startswith(b"%PDF-")
     assert "钱多多" not in page
 
     settled = (out / "settlement-20260901.csv").read_text("utf-8-sig").splitlines()

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billfold.errors import InvalidAmount
-from billfold.money import MAX_FEN, MAX_YUAN, Money, format_yuan, parse_yuan
+from billfold.money import MAX_FEN, MAX_YUAN, Money, format_yuan, parse_yuan, yuan_in_capitals
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,97 @@ def test_amounts_over_the_bound_are_refused_naming_it(text: str) -> None:
     with pytest.raises(InvalidAmount) as caught:
         parse_yuan(text, allow_negative=True)
     assert str(caught.value) == f"amount: {text!r} is over the largest amount, 10000000000000.00"
+
+
+@pytest.mark.parametrize(
+    ("yuan", "capitals"),
+    [
+        ("1234.56", "壹仟贰佰叁拾肆元伍角陆分"),
+        ("0.05", "伍分"),
+        ("0.50", "伍角整"),
+        ("0.00", "零元整"),
+        ("10", "壹拾元整"),
+        ("15.00", "壹拾伍元整"),
+        ("100.10", "壹佰元壹角整"),
+        ("1001", "壹仟零壹元整"),
+        ("10000", "壹万元整"),
+        ("20300.00", "贰万零叁佰元整"),
+        ("100000000.01", "壹亿元零壹分"),
+        ("1409.50", "壹仟肆佰零玖元伍角整"),
+        ("6007.14", "陆仟零柒元壹角肆分"),
+        ("16409.02", "壹万陆仟肆佰零玖元零贰分"),
+        ("325.04", "叁佰贰拾伍元零肆分"),
+        ("1680.32", "壹仟陆佰捌拾元叁角贰分"),
+        ("107000.53", "壹拾万柒仟元伍角叁分"),
+        ("100010000", "壹亿零壹万元整"),
+        ("100001000", "壹亿零壹仟元整"),
+        ("1000000000000", "壹万亿元整"),
+        ("1000000000001", "壹万亿零壹元整"),
+        (MAX_YUAN, "壹拾万亿元整"),
+    ],
+)
+def test_amounts_in_chinese_capitals_follow_the_voucher_rules(yuan: str, capitals: str) -> None:
+    assert yuan_in_capitals(parse_yuan(yuan)) == capitals
+
+
+def _capitals_model(fen: int) -> str:
+    """A second, digit-by-digit reading of the rules to check the converter against."""
+    digits = "零壹贰叁肆伍陆柒捌玖"
+    whole, cents = divmod(fen, 100)
+    text = ""
+    if whole:
+        places = str(whole)[::-1]
+        units = ["", "拾", "佰", "仟"]
+        zero = False
+        for position in range(len(places) - 1, -1, -1):
+            digit = int(places[position])
+            if digit:
+                if zero:
+                    text += "零"
+                    zero = False
+                text += digits[digit] + units[position % 4]
+            elif text:
+                zero = True
+            if position % 4 == 0 and position:  # the end of a 万 or 亿 section
+                section = places[position : position + 4]
+                # 亿 is written even when its own four digits are zero; a section's unit
+                # closes its trailing zeros (壹拾万壹仟: the rules let the 零 go)
+                if position % 8 == 0:
+                    text, zero = text + "亿", False
+                elif int(section[::-1]):
+                    text, zero = text + "万", False
+        text += "元"
+    jiao, fen_digit = divmod(cents, 10)
+    if jiao:
+        text += digits[jiao] + "角"
+    elif fen_digit and whole:
+        text += "零"
+    if fen_digit:
+        return text + digits[fen_digit] + "分"
+    return (text or "零元") + "整"
+
+
+@given(st.integers(min_value=0, max_value=MAX_FEN))
+def test_amounts_in_capitals_agree_with_a_digit_by_digit_model(fen: int) -> None:
+    assert yuan_in_capitals(fen) == _capitals_model(fen)
+
+
+@given(st.integers(min_value=0, max_value=12).flatmap(
+    lambda n: st.lists(st.sampled_from([0, 0, 0, 1, 5]), min_size=n + 1, max_size=n + 1)
+))  # fmt: skip
+def test_amounts_full_of_zeros_in_capitals_agree_with_the_model(digits: list[int]) -> None:
+    fen = int("".join(map(str, digits)))
+    assert yuan_in_capitals(fen) == _capitals_model(fen)
+
+
+@pytest.mark.parametrize(
+    ("fen", "message"),
+    [
+        (-1, "amount in capitals: -0.01 is negative"),
+        (MAX_FEN + 1, "amount in capitals: over the largest amount, 10000000000000.00"),
+    ],
+)
+def test_amounts_in_capitals_refuse_what_is_not_an_amount(fen: int, message: str) -> None:
+    with pytest.raises(InvalidAmount) as refused:
+        yuan_in_capitals(fen)
+    assert refused.value.message == message

@@ -68,6 +68,7 @@ SUBAPPS = [
     ("billfold.adapters.cli.campus", "campus"),
     ("billfold.adapters.cli.utility", "utility"),
     ("billfold.adapters.cli.gov", "gov"),
+    ("billfold.adapters.cli.receipts", "receipts"),
     ("billfold.adapters.cli.presale", "presale"),
     ("billfold.adapters.cli.refunds", "refunds"),
     ("billfold.adapters.cli.orders", "orders"),

@@ -10,7 +10,10 @@
 * ``billfold campus reports SCHOOL --term … --date … --out DIR`` — arrears by class, paid and
   unpaid lists, the day's collections (CSV and one XLSX with the collection-rate chart);
 * ``billfold campus notice SCHOOL 学号 --term … --base-url https://pay.example.edu.cn
-  --out notice.png`` — a payment notice whose QR opens the bill on the payer pages.
+  --out notice.png`` — a payment notice whose QR opens the bill on the payer pages;
+* ``billfold campus notices SCHOOL --term … --grade 七年级 --class 1班 --base-url …
+  --out 1班.pdf`` — the notices of a whole class: one PDF with a page per student, or
+  (``--out 1班.zip``) a ZIP of PNG notices.
 
 Exit codes: 0 done, 1 refused (the message says why), 2 usage errors.
 """
@@ -27,7 +30,7 @@ from billfold.adapters.cli.common import DbUrl, day_option, fail, open_engine, y
 from billfold.collection.roster import Term
 from billfold.errors import BillfoldError, ImportFailed, InvariantViolated
 from billfold.money import format_yuan
-from billfold.packs.campus import Campus, GrantKind, notice_url
+from billfold.packs.campus import Campus, GrantKind, NoticeFormat, notice_url
 
 __all__ = ["app"]
 
@@ -204,3 +207,34 @@ def notice(
     out.write_bytes(png)
     typer.echo(f"notice written to {out}")
     typer.echo(f"QR: {link}")
+
+
+@app.command()
+def notices(
+    school: str,
+    term: TermOpt,
+    grade: Annotated[str, typer.Option("--grade", help="the grade, as in the roster")],
+    class_name: Annotated[str, typer.Option("--class", help="the class, as in the roster")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf (a page per student) or FILE.zip")],
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url",
+            help="where the school serves the payer pages, e.g. https://pay.example.edu.cn",
+        ),
+    ],
+    database_url: DbUrl = None,
+) -> None:
+    """Payment notices for a whole class: one PDF with a page per student who owes, or a ZIP
+    of PNG notices; each QR opens the student's bill on the payer pages."""
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in {f.value for f in NoticeFormat}:
+        fail(f"--out: {out.name!r} must end in .pdf or .zip")
+    with open_engine(database_url) as engine:
+        made = Campus(engine).class_notices(
+            school, term, grade, class_name, base_url=base_url, fmt=suffix
+        )
+    out.write_bytes(made.content)
+    typer.echo(f"{len(made.students)} notices written to {out}")
+    if made.skipped:
+        typer.echo(f"nothing due, no notice: {', '.join(made.skipped)}")

@@ -20,6 +20,7 @@ from billfold.adapters.http import (
     cashier,
     cashier_complaints,
     cashier_lookup,
+    cashier_receipts,
     complaints,
     exports,
     health,
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(cashier_lookup.router)  # /pay/lookup: choose the biller first
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
+    app.include_router(cashier_receipts.router)  # a receipt's verification page (/pay/r/…)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)

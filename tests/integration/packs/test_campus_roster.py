@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -308,3 +310,94 @@ def test_the_class_lists_in_full_need_who_and_why_and_are_audited(
         "家访",
         "campus_reports",
     )
+
+
+CLASS_ROSTER = """\
+学号,姓名,年级,班级,家长电话,选报项目
+2026001,张小明,七年级,1班,13812345671,dorm
+2026004,赵小丽,七年级,1班,13812345674,
+2026005,孙小伟,七年级,1班,13812345675,
+2026002,李小红,七年级,2班,13812345672,
+""".encode()
+
+
+def _pdf_pages(data: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    return ["".join(page.extract_text().replace("\x00", "").split()) for page in reader.pages]
+
+
+def test_class_notices_make_one_pdf_page_per_student_who_owes_with_the_bills_qr(
+    engine: Engine, campus: Campus
+) -> None:
+    campus.import_roster("s1", CLASS_ROSTER, FEES, TERM, actor="bursar")
+    campus.grant(
+        "s1", "2026秋", "2026005", 450_000, kind=GrantKind.HARDSHIP,
+        approved_by="principal", note="家庭困难", request_id="g-5",
+    )  # fmt: skip
+    made = campus.class_notices(
+        "s1", "2026秋", "七年级", "1班", base_url="https://pay.example.edu.cn"
+    )
+    assert made.media_type == "application/pdf" and made.content.startswith(b"%PDF-")
+    assert made.students == ("2026001", "2026004") and made.skipped == ("2026005",)
+    assert made.file_name == "s1-2026秋-七年级1班-缴费通知.pdf"
+    pages = _pdf_pages(made.content)
+    assert len(pages) == 2
+    first, second = pages
+    for text in ("第一中学缴费通知单", "学号2026001", "学生张**", "班级七年级1班",
+                 "账单号2026秋-2026001", "缴费截止日2026-09-10", "学费4500.00",
+                 "住宿费1200.00", "应缴金额（小写）¥5700.00", "应缴金额（大写）伍仟柒佰元整"):  # fmt: skip
+        assert text in first, text
+    assert "学号2026004" in second and "赵**" in second and "肆仟伍佰元整" in second
+    assert "2026002" not in "".join(pages)  # another class
+    # the Chinese font travels inside the PDF
+    assert b"/FontFile3" in made.content or b"/FontFile2" in made.content
+
+
+def test_class_notices_as_a_zip_hold_each_students_png_notice(
+    engine: Engine, campus: Campus
+) -> None:
+    campus.import_roster("s1", CLASS_ROSTER, FEES, TERM, actor="bursar")
+    made = campus.class_notices(
+        "s1", "2026秋", "七年级", "1班", base_url="https://pay.example.edu.cn", fmt="zip"
+    )
+    assert made.media_type == "application/zip" and made.file_name.endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(made.content)) as archive:
+        assert archive.namelist() == ["2026001.png", "2026004.png", "2026005.png"]
+        assert archive.read("2026004.png") == campus.notice_png(
+            "s1", "2026秋", "2026004", base_url="https://pay.example.edu.cn"
+        )
+
+
+def test_class_notices_refuse_bad_input_naming_it_and_write_nothing(
+    engine: Engine, campus: Campus
+) -> None:
+    campus.import_roster("s1", CLASS_ROSTER, FEES, TERM, actor="bursar")
+    audit = len(engine.audit_log())
+    base = "https://pay.example.edu.cn"
+    cases: list[tuple[dict[str, str], type[Exception], str]] = [
+        ({"fmt": "docx"}, InvalidInput, "fmt: 'docx'; use pdf or zip"),
+        ({"base_url": "pay.example.edu.cn"}, InvalidInput,
+         "base_url: 'pay.example.edu.cn' must be an http:// or https:// address without a "
+         "query, e.g. https://pay.example.edu.cn"),
+        ({"class_name": "9班"}, NotFound, "no student of 2026秋 at s1 is in 七年级 9班"),
+    ]  # fmt: skip
+    for change, error, message in cases:
+        args = {"class_name": "1班", "base_url": base, "fmt": "pdf", **change}
+        with pytest.raises(error) as exc:
+            campus.class_notices(
+                "s1", "2026秋", "七年级", args["class_name"],
+                base_url=args["base_url"], fmt=args["fmt"],
+            )  # fmt: skip
+        assert exc.value.message == message  # type: ignore[attr-defined]
+    for number in ("2026001", "2026004", "2026005"):
+        campus.grant(
+            "s1", "2026秋", number, 570_000 if number == "2026001" else 450_000,
+            kind=GrantKind.SCHOLARSHIP, approved_by="p", note="全免", request_id=f"all-{number}",
+        )  # fmt: skip
+    audit = len(engine.audit_log())
+    with pytest.raises(InvalidInput) as nothing:
+        campus.class_notices("s1", "2026秋", "七年级", "1班", base_url=base)
+    assert nothing.value.message == "七年级 1班: nothing is due for any student of 2026秋"
+    assert len(engine.audit_log()) == audit

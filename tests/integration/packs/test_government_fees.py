@@ -3,7 +3,9 @@ found by decision number with the statutory penalty as of the clock, one receipt
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 
 import pytest
 
@@ -13,7 +15,7 @@ from billfold.demo.gov_presale import EXIT_ENTRY, TRAFFIC, setup_government
 from billfold.engine import Engine
 from billfold.errors import Conflict, NotFound
 from billfold.merchants.fee_catalogue import FeeItem
-from billfold.packs.government import Government
+from billfold.packs.government import Government, receipt_verify_url
 
 LATE = "杭公交决字〔2026〕第330100001号"  # 200.00, deadline 2026-08-20
 ON_TIME = "杭公交决字〔2026〕第330100002号"  # 50.00, deadline 2026-09-15
@@ -113,7 +115,10 @@ def test_each_payment_gets_one_receipt_number_as_json_and_escaped_html(
     assert '"decision_no": "杭公交决字〔2026〕第330100001号"' in first.to_json()
     page = first.to_html()
     assert "<h1>杭州市公安局交通警察支队 缴款凭证</h1>" in page
-    assert '<td>合计</td><td class="amt">272.00</td>' in page
+    assert '<td>合计（小写）</td><td class="amt" id="total">¥272.00</td>' in page
+    assert '<td colspan="2" id="capitals">合计（大写） 贰佰柒拾贰元整</td>' in page
+    assert '<th scope="row">缴款渠道</th><td>柜台</td>' in page  # the channel in Chinese
+    assert "verify_key" not in first.to_json()  # the token's secret stays in the database
     other = engine.create_order(TRAFFIC, [ON_TIME])
     paid2 = engine.confirm("counter", "CTR-F-2", other.order_no, other.total_fen)
     assert gov.issue_receipt(paid2.payment.id).receipt_no != first.receipt_no
@@ -144,3 +149,138 @@ def test_a_payment_not_credited_gets_no_receipt(gov: Government, engine: Engine)
     with pytest.raises(NotFound) as missing:
         gov.receipt("R000")
     assert missing.value.message == "receipt 'R000' does not exist"
+
+
+class _Rows(HTMLParser):
+    """The cells of each table row of a page, per table class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table = ""
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._table = dict(attrs).get("class") or ""
+            self.tables[self._table] = []
+        elif tag == "tr":
+            self.tables[self._table].append([])
+        elif tag in ("th", "td"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td") and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_the_receipt_page_keeps_each_fact_on_its_own_row_even_when_one_is_empty(
+    gov: Government, engine: Engine
+) -> None:
+    """The page used floated labels: an empty value (a payer with no name) let the next
+    labels float beside each other, a staircase. Facts are now rows of a table."""
+    from dataclasses import replace
+
+    order = engine.create_order(TRAFFIC, [LATE])
+    paid = engine.confirm("counter", "CTR-F-3", order.order_no, order.total_fen)
+    receipt = replace(gov.issue_receipt(paid.payment.id), payer_name="")
+    page = receipt.to_html()
+    assert "float" not in page
+    rows = _Rows()
+    rows.feed(page)
+    assert rows.tables["facts"] == [
+        ["收据编号", receipt.receipt_no],
+        ["收款单位", "杭州市公安局交通警察支队"],
+        ["缴款人", "—"],
+        ["缴款单号", receipt.bill_no],
+        ["决定书编号", LATE],
+        ["缴款渠道", "柜台"],
+        ["交易流水号", "CTR-F-3"],
+        ["缴款时间", "2026-09-01 10:00:00"],
+    ]
+    assert rows.tables["items"][-2:] == [
+        ["合计（小写）", "¥272.00"],
+        ["合计（大写） 贰佰柒拾贰元整"],
+    ]
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    return "".join("".join(p.extract_text().replace("\x00", "").split()) for p in reader.pages)
+
+
+def test_a_receipt_pdf_prints_the_amount_in_capitals_and_a_qr_of_its_verification_page(
+    gov: Government, engine: Engine
+) -> None:
+    order = engine.create_order(TRAFFIC, [LATE])
+    paid = engine.confirm("counter", "CTR-F-4", order.order_no, order.total_fen)
+    receipt = gov.issue_receipt(paid.payment.id)
+    data = gov.receipt_pdf(receipt.receipt_no, base_url="https://pay.example.gov.cn/")
+    assert data.startswith(b"%PDF-") and data.count(b"/Type /Page\n") == 1
+    text = _pdf_text(data)
+    url = f"https://pay.example.gov.cn/pay/r/{receipt.verify_token()}"
+    for part in ("杭州市公安局交通警察支队缴款凭证", f"收据编号{receipt.receipt_no}",
+                 "缴款人钱**", "缴款渠道柜台", "交易流水号CTR-F-4", "加处罚款72.00",
+                 "罚款200.00", "合计（小写）¥272.00", "合计（大写）贰佰柒拾贰元整",
+                 "扫码核验凭证真伪", url):  # fmt: skip
+        assert part in text, part
+    assert receipt_verify_url("https://pay.example.gov.cn", receipt) == url
+
+
+def test_only_the_receipts_own_token_verifies_it(gov: Government, engine: Engine) -> None:
+    from dataclasses import replace
+
+    order = engine.create_order(TRAFFIC, [LATE])
+    paid = engine.confirm("counter", "CTR-F-5", order.order_no, order.total_fen)
+    receipt = gov.issue_receipt(paid.payment.id)
+    token = receipt.verify_token()
+    assert gov.verified_receipt(token) == receipt
+    number, _, mac = token.partition(".")
+    flipped = mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    for bad in (number, f"{number}.{flipped}", f"R20260901{paid.payment.id + 1:010d}.{mac}",
+                "", "../etc", token + "x"):  # fmt: skip
+        assert gov.verified_receipt(bad) is None, bad
+    # an altered amount no longer matches the token printed on the receipt
+    altered = replace(receipt, lines=receipt.lines[:1])
+    assert not altered.check_token(token)
+    # a receipt issued before verification codes has no verification page
+    with pytest.raises(Conflict) as old:
+        receipt_verify_url("https://pay.example.gov.cn", replace(receipt, verify_key=""))
+    assert old.value.message == (
+        f"receipt {receipt.receipt_no} was issued before receipts carried a verification "
+        "code; it has no verification page"
+    )
+
+
+def test_the_verification_page_says_the_receipt_is_genuine_and_serves_its_pdf(
+    gov: Government, engine: Engine
+) -> None:
+    from billfold.adapters.http.app import create_app
+    from billfold.adapters.http.asgi_client import asgi_client
+
+    order = engine.create_order(TRAFFIC, [LATE])
+    paid = engine.confirm("counter", "CTR-F-6", order.order_no, order.total_fen)
+    receipt = gov.issue_receipt(paid.payment.id)
+    token = receipt.verify_token()
+    with asgi_client(create_app(engine)) as client:
+        page = client.get(f"/pay/r/{token}")
+        assert page.status_code == 200
+        assert "凭证真实有效" in page.text and receipt.receipt_no in page.text
+        assert "钱**" in page.text and "钱多多" not in page.text
+        assert "大写：贰佰柒拾贰元整" in page.text and "柜台" in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        pdf = client.get(f"/pay/r/{token}/pdf")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert f"/pay/r/{token}" in _pdf_text(pdf.content)
+        for bad in (receipt.receipt_no, f"{receipt.receipt_no}.{'A' * 22}"):
+            refused = client.get(f"/pay/r/{bad}")
+            assert refused.status_code == 404 and "无法核验该凭证" in refused.text
+            assert receipt.receipt_no not in refused.text
+            assert client.get(f"/pay/r/{bad}/pdf").status_code == 404

@@ -305,6 +305,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "payment_reversed": "冲正",
         "refund": "申请退款",
         "refund_done": "退款完成",
+        "reminded_by_hand": "手动催缴",
         "reminder": "催缴提醒",
         "other": "其他操作",
     },

@@ -367,9 +367,8 @@ class ListsUnitOfWork(Protocol):
 
 
 class TimelineRepository(Protocol):
-    def for_bill(self, bill: Bill, audit_target: str) -> list[TimelineEntry]:
-        """Every entry about ``bill`` (in any order); ``audit_target`` is the bill's id in
-        the audit log (``BILLER/BILL_NO``)."""
+    def for_bill(self, bill: Bill, biller_code: str) -> list[TimelineEntry]:
+        """Every entry about ``bill`` of the biller ``biller_code``, in any order."""
         ...
 
 

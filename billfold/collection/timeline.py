@@ -44,7 +44,8 @@ class Happening(StrEnum):
     PAYMENT_REVERSED = "payment_reversed"
     REFUND = "refund"  # a refund asked for
     REFUND_DONE = "refund_done"  # the channel (or the bank) paid it out, or refused it
-    REMINDER = "reminder"
+    REMINDED_BY_HAND = "reminded_by_hand"  # a clerk's "remind selected" named the bill
+    REMINDER = "reminder"  # a reminder to the payer (its kind, channel and status)
     OTHER = "other"  # an audited action without a kind of its own (its action code shown)
 
 
@@ -88,5 +89,5 @@ def bill_timeline(
         bill = uow.bills.get_by_no(biller.id, bill_no)
         if bill is None:
             raise NotFound(f"bill {bill_no!r} does not exist for biller {biller_code}")
-        entries = uow.timeline.for_bill(bill, f"{biller_code}/{bill_no}")
+        entries = uow.timeline.for_bill(bill, biller_code)
     return bill, in_time_order(entries)

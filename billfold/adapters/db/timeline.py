@@ -1,6 +1,6 @@
 """A bill's timeline in SQL: the bill's own waivers and audit records, the orders that
 carried it (through their lines), their payments and refunds, the audit records of each, and
-the reminders the outbox sent about it. Each query is bounded by the bill: no scan of a
+the reminders sent about it (and who asked for them by hand). Each query is bounded by the bill: no scan of a
 biller's whole history."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, select
 
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema.reminders import reminders as reminders_table
 from billfold.collection.bill import Bill
 from billfold.collection.timeline import Happening, TimelineEntry
 from billfold.errors import InvalidInput, InvariantViolated
@@ -36,10 +37,10 @@ class SqlTimeline:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def for_bill(self, bill: Bill, audit_target: str) -> list[TimelineEntry]:
+    def for_bill(self, bill: Bill, biller_code: str) -> list[TimelineEntry]:
         if bill.id is None:
             raise InvariantViolated("bill.id is missing")
-        audited = self._audited("bill", [audit_target], _BILL_ACTIONS)
+        audited = self._audited("bill", [f"{biller_code}/{bill.bill_no}"], _BILL_ACTIONS)
         changes = sorted((e for e in audited if e.before_fen is not None), key=lambda e: e.at)
         first_amount = changes[0].before_fen if changes else None
         entries = [self._created(bill.id, first_amount), *self._waivers(bill.id), *audited]
@@ -54,7 +55,7 @@ class SqlTimeline:
         refunds = self._refunds(payment_ids)
         entries += refunds
         entries += self._audited("refund", sorted({e.ref for e in refunds}), {})
-        entries += self._reminders(bill)
+        entries += self._reminders(bill, biller_code)
         return entries
 
     def _created(self, bill_id: int, first_amount: int | None) -> TimelineEntry:
@@ -200,33 +201,56 @@ class SqlTimeline:
                 )
         return found
 
-    def _reminders(self, bill: Bill) -> list[TimelineEntry]:
-        """Reminder events (``reminder.*``) the outbox holds for this bill's biller whose
-        payload names the bill."""
-        e = t.outbox_events.c
+    def _reminders(self, bill: Bill, biller_code: str) -> list[TimelineEntry]:
+        """The reminders stored for the bill (kind, channel, status; when sent, or when
+        queued), and each "remind selected" that named it (who and why, from the audit)."""
+        r_ = reminders_table.c
         rows = self.conn.execute(
-            select(e.event_type, e.payload, e.created_at).where(
-                e.biller_id == bill.biller_id,
-                or_(e.event_type.like("reminder.%"), e.event_type.like("reminder_%")),
-                and_(e.payload.contains(bill.bill_no, autoescape=True)),
+            select(r_.kind, r_.channel, r_.status, r_.created_at, r_.sent_at).where(
+                r_.bill_id == bill.id
             )
         ).all()
-        found: list[TimelineEntry] = []
-        for r in rows:
-            body: Any = json.loads(r.payload)
-            payload = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(payload, dict) or payload.get("bill_no") != bill.bill_no:
-                continue
-            found.append(
-                TimelineEntry(
-                    r.created_at,
-                    Happening.REMINDER,
-                    ref=r.event_type.partition(".")[2] or r.event_type,
-                    channel=payload.get("channel"),
-                    status=payload.get("status"),
-                )
+        found = [
+            TimelineEntry(
+                r.sent_at or r.created_at,
+                Happening.REMINDER,
+                ref=r.kind,
+                channel=r.channel,
+                status=r.status,
             )
+            for r in rows
+        ]
+        a = t.audit_log.c
+        asked = self.conn.execute(
+            select(a.at, a.actor, a.reason, a.after).where(
+                a.target_type == "biller",
+                a.target_id == biller_code,
+                a.action == "reminders.sent_by_hand",
+                a.after.contains(f'"{bill.bill_no}"', autoescape=True),
+            )
+        ).all()
+        for r in asked:
+            outcome = _bills_named(r.after).get(bill.bill_no)
+            if outcome is not None:
+                found.append(
+                    TimelineEntry(
+                        r.at,
+                        Happening.REMINDED_BY_HAND,
+                        status=outcome,
+                        actor=r.actor,
+                        reason=r.reason,
+                    )
+                )
         return found
+
+def _bills_named(after: str | None) -> dict[str, str]:
+    """The bills a "remind selected" audit record names, with their outcomes."""
+    try:
+        value = json.loads(after or "null")
+    except ValueError:
+        return {}
+    bills = value.get("bills") if isinstance(value, dict) else None
+    return {str(k): str(v) for k, v in bills.items()} if isinstance(bills, dict) else {}
 
 
 def _amount(snapshot: str | None) -> int | None:

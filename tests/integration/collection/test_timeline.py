@@ -9,16 +9,26 @@ from datetime import timedelta
 import pytest
 
 from billfold import Biller, BillerKind, Engine
+from billfold.adapters.outbox.fanout import fan_out
+from billfold.adapters.outbox.reminders import api as reminders
 from billfold.clock import FixedClock
 from billfold.collection.bill_actions import BillChange
+from billfold.collection.reminder import ReminderChannel, ReminderSettings
 from billfold.collection.timeline import Happening
 from billfold.errors import NotFound
 
 CSV = """\
-bill_no,payer_id,payer_name,amount,due_date,allow_partial
-T1,1001,张三,100.00,2026-09-30,yes
-T2,1002,李四,50.00,2026-09-30,no
+bill_no,payer_id,payer_name,payer_phone,amount,due_date,allow_partial
+T1,1001,张三,13812345671,100.00,2026-09-30,yes
+T2,1002,李四,13812345672,50.00,2026-09-30,no
 """
+
+SMS = ReminderSettings(
+    ReminderChannel.SMS,
+    {"issued": "SMS_1", "due_soon": "SMS_2", "overdue": "SMS_3", "paid": "SMS_4"},
+    sign_name="一中",
+    credentials={"access_key_id": "LTAI5tTest", "access_key_secret_env": "S1_SMS_SECRET"},
+)
 
 
 def test_the_timeline_tells_what_happened_in_order_with_who_and_why(
@@ -44,13 +54,9 @@ def test_the_timeline_tells_what_happened_in_order_with_who_and_why(
         paid.payment.id, 500, request_id="r1", reason="多缴", requested_by="赵会计"
     )
     clock.advance(step)
-    s1 = engine.biller("s1").id
-    with engine.uow() as uow:  # a reminder event as the reminders desk writes it
-        for bill_no in ("T1", "T2"):
-            uow.outbox.add(
-                "reminder.overdue", s1, {"bill_no": bill_no, "channel": "sms"}, clock.now()
-            )
-        uow.commit()
+    reminders.configure(engine, "s1", SMS, actor="admin")
+    reminders.remind_bills(engine, "s1", ["T1", "T2"], actor="王老师", reason="家长未回复")
+    fan_out(engine.db, clock)  # the outbox turns the events into reminders
 
     bill, entries = engine.bill_timeline("s1", "T1")
     assert bill.bill_no == "T1"
@@ -63,9 +69,10 @@ def test_the_timeline_tells_what_happened_in_order_with_who_and_why(
         Happening.ORDER_CREATED,
         Happening.PAYMENT,
         Happening.REFUND,
+        Happening.REMINDED_BY_HAND,
         Happening.REMINDER,
     ]
-    created, changed, waived, first, cancelled, second, payment, refunded, reminder = entries
+    created, changed, waived, first, cancelled, second, payment, refunded, asked, reminder = entries
     assert created.amount_fen == 10000
     assert (changed.actor, changed.reason) == ("王老师", "按新标准")
     assert (changed.before_fen, changed.amount_fen) == (10000, 12000)
@@ -88,11 +95,16 @@ def test_the_timeline_tells_what_happened_in_order_with_who_and_why(
         "赵会计",
         "多缴",
     )
-    assert (reminder.ref, reminder.channel) == ("overdue", "sms")
+    assert (asked.actor, asked.reason, asked.status) == ("王老师", "家长未回复", "queued")
+    assert (reminder.ref, reminder.channel, reminder.status) == ("due_soon", "sms", "pending")
     assert [e.at for e in entries] == sorted(e.at for e in entries)
 
     _, other = engine.bill_timeline("s1", "T2")
-    assert [e.kind for e in other] == [Happening.BILL_CREATED, Happening.REMINDER]
+    assert [e.kind for e in other] == [
+        Happening.BILL_CREATED,
+        Happening.REMINDED_BY_HAND,
+        Happening.REMINDER,
+    ]
 
 
 def test_a_cancelled_bill_and_a_refund_paid_out_show_with_their_reasons(

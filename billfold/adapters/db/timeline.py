@@ -1,13 +1,12 @@
 """A bill's timeline in SQL: the bill's own waivers and audit records, the orders that
 carried it (through their lines), their payments and refunds, the audit records of each, and
-the reminders sent about it (and who asked for them by hand). Each query is bounded by the bill: no scan of a
-biller's whole history."""
+the reminders sent about it (and who asked for them by hand). Each query is bounded by the
+bill: no scan of a biller's whole history."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select
 

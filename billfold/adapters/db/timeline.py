@@ -242,6 +242,7 @@ class SqlTimeline:
                 )
         return found
 
+
 def _bills_named(after: str | None) -> dict[str, str]:
     """The bills a "remind selected" audit record names, with their outcomes."""
     try:

@@ -41,7 +41,8 @@ _SAID: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (
             _V + r" is in scientific notation.*",
-            "{v} 是科学计数法：表格软件把长数字变成了近似值，数字已丢失；请把该列设为文本后重新导出",
+            "{v} 是科学计数法：表格软件把长数字变成了近似值，数字已丢失；"
+            "请把该列设为文本后重新导出",
         ),
         (r"(?P<no>.+) repeats line (?P<n>\d+)", "账单号 {no} 与第 {n} 行重复"),
         (

@@ -368,6 +368,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "paid": "已转账",
         "cancelled": "已取消",
     },
+    "role": {
+        "bursar": "出纳/收费员",
+        "reconciler": "对账员",
+        "supervisor": "主管",
+        "admin": "系统管理员",
+        "viewer": "只读",
+    },
 }
 
 LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -2,27 +2,24 @@
 headless Chromium on a phone-sized screen with a WeChat User-Agent, paying through the
 sandbox and seeing the paid result only once the engine has it.
 
-The browser is driven over the W3C WebDriver protocol (chromedriver, spoken with httpx); the
+The browser is driven by the shared helper (``webdriver.py``: chromedriver over W3C WebDriver); the
 test installs nothing and is skipped when Chromium or chromedriver is missing. Screenshots go
 to ``$BILLFOLD_TEST_ARTIFACTS`` (default ``tests/artifacts/``).
 """
 
 from __future__ import annotations
 
-import base64
-import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
+from webdriver import (  # type: ignore[import-not-found]
+    NEEDS_BROWSER,
+    Browser,
+    backend,
+    chromedriver,
+    serve,
+)
 
 from billfold import Biller, BillerKind, Engine
 from billfold.clock import SystemClock
@@ -35,158 +32,14 @@ WECHAT_IPHONE = (
 )
 PHONE = {"width": 390, "height": 844, "pixelRatio": 3.0}
 PAID = "var s = document.getElementById('state'); return s !== null && s.dataset.status === 'paid'"
-ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element key
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def _which(names: tuple[str, ...]) -> str | None:
-    return next((found for name in names if (found := shutil.which(name))), None)
-
-
-CHROMIUM = _which(BROWSERS)
-CHROMEDRIVER = _which(("chromedriver",))
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="the browser test needs Chromium and chromedriver on PATH (Debian: apt install "
-    f"chromium chromium-driver); found chromium={CHROMIUM}, chromedriver={CHROMEDRIVER}",
-)
-
-
-def artifacts() -> Path:
-    default = Path(__file__).resolve().parents[1] / "artifacts"
-    where = Path(os.environ.get("BILLFOLD_TEST_ARTIFACTS") or default)
-    where.mkdir(parents=True, exist_ok=True)
-    return where
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise AssertionError(f"{what} exited with {process.returncode}: {err}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{what} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-class Browser:
-    """A WebDriver session: just the few commands the test needs."""
-
-    def __init__(self, driver: str) -> None:
-        self.http = httpx.Client(base_url=driver, timeout=60)
-        options = {
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            "mobileEmulation": {"deviceMetrics": PHONE, "userAgent": WECHAT_IPHONE},
-        }
-        caps = {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}
-        answer = self.call("POST", "/session", {"capabilities": caps})
-        self.session = f"/session/{answer['sessionId']}"
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = self.http.request(method, path, json=body)
-        value = answer.json()["value"]
-        if answer.status_code != 200:
-            raise AssertionError(f"WebDriver {method} {path}: {value}")
-        return value
-
-    def open(self, url: str) -> None:
-        self.call("POST", f"{self.session}/url", {"url": url})
-
-    def find(self, css: str) -> str:
-        found = self.call(
-            "POST", f"{self.session}/element", {"using": "css selector", "value": css}
-        )
-        return str(found[ELEMENT])
-
-    def type(self, css: str, text: str) -> None:
-        self.call("POST", f"{self.session}/element/{self.find(css)}/value", {"text": text})
-
-    def click(self, css: str) -> None:
-        self.call("POST", f"{self.session}/element/{self.find(css)}/click", {})
-
-    def text(self, css: str) -> str:
-        return str(self.call("GET", f"{self.session}/element/{self.find(css)}/text"))
-
-    def script(self, source: str) -> Any:
-        return self.call("POST", f"{self.session}/execute/sync", {"script": source, "args": []})
-
-    def url(self) -> str:
-        return str(self.call("GET", f"{self.session}/url"))
-
-    def screenshot(self, name: str) -> Path:
-        path = artifacts() / f"{name}.png"
-        path.write_bytes(base64.b64decode(self.call("GET", f"{self.session}/screenshot")))
-        return path
-
-    def wait_for(self, source: str, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.script(source)
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for: {source}")
-
-    def quit(self) -> None:
-        try:
-            self.call("DELETE", self.session)
-        finally:
-            self.http.close()
-
-
-def cjk_fonts(where: Path) -> dict[str, str]:
-    """Let Chromium find the Noto Sans SC that billfold's ``cjk`` extra ships, so that the
-    screenshots show the Chinese text on machines without CJK system fonts."""
-    found = importlib.util.find_spec("pylopdf_fonts_zh_cn")
-    if found is None or not found.submodule_search_locations:
-        return {}
-    fonts = where / "fonts.conf"
-    fonts.write_text(
-        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
-        f"<dir>{next(iter(found.submodule_search_locations))}</dir>"
-        f"<cachedir>{where / 'cache'}</cachedir></fontconfig>",
-        encoding="utf-8",
-    )
-    return {"FONTCONFIG_FILE": str(fonts)}
+pytestmark = NEEDS_BROWSER
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    assert CHROMEDRIVER is not None
-    port = free_port()
-    env = {**os.environ, **cjk_fonts(tmp_path_factory.mktemp("fonts"))}
-    driver = subprocess.Popen(
-        [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/status", driver, "chromedriver")
-        session = Browser(f"http://127.0.0.1:{port}")
-        try:
-            yield session
-        finally:
-            session.quit()
-    finally:
-        stop(driver)
+    scratch = tmp_path_factory.mktemp("fonts")
+    with chromedriver(scratch, phone=PHONE, user_agent=WECHAT_IPHONE) as session:
+        yield session
 
 
 def seed(url: str) -> None:
@@ -222,26 +75,8 @@ def seed(url: str) -> None:
 def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``billfold serve --sandbox`` on a fresh database: (base URL, database URL)."""
     seed(db_url)
-    port = free_port()
-    main = "from billfold.adapters.cli.app import main; main()"
-    command = [sys.executable, "-c", main, "serve", "--sandbox", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--database-url", db_url],
-        env={**os.environ},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=tmp_path,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{base}/pay/lookup", process, "billfold serve")
+    with serve(db_url, tmp_path, "--sandbox", ready="/pay/lookup") as base:
         yield base, db_url
-    finally:
-        stop(process)
-
-
-def backend(db_url: str) -> str:
-    return "pg" if db_url.startswith("postgresql") else "sqlite"
 
 
 def _status(browser: Browser) -> str:

@@ -22,6 +22,7 @@ from billfold.adapters.http import (
     cashier_lookup,
     cashier_receipts,
     complaints,
+    console,
     exports,
     health,
     held_credits,
@@ -71,6 +72,7 @@ def create_app(
     shared_rate_limit: bool = False,
     bank_app_markers: Iterable[str] = (),
     worker_max_age: float = health.DEFAULT_WORKER_MAX_AGE,
+    console_rules: console.SessionRules | None = None,
 ) -> FastAPI:
     """The API over ``engine``; ``channels`` receive notifications at /v1/notify/{name}.
 
@@ -82,7 +84,8 @@ def create_app(
     banking when the biller takes it. Raises :class:`~billfold.errors.ConfigurationError`
     for a bad one.
     ``/readyz`` answers 503 when the newest ``billfold worker`` heartbeat is older than
-    ``worker_max_age`` seconds (where workers report heartbeats)."""
+    ``worker_max_age`` seconds (where workers report heartbeats).
+    ``console_rules`` set the console's session timeouts and lockout (defaults otherwise)."""
     markers = tuple(bank_app_markers)
     WalletRouter(markers)  # refuses a marker too short to mean one app
     app = FastAPI(
@@ -116,6 +119,7 @@ def create_app(
     app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
     app.include_router(cashier_receipts.router)  # a receipt's verification page (/pay/r/…)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
+    console.mount(app, engine, clock or engine.clock, console_rules)  # /console: people log in
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(CleanText)
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id

@@ -415,6 +415,7 @@ from billfold.adapters.db.schema import (  # noqa: E402, F401
     api,
     chain,
     checks,
+    console,
     gov,
     jobs,
     journal_guard,

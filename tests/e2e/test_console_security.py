@@ -1,0 +1,225 @@
+"""Every form of the console, from the app's own routes: a POST without the session's CSRF
+token, by a role the page does not allow, or aimed at another biller's object is refused and
+changes nothing; without a session the browser is sent to log in. A console POST route
+missing from :data:`FORMS` fails this test — a new page's author adds its case here.
+
+A case gives, for its route: the roles allowed; ``setup`` (make the objects it acts on,
+into ``world.ids``); ``path`` (the path parameters of biller ``s1``'s object); ``data``
+(a valid form, without the CSRF token); ``probe`` (what the action would change); ``other``
+(the path parameters of biller ``s2``'s object, for pages a biller's user may use) or
+``everywhere`` (back-office users only: a biller's user gets 403). The last step posts the
+valid form as an allowed user and checks that the probe *did* change, so the refusals above
+are proven to be refusals of an action that works.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from console_world import PASSWORD, World, console_world  # type: ignore[import-not-found]
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+from billfold import Engine
+from billfold.adapters.db.schema import audit_log
+from billfold.adapters.db.schema.console import console_sessions
+from billfold.adapters.http.keys import create_key, list_keys
+from billfold.merchants.roles import Role
+
+ANY = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+
+Ids = Callable[[World], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class FormCase:
+    roles: frozenset[Role]
+    data: Callable[[World], dict[str, Any]]
+    probe: Callable[[World], object]
+    setup: Callable[[World], None] = lambda w: None
+    path: Ids = lambda w: {}
+    other: Ids | None = None  # another biller's object: 404 for a biller's user
+    everywhere: bool = False  # back-office users only
+
+
+def _keys_setup(w: World) -> None:
+    w.ids["key"] = create_key(w.engine, "s1", [Role.BURSAR], "s1 系统").key.key_id
+    w.ids["key_s2"] = create_key(w.engine, "s2", [Role.BURSAR], "s2 系统").key.key_id
+
+
+def _keys(w: World) -> object:
+    return [(k.key_id, k.revoked_at, k.previous_valid_until, k.label) for k in list_keys(w.engine)]
+
+
+def _key_secret(w: World) -> object:
+    from billfold.adapters.db.schema.api import api_keys
+
+    with w.engine.uow() as uow:
+        return uow.conn.execute(select(api_keys.c.key_id, api_keys.c.secret_sha256)).all()
+
+
+FORMS: dict[str, FormCase] = {
+    "/console/logout": FormCase(
+        roles=ANY,
+        data=lambda w: {},
+        probe=lambda w: _live_sessions(w.engine),
+    ),
+    "/console/admin/keys": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        data=lambda w: {"roles": ["bursar"], "biller": "s1", "label": "新系统", "reason": "接入"},
+        probe=_keys,
+    ),
+    "/console/admin/keys/{key_id}/rotate": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=_keys_setup,
+        path=lambda w: {"key_id": w.ids["key"]},
+        data=lambda w: {"grace_hours": "0", "reason": "泄露"},
+        probe=_key_secret,
+    ),
+    "/console/admin/keys/{key_id}/revoke": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=_keys_setup,
+        path=lambda w: {"key_id": w.ids["key"]},
+        data=lambda w: {"reason": "停用"},
+        probe=_keys,
+    ),
+}
+NOT_A_PAGE = {"/console/login"}  # its own CSRF token (before any session): tested below
+
+
+def _live_sessions(engine: Engine) -> int:
+    with engine.uow() as uow:
+        query = select(func.count()).select_from(console_sessions)
+        return int(uow.conn.execute(query.where(console_sessions.c.ended_at.is_(None))).scalar())
+
+
+def _audits(engine: Engine) -> int:
+    with engine.uow() as uow:
+        return int(uow.conn.execute(select(func.count()).select_from(audit_log)).scalar())
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[World]:
+    with console_world(engine) as made:
+        yield made
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    """The app's routes, through included routers (FastAPI 0.165 includes them lazily)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _routes(inner.routes) if inner is not None else (route,)
+
+
+def console_posts(world: World) -> set[str]:
+    return {
+        r.path
+        for r in _routes(world.app.routes)
+        if isinstance(r, APIRoute) and r.path.startswith("/console") and "POST" in r.methods
+    }
+
+
+def test_every_console_form_has_a_case(world: World) -> None:
+    found = console_posts(world) - NOT_A_PAGE
+    assert found == set(FORMS), f"give each console POST route a FormCase: {found ^ set(FORMS)}"
+
+
+def _url(template: str, params: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: params[m.group(1)], template)
+
+
+@pytest.mark.parametrize("template", sorted(FORMS))
+def test_a_form_is_refused_without_its_token_by_another_role_or_tenant_and_changes_nothing(
+    world: World, template: str
+) -> None:
+    case = FORMS[template]
+    case.setup(world)
+    url = _url(template, case.path(world))
+    allowed = next(r for r in Role if r in case.roles)
+
+    def unchanged(answer: Any, status: int, what: str) -> None:
+        assert answer.status_code == status, (what, answer.status_code, answer.text[:400])
+        assert case.probe(world) == before and _audits(world.engine) == audits, what
+
+    sessions = {r: world.login(r.value) for r in Role}
+    scoped = world.login(f"{allowed.value}-s1")  # allowed, but for biller s1 only
+    before, audits = case.probe(world), _audits(world.engine)
+    data = case.data(world)
+    answer = world.request("POST", url, None, data)
+    unchanged(answer, 303, "no session")
+    assert answer.headers["location"] == "/console/login"
+    me = sessions[allowed]
+    unchanged(world.request("POST", url, me, data), 403, "no CSRF token")
+    unchanged(world.request("POST", url, me, {**data, "csrf_token": "x" * 43}), 403, "bad token")
+    other = sessions[next(r for r in Role if r not in case.roles)] if case.roles != ANY else me
+    stolen = {**data, "csrf_token": other.csrf}  # another session's token is not this one's
+    if other is not me:
+        unchanged(world.request("POST", url, me, stolen), 403, "another session's token")
+    for role, session in sessions.items():
+        if role not in case.roles:
+            refused = world.request("POST", url, session, {**data, "csrf_token": session.csrf})
+            unchanged(refused, 403, f"role {role}")
+            assert "角色" in refused.text
+    if case.everywhere:
+        answer = world.request("POST", url, scoped, {**data, "csrf_token": scoped.csrf})
+        unchanged(answer, 403, "a biller's user on a back-office page")
+    if case.other is not None:
+        theirs = _url(template, case.other(world))
+        answer = world.request("POST", theirs, scoped, {**data, "csrf_token": scoped.csrf})
+        unchanged(answer, 404, "another biller's object")
+    before = case.probe(world)
+    answer = world.request("POST", url, me, {**data, "csrf_token": me.csrf})
+    assert answer.status_code < 400, answer.text[:400]
+    assert case.probe(world) != before, "the valid form changed nothing: fix the case's data"
+
+
+def test_the_login_form_without_its_token_logs_nobody_in(world: World) -> None:
+    world.client.cookies.clear()
+    answer = world.client.post("/console/login", data={"username": "admin", "password": PASSWORD})
+    assert answer.status_code == 403 and "校验码" in answer.text
+    assert "bf_console" not in answer.headers.get("set-cookie", "")
+    assert _live_sessions(world.engine) == 0
+
+
+def test_a_login_never_keeps_the_session_the_browser_came_with(world: World) -> None:
+    first = world.login("bursar")
+    world.client.cookies.clear()
+    form = world.client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token
+    fixed = {
+        "Cookie": f"bf_console={first.cookie}; bf_console_login={form.cookies['bf_console_login']}"
+    }
+    answer = world.client.post(
+        "/console/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token.group(1)},
+        headers=fixed,
+    )
+    assert answer.status_code == 303
+    second = answer.cookies["bf_console"]
+    assert second != first.cookie
+    gone = world.request("GET", "/console/", first)  # the old one ended with the new login
+    assert gone.status_code == 303 and gone.headers["location"] == "/console/login"
+    planted = world.request("GET", "/console/", type(first)("x", "planted.value", ""))
+    assert planted.status_code == 303
+
+
+def test_every_console_page_carries_a_strict_content_security_policy(world: World) -> None:
+    session = world.login("admin")
+    for path in ("/console/", "/console/login", "/console/admin/keys", "/console/nope/x"):
+        answer = world.request("GET", path, session)
+        if answer.status_code == 404 and "content-security-policy" not in answer.headers:
+            continue  # not a console route at all
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert "form-action 'self'" in policy and "unsafe-inline" not in policy, path
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert "<script" not in world.request("GET", "/console/admin/keys", session).text

@@ -32,6 +32,8 @@ EXTRAS: dict[str, frozenset[str]] = {
             "argon2",
             "prometheus_client",
             "fastapi_offline",
+            "jinja2",
+            "markupsafe",
         }
     ),
     "postgres": frozenset({"psycopg"}),

@@ -20,6 +20,13 @@ pytestmark = pytest.mark.slow
 def console_seed() -> Callable[[Engine], None]:
     def seed(engine: Engine) -> None:
         create_key(engine, "s1", [Role.BURSAR], "学校财务系统", actor="t", reason="t")
+        classes = "bill_no,payer_id,payer_name,amount,sub_unit\n" + "".join(
+            f"C{n},20260{n:02d},学生{n},{300 + 10 * n}.00,七年级{n % 3 + 1}班\n" for n in range(12)
+        )
+        engine.import_bills("s1", classes.encode())
+        for n, channel in enumerate(("counter", "wechatpay", "alipay", "counter", "qr")):
+            order = engine.create_order("s1", [f"C{n}"])
+            engine.confirm(channel, f"TX-{n}", order.order_no, 30_000 + 1_000 * n)
 
     return seed
 
@@ -80,6 +87,21 @@ def test_a_bursar_is_refused_the_admin_pages_with_a_page_in_chinese(
     assert browser.script("return document.documentElement.scrollWidth <= window.innerWidth")
     browser.screenshot("console-bursar-refused-tablet")
     browser.resize(1280, 900)
+
+
+def test_each_role_sees_its_home_with_todays_charts(console, console_browser) -> None:  # type: ignore[no-untyped-def]
+    browser = console_browser
+    for username, charts in (
+        ("bursar-s1", ("各班级/单位缴费率", "近 14 天每日收款")),
+        ("reconciler", ("今日各渠道收款", "在途资金（按账龄）", "待处理差错（按类型）")),
+        ("supervisor", ("今日各渠道收款",)),
+    ):
+        console.login(browser, username)
+        browser.wait_for("return document.querySelector('#charts svg') !== null")
+        text = browser.text("#charts")
+        assert all(title in text for title in charts), (username, text)
+        assert "¥1600.00" in browser.text("#cards")  # today's five payments
+        browser.screenshot(f"console-home-{username}")
 
 
 def engine_keys(engine: Engine) -> list[tuple[str, str]]:

@@ -97,3 +97,70 @@ def test_a_billers_user_gets_404_for_another_billers_object_and_nothing_changes(
     answer = world.request("POST", "/console/test/billers/s2/touch", everyone,
                            {"csrf_token": everyone.csrf, "reason": "r"})  # fmt: skip
     assert answer.status_code == 303 and touched == ["s1", "s2"]
+
+
+def test_each_home_shows_todays_figures_of_its_own_billers_as_svg(world: World) -> None:
+    engine = world.engine
+    engine.confirm("counter", "C-1", engine.create_order("s1", ["T1"]).order_no, 10_000)
+    engine.confirm("wechatpay", "WX-1", engine.create_order("s2", ["T2"]).order_no, 5_000)
+    mine = world.request("GET", "/console/", world.login("bursar-s1")).text
+    assert "¥100.00" in mine and "柜台" in mine and "微信支付" not in mine
+    assert "各班级/单位缴费率" in mine and "<svg" in mine and "<script" not in mine
+    assert "在途资金" not in mine  # back-office money: not a biller's
+    office = world.request("GET", "/console/", world.login("reconciler")).text
+    assert "¥150.00" in office and "柜台" in office and "微信支付" in office
+    assert "在途资金（按账龄）" in office and "待处理差错" in office
+
+
+def test_a_billers_page_shows_channel_secrets_only_as_where_they_are_kept(world: World) -> None:
+    from billfold.merchants.channel_config import ChannelConfig
+
+    settings = {"notify_key_env": "S1_WX_KEY", "api_v3_key": "0123456789abcdef", "city": "杭州"}
+    config = ChannelConfig("wechatpay", merchant_id="1900000109", settings=settings)
+    world.engine.set_channel_config("s1", config, actor="t", reason="t")
+    page = world.request("GET", "/console/billers/s1", world.login("admin")).text
+    assert "环境变量 S1_WX_KEY" in page and "api_v3_key: （已隐藏）" in page
+    assert "0123456789abcdef" not in page and "微信支付" in page and "city: 杭州" in page
+    scoped = world.login("viewer-s1")
+    assert world.request("GET", "/console/billers/s1", scoped).status_code == 200
+    other = world.request("GET", "/console/billers/s2", scoped)
+    assert other.status_code == 404 and "商户 s2 不存在" in other.text
+
+
+def test_a_limit_change_waits_for_a_second_person(world: World) -> None:
+    from billfold.maker_checker import MakerChecker
+
+    me = world.login("admin")
+    answer = world.request("POST", "/console/admin/billers/s1/limits", me,
+                           {"csrf_token": me.csrf, "daily": "5000.00", "reason": "开学高峰"})  # fmt: skip
+    assert answer.status_code == 303
+    assert "已提交复核" in world.request("GET", "/console/billers/s1", me).text
+    assert world.engine.biller("s1").limits.daily_fen is None  # not yet
+    (proposal,) = MakerChecker(world.engine).list()
+    assert proposal.maker == "user:admin" and proposal.payload["daily_fen"] == 500_000
+    bad = world.request("POST", "/console/admin/billers/s1/limits", me,
+                        {"csrf_token": me.csrf, "daily": "12.345", "reason": "x"})  # fmt: skip
+    assert bad.status_code == 400 and "日限额" in bad.text
+    assert len(MakerChecker(world.engine).list()) == 1
+
+
+def test_a_new_webhook_secret_is_shown_once(world: World) -> None:
+    me = world.login("admin")
+    answer = world.request("POST", "/console/admin/billers/s2/webhooks", me,
+                           {"csrf_token": me.csrf, "url": "https://erp.example/h", "reason": "接入"})  # fmt: skip
+    secret = re.search(r'id="secret">([^<]+)<', answer.text)
+    assert answer.status_code == 200 and secret
+    assert secret.group(1) not in world.request("GET", "/console/billers/s2", me).text
+
+
+def test_a_user_with_a_short_password_is_not_created(world: World) -> None:
+    me = world.login("admin")
+    data = {"csrf_token": me.csrf, "username": "short.pw", "display_name": "短", "roles": "viewer",
+            "password": "short", "reason": "入职"}  # fmt: skip
+    answer = world.request("POST", "/console/admin/users", me, data)
+    assert answer.status_code == 400 and "密码至少 12 位" in answer.text
+    assert "short.pw" not in world.request("GET", "/console/admin/users", me).text
+    none = world.request(
+        "POST", "/console/admin/users", me, {**data, "roles": [], "password": "x" * 12}
+    )
+    assert none.status_code == 400 and "至少选择一个角色" in none.text

@@ -64,6 +64,69 @@ def _key_secret(w: World) -> object:
         return uow.conn.execute(select(api_keys.c.key_id, api_keys.c.secret_sha256)).all()
 
 
+def _users(w: World) -> object:
+    from billfold.adapters.db.schema.access import backoffice_users as u
+
+    with w.engine.uow() as uow:
+        query = select(u.c.username, u.c.roles, u.c.password_hash, u.c.disabled_at)
+        return uow.conn.execute(query.order_by(u.c.username)).all()
+
+
+def _approvals(w: World) -> object:
+    from billfold.adapters.db.schema.access import pending_approvals as a
+
+    with w.engine.uow() as uow:
+        return uow.conn.execute(select(a.c.id, a.c.kind, a.c.state)).all()
+
+
+def _hooks(w: World) -> object:
+    from billfold.adapters.outbox.endpoints import list_endpoints
+
+    return [
+        (e.id, e.url, e.secret, e.active) for e in list_endpoints(w.engine, include_inactive=True)
+    ]
+
+
+def _hooks_setup(w: World, *, active: bool = True) -> None:
+    from billfold.adapters.outbox.endpoints import add_endpoint, deactivate_endpoint, new_secret
+
+    for code in ("s1", "s2"):
+        made = add_endpoint(w.engine, code, f"https://{code}.example/hooks", new_secret())
+        w.ids[f"hook_{code}"] = str(made.id)
+        if not active:
+            deactivate_endpoint(w.engine, made.id)
+
+
+def _dead_setup(w: World) -> None:
+    from billfold.adapters.db import schema as t
+
+    _hooks_setup(w)
+    now, biller_id = w.engine.clock.now(), w.engine.biller("s1").id
+    with w.engine.uow() as uow:
+        event = uow.conn.execute(
+            t.outbox_events.insert().values(
+                event_id="00000000-0000-0000-0000-000000000001", event_type="payment.credited",
+                biller_id=biller_id, payload="{}", created_at=now, fanned_out=True,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        dead = uow.conn.execute(
+            t.outbox_deliveries.insert().values(
+                event_pk=event, endpoint_id=int(w.ids["hook_s1"]), status="dead", attempts=8,
+                next_attempt_at=now, last_error="HTTP 500",
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        uow.commit()
+    w.ids["dead"] = str(dead)
+
+
+def _deliveries(w: World) -> object:
+    from billfold.adapters.db import schema as t
+
+    with w.engine.uow() as uow:
+        d = t.outbox_deliveries
+        return uow.conn.execute(select(d.c.id, d.c.status, d.c.attempts)).all()
+
+
 FORMS: dict[str, FormCase] = {
     "/console/logout": FormCase(
         roles=ANY,
@@ -91,6 +154,85 @@ FORMS: dict[str, FormCase] = {
         path=lambda w: {"key_id": w.ids["key"]},
         data=lambda w: {"reason": "停用"},
         probe=_keys,
+    ),
+    "/console/admin/users": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        data=lambda w: {
+            "username": "zhao.min",
+            "display_name": "赵敏",
+            "roles": ["viewer"],
+            "password": "a long enough secret",
+            "reason": "入职",
+        },
+        probe=_users,
+    ),
+    "/console/admin/users/{username}/roles": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"username": "viewer-s1"},
+        data=lambda w: {"roles": ["viewer", "bursar"], "reason": "兼任收费"},
+        probe=_users,
+    ),
+    "/console/admin/users/{username}/password": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"username": "viewer-s1"},
+        data=lambda w: {"password": "another long secret", "reason": "忘记密码"},
+        probe=_users,
+    ),
+    "/console/admin/users/{username}/disable": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"username": "viewer-s1"},
+        data=lambda w: {"reason": "离职"},
+        probe=_users,
+    ),
+    "/console/admin/billers/{code}/limits": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"code": "s1"},
+        data=lambda w: {"daily": "5000.00", "reason": "开学高峰"},
+        probe=_approvals,
+    ),
+    "/console/admin/billers/{code}/webhooks": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"code": "s1"},
+        data=lambda w: {"url": "https://erp.s1.example/hooks", "events": "*", "reason": "接入"},
+        probe=_hooks,
+    ),
+    "/console/admin/webhooks/{endpoint_id}/rotate": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=_hooks_setup,
+        path=lambda w: {"endpoint_id": w.ids["hook_s1"]},
+        data=lambda w: {"reason": "密钥泄露"},
+        probe=_hooks,
+    ),
+    "/console/admin/webhooks/{endpoint_id}/deactivate": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=_hooks_setup,
+        path=lambda w: {"endpoint_id": w.ids["hook_s1"]},
+        data=lambda w: {"reason": "系统下线"},
+        probe=_hooks,
+    ),
+    "/console/admin/webhooks/{endpoint_id}/reactivate": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=lambda w: _hooks_setup(w, active=False),
+        path=lambda w: {"endpoint_id": w.ids["hook_s1"]},
+        data=lambda w: {"reason": "系统恢复"},
+        probe=_hooks,
+    ),
+    "/console/admin/deliveries/{delivery_id}/requeue": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        setup=_dead_setup,
+        path=lambda w: {"delivery_id": w.ids["dead"]},
+        data=lambda w: {"reason": "对方已修复"},
+        probe=_deliveries,
     ),
 }
 # -- the bursar's pages (billfold/adapters/http/console/bills.py, bill_import.py, chase.py) --
@@ -308,10 +450,10 @@ def test_every_console_page_carries_a_strict_content_security_policy(world: Worl
     session = world.login("admin")
     for path in ("/console/", "/console/login", "/console/admin/keys", "/console/nope/x"):
         answer = world.request("GET", path, session)
-        if answer.status_code == 404 and "content-security-policy" not in answer.headers:
-            continue  # not a console route at all
         policy = answer.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
         assert "form-action 'self'" in policy and "unsafe-inline" not in policy, path
         assert answer.headers["x-frame-options"] == "DENY"
     assert "<script" not in world.request("GET", "/console/admin/keys", session).text
+    unknown = world.request("GET", "/console/nope/x", session)
+    assert unknown.status_code == 404 and "没有这个页面" in unknown.text

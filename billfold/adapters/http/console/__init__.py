@@ -13,8 +13,9 @@ import pkgutil
 
 from fastapi import APIRouter, FastAPI
 
+from billfold.adapters.http.console.guard import User, pages
 from billfold.adapters.http.console.sessions import SessionRules
-from billfold.adapters.http.console.web import ConsoleState, console_key
+from billfold.adapters.http.console.web import ConsoleState, Refusal, console_key
 from billfold.clock import Clock
 from billfold.engine import Engine
 
@@ -30,3 +31,14 @@ def mount(app: FastAPI, engine: Engine, clock: Clock, rules: SessionRules | None
             router = getattr(module, name, None)
             if isinstance(router, APIRouter):
                 app.include_router(router)
+    app.include_router(_unknown())  # last: any other /console path is a page saying so
+
+
+def _unknown() -> APIRouter:
+    router = pages()
+
+    @router.get("/{rest:path}")
+    def unknown(rest: str, user: User) -> None:
+        raise Refusal(404, "没有这个页面")
+
+    return router

@@ -59,10 +59,12 @@ def create(
     request: Request,
     user: Admin,
     reason: Reason,
-    roles: Annotated[list[str], Form()],
+    roles: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default
     biller: Annotated[str, Form(max_length=32)] = "",
     key_label: Annotated[str, Form(alias="label", max_length=100)] = "",
 ) -> Response:
+    if not roles:
+        raise Refusal(400, "请至少选择一个角色，未做任何更改")
     engine = console_state(request).engine
     made = create_key(engine, biller or None, roles, key_label, actor=user.actor, reason=reason)
     what = f"已创建密钥 {made.key.key_id}（{_roles_text(made.key.roles)}）"

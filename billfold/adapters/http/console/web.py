@@ -46,6 +46,7 @@ __all__ = [
     "console_state",
     "done",
     "render",
+    "when",
 ]
 
 PREFIX = "/console"
@@ -123,7 +124,7 @@ def add_nav(title: str, href: str, *roles: Role, order: int = 50) -> None:
     NAV.sort(key=lambda n: (n.order, n.href))
 
 
-def _when(value: Any, tz: str = DEFAULT_TZ) -> str:
+def when(value: Any, tz: str = DEFAULT_TZ) -> str:
     from zoneinfo import ZoneInfo
 
     if value is None:
@@ -138,8 +139,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(label=label, yuan=format_yuan, prefix=PREFIX, when=_when)
-    env.filters.update(yuan=format_yuan, when=_when)
+    env.globals.update(label=label, yuan=format_yuan, prefix=PREFIX, when=when)
+    env.filters.update(yuan=format_yuan, when=when)
     return env
 
 

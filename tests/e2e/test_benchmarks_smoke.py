@@ -58,3 +58,13 @@ def test_the_journal_guard_benchmark_has_a_smoke_run_for_ci(run_benchmark: RunBe
     done = run_benchmark("journal_guard.py", "--smoke", "--backends", "sqlite")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^sqlite\s+50\s+\d+\.\d\s+\d+\.\d\s", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_the_reminders_benchmark_has_a_smoke_run_for_ci(run_benchmark: RunBenchmark) -> None:
+    """CI runs every benchmark with ``--smoke`` (.ci/run); no timing is judged here."""
+    done = run_benchmark("reminders.py", "--smoke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^sqlite\s+50\s+\d+\.\d{3}\s+\d+\.\d{3}\s", done.stdout, re.MULTILINE), (
+        done.stdout
+    )
+    assert done.stdout.startswith("load: ")

@@ -6,6 +6,7 @@ from enum import Enum
 
 import pytest
 
+from billfold.adapters.outbox.reminders.api import RemindOutcome
 from billfold.channels.base import Decline, EventKind, RemoteState
 from billfold.channels.counter import Tender
 from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
@@ -21,6 +22,7 @@ from billfold.collection.payer import IdentifierKind
 from billfold.collection.payment import PaymentStatus, SuspenseReason
 from billfold.collection.refund import RefundKind, RefundStatus
 from billfold.collection.refund_transfer import TransferReason, TransferStage
+from billfold.collection.reminder import ReminderChannel, ReminderKind, ReminderStatus
 from billfold.labels import LABELS, label
 from billfold.merchants.biller import BillerKind, BillerStatus, SubUnitKind
 from billfold.merchants.fees import FeeKind
@@ -84,6 +86,10 @@ ENUMS: dict[str, list[type[Enum]]] = {
     "complaint_source": [ComplaintSource],
     "transfer_reason": [TransferReason],
     "transfer_stage": [TransferStage],
+    "reminder_kind": [ReminderKind],
+    "reminder_channel": [ReminderChannel],
+    "reminder_status": [ReminderStatus],
+    "remind_outcome": [RemindOutcome],
 }
 
 

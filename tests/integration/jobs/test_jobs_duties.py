@@ -15,18 +15,22 @@ from sqlalchemy import func, select
 
 from billfold import Biller, BillerKind, Engine
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.schema.reminders import reminders
 from billfold.adapters.db.schema.settlement import settlement_batches
 from billfold.adapters.outbox import dispatcher as outbox
+from billfold.adapters.outbox.reminders import api as reminding
 from billfold.channels.collect import Collector
 from billfold.channels.qr import QrChannel
 from billfold.channels.secrets import DictSecrets
 from billfold.clock import FixedClock
 from billfold.collection.order import OrderStatus
+from billfold.collection.reminder import ReminderChannel, ReminderSettings
 from billfold.jobs.config import parse_config
 from billfold.jobs.duties import Duties, Ports
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.testing.sandbox.gateway import Chaos, SandboxGateway
 from billfold.testing.sandbox.qr import SandboxAcquirer
+from billfold.testing.sandbox.reminders import SandboxReminderApi, sandbox_senders
 from billfold.testing.webhooks import FakeTransport
 
 SECRET = "jobs-webhook-secret-0123456789"
@@ -285,3 +289,43 @@ def test_autodebit_twice_and_at_once_notices_and_debits_each_bill_once(
     assert [r.amount_fen for r in bank.requests] == [12_050]
     assert engine.bill("w1", "W1").paid_fen == 12_050
     assert engine.check_books() == []
+
+
+# -- reminders ---------------------------------------------------------------------------------
+
+
+def test_reminders_twice_and_at_once_remind_each_bill_once(engine: Engine) -> None:
+    engine.create_biller(Biller(code="s1", name="一中", kind=BillerKind.SCHOOL))
+    rows = "".join(f"R{i},2024{i:03d},10.00,1381234{i:04d},2026-09-04\n" for i in range(6))
+    engine.import_bills("s1", ("bill_no,payer_id,amount,payer_phone,due_date\n" + rows).encode())
+    settings = ReminderSettings(
+        ReminderChannel.SMS,
+        {"due_soon": "SMS_1"},
+        sign_name="一中",
+        credentials={"access_key_id": "LTAI", "access_key_secret_env": "SMS_SECRET"},
+    )
+    reminding.configure(engine, "s1", settings, actor="admin")
+    box = SandboxReminderApi(sms_keys={"LTAI": "sms-secret-value"})
+    senders, _ = sandbox_senders(engine.clock, {"SMS_SECRET": "sms-secret-value"}, box)
+    jobs = duties(engine, Ports(reminders=senders))
+
+    first = at_once(jobs.reminders)
+    again = jobs.reminders()
+
+    assert sum(r["due_soon"] for r in first) == 6 and again["due_soon"] == 0
+    assert sum(r["sent"] for r in first) + again["sent"] == 6
+    phones = [m.address for m in box.messages]
+    assert len(phones) == len(set(phones)) == 6
+    assert count(engine, reminders, reminders.c.status == "sent") == 6
+    assert count(engine, t.outbox_events, t.outbox_events.c.event_type == "reminder.due_soon") == 6
+
+
+def test_reminders_without_senders_make_them_but_send_nothing(engine: Engine) -> None:
+    summary = duties(engine).reminders()
+    assert summary == {
+        "issued": 0,
+        "due_soon": 0,
+        "overdue": 0,
+        "events": 0,
+        "sending": "skipped: no reminder channels",
+    }

@@ -27,7 +27,7 @@ from billfold.adapters.outbox.reminders.message import ReminderSender
 from billfold.adapters.outbox.reminders.sender import ReminderStats, send_due
 from billfold.adapters.outbox.reminders.store import Candidate
 from billfold.adapters.outbox.retry import RetryPolicy
-from billfold.clock import Clock, business_date
+from billfold.clock import Clock, business_date, start_of_business_day
 from billfold.collection.reminder import ReminderKind, ReminderSettings, render_text
 from billfold.errors import InvalidInput, NotFound
 
@@ -160,18 +160,20 @@ def emit_due(
     engine_or_uow: Engine | SqlUnitOfWork, *, clock: Clock | None = None
 ) -> dict[str, int]:
     """The worker's part: for every biller with active settings, write today's
-    ``reminder.due_soon`` events (bills due in exactly ``days_before`` days) and
-    ``reminder.overdue`` events (bills overdue 1 day, then every ``overdue_every_days``),
-    "today" being the business date in each biller's timezone. Safe twice and on two
-    workers at once: the events' ids are derived from (bill, kind, day)."""
-    counts = {"due_soon": 0, "overdue": 0}
+    ``reminder.due_soon`` events (bills due in exactly ``days_before`` days),
+    ``reminder.overdue`` events (bills overdue 1 day, then every ``overdue_every_days``) and
+    ``reminder.issued`` events (unpaid bills created today without an issued reminder:
+    imported bills, which write no ``bill.created``), "today" being the business date in each
+    biller's timezone. Safe twice and on two workers at once: the events' ids are derived
+    from (bill, kind, day)."""
+    counts = {"issued": 0, "due_soon": 0, "overdue": 0}
     with in_unit(engine_or_uow, clock) as (uow, now):
         for biller_id, zone, settings in store.all_settings(uow.conn):
             today = business_date(now, zone)
-            for kind in (ReminderKind.DUE_SOON, ReminderKind.OVERDUE):
+            for kind in (ReminderKind.ISSUED, ReminderKind.DUE_SOON, ReminderKind.OVERDUE):
                 if settings.template(kind) is None:
                     continue
-                found = _due(uow, biller_id, settings, kind, today)
+                found = _due(uow, biller_id, settings, kind, today, zone)
                 fresh = store.reminded_today(uow.conn, [c.bill_id for c in found], kind, today)
                 todo = [c for c in found if c.bill_id not in fresh]
                 counts[kind.value] += len(
@@ -181,19 +183,29 @@ def emit_due(
 
 
 def _due(
-    uow: SqlUnitOfWork, biller_id: int, settings: ReminderSettings, kind: ReminderKind, today: date
+    uow: SqlUnitOfWork,
+    biller_id: int,
+    settings: ReminderSettings,
+    kind: ReminderKind,
+    today: date,
+    zone: str,
 ) -> list[Candidate]:
     q = select(_B.c.id, _B.c.bill_no, _B.c.due_date).where(
         _B.c.biller_id == biller_id, _B.c.status.in_(_OPEN)
     )
-    if kind is ReminderKind.DUE_SOON:
+    if kind is ReminderKind.ISSUED:
+        since = start_of_business_day(today, zone)
+        q = q.where(_B.c.created_at >= since, _B.c.created_at < since + timedelta(days=1))
+    elif kind is ReminderKind.DUE_SOON:
         q = q.where(_B.c.due_date == today + timedelta(days=settings.days_before))
     else:
         q = q.where(_B.c.due_date < today)
     found = []
     for row in uow.conn.execute(q.order_by(_B.c.id)):
-        late = (today - row.due_date).days
-        if kind is ReminderKind.OVERDUE and (late - 1) % settings.overdue_every_days:
+        if (
+            kind is ReminderKind.OVERDUE
+            and ((today - row.due_date).days - 1) % settings.overdue_every_days
+        ):
             continue
         found.append(Candidate(int(row.id), row.bill_no, kind, today))
     return found
@@ -206,10 +218,12 @@ def run_reminders(
     batch: int = 100,
     policy: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """One pass: emit today's due reminders, fan out the outbox (webhook deliveries and
-    reminders alike, each exactly once), then send what is due on ``senders``' channels."""
-    emitted = emit_due(engine)
+    """One pass: fan out the outbox (webhook deliveries and reminders alike, each exactly
+    once; first, so that a bill's own ``bill.created`` makes its issued reminder), emit
+    today's due reminders, fan those out, then send what is due on ``senders``' channels."""
     events, _ = fan_out(engine.db, engine.clock, batch)
+    emitted = emit_due(engine)
+    events += fan_out(engine.db, engine.clock, batch)[0]
     stats = send_due(engine.db, senders, engine.clock, batch, policy=policy) if senders else None
     summary: dict[str, Any] = {**emitted, "events": events}
     if stats is None:

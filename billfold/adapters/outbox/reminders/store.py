@@ -1,8 +1,9 @@
 """Reminders in the database: settings, opt-outs, openids, and reminders made from events.
 
 **From event to reminder, exactly once.** Reminder events are outbox events: ``bill.created``
-(→ ``issued``), ``bill.paid`` (→ ``paid``), and ``reminder.due_soon`` / ``reminder.overdue``,
-written by the reminder duty or by :func:`~.api.remind_bills` with an event id derived from
+(→ ``issued``), ``bill.paid`` (→ ``paid``), and ``reminder.issued`` (bills imported from a
+file, which write no ``bill.created``), ``reminder.due_soon`` / ``reminder.overdue``, written
+by the reminder duty or by :func:`~.api.remind_bills` with an event id derived from
 (bill, kind, business day), so writing one twice inserts nothing. When the outbox fans an
 event out (:mod:`billfold.adapters.outbox.fanout`), :func:`reminder_rows` makes its reminder
 in the same transaction; the unique ``(bill_id, kind, day)`` keeps it to one of a kind per
@@ -52,6 +53,7 @@ __all__ = [
 EVENT_KINDS: dict[str, ReminderKind] = {
     "bill.created": ReminderKind.ISSUED,
     "bill.paid": ReminderKind.PAID,
+    "reminder.issued": ReminderKind.ISSUED,
     "reminder.due_soon": ReminderKind.DUE_SOON,
     "reminder.overdue": ReminderKind.OVERDUE,
 }

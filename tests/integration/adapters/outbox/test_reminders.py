@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 from structlog.testing import capture_logs
 
@@ -17,6 +17,7 @@ from billfold.adapters.db.schema.reminders import reminders
 from billfold.adapters.outbox.fanout import fan_out
 from billfold.adapters.outbox.reminders import api
 from billfold.adapters.outbox.reminders.api import RemindOutcome
+from billfold.adapters.outbox.reminders.message import ReminderSender
 from billfold.adapters.outbox.retry import RetryPolicy
 from billfold.clock import FixedClock, SystemClock
 from billfold.collection.bill import Bill, BillItem
@@ -34,11 +35,18 @@ CSV = (
     "T2,2024002,120.50,13987654321,2026-08-31\n"  # 1 day overdue
     "T3,2024003,99.00,13700001111,2026-09-20\n"
 )
-SMS = ReminderSettings(
+SMS_ALL = ReminderSettings(
     ReminderChannel.SMS,
     {"issued": "SMS_100", "due_soon": "SMS_101", "overdue": "SMS_102", "paid": "SMS_103"},
     sign_name="第一中学",
     credentials={"access_key_id": "LTAI5tTest", "access_key_secret_env": "S1_SMS_SECRET"},
+)
+#: without bill notices: the bills imported by school() would each get one
+SMS = ReminderSettings(
+    SMS_ALL.channel,
+    {k: v for k, v in SMS_ALL.templates.items() if k != "issued"},
+    sign_name=SMS_ALL.sign_name,
+    credentials=SMS_ALL.credentials,
 )
 
 
@@ -48,12 +56,12 @@ def school(engine: Engine, settings: ReminderSettings = SMS) -> None:
     api.configure(engine, "s1", settings, actor="admin", reason="开通短信提醒")
 
 
-def sandbox(engine: Engine) -> tuple[dict[str, object], SandboxReminderApi]:
+def sandbox(engine: Engine) -> tuple[dict[str, ReminderSender], SandboxReminderApi]:
     box = SandboxReminderApi(sms_keys={"LTAI5tTest": SECRET}, wechat_apps={"wx1": APP_SECRET})
     senders, _ = sandbox_senders(
         engine.clock, {"S1_SMS_SECRET": SECRET, "S1_WX_SECRET": APP_SECRET}, box
     )
-    return dict(senders), box
+    return senders, box
 
 
 def rows(engine: Engine) -> list[tuple[str, str, str]]:
@@ -63,12 +71,12 @@ def rows(engine: Engine) -> list[tuple[str, str, str]]:
             .join(t.bills, t.bills.c.id == reminders.c.bill_id)
             .order_by(t.bills.c.bill_no, reminders.c.kind)
         )
-        return [tuple(r) for r in found]  # type: ignore[misc]
+        return [(r.bill_no, r.kind, r.status) for r in found]
 
 
-def count(engine: Engine, table: object) -> int:
+def count(engine: Engine, table: Table) -> int:
     with engine.db.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar())  # type: ignore[arg-type]
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 # -- the duty's part: due soon and overdue ------------------------------------------------------
@@ -80,8 +88,8 @@ def test_due_soon_and_overdue_are_sent_once_each_with_chinese_texts_in_yuan(
     school(engine)
     senders, box = sandbox(engine)
 
-    first = api.run_reminders(engine, senders)  # type: ignore[arg-type]
-    again = api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    first = api.run_reminders(engine, senders)
+    again = api.run_reminders(engine, senders)
 
     assert (first["due_soon"], first["overdue"], first["sent"]) == (1, 1, 2)
     assert (again["due_soon"], again["overdue"], again["sent"]) == (0, 0, 0)
@@ -111,7 +119,7 @@ def test_overdue_reminders_repeat_every_n_days_not_every_day(
     senders, box = sandbox(engine)
     sent_on = []
     for _ in range(9):  # 2026-09-01 .. 09-09: T2 is 1..9 days overdue
-        api.run_reminders(engine, senders)  # type: ignore[arg-type]
+        api.run_reminders(engine, senders)
         sent_on.append(len(box.sent_to(PHONES["T2"])))
         clock.advance(timedelta(days=1))
     # day 1 and day 8 (every 7 days), nothing in between
@@ -122,7 +130,7 @@ def test_overdue_reminders_repeat_every_n_days_not_every_day(
 
 
 def test_an_issued_bill_and_its_payment_send_a_notice_and_a_receipt(engine: Engine) -> None:
-    school(engine)
+    school(engine, SMS_ALL)
     senders, box = sandbox(engine)
     payer = Payer(IdentifierKind.STUDENT_NO, "2024009", phone="13655556666")
     bill = Bill(0, "T9", 0, [BillItem("tuition", "学费", 30000)], due_date=date(2026, 9, 30))
@@ -130,7 +138,7 @@ def test_an_issued_bill_and_its_payment_send_a_notice_and_a_receipt(engine: Engi
     order = engine.create_order("s1", ["T9"])
     engine.confirm("counter", "C9", order.order_no, 30000)
 
-    api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    api.run_reminders(engine, senders)
 
     kinds = [m.template for m in box.sent_to("13655556666")]
     assert sorted(kinds) == ["SMS_100", "SMS_103"]
@@ -140,6 +148,31 @@ def test_an_issued_bill_and_its_payment_send_a_notice_and_a_receipt(engine: Engi
     assert receipt.text == "第一中学已收到账单T9缴费300.00元，感谢您的缴纳。"
 
 
+def test_bills_imported_today_get_one_notice_each_and_none_the_next_day(
+    engine: Engine, clock: FixedClock
+) -> None:
+    school(
+        engine,
+        ReminderSettings(
+            SMS.channel, {"issued": "SMS_100"}, sign_name="第一中学", credentials=SMS.credentials
+        ),
+    )
+    senders, box = sandbox(engine)
+
+    first = api.run_reminders(engine, senders)
+    again = api.run_reminders(engine, senders)
+    clock.advance(timedelta(days=1))
+    engine.import_bills("s1", b"bill_no,payer_id,amount,payer_phone\nT4,2024004,5.00,13600000000\n")
+    later = api.run_reminders(engine, senders)
+
+    assert (first["issued"], first["sent"], again["issued"], again["sent"]) == (3, 3, 0, 0)
+    assert (later["issued"], later["sent"]) == (1, 1)  # only the bill imported that day
+    assert sorted(m.address for m in box.messages) == sorted([*PHONES.values(), "13600000000"])
+    texts = {r.bill_no: r.text for r in api.list_reminders(engine, "s1")}
+    assert texts["T1"] == "第一中学账单T1已出，应缴4880.00元，请于2026-09-04前缴纳。"
+    assert texts["T4"] == "第一中学账单T4已出，应缴5.00元，请于-前缴纳。"
+
+
 def test_a_biller_without_settings_gets_no_reminders(engine: Engine) -> None:
     engine.create_biller(Biller(code="s2", name="二中", kind=BillerKind.SCHOOL))
     engine.import_bills("s2", CSV.encode())
@@ -147,7 +180,7 @@ def test_a_biller_without_settings_gets_no_reminders(engine: Engine) -> None:
     payer = Payer(IdentifierKind.STUDENT_NO, "1", phone="13655556666")
     engine.add_bill("s2", payer, Bill(0, "X1", 0, [BillItem("a", "学费", 100)]))
 
-    summary = api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    summary = api.run_reminders(engine, senders)
 
     assert (summary["due_soon"], summary["overdue"], summary["sent"]) == (0, 0, 0)
     assert count(engine, reminders) == 0 and box.requests == 0
@@ -222,14 +255,14 @@ def test_an_opted_out_phone_is_not_sent_to_and_opting_in_restores_it(
     assert api.opt_out(engine, "s1", PHONES["T1"]) is True
     assert api.opt_out(engine, "s1", PHONES["T1"]) is False
 
-    summary = api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    summary = api.run_reminders(engine, senders)
 
     assert summary["skipped"] == 1 and box.sent_to(PHONES["T1"]) == []
     assert ("T1", "due_soon", "skipped") in rows(engine)
     assert api.opt_in(engine, "s1", PHONES["T1"]) is True
     clock.advance(timedelta(days=1))
     api.remind_bills(engine, "s1", ["T1"], actor="clerk")
-    api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    api.run_reminders(engine, senders)
     assert len(box.sent_to(PHONES["T1"])) == 1
 
 
@@ -240,18 +273,18 @@ def test_a_reminder_due_in_quiet_hours_waits_until_they_end(db_url: str) -> None
         try:
             school(engine)
             senders, box = sandbox(engine)
-            summary = api.run_reminders(engine, senders)  # type: ignore[arg-type]
+            summary = api.run_reminders(engine, senders)
             assert (summary["sent"], summary["waiting"]) == (0, 2)
             with engine.db.connect() as conn:
                 waits = set(conn.execute(select(reminders.c.next_attempt_at)).scalars())
             assert {w.astimezone(UTC) for w in waits} == {datetime(2026, 9, 2, 0, 0, tzinfo=UTC)}
 
             frozen.move_to("2026-09-01T23:59:00Z")  # 07:59 the next morning: still quiet
-            assert api.run_reminders(engine, senders)["sent"] == 0  # type: ignore[arg-type]
+            assert api.run_reminders(engine, senders)["sent"] == 0
             assert box.messages == []
 
             frozen.move_to("2026-09-02T00:00:00Z")  # 08:00: the quiet hours are over
-            assert api.run_reminders(engine, senders)["sent"] == 2  # type: ignore[arg-type]
+            assert api.run_reminders(engine, senders)["sent"] == 2
         finally:
             engine.close()
 
@@ -265,9 +298,9 @@ def test_a_provider_outage_is_retried_and_a_refused_number_is_dead(
     box.refuse(PHONES["T2"])
     policy = RetryPolicy(max_attempts=3)
 
-    first = api.run_reminders(engine, senders, policy=policy)  # type: ignore[arg-type]
+    first = api.run_reminders(engine, senders, policy=policy)
     clock.advance(timedelta(minutes=5))
-    second = api.run_reminders(engine, senders, policy=policy)  # type: ignore[arg-type]
+    second = api.run_reminders(engine, senders, policy=policy)
 
     assert (first["sent"], first["retried"], first["dead"]) == (0, 1, 1)
     assert (second["sent"], second["retried"], second["dead"]) == (1, 0, 0)
@@ -282,7 +315,7 @@ def test_a_missing_secret_is_a_failed_attempt_naming_the_variable_not_a_secret(
     school(engine)
     box = SandboxReminderApi()
     senders, _ = sandbox_senders(engine.clock, {}, box)
-    api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    api.run_reminders(engine, senders)
     errors = {r.last_error for r in api.list_reminders(engine, "s1")}
     assert errors == {
         "reminder settings (sms): access_key_secret_env names environment variable "
@@ -311,7 +344,7 @@ def test_wechat_reminders_go_to_the_bound_openid_with_the_template_fields(
     api.bind_openid(engine, "s1", "T1", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
     senders, box = sandbox(engine)
 
-    api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    api.run_reminders(engine, senders)
 
     [message] = box.messages
     assert (message.channel, message.address, message.template) == (
@@ -332,7 +365,7 @@ def test_a_payer_without_a_phone_gets_a_skipped_reminder_saying_why(engine: Engi
         Payer(IdentifierKind.STUDENT_NO, "2024010"),
         Bill(0, "T10", 0, [BillItem("a", "学费", 100)], due_date=date(2026, 9, 4)),
     )
-    api.run_reminders(engine, senders)  # type: ignore[arg-type]
+    api.run_reminders(engine, senders)
     skipped = {r.bill_no: r.last_error for r in api.list_reminders(engine, "s1", status="skipped")}
     assert skipped == {"T10": "the payer has no phone number"}
 
@@ -345,7 +378,7 @@ def test_logs_show_phone_numbers_masked_and_never_a_secret(engine: Engine) -> No
     senders, box = sandbox(engine)
     box.fail_next(1)
     with capture_logs() as logs:
-        api.run_reminders(engine, senders)  # type: ignore[arg-type]
+        api.run_reminders(engine, senders)
     written = repr(logs)
     assert "138****5678" in written and "139****4321" in written
     for phone in PHONES.values():

@@ -38,6 +38,7 @@ from billfold.collection.roster import Term
 from billfold.demo.summary import ScenarioSummary
 from billfold.engine import Engine
 from billfold.errors import InvariantViolated, NotFound
+from billfold.labels import label
 from billfold.merchants.biller import Biller, BillerKind, SettlementAccount
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.merchants.fees import FeeKind, FeeRule
@@ -184,7 +185,7 @@ GAS_OUT = Layout.from_dict(
             {"name": "principal", "column": "本金"},
             {"name": "late_fee", "column": "滞纳金"},
             {"name": "amount", "column": "实收金额"},
-            {"name": "channel", "column": "渠道"},
+            {"name": "channel_name", "column": "渠道"},
             {"name": "txn_id", "column": "渠道流水号"},
             {"name": "paid_at", "column": "缴费时间"},
         ],
@@ -459,8 +460,11 @@ def run_campus(engine: Engine, out_dir: Path) -> ScenarioSummary:
     )
     try:
         channels.collector.start(order.order_no, "counter")
-    except ChannelRefused as exc:
-        refusal = exc.message
+    except ChannelRefused:
+        refusal = (
+            f"{CAMPUS} 指定唯一收款渠道为{label('channel', MOBILE_BANKING)}；"
+            f"{label('channel', 'counter')}缴费不予受理"
+        )
     (out_dir / f"{CAMPUS}-sole-channel.txt").write_text(refusal + "\n", encoding="utf-8")
 
     # 冯雨桐 moves away: what was paid is refunded through the bank, the bill closed

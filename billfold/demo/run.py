@@ -22,6 +22,7 @@ from billfold.channels.qr import stall_code
 from billfold.clock import FixedClock
 from billfold.collection.bill import Bill
 from billfold.collection.payment import PaymentStatus
+from billfold.demo.back_office import settle_bank_leg, water_collection_file, work_a_complaint
 from billfold.demo.channels import COLLEGE, COLLEGE_CSV, MARKET, setup_channels
 from billfold.demo.scenarios import run_scenarios, scenario_table, summary_view
 from billfold.engine import Engine
@@ -153,11 +154,20 @@ def run_demo(url: str, out_dir: Path, console: Console) -> dict[str, object]:
     # the four jobs billfold is bought for, each from import to the export files
     packs = run_scenarios(url, DEMO_NOW, out_dir)
 
+    # the back office in the open: the water company's file, the bank leg, a complaint
+    water_file = water_collection_file(engine, DEMO_NOW.date(), out_dir)
+    console.print(f"water company's collection file: {water_file}", highlight=False)
+    bank = settle_bank_leg(url, out_dir, console)
+    worked = work_a_complaint(engine, console)
+
     summary = _summarize(engine, repeat.duplicate, late_result.payment.status)
     summary["sole_channel_refusal"] = refusal
     summary["complaint_resolved_automatically"] = complaint
     summary["stall_code"] = stall_code(engine, MARKET)
     summary["scenarios"] = [summary_view(pack, out_dir) for pack in packs]
+    summary["water_collection_file"] = water_file.relative_to(out_dir).as_posix()
+    summary["bank_leg"] = bank.view()
+    summary["complaint_worked"] = worked
     _print(console, summary)
     console.print(scenario_table(packs))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from billfold.clock import DEFAULT_TZ
 from billfold.collection.bill_csv import LineError
 from billfold.errors import ImportFailed, InvalidInput, InvariantViolated
+from billfold.labels import label
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.utility_layout import (
@@ -314,6 +315,7 @@ def collection_file(
                     "late_fee": _money(line.late_fee_fen, layout),
                     "amount": _money(line.amount_fen, layout),
                     "channel": payment.channel,
+                    "channel_name": label("channel", payment.channel),
                     "txn_id": payment.channel_txn_id,
                     "paid_at": payment.paid_at.astimezone(zone).strftime(layout.time_format),
                 }

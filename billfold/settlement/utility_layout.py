@@ -30,6 +30,7 @@ COLLECTION_FIELDS = (
     "late_fee",
     "amount",
     "channel",
+    "channel_name",  # the channel's Chinese label (billfold.labels), for files people read
     "txn_id",
     "paid_at",
 )

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from demo_files import english_codes, read_cells
 from typer.testing import CliRunner
 
 from billfold.adapters.cli.app import app
@@ -130,6 +131,63 @@ def test_the_demo_runs_the_four_scenario_packs_into_out(tmp_path: Path) -> None:
     assert any(name.startswith("utilities/") for name in packs["utilities"]["files"])
     assert "scenario packs: import → pay → reconcile → settle → export" in out
     assert summary["books_sound"] is True
+    # every file a person reads shows channels, statuses and discrepancies in Chinese
+    assert english_codes(out_dir) == {}
+    assert ("row 2 渠道", "手机银行") in read_cells(
+        out_dir / "campus" / "demo-campus-2026秋-daily-2026-09-01.csv"
+    )
+
+
+def _squash(text: str) -> str:
+    """The text without any white space (the console wraps long lines at its width)."""
+    return "".join(text.split())
+
+
+def test_the_demo_works_the_back_office_day_in_the_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    out_dir = tmp_path / "out"
+    code, out, _ = run("demo", "--database-url", url, "--out", str(out_dir))
+    assert code == 0, out
+    flat = _squash(out)
+    summary = json.loads((out_dir / "demo-summary.json").read_text(encoding="utf-8"))
+    # the water company's daily collection file, in the layout the demo ships
+    assert summary["water_collection_file"] == "water/demo-water-collections-20260901.csv"
+    water = (out_dir / summary["water_collection_file"]).read_bytes().decode("gbk").splitlines()
+    assert water[0] == "序号,入账日期,户号,账单号,水费,违约金,实收金额,缴费渠道,交易流水号,缴费时间"
+    assert (
+        water[1]
+        == "1,20260901,0101001,W202607-0101,86.40,1.64,88.04,柜台,CTR-0101,2026-09-01 10:00:00"
+    )
+    assert water[-2] == "合计,5,441.62" and water[-1].startswith("MD5,")
+    # the bank leg: every promised net arrived, nothing is left in transit
+    assert summary["bank_leg"] == {
+        "statement": "camt053-20260902.xml",
+        "credits": 9,
+        "settled": 8,
+        "settled_amount": "1846177.29",
+        "in_transit": "0.00",
+        "discrepancy": {"code": "unexplained_credit", "amount": "0.50", "status": "resolved",
+                        "action": "write_off", "by": "对账员 张敏"},
+    }  # fmt: skip
+    code, transit, _ = run("reconcile", "transit", "--as-of", "2026-09-05", "--json",
+                           "--database-url", url)  # fmt: skip
+    assert code == 0 and json.loads(transit) == []
+    assert _squash("in transit after: 0.00") in flat
+    assert (
+        _squash("discrepancy #1 unexplained_credit (不明来账)") in flat
+        and _squash("→ 待处理") in flat
+    )
+    assert _squash("→ 已处理: write_off (核销) by 对账员 张敏") in flat
+    # a complaint the engine hands to people, worked to the end
+    assert summary["complaint_worked"] == {
+        "bill_no": "T2026-001", "kind": "charged_twice", "answer": "no_duplicate_found",
+        "status": "resolved", "resolved_by": "财务 王芳",
+    }  # fmt: skip
+    assert _squash("engine answered no_duplicate_found (未查到重复付款，转人工处理)") in flat
+    assert (
+        _squash("→ assigned to 财务 王芳") in flat
+        and _squash("→ resolved (已解决) by 财务 王芳") in flat
+    )
 
 
 def test_bills_import_prints_warnings_and_strict_refuses(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 import billfold
 from billfold.adapters.http import (
     access,
+    api_docs,
     approvals,
     billers,
     bills,
@@ -92,7 +93,7 @@ def create_app(
         title="billfold",
         version=billfold.__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc are api_docs', with the assets served here
         redoc_url=None,
     )
     shared = engine if shared_rate_limit else None
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(cashier.router)  # the payer pages (/pay/…), not in the OpenAPI document
     app.include_router(cashier_complaints.router)  # the payer's complaints (/pay/b/…/complaints)
     app.include_router(cashier_receipts.router)  # a receipt's verification page (/pay/r/…)
+    app.include_router(api_docs.router)  # /docs, /redoc and their assets, offline
     app.include_router(health.router)  # /healthz, /readyz, /metrics: the operator's, no key
     console.mount(app, engine, clock or engine.clock, console_rules)  # /console: people log in
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

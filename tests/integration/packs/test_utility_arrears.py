@@ -79,8 +79,8 @@ def test_the_collection_file_is_the_same_bytes_every_time(engine: Engine, gas: s
     assert first == collection_file_for(engine, gas, date(2026, 9, 1), GAS_OUT)
     lines = first.decode().splitlines()
     assert lines[1:4] == [
-        "1,5501,G202607-5501,128.60,0.77,129.37,counter,C-9,2026-09-01 10:00:00",
-        "2,5501,G202608-5501,96.40,0.00,96.40,counter,C-9,2026-09-01 10:00:00",
+        "1,5501,G202607-5501,128.60,0.77,129.37,柜台,C-9,2026-09-01 10:00:00",
+        "2,5501,G202608-5501,96.40,0.00,96.40,柜台,C-9,2026-09-01 10:00:00",
         "合计,2,225.77",
     ]
     with pytest.raises(InvalidInput) as exc:

@@ -308,3 +308,16 @@ def test_a_value_too_wide_for_its_field_is_refused() -> None:
     with pytest.raises(InvalidInput) as template:
         collection_file(DAY, PAYMENTS, _layout(bad, COLLECTION_FIELDS))
     assert template.value.message == "layout: trailer template '{total}' is not usable ('total')"
+
+
+def test_a_file_for_people_names_the_channel_in_chinese_and_one_for_machines_by_its_code() -> None:
+    people = {**OUT_CSV, "fields": [{"name": "account_no", "column": "户号"},
+                                    {"name": "channel_name", "column": "渠道"},
+                                    {"name": "channel", "column": "渠道代码"}]}  # fmt: skip
+    lines = collection_file(DAY, PAYMENTS, _layout(people, COLLECTION_FIELDS)).decode()
+    assert lines.splitlines()[:4] == [
+        "户号,渠道,渠道代码",
+        "100001,手机银行,mobile_banking",
+        "100002,签约代扣,autodebit",
+        "100002,签约代扣,autodebit",
+    ]

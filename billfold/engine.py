@@ -421,8 +421,8 @@ class Engine:
     ) -> bytes:
         """Every page of a list (up to ``max_rows``) as a file people read: Chinese headers,
         codes as labels, personal data masked — or, with ``unmasked``, in full, which needs
-        ``by`` and ``reason`` and is audited (``export_unmasked``) after the query was found
-        good and before anything is read out."""
+        ``by`` and ``reason`` and is audited (``export_unmasked``) once the query is found good
+        and before the file is made (a refused query or a missing reason audits nothing)."""
         from billfold.settlement.exports import write_sheet
         from billfold.settlement.list_exports import list_sheet
 

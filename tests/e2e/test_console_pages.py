@@ -164,3 +164,34 @@ def test_a_user_with_a_short_password_is_not_created(world: World) -> None:
         "POST", "/console/admin/users", me, {**data, "roles": [], "password": "x" * 12}
     )
     assert none.status_code == 400 and "至少选择一个角色" in none.text
+
+
+def test_an_upload_form_is_checked_for_its_token_like_any_other(world: World) -> None:
+    me = world.login("bursar")
+    cookie = {"Cookie": f"bf_console={me.cookie}"}
+    files = {"file": ("bills.csv", b"bill_no,payer_id,amount\n")}
+    world.client.cookies.clear()
+    refused = world.client.post(
+        "/console/logout", files=files, data={"csrf_token": "forged" * 8}, headers=cookie
+    )
+    assert refused.status_code == 403 and world.request("GET", "/console/", me).status_code == 200
+    world.client.cookies.clear()
+    taken = world.client.post(
+        "/console/logout", files=files, data={"csrf_token": me.csrf}, headers=cookie
+    )
+    assert taken.status_code == 303 and world.request("GET", "/console/", me).status_code == 303
+
+
+def test_an_admin_sets_a_fee_rule_and_a_bad_rate_changes_nothing(world: World) -> None:
+    me = world.login("admin")
+    form = {"csrf_token": me.csrf, "channel": "alipay", "kind": "bps", "rate": "0.6",
+            "min": "0.10", "max": "", "reason": "签约费率"}  # fmt: skip
+    assert world.request("POST", "/console/admin/billers/s1/fees", me, form).status_code == 303
+    (rule,) = world.engine.biller("s1").fee_rules
+    assert (rule.channel, rule.bps, rule.min_fen, rule.max_fen) == ("alipay", 60, 10, None)
+    page = world.request("GET", "/console/billers/s1", me).text
+    assert "已设置支付宝的手续费规则" in page and "0.60%" in page
+    for rate in ("0.605", "101", "abc"):
+        bad = world.request("POST", "/console/admin/billers/s1/fees", me, {**form, "rate": rate})
+        assert bad.status_code == 400 and "费率" in bad.text, rate
+    assert world.engine.biller("s1").fee_rules == (rule,)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,6 +195,13 @@ FORMS: dict[str, FormCase] = {
         path=lambda w: {"code": "s1"},
         data=lambda w: {"daily": "5000.00", "reason": "开学高峰"},
         probe=_approvals,
+    ),
+    "/console/admin/billers/{code}/fees": FormCase(
+        roles=ADMIN,
+        everywhere=True,
+        path=lambda w: {"code": "s1"},
+        data=lambda w: {"channel": "wechatpay", "kind": "bps", "rate": "0.60", "reason": "签约"},
+        probe=lambda w: w.engine.biller("s1").fee_rules,
     ),
     "/console/admin/billers/{code}/webhooks": FormCase(
         roles=ADMIN,
@@ -457,3 +465,16 @@ def test_every_console_page_carries_a_strict_content_security_policy(world: Worl
     assert "<script" not in world.request("GET", "/console/admin/keys", session).text
     unknown = world.request("GET", "/console/nope/x", session)
     assert unknown.status_code == 404 and "没有这个页面" in unknown.text
+
+
+def test_the_console_loads_nothing_from_elsewhere_and_ships_no_script() -> None:
+    from billfold.adapters.http import console
+
+    root = Path(console.__file__).parent
+    files = [*root.glob("templates/**/*.html"), *root.glob("static/*")]
+    assert files and not [p for p in root.glob("static/*") if p.suffix == ".js"]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        outside = r'(src|href|action)="(https?:)?//|url\(|@import|<script|\son[a-z]+="'
+        assert not re.search(outside, text), path
+        assert "style=" not in text, path  # inline style would need 'unsafe-inline'

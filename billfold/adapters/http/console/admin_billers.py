@@ -5,6 +5,7 @@ the biller's webhook endpoints (a new signing secret is shown once)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Form, Request, Response
@@ -30,10 +31,11 @@ from billfold.adapters.outbox.endpoints import (
 )
 from billfold.engine import Engine
 from billfold.errors import InvalidInput
-from billfold.labels import label
+from billfold.labels import LABELS, label
 from billfold.maker_checker import MakerChecker
 from billfold.merchants.biller import Biller, Limits
 from billfold.merchants.channel_config import ChannelConfig
+from billfold.merchants.fees import FeeKind, FeeRule
 from billfold.merchants.roles import Role
 from billfold.money import format_yuan, parse_yuan
 
@@ -81,7 +83,8 @@ def _biller_page(request: Request, user: ConsoleUser, biller: Biller, **extra: A
         for c in configs
     ]  # fmt: skip
     fees = [
-        [label("channel", f.channel), label("fee_kind", f.kind), f"{f.bps / 100:.2f}%",
+        [label("channel", f.channel), label("fee_kind", f.kind),
+         f"{f.bps / 100:.2f}%" if f.kind is FeeKind.BPS else f"¥{format_yuan(f.fixed_fen)}/笔",
          f"¥{format_yuan(f.min_fen)}", _limit(f.max_fen)]
         for f in biller.fee_rules
     ]  # fmt: skip
@@ -94,7 +97,8 @@ def _biller_page(request: Request, user: ConsoleUser, biller: Biller, **extra: A
     return render(
         request, user, "admin/biller.html", biller=biller, channels=channels, fees=fees,
         endpoints=endpoints, hooks=hooks, limits=biller.limits, limit=_limit,
-        admin=user.has(Role.ADMIN) and user.back_office, **extra,
+        admin=user.has(Role.ADMIN) and user.back_office, channel_names=LABELS["channel"].items(),
+        fee_kinds=LABELS["fee_kind"].items(), **extra,
     )  # fmt: skip
 
 
@@ -148,6 +152,42 @@ def set_limits(
         )
     engine.set_limits(biller.code, limits, actor=user.actor, reason=reason)
     return done(request, user, here, "限额已更新")
+
+
+def _bps(text: str) -> int:
+    """A rate in percent (``0.6`` → 60 basis points), at most two decimals."""
+    try:
+        bps = Decimal(text.strip() or "0") * 100
+    except InvalidOperation:
+        bps = Decimal("NaN")
+    if not bps.is_finite() or bps != bps.to_integral_value() or not 0 <= bps <= 10_000:
+        raise Refusal(
+            400, f"费率：{text.strip()[:20]} 应为 0 到 100 之间、最多两位小数的百分数，未做任何更改"
+        )
+    return int(bps)
+
+
+@router.post("/admin/billers/{code}/fees")
+def set_fee(
+    request: Request,
+    user: Admin,
+    biller: BillerInPath,
+    reason: Reason,
+    channel: Annotated[str, Form(max_length=32)],
+    kind: Annotated[FeeKind, Form()] = FeeKind.BPS,
+    rate: Annotated[str, Form(max_length=20)] = "",
+    fixed: Annotated[str, Form(max_length=20)] = "",
+    minimum: Annotated[str, Form(alias="min", max_length=20)] = "",
+    maximum: Annotated[str, Form(alias="max", max_length=20)] = "",
+) -> Response:
+    rule = FeeRule(
+        channel.strip(), kind, bps=_bps(rate) if kind is FeeKind.BPS else 0,
+        min_fen=_fen(minimum, "最低手续费") or 0, max_fen=_fen(maximum, "最高手续费"),
+        fixed_fen=(_fen(fixed, "固定手续费") or 0) if kind is FeeKind.FIXED else 0,
+    )  # fmt: skip
+    console_state(request).engine.set_fee_rule(biller.code, rule, actor=user.actor, reason=reason)
+    shown = label("channel", rule.channel)
+    return done(request, user, f"{PREFIX}/billers/{biller.code}", f"已设置{shown}的手续费规则")
 
 
 @router.post("/admin/billers/{code}/webhooks")

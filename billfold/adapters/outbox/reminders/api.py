@@ -28,7 +28,12 @@ from billfold.adapters.outbox.reminders.sender import ReminderStats, send_due
 from billfold.adapters.outbox.reminders.store import Candidate
 from billfold.adapters.outbox.retry import RetryPolicy
 from billfold.clock import Clock, business_date, start_of_business_day
-from billfold.collection.reminder import ReminderKind, ReminderSettings, render_text
+from billfold.collection.reminder import (
+    ReminderKind,
+    ReminderSettings,
+    ReminderStatus,
+    render_text,
+)
 from billfold.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -339,6 +344,9 @@ def list_reminders(
     address is not shown: it is personal data)."""
     if limit < 1:
         raise InvalidInput(f"limit: must be at least 1, got {limit}")
+    known = [s.value for s in ReminderStatus]
+    if status is not None and status not in known:
+        raise InvalidInput(f"status: {status!r} is not one of {', '.join(known)}")
     r = reminders.c
     with in_unit(engine_or_uow, None) as (uow, _):
         q = (

@@ -44,7 +44,7 @@ from billfold.adapters.outbox.reminders.message import (
 from billfold.adapters.outbox.reminders.store import is_opted_out, load_settings
 from billfold.adapters.outbox.retry import RetryPolicy
 from billfold.clock import Clock
-from billfold.collection.reminder import ReminderKind, quiet_until
+from billfold.collection.reminder import ReminderKind, ReminderSettings, quiet_until
 
 __all__ = ["ReminderStats", "send_due"]
 
@@ -131,10 +131,10 @@ def _claim(
     settings = load_settings(conn, int(row.biller_id))
     base = {"reminder_id": row.id, "bill_id": row.bill_id, "kind": row.kind}
     kind = ReminderKind(row.kind)
-    if settings is None or not settings.active or settings.template(kind) is None:
-        why = "the biller's reminders are switched off"
+    why = _not_sendable(settings, kind, row.channel)
+    if why or settings is None:
         conn.execute(update(_R).where(here).values(status="skipped", last_error=why))
-        log.info("reminder.skipped", reason="switched_off", **base)
+        log.info("reminder.skipped", reason=why, **base)
         return ReminderStats(skipped=1)
     if is_opted_out(conn, int(row.biller_id), row.address):
         conn.execute(update(_R).where(here).values(status="skipped", last_error="opted out"))
@@ -164,6 +164,15 @@ def _claim(
         credentials=settings.credentials,
     )
     return _Job(message, row.channel, attempt, int(row.bill_id))
+
+
+def _not_sendable(settings: ReminderSettings | None, kind: ReminderKind, channel: str) -> str:
+    """Why the biller's settings no longer send this reminder ("" when they do)."""
+    if settings is None or not settings.active or settings.template(kind) is None:
+        return "the biller's reminders are switched off"
+    if settings.channel.value != channel:
+        return f"the biller now reminds by {settings.channel.value}, not {channel}"
+    return ""
 
 
 def _record(

@@ -357,6 +357,25 @@ def test_wechat_reminders_go_to_the_bound_openid_with_the_template_fields(
         api.bind_openid(engine, "s1", "NOPE", "oX")
 
 
+def test_waiting_reminders_are_skipped_when_the_biller_switches_channel(engine: Engine) -> None:
+    school(engine)
+    senders, box = sandbox(engine)
+    api.remind_bills(engine, "s1", ["T1"], actor="clerk")
+    fan_out(engine.db, engine.clock)  # made as an SMS reminder, then the biller changes
+    wechat = ReminderSettings(
+        ReminderChannel.WECHAT,
+        {"due_soon": {"template_id": "t", "fields": {"thing1": "biller"}}},
+        credentials={"app_id": "wx1", "app_secret_env": "S1_WX_SECRET"},
+    )
+    api.configure(engine, "s1", wechat, actor="admin")
+    api.run_reminders(engine, senders)
+    [skipped] = api.list_reminders(engine, "s1", status="skipped")
+    assert skipped.last_error == "the biller now reminds by wechat, not sms"
+    assert box.messages == []
+    with pytest.raises(InvalidInput, match="status: 'lost' is not one of pending, sent"):
+        api.list_reminders(engine, "s1", status="lost")
+
+
 def test_a_payer_without_a_phone_gets_a_skipped_reminder_saying_why(engine: Engine) -> None:
     school(engine)
     senders, _ = sandbox(engine)

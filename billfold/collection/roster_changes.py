@@ -91,6 +91,32 @@ class RosterChanges:
         out += [f"! {message}" for message in self.left_alone]
         return out
 
+    def report_zh(self) -> list[str]:
+        """:meth:`lines` in Chinese, for the report file a bursar keeps: the counts, then
+        one line per bill added, changed, cancelled or left for a person to adjust."""
+        out = [
+            f"{self.term}：学生 新增{len(self.students_added)}、变更{len(self.students_changed)}、"
+            f"未变{len(self.students_unchanged)}、移出{len(self.students_removed)}、"
+            f"退学{len(self.students_withdrawn)}、待人工处理{len(self.students_left_alone)}；"
+            f"账单 新增{len(self.bills_added)}、变更{len(self.bills_changed)}、"
+            f"未变{len(self.bills_unchanged)}、作废{len(self.bills_removed)}、"
+            f"待人工处理{len(self.bills_left_alone)}"
+        ]
+        out += [
+            f"新增 {p.bill.bill_no} {format_yuan(p.bill.principal_fen)}" for p in self.bills_added
+        ]
+        out += [
+            f"变更 {old.bill_no} → {new.bill.bill_no} {format_yuan(old.principal_fen)} → "
+            f"{format_yuan(new.bill.principal_fen)}"
+            for old, new in self.bills_changed
+        ]
+        out += [f"作废 {bill.bill_no}" for bill in self.bills_removed]
+        out += [
+            f"待人工处理 {bill.bill_no}：已缴{format_yuan(_paid(bill))}，请减免、退费或办理退学"
+            for bill in self.bills_left_alone
+        ]
+        return out
+
 
 def _withdrawn(bill: Bill) -> bool:
     return bill.cancelled and (bill.cancel_reason or "").startswith(WITHDRAWN)

@@ -419,7 +419,7 @@ def run_campus(engine: Engine, out_dir: Path) -> ScenarioSummary:
         CAMPUS, ROSTER_CSV.encode(), FEES_CSV.encode(), TERM, actor="bursar"
     )
     report = out_dir / f"{CAMPUS}-roster-import.txt"
-    report.write_text("\n".join(changes.lines()) + "\n", encoding="utf-8")
+    report.write_text("\n".join(changes.report_zh()) + "\n", encoding="utf-8")
     channels = ScenarioChannels(engine, clock)
 
     # a scholarship and a hardship waiver, each approved by name (once)

@@ -124,6 +124,13 @@ def test_the_change_report_names_added_changed_and_removed_students_and_bills() 
         "~ 2026秋-2026002 -> 2026秋-2026002-r2 4920.00 -> 6120.00",
         "- 2026秋-2026003 cancelled",
     ]
+    assert changes.report_zh() == [  # the report file a bursar keeps
+        "2026秋：学生 新增1、变更1、未变1、移出1、退学0、待人工处理0；"
+        "账单 新增1、变更1、未变1、作废1、待人工处理0",
+        "新增 2026秋-2026004 4880.00",
+        "变更 2026秋-2026002 → 2026秋-2026002-r2 4920.00 → 6120.00",
+        "作废 2026秋-2026003",
+    ]
 
 
 def test_a_class_change_is_a_student_change_and_a_new_bill_revision() -> None:
@@ -149,6 +156,10 @@ def test_bills_with_money_paid_are_left_alone_and_reported() -> None:
         "adjust it by hand (waive or refund)",
         "2026秋-2026003: 2026003 is no longer on the roster but 4800.00 is paid; "
         "withdraw the student to refund and close the bill",
+    ]
+    assert changes.report_zh()[1:] == [
+        "待人工处理 2026秋-2026002：已缴100.00，请减免、退费或办理退学",
+        "待人工处理 2026秋-2026003：已缴4800.00，请减免、退费或办理退学",
     ]
 
 

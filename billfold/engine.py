@@ -7,10 +7,11 @@ own unit of work (one database transaction).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import Engine as SqlEngine
@@ -43,6 +44,7 @@ from billfold.collection.refund_transfer import RefundTransfer, TransferReason
 from billfold.collection.refund_transferring import fall_back_to_transfer
 from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
 from billfold.collection.reversing import ReversalRequest, reverse_payment
+from billfold.collection.timeline import TimelineEntry, bill_timeline
 from billfold.errors import InvariantViolated, NotFound
 from billfold.merchants import services as merchant_services
 from billfold.merchants.biller import Biller, BillerStatus, Limits, LookupCheck
@@ -397,6 +399,45 @@ class Engine:
         return find(
             self.uow(), self.clock, spec, params or {}, cursor_key=self.cursor_key, tenant=tenant
         )
+
+    def bill_timeline(
+        self, biller_code: str, bill_no: str, *, tenant: int | None = None
+    ) -> tuple[Bill, list[TimelineEntry]]:
+        """The bill and everything that happened to it, oldest first (orders, payments,
+        refunds, waivers, changes, cancellation, reminders), with who and why."""
+        return bill_timeline(self.uow(), biller_code, bill_no, tenant=tenant)
+
+    def export_list(
+        self,
+        list_name: str,
+        params: Mapping[str, str],
+        fmt: Literal["csv", "xlsx"],
+        *,
+        tenant: int | None = None,
+        unmasked: bool = False,
+        by: str = "",
+        reason: str = "",
+        max_rows: int = 100_000,
+    ) -> bytes:
+        """Every page of a list (up to ``max_rows``) as a file people read: Chinese headers,
+        codes as labels, personal data masked — or, with ``unmasked``, in full, which needs
+        ``by`` and ``reason`` and is audited (``export_unmasked``) once the query is found good
+        and before the file is made (a refused query or a missing reason audits nothing)."""
+        from billfold.settlement.exports import write_sheet
+        from billfold.settlement.list_exports import list_sheet
+
+        wanted = {k: v for k, v in params.items() if k not in ("cursor", "limit")}
+        wanted["limit"] = "500"
+        page = self.find(list_name, wanted, tenant=tenant)
+        if unmasked:
+            self.record_unmasked_export(list_name, wanted, by=by, reason=reason)
+        rows = list(page.rows)
+        while page.next_cursor and len(rows) < max_rows:
+            page = self.find(list_name, {**wanted, "cursor": page.next_cursor}, tenant=tenant)
+            rows.extend(page.rows)
+        out = io.BytesIO()
+        write_sheet(list_sheet(LISTS[list_name], rows[:max_rows], mask=not unmasked), out, fmt)
+        return out.getvalue()
 
     def record_unmasked_export(
         self, list_name: str, params: Mapping[str, str], *, by: str, reason: str

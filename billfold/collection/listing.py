@@ -70,20 +70,22 @@ class Column:
 @dataclass(frozen=True, slots=True)
 class ListSpec:
     """One list: its filters, its sort keys (name → key type; the first is the default,
-    newest first) and its columns."""
+    newest first, unless ``default_order`` names another, e.g. ``"due_date"``) and its
+    columns."""
 
     name: str
     title: str  # Chinese, for sheets and tables
     filters: tuple[Filter, ...]
     sorts: Mapping[str, KeyKind]
     columns: tuple[Column, ...]
+    default_order: str = ""
 
     def filter(self, name: str) -> Filter | None:
         return next((f for f in self.filters if f.name == name), None)
 
     @property
     def default_sort(self) -> str:
-        return "-" + next(iter(self.sorts))
+        return self.default_order or "-" + next(iter(self.sorts))
 
     def sort_names(self) -> list[str]:
         return [s for name in self.sorts for s in (name, "-" + name)]

@@ -9,14 +9,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 from billfold.collection.bill import BillKind, BillStatus
-from billfold.collection.listing import Column, Filter, ListSpec
+from billfold.collection.listing import CellKind, Column, Filter, ListSpec
 from billfold.collection.order import OrderStatus
 from billfold.collection.payment import PaymentStatus, SuspenseReason
 from billfold.collection.refund import RefundKind, RefundStatus
+from billfold.labels import label
 
 __all__ = [
     "AUDIT",
     "BILLS",
+    "CHASE",
     "DELIVERIES",
     "LISTS",
     "ORDERS",
@@ -69,6 +71,45 @@ BILLS = ListSpec(
         Column("due_date", "缴费截止日", "date"),
         Column("overdue_days", "逾期天数", "count"),
         Column("created_at", "创建时间", "datetime"),
+    ),
+)
+
+
+def _chase(key: str, kind: CellKind = "text", **more: str) -> Column:
+    return Column(key, label("chase_column", key), kind, **more)
+
+
+#: The chase list (催缴名单): bills still owed — unpaid or part-paid, overdue or not yet due —
+#: with the payer's contact phone (a school's: the parent's), what is owed after part
+#: payments and waivers, the due date and how many days overdue; the most overdue first.
+#: Open-amount bills (nothing fixed to chase) are left out.
+CHASE = ListSpec(
+    name="chase",
+    title="催缴名单",
+    filters=(
+        _BILLER,
+        Filter("sub_unit", "text", "the sub-unit (class, district, office …)"),
+        Filter("period", "text", "the billing period, e.g. 2026-autumn"),
+        Filter("overdue", "code", "true: overdue only; false: not yet due only", ("true", "false")),
+        Filter("min_days", "int", "overdue by at least this many days"),
+        Filter("payer", "text", "the payer's identifier (学号, 户号 …) or part of their name"),
+    ),
+    sorts={"due_date": "date", "sub_unit": "text", "bill_no": "text", "amount": "int"},
+    default_order="due_date",
+    columns=(
+        _chase("bill_no"),
+        _chase("sub_unit"),
+        _chase("period"),
+        _chase("payer_identifier"),
+        _chase("payer_name", personal="name"),
+        _chase("payer_phone", personal="phone"),
+        _chase("status", label="bill_status"),
+        _chase("principal_fen", "money"),
+        _chase("waived_fen", "money"),
+        _chase("paid_fen", "money"),
+        _chase("outstanding_fen", "money"),
+        _chase("due_date", "date"),
+        _chase("overdue_days", "count"),
     ),
 )
 
@@ -273,7 +314,17 @@ DELIVERIES = ListSpec(
 
 LISTS = {
     spec.name: spec
-    for spec in (BILLS, ORDERS, PAYMENTS, REFUNDS, SUSPENSE, AUDIT, OUTBOX_EVENTS, DELIVERIES)
+    for spec in (
+        BILLS,
+        CHASE,
+        ORDERS,
+        PAYMENTS,
+        REFUNDS,
+        SUSPENSE,
+        AUDIT,
+        OUTBOX_EVENTS,
+        DELIVERIES,
+    )
 }
 
 

@@ -23,6 +23,7 @@ from billfold.collection.payer import Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
 from billfold.collection.refund_transfer import PayeeAccount, RefundTransfer, TransferReason
+from billfold.collection.timeline import TimelineEntry
 from billfold.merchants.biller import (
     Biller,
     BillerStatus,
@@ -354,6 +355,32 @@ class ListsUnitOfWork(Protocol):
     def billers(self) -> BillersRepository: ...
     @property
     def lists(self) -> ListsRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class TimelineRepository(Protocol):
+    def for_bill(self, bill: Bill, biller_code: str) -> list[TimelineEntry]:
+        """Every entry about ``bill`` of the biller ``biller_code``, in any order."""
+        ...
+
+
+class TimelineUnitOfWork(Protocol):
+    """What the timeline needs: the billers, the bills and the timeline's queries."""
+
+    @property
+    def billers(self) -> BillersRepository: ...
+    @property
+    def bills(self) -> BillsRepository: ...
+    @property
+    def timeline(self) -> TimelineRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -26,6 +26,7 @@ from billfold.collection.bill_actions import (
     waive_bill,
 )
 from billfold.collection.bill_csv import decode_bill_file
+from billfold.collection.finding import record_unmasked_export
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.refund import RefundRecord
 from billfold.collection.refunding import RefundRequest, refund_payment
@@ -68,6 +69,12 @@ def _closed(bill: Bill) -> Closed | None:
     if reason.startswith(WITHDRAWN):
         return Closed.WITHDRAWN
     return Closed.REMOVED if reason == OFF_ROSTER else Closed.CANCELLED
+
+
+def _days_overdue(bill: Bill, today: date) -> int:
+    if bill.cancelled or bill.due_date is None or bill.outstanding_fen <= 0:
+        return 0
+    return max(0, (today - bill.due_date).days)
 
 
 class GrantKind(StrEnum):
@@ -252,6 +259,7 @@ class Campus:
             raise InvariantViolated("biller.id is missing")
         with self.host.uow() as uow:
             stored = uow.daybook.term_students(biller.id, term)
+        today = core.today(self.host, biller)
         rows: list[StudentBill] = []
         for number, student in sorted(stored.items()):
             shown = student.current or (student.bills[-1] if student.bills else None)
@@ -272,6 +280,9 @@ class Campus:
                     bill.refunded_fen,
                     bill.outstanding_fen,
                     _closed(bill),
+                    student.guardian_phone,
+                    bill.due_date,
+                    _days_overdue(bill, today),
                 )
             )
         return rows
@@ -284,10 +295,28 @@ class Campus:
             return uow.daybook.day_payments(biller.id, day)
 
     def reports(
-        self, school: str, term: str, day: date, out_dir: Path, *, mask: bool = True
+        self,
+        school: str,
+        term: str,
+        day: date,
+        out_dir: Path,
+        *,
+        mask: bool = True,
+        by: str = "",
+        reason: str = "",
     ) -> list[Path]:
         """The bursar's CSV files and XLSX workbook for ``term`` and the collections of
-        ``day``, written under ``out_dir``."""
+        ``day``, written under ``out_dir``. Names and parents' phones are masked; in full
+        (``mask=False``) only with who asks and why, written to the audit log first."""
+        if not mask:
+            record_unmasked_export(
+                self.host.uow(),
+                self.host.clock,
+                "campus_reports",
+                {"biller": school, "term": term, "date": day.isoformat()},
+                by=by,
+                reason=reason,
+            )
         return write_bursar_reports(
             self.student_bills(school, term),
             self.day_payments(school, day),

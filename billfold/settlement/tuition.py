@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from billfold.labels import label
-from billfold.masking import mask_name
+from billfold.masking import mask_name, mask_phone
 from billfold.settlement.daybook import DayPayment
 from billfold.settlement.exports import Sheet, write_csv
 from billfold.settlement.workbook import RatioChart, write_workbook
@@ -86,6 +86,9 @@ class StudentBill:
     refunded_fen: int
     outstanding_fen: int
     closed: Closed | None = None  # the bill was cancelled, and why
+    phone: str | None = None  # the guardian's (parent's) phone, as the roster gives it
+    due_date: date | None = None
+    overdue_days: int = 0  # days past the due date while something is still owed
 
     @property
     def withdrawn(self) -> bool:
@@ -173,7 +176,8 @@ def arrears_sheet(bills: Iterable[StudentBill]) -> Sheet:
 
 
 def class_list_sheet(bills: Iterable[StudentBill], *, mask: bool = True) -> Sheet:
-    """Paid and unpaid students per class (unpaid first within a class)."""
+    """Paid and unpaid students per class (unpaid first within a class), with the parent's
+    phone (masked unless ``mask`` is off), the due date and the days overdue."""
     sheet = Sheet(
         "缴费名单",
         [
@@ -188,6 +192,9 @@ def class_list_sheet(bills: Iterable[StudentBill], *, mask: bool = True) -> Shee
             ("已收金额", "money"),
             ("已退金额", "money"),
             ("欠费金额", "money"),
+            ("家长电话", "text"),
+            ("缴费截止日", "text"),
+            ("逾期天数", "count"),
         ],
     )
     order = {"未缴费": 0, "部分缴费": 1, "已缴清": 2} | {c.value: 3 for c in Closed}
@@ -206,6 +213,9 @@ def class_list_sheet(bills: Iterable[StudentBill], *, mask: bool = True) -> Shee
                     b.paid_fen,
                     b.refunded_fen,
                     b.arrears_fen,
+                    (mask_phone(b.phone) if mask else b.phone) or "",
+                    b.due_date.isoformat() if b.due_date else "",
+                    b.overdue_days if b.arrears_fen else 0,
                 )
             )
     return sheet

@@ -65,11 +65,17 @@ class World:
     ids: dict[str, Any] = field(default_factory=dict)  # what a case's setup made
 
     def request(
-        self, method: str, path: str, session: Session | None, data: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        session: Session | None,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
     ) -> httpx.Response:
+        """``files`` (name → (file name, bytes, type)) posts the form as multipart."""
         self.client.cookies.clear()
         headers = {"Cookie": f"{COOKIE}={session.cookie}"} if session else {}
-        return self.client.request(method, path, data=data, headers=headers)
+        return self.client.request(method, path, data=data, files=files, headers=headers)
 
     def login(self, username: str, password: str = PASSWORD) -> Session:
         self.client.cookies.clear()

@@ -154,3 +154,32 @@ def test_orders_show_and_cancel(url: str) -> None:
     (refund,) = json.loads(text)["items"]
     code, out, _ = _run(url, "refunds", "show", refund["refund_no"])
     assert code == 0 and "挂账退款" in out and "退款中" in out
+
+
+def test_the_chase_list_shows_and_exports_phones_masked_unless_a_reason_is_audited(
+    tmp_path: Path,
+) -> None:
+    address = f"sqlite:///{tmp_path / 'c.db'}"
+    assert runner.invoke(app, ["db", "upgrade", "--database-url", address]).exit_code == 0
+    engine = Engine.from_url(address)
+    engine.create_biller(Biller(code="s1", name="一中", kind=BillerKind.SCHOOL))
+    engine.import_bills(
+        "s1",
+        "账单号,学号,姓名,电话,金额,截止日期,班级\nC1,1,张三,13812345678,10.00,2026-01-01,1班\n".encode(),
+    )
+    engine.close()
+    code, table, _ = _run(address, "bills", "chase", "-f", "overdue=true")
+    assert (
+        code == 0 and "催缴名单" in table and "138****5678" in table and "13812345678" not in table
+    )
+    out = tmp_path / "催缴.csv"
+    code, _, err = _run(address, "bills", "chase", "--out", str(out), "--unmasked", "--by", "王")
+    assert code == 1 and "a reason and who asks are required" in err and not out.exists()
+    code, _, _ = _run(
+        address, "bills", "chase", "--out", str(out), "--unmasked", "--by", "王", "--reason", "催缴"
+    )
+    assert code == 0 and "13812345678" in out.read_text("utf-8-sig")
+    engine = Engine.from_url(address)
+    audited = [a for a in engine.audit_log("list", "chase") if a["action"] == "export_unmasked"]
+    engine.close()
+    assert [(a["actor"], a["reason"]) for a in audited] == [("王", "催缴")]

@@ -55,6 +55,7 @@ class FormCase:
     path: Ids = lambda w: {}
     other: Ids | None = None  # another biller's object: 404 for a biller's user
     everywhere: bool = False  # back-office users only
+    files: Callable[[World], dict[str, Any]] | None = None  # a file upload (multipart)
 
 
 def _keys_setup(w: World) -> None:
@@ -348,6 +349,92 @@ FORMS: dict[str, FormCase] = {
         probe=_deliveries,
     ),
 }
+# -- the bursar's pages (billfold/adapters/http/console/bills.py, bill_import.py, chase.py) --
+BURSAR = frozenset({Role.BURSAR})
+S1_BILL = {"code": "s1", "bill_no": "T1"}
+S2_BILL = {"code": "s2", "bill_no": "T1"}
+
+
+def _bills(w: World) -> object:
+    """Both billers' T1 (what an action on one of them could change), and every bill."""
+    found = [w.engine.bill(code, "T1") for code in ("s1", "s2")]
+    shown = [(b.principal_fen, b.waived_fen, b.cancelled, b.due_date) for b in found]
+    return shown, sorted((r["biller"], r["bill_no"]) for r in w.engine.find("bills").rows)
+
+
+def _unmasked_exports(w: World) -> object:
+    return [a["target_id"] for a in w.engine.audit_log("list") if a["action"] == "export_unmasked"]
+
+
+def _reminders_setup(w: World) -> None:
+    from billfold.adapters.outbox.reminders.api import configure
+    from billfold.collection.reminder import ReminderChannel, ReminderSettings
+
+    sms = ReminderSettings(
+        ReminderChannel.SMS,
+        {"issued": "SMS_1", "due_soon": "SMS_2", "overdue": "SMS_3", "paid": "SMS_4"},
+        sign_name="学校",
+        credentials={"access_key_id": "LTAI5tTest", "access_key_secret_env": "SMS_SECRET"},
+    )
+    for code in ("s1", "s2"):
+        configure(w.engine, code, sms, actor="t", reason="t")
+
+
+def _reminder_events(w: World) -> object:
+    from billfold.adapters.db.schema import outbox_events
+
+    with w.engine.uow() as uow:
+        query = select(outbox_events.c.biller_id, outbox_events.c.event_type)
+        rows = uow.conn.execute(query.where(outbox_events.c.event_type.like("reminder%")))
+        return sorted(tuple(r) for r in rows)
+
+
+FORMS |= {
+    "/console/billers/{code}/bills/{bill_no}/waive": FormCase(
+        roles=BURSAR,
+        path=lambda w: S1_BILL,
+        other=lambda w: S2_BILL,
+        data=lambda w: {"amount": "10.00", "request_id": "w-1", "reason": "困难补助"},
+        probe=_bills,
+    ),
+    "/console/billers/{code}/bills/{bill_no}/change": FormCase(
+        roles=BURSAR,
+        path=lambda w: S1_BILL,
+        other=lambda w: S2_BILL,
+        data=lambda w: {"amount": "120.00", "due_date": "2026-10-15", "reason": "按新标准"},
+        probe=_bills,
+    ),
+    "/console/billers/{code}/bills/{bill_no}/cancel": FormCase(
+        roles=BURSAR,
+        path=lambda w: S1_BILL,
+        other=lambda w: S2_BILL,
+        data=lambda w: {"reason": "已退学"},
+        probe=_bills,
+    ),
+    "/console/billers/{code}/bills/import": FormCase(
+        roles=BURSAR,
+        path=lambda w: {"code": "s1"},
+        other=lambda w: {"code": "s2"},
+        data=lambda w: {},
+        files=lambda w: {"file": ("新账单.csv", "账单号,学号,金额\nN1,2026009,10.00\n".encode())},
+        probe=_bills,
+    ),
+    "/console/billers/{code}/chase/export": FormCase(
+        roles=BURSAR,
+        path=lambda w: {"code": "s1"},
+        other=lambda w: {"code": "s2"},
+        data=lambda w: {"format": "csv", "reason": "电话催缴"},
+        probe=_unmasked_exports,
+    ),
+    "/console/billers/{code}/remind": FormCase(
+        roles=BURSAR,
+        setup=_reminders_setup,
+        path=lambda w: {"code": "s1"},
+        other=lambda w: {"code": "s2"},
+        data=lambda w: {"bill_nos": ["T1", "T2"], "reason": "家长未回复"},
+        probe=_reminder_events,
+    ),
+}
 NOT_A_PAGE = {"/console/login"}  # its own CSRF token (before any session): tested below
 
 
@@ -409,30 +496,35 @@ def test_a_form_is_refused_without_its_token_by_another_role_or_tenant_and_chang
     scoped = world.login(f"{allowed.value}-s1")  # allowed, but for biller s1 only
     before, audits = case.probe(world), _audits(world.engine)
     data = case.data(world)
-    answer = world.request("POST", url, None, data)
+    files = case.files(world) if case.files is not None else None
+
+    def post(to: str, session: Any, form: dict[str, Any]) -> Any:
+        return world.request("POST", to, session, form, files)
+
+    answer = post(url, None, data)
     unchanged(answer, 303, "no session")
     assert answer.headers["location"] == "/console/login"
     me = sessions[allowed]
-    unchanged(world.request("POST", url, me, data), 403, "no CSRF token")
-    unchanged(world.request("POST", url, me, {**data, "csrf_token": "x" * 43}), 403, "bad token")
+    unchanged(post(url, me, data), 403, "no CSRF token")
+    unchanged(post(url, me, {**data, "csrf_token": "x" * 43}), 403, "bad token")
     other = sessions[next(r for r in Role if r not in case.roles)] if case.roles != ANY else me
     stolen = {**data, "csrf_token": other.csrf}  # another session's token is not this one's
     if other is not me:
-        unchanged(world.request("POST", url, me, stolen), 403, "another session's token")
+        unchanged(post(url, me, stolen), 403, "another session's token")
     for role, session in sessions.items():
         if role not in case.roles:
-            refused = world.request("POST", url, session, {**data, "csrf_token": session.csrf})
+            refused = post(url, session, {**data, "csrf_token": session.csrf})
             unchanged(refused, 403, f"role {role}")
             assert "角色" in refused.text
     if case.everywhere:
-        answer = world.request("POST", url, scoped, {**data, "csrf_token": scoped.csrf})
+        answer = post(url, scoped, {**data, "csrf_token": scoped.csrf})
         unchanged(answer, 403, "a biller's user on a back-office page")
     if case.other is not None:
         theirs = _url(template, case.other(world))
-        answer = world.request("POST", theirs, scoped, {**data, "csrf_token": scoped.csrf})
+        answer = post(theirs, scoped, {**data, "csrf_token": scoped.csrf})
         unchanged(answer, 404, "another biller's object")
     before = case.probe(world)
-    answer = world.request("POST", url, me, {**data, "csrf_token": me.csrf})
+    answer = post(url, me, {**data, "csrf_token": me.csrf})
     assert answer.status_code < 400, answer.text[:400]
     assert case.probe(world) != before, "the valid form changed nothing: fix the case's data"
 

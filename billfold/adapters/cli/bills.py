@@ -37,6 +37,13 @@ Why = Annotated[str, typer.Option("--reason", help="why (required, audited)")]
 Who = Annotated[str, typer.Option("--by", help="who does it (required, audited)")]
 
 add_list_command(app, "bills", "List and search bills, newest first.")
+add_list_command(
+    app,
+    "chase",
+    "The chase list (催缴名单): bills still owed with the payer's phone, due date and days "
+    "overdue, the most overdue first; --out exports it (phones masked unless --unmasked).",
+    command="chase",
+)
 
 
 def _print(engine_today: date, biller: str, bill: Bill, as_json: bool) -> None:

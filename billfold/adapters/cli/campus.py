@@ -154,13 +154,25 @@ def reports(
     term: TermOpt,
     day: Annotated[str, typer.Option("--date", help="the collections day, e.g. 2026-09-01")],
     out: Annotated[Path, typer.Option("--out", help="directory for the files")],
-    unmasked: Annotated[bool, typer.Option("--unmasked", help="students' names in full")] = False,
+    unmasked: Annotated[
+        bool,
+        typer.Option("--unmasked", help="names and parents' phones in full (--reason, --by)"),
+    ] = False,
+    reason: Annotated[str, typer.Option(help="why in full (audited)")] = "",
+    by: Annotated[str, typer.Option(help="who asks (audited)")] = "",
     database_url: DbUrl = None,
 ) -> None:
-    """Arrears by grade and class, paid/unpaid lists, the day's collections: CSV and XLSX."""
+    """Arrears by grade and class, paid/unpaid lists with parents' phones, due dates and days
+    overdue, the day's collections: CSV and XLSX."""
     with open_engine(database_url) as engine:
         written = Campus(engine).reports(
-            school, term, day_option(day, "--date"), out, mask=not unmasked
+            school,
+            term,
+            day_option(day, "--date"),
+            out,
+            mask=not unmasked,
+            by=by,
+            reason=reason,
         )
     for path in written:
         typer.echo(str(path))

@@ -6,8 +6,8 @@ settlement desks, scenario packs and the journal's chains (``recon``, ``settleme
 ``presale``, ``gov``, ``daybook``, ``mandates``, ``pos``, ``chains``, the back office's
 ``lists``, the maker-checker's ``approvals``, the bank-transfer refunds'
 ``refund_transfers``, the complaints desk's ``complaints``, and the settlement desks'
-statement staging ``statements``) are made on first use, so the confirmation path pays
-nothing for them.
+statement staging ``statements``, a bill's ``timeline``) are made on first use, so the
+confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -40,6 +40,7 @@ from billfold.adapters.db.recon import SqlRecon
 from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
+from billfold.adapters.db.timeline import SqlTimeline
 
 
 class SqlUnitOfWork:
@@ -135,6 +136,10 @@ class SqlUnitOfWork:
     @cached_property
     def chains(self) -> SqlChains:
         return SqlChains(self.conn)
+
+    @cached_property
+    def timeline(self) -> SqlTimeline:
+        return SqlTimeline(self.conn)
 
     def _forget_lazy(self) -> None:
         for name in _LAZY:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from billfold.adapters.http.app import create_app
 from billfold.adapters.http.asgi_client import asgi_client
 from billfold.adapters.http.cashier_sandbox import CashierSandbox
 from billfold.channels.qr_render import render_counter_sign
+from billfold.clock import FixedClock
 from billfold.collection.roster import Term
 from billfold.engine import Engine
 from billfold.errors import ImportFailed, InvalidInput, NotFound
@@ -267,6 +269,47 @@ def test_the_notice_qr_opens_the_bill_on_the_payer_pages_under_the_schools_addre
         with pytest.raises(InvalidInput) as exc:
             campus.notice_png("s1", "2026秋", "2026001", base_url=base)
         assert exc.value.message == message
+
+
+def test_the_class_lists_carry_the_parents_phone_due_date_and_days_overdue(
+    engine: Engine, campus: Campus, clock: FixedClock, tmp_path: Path
+) -> None:
+    campus.import_roster("s1", ROSTER, FEES, TERM, actor="bursar")
+    order = engine.create_order("s1", ["2026秋-2026002"])
+    engine.confirm("mobile_banking", "MB-1", order.order_no, order.total_fen)
+    clock.advance(timedelta(days=14))  # 2026-09-15: five days past the 10th
+    rows = {r.student_no: r for r in campus.student_bills("s1", "2026秋")}
+    assert [(n, r.phone, r.due_date, r.overdue_days) for n, r in sorted(rows.items())] == [
+        ("2026001", "13812345671", date(2026, 9, 10), 5),
+        ("2026002", "13812345672", date(2026, 9, 10), 0),  # paid: not overdue
+        ("2026003", "13812345673", date(2026, 9, 10), 5),
+    ]
+    _, lists, *_ = campus.reports("s1", "2026秋", date(2026, 9, 15), tmp_path)
+    lines = lists.read_text("utf-8-sig").splitlines()
+    assert lines[0].endswith(",家长电话,缴费截止日,逾期天数")
+    assert lines[1].startswith("七年级,1班,2026001,张**,")
+    assert lines[1].endswith(",138****5671,2026-09-10,5")
+    assert "13812345671" not in lists.read_text("utf-8-sig")
+
+
+def test_the_class_lists_in_full_need_who_and_why_and_are_audited(
+    engine: Engine, campus: Campus, tmp_path: Path
+) -> None:
+    campus.import_roster("s1", ROSTER, FEES, TERM, actor="bursar")
+    with pytest.raises(InvalidInput, match="a reason and who asks are required"):
+        campus.reports("s1", "2026秋", date(2026, 9, 1), tmp_path / "a", mask=False, by="王老师")
+    assert not (tmp_path / "a").exists()
+    assert [a for a in engine.audit_log("list") if a["action"] == "export_unmasked"] == []
+    _, lists, *_ = campus.reports(
+        "s1", "2026秋", date(2026, 9, 1), tmp_path / "b", mask=False, by="王老师", reason="家访"
+    )
+    assert "13812345671" in lists.read_text("utf-8-sig")
+    (audit,) = [a for a in engine.audit_log("list") if a["action"] == "export_unmasked"]
+    assert (audit["actor"], audit["reason"], audit["target_id"]) == (
+        "王老师",
+        "家访",
+        "campus_reports",
+    )
 
 
 CLASS_ROSTER = """\

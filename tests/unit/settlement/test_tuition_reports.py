@@ -21,10 +21,38 @@ from billfold.settlement.tuition import (
     write_bursar_reports,
 )
 
+DUE = date(2026, 9, 10)
 BILLS = [
     StudentBill("七年级", "1班", "001", "张小明", "T-001", 500_000, 0, 500_000, 0, 0),
-    StudentBill("七年级", "1班", "002", "李小红", "T-002", 500_000, 100_000, 100_000, 0, 300_000),
-    StudentBill("七年级", "2班", "003", "王小刚", "T-003", 400_000, 0, 0, 0, 400_000),
+    StudentBill(
+        "七年级",
+        "1班",
+        "002",
+        "李小红",
+        "T-002",
+        500_000,
+        100_000,
+        100_000,
+        0,
+        300_000,
+        phone="13812345672",
+        due_date=DUE,
+        overdue_days=5,
+    ),
+    StudentBill(
+        "七年级",
+        "2班",
+        "003",
+        "王小刚",
+        "T-003",
+        400_000,
+        0,
+        0,
+        0,
+        400_000,
+        phone="13812345673",
+        due_date=DUE,
+    ),
     StudentBill(
         "八年级", "1班", "004", "赵小丽", "T-004", 300_000, 0, 0, 300_000, 0, Closed.WITHDRAWN
     ),
@@ -55,6 +83,18 @@ def test_class_lists_put_the_unpaid_first_and_mask_names_unless_asked() -> None:
         ["004", "赵**", "T-004", "已退学"],
     ]
     assert _csv(class_list_sheet(BILLS, mask=False))[1].split(",")[3] == "李小红"
+
+
+def test_class_lists_carry_the_parents_phone_masked_the_due_date_and_days_overdue() -> None:
+    rows = _csv(class_list_sheet(BILLS))
+    assert rows[0] == (
+        "年级,班级,学号,姓名,账单号,状态,应收金额,减免金额,已收金额,已退金额,欠费金额,"
+        "家长电话,缴费截止日,逾期天数"
+    )
+    assert rows[1].split(",")[-3:] == ["138****5672", "2026-09-10", "5"]
+    assert rows[3].split(",")[-3:] == ["138****5673", "2026-09-10", "0"]
+    assert rows[2].split(",")[-3:] == ["", "", "0"]  # no phone or due date given: empty
+    assert _csv(class_list_sheet(BILLS, mask=False))[1].split(",")[-3] == "13812345672"
 
 
 def test_the_days_collections_are_counted_per_class_and_channel() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from billfold.adapters.db.listing.bills import SqlBillList
+from billfold.adapters.db.listing.bills import SqlBillList, SqlChaseList
 from billfold.adapters.db.listing.keyset import Fetched, ListRepository
 from billfold.adapters.db.listing.money import (
     SqlOrderList,
@@ -25,6 +25,7 @@ __all__ = ["SqlLists"]
 
 _REPOSITORIES: dict[str, type[ListRepository]] = {
     "bills": SqlBillList,
+    "chase": SqlChaseList,
     "orders": SqlOrderList,
     "payments": SqlPaymentList,
     "refunds": SqlRefundList,

@@ -29,6 +29,7 @@ from billfold.adapters.db.recon import SqlRecon
 from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
+from billfold.adapters.db.timeline import SqlTimeline
 from billfold.adapters.db.uow import SqlSavepoint, SqlUnitOfWork
 from billfold.channels import ports as channel_ports
 from billfold.collection import ports as collection_ports
@@ -49,6 +50,8 @@ PAIRS: list[tuple[type, type]] = [
     (collection_ports.UnitOfWork, SqlUnitOfWork),
     (collection_ports.ListsRepository, SqlLists),
     (collection_ports.ListsUnitOfWork, SqlUnitOfWork),
+    (collection_ports.TimelineRepository, SqlTimeline),
+    (collection_ports.TimelineUnitOfWork, SqlUnitOfWork),
     (collection_ports.RefundTransfersRepository, SqlRefundTransfers),
     (collection_ports.RefundTransferUnitOfWork, SqlUnitOfWork),
     (collection_ports.ChainsRepository, SqlChains),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from billfold import Biller, BillerKind, Engine
@@ -81,8 +81,9 @@ def _fill(engine: Engine, clock: FixedClock) -> None:
 
 def _rows(db: SqlEngine) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
+    present = set(inspect(db).get_table_names())  # tables of later revisions are not there
     with db.connect() as conn:
-        for table in t.metadata.sorted_tables:
+        for table in (table for table in t.metadata.sorted_tables if table.name in present):
             order = ", ".join(c.name for c in table.primary_key.columns)
             query = f"SELECT * FROM {table.name} ORDER BY {order}"
             out[table.name] = [tuple(r) for r in conn.execute(text(query))]
@@ -120,7 +121,8 @@ def at_0018(db_url: str, clock: FixedClock) -> Iterator[str]:
     db = make_engine(db_url)
     try:
         if db.dialect.name == "postgresql" and migrate.current(db) != migrate.head():
-            tables = ", ".join(f'"{table.name}"' for table in t.metadata.sorted_tables)
+            present = set(inspect(db).get_table_names())  # not those of later revisions
+            tables = ", ".join(f'"{n.name}"' for n in t.metadata.sorted_tables if n.name in present)
             journal = ("journal_entries", "journal_postings")
             with db.begin() as conn:
                 for table in journal:
@@ -140,8 +142,8 @@ def test_upgrading_a_0018_database_keeps_every_row_and_trigger_and_adds_the_rule
     try:
         rows = _rows(db)
         triggers = _triggers(db)
-        migrate.upgrade(db)
-        assert migrate.current(db) == migrate.head() == "0019"
+        migrate.upgrade(db, "0019")
+        assert migrate.current(db) == "0019"
         assert _rows(db) == rows
         assert _triggers(db) == triggers  # the chain's triggers name a rebuilt table
         for refused in (
@@ -208,13 +210,13 @@ def test_a_row_that_already_breaks_a_rule_stops_the_upgrade_and_is_named(
 def test_going_down_from_0019_and_up_again_keeps_every_row(at_0018: str) -> None:
     db = make_engine(at_0018)
     try:
-        migrate.upgrade(db)
+        migrate.upgrade(db, "0019")
         rows = _rows(db)
         triggers = _triggers(db)
         migrate.downgrade(db, "0018")
         assert _rows(db) == rows
         assert _triggers(db) == triggers
-        migrate.upgrade(db)
+        migrate.upgrade(db, "0019")
         assert _rows(db) == rows
         assert _triggers(db) == triggers
     finally:

@@ -1,5 +1,5 @@
 """Migration 0022 on SQLite and PostgreSQL: made at head with today's code, the reminder
-tables go on a downgrade to 0019 (bills and billers stay) and come back, working, on the
+tables go on a downgrade to 0021 (bills and billers stay) and come back, working, on the
 upgrade; the rules they carry are the models' rules."""
 
 from __future__ import annotations
@@ -46,13 +46,13 @@ def _with_reminders(url: str, clock: FixedClock) -> None:
         engine.close()
 
 
-def test_downgrade_to_0019_and_upgrade_again_keeps_the_bills_and_works(
+def test_downgrade_to_0021_and_upgrade_again_keeps_the_bills_and_works(
     db_url: str, clock: FixedClock
 ) -> None:
     _with_reminders(db_url, clock)
     db = make_engine(db_url)
     try:
-        migrate.downgrade(db, "0019")
+        migrate.downgrade(db, "0021")
         assert not TABLES & set(inspect(db).get_table_names())
         with db.connect() as conn:
             assert conn.execute(select(func.count()).select_from(t.bills)).scalar() == 1

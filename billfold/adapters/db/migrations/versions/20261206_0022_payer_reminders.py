@@ -1,7 +1,7 @@
 """payer reminders: settings per biller, opt-outs, WeChat openids and the reminders sent
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-06
 
 ``reminder_settings`` (one row per biller: channel, templates, days before the due date,
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0019"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -731,6 +731,7 @@ class Result:
     n: int
     wall: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDES, 0.0))
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDES, 0.0))
+    server_cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIDES, 0.0))
     billfold_shapes: list[str] = field(default_factory=list)
     raw_shapes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -827,18 +828,21 @@ class CpuMeter:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / self.tick
 
-    def now(self) -> float:
-        return time.process_time() + (self._server_seconds() if self.server else 0.0)
+    def now(self) -> tuple[float, float]:
+        """(this process's, the server's) CPU seconds so far."""
+        return time.process_time(), (self._server_seconds() if self.server else 0.0)
 
 
-def _timed(run: Callable[[], None], meter: CpuMeter) -> tuple[float, float]:
+def _timed(run: Callable[[], None], meter: CpuMeter) -> tuple[float, float, float]:
+    """Wall, this process's CPU and the database server's CPU seconds ``run`` took."""
     gc.collect()
     meter.refresh()
-    cpu = meter.now()
+    client, server = meter.now()
     start = time.perf_counter()
     run()
     wall = time.perf_counter() - start
-    return wall, meter.now() - cpu
+    client_after, server_after = meter.now()
+    return wall, client_after - client, server_after - server
 
 
 def run_backend(database: Database, n: int, *, profile: bool) -> Result:
@@ -886,11 +890,12 @@ def run_backend(database: Database, n: int, *, profile: bool) -> Result:
             for side in order[k % 4 :] + order[: k % 4]:  # each side goes first in turn
                 if side == "unchained":
                     with chain_triggers_off(engine):
-                        wall, cpu = _timed(sides[side], meter)
+                        wall, client, server = _timed(sides[side], meter)
                 else:
-                    wall, cpu = _timed(sides[side], meter)
+                    wall, client, server = _timed(sides[side], meter)
                 result.wall[side] += wall
-                result.cpu[side] += cpu
+                result.cpu[side] += client + server
+                result.server_cpu[side] += server
 
         if profile:
             result.profile = profile_billfold(engine, work["P"])
@@ -1037,6 +1042,14 @@ def report(results: list[Result], show_statements: bool) -> None:
             f"{r.ratio('replay', 'cpu'):>11.2f}{'':>9}  {'':<5}"
             f"{f'{len(r.billfold_shapes)}/{len(r.raw_shapes)}':>33}"
         )
+    print("\nCPU per confirmation, ms: this process + the database server's processes")
+    print(f"{'backend':<11}" + "".join(f"{side:>20}" for side in SIDES[:3]))
+    for r in results:
+        cells = [
+            f"{1000 * (r.cpu[s] - r.server_cpu[s]) / r.n:.2f} + {1000 * r.server_cpu[s] / r.n:.2f}"
+            for s in SIDES[:3]
+        ]
+        print(f"{r.backend:<11}" + "".join(f"{c:>20}" for c in cells))
     print("ratio = billfold conf/s ÷ baseline conf/s, same run, alternating blocks;")
     print("yardstick = the minimal confirmation transaction by hand (target: wall ratio);")
     print("replay = billfold's own statements replayed by hand (a second baseline)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
@@ -311,6 +311,16 @@ class ListsRepository(Protocol):
         ...
 
 
+class ConfirmationReads(NamedTuple):
+    """What confirming a payment reads first: the payment if the transaction was seen
+    before, else the order (locked), its biller's fee context and its bills (locked)."""
+
+    seen: PaymentRecord | None
+    order: Order | None
+    context: FeeContext | None
+    bills: list[Bill]
+
+
 class UnitOfWork(Protocol):
     @property
     def billers(self) -> BillersRepository: ...
@@ -345,6 +355,10 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def confirmation_reads(
+        self, channel: str, channel_txn_id: str, order_no: str
+    ) -> ConfirmationReads: ...
 
 
 class ListsUnitOfWork(Protocol):

@@ -1,4 +1,4 @@
-"""Confirm-path benchmark: billfold's ``Engine.confirm`` against a raw DBAPI baseline.
+"""Confirm-path benchmark: billfold's ``Engine.confirm`` against two hand-written baselines.
 
     python benchmarks/confirm.py [--n 2000] [--backends sqlite,postgresql] [--pg-url URL]
                                  [--smoke] [--log-level INFO] [--show-statements] [--profile]
@@ -9,44 +9,54 @@ bench_<pid>_<rand>``, dropped at the end) and migrated with ``billfold.adapters.
 Setup, not timed: one biller with a 60 bps fee rule on the benchmark channel, one two-item
 bill (tuition + books) per order, one order per bill.
 
-Timed, in alternating blocks so that drift (WAL checkpoints, autovacuum, CPU frequency)
-hits both sides alike:
+Timed, in alternating blocks (each side goes first in turn) so that drift (WAL checkpoints,
+autovacuum, CPU frequency, the other work on a shared machine) hits every side alike:
 
 * billfold: ``engine.confirm(...)`` per order, sequentially, one transaction each, with
   production logging (``configure_logging(json=True)``; the lines go to /dev/null);
-* raw: the same confirmation for a second, equivalent set of orders, written by hand with
-  plain SQL on one sqlite3 / psycopg connection, one transaction per confirmation;
-* unchained: ``engine.confirm(...)`` for a third set, with the journal's hash chain swapped
-  out for this side only (``unchained()``: entries written as before chaining, one INSERT …
-  RETURNING each, constants in the chain's columns, no head locked, nothing hashed; on
-  SQLite the chain's two triggers dropped during its blocks, outside the timing). The
-  chain's cost is ``1 - billfold ÷ unchained`` (budget: 5%).
+* yardstick (the external baseline, issue 16): the minimal confirmation transaction written
+  by hand on one plain sqlite3 / psycopg connection, on its own four small tables — the
+  payment inserted ON CONFLICT DO NOTHING, the order moved only if still payable, two
+  journal rows (one executemany), one outbox row; one transaction each. Nothing is read
+  first, locked, chained or checked. Targets: billfold >= 0.5 of it on PostgreSQL and
+  >= 0.3 on SQLite (wall clock; the CPU ratio is printed beside it);
+* replay (the second baseline): the same confirmation for another, equivalent set of orders,
+  sending billfold's own statements by hand on one sqlite3 / psycopg connection — what
+  billfold costs over the SQL it chose;
+* unchained: ``engine.confirm(...)`` for a fourth set, with the journal's hash chain swapped
+  out for this side only (``unchained()``: entries written as before chaining, constants in
+  the chain's columns, no head locked, nothing hashed; on SQLite the chain's two triggers
+  dropped during its blocks, outside the timing). The chain's cost is
+  ``1 - billfold ÷ unchained`` (budget: 5%).
 
-How the baseline was made equivalent: a SQLAlchemy ``before_cursor_execute`` listener
-recorded every statement ``billfold.collection.confirming.confirm_payment`` sends for one
-confirmation (``--show-statements`` prints that list). The raw side sends the same
-statements in the same order: the payment looked up by (channel, txn); the order (FOR
-UPDATE on PostgreSQL) and its lines; the biller, its fee rules and sub-units; the bills (FOR
-UPDATE on PostgreSQL) and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id;
-the conditional order update; the versioned UPDATE of every bill column and one executemany
-UPDATE of its items; the journal chain's head locked and read with the entries' ids reserved,
-the entries (hashed by hand, docs/journal.md), their postings and the head moved (on
-PostgreSQL in one statement, as billfold does; on SQLite one executemany each, the head
-moved by the chain's trigger);
-one executemany of the outbox events; COMMIT. Every run
-records both sides' statements during warm-up and compares their shapes (verb, table, FOR
-UPDATE, ON CONFLICT, RETURNING, executemany); a difference is printed as a warning, because
-it means the core's confirm path changed and this baseline must follow it.
+Wall clock and CPU are both measured: CPU is this process's (``time.process_time``) plus, on
+PostgreSQL, that of the server processes serving the benchmark's database (read from
+``/proc/<pid>/stat``; the server runs on this machine), printed per confirmation as
+``client + server`` ms.
 
-Not mirrored: on PostgreSQL billfold's engine pings each pooled connection on checkout
-(``pool_pre_ping=True``), one extra round trip per confirmation that the DBAPI listener
-cannot see; it is billfold overhead and stays in billfold's time.
+How the replay was made equivalent: a SQLAlchemy ``before_cursor_execute`` listener (and the
+fast path's ``STATEMENT_HOOKS``) records every statement billfold sends for one
+confirmation (``--show-statements`` prints that list). The replay sends the same statements
+in the same order: the payment looked up by (channel, txn); the order (FOR UPDATE on
+PostgreSQL) and its lines; the biller, its fee rule; the bills (FOR UPDATE on PostgreSQL)
+and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id; the conditional order
+update; the versioned UPDATE of every bill column and one executemany UPDATE of its items;
+the journal chain's head locked and read with the entries' ids reserved, the entries
+(hashed by hand, docs/journal.md), their postings and the head moved (on PostgreSQL in one
+statement, as billfold does; on SQLite one executemany each, the head moved by the chain's
+trigger); one executemany of the outbox events; COMMIT. The replay sends them one round trip
+each; billfold, on PostgreSQL, pipelines them (five round trips a confirmation, the
+COMMIT queued with the last writes — the extra ``COMMIT`` in its statement list). Every
+run compares both sides' statement shapes (verb, table, FOR UPDATE, ON CONFLICT,
+RETURNING, executemany); a difference is printed as a warning, because it means the core's
+confirm path changed and the replay must follow it.
 
 After the run every order must be paid by exactly one credited payment, every bill paid in
 full, every payment journalled with two entries and four postings and announced by two
-outbox events, repeats must be recognised, ``engine.check_books()`` must be ``[]`` and the
-biller's chain (billfold's and the raw side's entries, interleaved) must verify.
-If not, the exit status is 1. A ratio below the target is printed, not an error.
+outbox events, repeats must be recognised, ``engine.check_books()`` must be ``[]``, the
+biller's chain (billfold's and the replay's entries, interleaved) must verify, and the
+yardstick's tables must hold one payment, two journal rows and one outbox row per order.
+If not, the exit status is 1. A ratio below its target is printed, not an error.
 """
 
 from __future__ import annotations
@@ -650,7 +660,8 @@ def recording_billfold(engine: Engine) -> Iterator[list[str]]:
             seen.append(shape(statement, bool(many)))
 
     def fast(statement: str, many: bool) -> None:  # the confirm path's driver-level statements
-        seen.append(shape(statement, many))
+        if not statement.lstrip().upper().startswith(("COMMIT", "ROLLBACK")):
+            seen.append(shape(statement, many))
 
     event.listen(engine.db, "before_cursor_execute", listener)
     fastpath.STATEMENT_HOOKS.append(fast)

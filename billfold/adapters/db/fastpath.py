@@ -104,7 +104,13 @@ def _compiled(conn: Connection, statement: ClauseElement, keys: tuple[str, ...])
     return found
 
 
+#: Values SQLite takes as they are (most of the confirm path's): no conversion to look for.
+_AS_THEY_ARE = frozenset({str, int, float, type(None), bytes})
+
+
 def _sqlite_value(value: Any) -> Any:
+    if type(value) in _AS_THEY_ARE:
+        return value
     if isinstance(value, datetime):
         return ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
@@ -309,8 +315,9 @@ def _prepare(
     keys = tuple(sorted(rows[0]))
     sql, order, constants = _compiled(conn, statement, keys)
     if order is not None:  # positional paramstyle (SQLite): values in the compiled order
+        convert = _sqlite_value
         prepared: list[Any] = [
-            tuple(_sqlite_value(row[name] if name in row else constants[name]) for name in order)
+            tuple([convert(row[name] if name in row else constants[name]) for name in order])
             for row in rows
         ]
     else:  # named paramstyle (psycopg)

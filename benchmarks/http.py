@@ -289,7 +289,8 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
                 httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
                 break
             if time.monotonic() > deadline:
-                raise BenchFailure(f"the server did not answer within {STARTUP_S} s")
+                tail = log.read_text(errors="replace")[-800:]
+                raise BenchFailure(f"the server did not answer within {STARTUP_S} s: {tail}")
             time.sleep(0.05)
         yield
     finally:

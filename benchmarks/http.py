@@ -24,10 +24,14 @@ Timed, per server configuration (workers × HTTP parser; SQLite runs one worker 
   ``billfold.adapters.http.server.run``): a FastAPI app whose POST reads the body and answers
   ``{"code":"SUCCESS"}`` — the ceiling this client and this server stack reach here;
 * **in-process** (once per backend): the same kind of notifications handed straight to
-  ``Collector.notify`` by the same number of threads, no HTTP.
+  ``Collector.notify`` by the same number of threads, no HTTP;
+* **confirm** (once per backend, the yardstick of issue 16's target): the same payments
+  handed straight to ``Engine.confirm`` by the same threads — no HTTP, nothing to verify.
 
-Printed ratios: http ÷ in-process (what HTTP and the server add or win by parallelism) and
-http ÷ minimal (how much of the stack's ceiling the real endpoint reaches).
+Printed ratios: http ÷ in-process (what HTTP and the server add or win by parallelism),
+http ÷ minimal (how much of the stack's ceiling the real endpoint reaches) and http ÷
+confirm, with its target (>= 0.8 on PostgreSQL) and whether it is met. ``--workers 1,2,4``
+runs the server with each number of workers in turn (PostgreSQL; SQLite runs one).
 
 After each run every order of the run must be paid by exactly one credited payment, there
 must be exactly one payment per order whatever the repeats, every answer must have been

@@ -26,6 +26,7 @@ only not faster than ``conn.execute``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
@@ -230,11 +231,19 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
+@functools.cache
+def _pipelines_supported() -> bool:
+    """psycopg's libpq has pipeline mode (libpq 14 or later); statement by statement if not."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 def open_pipeline(conn: Connection) -> _Pipeline | None:
     """PostgreSQL: put the connection's fast-path statements in a pipeline until
     :func:`close_pipeline` (or until a statement goes through SQLAlchemy, which closes it
     first: see :func:`_leave_pipeline`). Elsewhere nothing happens (``None``)."""
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name != "postgresql" or not _pipelines_supported():
         return None
     driver = _driver(conn)
     found = _PIPELINES.get(id(driver))

@@ -82,3 +82,16 @@ def test_a_repeat_is_answered_after_one_round_trip_of_reads(
     again = school.confirm("wx", "W1", order.order_no, order.total_fen)
     assert again.duplicate
     assert waits == ["sync", "close"]  # the reads, then leaving the pipeline to roll back
+
+
+def test_without_pipeline_mode_a_confirmation_goes_statement_by_statement(
+    school: Engine, waits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq older than 14 has no pipeline mode: the same statements, one at a time."""
+    monkeypatch.setattr(fastpath, "_pipelines_supported", lambda: False)
+    order = school.create_order("s1", ["R1"])
+    result = school.confirm("wx", "W1", order.order_no, order.total_fen)
+    assert result.credited and not result.duplicate
+    assert school.confirm("wx", "W1", order.order_no, order.total_fen).duplicate
+    assert waits == []
+    assert school.check_books() == []

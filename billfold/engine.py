@@ -18,7 +18,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from billfold.adapters.db import migrate
 from billfold.adapters.db.connect import database_url_from_env, make_engine
-from billfold.adapters.db.uow import SqlUnitOfWork
+from billfold.adapters.db.uow import SqlUnitOfWork, once_more_if_dead
 from billfold.clock import Clock, SystemClock, business_date
 from billfold.collection.bill import Bill
 from billfold.collection.bill_actions import (
@@ -276,7 +276,9 @@ class Engine:
             currency,
             on_credit,
         )
-        result = confirm_payment(self.uow(), self.clock, conf)
+        # a pooled connection found dead is replaced and the confirmation run again, unless
+        # it had begun to commit (its outcome unknown: the caller's retry settles it)
+        result = once_more_if_dead(lambda: confirm_payment(self.uow(), self.clock, conf))
         log.info(
             "payment confirmed" if not result.duplicate else "payment repeated",
             channel=channel,

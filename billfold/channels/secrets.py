@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from billfold.channels.ports import ChannelHost
 from billfold.channels.verification import load_private_key
 from billfold.collection.order import Order
-from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated, NotFound
+from billfold.errors import BillfoldError, ConfigurationError
 from billfold.merchants.channel_config import ChannelConfig
 
 __all__ = [
@@ -207,6 +207,9 @@ class MerchantDirectory(Generic[T]):
             self._by_key[key.upper()] = credentials
         return credentials
 
+    def forget(self, key: str) -> None:
+        self._by_key.pop(key.upper(), None)
+
     def find(self, key: str) -> T | None:
         found = self._by_key.get(key.upper())
         if found is None:
@@ -238,16 +241,12 @@ class MerchantDirectory(Generic[T]):
                 )
 
     def settings_for_order(self, order_no: str) -> OrderSettings:
-        try:
-            order = self.engine.order(order_no)
-        except NotFound:
-            return OrderSettings(None, None, None)
+        """The order, its biller and the biller's current settings for the channel, read in
+        one round trip (a notification is verified against the settings as they are now)."""
         with self.engine.uow() as uow:
-            biller = uow.billers.get(order.biller_id)
-            if not (biller is not None and biller.id is not None):
-                raise InvariantViolated("expected biller is not None and biller.id is not None")
-            configs = uow.channels.configs(biller.id)
-        for config in configs:
-            if config.channel == self.channel:
-                return OrderSettings(order, biller.code, channel_settings(config))
-        return OrderSettings(order, biller.code, None)
+            order, biller_code, config = uow.channels.order_settings(order_no, self.channel)
+        if order is None:
+            return OrderSettings(None, None, None)
+        return OrderSettings(
+            order, biller_code, None if config is None else channel_settings(config)
+        )

@@ -33,7 +33,7 @@ from billfold.channels.base import ChannelEvent, EventKind, NotificationReply
 from billfold.channels.ports import ChannelHost
 from billfold.channels.secrets import EnvSecrets, MerchantDirectory, Secrets, secret
 from billfold.channels.verification import NotificationRejected
-from billfold.errors import ConfigurationError
+from billfold.errors import BillfoldError, ConfigurationError
 
 __all__ = [
     "EVENTS",
@@ -128,6 +128,7 @@ class SettingsMerchants:
         # An order's owner never changes once issued: verifying a notification and writing its
         # voice broadcast ask about the same order, so the second asks no database.
         self._owners: OrderedDict[str, OrderOwner] = OrderedDict()
+        self._seen: dict[str, str] = {}  # biller -> the settings its held key was read from
 
     def _load(self, biller_code: str, settings: Mapping[str, Any]) -> MerchantKey:
         where = f"{self.channel} settings of biller {biller_code}"
@@ -137,21 +138,50 @@ class SettingsMerchants:
         value = secret(self.secrets, settings, self.key_name, where=where)
         return MerchantKey(biller_code, str(merchant_id), value)
 
+    def _follow(self, biller_code: str, settings: Mapping[str, Any]) -> None:
+        """Hold the key ``settings`` name now for their merchant (read once per content)."""
+        content = json.dumps(dict(settings), sort_keys=True, default=str)
+        if self._seen.get(biller_code) == content:
+            return
+        try:
+            merchant = self._load(biller_code, settings)
+        except BillfoldError:  # the key named cannot be read: none is held for the merchant
+            merchant_id = settings.get("merchant_id")
+            if merchant_id:
+                self.directory.forget(str(merchant_id))
+            self._seen.pop(biller_code, None)
+            return
+        self.directory.remember(merchant)
+        self._seen[biller_code] = content
+
     def key(self, merchant_id: str, *, fresh: bool = False) -> bytes | None:
         if fresh:
+            self._seen.clear()
             self.directory.reload()
             self._owners.clear()
         found = self.directory.find(merchant_id)
         return None if found is None else found.key
 
     def order_owner(self, order_no: str) -> OrderOwner | None:
+        """Who ``order_no`` belongs to: remembered once read (an order's owner never
+        changes), else :meth:`current_owner`."""
         known = self._owners.get(order_no)
         if known is not None:
             self._owners.move_to_end(order_no)
             return known
+        return self.current_owner(order_no)
+
+    def current_owner(self, order_no: str) -> OrderOwner | None:
+        """Who ``order_no`` belongs to, read with its biller's current settings in one round
+        trip (what verifying a notification asks); when those settings name another key
+        than the one held for the merchant (the key was changed, by this process or
+        another), the held key is replaced first, so the notification is verified with the
+        key the settings name now."""
         found = self.directory.settings_for_order(order_no)
         if found.order is None or found.biller_code is None:
             return None  # not remembered: the number may be issued later
+        if found.settings is not None:
+            self._follow(found.biller_code, found.settings)
         merchant_id = (found.settings or {}).get("merchant_id")
         bill_nos = tuple(dict.fromkeys(line.bill_no for line in found.order.lines))
         owner = OrderOwner(order_no, found.biller_code, merchant_id, bill_nos)

@@ -50,15 +50,16 @@ def confirm_payment(uow: UnitOfWork, clock: Clock, conf: Confirmation) -> Confir
 
     Repeats return the first outcome. The database decides races: the order and its bills
     are locked, and the payment row's unique key lets only one transaction insert it.
+    (:meth:`UnitOfWork.confirmation_reads` reads the payment, the order, the fee context and
+    the bills — in one round trip where the database allows it.)
     """
     now = clock.now()
     with uow:
-        seen = uow.payments.find(conf.channel, conf.channel_txn_id)
+        seen, order, context, bills = uow.confirmation_reads(
+            conf.channel, conf.channel_txn_id, conf.order_no
+        )
         if seen is not None:
             return ConfirmResult(seen, duplicate=True)
-        order = uow.orders.get_by_no(conf.order_no, lock=True)
-        context = uow.billers.fee_context(order.biller_id, conf.channel) if order else None
-        bills = uow.bills.for_order(order.id, lock=True) if order and order.id else []
         today = business_date(conf.paid_at, context.timezone if context else "Asia/Shanghai")
         fee = context.rule.fee_for(conf.amount_fen) if context and context.rule else 0
         decision = decide(conf, order, bills, context.code if context else None, fee, today)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from billfold.clock import Clock
 from billfold.collection.allocation import Allocation
@@ -296,6 +296,10 @@ class AuditRepository(Protocol):
 class ChannelsRepository(Protocol):
     def configs(self, biller_id: int) -> list[ChannelConfig]: ...
 
+    def order_settings(
+        self, order_no: str, channel: str
+    ) -> tuple[Order | None, str | None, ChannelConfig | None]: ...
+
     def save_config(self, biller_id: int, config: ChannelConfig, now: datetime) -> None: ...
 
     def remember_nonce(self, channel: str, nonce: str, now: datetime) -> bool: ...
@@ -310,6 +314,16 @@ class ListsRepository(Protocol):
         """Up to ``query.limit`` rows (codes, not labels), filtered — the tenant first — in
         the database, and the position (sort key, id) of the last one when more follow."""
         ...
+
+
+class ConfirmationReads(NamedTuple):
+    """What confirming a payment reads first: the payment if the transaction was seen
+    before, else the order (locked), its biller's fee context and its bills (locked)."""
+
+    seen: PaymentRecord | None
+    order: Order | None
+    context: FeeContext | None
+    bills: list[Bill]
 
 
 class UnitOfWork(Protocol):
@@ -346,6 +360,10 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def confirmation_reads(
+        self, channel: str, channel_txn_id: str, order_no: str
+    ) -> ConfirmationReads: ...
 
 
 class ListsUnitOfWork(Protocol):

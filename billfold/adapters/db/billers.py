@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import run_read
+from billfold.adapters.db.fastpath import DriverResult, run_read, send_read
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
 from billfold.masking import mask_id_number
@@ -25,25 +27,27 @@ from billfold.merchants.biller import (
 )
 from billfold.merchants.fees import FeeKind, FeeRule
 
-_FEE_CONTEXT = (
-    select(
-        t.billers.c.code,
-        t.billers.c.timezone,
-        t.fee_rules.c.kind,
-        t.fee_rules.c.bps,
-        t.fee_rules.c.min_fen,
-        t.fee_rules.c.max_fen,
-        t.fee_rules.c.fixed_fen,
+_FEE_CONTEXT_OF = select(
+    t.billers.c.code,
+    t.billers.c.timezone,
+    t.fee_rules.c.kind,
+    t.fee_rules.c.bps,
+    t.fee_rules.c.min_fen,
+    t.fee_rules.c.max_fen,
+    t.fee_rules.c.fixed_fen,
+).select_from(
+    t.billers.outerjoin(
+        t.fee_rules,
+        and_(t.fee_rules.c.biller_id == t.billers.c.id, t.fee_rules.c.channel == bindparam("ch")),
     )
-    .select_from(
-        t.billers.outerjoin(
-            t.fee_rules,
-            and_(
-                t.fee_rules.c.biller_id == t.billers.c.id, t.fee_rules.c.channel == bindparam("ch")
-            ),
-        )
-    )
-    .where(t.billers.c.id == bindparam("biller_id"))
+)
+_FEE_CONTEXT = _FEE_CONTEXT_OF.where(t.billers.c.id == bindparam("biller_id"))
+# the same, for the biller of an order (the confirm path sends it before the order is read)
+_FEE_CONTEXT_BY_ORDER = _FEE_CONTEXT_OF.where(
+    t.billers.c.id
+    == select(t.orders.c.biller_id)
+    .where(t.orders.c.order_no == bindparam("order_no"))
+    .scalar_subquery()
 )
 
 
@@ -142,6 +146,15 @@ class SqlBillers:
     def fee_context(self, biller_id: int, channel: str) -> FeeContext | None:
         """Code, timezone and the channel's fee rule, in one query (the confirm path's need)."""
         rows = run_read(self.conn, _FEE_CONTEXT, {"biller_id": biller_id, "ch": channel})
+        return self.fee_context_of(rows, channel)
+
+    def send_fee_context(self, order_no: str, channel: str) -> DriverResult:
+        """:meth:`fee_context` of the biller of order ``order_no``, sent: read it with
+        :meth:`fee_context_of`."""
+        return send_read(self.conn, _FEE_CONTEXT_BY_ORDER, {"order_no": order_no, "ch": channel})
+
+    @staticmethod
+    def fee_context_of(rows: Sequence[Any], channel: str) -> FeeContext | None:
         if not rows:
             return None
         row = rows[0]

@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import as_date, run_read, run_write
+from billfold.adapters.db.fastpath import (
+    DriverResult,
+    as_date,
+    check_later,
+    run_read,
+    run_write,
+    send_read,
+)
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
 from billfold.collection.latefee import LateFeeKind, LateFeeRule, PrincipalPaid
 from billfold.collection.order import OrderStatus
@@ -62,6 +69,20 @@ _ORDER_BILLS = (
     .order_by(t.bills.c.id, _I.position)
 )
 _ORDER_BILLS_LOCKED = _ORDER_BILLS.with_for_update(of=[t.bills, t.bill_items])
+# the same by order number (the confirm path sends it before the order is read)
+_ORDER_NO_BILLS_LOCKED = (
+    select(*_BILLS_WITH_ITEMS.selected_columns)
+    .select_from(t.bills.join(t.bill_items, _I.bill_id == t.bills.c.id))
+    .where(
+        t.bills.c.id.in_(
+            select(t.order_lines.c.bill_id)
+            .join(t.orders, t.orders.c.id == t.order_lines.c.order_id)
+            .where(t.orders.c.order_no == bindparam("order_no"))
+        )
+    )
+    .order_by(t.bills.c.id, _I.position)
+    .with_for_update(of=[t.bills, t.bill_items])
+)
 _SAVED_COLUMNS = [c.name for c in t.bills.c if c.name not in ("id", "content_hash", "created_at")]
 _BILL_SAVE = (
     update(t.bills)
@@ -149,9 +170,13 @@ class SqlBills:
         columns.update(
             version=bill.version + 1, updated_at=now, b_id=bill.id, b_version=bill.version
         )
-        done = run_write(self.conn, _BILL_SAVE, columns).rowcount
-        if done != 1:
-            raise ConcurrencyConflict(f"bill {bill.bill_no} was changed meanwhile; try again")
+        done = run_write(self.conn, _BILL_SAVE, columns)
+
+        def saved(bill_no: str = bill.bill_no) -> None:
+            if done.rowcount != 1:
+                raise ConcurrencyConflict(f"bill {bill_no} was changed meanwhile; try again")
+
+        check_later(self.conn, saved)  # in a pipeline: when it next synchronizes
         bill.version += 1
         run_write(
             self.conn, _item_update, [self._item_params(bill.id, item) for item in bill.items]
@@ -300,6 +325,14 @@ class SqlBills:
         """The bills an order pays, with their items, in one query (the confirm path)."""
         q = _ORDER_BILLS_LOCKED if lock and self._lock else _ORDER_BILLS
         return self._grouped(run_read(self.conn, q, {"order_id": order_id}))
+
+    def send_for_order_no(self, order_no: str) -> DriverResult:
+        """:meth:`for_order` (locked, PostgreSQL) by the order's number, sent: read it with
+        :meth:`of_rows`."""
+        return send_read(self.conn, _ORDER_NO_BILLS_LOCKED, {"order_no": order_no})
+
+    def of_rows(self, rows: Sequence[Any]) -> list[Bill]:
+        return self._grouped(rows)
 
     def _grouped(self, rows: Sequence[Any]) -> list[Bill]:
         bills: list[Bill] = []

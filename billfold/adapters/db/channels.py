@@ -5,16 +5,60 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.orders import _insert
+from billfold.adapters.db.fastpath import run_read
+from billfold.adapters.db.orders import _ORDER_BY_NO, SqlOrders, _insert
+from billfold.collection.order import Order
 from billfold.merchants.channel_config import ChannelConfig
+
+_C = t.channel_configs.c
+# the order with its lines, its biller's code and the biller's config of one channel: what
+# verifying a channel's notification needs, in one query (the config columns prefixed c_)
+_ORDER_SETTINGS = (
+    _ORDER_BY_NO.add_columns(
+        t.billers.c.code.label("biller_code"),
+        _C.id.label("c_id"),
+        _C.enabled.label("c_enabled"),
+        _C.sole.label("c_sole"),
+        _C.merchant_id.label("c_merchant_id"),
+        _C.app_id.label("c_app_id"),
+        _C.settings.label("c_settings"),
+    )
+    .join(t.billers, t.billers.c.id == t.orders.c.biller_id)
+    .outerjoin(
+        t.channel_configs,
+        and_(_C.biller_id == t.orders.c.biller_id, _C.channel == bindparam("channel")),
+    )
+)
 
 
 class SqlChannels:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def order_settings(
+        self, order_no: str, channel: str
+    ) -> tuple[Order | None, str | None, ChannelConfig | None]:
+        """The order numbered ``order_no``, its biller's code and the biller's config of
+        ``channel`` (``None`` for what is not there), in one round trip."""
+        rows = run_read(self.conn, _ORDER_SETTINGS, {"order_no": order_no, "channel": channel})
+        order = SqlOrders.from_rows(rows)
+        if order is None:
+            return None, None, None
+        row = rows[0]
+        config = None
+        if row.c_id is not None:
+            config = ChannelConfig(
+                channel=channel,
+                enabled=bool(row.c_enabled),
+                sole=bool(row.c_sole),
+                merchant_id=row.c_merchant_id,
+                app_id=row.c_app_id,
+                settings=json.loads(row.c_settings),
+            )
+        return order, str(row.biller_code), config
 
     def configs(self, biller_id: int) -> list[ChannelConfig]:
         q = (

@@ -14,6 +14,9 @@ from billfold.extras import requires_extra
 __all__ = ["DEFAULT_DATABASE_URL", "database_url_from_env", "make_engine"]
 
 DEFAULT_DATABASE_URL = "sqlite:///billfold.db"
+#: PostgreSQL connections older than this are closed and replaced when next taken from the
+#: pool (below the usual idle timeouts of servers, proxies and firewalls)
+POOL_RECYCLE_S = 1800
 
 
 def database_url_from_env(explicit: str | None = None) -> str:
@@ -39,7 +42,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, **kwargs)
         _sqlite_pragmas(engine, wal=not memory)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No ping per checkout (a round trip per unit of work): connections are replaced after
+    # POOL_RECYCLE_S, and one found dead in use is invalidated with the pool's older ones;
+    # the confirmation is run once more on a fresh one (uow.once_more_if_dead)
+    return create_engine(url, echo=echo, pool_recycle=POOL_RECYCLE_S, pool_size=10, max_overflow=20)
 
 
 def _require_psycopg() -> None:

@@ -25,13 +25,16 @@ only not faster than ``conn.execute``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.sql import ClauseElement
 
 from billfold.clock import ensure_utc
@@ -42,8 +45,15 @@ __all__ = [
     "as_date",
     "as_utc",
     "cached_statements",
+    "check_later",
+    "checks_pending",
+    "close_pipeline",
+    "open_pipeline",
+    "pipeline_of",
     "run_read",
+    "run_sql",
     "run_write",
+    "send_read",
 ]
 
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
@@ -95,7 +105,13 @@ def _compiled(conn: Connection, statement: ClauseElement, keys: tuple[str, ...])
     return found
 
 
+#: Values SQLite takes as they are (most of the confirm path's): no conversion to look for.
+_AS_THEY_ARE = frozenset({str, int, float, type(None), bytes})
+
+
 def _sqlite_value(value: Any) -> Any:
+    if type(value) in _AS_THEY_ARE:
+        return value
     if isinstance(value, datetime):
         return ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
@@ -113,11 +129,35 @@ _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
 
 class DriverResult:
-    """The little of a result the fast path needs, read straight off the driver's cursor."""
+    """The little of a result the fast path needs, read straight off the driver's cursor.
 
-    def __init__(self, rowcount: int, rows: list[Any]) -> None:
-        self.rowcount = rowcount
-        self.rows = rows
+    In a pipeline (:func:`open_pipeline`) the statement has only been queued: the result
+    is fetched — with everything queued before it, in one round trip — when first read."""
+
+    def __init__(
+        self, rowcount: int, rows: list[Any], pending: tuple[Any, _Pipeline] | None = None
+    ) -> None:
+        self._rowcount = rowcount
+        self._rows = rows
+        self._pending = pending  # (cursor, pipeline) until the result is fetched
+
+    def _settle(self) -> None:
+        if self._pending is not None:
+            cursor, pipeline = self._pending
+            if pipeline.open and cursor.pgresult is None:  # not received yet
+                pipeline.sync()
+            self._pending = None
+            self._rowcount, self._rows = _collect(cursor)
+
+    @property
+    def rowcount(self) -> int:
+        self._settle()
+        return self._rowcount
+
+    @property
+    def rows(self) -> list[Any]:
+        self._settle()
+        return self._rows
 
     def scalar_one_or_none(self) -> Any:
         return self.rows[0][0] if self.rows else None
@@ -128,16 +168,8 @@ class DriverResult:
         return self.rows[0][0]
 
 
-def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResult:
-    for hook in STATEMENT_HOOKS:
-        hook(sql, many)
-    # the driver's own connection, inside the transaction SQLAlchemy began on it
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+def _collect(cursor: Any) -> tuple[int, list[Any]]:
     try:
-        if many:
-            cursor.executemany(sql, values)
-            return DriverResult(cursor.rowcount, [])
-        cursor.execute(sql, values)
         rows: list[Any] = []
         if cursor.description is not None:
             names = tuple(d[0] for d in cursor.description)
@@ -145,9 +177,145 @@ def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResul
             if row_type is None:
                 row_type = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)
             rows = [row_type._make(r) for r in cursor.fetchall()]
-        return DriverResult(cursor.rowcount, rows)
+        return cursor.rowcount, rows
     finally:
         cursor.close()
+
+
+class _Pipeline:
+    """A PostgreSQL connection in pipeline mode (psycopg): statements are queued and sent
+    together; the round trip happens when a result is read (:meth:`sync`), and the checks
+    deferred to it (:func:`check_later`) run right after."""
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+        self._context = driver.pipeline()
+        self._handle = self._context.__enter__()
+        self.checks: list[Callable[[], None]] = []
+        self.open = True
+
+    def sync(self) -> None:
+        self._handle.sync()
+        checks, self.checks = self.checks, []
+        for check in checks:
+            check()
+
+    def close(self, *, discard: bool = False) -> None:
+        """Leave pipeline mode, receiving what is still queued (one last round trip). With
+        ``discard`` (the transaction is being abandoned) errors and checks are dropped."""
+        if not self.open:
+            return
+        self.open = False
+        _PIPELINES.pop(id(self.driver), None)
+        checks, self.checks = self.checks, []
+        if not discard:
+            self._context.__exit__(None, None, None)
+            for check in checks:
+                check()
+            return
+        # psycopg logs what leaving raises instead of our error; the connection may be gone:
+        # the transaction is rolled back, or lost, either way
+        with contextlib.suppress(Exception):
+            self._context.__exit__(_Abandoned, _Abandoned(), None)
+
+
+class _Abandoned(Exception):
+    """The transaction is being rolled back: what leaving its pipeline raises is moot."""
+
+
+#: The open pipelines, by the id of their driver connection (one at a time per connection).
+_PIPELINES: dict[int, _Pipeline] = {}
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+@functools.cache
+def _pipelines_supported() -> bool:
+    """psycopg's libpq has pipeline mode (libpq 14 or later); statement by statement if not."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
+def open_pipeline(conn: Connection) -> _Pipeline | None:
+    """PostgreSQL: put the connection's fast-path statements in a pipeline until
+    :func:`close_pipeline` (or until a statement goes through SQLAlchemy, which closes it
+    first: see :func:`_leave_pipeline`). Elsewhere nothing happens (``None``)."""
+    if conn.dialect.name != "postgresql" or not _pipelines_supported():
+        return None
+    driver = _driver(conn)
+    found = _PIPELINES.get(id(driver))
+    if found is None:
+        found = _PIPELINES[id(driver)] = _Pipeline(driver)
+    return found
+
+
+def pipeline_of(conn: Connection) -> _Pipeline | None:
+    if not _PIPELINES:
+        return None
+    return _PIPELINES.get(id(_driver(conn)))
+
+
+def close_pipeline(conn: Connection, *, discard: bool = False) -> None:
+    """Leave the connection's pipeline, if it has one (what is queued is sent and
+    received; with ``discard`` errors and pending checks are dropped)."""
+    if not _PIPELINES:
+        return
+    pipeline = _PIPELINES.get(id(_driver(conn)))
+    if pipeline is not None:
+        pipeline.close(discard=discard)
+
+
+def check_later(conn: Connection, check: Callable[[], None]) -> None:
+    """Run ``check`` (which reads a queued statement's result and raises if it is wrong)
+    when the pipeline next synchronizes — at the latest before the transaction commits —
+    or at once when there is no pipeline."""
+    pipeline = pipeline_of(conn)
+    if pipeline is None:
+        check()
+    else:
+        pipeline.checks.append(check)
+
+
+def checks_pending(conn: Connection) -> bool:
+    pipeline = pipeline_of(conn)
+    return pipeline is not None and bool(pipeline.checks)
+
+
+@event.listens_for(SqlEngine, "before_cursor_execute")
+def _leave_pipeline(conn: Connection, *_args: Any) -> None:
+    """A statement SQLAlchemy runs reads its result at once: the pipeline (if any) is
+    closed first, and the rest of the transaction runs statement by statement."""
+    if _PIPELINES:
+        close_pipeline(conn)
+
+
+def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResult:
+    for hook in STATEMENT_HOOKS:
+        hook(sql, many)
+    # the driver's own connection, inside the transaction SQLAlchemy began on it
+    cursor = _driver(conn).cursor()
+    pipeline = pipeline_of(conn)
+    if pipeline is not None:  # queued: fetched when first read
+        try:
+            if many:
+                cursor.executemany(sql, values)
+            else:
+                cursor.execute(sql, values)
+        except BaseException:
+            cursor.close()
+            raise
+        return DriverResult(-1, [], (cursor, pipeline))
+    if many:
+        try:
+            cursor.executemany(sql, values)
+            return DriverResult(cursor.rowcount, [])
+        finally:
+            cursor.close()
+    cursor.execute(sql, values)
+    return DriverResult(*_collect(cursor))
 
 
 def _prepare(
@@ -156,8 +324,9 @@ def _prepare(
     keys = tuple(sorted(rows[0]))
     sql, order, constants = _compiled(conn, statement, keys)
     if order is not None:  # positional paramstyle (SQLite): values in the compiled order
+        convert = _sqlite_value
         prepared: list[Any] = [
-            tuple(_sqlite_value(row[name] if name in row else constants[name]) for name in order)
+            tuple([convert(row[name] if name in row else constants[name]) for name in order])
             for row in rows
         ]
     else:  # named paramstyle (psycopg)
@@ -183,8 +352,21 @@ def run_write(
 def run_read(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Execute a pre-built SELECT whose parameters are all plain values; rows come back as
     the driver gives them (on SQLite, dates and times as text: see :func:`as_utc`)."""
+    return send_read(conn, statement, params).rows
+
+
+def send_read(
+    conn: Connection, statement: ClauseElement, params: Mapping[str, Any]
+) -> DriverResult:
+    """:func:`run_read`, the rows read when wanted: in a pipeline, reads sent one after
+    the other and read afterwards share one round trip."""
     sql, prepared = _prepare(conn, statement, [params])
-    return _execute(conn, sql, prepared[0], many=False).rows
+    return _execute(conn, sql, prepared[0], many=False)
+
+
+def run_sql(conn: Connection, sql: str) -> DriverResult:
+    """A fixed statement without parameters (``COMMIT`` queued in a pipeline)."""
+    return _execute(conn, sql, (), many=False)
 
 
 def as_utc(value: Any) -> datetime | None:

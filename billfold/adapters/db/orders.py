@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import as_utc, run_read, run_write
+from billfold.adapters.db.fastpath import DriverResult, as_utc, run_read, run_write, send_read
 from billfold.collection.allocation import Allocation
 from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payment import PaymentRecord, PaymentStatus
@@ -124,7 +124,14 @@ class SqlOrders:
     def _load(self, statement: Any, params: dict[str, Any], lock: bool) -> Order | None:
         if lock and self._lock:
             statement = _LOCKED[statement]
-        rows = run_read(self.conn, statement, params)
+        return self.from_rows(run_read(self.conn, statement, params))
+
+    def send_by_no(self, order_no: str) -> DriverResult:
+        """The order's read, locked (PostgreSQL), sent: :meth:`from_rows` of its rows."""
+        return send_read(self.conn, _LOCKED[_ORDER_BY_NO], {"order_no": order_no})
+
+    @staticmethod
+    def from_rows(rows: Sequence[Any]) -> Order | None:
         if not rows:
             return None
         row = rows[0]
@@ -300,6 +307,13 @@ class SqlPayments:
             paid_at=_ts(row.paid_at),
             received_at=_ts(row.received_at),
         )
+
+    def send_find(self, channel: str, channel_txn_id: str) -> DriverResult:
+        """:meth:`find`, sent: :meth:`record_of` its rows."""
+        return send_read(self.conn, _PAYMENT_BY_TXN, {"ch": channel, "txn": channel_txn_id})
+
+    def record_of(self, rows: Sequence[Any]) -> PaymentRecord | None:
+        return self._record(rows[0]) if rows else None
 
     def find(
         self, channel: str, channel_txn_id: str, *, lock: bool = False

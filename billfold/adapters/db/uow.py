@@ -16,11 +16,16 @@ recording why (a discrepancy resolved) commit, or fail, as one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
+import structlog
 from sqlalchemy import Connection, Engine, NestedTransaction
+from sqlalchemy.exc import DBAPIError
 
 from billfold.adapters.db.approvals import SqlApprovals
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
@@ -28,6 +33,7 @@ from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.complaints import SqlComplaints
 from billfold.adapters.db.daybook import SqlDaybook
+from billfold.adapters.db.fastpath import close_pipeline, open_pipeline, pipeline_of, run_sql
 from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
@@ -41,6 +47,60 @@ from billfold.adapters.db.refund_transfers import SqlRefundTransfers
 from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 from billfold.adapters.db.timeline import SqlTimeline
+from billfold.collection.ports import ConfirmationReads
+
+log = structlog.get_logger("billfold.db")
+T = TypeVar("T")
+
+
+@dataclass
+class _Attempt:
+    """What the units of work of one :func:`once_more_if_dead` attempt did."""
+
+    committing: bool = False  # a COMMIT was sent (or about to be): its outcome is unknown
+    dead: bool = False  # a unit of work failed because its connection was dead
+
+
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("billfold_uow_attempt", default=None)
+
+
+def _connection_died(conn: Connection, exc: BaseException | None) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if conn.invalidated:
+        return True
+    try:
+        driver = conn.connection.driver_connection
+    except Exception:  # no connection to ask: it is gone
+        return True
+    return bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
+
+
+def _database_error(exc: BaseException) -> bool:
+    """An error the database driver raised (through SQLAlchemy or the fast path)."""
+    return isinstance(exc, DBAPIError) or type(exc).__module__.split(".")[0] == "psycopg"
+
+
+def once_more_if_dead(work: Callable[[], T]) -> T:
+    """Run ``work`` (units of work on this engine's pool); if it failed because the pooled
+    connection it was given was dead (the server restarted, the backend was terminated, a
+    network hop dropped it) *before any of its units of work began to commit*, run it
+    once more on a fresh connection. Nothing was written by the failed attempt (its
+    transaction died with the connection), so running it again is what the caller would
+    do — done here instead of pinging every connection as it leaves the pool."""
+    attempt = _Attempt()
+    token = _ATTEMPT.set(attempt)
+    try:
+        try:
+            return work()
+        except Exception as exc:
+            if not (attempt.dead and _database_error(exc)) or attempt.committing:
+                raise
+            log.warning("database connection lost; running the unit of work again", error=str(exc))
+        _ATTEMPT.set(_Attempt())
+        return work()
+    finally:
+        _ATTEMPT.reset(token)
 
 
 class SqlUnitOfWork:
@@ -54,6 +114,8 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     audit: SqlAudit
     channels: SqlChannels
+
+    _pipelined = True  # PostgreSQL: the confirm path's statements share round trips
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -156,7 +218,11 @@ class SqlUnitOfWork:
         self._forget_lazy()
         if conn is None:
             return
+        attempt = _ATTEMPT.get()
+        if attempt is not None and exc_type is not None and _connection_died(conn, exc):
+            attempt.dead = True
         try:
+            close_pipeline(conn, discard=True)
             if conn.in_transaction():
                 conn.rollback()
         finally:
@@ -164,11 +230,48 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.outbox.flush()
-        self.conn.commit()
+        conn = self.conn
+        attempt = _ATTEMPT.get()
+        if attempt is not None:
+            attempt.committing = True
+        pipeline = pipeline_of(conn)
+        if pipeline is not None:  # the queued writes and COMMIT: one round trip
+            if pipeline.checks:  # a queued write's result to check before committing
+                pipeline.sync()
+            run_sql(conn, "COMMIT")
+            pipeline.close()
+        conn.commit()
 
     def rollback(self) -> None:
         self.outbox.discard()
+        close_pipeline(self.conn, discard=True)
         self.conn.rollback()
+
+    def confirmation_reads(
+        self, channel: str, channel_txn_id: str, order_no: str
+    ) -> ConfirmationReads:
+        """The payment if ``(channel, channel_txn_id)`` was seen, else the order (locked),
+        its biller's fee context and its bills (locked). On PostgreSQL the four reads go
+        in one round trip with the transaction's BEGIN (a pipeline, kept until the unit of
+        work commits or rolls back: the confirmation's writes share round trips too);
+        elsewhere one after the other, the repeat answered after the first."""
+        if self._pipelined and open_pipeline(self.conn) is not None:
+            found = self.payments.send_find(channel, channel_txn_id)
+            order_rows = self.orders.send_by_no(order_no)
+            context_rows = self.billers.send_fee_context(order_no, channel)
+            bill_rows = self.bills.send_for_order_no(order_no)
+            seen = self.payments.record_of(found.rows)  # the round trip
+            order = self.orders.from_rows(order_rows.rows)
+            context = self.billers.fee_context_of(context_rows.rows, channel)
+            bills = self.bills.of_rows(bill_rows.rows) if order is not None else []
+            return ConfirmationReads(seen, order, context, bills)
+        seen = self.payments.find(channel, channel_txn_id)
+        if seen is not None:
+            return ConfirmationReads(seen, None, None, [])
+        order = self.orders.get_by_no(order_no, lock=True)
+        context = self.billers.fee_context(order.biller_id, channel) if order else None
+        bills = self.bills.for_order(order.id, lock=True) if order and order.id else []
+        return ConfirmationReads(seen, order, context, bills)
 
     def savepoint(self) -> SqlSavepoint:
         """A unit of work nested in this one's open transaction (see the module docs)."""
@@ -184,6 +287,8 @@ class SqlSavepoint(SqlUnitOfWork):
     :meth:`commit` releases it (the work waits for the outer commit), :meth:`rollback` or
     leaving the block without commit rolls back to it. Its repositories are its own (its
     outbox events are written when it commits, dropped when it rolls back)."""
+
+    _pipelined = False  # statement by statement inside the outer transaction
 
     def __init__(self, outer: SqlUnitOfWork) -> None:
         super().__init__(outer.engine)

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import as_date, run_read, run_write
@@ -76,6 +77,10 @@ _CREDITED_ORDERS = tuple(
 )
 
 
+#: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
+_IN_CHUNK = 2000
+
+
 @lru_cache(maxsize=256)
 def _rule(text: str) -> LateFeeRule:
     return LateFeeRule.parse(text)
@@ -97,23 +102,57 @@ class SqlBills:
         ).scalar_one()
         self.conn.execute(
             t.bill_items.insert(),
-            [
-                {
-                    "bill_id": bill_id,
-                    "position": position,
-                    "code": item.code,
-                    "name": item.name,
-                    "amount_fen": item.amount_fen,
-                    "priority": item.priority,
-                    "paid_fen": item.paid_fen,
-                    "waived_fen": item.waived_fen,
-                    "refunded_fen": item.refunded_fen,
-                }
-                for position, item in enumerate(bill.items)
-            ],
+            [self._item_row(bill_id, position, item) for position, item in enumerate(bill.items)],
         )
         bill.id = int(bill_id)
         return bill.id
+
+    def add_many(self, bills: Sequence[tuple[Bill, str]], now: datetime) -> list[str]:
+        """Store new bills and their items set-based: one multi-row INSERT … ON CONFLICT DO
+        NOTHING RETURNING for the bills (SQLAlchemy's insertmanyvalues), one executemany for
+        the items. A bill number already stored (by someone else meanwhile) is not written;
+        those numbers are returned."""
+        if not bills:
+            return []
+        dialect = self.conn.dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.bills)
+        rows = [
+            {**self._columns(bill), "content_hash": digest, "created_at": now, "updated_at": now}
+            for bill, digest in bills
+        ]
+        stored = self.conn.execute(
+            insert.on_conflict_do_nothing(index_elements=["biller_id", "bill_no"]).returning(
+                t.bills.c.id, t.bills.c.bill_no
+            ),
+            rows,
+        ).all()
+        ids = {bill_no: int(bill_id) for bill_id, bill_no in stored}
+        items = []
+        existing = []
+        for bill, _ in bills:
+            bill_id = ids.get(bill.bill_no)
+            if bill_id is None:
+                existing.append(bill.bill_no)
+                continue
+            bill.id = bill_id
+            items += [self._item_row(bill_id, position, item) for position, item in enumerate(bill.items)]
+        if items:
+            self.conn.execute(t.bill_items.insert(), items)
+        return existing
+
+    @staticmethod
+    def _item_row(bill_id: int, position: int, item: BillItem) -> dict[str, Any]:
+        return {
+            "bill_id": bill_id,
+            "position": position,
+            "code": item.code,
+            "name": item.name,
+            "amount_fen": item.amount_fen,
+            "priority": item.priority,
+            "paid_fen": item.paid_fen,
+            "waived_fen": item.waived_fen,
+            "refunded_fen": item.refunded_fen,
+        }
 
     @staticmethod
     def _columns(bill: Bill) -> dict[str, Any]:
@@ -371,8 +410,8 @@ class SqlBills:
     def content_hashes(self, biller_id: int, bill_nos: Iterable[str]) -> dict[str, str]:
         wanted = list(set(bill_nos))
         result: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
             for row in self.conn.execute(
                 select(t.bills.c.bill_no, t.bills.c.content_hash).where(
                     t.bills.c.biller_id == biller_id, t.bills.c.bill_no.in_(chunk)

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import run_read
+from billfold.adapters.db.bulk import insert_many
+from billfold.adapters.db.fastpath import run_read, run_write
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
 from billfold.masking import mask_id_number
@@ -30,6 +31,15 @@ from billfold.merchants.fees import FeeKind, FeeRule
 
 #: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
 _IN_CHUNK = 2000
+#: New payers of an import (executemany); one stored already is left as it is.
+_PAYER_INSERT = {
+    "sqlite": sqlite.insert(t.payers).on_conflict_do_nothing(
+        index_elements=["biller_id", "id_kind", "identifier"]
+    ),
+    "postgresql": postgresql.insert(t.payers).on_conflict_do_nothing(
+        index_elements=["biller_id", "id_kind", "identifier"]
+    ),
+}
 _PAYER_FILL = (
     update(t.payers)
     .where(t.payers.c.id == bindparam("p_id"))
@@ -293,10 +303,9 @@ class SqlPayers:
                 )
         if not wanted:
             return {}
-        self.conn.execute(
-            self._insert().on_conflict_do_nothing(
-                index_elements=["biller_id", "id_kind", "identifier"]
-            ),
+        insert_many(
+            self.conn,
+            _PAYER_INSERT[self.conn.dialect.name],
             [self._row(biller_id, payer, now) for payer in wanted.values()],
         )
         stored = self._stored(biller_id, wanted)
@@ -309,7 +318,7 @@ class SqlPayers:
                 fills.append({"p_id": row.id, "name": name, "phone": phone})
                 stored[key] = replace(row, name=name, phone=phone)
         if fills:
-            self.conn.execute(_PAYER_FILL, fills)
+            run_write(self.conn, _PAYER_FILL, fills)
         return stored
 
     def _insert(self) -> Any:

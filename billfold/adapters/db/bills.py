@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.bulk import insert_many
 from billfold.adapters.db.fastpath import as_date, run_read, run_write
 from billfold.collection.bill import LATE_FEE_CODE, Bill, BillItem, BillKind, Waiver
 from billfold.collection.latefee import LateFeeKind, LateFeeRule, PrincipalPaid
@@ -81,6 +82,25 @@ _CREDITED_ORDERS = tuple(
 _IN_CHUNK = 2000
 
 
+#: An import's bills and items, by dialect: a number stored meanwhile is skipped.
+_BILL_INSERT = {
+    "sqlite": sqlite.insert(t.bills).on_conflict_do_nothing(
+        index_elements=["biller_id", "bill_no"]
+    ),
+    "postgresql": postgresql.insert(t.bills).on_conflict_do_nothing(
+        index_elements=["biller_id", "bill_no"]
+    ),
+}
+_ITEM_INSERT = {
+    "sqlite": sqlite.insert(t.bill_items).on_conflict_do_nothing(
+        index_elements=["bill_id", "code"]
+    ),
+    "postgresql": postgresql.insert(t.bill_items).on_conflict_do_nothing(
+        index_elements=["bill_id", "code"]
+    ),
+}
+
+
 @lru_cache(maxsize=256)
 def _rule(text: str) -> LateFeeRule:
     return LateFeeRule.parse(text)
@@ -108,37 +128,60 @@ class SqlBills:
         return bill.id
 
     def add_many(self, bills: Sequence[tuple[Bill, str]], now: datetime) -> list[str]:
-        """Store new bills and their items set-based: one multi-row INSERT … ON CONFLICT DO
-        NOTHING RETURNING for the bills (SQLAlchemy's insertmanyvalues), one executemany for
-        the items. A bill number already stored (by someone else meanwhile) is not written;
-        those numbers are returned."""
+        """Store new bills and their items set-based: one executemany of the bills, one read
+        of their ids, one executemany of the items (on the driver's cursor, see
+        :mod:`billfold.adapters.db.fastpath`: SQLAlchemy's per-row parameter processing
+        would cost more than the database does for an import of 200,000 bills).
+
+        A bill number already stored — by someone else since the caller looked — is not
+        written; those numbers are returned. On SQLite the transaction holds the write lock,
+        so the look taken here is exact; on PostgreSQL the INSERT skips a number inserted
+        meanwhile (ON CONFLICT DO NOTHING), and a row found with another content hash is
+        returned as already stored."""
         if not bills:
             return []
-        dialect = self.conn.dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.bills)
-        rows = [
-            {**self._columns(bill), "content_hash": digest, "created_at": now, "updated_at": now}
-            for bill, digest in bills
-        ]
-        stored = self.conn.execute(
-            insert.on_conflict_do_nothing(index_elements=["biller_id", "bill_no"]).returning(
-                t.bills.c.id, t.bills.c.bill_no
-            ),
-            rows,
-        ).all()
-        ids = {bill_no: int(bill_id) for bill_id, bill_no in stored}
+        biller_ids = {bill.biller_id for bill, _ in bills}
+        if len(biller_ids) != 1:
+            raise InvariantViolated("add_many stores the bills of one biller at a time")
+        (biller_id,) = biller_ids
+        before = self.content_hashes(biller_id, [bill.bill_no for bill, _ in bills])
+        fresh = [(bill, digest) for bill, digest in bills if bill.bill_no not in before]
+        if fresh:
+            insert_many(
+                self.conn,
+                _BILL_INSERT[self.conn.dialect.name],
+                [
+                    {**self._columns(bill), "content_hash": digest, "created_at": now,
+                     "updated_at": now}
+                    for bill, digest in fresh
+                ],
+            )  # fmt: skip
+        stored = self._ids(biller_id, [bill.bill_no for bill, _ in fresh])
         items = []
-        existing = []
-        for bill, _ in bills:
-            bill_id = ids.get(bill.bill_no)
-            if bill_id is None:
-                existing.append(bill.bill_no)
+        taken = list(before)
+        for bill, digest in fresh:
+            found = stored.get(bill.bill_no)
+            if found is None or found[1] != digest:
+                taken.append(bill.bill_no)
                 continue
-            bill.id = bill_id
-            items += [self._item_row(bill_id, position, item) for position, item in enumerate(bill.items)]
+            bill.id = found[0]
+            items += [self._item_row(bill.id, n, item) for n, item in enumerate(bill.items)]
         if items:
-            self.conn.execute(t.bill_items.insert(), items)
-        return existing
+            insert_many(self.conn, _ITEM_INSERT[self.conn.dialect.name], items)
+        return taken
+
+    def _ids(self, biller_id: int, bill_nos: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """``bill_no -> (id, content_hash)`` of the stored bills among ``bill_nos``."""
+        b = t.bills.c
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(bill_nos), _IN_CHUNK):
+            rows = self.conn.execute(
+                select(b.id, b.bill_no, b.content_hash).where(
+                    b.biller_id == biller_id, b.bill_no.in_(bill_nos[start : start + _IN_CHUNK])
+                )
+            )
+            found.update((row.bill_no, (int(row.id), row.content_hash)) for row in rows)
+        return found
 
     @staticmethod
     def _item_row(bill_id: int, position: int, item: BillItem) -> dict[str, Any]:

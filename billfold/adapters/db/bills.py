@@ -155,6 +155,7 @@ class SqlBills:
                      "updated_at": now}
                     for bill, digest in fresh
                 ],
+                copy=True,
             )  # fmt: skip
         stored = self._ids(biller_id, [bill.bill_no for bill, _ in fresh])
         items = []
@@ -167,7 +168,7 @@ class SqlBills:
             bill.id = found[0]
             items += [self._item_row(bill.id, n, item) for n, item in enumerate(bill.items)]
         if items:
-            insert_many(self.conn, _ITEM_INSERT[self.conn.dialect.name], items)
+            insert_many(self.conn, _ITEM_INSERT[self.conn.dialect.name], items, copy=True)
         return taken
 
     def _ids(self, biller_id: int, bill_nos: Sequence[str]) -> dict[str, tuple[int, str]]:

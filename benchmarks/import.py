@@ -31,7 +31,6 @@ second import must have created nothing; otherwise the exit status is 1.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sqlite3
 import sys
@@ -227,7 +226,8 @@ def run_backend(backend: str, n: int, pg_url: str | None) -> Outcome:
 
 
 def report(outcomes: Sequence[Outcome]) -> None:
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min), cores {os.cpu_count()}")
+    load = os.getloadavg()
+    print(f"load: {load[0]:.2f} {load[1]:.2f} (1, 5 min), cores {os.cpu_count()}")
     print(
         f"{'backend':<11}{'n':>8}  {'billfold s':>10} {'cpu s':>7}  {'again s':>8} {'cpu s':>7}"
         f"  {'parse s':>8}  {'raw s':>7} {'cpu s':>7}  {'ratio':>6}  {'bills/s':>8}  target"

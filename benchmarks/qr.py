@@ -62,9 +62,9 @@ def theirs(text: str) -> bytes:
 
 def same_picture(a: bytes, b: bytes) -> bool:
     first, second = Image.open(io.BytesIO(a)), Image.open(io.BytesIO(b))
-    return first.size == second.size and first.convert("1").tobytes() == second.convert(
-        "1"
-    ).tobytes()
+    return (
+        first.size == second.size and first.convert("1").tobytes() == second.convert("1").tobytes()
+    )
 
 
 def measure(n: int, text: str) -> dict[str, tuple[float, float]]:
@@ -115,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio_wall = found["qrcode"][0] / found["billfold"][0]
     ratio_cpu = found["qrcode"][1] / found["billfold"][1]
     verdict = "PASS" if ratio_cpu >= TARGET else "BELOW"
-    print(f"ratio (qrcode / billfold): wall {ratio_wall:.2f}, cpu {ratio_cpu:.2f}  >= {TARGET:.2f} {verdict}")
+    print(
+        f"ratio (qrcode / billfold): wall {ratio_wall:.2f}, cpu {ratio_cpu:.2f}"
+        f"  >= {TARGET:.2f} {verdict}"
+    )
     print("verified: the same pixels on both sides")
     return 0
 

@@ -99,5 +99,5 @@ def test_the_copies_kept_for_help_match_their_source() -> None:
     from billfold.channels import qr
     from billfold.maker_checker import KINDS
 
-    assert KIND_NAMES == tuple(sorted(KINDS))
+    assert tuple(sorted(KINDS)) == KIND_NAMES
     assert DEFAULT_GUID == qr.DEFAULT_GUID

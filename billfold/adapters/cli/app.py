@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -136,30 +135,30 @@ class _Root(TyperGroup):
                 ctx.fail(f"argument {arg[:40]!r} contains a control character ({found})")
         return super().parse_args(ctx, args)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(sub.name for sub in SUBAPPS)]
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self.listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self.listing = False
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         # the arguments after the root's options, kept before click clears them (click 8.2
         # made ``protected_args`` private): the callback skips logging for ``X --help``
         named = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])
         ctx.meta[_REST] = (*named, *ctx.args)
         return super().invoke(ctx)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         found = super().get_command(ctx, cmd_name)
         sub = _BY_NAME.get(cmd_name)
         if found is not None or sub is None:
             return found
         if self.listing:  # the root's help: name and help, the module stays unimported
-            return click.Group(sub.name, help=sub.help)
+            return TyperGroup(name=sub.name, help=sub.help)
         try:
             module_app: typer.Typer = importlib.import_module(sub.module).app
         except MissingExtra as exc:  # e.g. `serve` without the server extra

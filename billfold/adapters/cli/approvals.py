@@ -15,6 +15,7 @@ import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, yuan_option
 from billfold.collection.approval import Approval, ApprovalState
+from billfold.money import format_yuan
 
 if TYPE_CHECKING:  # the engine and the maker-checker desk are imported when a command runs
     from billfold.engine import Engine
@@ -29,7 +30,6 @@ KIND_NAMES = (
     "refund",
     "settlement.approve",
 )
-from billfold.money import format_yuan
 
 __all__ = ["app", "cli_identity", "print_proposal"]
 
@@ -75,6 +75,7 @@ def approvals_list(
 ) -> None:
     """List proposals (by default those still waiting)."""
     from billfold.maker_checker import MakerChecker
+
     if state != "all" and state not in {s.value for s in ApprovalState}:
         fail(f"--state: {state!r}; use proposed, approved, rejected or all")
     chosen = None if state == "all" else ApprovalState(state)
@@ -96,6 +97,7 @@ def approvals_approve(
 ) -> None:
     """Approve a proposal: its action runs now, once."""
     from billfold.maker_checker import MakerChecker
+
     with open_engine(database_url) as engine:
         done = MakerChecker(engine).approve(approval_id, checker=cli_identity(by), reason=reason)
     result = json.dumps(done.result or {}, ensure_ascii=False, sort_keys=True)
@@ -111,6 +113,7 @@ def approvals_reject(
 ) -> None:
     """Reject a proposal: its action never runs."""
     from billfold.maker_checker import MakerChecker
+
     with open_engine(database_url) as engine:
         done = MakerChecker(engine).reject(approval_id, checker=cli_identity(by), reason=reason)
     typer.echo(f"approval {done.id} ({done.kind}) rejected by {done.checker}")
@@ -130,6 +133,7 @@ def approvals_policy(
 ) -> None:
     """Show a biller's policies, or set one (KIND with --on/--off, --actor and --reason)."""
     from billfold.maker_checker import MakerChecker
+
     with open_engine(database_url) as engine:
         desk = MakerChecker(engine)
         if on is not None:

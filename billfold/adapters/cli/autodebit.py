@@ -62,8 +62,9 @@ def run(
     """Notice and debit due bills under active mandates: once, or until interrupted.
 
     Debits go to the sandbox bank (no real bank connector is configured in this build)."""
-    from billfold.testing.sandbox.gateway import SandboxGateway
     from billfold.testing.sandbox.autodebit import SandboxBank
+    from billfold.testing.sandbox.gateway import SandboxGateway
+
     if bank != "sandbox":
         _fail(f"bank: no connector named {bank!r} is installed; only 'sandbox' is available")
     policy = DebitPolicy(notice_lead=timedelta(hours=notice_hours))

@@ -51,6 +51,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def _public_key(path: Path, what: str) -> rsa.RSAPublicKey:
     from billfold.channels.verification import load_public_key
+
     try:
         return load_public_key(_read(path, what))
     except ConfigurationError as exc:
@@ -115,6 +116,7 @@ def verify_wechatpay(
 ) -> None:
     """Verify a WeChat Pay API v3 notification and print its decrypted content."""
     from billfold.channels import wechatpay_v3
+
     keys = _platform_keys(platform_key)
     header_map = _headers(headers)
     raw_body = _read(body, "body file")
@@ -161,6 +163,7 @@ def verify_alipay(
 ) -> None:
     """Verify an Alipay RSA2 notification and print its parameters."""
     from billfold.channels import alipay_rsa2
+
     key = _public_key(alipay_public_key, "Alipay public key file")
     raw_body = _read(body, "form file")
     try:

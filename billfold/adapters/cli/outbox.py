@@ -60,6 +60,7 @@ def run(
 ) -> None:
     """Deliver webhooks: once, or until interrupted."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     policy = outbox.RetryPolicy(max_attempts=max_attempts)
     with _engine(database_url) as engine, outbox.HttpxTransport(timeout) as transport:
         if once:
@@ -109,6 +110,7 @@ def endpoints_add(
 ) -> None:
     """Register a webhook endpoint for a biller."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     generated = secret is None
     key = outbox.new_secret() if secret is None else secret
     with _engine(database_url) as engine:
@@ -128,6 +130,7 @@ def endpoints_list(
 ) -> None:
     """List webhook endpoints (secrets are never shown)."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         found = outbox.list_endpoints(engine, biller, include_inactive=include_inactive)
     if not found:
@@ -146,6 +149,7 @@ def endpoints_deactivate(
 ) -> None:
     """Stop sending to an endpoint; its pending deliveries wait for reactivation."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.deactivate_endpoint(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} deactivated")
@@ -160,6 +164,7 @@ def endpoints_rotate(
 ) -> None:
     """Give an endpoint a new random signing secret, at once (printed once)."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.rotate_secret(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} has a new secret; deliveries are signed with it from now")
@@ -175,6 +180,7 @@ def endpoints_reactivate(
 ) -> None:
     """Send to an endpoint again, starting with what waited meanwhile."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.reactivate_endpoint(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} reactivated")
@@ -188,6 +194,7 @@ def dead_list(
 ) -> None:
     """List dead deliveries: id, event, endpoint, attempts and the last error."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         found = outbox.list_dead(engine, biller, limit)
     if not found:
@@ -208,6 +215,7 @@ def dead_requeue(
 ) -> None:
     """Give a dead delivery a fresh set of attempts, starting now."""
     from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         d = outbox.requeue_dead(engine, delivery_id, actor=actor, reason=reason)
     typer.echo(f"delivery {d.id} ({d.event_type} {d.event_id}) requeued")

@@ -154,6 +154,7 @@ def push(
 ) -> None:
     """Send every push that is due, in order per project."""
     from billfold.adapters.outbox.bureau_push import BureauLink, HttpxBureauTransport, push_due
+
     secret = os.environ.get(secret_env, "")
     if not secret:
         fail(f"--secret-env: {secret_env} is not set; it must hold the bureau's signing secret")
@@ -173,6 +174,7 @@ def list_pushes(
 ) -> None:
     """Pushes to the bureau with their attempts and receipt numbers."""
     from billfold.adapters.outbox.bureau_push import pushes
+
     with open_engine(database_url) as engine:
         found = pushes(engine, project, status)
     table = Table("推送编号", "状态", "推送次数", "回执号", "最近错误", title="向监管部门的推送")
@@ -196,6 +198,7 @@ def requeue_push(
 ) -> None:
     """Send a dead push again (its project's later pushes follow it)."""
     from billfold.adapters.outbox.bureau_push import requeue
+
     with open_engine(database_url) as engine:
         requeue(engine, push_id, actor=by, reason=reason)
     out.print(f"push {push_id} requeued")
@@ -214,6 +217,7 @@ def release(
     on for ``escrow.release`` (the default) this proposes the release and a supervisor
     approves it (`billfold approvals approve`); the stage's limit is checked then."""
     from billfold.maker_checker import MakerChecker
+
     fen = yuan_option(amount, "amount")
     with open_engine(database_url) as engine:
         desk = PresaleDesk(engine)

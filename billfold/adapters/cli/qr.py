@@ -81,6 +81,7 @@ def encode(
 ) -> None:
     """Print an EMV MPM payload; static unless --amount or --dynamic is given."""
     from billfold.channels.qr_render import render_counter_sign, render_png, render_svg
+
     try:
         amount_fen = None if amount is None else parse_yuan(amount, field="--amount")
         additional = None

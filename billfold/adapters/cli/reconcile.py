@@ -332,6 +332,7 @@ def _write_off_proposal(
 ) -> Approval | None:
     """A write-off waits for a second person when the biller's policy says so."""
     from billfold.maker_checker import MakerChecker
+
     if action is not Action.WRITE_OFF:
         return None
     found = Reconciler(engine).discrepancy(discrepancy)

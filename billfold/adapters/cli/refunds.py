@@ -79,6 +79,7 @@ def confirm_cash(
 ) -> None:
     """The cash of a counter refund went out: mark it paid and move its journal entry."""
     from billfold.channels.counter import confirm_cash_refund
+
     with open_engine(database_url) as engine:  # a refusal exits 1, saying why
         done = confirm_cash_refund(engine, refund_no, by=by)
     typer.echo(

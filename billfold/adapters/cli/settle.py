@@ -141,6 +141,7 @@ def approve_command(
     policy wants it, this proposes the approval and a second person approves it
     (`billfold approvals approve`)."""
     from billfold.maker_checker import MakerChecker
+
     engine = open_engine(database_url)
     try:
         found = Settler(engine).batch(batch)

@@ -8,14 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 
-
 def _jsonable(value: Any) -> Any:
     """Times and dates as ISO 8601 text."""
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 __all__ = ["print_record"]
-
 
 
 def print_record(

@@ -81,7 +81,7 @@ def _compiled(conn: Connection, statement: Insert, keys: tuple[str, ...]) -> _Co
         order = tuple(positions) if positions is not None else keys
         converts: list[tuple[int, _Convert]] = []
         if positions is not None:
-            columns = statement.table.c  # type: ignore[attr-defined]
+            columns = statement.table.c
             for position, name in enumerate(order):
                 convert = _converter(columns[name].type)
                 if convert is not None:
@@ -132,7 +132,7 @@ def insert_many(
 
 
 def _copy(conn: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-    table = statement.table.name  # type: ignore[attr-defined]
+    table = statement.table.name
     keys = tuple(rows[0])
     columns = ", ".join(f'"{key}"' for key in keys)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

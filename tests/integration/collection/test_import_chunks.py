@@ -121,7 +121,10 @@ def test_a_bad_line_in_the_last_chunk_stops_the_file_before_the_first_chunk_is_w
     progress: list[int] = []
     with pytest.raises(ImportFailed) as caught:
         water.import_bills(
-            "w1", bill_file(bad_line=N + 1), file_name="big.csv", progress=lambda d, _: progress.append(d)
+            "w1",
+            bill_file(bad_line=N + 1),
+            file_name="big.csv",
+            progress=lambda d, _: progress.append(d),
         )
     assert caught.value.message == "big.csv: 1 line(s) rejected; nothing was imported"
     assert caught.value.errors == [f"line {N + 1}: amount: '-1.00' is negative"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from importlib.util import find_spec
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
@@ -39,6 +40,8 @@ class SubApp(NamedTuple):
     name: str
     module: str
     help: str
+    #: The extra its module needs, if one (the help says so when it is not installed).
+    extra: str | None = None
 
 
 #: The command groups living in their own modules, with the help ``billfold --help`` shows
@@ -64,7 +67,7 @@ SUBAPPS = [
     SubApp("export", "billfold.adapters.cli.export",
            "Export reports: reconciliation, discrepancies, settlement."),
     SubApp("serve", "billfold.adapters.cli.serve",
-           "The HTTP API (FastAPI + uvicorn) and its API keys."),
+           "The HTTP API (FastAPI + uvicorn) and its API keys.", "server"),
     SubApp("campus", "billfold.adapters.cli.campus",
            "Campus tuition: roster import, waivers, withdrawals, bursar reports."),
     SubApp("utility", "billfold.adapters.cli.utility",
@@ -83,7 +86,7 @@ SUBAPPS = [
            "Suspense and held money: why it is there, its refund, what is left to do."),
     SubApp("audit", "billfold.adapters.cli.audit", "The audit log: who did what, when and why."),
     SubApp("users", "billfold.adapters.cli.users",
-           "Back-office users (the web console's logins) and their roles."),
+           "Back-office users (the web console's logins) and their roles.", "server"),
     SubApp("approvals", "billfold.adapters.cli.approvals",
            "Maker-checker: what waits for a second person; approve, reject, policy."),
     SubApp("complaints", "billfold.adapters.cli.complaints",
@@ -95,6 +98,15 @@ SUBAPPS = [
 ]  # fmt: skip
 _BY_NAME = {sub.name: sub for sub in SUBAPPS}
 _REST = "billfold.cli.rest"
+#: Libraries whose absence means an extra is not installed (looked up, not imported).
+_PROBES = {"server": ("fastapi", "starlette", "uvicorn")}
+
+
+def _listed_help(sub: SubApp) -> str:
+    """What ``billfold --help`` says of a group: its help, or the extra it is missing."""
+    if sub.extra is not None and any(find_spec(m) is None for m in _PROBES[sub.extra]):
+        return f"Needs the '{sub.extra}' extra: pip install 'billfold[{sub.extra}]'."
+    return sub.help
 
 
 def _refusal(name: str, missing: MissingExtra) -> typer.Typer:
@@ -158,7 +170,7 @@ class _Root(TyperGroup):
         if found is not None or sub is None:
             return found
         if self.listing:  # the root's help: name and help, the module stays unimported
-            return TyperGroup(name=sub.name, help=sub.help)
+            return TyperGroup(name=sub.name, help=_listed_help(sub))
         try:
             module_app: typer.Typer = importlib.import_module(sub.module).app
         except MissingExtra as exc:  # e.g. `serve` without the server extra

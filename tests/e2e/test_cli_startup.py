@@ -81,7 +81,8 @@ def test_billfold_help_lists_every_group_and_imports_no_database_http_xlsx_or_qr
     [
         "bills", "billers", "db", "channel", "statement", "outbox", "qr", "reconcile",
         "settle", "export", "campus", "utility", "gov", "presale", "refunds", "orders",
-        "payments", "suspense", "audit", "approvals", "complaints", "journal",
+        "payments", "suspense", "audit", "approvals", "complaints", "journal", "autodebit",
+        "users",
     ],
 )  # fmt: skip
 def test_a_groups_help_imports_no_database_http_xlsx_or_qr(group: str) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from importlib.util import find_spec
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 

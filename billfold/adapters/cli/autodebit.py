@@ -16,7 +16,6 @@ from typing import Annotated
 
 import structlog
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
 from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
@@ -62,6 +61,8 @@ def run(
     """Notice and debit due bills under active mandates: once, or until interrupted.
 
     Debits go to the sandbox bank (no real bank connector is configured in this build)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from billfold.testing.sandbox.autodebit import SandboxBank
     from billfold.testing.sandbox.gateway import SandboxGateway
 

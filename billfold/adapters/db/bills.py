@@ -78,6 +78,13 @@ _CREDITED_ORDERS = tuple(
 )
 
 
+#: From how many new bills at once their tables' statistics are looked at (PostgreSQL).
+_ANALYZE_AFTER = 1000
+#: The rows the planner believes ``bills`` has, and the rows it has (PostgreSQL).
+_STATISTICS = (
+    "SELECT c.reltuples, s.n_live_tup FROM pg_class c "
+    "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'bills'::regclass"
+)
 #: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
 _IN_CHUNK = 2000
 
@@ -169,7 +176,17 @@ class SqlBills:
             items += [self._item_row(bill.id, n, item) for n, item in enumerate(bill.items)]
         if items:
             insert_many(self.conn, _ITEM_INSERT[self.conn.dialect.name], items, copy=True)
+        if self._lock and len(fresh) >= _ANALYZE_AFTER:
+            self._refresh_statistics(len(fresh))
         return taken
+
+    def _refresh_statistics(self, added: int) -> None:
+        """PostgreSQL: a bulk load outgrows the planner's statistics (a new table looks
+        empty), and then the next chunk's lookups by bill number scan the whole table. The
+        tables are analyzed again whenever they have doubled since the last time."""
+        planned, live = self.conn.exec_driver_sql(_STATISTICS).one()
+        if planned < 0 or 2 * planned < live + added:
+            self.conn.exec_driver_sql("ANALYZE bills, bill_items, payers")
 
     def _ids(self, biller_id: int, bill_nos: Sequence[str]) -> dict[str, tuple[int, str]]:
         """``bill_no -> (id, content_hash)`` of the stored bills among ``bill_nos``."""

@@ -161,3 +161,22 @@ def test_a_payers_name_is_the_stored_one_else_the_first_the_file_gives(water: En
     names |= {p.identifier: p.name for _, p, _ in water.bills_for("0102")[:1]}
     names |= {p.identifier: p.name for _, p, _ in water.bills_for("0103")[:1]}
     assert names == {"0101": "周先生", "0102": "郑先生", "0103": None}
+
+
+def test_a_large_chunk_refreshes_the_planners_statistics_on_postgresql(
+    engine: Engine, db_url: str
+) -> None:
+    """A first large import into an empty database: the tables are analyzed, so the next
+    chunk's lookups by bill number use the index instead of scanning (only PostgreSQL keeps
+    such statistics)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    engine.create_biller(Biller(code="w1", name="自来水", kind=BillerKind.UTILITY))
+    report = engine.import_bills("w1", bill_file(1200))
+    assert (report.created, report.errors) == (1200, [])
+    assert counts(engine) == (1200, 1200, 1200, 600)
+    with engine.uow() as uow:
+        planned = uow.conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'bills'::regclass"
+        ).scalar_one()
+    assert planned == 1200

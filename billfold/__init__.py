@@ -1,7 +1,12 @@
 """billfold — an embeddable payments and bill-collection engine.
 
-The public surface is re-exported here; everything else is machinery.
+The public surface is re-exported here; everything else is machinery. :class:`Engine` (and
+with it SQLAlchemy, the schema and every repository) is imported on first use of
+``billfold.Engine``, so that importing a light module — the command line's ``--help``, a
+domain value — does not load the database layer.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from billfold.clock import Clock, FixedClock, SystemClock
 from billfold.collection.bill import Bill, BillItem, BillKind, BillStatus
@@ -10,7 +15,6 @@ from billfold.collection.order import Order, OrderStatus
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import Confirmation, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundRecord, RefundStatus
-from billfold.engine import Engine
 from billfold.errors import BillfoldError
 from billfold.merchants.biller import (
     Biller,
@@ -23,6 +27,9 @@ from billfold.merchants.biller import (
 )
 from billfold.merchants.fees import FeeKind, FeeRule
 from billfold.money import Money, format_yuan, parse_yuan
+
+if TYPE_CHECKING:
+    from billfold.engine import Engine
 
 __version__ = "0.1.0"
 
@@ -59,3 +66,11 @@ __all__ = [
     "format_yuan",
     "parse_yuan",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Engine":
+        from billfold.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'billfold' has no attribute {name!r}")

@@ -216,6 +216,9 @@ class Engine:
         return change_bill(self.uow(), self.clock, change)
 
     def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
+        """Import a bill file (:func:`billfold.collection.importer.import_bills`). The one
+        method that is not one transaction: the file is checked first, then written in
+        chunks of 5,000 bills, each committed (docs/bill-import.md)."""
         from billfold.collection.importer import import_bills
 
         report = import_bills(self.uow(), self.clock, biller_code, data, **kwargs)

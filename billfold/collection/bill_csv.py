@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from billfold.collection.bill import Bill, BillItem, BillKind
 from billfold.collection.bill_file import BillTable, table_from_text
@@ -95,6 +96,8 @@ KNOWN = {
     "max_amount",
     "priority",
 }
+#: The columns in the order the content hash lists them.
+_CANONICAL = sorted(KNOWN)
 TRUE = {"yes", "y", "true", "1", "是"}
 FALSE = {"no", "n", "false", "0", "否", ""}
 
@@ -252,7 +255,10 @@ def _values(line: int, row: list[str], columns: list[str]) -> dict[str, str] | L
     if len(row) != len(columns):
         return LineError(line, "row", f"expected {len(columns)} fields, found {len(row)}")
     values = {c: v.strip() for c, v in zip(columns, row, strict=True) if c in KNOWN}
-    mangled = next((c for c, v in values.items() if _SCIENTIFIC.fullmatch(v)), None)
+    mangled = next(
+        (c for c, v in values.items() if ("e" in v or "E" in v) and _SCIENTIFIC.fullmatch(v)),
+        None,
+    )
     if mangled is not None:
         return LineError(
             line,
@@ -283,7 +289,7 @@ def _draft(
         items=items,
         kind=bill_kind,
         due_date=_date(values.get("due_date", ""), "due_date"),
-        late_fee_rule=LateFeeRule.parse(values.get("late_fee")),
+        late_fee_rule=_late_fee(values.get("late_fee") or ""),
         allow_partial=_bool(values.get("allow_partial", ""), "allow_partial"),
         min_part_fen=parse_yuan(values["min_part"], field="min_part")
         if values.get("min_part")
@@ -295,9 +301,15 @@ def _draft(
         period=values.get("period") or None,
         description=values.get("description") or None,
     )
-    canonical = {k: values.get(k, "") for k in sorted(KNOWN)}
+    canonical = {k: values.get(k, "") for k in _CANONICAL}
     digest = hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()
     return BillDraft(line, payer, bill, digest)
+
+
+@lru_cache(maxsize=256)
+def _late_fee(text: str) -> LateFeeRule:
+    """A file's late-fee rules repeat on every line: each is parsed once (rules are frozen)."""
+    return LateFeeRule.parse(text)
 
 
 def _required(values: dict[str, str], name: str) -> str:

@@ -19,7 +19,7 @@ from billfold.collection.chain import ChainedEntry, ChainHead, Seal
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.collection.listing import ListQuery
 from billfold.collection.order import Order, OrderStatus
-from billfold.collection.payer import Payer
+from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.payment import BillCredit, PaymentRecord, PaymentStatus
 from billfold.collection.refund import RefundLine, RefundRecord, RefundStatus
 from billfold.collection.refund_transfer import PayeeAccount, RefundTransfer, TransferReason
@@ -65,6 +65,13 @@ class BillersRepository(Protocol):
 class PayersRepository(Protocol):
     def ensure(self, biller_id: int, payer: Payer, now: datetime) -> int: ...
 
+    def ensure_many(
+        self, biller_id: int, payers: Sequence[Payer], now: datetime
+    ) -> dict[tuple[IdentifierKind, str], Payer]:
+        """:meth:`ensure` for each payer in order, in a few statements: the stored payers
+        (with their ids) by ``(kind, identifier)``."""
+        ...
+
     def get(self, payer_id: int) -> Payer | None: ...
 
     def find(self, biller_id: int | None, identifier: str) -> list[tuple[int, Payer]]: ...
@@ -72,6 +79,12 @@ class PayersRepository(Protocol):
 
 class BillsRepository(Protocol):
     def add(self, bill: Bill, content_hash: str, now: datetime) -> int: ...
+
+    def add_many(self, bills: Sequence[tuple[Bill, str]], now: datetime) -> list[str]:
+        """Store new ``(bill, content_hash)`` pairs with their items in a few statements,
+        setting each stored bill's id; the bill numbers that already existed are left as they
+        are and returned."""
+        ...
 
     def save(self, bill: Bill, now: datetime) -> None: ...
 

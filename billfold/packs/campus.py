@@ -39,7 +39,7 @@ from billfold.collection.roster import (
     plan_bills,
 )
 from billfold.collection.roster_changes import RosterChanges, diff_roster
-from billfold.errors import InvalidInput, InvariantViolated, NotFound
+from billfold.errors import ConcurrencyConflict, InvalidInput, InvariantViolated, NotFound
 from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.money import format_yuan
@@ -481,14 +481,20 @@ def _write_changes(
     for old in changes.bills_removed:
         old.cancel(OFF_ROSTER)
         uow.bills.save(old, now)
-    for plan in [*changes.bills_added, *(new for _, new in changes.bills_changed)]:
-        student = plan.student
-        payer = Payer(
-            IdentifierKind.STUDENT_NO,
-            student.student_no,
-            student.name,
-            student.guardian_phone,
+    plans = [*changes.bills_added, *(new for _, new in changes.bills_changed)]
+    students = [
+        Payer(IdentifierKind.STUDENT_NO, p.student.student_no, p.student.name,
+              p.student.guardian_phone)
+        for p in plans
+    ]  # fmt: skip
+    payers = uow.payers.ensure_many(school.id, students, now)  # set-based, as a bill file
+    for plan in plans:
+        payer_id = payers[(IdentifierKind.STUDENT_NO, plan.student.student_no)].id
+        if payer_id is None:
+            raise InvariantViolated("payer.id is missing")
+        plan.bill.biller_id, plan.bill.payer_id = school.id, payer_id
+    taken = uow.bills.add_many([(plan.bill, plan.content_hash) for plan in plans], now)
+    if taken:  # written by another import of the same term meanwhile: this one changes nothing
+        raise ConcurrencyConflict(
+            f"bill(s) {', '.join(taken[:3])} were stored meanwhile; import the roster again"
         )
-        plan.bill.biller_id = school.id
-        plan.bill.payer_id = uow.payers.ensure(school.id, payer, now)
-        uow.bills.add(plan.bill, plan.content_hash, now)

@@ -1,93 +1,119 @@
-"""The ``billfold`` command line."""
+"""The ``billfold`` command line.
+
+Starting fast: ``billfold --help`` and every command's start import only typer and light
+billfold modules. The command groups living in their own modules (:data:`SUBAPPS`) are
+imported when one of them runs — ``billfold --help`` lists them from the short help kept
+here — and the commands import the database layer, HTTP, XLSX and QR libraries inside their
+bodies. ``tests/e2e/test_cli_startup.py`` counts what ``--help`` imports.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer.core import TyperGroup
 
-from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.bills import app as bills_app
 from billfold.adapters.cli.common import DbUrl, connect, yuan_option
 from billfold.adapters.cli.entry import main
-from billfold.adapters.db import migrate
-from billfold.adapters.db.connect import database_url_from_env, make_engine
-from billfold.engine import Engine
+from billfold.adapters.cli.output import err, out
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.extras import MissingExtra, requires_extra
-from billfold.logging import configure_logging
-from billfold.maker_checker import MakerChecker
-from billfold.merchants.biller import Biller, BillerKind, Limits, LookupCheck
+from billfold.merchants.biller import BillerKind, LookupCheck
 from billfold.text import first_control_character
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from billfold.engine import Engine
+
+__all__ = ["SUBAPPS", "app", "main"]
 
 
-class _CleanArgs(TyperGroup):
-    """No option or argument may carry a control character into the database (NUL fails on
-    PostgreSQL and is stored by SQLite): the command line is refused before any command
-    runs, naming the argument."""
+class SubApp(NamedTuple):
+    """A command group in its own module, imported when it runs."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        for arg in args:
-            found = first_control_character(arg)
-            if found is not None:
-                ctx.fail(f"argument {arg[:40]!r} contains a control character ({found})")
-        return super().parse_args(ctx, args)
+    name: str
+    module: str
+    help: str
+    #: The extra its module needs, if one (the help says so when it is not installed).
+    extra: str | None = None
 
 
-app = typer.Typer(
-    cls=_CleanArgs,
-    help="billfold: bill collection, payments, reconciliation and settlement.",
-)
-db_app = typer.Typer(help="Database schema (Alembic migrations).")
-billers_app = typer.Typer(help="Billers: schools, utilities, offices, developers, stalls.")
-app.add_typer(db_app, name="db")
-app.add_typer(billers_app, name="billers")
-app.add_typer(bills_app, name="bills")
-
-#: Sub-command groups living in their own modules: (module, name).
+#: The command groups living in their own modules, with the help ``billfold --help`` shows
+#: for them (the same as their Typer's help: a test compares them).
 SUBAPPS = [
-    ("billfold.adapters.cli.channel", "channel"),
-    ("billfold.adapters.cli.statement", "statement"),
-    ("billfold.adapters.cli.outbox", "outbox"),
-    ("billfold.adapters.cli.qr", "qr"),
-    ("billfold.adapters.cli.autodebit", "autodebit"),
-    ("billfold.adapters.cli.reconcile", "reconcile"),
-    ("billfold.adapters.cli.settle", "settle"),
-    ("billfold.adapters.cli.export", "export"),
-    ("billfold.adapters.cli.serve", "serve"),
-    ("billfold.adapters.cli.campus", "campus"),
-    ("billfold.adapters.cli.utility", "utility"),
-    ("billfold.adapters.cli.gov", "gov"),
-    ("billfold.adapters.cli.receipts", "receipts"),
-    ("billfold.adapters.cli.presale", "presale"),
-    ("billfold.adapters.cli.refunds", "refunds"),
-    ("billfold.adapters.cli.orders", "orders"),
-    ("billfold.adapters.cli.payments", "payments"),
-    ("billfold.adapters.cli.suspense", "suspense"),
-    ("billfold.adapters.cli.audit", "audit"),
-    ("billfold.adapters.cli.users", "users"),
-    ("billfold.adapters.cli.approvals", "approvals"),
-    ("billfold.adapters.cli.complaints", "complaints"),
-    ("billfold.adapters.cli.worker", "worker"),
-    ("billfold.adapters.cli.journal", "journal"),
-    ("billfold.adapters.cli.remind", "remind"),
-]
+    SubApp("channel", "billfold.adapters.cli.channel",
+           "Channel tools: verify saved WeChat Pay and Alipay notifications; forget old nonces."),
+    SubApp("statement", "billfold.adapters.cli.statement",
+           "Parse channel bills and bank statements into normalized lines."),
+    SubApp("outbox", "billfold.adapters.cli.outbox",
+           "Webhook outbox: deliver events to billers' endpoints; manage endpoints and dead "
+           "deliveries."),
+    SubApp("qr", "billfold.adapters.cli.qr",
+           "Aggregated QR codes (EMV MPM): encode and decode payloads."),
+    SubApp("autodebit", "billfold.adapters.cli.autodebit",
+           "Auto-debit (签约代扣): pre-debit notices, the scheduled debit run, mandates. Debits "
+           "go to the sandbox bank (no real bank connector is configured in this build), so no "
+           "real account is ever debited."),
+    SubApp("reconcile", "billfold.adapters.cli.reconcile",
+           "Reconcile channel and bank statements; resolve discrepancies."),
+    SubApp("settle", "billfold.adapters.cli.settle",
+           "Settlement batches: what each biller is paid, and the payout file."),
+    SubApp("export", "billfold.adapters.cli.export",
+           "Export reports: reconciliation, discrepancies, settlement."),
+    SubApp("serve", "billfold.adapters.cli.serve",
+           "The HTTP API (FastAPI + uvicorn) and its API keys.", "server"),
+    SubApp("campus", "billfold.adapters.cli.campus",
+           "Campus tuition: roster import, waivers, withdrawals, bursar reports."),
+    SubApp("utility", "billfold.adapters.cli.utility",
+           "Utilities: arrears files in, top-ups, collection files out."),
+    SubApp("gov", "billfold.adapters.cli.gov",
+           "Government fees: fee catalogues, fines by decision number, receipts."),
+    SubApp("presale", "billfold.adapters.cli.presale",
+           "Presale-fund supervision: projects, contracts, escrow, bureau pushes."),
+    SubApp("refunds", "billfold.adapters.cli.refunds",
+           "Refunds: list, show, confirm a counter refund paid in cash, refunds by bank "
+           "transfer."),
+    SubApp("orders", "billfold.adapters.cli.orders",
+           "Orders: list and search, show one with its lines, cancel one not yet being paid."),
+    SubApp("payments", "billfold.adapters.cli.payments", "Payments: list and search, show one."),
+    SubApp("suspense", "billfold.adapters.cli.suspense",
+           "Suspense and held money: why it is there, its refund, what is left to do."),
+    SubApp("audit", "billfold.adapters.cli.audit", "The audit log: who did what, when and why."),
+    SubApp("users", "billfold.adapters.cli.users",
+           "Back-office users (the web console's logins) and their roles.", "server"),
+    SubApp("approvals", "billfold.adapters.cli.approvals",
+           "Maker-checker: what waits for a second person; approve, reject, policy."),
+    SubApp("complaints", "billfold.adapters.cli.complaints",
+           "Complaints (投诉/查询): open, work and follow them."),
+    SubApp("worker", "billfold.adapters.cli.worker",
+           "Run the background duties: outbox, expiry, requery, auto-debit, ..."),
+    SubApp("journal", "billfold.adapters.cli.journal",
+           "The journal's hash chains: seal, verify, export."),
+]  # fmt: skip
+_BY_NAME = {sub.name: sub for sub in SUBAPPS}
+_REST = "billfold.cli.rest"
+#: Libraries whose absence means an extra is not installed (looked up, not imported).
+_PROBES = {"server": ("fastapi", "starlette", "uvicorn")}
 
 
-def _needs_extra(name: str, missing: MissingExtra) -> None:
-    """Register ``name`` as a command that only says which extra it needs (exit 2 in main)."""
+def _listed_help(sub: SubApp) -> str:
+    """What ``billfold --help`` says of a group: its help, or the extra it is missing."""
+    if sub.extra is not None and any(find_spec(m) is None for m in _PROBES[sub.extra]):
+        return f"Needs the '{sub.extra}' extra: pip install 'billfold[{sub.extra}]'."
+    return sub.help
 
-    @app.command(
+
+def _refusal(name: str, missing: MissingExtra) -> typer.Typer:
+    """A command ``name`` that only says which extra it needs (exit 2 in main)."""
+    refusal = typer.Typer()
+
+    @refusal.command(
         name,
         help=f"Needs the '{missing.extra}' extra: pip install 'billfold[{missing.extra}]'.",
         context_settings={
@@ -99,18 +125,75 @@ def _needs_extra(name: str, missing: MissingExtra) -> None:
     def _refuse() -> None:
         raise missing
 
+    @refusal.command("-", hidden=True)  # two commands: typer keeps ``name`` a sub-command
+    def _unused() -> None:  # pragma: no cover - never listed, never run
+        raise missing
 
-for _module, _name in SUBAPPS:
-    try:
-        app.add_typer(importlib.import_module(_module).app, name=_name)
-    except MissingExtra as exc:  # e.g. `serve` without the server extra
-        _needs_extra(_name, exc)
-    except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
-        if exc.name != _module:
-            raise
+    return refusal
 
-err = Console(stderr=True)
-out = Console()
+
+class _Root(TyperGroup):
+    """The root group: its command groups are imported when one of them runs; its help
+    lists them without importing them. No option or argument may carry a control character
+    into the database (NUL fails on PostgreSQL and is stored by SQLite): the command line is
+    refused before any command runs, naming the argument."""
+
+    listing = False
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for arg in args:
+            found = first_control_character(arg)
+            if found is not None:
+                ctx.fail(f"argument {arg[:40]!r} contains a control character ({found})")
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(sub.name for sub in SUBAPPS)]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+    def invoke(self, ctx: Any) -> Any:
+        # the arguments after the root's options, kept before click clears them (click 8.2
+        # made ``protected_args`` private): the callback skips logging for ``X --help``
+        named = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])
+        ctx.meta[_REST] = (*named, *ctx.args)
+        return super().invoke(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        sub = _BY_NAME.get(cmd_name)
+        if found is not None or sub is None:
+            return found
+        if self.listing:  # the root's help: name and help, the module stays unimported
+            return TyperGroup(name=sub.name, help=_listed_help(sub))
+        try:
+            module_app: typer.Typer = importlib.import_module(sub.module).app
+        except MissingExtra as exc:  # e.g. `serve` without the server extra
+            module_app = _refusal(sub.name, exc)
+            wrapper = module_app
+        else:
+            wrapper = typer.Typer()
+            wrapper.add_typer(module_app, name=sub.name)
+        loaded = typer.main.get_group(wrapper).get_command(ctx, sub.name)
+        if loaded is not None:
+            self.add_command(loaded, sub.name)
+        return loaded
+
+
+app = typer.Typer(
+    cls=_Root,
+    help="billfold: bill collection, payments, reconciliation and settlement.",
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).")
+billers_app = typer.Typer(help="Billers: schools, utilities, offices, developers, stalls.")
+app.add_typer(db_app, name="db")
+app.add_typer(billers_app, name="billers")
+app.add_typer(bills_app, name="bills")
 
 
 def cli_log_level(verbose: int) -> str:
@@ -132,6 +215,7 @@ def _fail(exc: BillfoldError) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     verbose: Annotated[
         int,
         typer.Option(
@@ -143,12 +227,19 @@ def _main(
         ),
     ] = 0,
 ) -> None:
+    if "--help" in ctx.meta.get(_REST, ()):
+        return  # the command only prints its help: nothing to log, structlog not needed
+    from billfold.logging import configure_logging
+
     configure_logging(level=cli_log_level(verbose))
 
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: DbUrl = None, revision: str = "heads") -> None:
     """Run the migrations up to REVISION (default: the newest)."""
+    from billfold.adapters.db import migrate
+    from billfold.adapters.db.connect import database_url_from_env, make_engine
+
     engine = make_engine(database_url_from_env(database_url))
     try:
         migrate.upgrade(engine, revision)
@@ -160,6 +251,9 @@ def db_upgrade(database_url: DbUrl = None, revision: str = "heads") -> None:
 @db_app.command("current")
 def db_current(database_url: DbUrl = None) -> None:
     """Print the database's migration revision."""
+    from billfold.adapters.db import migrate
+    from billfold.adapters.db.connect import database_url_from_env, make_engine
+
     out.print(migrate.current(make_engine(database_url_from_env(database_url))) or "(empty)")
 
 
@@ -172,6 +266,8 @@ def billers_create(
     database_url: DbUrl = None,
 ) -> None:
     """Create a biller."""
+    from billfold.merchants.biller import Biller
+
     try:
         biller = _engine(database_url).create_biller(
             Biller(code=code, name=name, kind=kind, timezone=timezone), actor="cli"
@@ -185,6 +281,8 @@ def billers_create(
 @billers_app.command("list")
 def billers_list(database_url: DbUrl = None) -> None:
     """List billers."""
+    from rich.table import Table
+
     table = Table("code", "name", "kind", "status", "timezone")
     for b in _engine(database_url).billers():
         table.add_row(b.code, b.name, b.kind.value, b.status.value, b.timezone)
@@ -203,6 +301,10 @@ def billers_limits(
 ) -> None:
     """Set a biller's limits (an option left out: no limit). With maker-checker on for
     ``biller.limits`` (the default) this proposes the change for a second person."""
+    from billfold.adapters.cli.approvals import cli_identity, print_proposal
+    from billfold.maker_checker import MakerChecker
+    from billfold.merchants.biller import Limits
+
     fen = {
         name: yuan_option(text, f"--{name}") if text is not None else None
         for name, text in (("single", single), ("daily", daily), ("monthly", monthly))
@@ -262,6 +364,14 @@ def bills_import(
     database_url: DbUrl = None,
 ) -> None:
     """Import bills from a CSV (UTF-8 or GBK; comma, tab or semicolon) or XLSX file."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     data = file.read_bytes()
     engine = _engine(database_url)
     with Progress(
@@ -335,6 +445,8 @@ def demo(
 
         from billfold.demo.run import run_demo
         from billfold.demo.serve import serve_demo
+
+    from billfold.adapters.db.connect import database_url_from_env
 
     url = database_url_from_env(database_url or "sqlite:///billfold-demo.db")
     try:

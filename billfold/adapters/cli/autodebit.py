@@ -16,15 +16,12 @@ from typing import Annotated
 
 import structlog
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
 from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
 from billfold.channels.autodebit_mandates import MandateBook
 from billfold.collection.mandate import MandateStatus
 from billfold.money import format_yuan
-from billfold.testing.sandbox.autodebit import SandboxBank
-from billfold.testing.sandbox.gateway import SandboxGateway
 
 __all__ = ["app"]
 
@@ -64,6 +61,11 @@ def run(
     """Notice and debit due bills under active mandates: once, or until interrupted.
 
     Debits go to the sandbox bank (no real bank connector is configured in this build)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from billfold.testing.sandbox.autodebit import SandboxBank
+    from billfold.testing.sandbox.gateway import SandboxGateway
+
     if bank != "sandbox":
         _fail(f"bank: no connector named {bank!r} is installed; only 'sandbox' is available")
     policy = DebitPolicy(notice_lead=timedelta(hours=notice_hours))

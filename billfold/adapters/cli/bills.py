@@ -12,17 +12,18 @@ Errors print ``error: <message>`` on stderr and exit 1, changing nothing.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, day_option, fail, open_engine, yuan_option
 from billfold.adapters.cli.listing import AsJson, add_list_command
 from billfold.adapters.cli.show import print_record
-from billfold.collection.bill import Bill
-from billfold.collection.bill_actions import BillChange
 from billfold.labels import label
 from billfold.money import format_yuan
+
+if TYPE_CHECKING:
+    from billfold.collection.bill import Bill
 
 __all__ = ["app"]
 
@@ -137,6 +138,8 @@ def change(
 ) -> None:
     """Change a bill before it is paid: its amount, items or due date (audited). A part-paid
     bill can change only so that what was paid stays valid (never below it)."""
+    from billfold.collection.bill_actions import BillChange
+
     items: dict[str, int] = {}
     names: dict[str, str] = {}
     for given in item or []:

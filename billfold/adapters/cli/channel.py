@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from billfold.channels import alipay_rsa2, wechatpay_v3
-from billfold.channels.verification import load_public_key
 from billfold.errors import BillfoldError, ConfigurationError, SignatureInvalid
+
+if TYPE_CHECKING:  # the channels' cryptography is imported when a command verifies
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = ["app"]
 
@@ -50,6 +50,8 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _public_key(path: Path, what: str) -> rsa.RSAPublicKey:
+    from billfold.channels.verification import load_public_key
+
     try:
         return load_public_key(_read(path, what))
     except ConfigurationError as exc:
@@ -113,6 +115,8 @@ def verify_wechatpay(
     ] = 5,
 ) -> None:
     """Verify a WeChat Pay API v3 notification and print its decrypted content."""
+    from billfold.channels import wechatpay_v3
+
     keys = _platform_keys(platform_key)
     header_map = _headers(headers)
     raw_body = _read(body, "body file")
@@ -158,6 +162,8 @@ def verify_alipay(
     ],
 ) -> None:
     """Verify an Alipay RSA2 notification and print its parameters."""
+    from billfold.channels import alipay_rsa2
+
     key = _public_key(alipay_public_key, "Alipay public key file")
     raw_body = _read(body, "form file")
     try:

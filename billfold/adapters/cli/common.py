@@ -7,16 +7,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from billfold.adapters.db.connect import database_url_from_env
-from billfold.adapters.db.readiness import unready_reason
-from billfold.clock import SystemClock
-from billfold.engine import Engine
 from billfold.errors import BillfoldError, InvalidInput
 from billfold.money import parse_yuan
+
+if TYPE_CHECKING:  # the database layer is imported when a command opens it
+    from billfold.engine import Engine
 
 __all__ = ["DbUrl", "connect", "day_option", "fail", "open_engine", "yuan_option"]
 
@@ -55,6 +54,11 @@ def yuan_option(text: str, what: str) -> int:
 def connect(url: str | None) -> Engine:
     """An engine on ``url`` (or BILLFOLD_DATABASE_URL); a database that is not migrated to
     this billfold's newest revision exits 1, saying what to run."""
+    from billfold.adapters.db.connect import database_url_from_env
+    from billfold.adapters.db.readiness import unready_reason
+    from billfold.clock import SystemClock
+    from billfold.engine import Engine
+
     address = database_url_from_env(url)
     engine = Engine.from_url(address, clock=SystemClock())
     reason = unready_reason(engine.db, address)

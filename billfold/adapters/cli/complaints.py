@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,10 +20,12 @@ from rich.table import Table
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.adapters.cli.reconcile import WIDTH, load_channels
 from billfold.channels.collect import Collector
-from billfold.engine import Engine
 from billfold.labels import label
 from billfold.settlement.complaint import Complaint, ComplaintStatus, parse_kind
 from billfold.settlement.complaints import ComplaintDesk, NewComplaint
+
+if TYPE_CHECKING:
+    from billfold.engine import Engine
 
 __all__ = ["app"]
 

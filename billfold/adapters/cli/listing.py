@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.collection.listing import ListSpec
 from billfold.collection.lists import LISTS
 from billfold.errors import BillfoldError
 from billfold.masking import mask_value
-from billfold.settlement.exports import export_format, write_sheet
-from billfold.settlement.list_exports import list_sheet, list_texts
+
+if TYPE_CHECKING:  # rich and the exports are imported when a list is shown
+    from rich.console import Console
+
+    from billfold.collection.listing import ListSpec
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,6 +36,8 @@ WIDE = 240  # a list has many columns: when not on a terminal, do not squeeze th
 
 def _console() -> Console:
     """stdout as it is now (a terminal keeps its own width)."""
+    from rich.console import Console
+
     return Console(highlight=False, width=None if sys.stdout.isatty() else WIDE)
 
 
@@ -95,6 +97,11 @@ def run_list(
     by: str = "",
 ) -> None:
     """Fetch the list (one page, or ``every`` page) and show or export it."""
+    from rich.table import Table
+
+    from billfold.settlement.exports import export_format, write_sheet
+    from billfold.settlement.list_exports import list_sheet, list_texts
+
     spec = LISTS[name]
     params = _params(filters)
     for key, value in (extra or {}).items():

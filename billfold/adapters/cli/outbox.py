@@ -9,13 +9,15 @@ one. Errors print ``error: <message>`` on stderr and exit 1.
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
 from billfold.adapters.cli.listing import add_list_command
-from billfold.adapters.outbox import dispatcher as outbox
+
+if TYPE_CHECKING:  # httpx and the database layer are imported when a command runs
+    from billfold.adapters.outbox import dispatcher as outbox
 
 __all__ = ["app"]
 
@@ -57,6 +59,8 @@ def run(
     database_url: DbUrl = None,
 ) -> None:
     """Deliver webhooks: once, or until interrupted."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     policy = outbox.RetryPolicy(max_attempts=max_attempts)
     with _engine(database_url) as engine, outbox.HttpxTransport(timeout) as transport:
         if once:
@@ -105,6 +109,8 @@ def endpoints_add(
     database_url: DbUrl = None,
 ) -> None:
     """Register a webhook endpoint for a biller."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     generated = secret is None
     key = outbox.new_secret() if secret is None else secret
     with _engine(database_url) as engine:
@@ -123,6 +129,8 @@ def endpoints_list(
     database_url: DbUrl = None,
 ) -> None:
     """List webhook endpoints (secrets are never shown)."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         found = outbox.list_endpoints(engine, biller, include_inactive=include_inactive)
     if not found:
@@ -140,6 +148,8 @@ def endpoints_deactivate(
     database_url: DbUrl = None,
 ) -> None:
     """Stop sending to an endpoint; its pending deliveries wait for reactivation."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.deactivate_endpoint(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} deactivated")
@@ -153,6 +163,8 @@ def endpoints_rotate(
     database_url: DbUrl = None,
 ) -> None:
     """Give an endpoint a new random signing secret, at once (printed once)."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.rotate_secret(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} has a new secret; deliveries are signed with it from now")
@@ -167,6 +179,8 @@ def endpoints_reactivate(
     database_url: DbUrl = None,
 ) -> None:
     """Send to an endpoint again, starting with what waited meanwhile."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         ep = outbox.reactivate_endpoint(engine, endpoint_id, actor=actor, reason=reason)
     typer.echo(f"endpoint {ep.id} reactivated")
@@ -179,6 +193,8 @@ def dead_list(
     database_url: DbUrl = None,
 ) -> None:
     """List dead deliveries: id, event, endpoint, attempts and the last error."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         found = outbox.list_dead(engine, biller, limit)
     if not found:
@@ -198,6 +214,8 @@ def dead_requeue(
     database_url: DbUrl = None,
 ) -> None:
     """Give a dead delivery a fresh set of attempts, starting now."""
+    from billfold.adapters.outbox import dispatcher as outbox
+
     with _engine(database_url) as engine:
         d = outbox.requeue_dead(engine, delivery_id, actor=actor, reason=reason)
     typer.echo(f"delivery {d.id} ({d.event_type} {d.event_id}) requeued")

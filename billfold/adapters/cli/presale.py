@@ -31,16 +31,8 @@ from rich.table import Table
 from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.common import day_option, fail, open_engine, yuan_option
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
-from billfold.adapters.outbox.bureau_push import (
-    BureauLink,
-    HttpxBureauTransport,
-    push_due,
-    pushes,
-    requeue,
-)
 from billfold.errors import InvalidInput
 from billfold.labels import label
-from billfold.maker_checker import MakerChecker
 from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.money import format_yuan
 from billfold.packs.presale import PresaleDesk
@@ -161,6 +153,8 @@ def push(
     database_url: DbUrl = None,
 ) -> None:
     """Send every push that is due, in order per project."""
+    from billfold.adapters.outbox.bureau_push import BureauLink, HttpxBureauTransport, push_due
+
     secret = os.environ.get(secret_env, "")
     if not secret:
         fail(f"--secret-env: {secret_env} is not set; it must hold the bureau's signing secret")
@@ -179,6 +173,8 @@ def list_pushes(
     database_url: DbUrl = None,
 ) -> None:
     """Pushes to the bureau with their attempts and receipt numbers."""
+    from billfold.adapters.outbox.bureau_push import pushes
+
     with open_engine(database_url) as engine:
         found = pushes(engine, project, status)
     table = Table("推送编号", "状态", "推送次数", "回执号", "最近错误", title="向监管部门的推送")
@@ -201,6 +197,8 @@ def requeue_push(
     database_url: DbUrl = None,
 ) -> None:
     """Send a dead push again (its project's later pushes follow it)."""
+    from billfold.adapters.outbox.bureau_push import requeue
+
     with open_engine(database_url) as engine:
         requeue(engine, push_id, actor=by, reason=reason)
     out.print(f"push {push_id} requeued")
@@ -218,6 +216,8 @@ def release(
     """Release money to the developer, within the reached stage's limit. With maker-checker
     on for ``escrow.release`` (the default) this proposes the release and a supervisor
     approves it (`billfold approvals approve`); the stage's limit is checked then."""
+    from billfold.maker_checker import MakerChecker
+
     fen = yuan_option(amount, "amount")
     with open_engine(database_url) as engine:
         desk = PresaleDesk(engine)

@@ -17,12 +17,13 @@ import typer
 
 from billfold.channels import emv
 from billfold.channels.emv_reading import read_payload
-from billfold.channels.qr import DEFAULT_GUID
-from billfold.channels.qr_render import render_counter_sign, render_png, render_svg
 from billfold.errors import BillfoldError
 from billfold.money import format_yuan, parse_yuan
 
 __all__ = ["app", "payload_fields"]
+
+#: billfold.channels.qr.DEFAULT_GUID, for the help (that module loads the channel's crypto).
+DEFAULT_GUID = "CN.BILLFOLD.QR"
 
 app = typer.Typer(help="Aggregated QR codes (EMV MPM): encode and decode payloads.")
 
@@ -79,6 +80,8 @@ def encode(
     ] = None,
 ) -> None:
     """Print an EMV MPM payload; static unless --amount or --dynamic is given."""
+    from billfold.channels.qr_render import render_counter_sign, render_png, render_svg
+
     try:
         amount_fen = None if amount is None else parse_yuan(amount, field="--amount")
         additional = None

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,16 +50,17 @@ from billfold.channels.base import Channel
 from billfold.channels.collect import Collector
 from billfold.clock import business_date
 from billfold.collection.approval import Approval
-from billfold.engine import Engine
 from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated
 from billfold.labels import label
-from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
 from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
 from billfold.settlement.parsers import PARSERS
 from billfold.settlement.reconciler import Reconciler
 from billfold.settlement.statement import StatementError
+
+if TYPE_CHECKING:  # the engine is imported when a command opens it
+    from billfold.engine import Engine
 
 __all__ = ["WIDTH", "DbUrl", "app", "fail", "open_engine", "parse_day"]
 
@@ -331,6 +332,8 @@ def _write_off_proposal(
     engine: Engine, discrepancy: int, action: Action, by: str, reason: str, fen: int | None
 ) -> Approval | None:
     """A write-off waits for a second person when the biller's policy says so."""
+    from billfold.maker_checker import MakerChecker
+
     if action is not Action.WRITE_OFF:
         return None
     found = Reconciler(engine).discrepancy(discrepancy)

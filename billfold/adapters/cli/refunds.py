@@ -21,7 +21,6 @@ from billfold.adapters.cli import refund_transfers
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.adapters.cli.listing import AsJson, add_list_command
 from billfold.adapters.cli.show import print_record
-from billfold.channels.counter import confirm_cash_refund
 from billfold.labels import label
 from billfold.money import format_yuan
 
@@ -79,6 +78,8 @@ def confirm_cash(
     database_url: DbUrl = None,
 ) -> None:
     """The cash of a counter refund went out: mark it paid and move its journal entry."""
+    from billfold.channels.counter import confirm_cash_refund
+
     with open_engine(database_url) as engine:  # a refusal exits 1, saying why
         done = confirm_cash_refund(engine, refund_no, by=by)
     typer.echo(

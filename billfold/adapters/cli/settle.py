@@ -26,7 +26,6 @@ from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
 from billfold.labels import label
-from billfold.maker_checker import MakerChecker
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.batch import BatchStatus, SettlementBatch
 from billfold.settlement.settler import Profile, Settler
@@ -142,6 +141,8 @@ def approve_command(
     """draft → approved (Dr payable / Cr settlement payable); when the biller's maker-checker
     policy wants it, this proposes the approval and a second person approves it
     (`billfold approvals approve`)."""
+    from billfold.maker_checker import MakerChecker
+
     engine = open_engine(database_url)
     try:
         found = Settler(engine).batch(batch)

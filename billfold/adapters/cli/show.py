@@ -7,9 +7,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 
 def _jsonable(value: Any) -> Any:
     """Times and dates as ISO 8601 text."""
@@ -17,8 +14,6 @@ def _jsonable(value: Any) -> Any:
 
 
 __all__ = ["print_record"]
-
-out = Console(highlight=False, soft_wrap=True)
 
 
 def print_record(
@@ -33,6 +28,10 @@ def print_record(
     if as_json:
         print(json.dumps(data, ensure_ascii=False, default=_jsonable, indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=True)
     table = Table("项目", "内容", title=title, show_header=False)
     for name, text in fields:
         table.add_row(name, text)

@@ -5,20 +5,15 @@ change is audited with ``--actor`` and ``--reason``; a password is read from the
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.adapters.http.users import (
-    BackofficeUser,
-    create_user,
-    disable_user,
-    list_users,
-    set_password,
-    set_roles,
-)
 from billfold.merchants.roles import Role, format_roles
+
+if TYPE_CHECKING:  # the server extra's password hashing is imported when a command runs
+    from billfold.adapters.http.users import BackofficeUser
 
 __all__ = ["app"]
 
@@ -50,6 +45,8 @@ def users_create(
     database_url: DbUrl = None,
 ) -> None:
     """Create a user (then give a password with `billfold users password`)."""
+    from billfold.adapters.http.users import create_user
+
     with open_engine(database_url) as engine:
         user = create_user(
             engine, username, display_name, roles, biller_code=biller, actor=actor, reason=reason
@@ -63,6 +60,8 @@ def users_list(
     database_url: DbUrl = None,
 ) -> None:
     """List users (never their password hashes)."""
+    from billfold.adapters.http.users import list_users
+
     with open_engine(database_url) as engine:
         found = list_users(engine, include_disabled=include_disabled)
     if not found:
@@ -75,6 +74,8 @@ def users_list(
 @app.command("disable")
 def users_disable(username: str, actor: Actor, reason: Reason, database_url: DbUrl = None) -> None:
     """Stop a user logging in (their history stays)."""
+    from billfold.adapters.http.users import disable_user
+
     with open_engine(database_url) as engine:
         user = disable_user(engine, username, actor=actor, reason=reason)
     typer.echo(f"user {user.username} disabled")
@@ -89,6 +90,8 @@ def users_roles(
     database_url: DbUrl = None,
 ) -> None:
     """Replace a user's roles."""
+    from billfold.adapters.http.users import set_roles
+
     with open_engine(database_url) as engine:
         user = set_roles(engine, username, roles, actor=actor, reason=reason)
     typer.echo(f"user {user.username} now has {format_roles(user.roles)}")
@@ -105,6 +108,8 @@ def users_password(
     database_url: DbUrl = None,
 ) -> None:
     """Set a user's password (stored as an argon2id hash)."""
+    from billfold.adapters.http.users import set_password
+
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

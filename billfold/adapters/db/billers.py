@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import Connection, Row, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import DriverResult, run_read, send_read
+from billfold.adapters.db.bulk import insert_many
+from billfold.adapters.db.fastpath import DriverResult, run_read, run_write, send_read
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
 from billfold.masking import mask_id_number
@@ -26,6 +28,23 @@ from billfold.merchants.biller import (
     SubUnitKind,
 )
 from billfold.merchants.fees import FeeKind, FeeRule
+
+#: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
+_IN_CHUNK = 2000
+#: New payers of an import (executemany); one stored already is left as it is.
+_PAYER_INSERT = {
+    "sqlite": sqlite.insert(t.payers).on_conflict_do_nothing(
+        index_elements=["biller_id", "id_kind", "identifier"]
+    ),
+    "postgresql": postgresql.insert(t.payers).on_conflict_do_nothing(
+        index_elements=["biller_id", "id_kind", "identifier"]
+    ),
+}
+_PAYER_FILL = (
+    update(t.payers)
+    .where(t.payers.c.id == bindparam("p_id"))
+    .values(name=bindparam("name"), phone=bindparam("phone"))
+)
 
 _FEE_CONTEXT_OF = select(
     t.billers.c.code,
@@ -255,22 +274,10 @@ class SqlPayers:
     def ensure(self, biller_id: int, payer: Payer, now: datetime) -> int:
         """The payer's id, creating the payer if new (filling in a missing name or phone)."""
         c = t.payers.c
-        values = {
-            "biller_id": biller_id,
-            "id_kind": payer.kind.value,
-            "identifier": payer.identifier,
-            "name": payer.name,
-            "phone": payer.phone,
-            # the full ID number is never needed after onboarding: keep only its masked form
-            "id_number": mask_id_number(payer.id_number) if payer.id_number else None,
-            "created_at": now,
-        }
-        dialect = self.conn.dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.payers)
         self.conn.execute(
-            insert.values(**values).on_conflict_do_nothing(
-                index_elements=["biller_id", "id_kind", "identifier"]
-            )
+            self._insert()
+            .values(**self._row(biller_id, payer, now))
+            .on_conflict_do_nothing(index_elements=["biller_id", "id_kind", "identifier"])
         )
         row = self.conn.execute(
             select(c.id, c.name, c.phone).where(
@@ -287,6 +294,81 @@ class SqlPayers:
         if fill:
             self.conn.execute(update(t.payers).where(c.id == row.id).values(**fill))
         return int(row.id)
+
+    def ensure_many(
+        self, biller_id: int, payers: Sequence[Payer], now: datetime
+    ) -> dict[tuple[IdentifierKind, str], Payer]:
+        """:meth:`ensure` for each payer in order, set-based: one multi-row INSERT … ON
+        CONFLICT DO NOTHING, one read back, one executemany filling in missing names and
+        phones. As with :meth:`ensure` one by one, a payer's name (and phone) is the stored
+        one, else the first one given."""
+        wanted: dict[tuple[IdentifierKind, str], Payer] = {}
+        for payer in payers:
+            key = (payer.kind, payer.identifier)
+            first = wanted.get(key)
+            if first is None:
+                wanted[key] = payer
+            elif (payer.name and not first.name) or (payer.phone and not first.phone):
+                wanted[key] = replace(
+                    first, name=first.name or payer.name, phone=first.phone or payer.phone
+                )
+        if not wanted:
+            return {}
+        insert_many(
+            self.conn,
+            _PAYER_INSERT[self.conn.dialect.name],
+            [self._row(biller_id, payer, now) for payer in wanted.values()],
+        )
+        stored = self._stored(biller_id, wanted)
+        fills = []
+        for key, payer in wanted.items():
+            row = stored[key]
+            name = payer.name if payer.name and not row.name else row.name
+            phone = payer.phone if payer.phone and not row.phone else row.phone
+            if (name, phone) != (row.name, row.phone):
+                fills.append({"p_id": row.id, "name": name, "phone": phone})
+                stored[key] = replace(row, name=name, phone=phone)
+        if fills:
+            run_write(self.conn, _PAYER_FILL, fills)
+        return stored
+
+    def _insert(self) -> Any:
+        dialect = self.conn.dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.payers)
+
+    @staticmethod
+    def _row(biller_id: int, payer: Payer, now: datetime) -> dict[str, Any]:
+        return {
+            "biller_id": biller_id,
+            "id_kind": payer.kind.value,
+            "identifier": payer.identifier,
+            "name": payer.name,
+            "phone": payer.phone,
+            # the full ID number is never needed after onboarding: keep only its masked form
+            "id_number": mask_id_number(payer.id_number) if payer.id_number else None,
+            "created_at": now,
+        }
+
+    def _stored(
+        self, biller_id: int, wanted: dict[tuple[IdentifierKind, str], Payer]
+    ) -> dict[tuple[IdentifierKind, str], Payer]:
+        c = t.payers.c
+        identifiers = sorted({identifier for _, identifier in wanted})
+        found: dict[tuple[IdentifierKind, str], Payer] = {}
+        for start in range(0, len(identifiers), _IN_CHUNK):
+            rows = self.conn.execute(
+                select(c.id, c.id_kind, c.identifier, c.name, c.phone, c.id_number).where(
+                    c.biller_id == biller_id,
+                    c.identifier.in_(identifiers[start : start + _IN_CHUNK]),
+                )
+            )
+            for row in rows:
+                key = (IdentifierKind(row.id_kind), row.identifier)
+                if key in wanted:
+                    found[key] = Payer(
+                        key[0], row.identifier, row.name, row.phone, row.id_number, row.id
+                    )
+        return found
 
     def get(self, payer_id: int) -> Payer | None:
         row = self.conn.execute(select(t.payers).where(t.payers.c.id == payer_id)).first()

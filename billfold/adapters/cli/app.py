@@ -74,6 +74,8 @@ SUBAPPS = [
            "Utilities: arrears files in, top-ups, collection files out."),
     SubApp("gov", "billfold.adapters.cli.gov",
            "Government fees: fee catalogues, fines by decision number, receipts."),
+    SubApp("receipts", "billfold.adapters.cli.receipts",
+           "Payment receipts as PDF or a printable page, with a verification QR."),
     SubApp("presale", "billfold.adapters.cli.presale",
            "Presale-fund supervision: projects, contracts, escrow, bureau pushes."),
     SubApp("refunds", "billfold.adapters.cli.refunds",
@@ -95,6 +97,8 @@ SUBAPPS = [
            "Run the background duties: outbox, expiry, requery, auto-debit, ..."),
     SubApp("journal", "billfold.adapters.cli.journal",
            "The journal's hash chains: seal, verify, export."),
+    SubApp("remind", "billfold.adapters.cli.remind",
+           "Payer reminders by SMS or WeChat: settings, remind bills, opt-outs, send."),
 ]  # fmt: skip
 _BY_NAME = {sub.name: sub for sub in SUBAPPS}
 _REST = "billfold.cli.rest"

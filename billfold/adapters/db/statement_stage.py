@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from billfold.settlement.parsers.columnar import COLUMNS
 from billfold.settlement.statement import Direction, LineStatus, LineType, StatementLine
 
 __all__ = [
@@ -37,23 +38,7 @@ __all__ = [
 ]
 
 STAGE = "recon_stage"
-STAGE_COLUMNS = (
-    "seq",
-    "grp",
-    "txn",
-    "type",
-    "status",
-    "direction",
-    "amount_fen",
-    "fee_fen",
-    "currency",
-    "order_no",
-    "refund_id",
-    "occurred_at",
-    "source_line",
-    "merchant_id",
-    "counterparty",
-)
+STAGE_COLUMNS = ("seq", "grp", *COLUMNS)  # a line's values, as the columnar reader names them
 CHUNK = 20_000
 
 

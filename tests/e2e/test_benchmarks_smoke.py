@@ -9,8 +9,15 @@ import re
 from collections.abc import Callable
 from subprocess import CompletedProcess
 
-RATIO_LINE = re.compile(
-    r"^sqlite\s+50\s+\d+\.\d\s+\d+\.\d\s+(?P<ratio>\d+\.\d\d)\s+>= 0\.50\s+(PASS|BELOW)\s+"
+#: billfold against the external yardstick (the minimal confirmation transaction by hand)
+YARDSTICK_LINE = re.compile(
+    r"^sqlite\s+yardstick\s+(?P<wall>\d+\.\d\d)\s+(?P<cpu>\d+\.\d\d)\s+>= 0\.30\s+(yes|NO)\s+"
+    r"(?P<ours>\d+)/5$",
+    re.MULTILINE,
+)
+#: billfold against the replay of its own statements (the second baseline)
+REPLAY_LINE = re.compile(
+    r"^sqlite\s+replay\s+(?P<wall>\d+\.\d\d)\s+(?P<cpu>\d+\.\d\d)\s+"
     r"(?P<ours>\d+)/(?P<theirs>\d+)$",
     re.MULTILINE,
 )
@@ -25,10 +32,14 @@ def test_smoke_run_on_sqlite_prints_a_ratio_and_verifies_the_books(
 ) -> None:
     done = run_benchmark("confirm.py", "--smoke", "--backends", "sqlite")
     assert done.returncode == 0, done.stdout + done.stderr
-    found = RATIO_LINE.search(done.stdout)
-    assert found is not None, done.stdout
-    assert float(found["ratio"]) > 0
-    assert found["ours"] == found["theirs"]  # the baseline sends billfold's statements
+    yardstick = YARDSTICK_LINE.search(done.stdout)
+    assert yardstick is not None, done.stdout
+    assert float(yardstick["wall"]) > 0 and float(yardstick["cpu"]) > 0
+    replay = REPLAY_LINE.search(done.stdout)
+    assert replay is not None, done.stdout
+    assert float(replay["wall"]) > 0
+    assert replay["ours"] == replay["theirs"]  # the replay sends billfold's statements
+    assert yardstick["ours"] == replay["ours"]
     assert "WARNING" not in done.stdout
     assert CHAIN_LINE.search(done.stdout), done.stdout  # chained against unchained, same run
     assert "verified: every order credited exactly once; check_books() == []" in done.stdout

@@ -85,6 +85,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import _shared
 import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -983,12 +984,6 @@ def verify(engine: Engine, raw: RawDb, work: dict[str, Work]) -> list[str]:
 # -- command line ---------------------------------------------------------------------------------
 
 
-def _count(text_value: str) -> int:
-    if not text_value.isdigit() or int(text_value) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text_value!r}")
-    return int(text_value)
-
-
 def _backends(text_value: str) -> list[str]:
     chosen = [b.strip() for b in text_value.split(",") if b.strip()]
     unknown = [b for b in chosen if b not in BACKENDS]
@@ -1005,7 +1000,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="benchmarks/confirm.py",
         description="Confirmations per second: billfold against raw SQL, same run, same work.",
     )
-    parser.add_argument("--n", type=_count, help=f"timed confirmations per side ({DEFAULT_N})")
+    parser.add_argument(
+        "--n", type=_shared.count, help=f"timed confirmations per side ({DEFAULT_N})"
+    )
     parser.add_argument("--backends", type=_backends, default=list(BACKENDS))
     parser.add_argument(
         "--pg-url", help="PostgreSQL server URL (default: BILLFOLD_BENCH_PG_URL or _TEST_PG_URL)"

@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _shared
 import structlog
 from sqlalchemy import func, select
 
@@ -247,20 +248,10 @@ def report(outcomes: Sequence[Outcome]) -> None:
         print("verified: n bills, n items, n/2 payers stored; the same file again created nothing")
 
 
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--n: must be a whole number of 1 or more, got {value!r}")
-    return n
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=_count, default=200_000)
+    parser.add_argument("--n", type=_shared.count, default=200_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url")
     parser.add_argument("--smoke", action="store_true", help="n=2000: seconds, for CI")

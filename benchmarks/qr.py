@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+import _shared
 import qrcode
 from PIL import Image
 
@@ -85,19 +86,9 @@ def measure(n: int, text: str) -> dict[str, tuple[float, float]]:
     return {name: (w, c) for name, (w, c) in totals.items()}
 
 
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--n: must be a whole number of 1 or more, got {value!r}")
-    return n
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=_count, default=300)
+    parser.add_argument("--n", type=_shared.count, default=300)
     parser.add_argument("--smoke", action="store_true", help="n=20: seconds, for CI")
     args = parser.parse_args(argv)
     n = 20 if args.smoke else args.n

@@ -66,6 +66,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import _shared
 import psycopg
 import structlog
 from sqlalchemy import func, select
@@ -660,20 +661,10 @@ def billfold_reader() -> str:
     return f"reads with polars {pl.__version__} on {pl.thread_pool_size()} threads"
 
 
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--n: must be a whole number of 1 or more, got {value!r}")
-    return n
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=_count, default=1_000_000)
+    parser.add_argument("--n", type=_shared.count, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url")
     parser.add_argument("--format", default="wechatpay", choices=["wechatpay", "generic-csv"])

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 
 from billfold.errors import ConfigurationError
 
-__all__ = ["EXTRAS", "MissingExtra", "requires_extra"]
+__all__ = ["EXTRAS", "MissingExtra", "require_installed", "requires_extra"]
 
 #: Each extra and the top-level modules it brings (what an import of it may miss).
 EXTRAS: dict[str, frozenset[str]] = {
@@ -71,3 +72,13 @@ def requires_extra(extra: str) -> Iterator[None]:
         if (exc.name or "").split(".")[0] in modules:
             raise MissingExtra(extra) from None
         raise
+
+
+def require_installed(extra: str, *modules: str) -> None:
+    """Raise :class:`MissingExtra` unless each of ``modules`` (top-level names of ``extra``'s
+    libraries) is installed: a look-up, not an import, so a command can say that its extra
+    is missing without paying for importing it."""
+    with requires_extra(extra):
+        for name in modules:
+            if find_spec(name) is None:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)

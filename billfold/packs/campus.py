@@ -10,7 +10,6 @@ import io
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,6 +43,7 @@ from billfold.masking import mask_name
 from billfold.merchants.biller import Biller, BillerKind
 from billfold.money import format_yuan
 from billfold.packs import host as core
+from billfold.packs.campus_kinds import GrantKind, NoticeFormat
 from billfold.packs.host import Host
 from billfold.packs.ports import PacksUnitOfWork
 from billfold.settlement.daybook import DayPayment
@@ -75,20 +75,6 @@ def _days_overdue(bill: Bill, today: date) -> int:
     if bill.cancelled or bill.due_date is None or bill.outstanding_fen <= 0:
         return 0
     return max(0, (today - bill.due_date).days)
-
-
-class GrantKind(StrEnum):
-    SCHOLARSHIP = "scholarship"  # 奖学金
-    HARDSHIP = "hardship"  # 困难减免
-
-    @property
-    def label(self) -> str:
-        return "奖学金" if self is GrantKind.SCHOLARSHIP else "困难减免"
-
-
-class NoticeFormat(StrEnum):
-    PDF = "pdf"  # one PDF, a page per student
-    ZIP = "zip"  # a ZIP of PNG notices, one per student
 
 
 @dataclass(frozen=True, slots=True)

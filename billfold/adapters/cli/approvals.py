@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, yuan_option
-from billfold.collection.approval import Approval, ApprovalState
 from billfold.labels import label
 from billfold.money import format_yuan
 
@@ -31,6 +30,9 @@ KIND_NAMES = (
     "refund",
     "settlement.approve",
 )
+
+if TYPE_CHECKING:
+    from billfold.collection.approval import Approval
 
 __all__ = ["app", "cli_identity", "print_proposal"]
 
@@ -76,6 +78,7 @@ def approvals_list(
     database_url: DbUrl = None,
 ) -> None:
     """List proposals (by default those still waiting)."""
+    from billfold.collection.approval import ApprovalState
     from billfold.maker_checker import MakerChecker
 
     if state != "all" and state not in {s.value for s in ApprovalState}:

@@ -14,12 +14,9 @@ import threading
 from datetime import timedelta
 from typing import Annotated
 
-import structlog
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, stop_on_signals
-from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
-from billfold.channels.autodebit_mandates import MandateBook
 from billfold.collection.mandate import MandateStatus
 from billfold.money import format_yuan
 
@@ -36,7 +33,6 @@ app = typer.Typer(
 )
 mandates_app = typer.Typer(help="Mandates signed by payers.", no_args_is_help=True)
 app.add_typer(mandates_app, name="mandates")
-log = structlog.get_logger("billfold.autodebit")
 
 
 _engine = open_engine
@@ -61,8 +57,10 @@ def run(
     """Notice and debit due bills under active mandates: once, or until interrupted.
 
     Debits go to the sandbox bank (no real bank connector is configured in this build)."""
+    import structlog
     from sqlalchemy.exc import SQLAlchemyError
 
+    from billfold.channels.autodebit import AutoDebit, DebitPolicy, RunReport
     from billfold.testing.sandbox.autodebit import SandboxBank
     from billfold.testing.sandbox.gateway import SandboxGateway
 
@@ -81,7 +79,9 @@ def run(
                 try:
                     report = auto.run_once()
                 except SQLAlchemyError as exc:
-                    log.error("autodebit.database_error", error=type(exc).__name__)
+                    structlog.get_logger("billfold.autodebit").error(
+                        "autodebit.database_error", error=type(exc).__name__
+                    )
                 else:
                     for name, value in vars(report).items():
                         setattr(total, name, getattr(total, name) + value)
@@ -98,6 +98,8 @@ def mandates_list(
     database_url: DbUrl = None,
 ) -> None:
     """List mandates: number, biller, payer, masked account, limits, validity, status."""
+    from billfold.channels.autodebit_mandates import MandateBook
+
     with _engine(database_url) as engine:
         found = MandateBook(engine).mandates(biller, [status] if status else None)
     if not found:
@@ -122,6 +124,8 @@ def mandates_revoke(
     database_url: DbUrl = None,
 ) -> None:
     """Revoke a mandate at once: no debit is made under it afterwards, even one noticed."""
+    from billfold.channels.autodebit_mandates import MandateBook
+
     with _engine(database_url) as engine:
         mandate = MandateBook(engine).revoke(mandate_no, actor=actor, reason=reason)
     typer.echo(f"mandate {mandate.mandate_no} revoked")

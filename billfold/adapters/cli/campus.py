@@ -27,10 +27,9 @@ from typing import Annotated
 import typer
 
 from billfold.adapters.cli.common import DbUrl, day_option, fail, open_engine, yuan_option
-from billfold.collection.roster import Term
 from billfold.errors import BillfoldError, ImportFailed, InvariantViolated
 from billfold.money import format_yuan
-from billfold.packs.campus import Campus, GrantKind, NoticeFormat, notice_url
+from billfold.packs.campus_kinds import GrantKind
 
 __all__ = ["app"]
 
@@ -66,6 +65,9 @@ def import_roster(
     database_url: DbUrl = None,
 ) -> None:
     """Bills for every student on the roster; the same files again change nothing."""
+    from billfold.collection.roster import Term
+    from billfold.packs.campus import Campus
+
     roster_data, fee_data = _read(roster, "--roster"), _read(fees, "--fees")
     with open_engine(database_url) as engine:
         plan = Term(term, day_option(due, "--due"), installments, yuan_option(min_part, "min_part"))
@@ -111,6 +113,8 @@ def grant(
     database_url: DbUrl = None,
 ) -> None:
     """A scholarship (奖学金) or hardship waiver (困难减免), recorded with its approver."""
+    from billfold.packs.campus import Campus
+
     with open_engine(database_url) as engine:
         bill = Campus(engine).grant(
             school,
@@ -139,6 +143,8 @@ def withdraw(
     database_url: DbUrl = None,
 ) -> None:
     """The student leaves: what was paid is refunded, the bill is cancelled."""
+    from billfold.packs.campus import Campus
+
     with open_engine(database_url) as engine:
         done = Campus(engine).withdraw(school, term, student_no, by=by, reason=reason)
     refunds = ", ".join(r.refund_no for r in done.refunds) or "none"
@@ -164,6 +170,8 @@ def reports(
 ) -> None:
     """Arrears by grade and class, paid/unpaid lists with parents' phones, due dates and days
     overdue, the day's collections: CSV and XLSX."""
+    from billfold.packs.campus import Campus
+
     with open_engine(database_url) as engine:
         written = Campus(engine).reports(
             school,
@@ -194,6 +202,8 @@ def notice(
     database_url: DbUrl = None,
 ) -> None:
     """A printable payment notice with a QR code that opens the bill on the payer pages."""
+    from billfold.packs.campus import Campus, notice_url
+
     try:
         notice_url(base_url or "", school, "-")
     except BillfoldError as exc:
@@ -227,6 +237,8 @@ def notices(
 ) -> None:
     """Payment notices for a whole class: one PDF with a page per student who owes, or a ZIP
     of PNG notices; each QR opens the student's bill on the payer pages."""
+    from billfold.packs.campus import Campus, NoticeFormat
+
     suffix = out.suffix.lower().lstrip(".")
     if suffix not in {f.value for f in NoticeFormat}:
         fail(f"--out: {out.name!r} must end in .pdf or .zip")

@@ -19,13 +19,14 @@ from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.adapters.cli.reconcile import WIDTH, load_channels
-from billfold.channels.collect import Collector
 from billfold.labels import label
-from billfold.settlement.complaint import Complaint, ComplaintStatus, parse_kind
-from billfold.settlement.complaints import ComplaintDesk, NewComplaint
 
 if TYPE_CHECKING:
     from billfold.engine import Engine
+
+if TYPE_CHECKING:
+    from billfold.settlement.complaint import Complaint
+    from billfold.settlement.complaints import ComplaintDesk
 
 __all__ = ["app"]
 
@@ -38,6 +39,9 @@ Json = Annotated[bool, typer.Option("--json", help="print JSON (codes, not label
 
 
 def _desk(engine: Engine, channels: str | None = None) -> ComplaintDesk:
+    from billfold.channels.collect import Collector
+    from billfold.settlement.complaints import ComplaintDesk
+
     spec = channels or os.environ.get("BILLFOLD_CHANNELS")
     if not spec:
         return ComplaintDesk(engine)
@@ -97,6 +101,9 @@ def open_command(
     database_url: DbUrl = None,
 ) -> None:
     """Open a complaint; the engine answers it by itself when it can."""
+    from billfold.settlement.complaint import parse_kind
+    from billfold.settlement.complaints import NewComplaint
+
     with open_engine(database_url) as engine:
         req = NewComplaint(
             biller,
@@ -122,6 +129,9 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List complaints."""
+    from billfold.settlement.complaint import ComplaintStatus
+    from billfold.settlement.complaints import ComplaintDesk
+
     try:
         wanted = ComplaintStatus(status) if status else None
     except ValueError:
@@ -151,6 +161,8 @@ def list_command(
 @app.command("show")
 def show_command(complaint_no: str, as_json: Json = False, database_url: DbUrl = None) -> None:
     """Show one complaint."""
+    from billfold.settlement.complaints import ComplaintDesk
+
     with open_engine(database_url) as engine:
         _show(ComplaintDesk(engine).get(complaint_no), as_json)
 
@@ -163,6 +175,8 @@ def assign_command(
     database_url: DbUrl = None,
 ) -> None:
     """Assign a complaint to a person."""
+    from billfold.settlement.complaints import ComplaintDesk
+
     with open_engine(database_url) as engine:
         _show(ComplaintDesk(engine).assign(complaint_no, to=to, by=by), False)
 
@@ -175,6 +189,8 @@ def resolve_command(
     database_url: DbUrl = None,
 ) -> None:
     """Resolve a complaint."""
+    from billfold.settlement.complaints import ComplaintDesk
+
     with open_engine(database_url) as engine:
         _show(ComplaintDesk(engine).resolve(complaint_no, by=by, resolution=resolution), False)
 
@@ -187,6 +203,8 @@ def reject_command(
     database_url: DbUrl = None,
 ) -> None:
     """Reject a complaint."""
+    from billfold.settlement.complaints import ComplaintDesk
+
     with open_engine(database_url) as engine:
         _show(ComplaintDesk(engine).reject(complaint_no, by=by, reason=reason), False)
 
@@ -199,6 +217,8 @@ def reopen_command(
     database_url: DbUrl = None,
 ) -> None:
     """Reopen a resolved or rejected complaint (its TAT starts again)."""
+    from billfold.settlement.complaints import ComplaintDesk
+
     with open_engine(database_url) as engine:
         _show(ComplaintDesk(engine).reopen(complaint_no, by=by, reason=reason), False)
 
@@ -213,6 +233,9 @@ def tat_command(
     database_url: DbUrl = None,
 ) -> None:
     """Show a biller's turnaround times; with --kind and --hours, set one."""
+    from billfold.settlement.complaint import parse_kind
+    from billfold.settlement.complaints import ComplaintDesk
+
     if (kind is None) != (hours is None):
         fail("--kind and --hours go together")
     with open_engine(database_url) as engine:

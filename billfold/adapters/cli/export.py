@@ -10,24 +10,16 @@ The file name's ending picks the format. Personal data is masked unless ``--unma
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError
-from billfold.settlement.discrepancy import DiscrepancyStatus
-from billfold.settlement.exports import (
-    Sheet,
-    discrepancy_sheet,
-    export_format,
-    recon_sheet,
-    settlement_sheet,
-    write_sheet,
-)
-from billfold.settlement.reconciler import Reconciler
-from billfold.settlement.settler import Settler
+
+if TYPE_CHECKING:
+    from billfold.settlement.exports import Sheet
 
 __all__ = ["app"]
 
@@ -39,6 +31,8 @@ Unmasked = Annotated[bool, typer.Option("--unmasked", help="write personal data 
 
 
 def _write(sheet: Sheet, path: Path) -> None:
+    from billfold.settlement.exports import export_format, write_sheet
+
     try:
         fmt = export_format(path.name)
     except BillfoldError as exc:
@@ -57,6 +51,9 @@ def recon_command(
     database_url: DbUrl = None,
 ) -> None:
     """The reconciliation report: one row per statement run."""
+    from billfold.settlement.exports import recon_sheet
+    from billfold.settlement.reconciler import Reconciler
+
     runs = Reconciler(open_engine(database_url)).runs(
         channel=channel, business_date=parse_day(day), current_only=not history
     )
@@ -72,6 +69,10 @@ def discrepancies_command(
     database_url: DbUrl = None,
 ) -> None:
     """The discrepancy list, with sources and resolutions."""
+    from billfold.settlement.discrepancy import DiscrepancyStatus
+    from billfold.settlement.exports import discrepancy_sheet
+    from billfold.settlement.reconciler import Reconciler
+
     try:
         wanted = None if status == "all" else DiscrepancyStatus(status)
     except ValueError:
@@ -89,6 +90,9 @@ def settlement_command(
     database_url: DbUrl = None,
 ) -> None:
     """The settlement report: one row per batch, receiving accounts masked."""
+    from billfold.settlement.exports import settlement_sheet
+    from billfold.settlement.settler import Settler
+
     try:
         batches = Settler(open_engine(database_url)).batches(
             biller_code=biller, business_date=parse_day(day)

@@ -21,9 +21,7 @@ from rich.table import Table
 
 from billfold.adapters.cli.common import day_option, open_engine, yuan_option
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
-from billfold.merchants.fee_catalogue import FeeItem
 from billfold.money import format_yuan
-from billfold.packs.government import Government
 
 __all__ = ["app"]
 
@@ -43,6 +41,9 @@ def fee_set(
     database_url: DbUrl = None,
 ) -> None:
     """Add a catalogue entry; the same entry again changes nothing."""
+    from billfold.merchants.fee_catalogue import FeeItem
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         entry = FeeItem(
             item, name, yuan_option(amount, "--amount"), day_option(effective_from, "--from")
@@ -61,6 +62,8 @@ def fees(
     database_url: DbUrl = None,
 ) -> None:
     """The office's catalogue in force on a day."""
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         items = Government(engine).catalogue(office, day_option(on, "--date") if on else None)
     table = Table("item", "name", "amount", "since", title=f"{office} fee catalogue")
@@ -82,6 +85,8 @@ def fine_add(
     database_url: DbUrl = None,
 ) -> None:
     """Record a fine (the statutory 3%-a-day penalty applies after the deadline)."""
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         bill = Government(engine).add_fine(
             office,
@@ -101,6 +106,8 @@ def fine(
     database_url: DbUrl = None,
 ) -> None:
     """What a fine costs now: the fine, days overdue, the penalty (capped at the fine)."""
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         biller, _, quote = Government(engine).lookup_fine(decision_no)
     data = {
@@ -131,6 +138,8 @@ def receipt(
     database_url: DbUrl = None,
 ) -> None:
     """The receipt of a credited payment (issued on first request, the same ever after)."""
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         issued = Government(engine).issue_receipt(payment_id)
     if html is not None:

@@ -23,8 +23,6 @@ from typing import Annotated, Any
 import typer
 
 from billfold.adapters.cli.common import DbUrl, day_option, fail, open_engine
-from billfold.collection.sealing import chains_to_seal, seal_day, yesterday
-from billfold.collection.verifying import export_journal, verify_journal
 from billfold.errors import BillfoldError
 
 __all__ = ["app"]
@@ -45,6 +43,8 @@ def seal_command(
     database_url: DbUrl = None,
 ) -> None:
     """Seal a business day: its last hash, entry count and totals, kept and sent."""
+    from billfold.collection.sealing import chains_to_seal, seal_day, yesterday
+
     when = day_option(day, "--date") if day is not None else None
     with open_engine(database_url) as engine:
         for chain in chains_to_seal(engine.uow(), biller):
@@ -69,6 +69,8 @@ def verify_command(
     database_url: DbUrl = None,
 ) -> None:
     """Recompute every chain and seal; name the first entry altered, removed or inserted."""
+    from billfold.collection.verifying import verify_journal
+
     since = day_option(from_day, "--from") if from_day is not None else None
     with open_engine(database_url) as engine:
         report = verify_journal(engine.uow(), chain=biller, from_day=since)
@@ -91,6 +93,8 @@ def export_command(
     database_url: DbUrl = None,
 ) -> None:
     """The biller's chain as JSON lines, with hashes and seals, for the biller to verify."""
+    from billfold.collection.verifying import export_journal
+
     since = day_option(from_day, "--from") if from_day is not None else None
     with open_engine(database_url) as engine:
         try:

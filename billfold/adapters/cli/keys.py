@@ -9,14 +9,6 @@ from typing import Annotated
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.adapters.http.keys import (
-    DEFAULT_GRACE,
-    Scope,
-    create_key,
-    list_keys,
-    revoke_key,
-    rotate_key,
-)
 from billfold.merchants.roles import Role, format_roles, parse_roles
 
 __all__ = ["app"]
@@ -26,6 +18,9 @@ app = typer.Typer(help="API keys: create (shown once), list, rotate, revoke.", n
 Actor = Annotated[str, typer.Option("--actor", help="Who does this, for the audit log.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why, for the audit log.")]
 ROLES_HELP = ", ".join(r.value for r in Role)
+#: ``billfold.adapters.http.keys.DEFAULT_GRACE`` in hours, copied so that the help does not
+#: import the server (a test compares them).
+DEFAULT_GRACE_HOURS = 24.0
 
 
 @app.command("create")
@@ -48,6 +43,8 @@ def keys_create(
         fail("give a BILLER code, or --back-office for a key that sees every biller")
     if roles is not None and scope is not None:
         fail("give --roles or --scope, not both")
+    from billfold.adapters.http.keys import Scope, create_key
+
     with open_engine(database_url) as engine:
         access = parse_roles(roles, field="--roles") if roles is not None else None
         wanted = access if access is not None else Scope.parse(scope or "read")
@@ -64,6 +61,8 @@ def keys_list(
     database_url: DbUrl = None,
 ) -> None:
     """List keys (never their secrets)."""
+    from billfold.adapters.http.keys import list_keys
+
     with open_engine(database_url) as engine:
         for key in list_keys(engine, biller_code=biller):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
@@ -85,12 +84,14 @@ def keys_rotate(
             max=168,
             help="How long the old secret still works (0: not at all).",
         ),
-    ] = DEFAULT_GRACE.total_seconds() / 3600,
+    ] = DEFAULT_GRACE_HOURS,
     actor: Actor = "cli",
     reason: Reason = "",
     database_url: DbUrl = None,
 ) -> None:
     """Give a key a new secret (printed once); the old one works for --grace-hours more."""
+    from billfold.adapters.http.keys import rotate_key
+
     with open_engine(database_url) as engine:
         grace = timedelta(hours=grace_hours)
         created = rotate_key(engine, key_id, grace=grace, actor=actor, reason=reason)
@@ -106,6 +107,8 @@ def keys_revoke(
     key_id: str, actor: Actor = "cli", reason: Reason = "", database_url: DbUrl = None
 ) -> None:
     """Revoke a key; requests with it are refused at once."""
+    from billfold.adapters.http.keys import revoke_key
+
     with open_engine(database_url) as engine:
         key = revoke_key(engine, key_id, actor=actor, reason=reason)
     typer.echo(f"revoked key {key.key_id}")

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.collection.lists import LISTS
 from billfold.errors import BillfoldError
-from billfold.masking import mask_value
 
 if TYPE_CHECKING:  # rich and the exports are imported when a list is shown
     from rich.console import Console
@@ -59,6 +57,8 @@ By = Annotated[str, typer.Option(help="who asks (audited)")]
 
 
 def filters_help(name: str) -> str:
+    from billfold.collection.lists import LISTS
+
     spec = LISTS[name]
     lines = [
         f"{f.name}: {f.help}" + (f" ({', '.join(f.choices)})" if f.choices else "")
@@ -99,6 +99,7 @@ def run_list(
     """Fetch the list (one page, or ``every`` page) and show or export it."""
     from rich.table import Table
 
+    from billfold.collection.lists import LISTS
     from billfold.settlement.exports import export_format, write_sheet
     from billfold.settlement.list_exports import list_sheet, list_texts
 
@@ -153,6 +154,8 @@ def run_list(
 
 
 def _masked(spec: ListSpec, row: dict[str, Any]) -> dict[str, Any]:
+    from billfold.masking import mask_value
+
     personal = {c.key: c.personal for c in spec.columns if c.personal}
     return {
         k: mask_value(personal[k], v) if k in personal and v is not None else v

@@ -7,16 +7,18 @@ on stderr and exit 1, changing nothing.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, open_engine
 from billfold.adapters.cli.listing import AsJson, add_list_command
 from billfold.adapters.cli.show import print_record
-from billfold.collection.order import Order
 from billfold.labels import label
 from billfold.money import format_yuan
+
+if TYPE_CHECKING:
+    from billfold.collection.order import Order
 
 __all__ = ["app"]
 

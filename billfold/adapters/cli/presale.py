@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -33,9 +33,10 @@ from billfold.adapters.cli.common import day_option, fail, open_engine, yuan_opt
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
 from billfold.errors import InvalidInput
 from billfold.labels import label
-from billfold.merchants.presale import Contract, Milestone, Project
 from billfold.money import format_yuan
-from billfold.packs.presale import PresaleDesk
+
+if TYPE_CHECKING:
+    from billfold.merchants.presale import Milestone
 
 __all__ = ["app"]
 
@@ -45,6 +46,8 @@ By = Annotated[str, typer.Option(help="Who does it (audited)")]
 
 
 def _stage(text: str) -> Milestone:
+    from billfold.merchants.presale import Milestone
+
     parts = text.split(":")
     if len(parts) != 3:
         fail(f"--stage: {text!r} is not CODE:NAME:PERCENT, e.g. foundation:基础工程完成:30")
@@ -67,6 +70,9 @@ def project_add(
     database_url: DbUrl = None,
 ) -> None:
     """Put a developer's project under supervision."""
+    from billfold.merchants.presale import Project
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         project = Project(developer, project_code, bureau_code, name, bank, account)
         PresaleDesk(engine).add_project(project, actor=by)
@@ -81,6 +87,8 @@ def milestones(
     database_url: DbUrl = None,
 ) -> None:
     """Set the project's release plan: the cumulative share releasable at each stage."""
+    from billfold.packs.presale import PresaleDesk
+
     stages = [_stage(text) for text in stage]
     with open_engine(database_url) as engine:
         PresaleDesk(engine).set_milestones(bureau_code, stages, actor=by)
@@ -96,6 +104,8 @@ def reach(
     database_url: DbUrl = None,
 ) -> None:
     """Record that construction reached a stage."""
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         PresaleDesk(engine).reach(bureau_code, stage, day_option(on, "--date"), actor=by)
     out.print(f"project {bureau_code}: stage {stage} reached on {on}")
@@ -111,6 +121,9 @@ def contract_add(
     database_url: DbUrl = None,
 ) -> None:
     """Register a buyer's contract; its payments go through the project's POS or QR."""
+    from billfold.merchants.presale import Contract
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         contract = Contract(contract_no, unit, yuan_option(price, "--price"), buyer)
         PresaleDesk(engine).add_contract(bureau_code, contract)
@@ -120,6 +133,8 @@ def contract_add(
 @app.command("sync")
 def sync(database_url: DbUrl = None) -> None:
     """Book contract payments, reversals and refunds not booked yet (safe to run any time)."""
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         report = PresaleDesk(engine).sync()
     refunds = f", {report.refunds} refund(s)" if report.refunds else ""
@@ -135,6 +150,8 @@ def assign(
     database_url: DbUrl = None,
 ) -> None:
     """Move money held without a contract (CHANNEL/REF) onto a contract of its project."""
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         entry = PresaleDesk(engine).assign_held(held_id, contract, by, reason)
     out.print(
@@ -217,6 +234,7 @@ def release(
     on for ``escrow.release`` (the default) this proposes the release and a supervisor
     approves it (`billfold approvals approve`); the stage's limit is checked then."""
     from billfold.maker_checker import MakerChecker
+    from billfold.packs.presale import PresaleDesk
 
     fen = yuan_option(amount, "amount")
     with open_engine(database_url) as engine:
@@ -239,6 +257,8 @@ def release(
 @app.command("balance")
 def balance(bureau_code: str, database_url: DbUrl = None) -> None:
     """Received, released, balance and held money of a project."""
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         book = PresaleDesk(engine).balance(bureau_code)
     out.print(
@@ -258,6 +278,8 @@ def report(
     database_url: DbUrl = None,
 ) -> None:
     """The daily escrow report of a project: per contract, and the summary."""
+    from billfold.packs.presale import PresaleDesk
+
     with open_engine(database_url) as engine:
         files = PresaleDesk(engine).daily_report(
             bureau_code, day_option(on, "--date"), out_dir, fmt

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from billfold.channels import emv
-from billfold.channels.emv_reading import read_payload
 from billfold.errors import BillfoldError
 from billfold.money import format_yuan, parse_yuan
+
+if TYPE_CHECKING:
+    from billfold.channels import emv
 
 __all__ = ["app", "payload_fields"]
 
@@ -80,6 +81,7 @@ def encode(
     ] = None,
 ) -> None:
     """Print an EMV MPM payload; static unless --amount or --dynamic is given."""
+    from billfold.channels import emv
     from billfold.channels.qr_render import render_counter_sign, render_png, render_svg
 
     try:
@@ -177,6 +179,8 @@ def decode(
     as_json: Annotated[bool, typer.Option("--json", help="Print the fields as JSON.")] = False,
 ) -> None:
     """Read a payload with a valid CRC; print its fields and any deviations from the spec."""
+    from billfold.channels.emv_reading import read_payload
+
     text = sys.stdin.read().rstrip("\r\n") if payload == "-" else payload
     try:
         reading = read_payload(text)

@@ -19,8 +19,6 @@ from typing import Annotated
 import typer
 
 from billfold.adapters.cli.common import DbUrl, open_engine
-from billfold.channels.qr_render import render_svg
-from billfold.packs.government import Government, receipt_verify_url
 
 __all__ = ["app"]
 
@@ -43,6 +41,8 @@ def pdf(
     database_url: DbUrl = None,
 ) -> None:
     """The receipt as a one-page A5 PDF with its verification QR."""
+    from billfold.packs.government import Government
+
     with open_engine(database_url) as engine:
         data = Government(engine).receipt_pdf(receipt_no, base_url=base_url)
     out.write_bytes(data)
@@ -57,6 +57,9 @@ def html(
     database_url: DbUrl = None,
 ) -> None:
     """The receipt as a printable page with its verification QR."""
+    from billfold.channels.qr_render import render_svg
+    from billfold.packs.government import Government, receipt_verify_url
+
     with open_engine(database_url) as engine:
         receipt = Government(engine).receipt(receipt_no)
         url = receipt_verify_url(base_url, receipt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -13,9 +13,10 @@ from rich.table import Table
 
 from billfold.labels import label
 from billfold.money import format_yuan
-from billfold.settlement.discrepancy import Discrepancy
-from billfold.settlement.reconciler import RunResult
-from billfold.settlement.wording import describe
+
+if TYPE_CHECKING:
+    from billfold.settlement.discrepancy import Discrepancy
+    from billfold.settlement.reconciler import RunResult
 
 __all__ = ["WIDTH", "discrepancy_json", "out", "print_discrepancies", "print_result"]
 
@@ -69,6 +70,8 @@ def discrepancy_json(d: Discrepancy) -> dict[str, Any]:
 
 
 def print_discrepancies(found: list[Discrepancy]) -> None:
+    from billfold.settlement.wording import describe
+
     if not found:
         return
     table = Table("编号", "差错类型", "状态", "来源", "差额", "说明")

@@ -46,21 +46,19 @@ from billfold.adapters.cli.recon_report import (
     print_discrepancies,
     print_result,
 )
-from billfold.channels.base import Channel
-from billfold.channels.collect import Collector
-from billfold.clock import business_date
-from billfold.collection.approval import Approval
 from billfold.errors import BillfoldError, ConfigurationError, InvariantViolated
 from billfold.labels import label
 from billfold.money import format_yuan, parse_yuan
-from billfold.settlement.banking import DEFAULT_ROUTES, age_bucket, parse_route
-from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
-from billfold.settlement.parsers import PARSERS
-from billfold.settlement.reconciler import Reconciler
-from billfold.settlement.statement import StatementError
+from billfold.settlement.discrepancy import Action
 
 if TYPE_CHECKING:  # the engine is imported when a command opens it
     from billfold.engine import Engine
+
+if TYPE_CHECKING:
+    from billfold.channels.base import Channel
+    from billfold.collection.approval import Approval
+    from billfold.settlement.discrepancy import DiscrepancyStatus
+    from billfold.settlement.statement import StatementError
 
 __all__ = ["WIDTH", "DbUrl", "app", "fail", "open_engine", "parse_day"]
 
@@ -167,6 +165,10 @@ def run_command(
     database_url: DbUrl = None,
 ) -> None:
     """Reconcile a channel's statement FILE for one business date."""
+    from billfold.settlement.parsers import PARSERS
+    from billfold.settlement.reconciler import Reconciler
+    from billfold.settlement.statement import StatementError
+
     if format not in PARSERS:
         fail(f"--format: unknown format {format!r}; known: {', '.join(sorted(PARSERS))}", 2)
     business = _day(day)
@@ -214,6 +216,10 @@ def bank_command(
     database_url: DbUrl = None,
 ) -> None:
     """Match the channels' credits on a bank statement to the nets they promised."""
+    from billfold.settlement.banking import DEFAULT_ROUTES, parse_route
+    from billfold.settlement.reconciler import Reconciler
+    from billfold.settlement.statement import StatementError
+
     business = _day(day)
     try:
         routes = [parse_route(r) for r in route or []] + list(DEFAULT_ROUTES)
@@ -241,6 +247,8 @@ def runs_command(
     database_url: DbUrl = None,
 ) -> None:
     """List reconciliation runs."""
+    from billfold.settlement.reconciler import Reconciler
+
     runs = Reconciler(open_engine(database_url)).runs(
         channel=channel, business_date=parse_day(day), current_only=not history
     )
@@ -260,6 +268,8 @@ def runs_command(
 
 
 def _status(text: str) -> DiscrepancyStatus | None:
+    from billfold.settlement.discrepancy import DiscrepancyStatus
+
     if text == "all":
         return None
     try:
@@ -277,6 +287,9 @@ def discrepancies_command(
     database_url: DbUrl = None,
 ) -> None:
     """List discrepancies (open ones by default)."""
+    from billfold.settlement.discrepancy import Code
+    from billfold.settlement.reconciler import Reconciler
+
     try:
         wanted = Code(code) if code else None
     except ValueError:
@@ -306,6 +319,8 @@ def resolve_command(
     database_url: DbUrl = None,
 ) -> None:
     """Resolve a discrepancy with an action (recorded with who, when and why)."""
+    from billfold.settlement.reconciler import Reconciler
+
     try:
         chosen = Action(action.replace("-", "_"))
     except ValueError:
@@ -333,6 +348,8 @@ def _write_off_proposal(
 ) -> Approval | None:
     """A write-off waits for a second person when the biller's policy says so."""
     from billfold.maker_checker import MakerChecker
+    from billfold.settlement.discrepancy import DiscrepancyStatus
+    from billfold.settlement.reconciler import Reconciler
 
     if action is not Action.WRITE_OFF:
         return None
@@ -359,6 +376,9 @@ def ask_command(
 ) -> None:
     """T+0: ask the channel whether an engine-only (短款) payment exists; only a channel that
     says it does not makes the payment reversible."""
+    from billfold.channels.collect import Collector
+    from billfold.settlement.reconciler import Reconciler
+
     spec = channels or os.environ.get("BILLFOLD_CHANNELS")
     if not spec:
         fail(
@@ -386,6 +406,10 @@ def transit_command(
     database_url: DbUrl = None,
 ) -> None:
     """Money in transit (在途资金): promised by reconciled statements, not yet in the bank."""
+    from billfold.clock import business_date
+    from billfold.settlement.banking import age_bucket
+    from billfold.settlement.reconciler import Reconciler
+
     engine = open_engine(database_url)
     day = parse_day(as_of, "--as-of") or business_date(engine.clock.now())
     waiting = Reconciler(engine).in_transit(day)
@@ -452,6 +476,8 @@ def requery_command(
     database_url: DbUrl = None,
 ) -> None:
     """T+0: ask the channels about orders stuck in "paying" and settle them the same day."""
+    from billfold.channels.collect import Collector
+
     spec = channels or os.environ.get("BILLFOLD_CHANNELS")
     if not spec:
         fail(

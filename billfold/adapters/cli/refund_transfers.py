@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,16 +19,12 @@ from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.adapters.cli.reconcile import WIDTH
-from billfold.collection.refund_transfer import (
-    PayeeAccount,
-    RefundTransfer,
-    TransferReason,
-    TransferStage,
-)
-from billfold.collection.refund_transferring import TransferConfirmation
+from billfold.collection.refund_transfer import TransferStage
 from billfold.labels import label
 from billfold.money import format_yuan
-from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
+if TYPE_CHECKING:
+    from billfold.collection.refund_transfer import RefundTransfer
 
 __all__ = ["app"]
 
@@ -57,6 +53,8 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List refunds going by bank transfer."""
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     try:
         wanted = TransferStage(stage) if stage else None
     except ValueError:
@@ -84,6 +82,8 @@ def list_command(
 @app.command("show")
 def show_command(refund_no: str, database_url: DbUrl = None) -> None:
     """Show one refund's bank transfer (the payee masked)."""
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         typer.echo(_line(RefundTransferDesk(engine).get(refund_no)))
 
@@ -96,6 +96,8 @@ def fall_back_command(
     database_url: DbUrl = None,
 ) -> None:
     """A person decides a failed refund is paid back by bank transfer."""
+    from billfold.collection.refund_transfer import TransferReason
+
     with open_engine(database_url) as engine:
         done = engine.refund_needs_transfer(refund_no, TransferReason.OTHER, reason, by=by)
         typer.echo(_line(done))
@@ -111,6 +113,9 @@ def record_command(
     database_url: DbUrl = None,
 ) -> None:
     """Record who the transfer pays (the maker; a second person approves)."""
+    from billfold.collection.refund_transfer import PayeeAccount
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         payee = PayeeAccount(name, account, bank)
         typer.echo(_line(RefundTransferDesk(engine).record_payee(refund_no, payee, by=by)))
@@ -119,6 +124,8 @@ def record_command(
 @app.command("approve")
 def approve_command(refund_no: str, by: By, database_url: DbUrl = None) -> None:
     """Approve a recorded transfer (the checker: never the person who recorded it)."""
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         typer.echo(_line(RefundTransferDesk(engine).approve(refund_no, checker=by)))
 
@@ -132,6 +139,8 @@ def file_command(
     database_url: DbUrl = None,
 ) -> None:
     """Put the approved transfers into a new bank transfer file (journalled)."""
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         made = RefundTransferDesk(engine).file(by=by, refund_nos=refund, encoding=encoding)
     out_file.write_bytes(made.content)
@@ -149,6 +158,8 @@ def file_again_command(
     database_url: DbUrl = None,
 ) -> None:
     """Write a transfer file again, as it went to the bank."""
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         made = RefundTransferDesk(engine).file_again(file_no, encoding=encoding)
     out_file.write_bytes(made.content)
@@ -164,6 +175,9 @@ def confirm_command(
     database_url: DbUrl = None,
 ) -> None:
     """Confirm by hand that the bank paid a filed transfer."""
+    from billfold.collection.refund_transferring import TransferConfirmation
+    from billfold.settlement.refund_transfer_desk import RefundTransferDesk
+
     with open_engine(database_url) as engine:
         how = TransferConfirmation(by, reason, statement_ref)
         typer.echo(_line(RefundTransferDesk(engine).confirm(refund_no, how)))

@@ -8,21 +8,17 @@ biller's channel (SMS or WeChat subscription messages); see docs/reminders.md. E
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.adapters.outbox.reminders import api
-from billfold.adapters.outbox.reminders.aliyun_sms import AliyunSms
-from billfold.adapters.outbox.reminders.message import HttpxPoster, ReminderSender
-from billfold.adapters.outbox.reminders.wechat_subscribe import StableTokens, WechatSubscribe
-from billfold.adapters.outbox.retry import RetryPolicy
-from billfold.channels.secrets import EnvSecrets
-from billfold.collection.reminder import ReminderChannel, ReminderSettings
 from billfold.errors import BillfoldError
 from billfold.labels import label
-from billfold.testing.sandbox.reminders import sandbox_senders
+
+if TYPE_CHECKING:
+    from billfold.adapters.outbox.reminders.message import HttpxPoster, ReminderSender
+    from billfold.collection.reminder import ReminderChannel
 
 __all__ = ["app"]
 
@@ -84,6 +80,9 @@ def configure(
     database_url: DbUrl = None,
 ) -> None:
     """Set a biller's reminder settings (replacing any before)."""
+    from billfold.adapters.outbox.reminders import api
+    from billfold.collection.reminder import ReminderChannel, ReminderSettings
+
     start, sep, end = quiet.partition("-")
     if not sep:
         fail(f"--quiet: {quiet!r} is not START-END such as 21:00-08:00")
@@ -116,6 +115,8 @@ def show(
     database_url: DbUrl = None,
 ) -> None:
     """Print a biller's reminder settings as JSON (credentials are references only)."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         found = api.settings_of(engine, biller)
     if found is None:
@@ -132,6 +133,8 @@ def send(
     database_url: DbUrl = None,
 ) -> None:
     """Remind the payers of the given bills now (sent by the worker, outside quiet hours)."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         done = api.remind_bills(engine, biller, bill_nos, actor=actor, reason=reason)
     for item in done:
@@ -147,6 +150,8 @@ def opt_out(
     database_url: DbUrl = None,
 ) -> None:
     """Send no more reminders from the biller to this phone number or openid."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         new = api.opt_out(engine, biller, address, source=source)
     typer.echo("已退订" if new else "此前已退订")
@@ -159,6 +164,8 @@ def opt_in(
     database_url: DbUrl = None,
 ) -> None:
     """Undo an opt-out."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         gone = api.opt_in(engine, biller, address)
     typer.echo("已恢复提醒" if gone else "未曾退订")
@@ -172,6 +179,8 @@ def bind_openid(
     database_url: DbUrl = None,
 ) -> None:
     """Remember the WeChat openid of a bill's payer, for WeChat reminders."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         api.bind_openid(engine, biller, bill_no, openid)
     typer.echo("已绑定")
@@ -185,6 +194,8 @@ def list_(
     database_url: DbUrl = None,
 ) -> None:
     """The biller's reminders, newest first, with their Chinese text."""
+    from billfold.adapters.outbox.reminders import api
+
     with open_engine(database_url) as engine:
         found = api.list_reminders(engine, biller, status=status, limit=limit)
     typer.echo("账单号\t类型\t日期\t渠道\t状态\t内容")
@@ -206,6 +217,11 @@ def run(
     database_url: DbUrl = None,
 ) -> None:
     """One pass of the worker's reminders duty: emit what is due today, fan out, send."""
+    from billfold.adapters.outbox.reminders import api
+    from billfold.adapters.outbox.reminders.message import HttpxPoster
+    from billfold.adapters.outbox.retry import RetryPolicy
+    from billfold.testing.sandbox.reminders import sandbox_senders
+
     policy = RetryPolicy(max_attempts=max_attempts)
     with open_engine(database_url) as engine:
         if live:
@@ -219,6 +235,10 @@ def run(
 
 
 def _live(http: HttpxPoster, clock: Any) -> dict[str, ReminderSender]:
+    from billfold.adapters.outbox.reminders.aliyun_sms import AliyunSms
+    from billfold.adapters.outbox.reminders.wechat_subscribe import StableTokens, WechatSubscribe
+    from billfold.channels.secrets import EnvSecrets
+
     secrets = EnvSecrets()
     return {
         "sms": AliyunSms(http, secrets, clock),

@@ -5,25 +5,21 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail
 from billfold.adapters.cli.keys import app as keys_app
-from billfold.adapters.db.connect import database_url_from_env
-from billfold.adapters.http import cashier_sandbox, channel_wiring
-from billfold.adapters.http.server import (
-    HTTP_CHOICES,
-    LOOP_CHOICES,
-    ServerOptions,
-    exit_with_parent,
-    multi_process_refusal,
-)
-from billfold.adapters.http.server import run as run_server
-from billfold.channels.wallet_routing import WalletRouter
-from billfold.engine import Engine
 from billfold.errors import BillfoldError
+from billfold.extras import require_installed
+
+if TYPE_CHECKING:
+    from billfold.adapters.http.server import ServerOptions
+
+# without the server extra ``billfold serve`` says so in one line; FastAPI, uvicorn and the
+# engine themselves are imported when the server starts, not to print the help
+require_installed("server", "argon2", "fastapi", "python_multipart", "uvicorn")
 
 __all__ = ["BANK_APP_MARKERS_ENV", "app", "bank_app_markers_from_env", "build_app"]
 
@@ -49,7 +45,10 @@ def bank_app_markers_from_env() -> tuple[str, ...]:
 def build_app() -> object:
     """uvicorn's factory (each worker builds its own engine from BILLFOLD_DATABASE_URL and
     its bank-app markers from BILLFOLD_BANK_APP_MARKERS)."""
+    from billfold.adapters.db.connect import database_url_from_env
+    from billfold.adapters.http import cashier_sandbox, channel_wiring
     from billfold.adapters.http.app import create_app
+    from billfold.adapters.http.server import exit_with_parent
     from billfold.clock import SystemClock
     from billfold.engine import Engine
     from billfold.logging import configure_logging
@@ -70,6 +69,8 @@ def build_app() -> object:
 
 def _marker_refusal(markers: list[str], source: str) -> str | None:
     """Why the bank-app markers from ``source`` cannot be used, or ``None``."""
+    from billfold.channels.wallet_routing import WalletRouter
+
     for marker in markers:
         if "," in marker:
             return f"{source} {marker!r}: a marker cannot contain a comma"
@@ -130,6 +131,16 @@ def serve(
     """Serve the API (httptools and uvloop when installed; TCP_NODELAY on every connection)."""
     if ctx.invoked_subcommand is not None:
         return
+    from billfold.adapters.db.connect import database_url_from_env
+    from billfold.adapters.http import cashier_sandbox, channel_wiring
+    from billfold.adapters.http.server import (
+        HTTP_CHOICES,
+        LOOP_CHOICES,
+        ServerOptions,
+        multi_process_refusal,
+    )
+    from billfold.engine import Engine
+
     url = database_url_from_env(database_url)
     refusal = multi_process_refusal(url, workers)
     if refusal:
@@ -170,6 +181,8 @@ def _run(options: ServerOptions) -> None:
     """Run the server; with several workers, each watches this process and the workers'
     counters meet in one metrics directory (made here unless PROMETHEUS_MULTIPROC_DIR is set,
     and removed afterwards)."""
+    from billfold.adapters.http.server import run as run_server
+
     made = None
     if options.workers > 1:
         os.environ[SUPERVISOR_ENV] = str(os.getpid())

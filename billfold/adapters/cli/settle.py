@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,9 +27,10 @@ from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, par
 from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
 from billfold.labels import label
 from billfold.money import format_yuan, parse_yuan
-from billfold.settlement.batch import BatchStatus, SettlementBatch
-from billfold.settlement.settler import Profile, Settler
-from billfold.settlement.splits import Remainder, SplitKind, SplitRule
+
+if TYPE_CHECKING:
+    from billfold.settlement.batch import SettlementBatch
+    from billfold.settlement.splits import SplitRule
 
 __all__ = ["app", "parse_split"]
 
@@ -39,6 +40,8 @@ out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 
 def parse_split(text: str) -> SplitRule:
     """``ACCOUNT|NAME|BANK|SHARE[|MEMO]`` → a split rule."""
+    from billfold.settlement.splits import SplitKind, SplitRule
+
     parts = [p.strip() for p in text.split("|")]
     if len(parts) not in (4, 5):
         raise InvalidInput(f"--split: {text!r} is not ACCOUNT|NAME|BANK|SHARE[|MEMO]")
@@ -109,6 +112,8 @@ def draft_command(
     database_url: DbUrl = None,
 ) -> None:
     """Draft (or redraft) a biller's batch for a business date."""
+    from billfold.settlement.settler import Settler
+
     business = parse_day(day)
     if business is None:
         raise InvariantViolated("business is missing")
@@ -120,6 +125,8 @@ def draft_command(
 
 
 def _step(batch_no: str, step: str, by: str, reason: str | None, url: str | None) -> None:
+    from billfold.settlement.settler import Settler
+
     settler = Settler(open_engine(url))
     try:
         kwargs: dict[str, Any] = {"by": by}
@@ -142,6 +149,8 @@ def approve_command(
     policy wants it, this proposes the approval and a second person approves it
     (`billfold approvals approve`)."""
     from billfold.maker_checker import MakerChecker
+    from billfold.settlement.batch import BatchStatus
+    from billfold.settlement.settler import Settler
 
     engine = open_engine(database_url)
     try:
@@ -169,6 +178,8 @@ def pay_command(
     database_url: DbUrl = None,
 ) -> None:
     """approved → paid: write the payout file, then mark the batch paid."""
+    from billfold.settlement.settler import Settler
+
     settler = Settler(open_engine(database_url))
     try:
         out_file.write_bytes(settler.payout_file(batch, encoding=encoding))
@@ -197,6 +208,8 @@ def discard_command(
     database_url: DbUrl = None,
 ) -> None:
     """Throw a draft away; its money waits for the next batch."""
+    from billfold.settlement.settler import Settler
+
     try:
         Settler(open_engine(database_url)).discard(batch, by=by, reason=reason)
     except BillfoldError as exc:
@@ -212,6 +225,8 @@ def payout_command(
     database_url: DbUrl = None,
 ) -> None:
     """Write an approved batch's payout file again."""
+    from billfold.settlement.settler import Settler
+
     try:
         out_file.write_bytes(
             Settler(open_engine(database_url)).payout_file(batch, encoding=encoding)
@@ -229,6 +244,9 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List settlement batches."""
+    from billfold.settlement.batch import BatchStatus
+    from billfold.settlement.settler import Settler
+
     try:
         wanted = BatchStatus(status) if status else None
         batches = Settler(open_engine(database_url)).batches(
@@ -263,6 +281,8 @@ def show_command(
     database_url: DbUrl = None,
 ) -> None:
     """Show one batch and its split."""
+    from billfold.settlement.settler import Settler
+
     try:
         found = Settler(open_engine(database_url)).batch(batch)
     except BillfoldError as exc:
@@ -290,6 +310,9 @@ def profile_command(
     database_url: DbUrl = None,
 ) -> None:
     """Set a biller's settlement profile: reconciled money only or not, and split rules."""
+    from billfold.settlement.settler import Profile, Settler
+    from billfold.settlement.splits import Remainder
+
     try:
         rule = Remainder(remainder) if remainder else None
     except ValueError:

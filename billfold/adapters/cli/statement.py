@@ -22,7 +22,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 from rich.console import Console
@@ -31,10 +31,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from billfold.clock import DEFAULT_TZ
 from billfold.errors import BillfoldError
 from billfold.money import format_yuan
-from billfold.settlement.encoding import CHUNK_SIZE
-from billfold.settlement.parsers import StatementReader, parse
-from billfold.settlement.parsers.presets import load_preset, preset_names
-from billfold.settlement.statement import StatementError, StatementLine
+
+if TYPE_CHECKING:
+    from billfold.settlement.parsers import StatementReader
+    from billfold.settlement.statement import StatementLine
 
 __all__ = ["app", "read_with_progress"]
 
@@ -67,6 +67,8 @@ def statement() -> None:
 
 def read_with_progress(handle: BinaryIO, advance: Callable[[int], object]) -> Iterator[bytes]:
     """Yield ``handle``'s bytes in chunks, reporting each chunk's size to ``advance``."""
+    from billfold.settlement.encoding import CHUNK_SIZE
+
     while chunk := handle.read(CHUNK_SIZE):
         advance(len(chunk))
         yield chunk
@@ -137,6 +139,9 @@ def parse_command(
     ] = False,
 ) -> None:
     """Parse FILE and print its normalized lines; problems go to stderr."""
+    from billfold.settlement.parsers import parse
+    from billfold.settlement.statement import StatementError
+
     column_map = _column_map(format, mapping, preset)
     size = file.stat().st_size
     progress = _progress_bar(show=sys.stderr.isatty() and size >= PROGRESS_THRESHOLD)
@@ -183,6 +188,8 @@ def _column_map(
     format: StatementFormat, mapping: Path | None, preset: str | None
 ) -> dict[str, Any] | None:
     """The generic-csv column mapping from --mapping or --preset; exits 2 on a misuse."""
+    from billfold.settlement.parsers.presets import load_preset
+
     if preset is None:
         return _load_mapping(mapping) if mapping is not None else None
     if mapping is not None or format is not StatementFormat.GENERIC_CSV:
@@ -213,6 +220,8 @@ def presets_command(
     show: Annotated[str | None, typer.Option(help="print this preset's mapping JSON")] = None,
 ) -> None:
     """List the bank-export mappings shipped for --format generic-csv --preset NAME."""
+    from billfold.settlement.parsers.presets import load_preset, preset_names
+
     if show is not None:
         try:
             typer.echo(json.dumps(load_preset(show), ensure_ascii=False, indent=2))

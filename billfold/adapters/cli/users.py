@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
-from billfold.merchants.roles import Role, format_roles
+from billfold.merchants.roles import Role
 
 if TYPE_CHECKING:  # the server extra's password hashing is imported when a command runs
     from billfold.adapters.http.users import BackofficeUser
@@ -25,6 +25,8 @@ ROLES = ", ".join(r.value for r in Role)
 
 
 def _line(user: BackofficeUser) -> str:
+    from billfold.merchants.roles import format_roles
+
     scope = user.biller_code or "全部商户"
     state = "启用" if user.active else f"停用 {user.disabled_at:%Y-%m-%d}"
     password = "已设密码" if user.has_password else "未设密码"
@@ -46,6 +48,7 @@ def users_create(
 ) -> None:
     """Create a user (then give a password with `billfold users password`)."""
     from billfold.adapters.http.users import create_user
+    from billfold.merchants.roles import format_roles
 
     with open_engine(database_url) as engine:
         user = create_user(
@@ -91,6 +94,7 @@ def users_roles(
 ) -> None:
     """Replace a user's roles."""
     from billfold.adapters.http.users import set_roles
+    from billfold.merchants.roles import format_roles
 
     with open_engine(database_url) as engine:
         user = set_roles(engine, username, roles, actor=actor, reason=reason)

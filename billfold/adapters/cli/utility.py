@@ -17,20 +17,16 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine, yuan_option
 from billfold.errors import BillfoldError, ImportFailed
 from billfold.money import format_yuan
-from billfold.packs.utility import collection_file_for, import_arrears, offer_topup
-from billfold.settlement.utility_files import (
-    ARREARS_FIELDS,
-    COLLECTION_FIELDS,
-    Layout,
-    verify_collection_file,
-)
+
+if TYPE_CHECKING:
+    from billfold.settlement.utility_files import Layout
 
 __all__ = ["app"]
 
@@ -40,6 +36,8 @@ LayoutOpt = Annotated[Path, typer.Option("--layout", help="the utility's layout 
 
 
 def _layout(path: Path, known: tuple[str, ...]) -> Layout:
+    from billfold.settlement.utility_files import Layout
+
     try:
         loaded: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -58,6 +56,9 @@ def arrears(
     database_url: DbUrl = None,
 ) -> None:
     """Bills per 户号 from the arrears file; a bad line rejects the file, naming every line."""
+    from billfold.packs.utility import import_arrears
+    from billfold.settlement.utility_files import ARREARS_FIELDS
+
     shape = _layout(layout, ARREARS_FIELDS)
     try:
         data = file.read_bytes()
@@ -83,6 +84,8 @@ def topup(
     database_url: DbUrl = None,
 ) -> None:
     """Offer a prepaid top-up (预存) the household finds by 户号."""
+    from billfold.packs.utility import offer_topup
+
     with open_engine(database_url) as engine:
         bill = offer_topup(
             engine,
@@ -107,6 +110,9 @@ def collection(
     database_url: DbUrl = None,
 ) -> None:
     """The day's collection file; writing the same day again gives the same bytes."""
+    from billfold.packs.utility import collection_file_for
+    from billfold.settlement.utility_files import COLLECTION_FIELDS
+
     shape = _layout(layout, COLLECTION_FIELDS)
     try:
         when = date.fromisoformat(day)
@@ -121,6 +127,8 @@ def collection(
 @app.command()
 def verify(file: Path, layout: LayoutOpt) -> None:
     """Check a collection file's checksum line, as the utility does."""
+    from billfold.settlement.utility_files import COLLECTION_FIELDS, verify_collection_file
+
     shape = _layout(layout, COLLECTION_FIELDS)
     try:
         data = file.read_bytes()

@@ -18,29 +18,19 @@ import signal
 import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from billfold.adapters.cli.common import DbUrl, connect, fail, stop_on_signals
-from billfold.adapters.db.connect import database_url_from_env
-from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
-from billfold.adapters.jobs.lifecycle import exit_with_parent
-from billfold.adapters.outbox.bureau_push import HttpxBureauTransport
-from billfold.adapters.outbox.reminders.aliyun_sms import AliyunSms
-from billfold.adapters.outbox.reminders.message import HttpxPoster, ReminderSender
-from billfold.adapters.outbox.reminders.wechat_subscribe import StableTokens, WechatSubscribe
-from billfold.adapters.outbox.transport import HttpxTransport
-from billfold.channels.secrets import EnvSecrets
-from billfold.engine import Engine
 from billfold.errors import BillfoldError
 from billfold.extras import requires_extra
-from billfold.jobs.config import WorkerConfig, load_config
-from billfold.jobs.duties import Duties, Ports
-from billfold.jobs.loop import run_all_once, run_loop
-from billfold.testing.sandbox.autodebit import SandboxBank
-from billfold.testing.sandbox.gateway import SandboxGateway
-from billfold.testing.sandbox.reminders import sandbox_senders
+
+if TYPE_CHECKING:  # the engine, the duties and their HTTP clients load when the worker runs
+    from billfold.adapters.outbox.reminders.message import ReminderSender
+    from billfold.engine import Engine
+    from billfold.jobs.config import WorkerConfig
+    from billfold.jobs.duties import Duties, Ports
 
 __all__ = ["app"]
 
@@ -95,6 +85,13 @@ def worker(
     database_url: DbUrl = None,
 ) -> None:
     """Run the background duties until SIGTERM (the duty in hand finishes first)."""
+    from billfold.adapters.db.connect import database_url_from_env
+    from billfold.adapters.jobs.heartbeat import Heartbeat, worker_name
+    from billfold.adapters.jobs.lifecycle import exit_with_parent
+    from billfold.jobs.config import load_config
+    from billfold.jobs.duties import Duties
+    from billfold.jobs.loop import run_all_once
+
     if exit_with_parent_:  # first: a parent that dies while this one starts counts too
         exit_with_parent(_terminate_self)
     try:
@@ -132,6 +129,12 @@ def worker(
 
 
 def _ports(engine: Engine, config: WorkerConfig, spec: str | None, stack: ExitStack) -> Ports:
+    from billfold.adapters.outbox.bureau_push import HttpxBureauTransport
+    from billfold.adapters.outbox.transport import HttpxTransport
+    from billfold.jobs.duties import Ports
+    from billfold.testing.sandbox.autodebit import SandboxBank
+    from billfold.testing.sandbox.gateway import SandboxGateway
+
     source = spec or os.environ.get("BILLFOLD_CHANNELS")
     found = {}
     if source:
@@ -151,6 +154,12 @@ def _reminder_senders(
     engine: Engine, config: WorkerConfig, stack: ExitStack
 ) -> dict[str, ReminderSender]:
     """SMS and WeChat senders: the providers' sandbox unless ``reminders.mode = "live"``."""
+    from billfold.adapters.outbox.reminders.aliyun_sms import AliyunSms
+    from billfold.adapters.outbox.reminders.message import HttpxPoster
+    from billfold.adapters.outbox.reminders.wechat_subscribe import StableTokens, WechatSubscribe
+    from billfold.channels.secrets import EnvSecrets
+    from billfold.testing.sandbox.reminders import sandbox_senders
+
     if config.get("reminders.mode") != "live":
         return sandbox_senders(engine.clock)[0]
     http = stack.enter_context(HttpxPoster(config.get("reminders.timeout")))
@@ -183,6 +192,8 @@ def _terminate_self() -> None:
 
 
 def _single_machine(duties: Duties, stop: threading.Event) -> None:
+    from billfold.jobs.loop import run_loop
+
     with stop_on_signals(stop):
         run_loop(duties)
 

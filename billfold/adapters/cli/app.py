@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from billfold.adapters.cli.bills import app as bills_app
 from billfold.adapters.cli.common import DbUrl, connect, yuan_option
@@ -136,7 +136,73 @@ def _refusal(name: str, missing: MissingExtra) -> typer.Typer:
     return refusal
 
 
-class _Root(TyperGroup):
+class _PlainOption(TyperOption):
+    """An option of a command group whose value needs no conversion — the default ``None``,
+    a ``-v`` count, a default already of the option's plain type — passes as it is. Typer
+    would validate it through pydantic, and import pydantic (~0.1 s) to do so, even when the
+    command line only asks a sub-command for its ``--help``; any other value is converted
+    as before."""
+
+    def process_value(self, ctx: Any, value: Any) -> Any:
+        if self.required or not _plain(self, value):
+            return super().process_value(ctx, value)
+        if value is None and (self.multiple or self.nargs == -1):
+            value = ()  # what typer makes of a repeatable option not given
+        if self.callback is not None:
+            value = self.callback(ctx, self, value)
+        return value
+
+
+def _plain(option: TyperOption, value: Any) -> bool:
+    """Whether typer's conversion would give ``value`` back unchanged."""
+    if value is None:
+        return True
+    if option.count:
+        return type(value) is int
+    described: Any = getattr(option, "type_descriptor", None)
+    info = getattr(described, "parameter_info", None)
+    kind = type(value)
+    if info is None or info.parser is not None or kind not in (str, int, float):
+        return False
+    if described.annotation is not kind:
+        return False
+    low, high = info.min, info.max
+    if kind is str:
+        return low is None and high is None
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+class _PlainGroup(TyperGroup):
+    """A command group whose options, ``--help`` included, are :class:`_PlainOption`."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if type(option) is TyperOption:
+            option.__class__ = _PlainOption
+        return option
+
+
+#: Whether this typer converts values through pydantic (typer 0.2x) rather than click.
+_CONVERTS = hasattr(TyperOption, "get_runtime_param")
+
+
+def _plain_options(group: Any) -> Any:
+    """``group`` and the groups under it with :class:`_PlainOption` options (the options of
+    the commands that run are left to typer)."""
+    if not _CONVERTS:
+        return group
+    if type(group) is TyperGroup:
+        group.__class__ = _PlainGroup
+    for param in group.params:
+        if type(param) is TyperOption:
+            param.__class__ = _PlainOption
+    for sub in group.commands.values():
+        if hasattr(sub, "commands"):
+            _plain_options(sub)
+    return group
+
+
+class _Root(_PlainGroup):
     """The root group: its command groups are imported when one of them runs; its help
     lists them without importing them. No option or argument may carry a control character
     into the database (NUL fails on PostgreSQL and is stored by SQLite): the command line is
@@ -149,6 +215,7 @@ class _Root(TyperGroup):
             found = first_control_character(arg)
             if found is not None:
                 ctx.fail(f"argument {arg[:40]!r} contains a control character ({found})")
+        _plain_options(self)  # typer adds its completion options after __init__
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -185,7 +252,7 @@ class _Root(TyperGroup):
             wrapper.add_typer(module_app, name=sub.name)
         loaded = typer.main.get_group(wrapper).get_command(ctx, sub.name)
         if loaded is not None:
-            self.add_command(loaded, sub.name)
+            self.add_command(_plain_options(loaded), sub.name)
         return loaded
 
 

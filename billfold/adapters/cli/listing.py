@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
 from billfold.errors import BillfoldError
@@ -163,8 +164,24 @@ def _masked(spec: ListSpec, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _ListCommand(TyperCommand):
+    """A list command whose help ends with its filters and sort keys, looked up in the list's
+    spec (the domain's enums) when the help is shown, not when the command is registered."""
+
+    list_name = ""
+
+    @property
+    def help(self) -> str | None:
+        return self._summary + filters_help(self.list_name)
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._summary = value or ""
+
+
 def add_list_command(app: typer.Typer, name: str, summary: str, command: str = "list") -> None:
     """Register ``command`` on ``app``: list ``name`` with the shared options."""
+    listed = type("ListCommand", (_ListCommand,), {"list_name": name})
 
     def list_command(
         filters: Filters = None,
@@ -194,4 +211,4 @@ def add_list_command(app: typer.Typer, name: str, summary: str, command: str = "
             by=by,
         )
 
-    app.command(command, help=summary + filters_help(name))(list_command)
+    app.command(command, help=summary, cls=listed)(list_command)

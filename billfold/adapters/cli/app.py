@@ -196,7 +196,7 @@ def _plain_options(group: Any) -> Any:
     for param in group.params:
         if type(param) is TyperOption:
             param.__class__ = _PlainOption
-    for sub in group.commands.values():
+    for sub in getattr(group, "commands", {}).values():  # a refusal is a command
         if hasattr(sub, "commands"):
             _plain_options(sub)
     return group

@@ -159,7 +159,7 @@ def test_the_copies_kept_for_help_match_their_source() -> None:
 
     assert tuple(sorted(KINDS)) == KIND_NAMES
     assert DEFAULT_GUID == qr.DEFAULT_GUID
-    assert DEFAULT_GRACE_HOURS == DEFAULT_GRACE.total_seconds() / 3600
+    assert DEFAULT_GRACE.total_seconds() / 3600 == DEFAULT_GRACE_HOURS
 
 
 def test_the_walk_finds_every_group_and_their_commands() -> None:

@@ -94,7 +94,14 @@ _BILL_SAVE = (
 #: What money moved onto or off a bill changes (:meth:`SqlBills.apply`): only these columns
 #: are written, so the bill's other indexes (biller and number, payer, decision, creation)
 #: and foreign keys are not rewritten with the values they already hold.
-_MONEY_COLUMNS = ("status", "principal_fen", "paid_fen", "late_fee_paid_fen", "version", "updated_at")
+_MONEY_COLUMNS = (
+    "status",
+    "principal_fen",
+    "paid_fen",
+    "late_fee_paid_fen",
+    "version",
+    "updated_at",
+)
 _BILL_MONEY_SAVE = (
     update(t.bills)
     .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))

@@ -105,7 +105,7 @@ def _compiled(conn: Connection, statement: ClauseElement, keys: tuple[str, ...])
         constants = {k: v for k, v in compiled.params.items() if k not in keys}
         convert_at: tuple[int, ...] = ()
         if order is not None:
-            binds = compiled.binds
+            binds: dict[str, Any] = getattr(compiled, "binds", {})
             convert_at = tuple(
                 n for n, name in enumerate(order) if not _taken_as_is(binds.get(name))
             )

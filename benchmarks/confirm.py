@@ -75,7 +75,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
@@ -145,11 +144,8 @@ SQL = {
     "ON CONFLICT (channel, channel_txn_id) DO NOTHING RETURNING id",
     "update_order": "UPDATE orders SET status = ?, channel = ?, payment_id = ?, paid_at = ? "
     "WHERE id = ? AND status IN (?, ?)",
-    "update_bill": "UPDATE bills SET biller_id = ?, bill_no = ?, payer_id = ?, kind = ?, "
-    "status = ?, currency = ?, due_date = ?, late_fee_rule = ?, allow_partial = ?, "
-    "min_part_fen = ?, open_min_fen = ?, open_max_fen = ?, decision_no = ?, sub_unit = ?, "
-    "period = ?, description = ?, principal_fen = ?, paid_fen = ?, late_fee_paid_fen = ?, "
-    "cancel_reason = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
+    "update_bill": "UPDATE bills SET status = ?, principal_fen = ?, paid_fen = ?, "
+    "late_fee_paid_fen = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?",
     "update_items": "UPDATE bill_items SET amount_fen = ?, paid_fen = ?, waived_fen = ?, "
     "refunded_fen = ? WHERE bill_id = ? AND code = ?",
     "lock_head": "SELECT h.seq, h.last_hash, h.last_date, h.sealed_through, b.timezone, "
@@ -285,7 +281,7 @@ def _fee(rule: Sequence[Any], amount: int) -> int:
 
 
 def _event(event_type: str, biller_id: int, data: dict[str, Any], now: datetime) -> list[Any]:
-    event_id = str(uuid.uuid4())
+    event_id = ledger.new_event_id()  # time-ordered, as billfold's
     body = {"id": event_id, "type": event_type, "created_at": now.isoformat(), "data": data}
     return [event_id, event_type, biller_id, json.dumps(body, ensure_ascii=False, sort_keys=True)]
 
@@ -358,9 +354,8 @@ def raw_confirm(
                 paid_off.add(b[0])
             done = db.change(
                 "update_bill",
-                (b[1], b[2], b[3], b[4], "paid" if owed == 0 else "partially_paid", b[6], b[7],
-                 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15], b[16], principal, paid,
-                 b[19], b[21], b[22] + 1, db.ts(now), b[0], b[22]),
+                ("paid" if owed == 0 else "partially_paid", principal, paid, b[19], b[22] + 1,
+                 db.ts(now), b[0], b[22]),
             )  # fmt: skip
             if done != 1:
                 raise BenchFailure(f"raw: bill {b[0]} changed meanwhile")

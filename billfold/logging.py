@@ -16,7 +16,8 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -58,14 +59,32 @@ def _is_secret(key: str) -> bool:
     return key in SECRET_KEYS or key.endswith("_secret") or key.endswith("_key")
 
 
+def _keep(value: str) -> str:
+    return value
+
+
+def _redact(_value: Any) -> str:
+    return "[redacted]"
+
+
+@lru_cache(maxsize=4096)
+def _rule(key: str) -> Callable[[Any], Any]:
+    """What becomes of a value found under ``key`` (lower-cased), decided once per key:
+    redacted, masked by its kind, kept (billfold's own), or scrubbed as free text."""
+    if _is_secret(key):
+        return _redact
+    if key in MASKERS:
+        return MASKERS[key]
+    return _keep if key in OWN_KEYS else scrub_text
+
+
 def _mask(key: str, value: Any) -> Any:
     """``value`` (found under ``key``, lower-cased) masked, at any depth."""
-    if _is_secret(key):
+    rule = _rule(key)
+    if rule is _redact:
         return "[redacted]"
     if isinstance(value, str):
-        if key in MASKERS:
-            return MASKERS[key](value)
-        return value if key in OWN_KEYS else scrub_text(value)
+        return rule(value)
     if isinstance(value, Mapping):
         return {k: _mask(str(k).lower(), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -8,7 +8,7 @@ after review announces the same way).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -96,15 +96,38 @@ def _store_payment(
     now: datetime,
 ) -> PaymentRecord | None:
     """Insert the payment row; ``None`` if the transaction was stored meanwhile."""
-    record = PaymentRecord(
-        id=0,  # the database gives it
+    reason = decision.reason.value if decision.reason else None
+    order_id = order.id if order else None
+    biller_id = order.biller_id if order else None
+    payment_id = uow.payments.insert(
+        {
+            "channel": conf.channel,
+            "channel_txn_id": conf.channel_txn_id,
+            "order_no": conf.order_no,
+            "order_id": order_id,
+            "biller_id": biller_id,
+            "status": decision.status.value,
+            "reason": reason,
+            "amount_fen": conf.amount_fen,
+            "fee_fen": decision.fee_fen,
+            "refunded_fen": 0,
+            "currency": conf.currency,
+            "paid_at": conf.paid_at,
+            "received_at": now,
+            "business_date": today,
+        }
+    )
+    if payment_id is None:
+        return None
+    return PaymentRecord(
+        id=payment_id,
         channel=conf.channel,
         channel_txn_id=conf.channel_txn_id,
         order_no=conf.order_no,
-        order_id=order.id if order else None,
-        biller_id=order.biller_id if order else None,
+        order_id=order_id,
+        biller_id=biller_id,
         status=decision.status,
-        reason=decision.reason.value if decision.reason else None,
+        reason=reason,
         amount_fen=conf.amount_fen,
         fee_fen=decision.fee_fen,
         refunded_fen=0,
@@ -112,26 +135,6 @@ def _store_payment(
         paid_at=conf.paid_at,
         received_at=now,
     )
-    values: dict[str, Any] = {
-        "channel": record.channel,
-        "channel_txn_id": record.channel_txn_id,
-        "order_no": record.order_no,
-        "order_id": record.order_id,
-        "biller_id": record.biller_id,
-        "status": record.status.value,
-        "reason": record.reason,
-        "amount_fen": record.amount_fen,
-        "fee_fen": record.fee_fen,
-        "refunded_fen": 0,
-        "currency": record.currency,
-        "paid_at": record.paid_at,
-        "received_at": now,
-        "business_date": today,
-    }
-    payment_id = uow.payments.insert(values)
-    if payment_id is None:
-        return None
-    return replace(record, id=payment_id)
 
 
 def _move_order(

@@ -48,7 +48,7 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 #: table name -> rows as fetched, in primary-key order
 Raw = dict[str, list[Any]]
 
-# order/refund/settlement numbers (new_number) and event ids (uuid4)
+# order/refund/settlement numbers (new_number) and event ids (UUIDs)
 _GENERATED = re.compile(
     r"\b[A-Z]{1,4}\d{14}[0-9A-F]{10}\b"
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"

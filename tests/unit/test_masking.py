@@ -1,5 +1,8 @@
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from billfold import masking
 from billfold.masking import (
     is_id_number,
     mask_account,
@@ -107,3 +110,28 @@ def test_the_id_number_check_digit_and_birth_date_are_checked() -> None:
     assert is_id_number(VALID_ID)
     assert not is_id_number("110105194912310021")  # wrong check digit
     assert not is_id_number("202609011234569680")  # an order number's digits
+
+
+# text made of the pieces the patterns look for: digit runs of every length, the API key
+# prefix, PEM headers, letters and separators around them
+_PIECES = st.sampled_from(
+    ["1", "3", "8", "X", "x", "bf_", "0a1b2c", "_", "-", "-----BEGIN RSA PRIVATE KEY-----",
+     "-----END RSA PRIVATE KEY-----", " ", "a", "Z", "号", "１", "k" * 16]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_the_quick_look_never_lets_through_what_the_patterns_would_mask(text: str) -> None:
+    assert scrub_text(text) == masking._scrub(text)
+
+
+def test_the_quick_look_lets_every_kind_through_to_the_patterns() -> None:
+    for sensitive in (
+        "call 13812345678",
+        "id 11010119900307123X",
+        "card 4111111111111111",
+        "key bf_0a1b2c_" + "k" * 20,
+        "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+    ):
+        assert scrub_text(sensitive) != sensitive, sensitive

@@ -91,6 +91,22 @@ _BILL_SAVE = (
     .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))
     .values({column: bindparam(column) for column in _SAVED_COLUMNS})
 )
+#: What money moved onto or off a bill changes (:meth:`SqlBills.apply`): only these columns
+#: are written, so the bill's other indexes (biller and number, payer, decision, creation)
+#: and foreign keys are not rewritten with the values they already hold.
+_MONEY_COLUMNS = (
+    "status",
+    "principal_fen",
+    "paid_fen",
+    "late_fee_paid_fen",
+    "version",
+    "updated_at",
+)
+_BILL_MONEY_SAVE = (
+    update(t.bills)
+    .where(t.bills.c.id == bindparam("b_id"), t.bills.c.version == bindparam("b_version"))
+    .values({column: bindparam(column) for column in _MONEY_COLUMNS})
+)
 
 
 #: Orders whose lines reached their bills and still count (a reversed order does not).
@@ -264,13 +280,16 @@ class SqlBills:
 
     def save(self, bill: Bill, now: datetime) -> None:
         """Write a changed bill back, only if nobody changed it since it was read."""
+        self._write(bill, _BILL_SAVE, self._columns(bill), now)
+
+    def _write(self, bill: Bill, statement: Any, columns: dict[str, Any], now: datetime) -> None:
+        """The bill's row (if its version is still the one read) and its items."""
         if bill.id is None:
             raise InvariantViolated("bill.id is missing")
-        columns = self._columns(bill)
         columns.update(
             version=bill.version + 1, updated_at=now, b_id=bill.id, b_version=bill.version
         )
-        done = run_write(self.conn, _BILL_SAVE, columns)
+        done = run_write(self.conn, statement, columns)
 
         def saved(bill_no: str = bill.bill_no) -> None:
             if done.rowcount != 1:
@@ -294,7 +313,9 @@ class SqlBills:
         }
 
     def apply(self, bills: Sequence[Bill], credits: Iterable[BillCredit], now: datetime) -> None:
-        """Add credits (negative amounts take money back) to locked bills and save them."""
+        """Add credits (negative amounts take money back) to locked bills and save them:
+        what money changes only (status, amounts; the items), like :meth:`save` only if
+        nobody changed the bill since it was read."""
         by_id = {bill.id: bill for bill in bills}
         for credit in credits:
             bill = by_id[credit.bill_id]
@@ -305,8 +326,14 @@ class SqlBills:
                 if bill.kind is BillKind.OPEN:
                     item.amount_fen += credit.amount_fen
                 item.paid_fen += credit.amount_fen
-        for bill in bills:
-            self.save(bill, now)
+        for bill in bills:  # only what money changes: status, amounts, version
+            money = {
+                "status": bill.stored_status.value,
+                "principal_fen": bill.principal_fen,
+                "paid_fen": bill.paid_fen,
+                "late_fee_paid_fen": bill.late_fee_paid_fen,
+            }
+            self._write(bill, _BILL_MONEY_SAVE, money, now)
 
     def add_waiver(self, bill_id: int, waiver: Waiver) -> None:
         self.conn.execute(

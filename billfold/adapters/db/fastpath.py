@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, sqltypes
 
 from billfold.clock import ensure_utc
 
@@ -56,7 +56,9 @@ __all__ = [
     "send_read",
 ]
 
-_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+#: (SQL, positional parameter names or ``None`` for named, constants, SQLite: the positions
+#: whose values may need converting)
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any], tuple[int, ...]]
 
 
 class _Entry:
@@ -101,19 +103,47 @@ def _compiled(conn: Connection, statement: ClauseElement, keys: tuple[str, ...])
         order = tuple(positions) if positions is not None else None
         # values written into the statement itself (e.g. an IN list) are bind parameters too
         constants = {k: v for k, v in compiled.params.items() if k not in keys}
-        found = forms[(conn.dialect.name, keys)] = (compiled.string, order, constants)
+        convert_at: tuple[int, ...] = ()
+        if order is not None:
+            binds: dict[str, Any] = getattr(compiled, "binds", {})
+            convert_at = tuple(
+                n for n, name in enumerate(order) if not _taken_as_is(binds.get(name))
+            )
+        found = forms[(conn.dialect.name, keys)] = (compiled.string, order, constants, convert_at)
     return found
+
+
+#: Column types whose values SQLite's driver takes as they are (ints, text): a parameter of
+#: one of these types is not looked at (exact types: a TypeDecorator may convert).
+_PLAIN_TYPES = frozenset(
+    {sqltypes.Integer, sqltypes.BigInteger, sqltypes.SmallInteger, sqltypes.String,
+     sqltypes.Text, sqltypes.Unicode, sqltypes.UnicodeText, sqltypes.Float}
+)  # fmt: skip
+
+
+def _taken_as_is(bind: Any) -> bool:
+    return bind is not None and type(bind.type) in _PLAIN_TYPES
 
 
 #: Values SQLite takes as they are (most of the confirm path's): no conversion to look for.
 _AS_THEY_ARE = frozenset({str, int, float, type(None), bytes})
 
 
+#: Timestamps as stored text, by value: a unit of work binds the same few instants (its
+#: ``now``, the payment's time) again and again. Emptied when it grows past a few hundred.
+_STAMPS: dict[datetime, str] = {}
+
+
 def _sqlite_value(value: Any) -> Any:
     if type(value) in _AS_THEY_ARE:
         return value
     if isinstance(value, datetime):
-        return ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+        found = _STAMPS.get(value)
+        if found is None:
+            if len(_STAMPS) >= 256:
+                _STAMPS.clear()
+            found = _STAMPS[value] = ensure_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return found
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -322,13 +352,16 @@ def _prepare(
     conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[str, list[Any]]:
     keys = tuple(sorted(rows[0]))
-    sql, order, constants = _compiled(conn, statement, keys)
-    if order is not None:  # positional paramstyle (SQLite): values in the compiled order
+    sql, order, constants, convert_at = _compiled(conn, statement, keys)
+    if order is not None:  # positional paramstyle (SQLite): values in the compiled order,
+        # those of types SQLite does not take as they are (times, dates, booleans) converted
         convert = _sqlite_value
-        prepared: list[Any] = [
-            tuple([convert(row[name] if name in row else constants[name]) for name in order])
-            for row in rows
-        ]
+        prepared: list[Any] = []
+        for row in rows:
+            values = [row[name] if name in row else constants[name] for name in order]
+            for n in convert_at:
+                values[n] = convert(values[n])
+            prepared.append(values)
     else:  # named paramstyle (psycopg)
         prepared = [{**constants, **row} for row in rows]
     return sql, prepared

@@ -9,6 +9,8 @@ entry when its row arrives and refuses postings for an entry already written
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -27,6 +29,17 @@ from billfold.collection.chain import (
 from billfold.collection.journal import JournalEntry, Posting, balance_key
 
 _EVENT_INSERT = t.outbox_events.insert().inline()
+
+
+def new_event_id() -> str:
+    """A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74
+    random bits. Unique like a version 4 UUID, but ids made one after the other sort one
+    after the other, so the outbox's unique index grows at its end: a confirmation's events
+    share one index page instead of landing on a random page each."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = (value & ~(0xF << 76)) | (7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # the RFC's variant
+    return str(uuid.UUID(int=value))
 
 
 class SqlJournal:
@@ -110,7 +123,7 @@ class SqlOutbox:
         self, event_type: str, biller_id: int | None, payload: dict[str, Any], now: datetime
     ) -> str:
         """Queue an event; it is written with the unit of work's other changes at commit."""
-        event_id = str(uuid.uuid4())
+        event_id = new_event_id()
         body = {"id": event_id, "type": event_type, "created_at": now.isoformat(), "data": payload}
         self._pending.append(
             {

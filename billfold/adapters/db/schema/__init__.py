@@ -306,7 +306,8 @@ journal_postings = Table(
         nullable=False,
         index=True,
     ),
-    Column("account", String(64), nullable=False, index=True),
+    # no index on account: nothing looks postings up by it (migration 0023)
+    Column("account", String(64), nullable=False),
     Column("amount_fen", Money(), nullable=False),
     Column("bill_id", Id, index=True),
     Column("currency", String(3), nullable=False),

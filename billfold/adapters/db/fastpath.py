@@ -315,8 +315,9 @@ def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResul
     for hook in STATEMENT_HOOKS:
         hook(sql, many)
     # the driver's own connection, inside the transaction SQLAlchemy began on it
-    cursor = _driver(conn).cursor()
-    pipeline = pipeline_of(conn)
+    driver = _driver(conn)
+    cursor = driver.cursor()
+    pipeline = _PIPELINES.get(id(driver)) if _PIPELINES else None
     if pipeline is not None:  # queued: fetched when first read
         try:
             if many:

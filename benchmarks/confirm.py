@@ -40,11 +40,13 @@ confirmation (``--show-statements`` prints that list). The replay sends the same
 in the same order: the payment looked up by (channel, txn); the order (FOR UPDATE on
 PostgreSQL) and its lines; the biller, its fee rule; the bills (FOR UPDATE on PostgreSQL)
 and their items; INSERT payment ON CONFLICT DO NOTHING RETURNING id; the conditional order
-update; the versioned UPDATE of every bill column and one executemany UPDATE of its items;
+update; the versioned UPDATE of every bill column and its items' UPDATE (on PostgreSQL one
+statement taking the columns as arrays, on SQLite one executemany);
 the journal chain's head locked and read with the entries' ids reserved, the entries
 (hashed by hand, docs/journal.md), their postings and the head moved (on PostgreSQL in one
 statement, as billfold does; on SQLite one executemany each, the head moved by the chain's
-trigger); one executemany of the outbox events; COMMIT. The replay sends them one round trip
+trigger); the outbox events (on PostgreSQL one multi-row INSERT, on SQLite one
+executemany); COMMIT. The replay sends them one round trip
 each; billfold, on PostgreSQL, pipelines them (five round trips a confirmation, the
 COMMIT queued with the last writes — the extra ``COMMIT`` in its statement list). Every
 run compares both sides' statement shapes (verb, table, FOR UPDATE, ON CONFLICT,
@@ -156,6 +158,11 @@ SQL = {
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "insert_postings": "INSERT INTO journal_postings (entry_id, account, amount_fen, bill_id, "
     "currency) VALUES (?, ?, ?, ?, ?)",
+    "update_items_pg": "UPDATE bill_items SET amount_fen = v.amount_fen, paid_fen = v.paid_fen, "
+    "waived_fen = v.waived_fen, refunded_fen = v.refunded_fen FROM unnest(?::varchar[], "
+    "?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[]) "
+    "AS v(code, amount_fen, paid_fen, waived_fen, refunded_fen) "
+    "WHERE bill_items.bill_id = ? AND bill_items.code = v.code",
     "insert_events": "INSERT INTO outbox_events (event_id, event_type, biller_id, payload, "
     "created_at, fanned_out) VALUES (?, ?, ?, ?, ?, ?)",
 }
@@ -228,6 +235,27 @@ class RawDb:
             )
         flat = [*head, *(v for row in entries for v in row), *(v for row in postings for v in row)]
         self._run(shape_key, flat)
+
+    def update_items(self, bill_id: int, items: dict[str, list[Any]]) -> None:
+        """A bill's items written back: on PostgreSQL one statement with the columns as
+        arrays (as billfold does), elsewhere one executemany."""
+        if not self.pg:
+            self.many("update_items", [(*i, bill_id, code) for code, i in items.items()])
+            return
+        columns = list(zip(*items.values(), strict=True))  # amount, paid, waived, refunded
+        self._run("update_items_pg", [list(items), *map(list, columns), bill_id])
+
+    def insert_events(self, rows: list[Sequence[Any]]) -> None:
+        """Outbox rows: on PostgreSQL one multi-row INSERT (as billfold does)."""
+        if not self.pg:
+            self.many("insert_events", rows)
+            return
+        name = f"insert_events_{len(rows)}"
+        if name not in self.sql:
+            head = self.sql["insert_events"].split(" VALUES ")[0]
+            row = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
+            self.sql[name] = head + " VALUES " + ", ".join([row] * len(rows))
+        self._run(name, [v for r in rows for v in r])
 
     def one(self, name: str, params: Sequence[Any]) -> Any:
         return self._run(name, params).fetchone()
@@ -359,7 +387,7 @@ def raw_confirm(
             )  # fmt: skip
             if done != 1:
                 raise BenchFailure(f"raw: bill {b[0]} changed meanwhile")
-            db.many("update_items", [(*i, b[0], code) for code, i in items[b[0]].items()])
+            db.update_items(b[0], items[b[0]])
         payable = f"payable:{biller[0]}"
         now_ts = db.ts(now)
         entries: list[tuple[str, str, list[tuple[str, int, int | None]]]] = [
@@ -394,7 +422,7 @@ def raw_confirm(
                 "order_no": order_no,
             }
             events.append(_event(kind, biller_id, data, now))
-        db.many("insert_events", [(*e, now_ts, False) for e in events])
+        db.insert_events([(*e, now_ts, False) for e in events])
         db.commit()
         return True
     except BaseException:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Table, bindparam, event
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.sql import ClauseElement, sqltypes
 
@@ -48,6 +48,7 @@ __all__ = [
     "check_later",
     "checks_pending",
     "close_pipeline",
+    "insert_rows",
     "open_pipeline",
     "pipeline_of",
     "run_read",
@@ -157,6 +158,13 @@ STATEMENT_HOOKS: list[Callable[[str, bool], None]] = []
 
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
+#: The row type of each statement the fast path has run (``None``: it returns no rows), by
+#: its SQL: psycopg builds a column object per field each time ``cursor.description`` is read
+#: — for the confirm path's wide reads that cost more than fetching the rows — so it is read
+#: once per statement. The statements are the fast path's compiled ones: a bounded set.
+_SHAPES: dict[str, Any] = {}
+_UNSEEN = object()
+
 
 class DriverResult:
     """The little of a result the fast path needs, read straight off the driver's cursor.
@@ -165,19 +173,19 @@ class DriverResult:
     is fetched — with everything queued before it, in one round trip — when first read."""
 
     def __init__(
-        self, rowcount: int, rows: list[Any], pending: tuple[Any, _Pipeline] | None = None
+        self, rowcount: int, rows: list[Any], pending: tuple[Any, _Pipeline, str] | None = None
     ) -> None:
         self._rowcount = rowcount
         self._rows = rows
-        self._pending = pending  # (cursor, pipeline) until the result is fetched
+        self._pending = pending  # (cursor, pipeline, sql) until the result is fetched
 
     def _settle(self) -> None:
         if self._pending is not None:
-            cursor, pipeline = self._pending
+            cursor, pipeline, sql = self._pending
             if pipeline.open and cursor.pgresult is None:  # not received yet
                 pipeline.sync()
             self._pending = None
-            self._rowcount, self._rows = _collect(cursor)
+            self._rowcount, self._rows = _collect(cursor, sql)
 
     @property
     def rowcount(self) -> int:
@@ -198,14 +206,25 @@ class DriverResult:
         return self.rows[0][0]
 
 
-def _collect(cursor: Any) -> tuple[int, list[Any]]:
+def _row_type(cursor: Any) -> Any:
+    """The namedtuple type for the cursor's result, ``None`` when it returns no rows."""
+    description = cursor.description
+    if description is None:
+        return None
+    names = tuple(d[0] for d in description)
+    found = _ROW_TYPES.get(names)
+    if found is None:
+        found = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)
+    return found
+
+
+def _collect(cursor: Any, sql: str) -> tuple[int, list[Any]]:
     try:
+        row_type = _SHAPES.get(sql, _UNSEEN)
+        if row_type is _UNSEEN:
+            row_type = _SHAPES[sql] = _row_type(cursor)
         rows: list[Any] = []
-        if cursor.description is not None:
-            names = tuple(d[0] for d in cursor.description)
-            row_type: Any = _ROW_TYPES.get(names)
-            if row_type is None:
-                row_type = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)
+        if row_type is not None:
             rows = [row_type._make(r) for r in cursor.fetchall()]
         return cursor.rowcount, rows
     finally:
@@ -326,8 +345,9 @@ def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResul
     for hook in STATEMENT_HOOKS:
         hook(sql, many)
     # the driver's own connection, inside the transaction SQLAlchemy began on it
-    cursor = _driver(conn).cursor()
-    pipeline = pipeline_of(conn)
+    driver = _driver(conn)
+    cursor = driver.cursor()
+    pipeline = _PIPELINES.get(id(driver)) if _PIPELINES else None
     if pipeline is not None:  # queued: fetched when first read
         try:
             if many:
@@ -337,7 +357,7 @@ def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResul
         except BaseException:
             cursor.close()
             raise
-        return DriverResult(-1, [], (cursor, pipeline))
+        return DriverResult(-1, [], (cursor, pipeline, sql))
     if many:
         try:
             cursor.executemany(sql, values)
@@ -345,7 +365,7 @@ def _execute(conn: Connection, sql: str, values: Any, many: bool) -> DriverResul
         finally:
             cursor.close()
     cursor.execute(sql, values)
-    return DriverResult(*_collect(cursor))
+    return DriverResult(*_collect(cursor, sql))
 
 
 def _prepare(
@@ -380,6 +400,48 @@ def run_write(
         return _execute(conn, sql, prepared[0], many=False)
     sql, prepared = _prepare(conn, statement, list(params))
     return _execute(conn, sql, prepared, many=True)
+
+
+#: Rows written by one multi-row INSERT at most (more go in several): each row count is a
+#: statement of its own to compile, and for the server to prepare.
+MULTI_ROW_LIMIT = 16
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (every one with the same keys) into ``table``. On PostgreSQL one
+    multi-row ``INSERT … VALUES (…), (…)`` per :data:`MULTI_ROW_LIMIT` rows — in a pipeline
+    each statement costs the client and the server a parse-bind-execute of its own, so one
+    statement instead of one per row; elsewhere an executemany (SQLite's is one prepared
+    statement run per row, as cheap)."""
+    if not rows:
+        return
+    keys = tuple(sorted(rows[0]))
+    if conn.dialect.name != "postgresql":
+        run_write(conn, _plain_insert(table), rows)
+        return
+    for start in range(0, len(rows), MULTI_ROW_LIMIT):
+        chunk = rows[start : start + MULTI_ROW_LIMIT]
+        sql = _multi_row_sql(conn, table, keys, len(chunk))
+        values = {f"{key}__{i}": row[key] for i, row in enumerate(chunk) for key in keys}
+        _execute(conn, sql, values, many=False)
+
+
+@functools.cache
+def _plain_insert(table: Table) -> ClauseElement:
+    return table.insert().inline()
+
+
+@functools.cache
+def _multi_row_insert(table: Table, keys: tuple[str, ...], count: int) -> ClauseElement:
+    return table.insert().values(
+        [{key: bindparam(f"{key}__{i}") for key in keys} for i in range(count)]
+    )
+
+
+def _multi_row_sql(conn: Connection, table: Table, keys: tuple[str, ...], count: int) -> str:
+    statement = _multi_row_insert(table, keys, count)  # cached: compiled once per dialect
+    sql, _order, _constants = _compiled(conn, statement, ())
+    return sql
 
 
 def run_read(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:

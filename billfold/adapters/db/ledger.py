@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.fastpath import run_write
+from billfold.adapters.db.fastpath import insert_rows
 from billfold.adapters.db.journal_chain import SqlChains, append_to_chain
 from billfold.collection.chain import (
     SYSTEM_CHAIN,
@@ -27,8 +27,6 @@ from billfold.collection.chain import (
     escrow_project_of_postings,
 )
 from billfold.collection.journal import JournalEntry, Posting, balance_key
-
-_EVENT_INSERT = t.outbox_events.insert().inline()
 
 
 def new_event_id() -> str:
@@ -139,7 +137,7 @@ class SqlOutbox:
 
     def flush(self) -> None:
         if self._pending:
-            run_write(self.conn, _EVENT_INSERT, self._pending)
+            insert_rows(self.conn, t.outbox_events, self._pending)
             self._pending = []
 
     def discard(self) -> None:

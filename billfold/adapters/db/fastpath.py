@@ -440,8 +440,7 @@ def _multi_row_insert(table: Table, keys: tuple[str, ...], count: int) -> Clause
 
 def _multi_row_sql(conn: Connection, table: Table, keys: tuple[str, ...], count: int) -> str:
     statement = _multi_row_insert(table, keys, count)  # cached: compiled once per dialect
-    sql, _order, _constants = _compiled(conn, statement, ())
-    return sql
+    return _compiled(conn, statement, ())[0]
 
 
 def run_read(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from billfold import Biller, BillerKind, Engine, FeeRule
 from billfold.adapters.db import schema as t
@@ -63,18 +63,8 @@ def _sql(engine: Engine, *statements: str, **params: Any) -> None:
 
 
 def _drop_journal_triggers(conn: Connection) -> None:
-    """The append-only triggers, if this schema has them, go: the test plays an attacker
-    with full control of the database."""
-    if conn.dialect.name == "postgresql":
-        names = conn.execute(
-            text(
-                "SELECT tgname, relname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid "
-                "WHERE NOT tgisinternal AND relname IN ('journal_entries', 'journal_postings')"
-            )
-        ).all()
-        for name, table in names:
-            conn.execute(text(f'DROP TRIGGER "{name}" ON "{table}"'))
-        return
+    """SQLite: the append-only triggers, if this schema has them, go (each test has its own
+    database file): the test plays an attacker with full control of the database."""
     names = conn.execute(
         text(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' "
@@ -85,11 +75,26 @@ def _drop_journal_triggers(conn: Connection) -> None:
         conn.execute(text(f'DROP TRIGGER "{name}"'))
 
 
+_JOURNAL = ("journal_entries", "journal_postings")
+
+
 def _tamper(engine: Engine, *statements: str, **params: Any) -> None:
+    """Run ``statements`` past the journal's guards, as an attacker with full control of the
+    database would. On PostgreSQL the guards are lifted for this one transaction only (the
+    run's database is shared by every test: a dropped trigger would stay dropped for them)."""
     with engine.db.begin() as conn:
-        _drop_journal_triggers(conn)
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            for table in _JOURNAL:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            _drop_journal_triggers(conn)
         for statement in statements:
             conn.execute(text(statement), params)
+        if pg:  # deferred checks of the statements above run now, before the guards return
+            conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            for table in _JOURNAL:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 def _entry(engine: Engine, chain: str, seq: int) -> Any:
@@ -336,3 +341,17 @@ def test_many_threads_on_one_biller_keep_one_unbroken_chain(engine: Engine) -> N
         assert list(seqs) == list(range(1, 2 * count + 1))  # a payment and a fee each
     report = verify_journal(engine.uow())
     assert report.ok and report.entries == 2 * count
+
+
+def test_tampering_here_leaves_the_guards_up_for_the_other_tests(engine: Engine) -> None:
+    """The run's PostgreSQL database is shared: the attacker's lifted guards must not stay
+    lifted for the tests after this one (they did: the triggers were dropped)."""
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("each SQLite test has its own database file")
+    _biller(engine, "guard")
+    _pay(engine, "guard", 1)
+    _tamper(engine, "UPDATE journal_entries SET memo = 'x' WHERE id = 1")
+    with pytest.raises(DBAPIError, match="journal_postings is append-only: UPDATE refused"):
+        _sql(engine, "UPDATE journal_postings SET amount_fen = amount_fen + 1")
+    with pytest.raises(DBAPIError, match="journal_entries is append-only: UPDATE refused"):
+        _sql(engine, "UPDATE journal_entries SET memo = 'y'")

@@ -264,30 +264,6 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         return scope
 
     # -- the staged statement ---------------------------------------------------------------
-    def stage_merchants(self, limit: int = 3) -> list[str]:
-        q = (
-            select(stage.c.merchant_id)
-            .where(stage.c.merchant_id.is_not(None))
-            .distinct()
-            .limit(limit)
-        )
-        return [str(m) for m in self.conn.execute(q).scalars()]
-
-    def stage_totals(self) -> list[tuple[str, str, str, int, int, int]]:
-        s = stage.c
-        q = select(
-            s.type,
-            s.status,
-            s.direction,
-            func.count(),
-            func.coalesce(func.sum(s.amount_fen), 0),
-            func.coalesce(func.sum(s.fee_fen), 0),
-        ).group_by(s.type, s.status, s.direction)
-        return [
-            (str(a), str(b), str(c), int(n), int(amount), int(fee))
-            for a, b, c, n, amount, fee in self.conn.execute(q)
-        ]
-
     def payment_exceptions(
         self, channel: str, day: date, check_fees: bool, source_file: str
     ) -> list[tuple[StatementLine, EnginePayment | None]]:

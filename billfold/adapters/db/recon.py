@@ -1,8 +1,10 @@
 """Reconciliation in the database: runs, discrepancies, bank settlements, and the set-based
 matching of a staged statement against the engine's payments and refunds.
 
-The matching is two joins on the channel's transaction id, both driven by indexes (the
-staging table's ``(grp, txn)`` and the unique ``payments (channel, channel_txn_id)``):
+The matching is two joins on the channel's transaction id. On SQLite both are driven by
+indexes (the staging table's ``(grp, txn)`` and the unique ``payments (channel,
+channel_txn_id)``); PostgreSQL hashes both sides, with the ``work_mem`` the run sets for its
+transaction (:data:`~.statement_ingest.RUN_SETTINGS`):
 
 * statement → engine: the payment lines that do *not* match cleanly, with the payment they
   name (if any). A clean match is one successful payment line per transaction, a payment

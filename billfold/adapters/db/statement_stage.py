@@ -3,8 +3,9 @@
 The staging table is a temporary table of the run's own transaction: PostgreSQL drops it
 at commit, SQLite when the run drops it (or the connection closes). Lines go in with the
 database's bulk path — ``COPY ... FROM STDIN`` through psycopg's ``cursor.copy`` on
-PostgreSQL, ``executemany`` in chunks on SQLite — and the index on the join key is built
-after the load, which is far cheaper than keeping it up to date row by row.
+PostgreSQL, ``executemany`` in chunks on SQLite — and on SQLite the index on the join key
+is built after the load, which is far cheaper than keeping it up to date row by row
+(PostgreSQL hashes the table instead: :func:`index_stage`).
 
 ``grp`` sorts lines for matching: ``P`` payments and reversals (matched to engine payments
 by channel transaction id), ``R`` refunds (matched to engine refunds), ``O`` the rest
@@ -277,8 +278,15 @@ def table_summary(conn: Connection) -> StageSummary:
 
 
 def index_stage(conn: Connection) -> None:
-    """Index the join key once the lines are in, and let the planner see the table."""
-    conn.exec_driver_sql(f"CREATE INDEX ix_{STAGE}_grp_txn ON {STAGE} (grp, txn)")
+    """Index the join key once the lines are in (SQLite), and let the planner see the table.
+
+    PostgreSQL gets no index: with the run's ``work_mem`` (see
+    :data:`~.statement_ingest.RUN_SETTINGS`) every matching query hashes the staged lines
+    (and the payments) instead, and never reads the index; building it for a million lines
+    cost more server time than any of the queries. SQLite has no hash join: the index is
+    what its anti-join probes and what its ``GROUP BY txn`` walks in order."""
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"CREATE INDEX ix_{STAGE}_grp_txn ON {STAGE} (grp, txn)")
     conn.exec_driver_sql(f"ANALYZE {STAGE}")
 
 

@@ -120,7 +120,8 @@ def reconcile_channel(
     now = runtime.clock.now()
     with runtime.uow() as uow:
         errors = _stage(uow, statement, channel, name)
-        scope = run_scope(uow.recon, channel, day, statement.merchant_id)
+        summary = uow.statements.summary()
+        scope = run_scope(uow.recon, channel, day, statement.merchant_id, summary.merchants)
         head = RunHeader(
             RunKind.CHANNEL, channel, scope.merchant, day, statement.format, name, sha,
             scope.timezone, _checks_fees(statement),
@@ -130,7 +131,9 @@ def reconcile_channel(
         if current is not None and current.file_sha256 == sha:
             uow.rollback()
             return existing_run(runtime, current)
-        result = _store(uow, head, errors, current, statement, now)
+        result = _store(
+            uow, head, errors, statement_totals(summary.groups), current, statement, now
+        )
         uow.commit()
     log.info(
         "statement reconciled",
@@ -164,6 +167,7 @@ def _store(
     uow: SettlementUnitOfWork,
     head: RunHeader,
     errors: Sequence[LineError],
+    totals: StatementTotals,
     current: ReconRun | None,
     statement: ChannelStatement,
     now: datetime,
@@ -171,7 +175,6 @@ def _store(
     """Match the staged statement, judge it, and store the run with what it found."""
     recon = uow.recon
     ctx = RunContext(head.channel, head.day, head.check_fees)
-    totals = statement_totals(recon.stage_totals())
     found, matched_count, matched_fen = _match(recon, ctx, head, totals)
     found.extend(unreadable(error, head.channel) for error in errors)
     engine_count, engine_fen = recon.engine_totals(head.channel, head.merchant, head.day)

@@ -23,6 +23,7 @@ from billfold.settlement.run import ReconRun, RunKind
 from billfold.settlement.source import ParseRequest, Progress, Source
 from billfold.settlement.splits import Part, Remainder, SplitRule
 from billfold.settlement.statement import LineError, StatementLine
+from billfold.settlement.totals import StageSummary
 
 __all__ = [
     "ComplaintsRepository",
@@ -48,6 +49,10 @@ class StatementStaging(Protocol):
         """Parse ``source`` into the staging table of this unit of work (indexed for the
         matching joins); returns the lines quarantined. A rejected file raises
         :class:`~billfold.settlement.statement.StatementError`."""
+        ...
+
+    def summary(self) -> StageSummary:
+        """The staged statement's totals groups and the merchant ids its lines name."""
         ...
 
     def unstage(self) -> None: ...
@@ -90,10 +95,6 @@ class ReconRepository(Protocol):
     def timezones(self) -> list[str]: ...
 
     # -- the staged statement against the engine's records
-    def stage_merchants(self, limit: int = 3) -> list[str]: ...
-
-    def stage_totals(self) -> list[tuple[str, str, str, int, int, int]]: ...
-
     def payment_exceptions(
         self, channel: str, day: date, check_fees: bool, source_file: str
     ) -> list[tuple[StatementLine, EnginePayment | None]]: ...

@@ -27,9 +27,12 @@ class Scope:
     timezone: str
 
 
-def run_scope(recon: ReconRepository, channel: str, day: date, given: str | None) -> Scope:
-    """The run's scope; refuses a merchant id no biller has, and an ambiguous scope."""
-    merchant = _merchant(recon, channel, day, given)
+def run_scope(
+    recon: ReconRepository, channel: str, day: date, given: str | None, named: list[str]
+) -> Scope:
+    """The run's scope; refuses a merchant id no biller has, and an ambiguous scope.
+    ``named``: distinct merchant ids the statement's lines name (up to three)."""
+    merchant = _merchant(recon, channel, day, given, named)
     zones = (
         sorted({tz for _, tz in recon.merchant_billers(channel, merchant)})
         if merchant
@@ -38,7 +41,9 @@ def run_scope(recon: ReconRepository, channel: str, day: date, given: str | None
     return Scope(merchant, zones[0] if len(zones) == 1 else DEFAULT_TZ)
 
 
-def _merchant(recon: ReconRepository, channel: str, day: date, given: str | None) -> str:
+def _merchant(
+    recon: ReconRepository, channel: str, day: date, given: str | None, named: list[str]
+) -> str:
     if given is not None:
         if given and not recon.merchant_billers(channel, given):
             raise InvalidInput(
@@ -46,7 +51,6 @@ def _merchant(recon: ReconRepository, channel: str, day: date, given: str | None
                 "set it in the biller's channel configuration"
             )
         return given
-    named = recon.stage_merchants()
     if len(named) == 1 and recon.merchant_billers(channel, named[0]):
         return named[0]
     billers = recon.channel_billers(channel, day)

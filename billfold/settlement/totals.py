@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from billfold.settlement.statement import Direction, LineStatus, LineType
 
-__all__ = ["StatementTotals", "statement_totals"]
+__all__ = ["MERCHANTS", "StageSummary", "StatementTotals", "statement_totals"]
+
+#: How many distinct merchant ids a :class:`StageSummary` keeps (the scope only needs to
+#: tell none, one and several apart).
+MERCHANTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,16 @@ class StatementTotals:
     refund_fen: int = 0
     fee_fen: int = 0
     net_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StageSummary:
+    """A staged statement as a whole: its ``(type, status, direction, count, amount_fen,
+    fee_fen)`` groups (:func:`statement_totals` makes the totals of them) and up to
+    :data:`MERCHANTS` distinct merchant ids its lines name (the run's scope)."""
+
+    groups: list[tuple[str, str, str, int, int, int]]
+    merchants: list[str]
 
 
 def statement_totals(

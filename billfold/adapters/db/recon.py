@@ -1,8 +1,10 @@
 """Reconciliation in the database: runs, discrepancies, bank settlements, and the set-based
 matching of a staged statement against the engine's payments and refunds.
 
-The matching is two joins on the channel's transaction id, both driven by indexes (the
-staging table's ``(grp, txn)`` and the unique ``payments (channel, channel_txn_id)``):
+The matching is two joins on the channel's transaction id. On SQLite both are driven by
+indexes (the staging table's ``(grp, txn)`` and the unique ``payments (channel,
+channel_txn_id)``); PostgreSQL hashes both sides, with the ``work_mem`` the run sets for its
+transaction (:data:`~.statement_ingest.RUN_SETTINGS`):
 
 * statement → engine: the payment lines that do *not* match cleanly, with the payment they
   name (if any). A clean match is one successful payment line per transaction, a payment
@@ -264,30 +266,6 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         return scope
 
     # -- the staged statement ---------------------------------------------------------------
-    def stage_merchants(self, limit: int = 3) -> list[str]:
-        q = (
-            select(stage.c.merchant_id)
-            .where(stage.c.merchant_id.is_not(None))
-            .distinct()
-            .limit(limit)
-        )
-        return [str(m) for m in self.conn.execute(q).scalars()]
-
-    def stage_totals(self) -> list[tuple[str, str, str, int, int, int]]:
-        s = stage.c
-        q = select(
-            s.type,
-            s.status,
-            s.direction,
-            func.count(),
-            func.coalesce(func.sum(s.amount_fen), 0),
-            func.coalesce(func.sum(s.fee_fen), 0),
-        ).group_by(s.type, s.status, s.direction)
-        return [
-            (str(a), str(b), str(c), int(n), int(amount), int(fee))
-            for a, b, c, n, amount, fee in self.conn.execute(q)
-        ]
-
     def payment_exceptions(
         self, channel: str, day: date, check_fees: bool, source_file: str
     ) -> list[tuple[StatementLine, EnginePayment | None]]:

@@ -47,11 +47,13 @@ from billfold.adapters.db.statement_stage import (
     load_frame,
     load_stage,
     stage_rows,
+    table_summary,
 )
 from billfold.errors import InvariantViolated
 from billfold.settlement.parsers import columnar
 from billfold.settlement.source import ParseRequest, Progress, Source, chunks
 from billfold.settlement.statement import LineError, StatementError
+from billfold.settlement.totals import StageSummary
 
 __all__ = ["ParseRequest", "SplitPlan", "SqlStatements", "ingest", "plan_split"]
 
@@ -227,8 +229,10 @@ def ingest(
     *,
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,
-) -> list[LineError]:
-    """Load the statement into the staging table; returns the quarantined line errors.
+) -> tuple[list[LineError], StageSummary | None]:
+    """Load the statement into the staging table; returns the quarantined line errors, and
+    the statement's summary when it was read column by column (else ``None``: the table's
+    own, :func:`~.statement_stage.table_summary`, is the one).
 
     ``chunks`` streams the source for the one-process path. ``workers`` defaults to the
     machine's CPUs (at most 4) for files that can be split. A rejected line or a file error
@@ -238,8 +242,7 @@ def ingest(
     if read is not None:
         if read.errors and request.on_error == "reject":
             raise StatementError([read.errors[0]])
-        load_frame(conn, read.frame)
-        return read.errors
+        return read.errors, load_frame(conn, read.frame)
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
     forkable = "fork" in multiprocessing.get_all_start_methods()
     alone = threading.active_count() == 1
@@ -248,10 +251,10 @@ def ingest(
     if plan is None:
         reader = request.reader(chunks())
         load_stage(conn, reader)
-        return list(reader.errors)
+        return list(reader.errors), None
     if not isinstance(source, Path):
         raise InvariantViolated("expected isinstance(source, Path)")
-    return _ingest_parts(conn, source, plan, request, progress)
+    return _ingest_parts(conn, source, plan, request, progress), None
 
 
 def _read_columnar(
@@ -344,6 +347,13 @@ def _drain(
     return errors
 
 
+#: PostgreSQL settings for the rest of a run's transaction (``SET LOCAL``: they end with it).
+#: A million-line run hashes the day's payments and the staged lines and sorts the lines for
+#: their index: with the defaults (4 MB, 64 MB) each spills to disk in batches. JIT compiling
+#: the matching query costs more than it saves on one pass.
+RUN_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "256MB", "jit": "off"}
+
+
 class SqlStatements:
     """The staging port (:class:`billfold.settlement.ports.StatementStaging`) on one
     connection: create the run's staging table, load the statement (see the module docs),
@@ -351,6 +361,7 @@ class SqlStatements:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._summary: StageSummary | None = None
 
     def stage(
         self,
@@ -360,8 +371,11 @@ class SqlStatements:
         workers: int | None = None,
         progress: Progress | None = None,
     ) -> list[LineError]:
+        if self.conn.dialect.name == "postgresql":
+            for name, value in RUN_SETTINGS.items():
+                self.conn.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
         create_stage(self.conn)
-        errors = ingest(
+        errors, self._summary = ingest(
             self.conn,
             source,
             lambda: chunks(source, progress),
@@ -372,5 +386,13 @@ class SqlStatements:
         index_stage(self.conn)
         return errors
 
+    def summary(self) -> StageSummary:
+        """The staged statement's totals groups and merchant ids: kept from the frame when
+        it was read column by column, else read from the table."""
+        if self._summary is None:
+            self._summary = table_summary(self.conn)
+        return self._summary
+
     def unstage(self) -> None:
+        self._summary = None
         drop_stage(self.conn)

@@ -3,8 +3,9 @@
 The staging table is a temporary table of the run's own transaction: PostgreSQL drops it
 at commit, SQLite when the run drops it (or the connection closes). Lines go in with the
 database's bulk path — ``COPY ... FROM STDIN`` through psycopg's ``cursor.copy`` on
-PostgreSQL, ``executemany`` in chunks on SQLite — and the index on the join key is built
-after the load, which is far cheaper than keeping it up to date row by row.
+PostgreSQL, ``executemany`` in chunks on SQLite — and on SQLite the index on the join key
+is built after the load, which is far cheaper than keeping it up to date row by row
+(PostgreSQL hashes the table instead: :func:`index_stage`).
 
 ``grp`` sorts lines for matching: ``P`` payments and reversals (matched to engine payments
 by channel transaction id), ``R`` refunds (matched to engine refunds), ``O`` the rest
@@ -23,6 +24,7 @@ from sqlalchemy import Connection
 
 from billfold.settlement.parsers.columnar import COLUMNS
 from billfold.settlement.statement import Direction, LineStatus, LineType, StatementLine
+from billfold.settlement.totals import MERCHANTS, StageSummary
 
 __all__ = [
     "STAGE",
@@ -30,11 +32,13 @@ __all__ = [
     "StageWriter",
     "create_stage",
     "drop_stage",
+    "frame_summary",
     "index_stage",
     "line_from_row",
     "load_frame",
     "load_stage",
     "stage_rows",
+    "table_summary",
 ]
 
 STAGE = "recon_stage"
@@ -184,11 +188,11 @@ def frame_rows(frame: Any) -> Any:
     )
 
 
-def load_frame(conn: Connection, frame: Any) -> int:
+def load_frame(conn: Connection, frame: Any) -> StageSummary:
     """Load a columnar statement (see :func:`frame_rows`) with the database's bulk path:
     the frame written as CSV into ``COPY`` on PostgreSQL (a null is an unquoted empty
     value, a text always quoted, so an empty text stays empty), ``executemany`` over its
-    rows on SQLite. Returns how many lines were loaded."""
+    rows on SQLite. Returns the summary of what was loaded (:func:`frame_summary`)."""
     rows = frame_rows(frame)
     columns = ", ".join(STAGE_COLUMNS)
     raw: Any = conn.connection.driver_connection
@@ -205,7 +209,7 @@ def load_frame(conn: Connection, frame: Any) -> int:
                 _insert_sqlite(cursor, rows.slice(start, CHUNK * 5))
     finally:
         cursor.close()
-    return int(rows.height)
+    return frame_summary(rows)
 
 
 _LITERAL = re.compile(r"[A-Za-z0-9_+\-:. ]*")
@@ -240,9 +244,49 @@ def _n_unique() -> Any:
     return pl.all().n_unique()
 
 
+def frame_summary(frame: Any) -> StageSummary:
+    """The summary of staging rows held as a frame (:func:`frame_rows`): the same groups,
+    sums and merchant ids :func:`table_summary` finds once they are loaded, without a pass
+    over the table."""
+    import polars as pl
+
+    groups = (
+        frame.group_by("type", "status", "direction")
+        .agg(pl.len(), pl.col("amount_fen").sum(), pl.col("fee_fen").sum())
+        .iter_rows()
+    )
+    merchants = frame.get_column("merchant_id").drop_nulls().unique(maintain_order=True)
+    return StageSummary(
+        [(str(a), str(b), str(c), int(n), int(m or 0), int(f or 0)) for a, b, c, n, m, f in groups],
+        [str(m) for m in merchants.head(MERCHANTS).to_list()],
+    )
+
+
+def table_summary(conn: Connection) -> StageSummary:
+    """The summary of the staged statement, from the staging table."""
+    groups = conn.exec_driver_sql(
+        f"SELECT type, status, direction, COUNT(*), COALESCE(SUM(amount_fen), 0), "
+        f"COALESCE(SUM(fee_fen), 0) FROM {STAGE} GROUP BY type, status, direction"
+    )
+    merchants = conn.exec_driver_sql(
+        f"SELECT DISTINCT merchant_id FROM {STAGE} WHERE merchant_id IS NOT NULL LIMIT {MERCHANTS}"
+    )
+    return StageSummary(
+        [(str(a), str(b), str(c), int(n), int(m), int(f)) for a, b, c, n, m, f in groups],
+        [str(m) for (m,) in merchants],
+    )
+
+
 def index_stage(conn: Connection) -> None:
-    """Index the join key once the lines are in, and let the planner see the table."""
-    conn.exec_driver_sql(f"CREATE INDEX ix_{STAGE}_grp_txn ON {STAGE} (grp, txn)")
+    """Index the join key once the lines are in (SQLite), and let the planner see the table.
+
+    PostgreSQL gets no index: with the run's ``work_mem`` (see
+    :data:`~.statement_ingest.RUN_SETTINGS`) every matching query hashes the staged lines
+    (and the payments) instead, and never reads the index; building it for a million lines
+    cost more server time than any of the queries. SQLite has no hash join: the index is
+    what its anti-join probes and what its ``GROUP BY txn`` walks in order."""
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"CREATE INDEX ix_{STAGE}_grp_txn ON {STAGE} (grp, txn)")
     conn.exec_driver_sql(f"ANALYZE {STAGE}")
 
 

@@ -15,25 +15,30 @@ from test_recon_parallel_ingest import PAD, _statement  # type: ignore[import-no
 from billfold.adapters.db import statement_ingest as recon_ingest
 from billfold.adapters.db.recon import stage
 from billfold.adapters.db.statement_ingest import ParseRequest
-from billfold.adapters.db.statement_stage import create_stage, drop_stage
+from billfold.adapters.db.statement_stage import create_stage, drop_stage, table_summary
 from billfold.settlement.discrepancy import Code
 from billfold.settlement.parsers import columnar
 from billfold.settlement.source import chunks
 from billfold.settlement.statement import StatementError
+from billfold.settlement.totals import StageSummary
 
 pytest.importorskip("polars")
 
 
-def _staged(desk: Desk, path: Path, request: ParseRequest) -> tuple[list[Any], list[Any]]:
+def _staged(
+    desk: Desk, path: Path, request: ParseRequest
+) -> tuple[list[Any], list[Any], StageSummary | None, StageSummary]:
+    """The staged rows, the errors, the summary ``ingest`` kept, the table's summary."""
     with desk.engine.uow() as uow:
         create_stage(uow.conn)
-        errors = recon_ingest.ingest(
+        errors, kept = recon_ingest.ingest(
             uow.conn, path, lambda: chunks(path), request, workers=1, progress=None
         )
         rows = [tuple(r) for r in uow.conn.execute(select(stage).order_by(stage.c.seq))]
+        table = table_summary(uow.conn)
         drop_stage(uow.conn)
         uow.rollback()
-    return rows, errors
+    return rows, errors, kept, table
 
 
 def test_the_staged_rows_and_errors_are_the_streaming_parsers(
@@ -52,11 +57,16 @@ def test_the_staged_rows_and_errors_are_the_streaming_parsers(
 
     monkeypatch.setattr(columnar, "read", spy)
     monkeypatch.setattr(recon_ingest, "COLUMNAR_THRESHOLD", 0)
-    fast_rows, fast_errors = _staged(desk, path, request)
+    fast_rows, fast_errors, fast_summary, table = _staged(desk, path, request)
     assert used == [True]
     monkeypatch.setattr(columnar, "available", lambda: False)
-    slow_rows, slow_errors = _staged(desk, path, request)
+    slow_rows, slow_errors, slow_summary, _ = _staged(desk, path, request)
     assert used == [True]  # the streaming parser, this time
+    assert slow_summary is None  # the run reads the table's
+    assert fast_summary is not None
+    assert sorted(fast_summary.groups) == sorted(table.groups)
+    assert fast_summary.merchants == table.merchants
+    assert len(table.groups) == 2  # the reversed attempts, the payments
     assert len(fast_rows) == 4 * PAD + 3
     assert fast_rows == slow_rows
     assert fast_errors == slow_errors

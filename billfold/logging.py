@@ -58,19 +58,42 @@ def _is_secret(key: str) -> bool:
     return key in SECRET_KEYS or key.endswith("_secret") or key.endswith("_key")
 
 
+_REDACT, _OWN, _SCRUB = "redact", "own", "scrub"
+#: What is done with a string found under a key, by the key as logged (a few dozen keys are
+#: ever logged: each is looked at once).
+_KINDS: dict[str, Any] = {}
+
+
+def _kind(key: str) -> Any:
+    """``_REDACT``, a masker, ``_OWN`` or ``_SCRUB``, for values under ``key``."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        lower = key.lower()
+        if _is_secret(lower):
+            kind = _REDACT
+        else:
+            kind = MASKERS.get(lower) or (_OWN if lower in OWN_KEYS else _SCRUB)
+        if len(_KINDS) < 4096:  # keys are names, not data: never many
+            _KINDS[key] = kind
+    return kind
+
+
 def _mask(key: str, value: Any) -> Any:
-    """``value`` (found under ``key``, lower-cased) masked, at any depth."""
-    if _is_secret(key):
+    """``value`` (found under ``key``) masked, at any depth."""
+    kind = _kind(key)
+    if kind is _REDACT:
         return "[redacted]"
+    if value is None or type(value) in (int, float, bool):  # most values: nothing to mask
+        return value
     if isinstance(value, str):
-        if key in MASKERS:
-            return MASKERS[key](value)
-        return value if key in OWN_KEYS else scrub_text(value)
+        if kind is _SCRUB:
+            return scrub_text(value)
+        return value if kind is _OWN else kind(value)
     if isinstance(value, Mapping):
-        return {k: _mask(str(k).lower(), v) for k, v in value.items()}
+        return {k: _mask(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_mask(key, item) for item in value]
-    if isinstance(value, int | float | bool) or value is None:
+    if isinstance(value, int | float | bool):
         return value
     return scrub_text(str(value))  # anything else is logged as its text: scrub that
 
@@ -80,10 +103,10 @@ def mask_personal_data(
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask known personal fields, redact secrets, scrub free text —
     in nested dicts and lists too."""
-    for key in list(event_dict):
+    for key, value in list(event_dict.items()):
         if key.startswith("_"):  # structlog's own bookkeeping (the stdlib record)
             continue
-        event_dict[key] = _mask(key.lower(), event_dict[key])
+        event_dict[key] = _mask(key, value)
     return event_dict
 
 

@@ -87,7 +87,7 @@ BILLER = "bench-stall"
 MERCHANT = "M-BENCH-HTTP-01"
 KEY_ENV = "BILLFOLD_BENCH_QR_KEY"
 DEFAULT_N, SMOKE_N = 2000, 40
-STARTUP_S = 90  # a loaded, shared machine starts a server slowly
+STARTUP_S = 180  # a loaded, shared machine starts a server slowly (4 workers, load 18: > 90 s)
 TARGET = 0.80  # HTTP notify ÷ in-process Engine.confirm on PostgreSQL (issue 16)
 BACKENDS = ("sqlite", "postgresql")
 HTTP_PARSERS = ("auto", "httptools", "h11")
@@ -401,19 +401,27 @@ def run_backend(
             for k, (w, h) in enumerate(configs):
                 stack = ServerOptions(http=h).protocol().__name__[len("NoDelay") : -len("Protocol")]
                 label = f"{w} worker{'s' if w > 1 else ''}, {stack.lower()}"
-                if label not in minimal:
-                    port, server = minimal_serve(w, h, tmp)
+                try:  # a server that does not start fails its row, not the others'
+                    if label not in minimal:
+                        port, server = minimal_serve(w, h, tmp)
+                        with server:
+                            items = notices(
+                                key.encode(), work[sets[(w, h)]], args.repeat_rate, seed
+                            )
+                            over_http(
+                                "warm-up", port, items[: args.concurrency * 4], args.concurrency
+                            )
+                            minimal[label] = over_http("minimal", port, items, args.concurrency)
+                    port, server = billfold_serve(url, w, h, tmp, key)
                     with server:
+                        mine = warm[k :: len(configs)] if k < len(warm) else []
+                        warm_items = notices(key.encode(), mine, 0, seed)
+                        over_http("warm-up", port, warm_items, args.concurrency)
                         items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
-                        over_http("warm-up", port, items[: args.concurrency * 4], args.concurrency)
-                        minimal[label] = over_http("minimal", port, items, args.concurrency)
-                port, server = billfold_serve(url, w, h, tmp, key)
-                with server:
-                    mine = warm[k :: len(configs)] if k < len(warm) else []
-                    warm_items = notices(key.encode(), mine, 0, seed)
-                    over_http("warm-up", port, warm_items, args.concurrency)
-                    items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
-                    load = over_http("http", port, items, args.concurrency)
+                        load = over_http("http", port, items, args.concurrency)
+                except BenchFailure as broken:
+                    problems.append(f"{label}: {broken}")
+                    continue
                 problems += verify(engine, sets[(w, h)], args.n) + load.bad_answers
                 rows.append(Row(backend, label, load, minimal.get(label), base, confirm))
         problems += engine.check_books()

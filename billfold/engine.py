@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Engine as SqlEngine
 
 from billfold.adapters.db import migrate
+from billfold.adapters.db.channels import read_order_settings
 from billfold.adapters.db.connect import database_url_from_env, make_engine
 from billfold.adapters.db.uow import SqlUnitOfWork, once_more_if_dead
 from billfold.clock import Clock, SystemClock, business_date
@@ -139,6 +140,14 @@ class Engine:
             if biller is None or biller.id is None:
                 raise NotFound(f"biller {code!r} does not exist")
             return uow.channels.configs(biller.id)
+
+    def order_channel_settings(
+        self, order_no: str, channel: str
+    ) -> tuple[Order | None, str | None, ChannelConfig | None]:
+        """The order numbered ``order_no``, its biller's code and the biller's config of
+        ``channel`` as they are now (``None`` for what is not there): what verifying a
+        notification reads, in one round trip."""
+        return read_order_settings(self.db, order_no, channel)
 
     def remember_nonce(self, channel: str, nonce: str) -> bool:
         """Record a notification nonce in the database; ``True`` if seen before (a replay)."""

@@ -161,7 +161,7 @@ class Collector:
             currency=event.currency,
             on_credit=self._on_credit(event),
         )
-        log.info(
+        log.debug(  # the engine has logged the confirmation at INFO, with every fact
             "payment notified",
             channel=event.channel,
             order_no=event.order_no,

@@ -124,6 +124,13 @@ class ChannelHost(Runtime[ChannelsUnitOfWork], Protocol):
 
     def channel_configs(self, code: str) -> list[ChannelConfig]: ...
 
+    def order_channel_settings(
+        self, order_no: str, channel: str
+    ) -> tuple[Order | None, str | None, ChannelConfig | None]:
+        """The order, its biller's code and the biller's config of ``channel``, as they are
+        now, in one round trip (``None`` for what is not there)."""
+        ...
+
     def remember_nonce(self, channel: str, nonce: str) -> bool: ...
 
     def add_bill(self, biller_code: str, payer: Payer, bill: Bill) -> Bill: ...

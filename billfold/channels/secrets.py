@@ -243,8 +243,7 @@ class MerchantDirectory(Generic[T]):
     def settings_for_order(self, order_no: str) -> OrderSettings:
         """The order, its biller and the biller's current settings for the channel, read in
         one round trip (a notification is verified against the settings as they are now)."""
-        with self.engine.uow() as uow:
-            order, biller_code, config = uow.channels.order_settings(order_no, self.channel)
+        order, biller_code, config = self.engine.order_channel_settings(order_no, self.channel)
         if order is None:
             return OrderSettings(None, None, None)
         return OrderSettings(

@@ -1,4 +1,5 @@
-"""``billfold serve --workers``: SQLite refused, and TCP_NODELAY on every accepted socket.
+"""``billfold serve --workers``: SQLite refused, TCP_NODELAY on every accepted socket, and
+workers that start slowly (a loaded machine) are waited for, not killed.
 
 The socket option is read on the server's side of the connection (the accepted socket
 itself), never inferred from a timing.
@@ -239,6 +240,46 @@ def test_two_workers_on_postgresql_set_nodelay_in_the_workers(pg_migrated: str, 
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+#: Run by every Python process started with PYTHONPATH set to its folder: a worker spawned by
+#: uvicorn's supervisor (``--multiprocessing-fork``) starts SLOW_START_S late, as on a loaded
+#: machine, before it can answer the supervisor's ping.
+SLOW_START = """
+import sys, time
+if "--multiprocessing-fork" in sys.argv:
+    time.sleep({seconds})
+"""
+SLOW_START_S = 8  # more than uvicorn's default 5 s
+
+
+@pytest.mark.pg
+def test_workers_that_start_slowly_are_waited_for_not_killed(
+    pg_migrated: str, tmp_path: Path
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(SLOW_START.format(seconds=SLOW_START_S))
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    port = _free_port()
+    command = [sys.executable, "-c", MAIN, "serve", "--workers", "2", "--port", str(port)]
+    command += ["--no-upgrade", "--database-url", pg_migrated]
+    env = {**os.environ, "PYTHONPATH": path}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        started = time.monotonic()
+        workers: set[int] = set()
+        while time.monotonic() - started < 90:
+            workers |= set(_family(server.pid)) - {server.pid}
+            with suppress(httpx.TransportError):
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"no worker answered within 90 s; worker pids seen: {workers}")
+        assert answer.status_code == 200
+        assert time.monotonic() - started >= SLOW_START_S  # the slow start did happen
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_a_channels_factory_is_found_by_module_or_by_file(tmp_path: Path) -> None:

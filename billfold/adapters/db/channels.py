@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, select, update
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import run_read
@@ -32,6 +32,20 @@ _ORDER_SETTINGS = (
         and_(_C.biller_id == t.orders.c.biller_id, _C.channel == bindparam("channel")),
     )
 )
+
+
+def read_order_settings(
+    db: Engine, order_no: str, channel: str
+) -> tuple[Order | None, str | None, ChannelConfig | None]:
+    """:meth:`SqlChannels.order_settings` on a connection of its own, in one round trip on
+    PostgreSQL: its one SELECT runs outside a transaction (autocommit), so neither a BEGIN
+    nor a ROLLBACK goes to the server — one statement sees one consistent snapshot anyway.
+    SQLite reads in a transaction as every unit of work does (no network to spare)."""
+    if db.dialect.name == "postgresql":
+        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return SqlChannels(conn).order_settings(order_no, channel)
+    with db.connect() as conn, conn.begin():
+        return SqlChannels(conn).order_settings(order_no, channel)
 
 
 class SqlChannels:

@@ -107,6 +107,10 @@ def create_app(
     app.state.bank_app_markers = markers  # read by the payer pages (cashier)
     app.state.worker_max_age = worker_max_age  # read by /readyz
     install_problem_handlers(app)
+    # first: channels' notifications, the hot path, matched before any router is searched
+    app.router.add_route(
+        notify.PATH, notify.receive_notification, methods=["POST"], include_in_schema=False
+    )
     for module in (billers, bills, orders, payments, lists, notify):
         app.include_router(module.router)
     for ops in (paying, reversals, held_credits, mandates, reconciliation, settlements, exports):

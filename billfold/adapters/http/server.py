@@ -16,6 +16,13 @@ outlive its supervisor (after a ``kill -9`` of it, orphans would keep accepting 
 crediting with nobody to stop them): :func:`exit_with_parent` asks Linux for SIGTERM when
 the parent dies (``PR_SET_PDEATHSIG``) and, for every other system and for the race before
 the request was made, watches ``getppid()``.
+
+Workers' health: uvicorn's supervisor pings each worker and kills one that does not answer
+within ``timeout_worker_healthcheck`` (5 s by default) — including one still starting: a
+spawned worker answers only once Python has started and unpickled its configuration (which
+imports billfold). On a loaded machine that takes longer than 5 s, and every worker was
+killed and replaced before it could serve, forever. billfold gives a worker
+:data:`WORKER_HEALTHCHECK_S` to answer.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 __all__ = [
     "HTTP_CHOICES",
     "LOOP_CHOICES",
+    "WORKER_HEALTHCHECK_S",
     "NoDelayH11Protocol",
     "ServerOptions",
     "exit_with_parent",
@@ -43,6 +51,10 @@ __all__ = [
     "run",
     "set_nodelay",
 ]
+
+#: How long uvicorn's supervisor waits for a worker to answer its ping before killing it: a
+#: worker starting on a loaded machine needs more than uvicorn's 5 s.
+WORKER_HEALTHCHECK_S = 60
 
 HttpChoice = Literal["auto", "httptools", "h11"]
 LoopChoice = Literal["auto", "uvloop", "asyncio"]
@@ -150,6 +162,7 @@ def run(app: str, options: ServerOptions, *, factory: bool = True) -> None:
         proxy_headers=True,  # the client address from trusted proxies only (rate limits)
         forwarded_allow_ips=options.forwarded_allow_ips,
         access_log=False,  # billfold logs each request itself, with its request id
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,  # a slow start is not a hang
     )
 
 

@@ -5,6 +5,9 @@ with, and a notification signed with the old key is refused."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -111,3 +114,39 @@ def test_verifying_reads_the_order_biller_and_settings_in_one_round_trip(
     assert parsed.order_no == order_no
     assert len(statements) == 1, statements
     assert "channel_configs" in statements[0] and "billers" in statements[0]
+    if engine.db.dialect.name == "postgresql":  # one statement, and nothing around it
+        with round_trips(engine) as counted:
+            parsed = adapter.parse_notification(headers, body)
+        assert counted == [1], counted
+
+
+@contextmanager
+def round_trips(engine: Engine) -> Iterator[list[int]]:
+    """The round trips to PostgreSQL made inside the block, read from libpq's protocol trace
+    of every connection taken from the pool: a batch of messages sent, then answers read."""
+    counted: list[int] = []
+    with tempfile.TemporaryFile() as trace:
+
+        def taken(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            from psycopg import pq
+
+            dbapi_conn.pgconn.trace(trace.fileno())
+            dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        def returned(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.pgconn.untrace()
+
+        event.listen(engine.db, "checkout", taken)
+        event.listen(engine.db, "checkin", returned)
+        try:
+            yield counted
+        finally:
+            event.remove(engine.db, "checkout", taken)
+            event.remove(engine.db, "checkin", returned)
+        trace.seek(0)
+        sent, last = 0, "B"
+        for line in trace.read().decode("utf-8", "replace").splitlines():
+            if line[:1] == "F" and last == "B":  # the client speaks again: a new round trip
+                sent += 1
+            last = line[:1] or last
+        counted.append(sent)

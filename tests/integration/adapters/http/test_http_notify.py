@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import structlog
 from sqlalchemy import func, select
 
 from billfold.adapters.db import schema as t
@@ -146,3 +147,38 @@ def test_a_notification_for_a_channel_not_set_up_is_a_404_problem(api: ApiClient
     answer = api.client.post("/v1/notify/nosuch", content=b"{}")
     assert answer.status_code == 404
     assert answer.json()["detail"] == "channel 'nosuch' is not set up here"
+
+
+def test_an_accepted_payment_is_logged_once_by_the_engine_with_the_request_id(
+    api_with: Callable[..., ApiClient], clock: FixedClock, alipay_app: SandboxAlipayApp
+) -> None:
+    gateway = SandboxGateway(clock, DOUBLES, seed=11)
+    api = api_with()
+    channel = AlipayChannel(
+        DictSecrets(alipay_app.secrets()),
+        api.engine,
+        clock,
+        SandboxAlipay(gateway, [alipay_app]),
+        notify_url="https://pay.example.com/v1/notify/alipay",
+    )
+    install(api, "alipay", channel)
+    api.engine.set_channel_config("s1", alipay_app.config(), actor="ops", reason="onboarding")
+    order = api.engine.create_order("s1", ["T2"])
+    Collector(api.engine, {"alipay": channel}).start(order.order_no, "alipay", payer_ref=BUYER)
+    gateway.pay("alipay", order.order_no)
+    first, second = gateway.due()
+    merge = structlog.contextvars.merge_contextvars  # as configure_logging() does
+    with structlog.testing.capture_logs(processors=[merge]) as logs:
+        for delivery, request_id in ((first, "notify-1"), (second, "notify-2")):
+            headers = {**dict(delivery.headers), "X-Request-ID": request_id}
+            answer = api.client.post("/v1/notify/alipay", content=delivery.body, headers=headers)
+            assert (answer.status_code, answer.text) == (200, "success")
+    info = [(e["event"], e.get("request_id")) for e in logs if e["log_level"] != "debug"]
+    assert info == [
+        ("payment confirmed", "notify-1"),
+        ("request", "notify-1"),
+        ("payment repeated", "notify-2"),
+        ("request", "notify-2"),
+    ]
+    confirmed = next(e for e in logs if e["event"] == "payment confirmed")
+    assert (confirmed["channel"], confirmed["order_no"]) == ("alipay", order.order_no)

@@ -136,6 +136,8 @@ def test_the_quick_look_lets_every_kind_through_to_the_patterns() -> None:
         "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
     ):
         assert scrub_text(sensitive) != sensitive, sensitive
+
+
 def _scrub_every_pattern(text: str) -> str:
     """scrub_text without its shortcuts: every pattern searched, whatever the text."""
     text = masking._PEM.sub("[redacted private key]", text)

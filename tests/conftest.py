@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 
 from billfold.adapters.db import migrate
@@ -21,6 +22,12 @@ from billfold.logging import configure_logging
 from billfold.testing import scratch_pg_database
 
 PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")
+
+# Hypothesis's timing checks (a 200 ms deadline per example, a health check on slow input
+# generation) fail on a loaded machine, and more so with the suite on every core: tests never
+# assert timings. Every other health check, and every test's number of examples, stay.
+settings.register_profile("billfold", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("billfold")
 
 
 @pytest.fixture(autouse=True)

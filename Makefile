@@ -20,8 +20,11 @@ SERVE ?=
 demo: venv
 	$(BIN)/billfold demo --database-url sqlite:///billfold-demo.db --out out $(if $(SERVE),--serve)
 
+# the suite on every core (pytest-xdist): each worker has its own PostgreSQL database and tmp
+# folders; --dist loadfile keeps a module's tests, and its module-scoped fixtures (a browser, a
+# served console, generated keys), on one worker
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: venv
 	$(BIN)/ruff check billfold tests benchmarks

@@ -79,10 +79,6 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield base, db_url
 
 
-def _status(browser: Browser) -> str:
-    return str(browser.script("return document.getElementById('state').dataset.status"))
-
-
 def test_a_parent_looks_up_a_bill_pays_in_the_sandbox_and_sees_it_paid(
     browser: Browser, server: tuple[str, str]
 ) -> None:
@@ -104,9 +100,13 @@ def test_a_parent_looks_up_a_bill_pays_in_the_sandbox_and_sees_it_paid(
     browser.click("#sandbox-pay")
     browser.wait_for("return document.getElementById('state') !== null")
     assert browser.url().endswith("/result")
-    first = _status(browser)
+    # the status and the words read together (one script): the page may turn to paid between
+    # two WebDriver calls, which once failed this test under load
+    first, words = browser.script(
+        "const s = document.getElementById('state'); return [s.dataset.status, s.innerText]"
+    )
     if first != "paid":  # the notification is still on its way: the page must not say paid
-        assert first == "paying" and "已支付" not in browser.text("#state")
+        assert first == "paying" and "已支付" not in words
         browser.screenshot(f"{name}-3-waiting")
     browser.wait_for(PAID)
     assert browser.text("#state") == "已支付"

@@ -17,6 +17,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from migrated_memory import migrated_memory_engine  # type: ignore[import-not-found]
 from sqlalchemy import func, select
 
 from billfold.adapters.db import schema as t
@@ -42,9 +43,7 @@ def _run(joined: Engine, approval: Approval) -> Mapping[str, Any]:
 class Desk(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.engine = Engine.from_url(
-            "sqlite:///:memory:", clock=FixedClock(datetime(2026, 9, 1, tzinfo=UTC)), upgrade=True
-        )
+        self.engine = migrated_memory_engine(FixedClock(datetime(2026, 9, 1, tzinfo=UTC)))
         self.desk = MakerChecker(self.engine)
         self.makers: dict[int, str] = {}
         self.decided: dict[int, ApprovalState] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,6 +113,9 @@ class SandboxGateway:
         self.dropped: list[Delivery] = []
         self.refund_refusals: dict[tuple[str, str], Decline] = {}
         self.refund_windows = dict(REFUND_WINDOWS)
+        # a real gateway answers a refund request atomically: two requests with the same
+        # refund number at once make one refund (billfold's refund duty relies on it)
+        self._lock = threading.Lock()
 
     def refuse_refunds(self, channel: str, order_no: str, decline: Decline) -> None:
         """From now on, refunds of this paid order are refused with ``decline`` (the payer's
@@ -151,6 +155,12 @@ class SandboxGateway:
         return True
 
     def refund(
+        self, channel: str, order_no: str, refund_no: str, amount_fen: int
+    ) -> tuple[str | None, Decline | None]:
+        with self._lock:
+            return self._refund(channel, order_no, refund_no, amount_fen)
+
+    def _refund(
         self, channel: str, order_no: str, refund_no: str, amount_fen: int
     ) -> tuple[str | None, Decline | None]:
         remote = self.orders.get((channel, order_no))

@@ -415,7 +415,7 @@ def test_who_and_why_are_required(school: Engine, by: str, reason: str) -> None:
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     paid=st.integers(min_value=1, max_value=600_000),

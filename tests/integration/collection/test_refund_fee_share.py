@@ -100,7 +100,9 @@ stories = st.builds(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(story=stories)
 def test_every_account_a_payment_touched_is_zero_once_it_is_refunded_or_reversed(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from migrated_memory import migrated_memory_engine  # type: ignore[import-not-found]
 
 from billfold import Biller, BillerKind, Engine
 from billfold.clock import FixedClock
@@ -23,7 +24,7 @@ STEPS = ["fall_back", "record", "approve_self", "approve", "file", "confirm", "c
 
 def _world() -> tuple[Engine, str]:
     clock = FixedClock(datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
-    engine = Engine.from_url("sqlite:///:memory:", clock=clock, upgrade=True)
+    engine = migrated_memory_engine(clock)
     engine.create_biller(Biller(code="s1", name="一中", kind=BillerKind.SCHOOL))
     engine.import_bills("s1", b"bill_no,payer_id,amount\nT1,2024001,10.00\n")
     order = engine.create_order("s1", ["T1"], channel="counter")

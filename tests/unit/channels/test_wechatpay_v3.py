@@ -628,7 +628,10 @@ def test_encrypt_then_decrypt_round_trips(plaintext: bytes, nonce: str, aad: str
     )
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     out_trade_no=st.text(min_size=1, max_size=32),
     total=st.integers(min_value=1, max_value=10**12),

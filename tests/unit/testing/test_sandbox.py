@@ -1,3 +1,5 @@
+import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
 
 from billfold.channels.base import Decline, RemoteState
@@ -91,3 +93,39 @@ def test_remote_ids_follow_our_numbers_so_two_gateways_never_collide() -> None:
     a = first.pay("test", "O1").txn_id
     assert a != second.pay("test", "O2").txn_id
     assert a == second.pay("test", "O1").txn_id  # the same order is the same payment
+
+
+class _Meeting(dict[tuple[str, str], Decline]):
+    """``refund_refusals`` whose look-up, inside the refund's check-then-write, waits (up to a
+    second) for a second caller: without the gateway's lock both callers get past the
+    "already refunded?" check before either writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=1)
+
+    def get(self, key: tuple[str, str], default: Decline | None = None) -> Decline | None:  # type: ignore[override]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait()
+        return super().get(key, default)
+
+
+def test_the_same_refund_asked_twice_at_once_is_made_once() -> None:
+    # found by the refund duty run at once on two threads (tests/integration/jobs) under load
+    clock = FixedClock(datetime(2026, 9, 1, tzinfo=UTC))
+    gateway = SandboxGateway(clock)
+    gateway.open("test", "O1", 500)
+    gateway.pay("test", "O1")
+    gateway.refund_refusals = _Meeting()
+    answers: list[tuple[str | None, Decline | None]] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(gateway.refund("test", "O1", "RF1", 200)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    remote = gateway.orders[("test", "O1")]
+    assert [r.refund_no for r in remote.refunds] == ["RF1"]
+    assert answers[0] == answers[1] and answers[0][1] is None

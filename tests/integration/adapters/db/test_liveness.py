@@ -4,7 +4,7 @@ once more on a fresh connection — only when its transaction never began to com
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -22,16 +22,10 @@ BILLS = b"bill_no,payer_id,amount\nL1,2026001,100.00\nL2,2026002,200.00\nL3,2026
 
 
 @pytest.fixture
-def school(pg_migrated: str) -> Iterator[Engine]:
+def school(pg_empty: Callable[[], str]) -> Iterator[Engine]:
     # the empty, migrated database of the db_url fixture, on PostgreSQL only
-    engine = Engine.from_url(pg_migrated, clock=FixedClock(datetime(2026, 9, 1, 2, tzinfo=UTC)))
-    with engine.db.begin() as conn:
-        for table in ("journal_entries", "journal_postings"):
-            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        names = ", ".join(f'"{table.name}"' for table in t.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        for table in ("journal_entries", "journal_postings"):
-            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    clock = FixedClock(datetime(2026, 9, 1, 2, tzinfo=UTC))
+    engine = Engine.from_url(pg_empty(), clock=clock)
     engine.create_biller(
         Biller(code="s1", name="一中", kind=BillerKind.SCHOOL, fee_rules=(FeeRule("wx", bps=60),))
     )

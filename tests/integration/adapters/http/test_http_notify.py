@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import structlog
@@ -113,11 +114,12 @@ def test_a_tampered_wechat_notification_is_answered_fail_and_changes_nothing(
     assert api.engine.bill("s1", "T1").paid_fen == 0
 
 
-def test_an_alipay_notification_is_answered_success_then_failure_when_forged(
-    api_with: Callable[..., ApiClient], clock: FixedClock, alipay_app: SandboxAlipayApp
-) -> None:
+def _alipay_paid(
+    api: ApiClient, clock: FixedClock, alipay_app: SandboxAlipayApp
+) -> tuple[ApiClient, str, list[Any]]:
+    """Bill T2 paid by Alipay in the sandbox: its order number and the gateway's two
+    deliveries of the notification, not yet posted."""
     gateway = SandboxGateway(clock, DOUBLES, seed=11)
-    api = api_with()
     channel = AlipayChannel(
         DictSecrets(alipay_app.secrets()),
         api.engine,
@@ -130,7 +132,13 @@ def test_an_alipay_notification_is_answered_success_then_failure_when_forged(
     order = api.engine.create_order("s1", ["T2"])
     Collector(api.engine, {"alipay": channel}).start(order.order_no, "alipay", payer_ref=BUYER)
     gateway.pay("alipay", order.order_no)
-    first, second = gateway.due()
+    return api, order.order_no, list(gateway.due())
+
+
+def test_an_alipay_notification_is_answered_success_then_failure_when_forged(
+    api_with: Callable[..., ApiClient], clock: FixedClock, alipay_app: SandboxAlipayApp
+) -> None:
+    api, _, (first, second) = _alipay_paid(api_with(), clock, alipay_app)
     for delivery in (first, second):
         answer = api.client.post(
             "/v1/notify/alipay", content=delivery.body, headers=dict(delivery.headers)
@@ -152,21 +160,7 @@ def test_a_notification_for_a_channel_not_set_up_is_a_404_problem(api: ApiClient
 def test_an_accepted_payment_is_logged_once_by_the_engine_with_the_request_id(
     api_with: Callable[..., ApiClient], clock: FixedClock, alipay_app: SandboxAlipayApp
 ) -> None:
-    gateway = SandboxGateway(clock, DOUBLES, seed=11)
-    api = api_with()
-    channel = AlipayChannel(
-        DictSecrets(alipay_app.secrets()),
-        api.engine,
-        clock,
-        SandboxAlipay(gateway, [alipay_app]),
-        notify_url="https://pay.example.com/v1/notify/alipay",
-    )
-    install(api, "alipay", channel)
-    api.engine.set_channel_config("s1", alipay_app.config(), actor="ops", reason="onboarding")
-    order = api.engine.create_order("s1", ["T2"])
-    Collector(api.engine, {"alipay": channel}).start(order.order_no, "alipay", payer_ref=BUYER)
-    gateway.pay("alipay", order.order_no)
-    first, second = gateway.due()
+    api, order_no, (first, second) = _alipay_paid(api_with(), clock, alipay_app)
     merge = structlog.contextvars.merge_contextvars  # as configure_logging() does
     with structlog.testing.capture_logs(processors=[merge]) as logs:
         for delivery, request_id in ((first, "notify-1"), (second, "notify-2")):
@@ -181,4 +175,4 @@ def test_an_accepted_payment_is_logged_once_by_the_engine_with_the_request_id(
         ("request", "notify-2"),
     ]
     confirmed = next(e for e in logs if e["event"] == "payment confirmed")
-    assert (confirmed["channel"], confirmed["order_no"]) == ("alipay", order.order_no)
+    assert (confirmed["channel"], confirmed["order_no"]) == ("alipay", order_no)

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-__all__ = ["count"]
+__all__ = ["BACKENDS", "backends", "count", "pg_url"]
+
+#: The databases a benchmark runs on.
+BACKENDS = ("sqlite", "postgresql")
 
 
 def count(value: str) -> int:
@@ -13,3 +17,23 @@ def count(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
     return int(value)
+
+
+def backends(value: str) -> list[str]:
+    """``--backends``: a comma-separated choice among :data:`BACKENDS`."""
+    chosen = [b.strip() for b in value.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BACKENDS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend {', '.join(unknown) or repr(value)} "
+            f"(choose from {', '.join(BACKENDS)})"
+        )
+    return chosen
+
+
+def pg_url(given: str | None) -> str | None:
+    """The PostgreSQL server to benchmark on: ``--pg-url``, else ``BILLFOLD_BENCH_PG_URL``,
+    else ``BILLFOLD_TEST_PG_URL``; ``None`` skips PostgreSQL."""
+    return (
+        given or os.environ.get("BILLFOLD_BENCH_PG_URL") or os.environ.get("BILLFOLD_TEST_PG_URL")
+    )

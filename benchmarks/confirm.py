@@ -108,7 +108,7 @@ TARGETS = {"postgresql": 0.50, "sqlite": 0.30}
 CHAIN_BUDGET = 0.05
 DEFAULT_N = 2000
 SMOKE_N = 50
-BACKENDS = ("sqlite", "postgresql")
+BACKENDS = _shared.BACKENDS
 SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
@@ -1007,17 +1007,6 @@ def verify(engine: Engine, raw: RawDb, work: dict[str, Work]) -> list[str]:
 # -- command line ---------------------------------------------------------------------------------
 
 
-def _backends(text_value: str) -> list[str]:
-    chosen = [b.strip() for b in text_value.split(",") if b.strip()]
-    unknown = [b for b in chosen if b not in BACKENDS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend {', '.join(unknown) or repr(text_value)} "
-            f"(choose from {', '.join(BACKENDS)})"
-        )
-    return chosen
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/confirm.py",
@@ -1026,7 +1015,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--n", type=_shared.count, help=f"timed confirmations per side ({DEFAULT_N})"
     )
-    parser.add_argument("--backends", type=_backends, default=list(BACKENDS))
+    parser.add_argument("--backends", type=_shared.backends, default=list(BACKENDS))
     parser.add_argument(
         "--pg-url", help="PostgreSQL server URL (default: BILLFOLD_BENCH_PG_URL or _TEST_PG_URL)"
     )
@@ -1041,11 +1030,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile billfold's side")
     args = parser.parse_args(argv)
     args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
-    args.pg_url = (
-        args.pg_url
-        or os.environ.get("BILLFOLD_BENCH_PG_URL")
-        or os.environ.get("BILLFOLD_TEST_PG_URL")
-    )
+    args.pg_url = _shared.pg_url(args.pg_url)
     return args
 
 

@@ -252,22 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=_shared.count, default=200_000)
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--backends", type=_shared.backends, default="sqlite,postgresql")
     parser.add_argument("--pg-url")
     parser.add_argument("--smoke", action="store_true", help="n=2000: seconds, for CI")
     args = parser.parse_args(argv)
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = [b for b in backends if b not in ("sqlite", "postgresql")]
-    if unknown:
-        parser.error(f"unknown backend {unknown[0]} (choose from sqlite, postgresql)")
     n = 2000 if args.smoke else args.n
-    pg_url = (
-        args.pg_url
-        or os.environ.get("BILLFOLD_BENCH_PG_URL")
-        or os.environ.get("BILLFOLD_TEST_PG_URL")
-    )
+    pg_url = _shared.pg_url(args.pg_url)
     outcomes: list[Outcome] = []
-    for backend in backends:
+    for backend in args.backends:
         if backend == "postgresql" and not pg_url:
             print("postgresql: skipped (set BILLFOLD_BENCH_PG_URL or pass --pg-url)")
             continue

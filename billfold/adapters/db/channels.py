@@ -48,6 +48,25 @@ def read_order_settings(
         return SqlChannels(conn).order_settings(order_no, channel)
 
 
+def _config(
+    channel: str,
+    enabled: object,
+    sole: object,
+    merchant_id: str | None,
+    app_id: str | None,
+    settings: str,
+) -> ChannelConfig:
+    """A stored channel config (SQLite's driver gives its flags as 0/1)."""
+    return ChannelConfig(
+        channel=channel,
+        enabled=bool(enabled),
+        sole=bool(sole),
+        merchant_id=merchant_id,
+        app_id=app_id,
+        settings=json.loads(settings),
+    )
+
+
 class SqlChannels:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -64,13 +83,8 @@ class SqlChannels:
         row = rows[0]
         config = None
         if row.c_id is not None:
-            config = ChannelConfig(
-                channel=channel,
-                enabled=bool(row.c_enabled),
-                sole=bool(row.c_sole),
-                merchant_id=row.c_merchant_id,
-                app_id=row.c_app_id,
-                settings=json.loads(row.c_settings),
+            config = _config(
+                channel, row.c_enabled, row.c_sole, row.c_merchant_id, row.c_app_id, row.c_settings
             )
         return order, str(row.biller_code), config
 
@@ -81,14 +95,7 @@ class SqlChannels:
             .order_by(t.channel_configs.c.channel)
         )
         return [
-            ChannelConfig(
-                channel=r.channel,
-                enabled=r.enabled,
-                sole=r.sole,
-                merchant_id=r.merchant_id,
-                app_id=r.app_id,
-                settings=json.loads(r.settings),
-            )
+            _config(r.channel, r.enabled, r.sole, r.merchant_id, r.app_id, r.settings)
             for r in self.conn.execute(q)
         ]
 

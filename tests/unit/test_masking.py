@@ -5,7 +5,6 @@ from hypothesis import strategies as st
 from billfold import masking
 from billfold.masking import (
     is_id_number,
-    luhn_valid,
     mask_account,
     mask_id_number,
     mask_name,
@@ -113,17 +112,19 @@ def test_the_id_number_check_digit_and_birth_date_are_checked() -> None:
     assert not is_id_number("202609011234569680")  # an order number's digits
 
 
-# text made of the pieces the patterns look for: digit runs of every length, the API key
-# prefix, PEM headers, letters and separators around them
+# text made of the pieces the patterns look for: digit runs of every length (full-width too),
+# whole ID, card and phone numbers, the API key prefix, PEM headers, letters and separators
 _PIECES = st.sampled_from(
-    ["1", "3", "8", "X", "x", "bf_", "0a1b2c", "_", "-", "-----BEGIN RSA PRIVATE KEY-----",
-     "-----END RSA PRIVATE KEY-----", " ", "a", "Z", "号", "１", "k" * 16]
+    ["0", "1", "3", "8", "9", "X", "x", "a", "Z", " ", "-", "_", "bf_", "0a1b2c", "k" * 16,
+     "０", "１", "３", "号", "订单", VALID_ID, "4111111111111111", "13812345678",
+     "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----"]
 )  # fmt: skip
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_PIECES, max_size=40).map("".join))
 def test_the_quick_look_never_lets_through_what_the_patterns_would_mask(text: str) -> None:
+    """scrub_text skips the substitutions only where none of them would change the text."""
     assert scrub_text(text) == masking._scrub(text)
 
 
@@ -136,42 +137,3 @@ def test_the_quick_look_lets_every_kind_through_to_the_patterns() -> None:
         "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
     ):
         assert scrub_text(sensitive) != sensitive, sensitive
-
-
-def _scrub_every_pattern(text: str) -> str:
-    """scrub_text without its shortcuts: every pattern searched, whatever the text."""
-    text = masking._PEM.sub("[redacted private key]", text)
-    text = masking._API_KEY.sub(r"\1_[redacted]", text)
-    text = masking._ID_SHAPE.sub(masking._id_match, text)
-    text = masking._CARD.sub(lambda m: mask_account(m[0]) if luhn_valid(m[0]) else m[0], text)
-    return masking._PHONE.sub(lambda m: mask_phone(m[0]), text)
-
-
-PIECES = st.sampled_from(
-    [
-        "0",
-        "1",
-        "3",
-        "8",
-        "9",
-        "X",
-        "a",
-        " ",
-        "-",
-        "_",
-        "bf_",
-        "０",
-        "１",
-        "３",
-        VALID_ID,
-        "4111111111111111",
-        "13812345678",
-        "-----BEGIN RSA PRIVATE KEY-----",
-        "订单",
-    ]
-)
-
-
-@given(st.lists(PIECES, max_size=40).map("".join))
-def test_scrubbing_skips_only_patterns_that_cannot_match(text: str) -> None:
-    assert scrub_text(text) == _scrub_every_pattern(text)

@@ -250,7 +250,9 @@ payments = Table(
     Column("business_date", Date, nullable=False),
     UniqueConstraint("channel", "channel_txn_id"),
     Index(None, "order_id"),
-    Index(None, "channel", "business_date"),
+    # a channel's day (reconciliation, settlement); led by the day, so that the lookup by
+    # (channel, channel_txn_id) has no other index to choose (migration 0024)
+    Index(None, "business_date", "channel"),
     Index(None, "biller_id", "received_at", "id"),  # the payments list's pages
     Index(None, "status", "received_at"),  # the suspense desk
 )

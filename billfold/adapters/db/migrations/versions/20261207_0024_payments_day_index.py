@@ -29,14 +29,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_payments_business_date_channel", "payments", ["business_date", "channel"]
-    )
+    op.create_index("ix_payments_business_date_channel", "payments", ["business_date", "channel"])
     op.drop_index("ix_payments_channel_business_date", table_name="payments")
 
 
 def downgrade() -> None:
-    op.create_index(
-        "ix_payments_channel_business_date", "payments", ["channel", "business_date"]
-    )
+    op.create_index("ix_payments_channel_business_date", "payments", ["channel", "business_date"])
     op.drop_index("ix_payments_business_date_channel", table_name="payments")

@@ -234,8 +234,9 @@ def _ticks(fields: list[str]) -> int:
 
 class CpuMeter:
     """Reads this process's CPU, that of a server process and its children (the uvicorn
-    workers), and that of the PostgreSQL backends serving the benchmark's database (the
-    server runs on this machine; a backend that starts during a run counts from zero).
+    workers), and that of the PostgreSQL backends serving the benchmark's database's clients
+    (the server runs on this machine; a backend that starts during a run counts from zero;
+    autovacuum, which the setup's inserts wake at any moment, is left out).
     Without /proc (not Linux) only this process's CPU is read."""
 
     def __init__(self, engine: Engine, server_pid: int | None = None) -> None:
@@ -249,7 +250,7 @@ class CpuMeter:
             rows = conn.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
                 )
             )
             return [int(r[0]) for r in rows]

@@ -17,9 +17,11 @@ the same moment as their original, on another connection (or another worker).
 Timed, per server configuration (workers × HTTP parser; SQLite runs one worker only):
 
 * **http**: ``billfold serve --workers W --http H --channels benchmarks/http.py:bench_channels``
-  as a subprocess, driven from here by ``--concurrency`` threads, each with its own keep-alive
-  ``httpx.Client``, POSTing to ``/v1/notify/qr``; req/s over the whole run, p50/p99 latency
-  per request as the client saw it;
+  as a subprocess, driven by ``benchmarks/_loadgen.py``, a load generator in a process of its
+  own (one thread, one ``selectors`` loop, as wrk and oha are lean): every request is built
+  and signed here before the timed window, then sent over ``--concurrency`` persistent
+  keep-alive connections, each with one request in flight, to ``/v1/notify/qr``; req/s over
+  the whole run, p50/p99 latency per request as the client saw it;
 * **minimal** (same run, same client, same uvicorn setup through
   ``billfold.adapters.http.server.run``): a FastAPI app whose POST reads the body and answers
   ``{"code":"SUCCESS"}`` — the ceiling this client and this server stack reach here;
@@ -33,11 +35,17 @@ http ÷ minimal (how much of the stack's ceiling the real endpoint reaches) and 
 confirm, with its target (>= 0.8 on PostgreSQL) and whether it is met. ``--workers 1,2,4``
 runs the server with each number of workers in turn (PostgreSQL; SQLite runs one).
 
+CPU per request is printed for every side as client + server + database, in ms: the client
+is the load generator's process (HTTP sides) or this process's threads (in-process sides),
+the server is ``billfold serve`` and its workers, the database the PostgreSQL backends of the
+benchmark's database (read from /proc; PostgreSQL runs on this machine). On a small machine
+the client, the server and the database share the cores: the client's CPU says what it took
+from the others.
+
 After each run every order of the run must be paid by exactly one credited payment, there
 must be exactly one payment per order whatever the repeats, every answer must have been
 ``200 {"code":"SUCCESS"}``, and at the end ``engine.check_books()`` must be ``[]``. If not,
-the exit status is 1. The benchmark process shares the CPUs with the server: on a small
-machine the client's own work is part of every figure, on every side alike.
+the exit status is 1.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import pickle  # noqa: E402
 import random  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
@@ -178,6 +187,96 @@ def notices(key: bytes, work: list[tuple[str, int]], repeat_rate: float, seed: i
     return out
 
 
+# -- CPU ------------------------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """CPU seconds a run took: the client's (the load generator, or this process for the
+    in-process sides), the ``billfold serve`` processes' and the database backends'."""
+
+    client: float
+    server: float
+    db: float
+
+    def per_request(self, requests: int) -> str:
+        """``client + server + db`` in ms per request."""
+        ms = [1000 * part / max(1, requests) for part in (self.client, self.server, self.db)]
+        return " + ".join(f"{m:.2f}" for m in ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    client: float
+    server: float
+    db: dict[int, int]  # backend pid -> CPU ticks so far
+
+    def __sub__(self, before: Reading) -> Cpu:
+        db = sum(ticks - before.db.get(pid, 0) for pid, ticks in self.db.items())
+        return Cpu(self.client - before.client, self.server - before.server, db / TICK)
+
+
+def _proc_stats() -> dict[int, list[str]]:
+    """Every process's /proc/<pid>/stat fields after the command name (Linux)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    return stats
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+class CpuMeter:
+    """Reads this process's CPU, that of a server process and its children (the uvicorn
+    workers), and that of the PostgreSQL backends serving the benchmark's database's clients
+    (the server runs on this machine; a backend that starts during a run counts from zero;
+    autovacuum, which the setup's inserts wake at any moment, is left out).
+    Without /proc (not Linux) only this process's CPU is read."""
+
+    def __init__(self, engine: Engine, server_pid: int | None = None) -> None:
+        self.engine = engine
+        self.server_pid = server_pid
+        self.proc = Path("/proc/self/stat").exists()
+        self.pg = engine.db.dialect.name == "postgresql"
+
+    def _backends(self) -> list[int]:
+        with self.engine.db.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+            )
+            return [int(r[0]) for r in rows]
+
+    def now(self) -> Reading:
+        client = time.process_time()
+        if not self.proc:
+            return Reading(client, 0.0, {})
+        stats = _proc_stats()
+        server = 0
+        if self.server_pid is not None:
+            children: dict[int, list[int]] = {}
+            for pid, fields in stats.items():
+                children.setdefault(int(fields[1]), []).append(pid)
+            todo = [self.server_pid]
+            while todo:
+                pid = todo.pop()
+                if pid in stats:
+                    server += _ticks(stats[pid])
+                    todo += children.get(pid, [])
+        db = (
+            {pid: _ticks(stats[pid]) for pid in self._backends() if pid in stats} if self.pg else {}
+        )
+        return Reading(client, server / TICK, db)
+
+
 # -- load -----------------------------------------------------------------------------------------
 
 
@@ -188,6 +287,7 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     bad_answers: list[str] = field(default_factory=list)
+    cpu: Cpu | None = None
 
     @property
     def rate(self) -> float:
@@ -200,75 +300,113 @@ class Load:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _drive(label: str, items: Sequence[Notice], threads: int, send: Callable[..., bytes]) -> Load:
-    """Spread ``items`` over ``threads`` workers calling ``send(state, notice)``."""
+def _drive(
+    label: str,
+    items: Sequence[Notice],
+    threads: int,
+    send: Callable[[Notice], None],
+    meter: CpuMeter,
+) -> Load:
+    """Spread ``items`` over ``threads`` threads calling ``send(notice)`` (in this process:
+    its CPU is the client's)."""
     load = Load(label, len(items))
     lock = threading.Lock()
     chunks = [items[k::threads] for k in range(threads)]
     start_gate = threading.Barrier(threads + 1)
 
     def worker(chunk: Sequence[Notice]) -> None:
-        state: dict[str, object] = {}
         mine: list[float] = []
-        bad: list[str] = []
         start_gate.wait()
         for notice in chunk:
             t0 = time.perf_counter()
-            answer = send(state, notice)
+            send(notice)
             mine.append(time.perf_counter() - t0)
-            if answer != SUCCESS:
-                bad.append(f"{notice.order_no}: {answer[:120]!r}")
-        closer = state.get("close")
-        if callable(closer):
-            closer()
         with lock:
             load.latencies += mine
-            load.bad_answers += bad
 
     with ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(worker, chunk) for chunk in chunks]
+        before = meter.now()
         start_gate.wait()
         t0 = time.perf_counter()
         for future in futures:
             future.result()
         load.seconds = time.perf_counter() - t0
+        load.cpu = meter.now() - before
     return load
 
 
-def over_http(label: str, port: int, items: Sequence[Notice], threads: int) -> Load:
-    url = f"http://127.0.0.1:{port}/v1/notify/qr"
+LOADGEN = HERE / "_loadgen.py"
 
-    def send(state: dict[str, object], notice: Notice) -> bytes:
-        client = state.get("client")
-        if not isinstance(client, httpx.Client):
-            client = state["client"] = httpx.Client(timeout=30)
-            state["close"] = client.close
-        answer = client.post(url, content=notice.body, headers=notice.headers)
-        return answer.content if answer.status_code == 200 else f"{answer.status_code}".encode()
 
-    return _drive(label, items, threads, send)
+def raw_request(notice: Notice) -> bytes:
+    """The whole HTTP/1.1 request for one notification, as the load generator sends it."""
+    head = [
+        "POST /v1/notify/qr HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Content-Length: {len(notice.body)}",
+        *(f"{name}: {value}" for name, value in notice.headers.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + notice.body
+
+
+def over_http(
+    label: str,
+    port: int,
+    warm: Sequence[Notice],
+    items: Sequence[Notice],
+    connections: int,
+    meter: CpuMeter,
+) -> Load:
+    """``items`` (after ``warm``, untimed) sent by the load generator (benchmarks/_loadgen.py,
+    a process of its own) over ``connections`` keep-alive connections; every request is built
+    and signed here, before the generator starts."""
+    with tempfile.NamedTemporaryFile(prefix="billfold-bench-requests-", suffix=".pickle") as f:
+        f.write(pickle.dumps([raw_request(n) for n in [*warm, *items]]))
+        f.flush()
+        command = [sys.executable, str(LOADGEN), "127.0.0.1", str(port), str(connections)]
+        command += [f.name, "--warm", str(len(warm))]
+        with subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as gen:
+            assert gen.stdin and gen.stdout
+            ready = gen.stdout.readline()
+            if ready.strip() != "ready":
+                gen.kill()
+                raise BenchFailure(f"{label}: the load generator did not start: {ready[:300]}")
+            before = meter.now()
+            gen.stdin.write("go\n")
+            gen.stdin.flush()
+            answer = gen.stdout.readline()
+            after = meter.now()
+            gen.wait()
+    result = json.loads(answer or "{}")
+    if "error" in result or "seconds" not in result:
+        raise BenchFailure(f"{label}: the load generator failed: {answer[:300]}")
+    load = Load(label, result["requests"], result["seconds"], result["latencies"], result["bad"])
+    spent = after - before
+    load.cpu = Cpu(result["cpu"], spent.server, spent.db)
+    return load
 
 
 def in_process_confirm(engine: Engine, items: Sequence[Notice], threads: int) -> Load:
     """The yardstick of the target: the same payments handed straight to ``Engine.confirm``
     (no HTTP, no signature to verify), same threads."""
 
-    def send(state: dict[str, object], notice: Notice) -> bytes:
+    def send(notice: Notice) -> None:
         data = json.loads(notice.body)
         engine.confirm("qr", data["txn_id"], data["order_no"], data["amount_fen"])
-        return SUCCESS
 
-    return _drive("confirm", items, threads, send)
+    return _drive("confirm", items, threads, send, CpuMeter(engine))
 
 
 def in_process(engine: Engine, items: Sequence[Notice], threads: int) -> Load:
     collector = Collector(engine, bench_channels(engine))
 
-    def send(state: dict[str, object], notice: Notice) -> bytes:
+    def send(notice: Notice) -> None:
         collector.notify("qr", notice.headers, notice.body)
-        return SUCCESS
 
-    return _drive("in-process", items, threads, send)
+    return _drive("in-process", items, threads, send, CpuMeter(engine))
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -281,7 +419,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+def running(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
+    """The server started and answering; yields its process id."""
     with open(log, "wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -296,7 +435,7 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
                 tail = log.read_text(errors="replace")[-800:]
                 raise BenchFailure(f"the server did not answer within {STARTUP_S} s: {tail}")
             time.sleep(0.05)
-        yield
+        yield server.pid
     finally:
         server.terminate()
         try:
@@ -308,7 +447,7 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
 
 def billfold_serve(
     url: str, workers: int, http: str, tmp: Path, key: str
-) -> tuple[int, AbstractContextManager[None]]:
+) -> tuple[int, AbstractContextManager[int]]:
     port = _free_port()
     command = [sys.executable, "-c", MAIN, "serve", "--port", str(port), "--workers"]
     command += [str(workers), "--http", http, "--no-upgrade", "--database-url", url]
@@ -317,7 +456,7 @@ def billfold_serve(
     return port, running(command, env, port, tmp / f"serve-{workers}-{http}.log")
 
 
-def minimal_serve(workers: int, http: str, tmp: Path) -> tuple[int, AbstractContextManager[None]]:
+def minimal_serve(workers: int, http: str, tmp: Path) -> tuple[int, AbstractContextManager[int]]:
     (tmp / "bench_minimal_app.py").write_text(MINIMAL_APP)
     port = _free_port()
     code = (
@@ -388,7 +527,7 @@ def run_backend(
         work = {
             p: make_orders(engine, p, args.n) for p in [*sets.values(), base_prefix, confirm_prefix]
         }
-        warm = make_orders(engine, "W", max(4, args.concurrency))
+        warm = make_orders(engine, "W", args.concurrency * 4 * len(configs))
         seed = 20261204
         items = notices(key.encode(), work[base_prefix], args.repeat_rate, seed)
         base = in_process(engine, items, args.concurrency)
@@ -402,23 +541,25 @@ def run_backend(
                 stack = ServerOptions(http=h).protocol().__name__[len("NoDelay") : -len("Protocol")]
                 label = f"{w} worker{'s' if w > 1 else ''}, {stack.lower()}"
                 try:  # a server that does not start fails its row, not the others'
+                    items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
                     if label not in minimal:
                         port, server = minimal_serve(w, h, tmp)
-                        with server:
-                            items = notices(
-                                key.encode(), work[sets[(w, h)]], args.repeat_rate, seed
+                        with server as pid:
+                            minimal[label] = over_http(
+                                "minimal",
+                                port,
+                                items[: args.concurrency * 4],
+                                items,
+                                args.concurrency,
+                                CpuMeter(engine, pid),
                             )
-                            over_http(
-                                "warm-up", port, items[: args.concurrency * 4], args.concurrency
-                            )
-                            minimal[label] = over_http("minimal", port, items, args.concurrency)
                     port, server = billfold_serve(url, w, h, tmp, key)
-                    with server:
+                    with server as pid:
                         mine = warm[k :: len(configs)] if k < len(warm) else []
                         warm_items = notices(key.encode(), mine, 0, seed)
-                        over_http("warm-up", port, warm_items, args.concurrency)
-                        items = notices(key.encode(), work[sets[(w, h)]], args.repeat_rate, seed)
-                        load = over_http("http", port, items, args.concurrency)
+                        load = over_http(
+                            "http", port, warm_items, items, args.concurrency, CpuMeter(engine, pid)
+                        )
                 except BenchFailure as broken:
                     problems.append(f"{label}: {broken}")
                     continue
@@ -428,6 +569,10 @@ def run_backend(
     finally:
         engine.close()
     return rows, problems
+
+
+def _cpu(load: Load | None) -> str:
+    return load.cpu.per_request(load.requests) if load and load.cpu else "-"
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> None:
@@ -445,11 +590,27 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
             f"{minimal:>11.0f}{r.http.rate / minimal:>11.2f}"
         )
     print(
-        f"requests = {args.n} orders + {args.repeat_rate:.0%} repeats, shuffled, from "
-        f"{args.concurrency} client threads (keep-alive httpx) in this process"
+        f"requests = {args.n} orders + {args.repeat_rate:.0%} repeats, shuffled, built and "
+        f"signed before the run, sent over {args.concurrency} keep-alive connections by "
+        "benchmarks/_loadgen.py (one process, one thread)"
     )
-    print("in-proc/s = the same notifications through Collector.notify, no HTTP, same threads")
+    print(
+        f"in-proc/s = the same notifications through Collector.notify, no HTTP, "
+        f"{args.concurrency} threads in this process"
+    )
     print("minimal/s = a FastAPI POST that only reads the body, same uvicorn setup and client")
+    print()
+    print("CPU per request, ms: client + server + database")
+    print(f"{'backend':<11}{'server':<22}{'http':>22}{'minimal':>22}{'in-proc':>22}{'confirm':>22}")
+    for r in rows:
+        print(
+            f"{r.backend:<11}{r.config:<22}{_cpu(r.http):>22}{_cpu(r.minimal):>22}"
+            f"{_cpu(r.base):>22}{_cpu(r.confirm):>22}"
+        )
+    print(
+        "client = the load generator's process (http, minimal) or this process (in-proc, "
+        "confirm); server = billfold serve and its workers; database = the PostgreSQL backends"
+    )
     print()
     print(
         f"{'backend':<11}{'server':<22}{'req/s':>9}{'confirm/s':>11}{'ratio':>8}{'target':>9}  met"
@@ -463,7 +624,10 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
             f"{ratio:>8.2f}{target:>9}  {met}"
         )
     print("confirm/s = the same payments handed straight to Engine.confirm (no HTTP, nothing to")
-    print("verify), same threads; target (issue 16, PostgreSQL): HTTP notify >= 0.8 of it")
+    print(
+        f"verify), {args.concurrency} threads in this process; target (issue 16, PostgreSQL): "
+        "HTTP notify >= 0.8 of it"
+    )
 
 
 def _count(value: str) -> int:

@@ -19,7 +19,8 @@ from sqlalchemy import Engine as SqlEngine
 from billfold.adapters.db import migrate
 from billfold.adapters.db.channels import read_order_settings
 from billfold.adapters.db.connect import database_url_from_env, make_engine
-from billfold.adapters.db.uow import SqlUnitOfWork, once_more_if_dead
+from billfold.adapters.db.liveness import once_more_if_dead
+from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import Clock, SystemClock, business_date
 from billfold.collection.bill import Bill
 from billfold.collection.bill_actions import (
@@ -146,8 +147,9 @@ class Engine:
     ) -> tuple[Order | None, str | None, ChannelConfig | None]:
         """The order numbered ``order_no``, its biller's code and the biller's config of
         ``channel`` as they are now (``None`` for what is not there): what verifying a
-        notification reads, in one round trip."""
-        return read_order_settings(self.db, order_no, channel)
+        notification reads, in one round trip (once more on a fresh connection if the pooled
+        one was dead)."""
+        return once_more_if_dead(lambda: read_order_settings(self.db, order_no, channel))
 
     def remember_nonce(self, channel: str, nonce: str) -> bool:
         """Record a notification nonce in the database; ``True`` if seen before (a replay)."""

@@ -94,15 +94,21 @@ def _mask(key: str, value: Any) -> Any:
     return scrub_text(str(value))  # anything else is logged as its text: scrub that
 
 
+#: Values that are never masked unless their key names a secret.
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask known personal fields, redact secrets, scrub free text —
     in nested dicts and lists too."""
-    for key in list(event_dict):
+    for key, value in event_dict.items():  # values replaced in place: no key added
         if key.startswith("_"):  # structlog's own bookkeeping (the stdlib record)
             continue
-        event_dict[key] = _mask(key.lower(), event_dict[key])
+        if type(value) in _PLAIN and not _is_secret(key.lower()):
+            continue  # a number, a flag or None shows nothing personal (most fields)
+        event_dict[key] = _mask(key.lower(), value)
     return event_dict
 
 

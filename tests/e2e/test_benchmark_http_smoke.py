@@ -14,6 +14,12 @@ ROW = re.compile(
     r"\s+\d+\s+\d+\.\d\d\s+\d+\s+\d+\.\d\d$",
     re.MULTILINE,
 )
+# CPU per request, ms, client + server + database, for the http, minimal, in-process and confirm
+# sides
+CPU_ROW = re.compile(
+    r"^sqlite\s+1 worker, (?P<http>\w+)(\s+\d+\.\d\d \+ \d+\.\d\d \+ \d+\.\d\d){4}$",
+    re.MULTILINE,
+)
 VERIFIED = (
     "verified: every order credited exactly once, repeats answered SUCCESS; check_books() == []"
 )
@@ -31,6 +37,7 @@ def test_smoke_run_serves_notifications_with_repeats_and_verifies_the_books(
     for row in rows.values():
         assert int(row["requests"]) == 48  # 40 orders and 8 repeats
         assert int(row["rate"]) > 0
+    assert {m["http"] for m in CPU_ROW.finditer(done.stdout)} == {"h11", "httptools"}
     assert VERIFIED in done.stdout
     assert "FAILED" not in done.stdout
 

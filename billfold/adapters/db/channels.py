@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, select, upda
 
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import run_read
+from billfold.adapters.db.liveness import watch_read
 from billfold.adapters.db.orders import _ORDER_BY_NO, SqlOrders, _insert
 from billfold.collection.order import Order
 from billfold.merchants.channel_config import ChannelConfig
@@ -40,9 +41,11 @@ def read_order_settings(
     """:meth:`SqlChannels.order_settings` on a connection of its own, in one round trip on
     PostgreSQL: its one SELECT runs outside a transaction (autocommit), so neither a BEGIN
     nor a ROLLBACK goes to the server — one statement sees one consistent snapshot anyway.
-    SQLite reads in a transaction as every unit of work does (no network to spare)."""
+    SQLite reads in a transaction as every unit of work does (no network to spare).
+    A dead pooled connection fails the read under :func:`~.liveness.watch_read`, for
+    :func:`~.liveness.once_more_if_dead` to read again on a fresh one."""
     if db.dialect.name == "postgresql":
-        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, watch_read(conn):
             return SqlChannels(conn).order_settings(order_no, channel)
     with db.connect() as conn, conn.begin():
         return SqlChannels(conn).order_settings(order_no, channel)

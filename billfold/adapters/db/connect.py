@@ -44,7 +44,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     # No ping per checkout (a round trip per unit of work): connections are replaced after
     # POOL_RECYCLE_S, and one found dead in use is invalidated with the pool's older ones;
-    # the confirmation is run once more on a fresh one (uow.once_more_if_dead)
+    # the confirmation is run once more on a fresh one (liveness.once_more_if_dead)
     return create_engine(url, echo=echo, pool_recycle=POOL_RECYCLE_S, pool_size=10, max_overflow=20)
 
 

@@ -16,16 +16,11 @@ recording why (a discrepancy resolved) commit, or fail, as one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
-import structlog
 from sqlalchemy import Connection, Engine, NestedTransaction
-from sqlalchemy.exc import DBAPIError
 
 from billfold.adapters.db.approvals import SqlApprovals
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
@@ -38,6 +33,7 @@ from billfold.adapters.db.gov import SqlGov
 from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.listing import SqlLists
+from billfold.adapters.db.liveness import ATTEMPT, connection_died
 from billfold.adapters.db.mandates import SqlMandates
 from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
 from billfold.adapters.db.pos import SqlPos
@@ -48,59 +44,6 @@ from billfold.adapters.db.settlement import SqlSettlement
 from billfold.adapters.db.statement_ingest import SqlStatements
 from billfold.adapters.db.timeline import SqlTimeline
 from billfold.collection.ports import ConfirmationReads
-
-log = structlog.get_logger("billfold.db")
-T = TypeVar("T")
-
-
-@dataclass
-class _Attempt:
-    """What the units of work of one :func:`once_more_if_dead` attempt did."""
-
-    committing: bool = False  # a COMMIT was sent (or about to be): its outcome is unknown
-    dead: bool = False  # a unit of work failed because its connection was dead
-
-
-_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("billfold_uow_attempt", default=None)
-
-
-def _connection_died(conn: Connection, exc: BaseException | None) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if conn.invalidated:
-        return True
-    try:
-        driver = conn.connection.driver_connection
-    except Exception:  # no connection to ask: it is gone
-        return True
-    return bool(getattr(driver, "closed", False) or getattr(driver, "broken", False))
-
-
-def _database_error(exc: BaseException) -> bool:
-    """An error the database driver raised (through SQLAlchemy or the fast path)."""
-    return isinstance(exc, DBAPIError) or type(exc).__module__.split(".")[0] == "psycopg"
-
-
-def once_more_if_dead(work: Callable[[], T]) -> T:
-    """Run ``work`` (units of work on this engine's pool); if it failed because the pooled
-    connection it was given was dead (the server restarted, the backend was terminated, a
-    network hop dropped it) *before any of its units of work began to commit*, run it
-    once more on a fresh connection. Nothing was written by the failed attempt (its
-    transaction died with the connection), so running it again is what the caller would
-    do — done here instead of pinging every connection as it leaves the pool."""
-    attempt = _Attempt()
-    token = _ATTEMPT.set(attempt)
-    try:
-        try:
-            return work()
-        except Exception as exc:
-            if not (attempt.dead and _database_error(exc)) or attempt.committing:
-                raise
-            log.warning("database connection lost; running the unit of work again", error=str(exc))
-        _ATTEMPT.set(_Attempt())
-        return work()
-    finally:
-        _ATTEMPT.reset(token)
 
 
 class SqlUnitOfWork:
@@ -218,8 +161,8 @@ class SqlUnitOfWork:
         self._forget_lazy()
         if conn is None:
             return
-        attempt = _ATTEMPT.get()
-        if attempt is not None and exc_type is not None and _connection_died(conn, exc):
+        attempt = ATTEMPT.get()
+        if attempt is not None and exc_type is not None and connection_died(conn, exc):
             attempt.dead = True
         try:
             close_pipeline(conn, discard=True)
@@ -231,7 +174,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         self.outbox.flush()
         conn = self.conn
-        attempt = _ATTEMPT.get()
+        attempt = ATTEMPT.get()
         if attempt is not None:
             attempt.committing = True
         pipeline = pipeline_of(conn)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from billfold import Biller, BillerKind, Engine, FeeRule
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.connect import POOL_RECYCLE_S, make_engine
-from billfold.adapters.db.uow import once_more_if_dead
+from billfold.adapters.db.liveness import once_more_if_dead
 from billfold.clock import FixedClock
 
 pytestmark = pytest.mark.pg

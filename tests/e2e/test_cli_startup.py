@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -31,8 +32,9 @@ print(json.dumps({"code": code, "help": shown.getvalue(), "modules": sorted(sys.
 
 #: What a command imports when it runs, never to print help: the database layer, the
 #: server, HTTP clients, XLSX, QR, PDF and Polars, structlog (configured for commands that
-#: run), pydantic (typer converts a command's own options through it), and billfold's engine,
-#: adapters, scenario packs and use cases.
+#: run), pydantic (typer converts a command's own options through it), rich (tables and
+#: progress bars; help is click's plain layout, not typer's rich panels), and billfold's
+#: engine, adapters, scenario packs and use cases.
 HEAVY = (
     "sqlalchemy",
     "alembic",
@@ -50,6 +52,7 @@ HEAVY = (
     "procrastinate",
     "jinja2",
     "pydantic",
+    "rich",
     "structlog",
     "billfold.engine",
     "billfold.adapters.db",
@@ -132,8 +135,9 @@ def every_command_path() -> list[list[str]]:
 def test_billfold_help_lists_every_group_and_imports_no_database_http_xlsx_or_qr() -> None:
     result, modules = imported("--help")
     assert result["code"] == 0
+    shown = re.sub(r"-\s+", "-", " ".join(str(result["help"]).split()))  # wrapped at hyphens
     for sub in SUBAPPS:
-        assert sub.name in str(result["help"])
+        assert f"{sub.name} {' '.join(sub.help.split())}" in shown  # whole, not cut to "..."
     assert heavy_in(modules) == []
     assert "structlog" not in modules  # logging is configured for commands that run
     ours = [m for m in modules if m.startswith("billfold")]
@@ -144,6 +148,23 @@ def test_billfold_help_lists_every_group_and_imports_no_database_http_xlsx_or_qr
         "billfold.adapters.cli.show",
     }]  # fmt: skip  # no command group's module
     assert len(ours) <= 40, ours
+
+
+def test_billfold_help_imports_typer_billfold_and_few_other_modules() -> None:
+    """Counted against what ``import typer`` imports in the same interpreter: ``--help``
+    adds billfold's light modules and at most a score of others (rich's help panels, say,
+    would add over a hundred)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import json, sys, typer; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    typer_modules = set(json.loads(done.stdout))
+    result, modules = imported("--help")
+    assert result["code"] == 0
+    added = [m for m in modules if m not in typer_modules]
+    others = [m for m in added if m != "billfold" and not m.startswith("billfold.")]
+    assert len(others) <= 20, others
+    assert "Commands:" in str(result["help"])  # click's plain layout, no panels
 
 
 def test_the_root_help_of_each_group_is_the_groups_own() -> None:

@@ -10,6 +10,7 @@ bodies. ``tests/e2e/test_cli_startup.py`` counts what ``--help`` imports.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 from importlib.util import find_spec
@@ -115,7 +116,7 @@ def _listed_help(sub: SubApp) -> str:
 
 def _refusal(name: str, missing: MissingExtra) -> typer.Typer:
     """A command ``name`` that only says which extra it needs (exit 2 in main)."""
-    refusal = typer.Typer()
+    refusal = typer.Typer(rich_markup_mode=None)
 
     @refusal.command(
         name,
@@ -173,13 +174,32 @@ def _plain(option: TyperOption, value: Any) -> bool:
 
 
 class _PlainGroup(TyperGroup):
-    """A command group whose options, ``--help`` included, are :class:`_PlainOption`."""
+    """A command group whose options, ``--help`` included, are :class:`_PlainOption`, and
+    whose help lists each command with the whole first paragraph of its help (click cuts it
+    to the width left, ending in "...")."""
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
-        if type(option) is TyperOption:
+        if _CONVERTS and type(option) is TyperOption:
             option.__class__ = _PlainOption
         return option
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, _summary(command)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _summary(command: Any) -> str:
+    """What a group's help says of one of its commands: its short help, else the first
+    paragraph of its help, on one line."""
+    text = inspect.cleandoc(command.short_help or command.help or "").partition("\f")[0]
+    return " ".join(text.split("\n\n")[0].split())
 
 
 #: Whether this typer converts values through pydantic (typer 0.2x) rather than click.
@@ -187,13 +207,11 @@ _CONVERTS = hasattr(TyperOption, "get_runtime_param")
 
 
 def _plain_options(group: Any) -> Any:
-    """``group`` and the groups under it with :class:`_PlainOption` options (the options of
-    the commands that run are left to typer)."""
-    if not _CONVERTS:
-        return group
+    """``group`` and the groups under it as :class:`_PlainGroup`, with :class:`_PlainOption`
+    options (the options of the commands that run are left to typer)."""
     if type(group) is TyperGroup:
         group.__class__ = _PlainGroup
-    for param in group.params:
+    for param in group.params if _CONVERTS else ():
         if type(param) is TyperOption:
             param.__class__ = _PlainOption
     for sub in getattr(group, "commands", {}).values():  # a refusal is a command
@@ -241,14 +259,14 @@ class _Root(_PlainGroup):
         if found is not None or sub is None:
             return found
         if self.listing:  # the root's help: name and help, the module stays unimported
-            return TyperGroup(name=sub.name, help=_listed_help(sub))
+            return TyperGroup(name=sub.name, help=_listed_help(sub), rich_markup_mode=None)
         try:
             module_app: typer.Typer = importlib.import_module(sub.module).app
         except MissingExtra as exc:  # e.g. `serve` without the server extra
             module_app = _refusal(sub.name, exc)
             wrapper = module_app
         else:
-            wrapper = typer.Typer()
+            wrapper = typer.Typer(rich_markup_mode=None)
             wrapper.add_typer(module_app, name=sub.name)
         loaded = typer.main.get_group(wrapper).get_command(ctx, sub.name)
         if loaded is not None:
@@ -258,6 +276,7 @@ class _Root(_PlainGroup):
 
 app = typer.Typer(
     cls=_Root,
+    rich_markup_mode=None,  # click's plain help: printing it imports no rich (see the docstring)
     help="billfold: bill collection, payments, reconciliation and settlement.",
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).")

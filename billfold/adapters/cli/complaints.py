@@ -14,10 +14,9 @@ import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH, load_channels
 from billfold.labels import label
 
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 app = typer.Typer(help="Complaints (投诉/查询): open, work and follow them.", no_args_is_help=True)
 
@@ -129,6 +128,8 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List complaints."""
+    from rich.table import Table
+
     from billfold.settlement.complaint import ComplaintStatus
     from billfold.settlement.complaints import ComplaintDesk
 
@@ -233,6 +234,8 @@ def tat_command(
     database_url: DbUrl = None,
 ) -> None:
     """Show a biller's turnaround times; with --kind and --hours, set one."""
+    from rich.table import Table
+
     from billfold.settlement.complaint import parse_kind
     from billfold.settlement.complaints import ComplaintDesk
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(help="Export reports: reconciliation, discrepancies, settlement.")
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 OutFile = Annotated[Path, typer.Option("--out", help="FILE.csv or FILE.xlsx")]
 Unmasked = Annotated[bool, typer.Option("--unmasked", help="write personal data in full")]

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.common import day_option, open_engine, yuan_option
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
 from billfold.money import format_yuan
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Government fees: fee catalogues, fines by decision number, receipts.")
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 
 @app.command("fee-set")
@@ -62,6 +61,8 @@ def fees(
     database_url: DbUrl = None,
 ) -> None:
     """The office's catalogue in force on a day."""
+    from rich.table import Table
+
     from billfold.packs.government import Government
 
     with open_engine(database_url) as engine:

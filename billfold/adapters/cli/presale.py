@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.common import day_option, fail, open_engine, yuan_option
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl
 from billfold.errors import InvalidInput
 from billfold.labels import label
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(help="Presale-fund supervision: projects, contracts, escrow, bureau pushes.")
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 By = Annotated[str, typer.Option(help="Who does it (audited)")]
 
 
@@ -190,6 +189,8 @@ def list_pushes(
     database_url: DbUrl = None,
 ) -> None:
     """Pushes to the bureau with their attempts and receipt numbers."""
+    from rich.table import Table
+
     from billfold.adapters.outbox.bureau_push import pushes
 
     with open_engine(database_url) as engine:

@@ -8,9 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from billfold.adapters.cli.output import console
 from billfold.labels import label
 from billfold.money import format_yuan
 
@@ -22,7 +21,7 @@ __all__ = ["WIDTH", "discrepancy_json", "out", "print_discrepancies", "print_res
 
 #: Piped or redirected output is not cut to 80 columns.
 WIDTH = None if sys.stdout.isatty() else 160
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 
 def _summary(result: RunResult) -> dict[str, Any]:
@@ -70,6 +69,8 @@ def discrepancy_json(d: Discrepancy) -> dict[str, Any]:
 
 
 def print_discrepancies(found: list[Discrepancy]) -> None:
+    from rich.table import Table
+
     from billfold.settlement.wording import describe
 
     if not found:

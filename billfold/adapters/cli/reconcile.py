@@ -26,19 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from billfold.adapters.cli.approvals import cli_identity, print_proposal
 from billfold.adapters.cli.common import DbUrl, connect
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.recon_report import (
     WIDTH,
     discrepancy_json,
@@ -51,7 +42,9 @@ from billfold.labels import label
 from billfold.money import format_yuan, parse_yuan
 from billfold.settlement.discrepancy import Action
 
-if TYPE_CHECKING:  # the engine is imported when a command opens it
+if TYPE_CHECKING:  # the engine is imported when a command opens it, rich when it prints
+    from rich.progress import Progress, TaskID
+
     from billfold.engine import Engine
 
 if TYPE_CHECKING:
@@ -63,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["WIDTH", "DbUrl", "app", "fail", "open_engine", "parse_day"]
 
 app = typer.Typer(help="Reconcile channel and bank statements; resolve discrepancies.")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = console(stderr=True, highlight=False, soft_wrap=True)
 PROGRESS_THRESHOLD = 1024 * 1024
 
 
@@ -98,6 +91,8 @@ def _progress(size: int) -> Progress:
     """A bar drawn when progress is reported, with no refresh thread of its own (a big
     statement is parsed by forked workers, and billfold forks only a single-threaded
     process)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -247,6 +242,8 @@ def runs_command(
     database_url: DbUrl = None,
 ) -> None:
     """List reconciliation runs."""
+    from rich.table import Table
+
     from billfold.settlement.reconciler import Reconciler
 
     runs = Reconciler(open_engine(database_url)).runs(
@@ -406,6 +403,8 @@ def transit_command(
     database_url: DbUrl = None,
 ) -> None:
     """Money in transit (在途资金): promised by reconciled statements, not yet in the bank."""
+    from rich.table import Table
+
     from billfold.clock import business_date
     from billfold.settlement.banking import age_bucket
     from billfold.settlement.reconciler import Reconciler

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.common import DbUrl, fail, open_engine
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH
 from billfold.collection.refund_transfer import TransferStage
 from billfold.labels import label
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 app = typer.Typer(help="Refunds paid back by bank transfer.", no_args_is_help=True)
 
@@ -53,6 +52,8 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List refunds going by bank transfer."""
+    from rich.table import Table
+
     from billfold.settlement.refund_transfer_desk import RefundTransferDesk
 
     try:

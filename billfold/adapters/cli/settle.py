@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from billfold.adapters.cli.approvals import cli_identity, print_proposal
+from billfold.adapters.cli.output import console
 from billfold.adapters.cli.reconcile import WIDTH, DbUrl, fail, open_engine, parse_day
 from billfold.errors import BillfoldError, InvalidInput, InvariantViolated
 from billfold.labels import label
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "parse_split"]
 
 app = typer.Typer(help="Settlement batches: what each biller is paid, and the payout file.")
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = console(highlight=False, soft_wrap=True, width=WIDTH)
 
 
 def parse_split(text: str) -> SplitRule:
@@ -244,6 +243,8 @@ def list_command(
     database_url: DbUrl = None,
 ) -> None:
     """List settlement batches."""
+    from rich.table import Table
+
     from billfold.settlement.batch import BatchStatus
     from billfold.settlement.settler import Settler
 

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from billfold.clock import DEFAULT_TZ
 from billfold.errors import BillfoldError
 from billfold.money import format_yuan
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich is imported when a command draws its bar
+    from rich.progress import Progress
+
     from billfold.settlement.parsers import StatementReader
     from billfold.settlement.statement import StatementLine
 
@@ -204,6 +204,9 @@ def _column_map(
 
 def _progress_bar(*, show: bool) -> Progress:
     """A progress bar on stderr for a large file read at a terminal (hidden otherwise)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -167,6 +167,14 @@ def test_billfold_help_imports_typer_billfold_and_few_other_modules() -> None:
     assert "Commands:" in str(result["help"])  # click's plain layout, no panels
 
 
+def test_a_command_on_a_migrated_database_reads_no_migration_script(db_url: str) -> None:
+    """Whether the database is at billfold's newest revision is one query on every start:
+    Alembic and its scripts are imported only when a migration runs or the answer is no."""
+    result, modules = imported("billers", "list", "--database-url", db_url)
+    assert result["code"] == 0 and "timezone" in str(result["help"])
+    assert [m for m in modules if m.partition(".")[0] in {"alembic", "mako"}] == []
+
+
 def test_the_root_help_of_each_group_is_the_groups_own() -> None:
     for sub in SUBAPPS:
         assert importlib.import_module(sub.module).app.info.help == sub.help, sub.name

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
@@ -28,7 +27,9 @@ def unready_reason(db: Engine, url: str) -> str | None:
     ``url`` is the address as the user gave it; it is shown (password hidden) in the answer.
     """
     with db.connect() as conn:
-        current = sorted(MigrationContext.configure(conn).get_current_heads())
+        current = migrate.stored_heads(conn)
+    if current == list(migrate.HEADS):
+        return None  # the usual answer, given without reading the migration scripts
     shipped_heads, known = migrate.shipped()
     heads = list(shipped_heads)
     if not current:

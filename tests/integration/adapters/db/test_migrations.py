@@ -1,5 +1,7 @@
 """The migrations produce exactly the models' schema, and go down and up again cleanly."""
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -56,3 +58,21 @@ def test_a_percent_in_the_url_reaches_alembic_unchanged() -> None:
         assert url == "postgresql+psycopg://u:p%25w@127.0.0.1:1/db"
     finally:
         engine.dispose()
+
+
+def test_the_heads_kept_in_migrate_are_the_scripts_heads() -> None:
+    """A command's readiness check compares the database with ``migrate.HEADS`` without
+    reading the scripts: a new migration must change it too."""
+    assert migrate.shipped()[0] == migrate.HEADS
+
+
+def test_the_version_table_is_read_as_alembic_reads_it(db_url: str, tmp_path: Path) -> None:
+    for url in (db_url, f"sqlite:///{tmp_path / 'never-migrated.db'}"):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                alembic_reads = sorted(MigrationContext.configure(conn).get_current_heads())
+                assert migrate.stored_heads(conn) == alembic_reads
+        finally:
+            engine.dispose()
+        assert alembic_reads == (list(migrate.HEADS) if url == db_url else [])

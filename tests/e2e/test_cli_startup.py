@@ -167,6 +167,12 @@ def test_billfold_help_imports_typer_billfold_and_few_other_modules() -> None:
     assert "Commands:" in str(result["help"])  # click's plain layout, no panels
 
 
+def test_a_groups_help_lists_its_list_commands_without_looking_their_filters_up() -> None:
+    result, modules = imported("bills", "--help")
+    assert "List and search bills, newest first." in str(result["help"])
+    assert "billfold.collection.lists" not in modules  # the filters are for `bills list --help`
+
+
 def test_a_command_on_a_migrated_database_reads_no_migration_script(db_url: str) -> None:
     """Whether the database is at billfold's newest revision is one query on every start:
     Alembic and its scripts are imported only when a migration runs or the answer is no."""

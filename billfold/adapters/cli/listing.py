@@ -211,4 +211,5 @@ def add_list_command(app: typer.Typer, name: str, summary: str, command: str = "
             by=by,
         )
 
-    app.command(command, help=summary, cls=listed)(list_command)
+    # the group's help lists the summary alone, without looking the filters up
+    app.command(command, help=summary, short_help=summary, cls=listed)(list_command)

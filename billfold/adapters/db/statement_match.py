@@ -61,6 +61,7 @@ _PG = (
     "FROM payments WHERE channel = %(channel)s AND {where} GROUP BY id / 1048576"
 )
 _BY_ID = 5000  # ids or transaction ids per IN list (SQLite)
+_FETCH = 100_000  # rows fetched at a time (SQLite)
 _Row = namedtuple("_Row", STAGE_COLUMNS)  # type: ignore[misc]  # a staged row, from the frame
 
 
@@ -107,13 +108,14 @@ def _read(conn: Connection, channel: str, day: date, where: str, params: dict[st
         return pl.read_csv(data, has_header=False, new_columns=list(_COLUMNS), schema=_schema())
     sql = _SQLITE.replace("{where}", where).replace("{day}", ":day")
     cursor = raw.cursor()
+    frames = [pl.DataFrame(schema=_schema())]
     try:
-        rows = cursor.execute(
-            sql, {"channel": channel, "day": day.isoformat(), **params}
-        ).fetchall()
+        cursor.execute(sql, {"channel": channel, "day": day.isoformat(), **params})
+        while rows := cursor.fetchmany(_FETCH):  # a block at a time: few Python objects held
+            frames.append(pl.DataFrame(rows, schema=_schema(), orient="row"))
     finally:
         cursor.close()
-    return pl.DataFrame(rows, schema=_schema(), orient="row")
+    return pl.concat(frames, rechunk=True)
 
 
 class PaymentsRead:

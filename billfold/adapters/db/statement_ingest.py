@@ -392,14 +392,14 @@ class SqlStatements:
             try:
                 read = _read_columnar(source, request, progress)
             finally:
-                day_payments = payments.wait()
+                payments.join()
             tried = True
             if read is not None:
                 if read.errors and request.on_error == "reject":
                     raise StatementError([read.errors[0]])
                 rows = frame_rows(read.frame)
                 self._summary = frame_summary(rows)
-                self._match = FrameMatch(self.conn, rows, day_payments, day)
+                self._match = FrameMatch(self.conn, rows, payments.frame(), day)
                 return read.errors
         if self.conn.dialect.name == "postgresql":
             for name, value in RUN_SETTINGS.items():

@@ -25,9 +25,10 @@ Timed, each in a child process of its own so that its peak memory (``ru_maxrss``
   rows sent back to the one loading process): the baseline given billfold's parallelism, N =
   billfold's default number of parser processes, min(4, CPUs), which is also as many threads
   as polars has here;
-* **billfold**: ``Reconciler.reconcile(file, ...)`` — read (the columnar reader with polars
-  installed, else the streaming parser in worker processes), bulk load, the set-based
-  matching, the rules, storing the run and its discrepancies, all in one transaction
+* **billfold**: ``Reconciler.reconcile(file, ...)`` — with polars installed, the columnar
+  reader with the day's payments read beside it and the matching in polars; else the
+  streaming parser in worker processes, a bulk load into the staging table and the matching
+  in SQL; then the rules, storing the run and its discrepancies, all in one transaction
   (automatic resolution off: it is timed on its own, below);
 * **parser**: billfold's streaming parser alone over the same file, one process, no database.
 
@@ -357,7 +358,11 @@ def reader_used(path: Path, fmt: str) -> str:
         and columnar.available()
         and path.stat().st_size >= COLUMNAR_THRESHOLD
     ):
-        return "columnar reader (polars)"
+        try:
+            from billfold.adapters.db import statement_match  # noqa: F401
+        except ImportError:  # billfold before the matching in polars
+            return "columnar reader (polars), matched in SQL"
+        return "columnar reader (polars), matched in polars"
     return "streaming parser"
 
 

@@ -1,8 +1,9 @@
 """A channel statement reconciled for one business date, in one transaction.
 
-The statement is parsed as it streams and loaded in bulk into the run's staging table (the
-:class:`~billfold.settlement.ports.StatementStaging` port), its scope settled
-(:mod:`~billfold.settlement.scope`), matched by the database with two joins, judged by the
+The statement is parsed and staged (the :class:`~billfold.settlement.ports.StatementStaging`
+port: loaded in bulk into the run's staging table, or — a big bill read column by column —
+kept as a frame beside the day's payments), its scope settled
+(:mod:`~billfold.settlement.scope`), matched in bulk (two joins), judged by the
 pure rules (:mod:`~billfold.settlement.reconcile`) and stored as a run with its
 discrepancies. The same file again returns the stored run and changes nothing; a corrected
 file makes a new revision and supersedes the earlier run, with an audit record.
@@ -23,7 +24,7 @@ from billfold.collection.ports import Runtime
 from billfold.errors import InvalidInput, InvariantViolated
 from billfold.settlement.discrepancy import Action, Code, Discrepancy
 from billfold.settlement.parsers import PARSERS, OnError, ParserSpec
-from billfold.settlement.ports import ReconRepository, SettlementUnitOfWork
+from billfold.settlement.ports import ReconRepository, SettlementUnitOfWork, StatementStaging
 from billfold.settlement.reconcile import (
     EnginePayment,
     EngineRefund,
@@ -149,7 +150,7 @@ def reconcile_channel(
 def _stage(
     uow: SettlementUnitOfWork, statement: ChannelStatement, channel: str, name: str
 ) -> list[LineError]:
-    """Load the statement into the run's staging table; returns the quarantined lines."""
+    """Stage the statement for matching; returns the quarantined lines."""
     request = ParseRequest(
         statement.format,
         channel,
@@ -159,7 +160,11 @@ def _stage(
         statement.column_map,
     )
     return uow.statements.stage(
-        statement.source, request, workers=statement.workers, progress=statement.progress
+        statement.source,
+        request,
+        day=statement.business_date,
+        workers=statement.workers,
+        progress=statement.progress,
     )
 
 
@@ -175,9 +180,9 @@ def _store(
     """Match the staged statement, judge it, and store the run with what it found."""
     recon = uow.recon
     ctx = RunContext(head.channel, head.day, head.check_fees)
-    found, matched_count, matched_fen = _match(recon, ctx, head, totals)
+    found, matched_count, matched_fen = _match(uow, ctx, head, totals)
     found.extend(unreadable(error, head.channel) for error in errors)
-    engine_count, engine_fen = recon.engine_totals(head.channel, head.merchant, head.day)
+    engine_count, engine_fen = uow.statements.engine_totals(head.channel, head.merchant, head.day)
     figures = RunFigures(
         totals, len(errors), matched_count, matched_fen, engine_count, engine_fen, len(found)
     )
@@ -195,12 +200,13 @@ def _store(
 
 
 def _match(
-    recon: ReconRepository, ctx: RunContext, head: RunHeader, totals: StatementTotals
+    uow: SettlementUnitOfWork, ctx: RunContext, head: RunHeader, totals: StatementTotals
 ) -> tuple[list[Discrepancy], int, int]:
     """Every finding of the run, and how many lines (and how much) matched."""
+    recon, staged = uow.recon, uow.statements
     groups: dict[str, list[StatementLine]] = defaultdict(list)
     payments: dict[str, EnginePayment | None] = {}
-    for line, payment in recon.payment_exceptions(
+    for line, payment in staged.payment_exceptions(
         ctx.channel, ctx.business_date, ctx.check_fees, head.name
     ):
         groups[line.channel_txn_id].append(line)
@@ -219,17 +225,17 @@ def _match(
         found.extend(verdict.discrepancies)
         matched_count += int(verdict.matched)
         matched_fen += verdict.matched_fen
-    missing = recon.engine_only_payments(ctx.channel, head.merchant, ctx.business_date)
+    missing = staged.engine_only_payments(ctx.channel, head.merchant, ctx.business_date)
     claimed = recon.claimed_elsewhere([p.id for p in missing], None)
     found.extend(engine_only_payment(p, ctx) for p in missing if p.id not in claimed)
-    refund_found, refund_matched = _match_refunds(recon, ctx, head)
+    refund_found, refund_matched = _match_refunds(recon, staged, ctx, head)
     return found + refund_found, matched_count + refund_matched, matched_fen
 
 
 def _match_refunds(
-    recon: ReconRepository, ctx: RunContext, head: RunHeader
+    recon: ReconRepository, staged: StatementStaging, ctx: RunContext, head: RunHeader
 ) -> tuple[list[Discrepancy], int]:
-    lines = recon.refund_lines(ctx.channel, head.name)
+    lines = staged.refund_lines(ctx.channel, head.name)
     groups: dict[str, list[StatementLine]] = defaultdict(list)
     for line in lines:
         groups[line.refund_id or line.channel_txn_id].append(line)

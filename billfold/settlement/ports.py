@@ -36,24 +36,46 @@ __all__ = [
 
 
 class StatementStaging(Protocol):
-    """The run's staging table: a statement bulk-loaded for the database to match."""
+    """The run's staged statement, matched in bulk against the engine's records."""
 
     def stage(
         self,
         source: Source,
         request: ParseRequest,
         *,
+        day: date | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
     ) -> list[LineError]:
-        """Parse ``source`` into the staging table of this unit of work (indexed for the
-        matching joins); returns the lines quarantined. A rejected file raises
-        :class:`~billfold.settlement.statement.StatementError`."""
+        """Parse ``source`` and stage it for matching in this unit of work (the staging
+        table, or a frame matched outside the database); ``day`` is the run's business
+        date, whose payments may be read while the file is. Returns the lines quarantined.
+        A rejected file raises :class:`~billfold.settlement.statement.StatementError`."""
         ...
 
     def summary(self) -> StageSummary:
         """The staged statement's totals groups and the merchant ids its lines name."""
         ...
+
+    def payment_exceptions(
+        self, channel: str, day: date, check_fees: bool, source_file: str
+    ) -> list[tuple[StatementLine, EnginePayment | None]]:
+        """Payment and reversal lines that do not match cleanly (one successful payment
+        line, a payment holding the same amount in the same currency on ``day``, the same
+        fee when fees are checked), in file order, with the payment each names."""
+        ...
+
+    def engine_only_payments(
+        self, channel: str, merchant_id: str, day: date
+    ) -> list[EnginePayment]:
+        """Payments of ``day`` holding money that no payment or reversal line mentions."""
+        ...
+
+    def engine_totals(self, channel: str, merchant_id: str, day: date) -> tuple[int, int]:
+        """How many payments of ``day`` hold money in the scope, and how much."""
+        ...
+
+    def refund_lines(self, channel: str, source_file: str) -> list[StatementLine]: ...
 
     def unstage(self) -> None: ...
 
@@ -94,20 +116,8 @@ class ReconRepository(Protocol):
 
     def timezones(self) -> list[str]: ...
 
-    # -- the staged statement against the engine's records
-    def payment_exceptions(
-        self, channel: str, day: date, check_fees: bool, source_file: str
-    ) -> list[tuple[StatementLine, EnginePayment | None]]: ...
-
-    def engine_only_payments(
-        self, channel: str, merchant_id: str, day: date
-    ) -> list[EnginePayment]: ...
-
-    def engine_totals(self, channel: str, merchant_id: str, day: date) -> tuple[int, int]: ...
-
+    # -- the engine's records
     def claimed_elsewhere(self, payment_ids: Sequence[int], run_id: int | None) -> set[int]: ...
-
-    def refund_lines(self, channel: str, source_file: str) -> list[StatementLine]: ...
 
     def engine_refunds(
         self, channel: str, refund_nos: Sequence[str], channel_ids: Sequence[str]

@@ -1,7 +1,8 @@
 """Reconciliation rules: pure functions from statement lines and engine records to findings.
 
-The database does the bulk matching (a join on the channel's transaction id) and hands
-these rules only what did not match cleanly: the lines sharing one transaction id with the
+The bulk matching (a join on the channel's transaction id, in the database or, for a
+statement read column by column, in polars) hands these rules only what did not match
+cleanly: the lines sharing one transaction id with the
 engine's record of it, or an engine record no line mentions. The rules collect every
 discrepancy they see; they never stop at the first.
 

@@ -12,7 +12,10 @@ transaction (:data:`~.statement_ingest.RUN_SETTINGS`):
   are checked, the same fee. Clean matches are only counted, never fetched.
 * engine → statement: the payments of the day the statement does not mention (短款).
 
-Everything fetched goes to the pure rules in :mod:`billfold.settlement.reconcile`.
+Everything fetched goes to the pure rules in :mod:`billfold.settlement.reconcile`. These
+joins serve a statement staged in the table; a big bill read column by column is matched
+with the same predicates in polars (:mod:`.statement_match`), and
+:class:`~.statement_ingest.SqlStatements` picks the one that applies.
 """
 
 from __future__ import annotations

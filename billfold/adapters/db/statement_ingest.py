@@ -32,17 +32,22 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
+from billfold.adapters.db.recon import SqlRecon
+from billfold.adapters.db.statement_match import FrameMatch, PaymentsRead
 from billfold.adapters.db.statement_stage import (
     CHUNK,
     StageWriter,
     create_stage,
     drop_stage,
+    frame_rows,
+    frame_summary,
     index_stage,
     load_frame,
     load_stage,
@@ -50,9 +55,10 @@ from billfold.adapters.db.statement_stage import (
     table_summary,
 )
 from billfold.errors import InvariantViolated
+from billfold.settlement.engine_records import EnginePayment
 from billfold.settlement.parsers import columnar
 from billfold.settlement.source import ParseRequest, Progress, Source, chunks
-from billfold.settlement.statement import LineError, StatementError
+from billfold.settlement.statement import LineError, StatementError, StatementLine
 from billfold.settlement.totals import StageSummary
 
 __all__ = ["ParseRequest", "SplitPlan", "SqlStatements", "ingest", "plan_split"]
@@ -229,6 +235,7 @@ def ingest(
     *,
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,
+    columnar_read: bool = True,
 ) -> tuple[list[LineError], StageSummary | None]:
     """Load the statement into the staging table; returns the quarantined line errors, and
     the statement's summary when it was read column by column (else ``None``: the table's
@@ -237,8 +244,9 @@ def ingest(
     ``chunks`` streams the source for the one-process path. ``workers`` defaults to the
     machine's CPUs (at most 4) for files that can be split. A rejected line or a file error
     raises :class:`StatementError` (the caller's transaction then loads nothing).
+    ``columnar_read=False``: the columnar reader was tried already and declined the file.
     """
-    read = _read_columnar(source, request, progress)
+    read = _read_columnar(source, request, progress) if columnar_read else None
     if read is not None:
         if read.errors and request.on_error == "reject":
             raise StatementError([read.errors[0]])
@@ -356,21 +364,43 @@ RUN_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "256MB", "jit": "of
 
 class SqlStatements:
     """The staging port (:class:`billfold.settlement.ports.StatementStaging`) on one
-    connection: create the run's staging table, load the statement (see the module docs),
-    index it for the matching joins; drop it when the run is stored."""
+    connection.
+
+    A big WeChat Pay bill is read column by column and matched in polars against the day's
+    payments, read from the database while the file is read (:mod:`.statement_match`):
+    nothing is written to the database for it. Any other statement goes to the run's
+    staging table (see the module docs), indexed for the matching joins of
+    :class:`~.recon.SqlRecon`, and dropped when the run is stored."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._summary: StageSummary | None = None
+        self._match: FrameMatch | None = None
 
     def stage(
         self,
         source: Source,
         request: ParseRequest,
         *,
+        day: date | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
     ) -> list[LineError]:
+        tried = False
+        if day is not None and _columnar_candidate(source, request):
+            payments = PaymentsRead(self.conn, request.channel, day)
+            try:
+                read = _read_columnar(source, request, progress)
+            finally:
+                payments.join()
+            tried = True
+            if read is not None:
+                if read.errors and request.on_error == "reject":
+                    raise StatementError([read.errors[0]])
+                rows = frame_rows(read.frame)
+                self._summary = frame_summary(rows)
+                self._match = FrameMatch(self.conn, rows, payments.frame(), day)
+                return read.errors
         if self.conn.dialect.name == "postgresql":
             for name, value in RUN_SETTINGS.items():
                 self.conn.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
@@ -382,6 +412,7 @@ class SqlStatements:
             request,
             workers=workers,
             progress=progress,
+            columnar_read=not tried,
         )
         index_stage(self.conn)
         return errors
@@ -393,6 +424,46 @@ class SqlStatements:
             self._summary = table_summary(self.conn)
         return self._summary
 
+    # -- the staged statement against the engine's records ----------------------------------
+    def payment_exceptions(
+        self, channel: str, day: date, check_fees: bool, source_file: str
+    ) -> list[tuple[StatementLine, EnginePayment | None]]:
+        """Payment and reversal lines that do not match cleanly, with the payment named."""
+        if self._match is not None:
+            return self._match.payment_exceptions(channel, check_fees, source_file)
+        return SqlRecon(self.conn).payment_exceptions(channel, day, check_fees, source_file)
+
+    def engine_only_payments(
+        self, channel: str, merchant_id: str, day: date
+    ) -> list[EnginePayment]:
+        """Payments of ``day`` holding money that no payment or reversal line mentions."""
+        if self._match is not None:
+            return self._match.engine_only_payments(channel, merchant_id)
+        return SqlRecon(self.conn).engine_only_payments(channel, merchant_id, day)
+
+    def engine_totals(self, channel: str, merchant_id: str, day: date) -> tuple[int, int]:
+        """How many payments of ``day`` hold money, and how much, in the run's scope."""
+        if self._match is not None:
+            return self._match.engine_totals(channel, merchant_id)
+        return SqlRecon(self.conn).engine_totals(channel, merchant_id, day)
+
+    def refund_lines(self, channel: str, source_file: str) -> list[StatementLine]:
+        """The statement's refund lines, in file order."""
+        if self._match is not None:
+            return self._match.refund_lines(channel, source_file)
+        return SqlRecon(self.conn).refund_lines(channel, source_file)
+
     def unstage(self) -> None:
         self._summary = None
-        drop_stage(self.conn)
+        if self._match is not None:
+            self._match = None
+        else:
+            drop_stage(self.conn)
+
+
+def _columnar_candidate(source: Source, request: ParseRequest) -> bool:
+    """Whether :func:`_read_columnar` will try the file (it may still decline it)."""
+    if request.format not in columnar.FORMATS or request.column_map or not columnar.available():
+        return False
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    return size >= COLUMNAR_THRESHOLD

@@ -1,0 +1,274 @@
+"""A statement read column by column, matched against the engine's payments in polars.
+
+A big WeChat Pay bill is read into a polars frame (:mod:`billfold.settlement.parsers.columnar`).
+Loading it into the staging table only to join it there cost most of a million-line run
+(on SQLite, one thread: load, index, two joins ≈ 10 s). Instead the payments of the run's
+channel and business date are read out once — while the file is being read, on the run's
+own connection from a second thread — and the frame is matched against them here, with
+the same predicates as the SQL of :class:`~billfold.adapters.db.recon.SqlRecon`:
+
+* statement → engine: the payment and reversal lines that do not match cleanly, with the
+  payment they name. A line may name a payment of another business date (跨日): the
+  transaction ids the day's payments do not cover are looked up by id in the database.
+* engine → statement: the day's payments holding money that no payment or reversal line
+  mentions (短款), in the run's scope;
+* the engine's totals of the day, in the run's scope.
+
+Only what the rules judge leaves polars: the unclean lines are rebuilt with
+:func:`~.statement_stage.line_from_row`, and the payments they name (and the 短款) are read
+by id with the same columns as the SQL path, so the rules see the very same records and the
+stored run is the same row for row (a test runs one file both ways).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from billfold.adapters.db import schema as t
+from billfold.adapters.db.recon import _payment, _payment_columns
+from billfold.adapters.db.statement_stage import STAGE_COLUMNS, line_from_row
+from billfold.settlement.engine_records import HOLDING, EnginePayment
+from billfold.settlement.statement import StatementLine
+
+__all__ = ["FrameMatch", "PaymentsRead", "read_payments"]
+
+_P = t.payments
+#: The payment columns the matching needs, in this order: whether the payment holds money
+#: (its status is one of :data:`HOLDING`) and whether it is of the run's business date are
+#: read as 1 or 0 (on SQLite every value read is a Python object; a small int is cached).
+_COLUMNS = ("id", "txn", "amount_p", "fee_p", "currency_p", "holds", "on_day", "biller_id")
+_HOLDS = ", ".join(f"'{status}'" for status in sorted(HOLDING))
+_FLAGS = (
+    f"CASE WHEN status IN ({_HOLDS}) THEN 1 ELSE 0 END",
+    "CASE WHEN business_date = {day} THEN 1 ELSE 0 END",
+)
+_SQLITE = (
+    f"SELECT id, channel_txn_id, amount_fen, fee_fen, currency, {', '.join(_FLAGS)}, biller_id "
+    "FROM payments WHERE channel = :channel AND {where}"
+)
+# PostgreSQL: the rows as CSV text built by the server, a block of 131,072 ids to a value
+# (a few MB each; a field holds at most 1 GB), so that the client reads a few values instead
+# of a million rows (a million CopyData messages cost the client 2 s of CPU; the text, 0.1 s)
+_PG = (
+    "SELECT convert_to(string_agg(concat_ws(',', id, "
+    "'\"' || replace(channel_txn_id, '\"', '\"\"') || '\"', amount_fen, fee_fen, "
+    "'\"' || replace(currency, '\"', '\"\"') || '\"', "
+    f"{', '.join(_FLAGS)}, coalesce(biller_id::text, '')), E'\\n'), 'UTF8') "
+    "FROM payments WHERE channel = %(channel)s AND {where} GROUP BY id / 131072"
+)
+_BY_ID = 5000  # ids or transaction ids per IN list (SQLite)
+_FETCH = 100_000  # rows fetched at a time (SQLite)
+_Row = namedtuple("_Row", STAGE_COLUMNS)  # type: ignore[misc]  # a staged row, from the frame
+
+
+def _schema() -> dict[str, Any]:
+    import polars as pl
+
+    ints = ("id", "amount_p", "fee_p", "holds", "on_day", "biller_id")
+    return {name: pl.Int64 if name in ints else pl.String for name in _COLUMNS}
+
+
+def read_payments(conn: Connection, channel: str, day: date) -> Any:
+    """The payments of ``channel`` on business date ``day`` as a polars frame of
+    :data:`_COLUMNS`."""
+    return _read(conn, channel, day, "business_date = {day}", {})
+
+
+def _by_txn(conn: Connection, channel: str, day: date, txns: Sequence[str]) -> Any:
+    """The payments of ``channel`` with these transaction ids (any business date)."""
+    import polars as pl
+
+    if conn.dialect.name == "postgresql":
+        return _read(conn, channel, day, "channel_txn_id = ANY(%(txns)s)", {"txns": list(txns)})
+    frames = []
+    for i in range(0, len(txns), _BY_ID):
+        part = txns[i : i + _BY_ID]
+        marks = ", ".join(f":v{k}" for k in range(len(part)))
+        values = {f"v{k}": v for k, v in enumerate(part)}
+        frames.append(_read(conn, channel, day, f"channel_txn_id IN ({marks})", values))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=_schema())
+
+
+def _read(conn: Connection, channel: str, day: date, where: str, params: dict[str, Any]) -> Any:
+    import polars as pl
+
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        sql = _PG.replace("{where}", where).replace("{day}", "%(day)s")
+        # bytes (UTF-8) in binary format: no decoding, no copy, each block read on its own
+        frames = [pl.DataFrame(schema=_schema())]
+        with raw.cursor() as cursor:
+            # one block at a time (single-row mode): little held beside the file's reader
+            for (block,) in cursor.stream(
+                sql, {"channel": channel, "day": day, **params}, binary=True
+            ):
+                if block:
+                    frames.append(pl.read_csv(block, has_header=False, schema=_schema()))
+        return pl.concat(frames, rechunk=True)
+    sql = _SQLITE.replace("{where}", where).replace("{day}", ":day")
+    cursor = raw.cursor()
+    frames = [pl.DataFrame(schema=_schema())]
+    try:
+        cursor.execute(sql, {"channel": channel, "day": day.isoformat(), **params})
+        while rows := cursor.fetchmany(_FETCH):  # a block at a time: few Python objects held
+            frames.append(pl.DataFrame(rows, schema=_schema(), orient="row"))
+    finally:
+        cursor.close()
+    return pl.concat(frames, rechunk=True)
+
+
+class PaymentsRead:
+    """:func:`read_payments` while the file is read, on PostgreSQL: on a thread of its own,
+    on the run's connection, which nothing else uses until :meth:`wait` returns. The server
+    builds the rows while the client waits with the GIL released, so the read costs the
+    file's reader nothing. On SQLite every value fetched is a Python object made under the
+    GIL, which starves polars' reader of it (measured: the file read 6 s → 15 s of wall):
+    there the payments are read by :meth:`frame`, after the file.
+
+    The read is made in the run's transaction before its slot is locked; on PostgreSQL (read
+    committed) a payment confirmed after it is not seen by the run, just as one confirmed
+    after the SQL path's join is not."""
+
+    def __init__(self, conn: Connection, channel: str, day: date) -> None:
+        self._args = (conn, channel, day)
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if conn.dialect.name == "postgresql":
+            self._thread = threading.Thread(target=self._run, name="recon-payments", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = read_payments(*self._args)
+        except BaseException as exc:  # handed to the caller by frame()
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait for the thread, if there is one: then the connection is free again."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def frame(self) -> Any:
+        """The payments (read now on SQLite); after :meth:`join`."""
+        if self._thread is None:
+            return read_payments(*self._args)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class FrameMatch:
+    """The staged statement as a frame (:func:`~.statement_stage.frame_rows`) and the day's
+    payments (:func:`read_payments`), matched with the predicates of the SQL path."""
+
+    def __init__(self, conn: Connection, rows: Any, day_payments: Any, day: date) -> None:
+        import polars as pl
+
+        self.conn = conn
+        self.rows = rows
+        self.day = day
+        self.day_payments = day_payments
+        self.p_lines = rows.filter(pl.col("grp") == "P")
+
+    def payment_exceptions(
+        self, channel: str, check_fees: bool, source_file: str
+    ) -> list[tuple[StatementLine, EnginePayment | None]]:
+        """Payment and reversal lines that do not match cleanly, with the payment named
+        (:meth:`SqlRecon.payment_exceptions <.recon.SqlRecon.payment_exceptions>`)."""
+        import polars as pl
+
+        keys = self.p_lines.select(
+            "seq", "txn", "type", "status", "amount_fen", "fee_fen", "currency"
+        ).with_columns(pl.col("seq").is_in(self._repeated().implode()).alias("repeated"))
+        payments = self.day_payments.drop("biller_id")
+        joined = keys.join(payments, on="txn", how="left")
+        unknown = joined.filter(pl.col("id").is_null())
+        others = unknown.get_column("txn").unique().sort().to_list()
+        if others:  # lines naming no payment of the day: of another day (跨日), or none
+            elsewhere = _by_txn(self.conn, channel, self.day, others).drop("biller_id")
+            if elsewhere.height:
+                named = unknown.select(keys.columns).join(elsewhere, on="txn", how="left")
+                joined = pl.concat([joined.filter(pl.col("id").is_not_null()), named])
+        unclean = (
+            pl.col("id").is_null()
+            | (pl.col("type") != "PAYMENT")
+            | (pl.col("status") != "SUCCESS")
+            | (pl.col("amount_p") != pl.col("amount_fen"))
+            | (pl.col("currency_p") != pl.col("currency"))
+            | (pl.col("holds") == 0)
+            | (pl.col("on_day") == 0)
+            | pl.col("repeated")
+        )
+        if check_fees:
+            unclean = unclean | (pl.col("fee_p") != pl.col("fee_fen"))
+        found = joined.filter(unclean.fill_null(True)).select("seq", "id")
+        lines = (
+            self.p_lines.filter(pl.col("seq").is_in(found.get_column("seq").implode()))
+            .join(found, on="seq", how="inner")
+            .sort("seq")
+        )
+        ids = [int(i) for i in lines.get_column("id").drop_nulls().unique().to_list()]
+        named = {p.id: p for p in _payments_by_id(self.conn, ids)}
+        return [
+            (line_from_row(_Row(*row), channel, source_file), named.get(pid) if pid else None)
+            for row, pid in zip(
+                lines.select(STAGE_COLUMNS).iter_rows(), lines.get_column("id"), strict=True
+            )
+        ]
+
+    def _repeated(self) -> Any:
+        """The ``seq`` of every payment or reversal line whose transaction id is listed more
+        than once: first the lines whose id's 64-bit hash is repeated (hashing the ids
+        once is far cheaper than grouping the texts), then, among those few, the texts
+        themselves, so that a collision of hashes is never taken for a repeat."""
+        import polars as pl
+
+        maybe = self.p_lines.filter(pl.col("txn").hash().is_duplicated())
+        return maybe.filter(pl.col("txn").is_duplicated()).get_column("seq")
+
+    def engine_only_payments(self, channel: str, merchant_id: str) -> list[EnginePayment]:
+        """The day's payments holding money that no payment or reversal line mentions."""
+
+        held = self._held(channel, merchant_id)
+        missing = held.join(self.p_lines.select("txn"), on="txn", how="anti")
+        ids = sorted(int(i) for i in missing.get_column("id").to_list())
+        return sorted(_payments_by_id(self.conn, ids), key=lambda p: p.id)
+
+    def engine_totals(self, channel: str, merchant_id: str) -> tuple[int, int]:
+        held = self._held(channel, merchant_id)
+        return held.height, int(held.get_column("amount_p").sum() or 0)
+
+    def refund_lines(self, channel: str, source_file: str) -> list[StatementLine]:
+        import polars as pl
+
+        refunds = self.rows.filter(pl.col("grp") == "R").sort("seq")
+        return [line_from_row(_Row(*row), channel, source_file) for row in refunds.iter_rows()]
+
+    def _held(self, channel: str, merchant_id: str) -> Any:
+        """The day's payments holding money (an amount above 0), in the run's scope."""
+        import polars as pl
+
+        held = self.day_payments.filter(pl.col("holds") == 1, pl.col("amount_p") > 0)
+        if merchant_id:
+            cc = t.channel_configs.c
+            billers = self.conn.execute(
+                select(cc.biller_id).where(cc.channel == channel, cc.merchant_id == merchant_id)
+            ).scalars()
+            held = held.filter(pl.col("biller_id").is_in([int(b) for b in billers]))
+        return held
+
+
+def _payments_by_id(conn: Connection, ids: Sequence[int]) -> list[EnginePayment]:
+    """The payments with these ids, read as the SQL path reads them."""
+    found: list[EnginePayment] = []
+    for i in range(0, len(ids), _BY_ID):
+        q = select(*_payment_columns()).where(_P.c.id.in_(ids[i : i + _BY_ID]))
+        found.extend(p for p in (_payment(row) for row in conn.execute(q)) if p is not None)
+    return found

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from pg_backends import terminate_idle_backends  # type: ignore[import-not-found]
 from sqlalchemy import func, select, text
 
 from billfold import Biller, BillerKind, Engine, FeeRule
@@ -36,20 +37,6 @@ def school(pg_empty: Callable[[], str]) -> Iterator[Engine]:
         engine.close()
 
 
-def terminate_pooled_backends(engine: Engine) -> int:
-    """pg_terminate_backend every idle connection the engine's pool holds."""
-    with make_engine(engine.db.url.render_as_string(hide_password=False)).connect() as admin:
-        killed = admin.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND state = 'idle'"
-            )
-        ).scalar_one()
-        admin.rollback()
-    return int(killed)
-
-
 def counts(engine: Engine) -> dict[str, int]:
     with engine.uow() as uow:
         return {
@@ -68,7 +55,7 @@ def test_a_confirm_after_its_pooled_backend_was_terminated_succeeds_once(school:
     second = school.create_order("s1", ["L2"])
     assert school.confirm("wx", "W1", first.order_no, first.total_fen).credited
     before = counts(school)
-    assert terminate_pooled_backends(school) >= 1  # the pool's connection is dead now
+    assert terminate_idle_backends(school) >= 1  # the pool's connection is dead now
 
     result = school.confirm("wx", "W2", second.order_no, second.total_fen)
 
@@ -88,7 +75,7 @@ def test_a_repeat_after_the_backend_was_terminated_is_still_a_repeat(school: Eng
     order = school.create_order("s1", ["L3"])
     assert school.confirm("wx", "W3", order.order_no, order.total_fen).credited
     before = counts(school)
-    assert terminate_pooled_backends(school) >= 1
+    assert terminate_idle_backends(school) >= 1
 
     again = school.confirm("wx", "W3", order.order_no, order.total_fen)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import func, select, text
+from pg_backends import terminate_idle_backends  # type: ignore[import-not-found]
+from sqlalchemy import func, select
 
 from billfold import Engine
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.connect import make_engine
 from billfold.channels.qr import QrChannel, build_notification
 from billfold.channels.secrets import DictSecrets
 from billfold.clock import FixedClock
@@ -59,20 +59,6 @@ def notify(api: ApiClient, clock: FixedClock, order: Order, txn_id: str) -> byte
     answer = api.client.post("/v1/notify/qr", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
     return answer.content
-
-
-def terminate_idle_backends(engine: Engine) -> int:
-    """pg_terminate_backend every idle connection to the engine's database (the pool's)."""
-    with make_engine(engine.db.url.render_as_string(hide_password=False)).connect() as admin:
-        killed = admin.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND state = 'idle'"
-            )
-        ).scalar_one()
-        admin.rollback()
-    return int(killed)
 
 
 def test_the_next_notification_after_the_pools_backends_were_killed_is_credited(

@@ -207,10 +207,23 @@ class Duties:
             if self.stop.is_set():
                 break
             ok = self._reconcile_file(path, days)
-            done, failed = done + ok, failed + (not ok)
+            if ok is not None:
+                done, failed = done + ok, failed + (not ok)
         return {"reconciled": done, "failed": failed, "dates": sorted(str(d) for d in days)}
 
-    def _reconcile_file(self, path: Path, days: set[date]) -> bool:
+    def _reconcile_file(self, path: Path, days: set[date]) -> bool | None:
+        """Reconcile one dropped file: ``True`` done, ``False`` failed, ``None`` when the
+        file went away meanwhile — another worker reconciled it and moved it aside (its run
+        is stored once, the database's lock on the run's slot sees to that)."""
+        try:
+            return self._reconcile_named(path, days)
+        except FileNotFoundError:
+            if path.exists():
+                raise
+            log.info("jobs.statement_taken", file=path.name)
+            return None
+
+    def _reconcile_named(self, path: Path, days: set[date]) -> bool:
         named = statement_name(path.name)
         if named is None:
             log.warning("jobs.statement_name_unknown", file=path.name)

@@ -4,6 +4,7 @@ or on two workers at once, each statement is reconciled once and each batch draf
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 
 from recon_fixtures import DAY, Desk, wx_bill, wx_payment  # type: ignore[import-not-found]
@@ -61,10 +62,15 @@ def test_two_workers_at_once_reconcile_the_statement_once(desk: Desk, tmp_path: 
     dropped(desk, inbox)
     jobs = worker(desk, inbox)
     gate = threading.Barrier(2)
+    raised: list[BaseException] = []
+    summaries: list[dict[str, object]] = []
 
     def run() -> None:
         gate.wait()
-        jobs.reconcile()
+        try:
+            summaries.append(jobs.reconcile())
+        except BaseException as exc:  # a thread's error would only warn
+            raised.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for th in threads:
@@ -72,8 +78,26 @@ def test_two_workers_at_once_reconcile_the_statement_once(desk: Desk, tmp_path: 
     for th in threads:
         th.join()
 
+    assert raised == []
     assert count(desk, recon_runs) == 1
     assert [p.name for p in (inbox / "done").iterdir()] == [f"wechatpay_{DAY}.csv"]
+    assert all(s["failed"] == 0 for s in summaries)
+
+
+def test_a_statement_another_worker_moved_away_meanwhile_is_skipped(
+    desk: Desk, tmp_path: Path
+) -> None:
+    # the second of two workers lists the file, then the first reconciles it and moves it
+    # to done/ before the second reads it: the second counts it neither done nor failed
+    inbox = tmp_path / "inbox"
+    path = dropped(desk, inbox)
+    jobs = worker(desk, inbox)
+    first = worker(desk, inbox).reconcile()
+    assert first["reconciled"] == 1 and not path.exists()
+    days: set[date] = set()
+    assert jobs._reconcile_file(path, days) is None
+    assert days == set() and count(desk, recon_runs) == 1
+    assert not (inbox / "failed").exists()
 
 
 def test_a_file_with_an_unknown_name_or_content_goes_to_failed_and_nothing_is_run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Sequence
 
 __all__ = ["BACKENDS", "backends", "count", "pg_url"]
 
@@ -19,16 +20,25 @@ def count(value: str) -> int:
     return int(value)
 
 
-def backends(value: str) -> list[str]:
-    """``--backends``: a comma-separated choice among :data:`BACKENDS`."""
-    chosen = [b.strip() for b in value.split(",") if b.strip()]
-    unknown = [b for b in chosen if b not in BACKENDS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend {', '.join(unknown) or repr(value)} "
-            f"(choose from {', '.join(BACKENDS)})"
-        )
-    return chosen
+def choices(allowed: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    """An option's comma-separated choice among ``allowed`` (``what`` names one in the
+    refusal, which lists every unknown value)."""
+
+    def parse(value: str) -> list[str]:
+        chosen = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [v for v in chosen if v not in allowed]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(value)} "
+                f"(choose from {', '.join(allowed)})"
+            )
+        return chosen
+
+    return parse
+
+
+#: ``--backends``: a comma-separated choice among :data:`BACKENDS`.
+backends = choices(BACKENDS, "backend")
 
 
 def pg_url(given: str | None) -> str | None:

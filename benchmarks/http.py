@@ -59,6 +59,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import pickle  # noqa: E402
@@ -74,6 +75,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from contextlib import AbstractContextManager, contextmanager, suppress  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -92,13 +94,25 @@ from billfold.testing import orders_for_every_bill, scratch_pg_database  # noqa:
 from billfold.testing.sandbox.gateway import SandboxGateway  # noqa: E402
 from billfold.testing.sandbox.qr import SandboxAcquirer  # noqa: E402
 
+
+def _load_shared() -> ModuleType:
+    """benchmarks/_shared.py, read by its path: this folder is off ``sys.path`` (above)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_shared", HERE / "_shared.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_shared = _load_shared()
+
 BILLER = "bench-stall"
 MERCHANT = "M-BENCH-HTTP-01"
 KEY_ENV = "BILLFOLD_BENCH_QR_KEY"
 DEFAULT_N, SMOKE_N = 2000, 40
 STARTUP_S = 180  # a loaded, shared machine starts a server slowly (4 workers, load 18: > 90 s)
 TARGET = 0.80  # HTTP notify ÷ in-process Engine.confirm on PostgreSQL (issue 16)
-BACKENDS = ("sqlite", "postgresql")
+BACKENDS = _shared.BACKENDS
 HTTP_PARSERS = ("auto", "httptools", "h11")
 MAIN = "from billfold.adapters.cli.app import main; main()"
 SUCCESS = b'{"code":"SUCCESS"}'
@@ -630,12 +644,6 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     )
 
 
-def _count(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
-    return int(value)
-
-
 def _rate(value: str) -> float:
     try:
         rate = float(value)
@@ -646,22 +654,10 @@ def _rate(value: str) -> float:
     return rate
 
 
-def _choices(allowed: Sequence[str], what: str) -> Callable[[str], list[str]]:
-    def parse(value: str) -> list[str]:
-        chosen = [v.strip() for v in value.split(",") if v.strip()]
-        unknown = [v for v in chosen if v not in allowed]
-        if unknown or not chosen:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(unknown) or repr(value)} "
-                f"(choose from {', '.join(allowed)})"
-            )
-        return chosen
-
-    return parse
-
-
 def _workers(value: str) -> list[int]:
-    return [_count(v.strip()) for v in value.split(",") if v.strip()] or [_count(value)]
+    return [_shared.count(v.strip()) for v in value.split(",") if v.strip()] or [
+        _shared.count(value)
+    ]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -669,13 +665,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="benchmarks/http.py",
         description="Channel notifications per second through billfold serve, repeats mixed in.",
     )
-    parser.add_argument("--n", type=_count, help=f"orders per server run ({DEFAULT_N})")
+    parser.add_argument("--n", type=_shared.count, help=f"orders per server run ({DEFAULT_N})")
     parser.add_argument("--repeat-rate", type=_rate, default=0.2, help="orders notified twice")
-    parser.add_argument("--concurrency", type=_count, default=16, help="client threads (16)")
-    parser.add_argument("--backends", type=_choices(BACKENDS, "backend"), default=list(BACKENDS))
+    parser.add_argument("--concurrency", type=_shared.count, default=16, help="client threads (16)")
+    parser.add_argument("--backends", type=_shared.backends, default=list(BACKENDS))
     parser.add_argument("--workers", type=_workers, default=[1, 2], help="PostgreSQL: 1,2")
     parser.add_argument(
-        "--http", type=_choices(HTTP_PARSERS, "HTTP parser"), default=["auto"], help="auto"
+        "--http", type=_shared.choices(HTTP_PARSERS, "HTTP parser"), default=["auto"], help="auto"
     )
     parser.add_argument(
         "--pg-url", help="PostgreSQL server URL (default: BILLFOLD_BENCH_PG_URL or _TEST_PG_URL)"
@@ -685,11 +681,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
     if args.smoke:
         args.concurrency = min(args.concurrency, 4)
-    args.pg_url = (
-        args.pg_url
-        or os.environ.get("BILLFOLD_BENCH_PG_URL")
-        or os.environ.get("BILLFOLD_TEST_PG_URL")
-    )
+    args.pg_url = _shared.pg_url(args.pg_url)
     return args
 
 

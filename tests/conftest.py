@@ -57,6 +57,19 @@ def pg_migrated(pg_database: str) -> str:
     return pg_database
 
 
+@pytest.fixture
+def pg_fresh() -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own, never analysed (as a new
+    installation's), dropped after the test."""
+    if not PG_URL:
+        pytest.skip("BILLFOLD_TEST_PG_URL is not set")
+    with scratch_pg_database(PG_URL, "billfold_fresh") as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

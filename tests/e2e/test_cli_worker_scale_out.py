@@ -29,19 +29,16 @@ import pytest
 from sqlalchemy import func, select, text
 
 from billfold import Biller, BillerKind, Engine
-from billfold.adapters.db import migrate
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.connect import make_engine
 from billfold.adapters.outbox import dispatcher as outbox
 from billfold.channels.qr import build_notification
 from billfold.merchants.channel_config import ChannelConfig
-from billfold.testing import orders_for_every_bill, scratch_pg_database
+from billfold.testing import orders_for_every_bill
 from billfold.testing.local_http import BackgroundHttpServer, QuietHandler
 from billfold.testing.webhooks import RecordingReceiver
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
-PG_URL = os.environ.get("BILLFOLD_TEST_PG_URL")
 MAIN = [sys.executable, "-c", "from billfold.adapters.cli.app import main; main()"]
 SECRET = "scale-webhook-secret-0123456789"
 KEY_ENV = "JOBS_TEST_QR_KEY"
@@ -60,14 +57,8 @@ older_than_minutes = 1
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("BILLFOLD_TEST_PG_URL is not set")
-    with scratch_pg_database(PG_URL, "billfold_jobs") as url:
-        db = make_engine(url)
-        migrate.upgrade(db)
-        db.dispose()
-        yield url
+def pg_url(pg_fresh: str) -> str:
+    return pg_fresh
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 40.0) -> bool:

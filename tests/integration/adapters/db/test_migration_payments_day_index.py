@@ -5,15 +5,12 @@ the migration goes down and up on both databases."""
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 import pytest
 from sqlalchemy import inspect, make_url
 
 from billfold.adapters.db import migrate
 from billfold.adapters.db.connect import make_engine
-from billfold.testing import scratch_pg_database
 
 NEW = "ix_payments_business_date_channel"
 OLD = "ix_payments_channel_business_date"
@@ -40,26 +37,19 @@ def _generic_plan(url: str) -> str:
 
 
 @pytest.mark.pg
-def test_the_generic_plan_of_the_payment_lookup_uses_the_unique_key() -> None:
-    server = os.environ.get("BILLFOLD_TEST_PG_URL")
-    if not server:
-        pytest.skip("BILLFOLD_TEST_PG_URL is not set")
+def test_the_generic_plan_of_the_payment_lookup_uses_the_unique_key(pg_fresh: str) -> None:
     # a database of its own: never analysed, as a new installation's (the shared test
     # database has statistics from earlier tests)
-    with scratch_pg_database(server, "billfold_test") as url:
-        db = make_engine(url)
-        migrate.upgrade(db)
-        db.dispose()
-        plan = _generic_plan(url)
-        assert "uq_payments_channel_channel_txn_id" in plan, plan
-        assert "Filter" not in plan, plan  # both columns are index conditions
+    plan = _generic_plan(pg_fresh)
+    assert "uq_payments_channel_channel_txn_id" in plan, plan
+    assert "Filter" not in plan, plan  # both columns are index conditions
 
-        db = make_engine(url)
-        migrate.downgrade(db, "0023")
-        db.dispose()
-        # the plan this migration mends: the day index, its rows filtered one by one
-        plan = _generic_plan(url)
-        assert OLD in plan and "Filter: ((channel_txn_id)" in plan, plan
+    db = make_engine(pg_fresh)
+    migrate.downgrade(db, "0023")
+    db.dispose()
+    # the plan this migration mends: the day index, its rows filtered one by one
+    plan = _generic_plan(pg_fresh)
+    assert OLD in plan and "Filter: ((channel_txn_id)" in plan, plan
 
 
 def test_the_day_index_swaps_on_upgrade_and_back_on_downgrade(db_url: str) -> None:

@@ -36,6 +36,7 @@ bench: venv
 	$(BIN)/python benchmarks/confirm.py
 	$(BIN)/python benchmarks/reconcile.py
 	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/cli.py
 
 clean:
 	rm -rf $(VENV) billfold-demo.db out .pytest_cache .mypy_cache .ruff_cache

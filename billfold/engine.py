@@ -2,6 +2,10 @@
 
 An :class:`Engine` owns a database engine and a clock and runs the use cases, each in its
 own unit of work (one database transaction).
+
+Importing this module imports little: the database layer, the unit of work's repositories
+and each use case are imported by the method that runs them, so that a command that reads
+one list does not import the confirmation, the settlement desks or the bill importer.
 """
 
 from __future__ import annotations
@@ -11,51 +15,41 @@ import io
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
-from sqlalchemy import Engine as SqlEngine
-
-from billfold.adapters.db import migrate
-from billfold.adapters.db.channels import read_order_settings
-from billfold.adapters.db.connect import database_url_from_env, make_engine
-from billfold.adapters.db.liveness import once_more_if_dead
-from billfold.adapters.db.uow import SqlUnitOfWork
 from billfold.clock import Clock, SystemClock, business_date
-from billfold.collection.bill import Bill
-from billfold.collection.bill_actions import (
-    BillCancellation,
-    BillChange,
-    WaiverRequest,
-    cancel_bill,
-    change_bill,
-    waive_bill,
-)
-from billfold.collection.confirming import ConfirmResult, confirm_payment
-from billfold.collection.crediting import CreditResult, credit_held_payment
-from billfold.collection.expiry import cancel_order, expire_orders, fail_order
-from billfold.collection.finding import find, record_unmasked_export
-from billfold.collection.listing import Page
-from billfold.collection.lists import LISTS
-from billfold.collection.order import DEFAULT_ORDER_TTL, Order
-from billfold.collection.ordering import NewOrder, create_order, start_payment
-from billfold.collection.payer import Payer
-from billfold.collection.payment import Confirmation, PaymentRecord
-from billfold.collection.refund import RefundRecord
-from billfold.collection.refund_transfer import RefundTransfer, TransferReason
-from billfold.collection.refund_transferring import fall_back_to_transfer
-from billfold.collection.refunding import RefundRequest, complete_refund, refund_payment
-from billfold.collection.reversing import ReversalRequest, reverse_payment
-from billfold.collection.timeline import TimelineEntry, bill_timeline
+from billfold.collection.order import DEFAULT_ORDER_TTL
 from billfold.errors import InvariantViolated, NotFound
-from billfold.merchants import services as merchant_services
-from billfold.merchants.biller import Biller, BillerStatus, Limits, LookupCheck
-from billfold.merchants.channel_config import ChannelConfig
-from billfold.merchants.fees import FeeRule
+
+if TYPE_CHECKING:  # each method imports what it runs (see the module's docstring)
+    from sqlalchemy import Engine as SqlEngine
+
+    from billfold.adapters.db.uow import SqlUnitOfWork
+    from billfold.collection.bill import Bill
+    from billfold.collection.bill_actions import BillChange
+    from billfold.collection.confirming import ConfirmResult
+    from billfold.collection.crediting import CreditResult
+    from billfold.collection.listing import Page
+    from billfold.collection.order import Order
+    from billfold.collection.payer import Payer
+    from billfold.collection.payment import PaymentRecord
+    from billfold.collection.refund import RefundRecord
+    from billfold.collection.refund_transfer import RefundTransfer, TransferReason
+    from billfold.collection.timeline import TimelineEntry
+    from billfold.merchants.biller import Biller, BillerStatus, Limits, LookupCheck
+    from billfold.merchants.channel_config import ChannelConfig
+    from billfold.merchants.fees import FeeRule
 
 __all__ = ["Engine"]
 
-log = structlog.get_logger("billfold")
+
+@cache
+def _log() -> Any:
+    """billfold's structlog logger, structlog imported when the engine first logs."""
+    import structlog
+
+    return structlog.get_logger("billfold")
 
 
 class Engine:
@@ -74,15 +68,21 @@ class Engine:
     ) -> Engine:
         """Connect to ``url`` (default: ``BILLFOLD_DATABASE_URL`` or ``sqlite:///billfold.db``);
         with ``upgrade=True`` bring the schema to the newest migration first."""
+        from billfold.adapters.db.connect import database_url_from_env, make_engine
+
         engine = cls(make_engine(database_url_from_env(url)), clock)
         if upgrade:
             engine.upgrade()
         return engine
 
     def upgrade(self) -> None:
+        from billfold.adapters.db import migrate
+
         migrate.upgrade(self.db)
 
     def uow(self) -> SqlUnitOfWork:
+        from billfold.adapters.db.uow import SqlUnitOfWork
+
         return SqlUnitOfWork(self.db)
 
     def close(self) -> None:
@@ -90,6 +90,8 @@ class Engine:
 
     # -- billers ------------------------------------------------------------------------------
     def create_biller(self, biller: Biller, *, actor: str = "system") -> Biller:
+        from billfold.merchants import services as merchant_services
+
         return merchant_services.create_biller(self.uow(), self.clock, biller, actor=actor)
 
     def biller(self, code: str) -> Biller:
@@ -106,22 +108,30 @@ class Engine:
     def set_biller_status(
         self, code: str, status: BillerStatus, *, actor: str, reason: str
     ) -> Biller:
+        from billfold.merchants import services as merchant_services
+
         return merchant_services.set_status(
             self.uow(), self.clock, code, status, actor=actor, reason=reason
         )
 
     def set_fee_rule(self, code: str, rule: FeeRule, *, actor: str, reason: str) -> Biller:
+        from billfold.merchants import services as merchant_services
+
         return merchant_services.set_fee_rule(
             self.uow(), self.clock, code, rule, actor=actor, reason=reason
         )
 
     def set_limits(self, code: str, limits: Limits, *, actor: str, reason: str) -> Biller:
+        from billfold.merchants import services as merchant_services
+
         return merchant_services.set_limits(
             self.uow(), self.clock, code, limits, actor=actor, reason=reason
         )
 
     def set_lookup_check(self, code: str, check: LookupCheck, *, actor: str, reason: str) -> Biller:
         """What the payer pages ask besides the identifier before they list bills."""
+        from billfold.merchants import services as merchant_services
+
         return merchant_services.set_lookup_check(
             self.uow(), self.clock, code, check, actor=actor, reason=reason
         )
@@ -131,6 +141,8 @@ class Engine:
         self, code: str, config: ChannelConfig, *, actor: str, reason: str
     ) -> None:
         """Enable, disable or configure a channel for a biller (audited)."""
+        from billfold.merchants import services as merchant_services
+
         merchant_services.set_channel_config(
             self.uow(), self.clock, code, config, actor=actor, reason=reason
         )
@@ -149,6 +161,9 @@ class Engine:
         ``channel`` as they are now (``None`` for what is not there): what verifying a
         notification reads, in one round trip (once more on a fresh connection if the pooled
         one was dead)."""
+        from billfold.adapters.db.channels import read_order_settings
+        from billfold.adapters.db.liveness import once_more_if_dead
+
         return once_more_if_dead(lambda: read_order_settings(self.db, order_no, channel))
 
     def remember_nonce(self, channel: str, nonce: str) -> bool:
@@ -212,18 +227,24 @@ class Engine:
         item_code: str | None = None,
     ) -> Bill:
         """Waive part of a bill, once per ``request_id`` (a repeat returns the bill)."""
+        from billfold.collection.bill_actions import WaiverRequest, waive_bill
+
         req = WaiverRequest(
             biller_code, bill_no, amount_fen, reason, granted_by, request_id, item_code
         )
         return waive_bill(self.uow(), self.clock, req)
 
     def cancel_bill(self, biller_code: str, bill_no: str, *, reason: str, by: str) -> Bill:
+        from billfold.collection.bill_actions import BillCancellation, cancel_bill
+
         req = BillCancellation(biller_code, bill_no, reason, by)
         return cancel_bill(self.uow(), self.clock, req)
 
     def change_bill(self, change: BillChange) -> Bill:
         """Change a bill's amounts, items or due date before it is paid (audited); a
         part-paid bill only so that what was paid stays valid."""
+        from billfold.collection.bill_actions import change_bill
+
         return change_bill(self.uow(), self.clock, change)
 
     def import_bills(self, biller_code: str, data: bytes, **kwargs: Any) -> Any:
@@ -233,7 +254,7 @@ class Engine:
         from billfold.collection.importer import import_bills
 
         report = import_bills(self.uow(), self.clock, biller_code, data, **kwargs)
-        log.info(
+        _log().info(
             "bills imported",
             biller=biller_code,
             file=report.file_name,
@@ -254,6 +275,8 @@ class Engine:
         idempotency_key: str | None = None,
         ttl: timedelta = DEFAULT_ORDER_TTL,
     ) -> Order:
+        from billfold.collection.ordering import NewOrder, create_order
+
         cmd = NewOrder(biller_code, tuple(bill_nos), amount_fen, channel, idempotency_key, ttl)
         return create_order(self.uow(), self.clock, cmd)
 
@@ -265,6 +288,8 @@ class Engine:
         return found
 
     def start_payment(self, order_no: str, channel: str) -> Order:
+        from billfold.collection.ordering import start_payment
+
         return start_payment(self.uow(), self.clock, order_no, channel)
 
     def confirm(
@@ -281,6 +306,10 @@ class Engine:
 
         ``on_credit`` events are written to the outbox in the same transaction, only if the
         payment is credited (a stall's voice broadcast, for instance)."""
+        from billfold.adapters.db.liveness import once_more_if_dead
+        from billfold.collection.confirming import confirm_payment
+        from billfold.collection.payment import Confirmation
+
         conf = Confirmation(
             channel,
             channel_txn_id,
@@ -293,7 +322,7 @@ class Engine:
         # a pooled connection found dead is replaced and the confirmation run again, unless
         # it had begun to commit (its outcome unknown: the caller's retry settles it)
         result = once_more_if_dead(lambda: confirm_payment(self.uow(), self.clock, conf))
-        log.info(
+        _log().info(
             "payment confirmed" if not result.duplicate else "payment repeated",
             channel=channel,
             channel_txn_id=channel_txn_id,
@@ -320,9 +349,11 @@ class Engine:
         reason: str,
         requested_by: str,
     ) -> RefundRecord:
+        from billfold.collection.refunding import RefundRequest, refund_payment
+
         req = RefundRequest(payment_id, amount_fen, request_id, reason, requested_by)
         refund = refund_payment(self.uow(), self.clock, req)
-        log.info(
+        _log().info(
             "refund requested",
             payment_id=payment_id,
             refund_no=refund.refund_no,
@@ -336,8 +367,10 @@ class Engine:
         exactly once. Less than the order's total is a part payment (the bills must take
         part payments); more credits the order's total and queues a refund of the rest.
         Refused, changing nothing, when the order or its bills cannot take it any more."""
+        from billfold.collection.crediting import credit_held_payment
+
         result = credit_held_payment(self.uow(), self.clock, payment_id, by=by, reason=reason)
-        log.info(
+        _log().info(
             "held payment credit repeated" if result.already_credited else "held payment credited",
             payment_id=payment_id,
             credited_fen=result.credited_fen,
@@ -349,6 +382,8 @@ class Engine:
     def complete_refund(
         self, refund_no: str, *, succeeded: bool = True, channel_refund_id: str | None = None
     ) -> RefundRecord:
+        from billfold.collection.refunding import complete_refund
+
         return complete_refund(
             self.uow(),
             self.clock,
@@ -361,6 +396,8 @@ class Engine:
         self, refund_no: str, reason: TransferReason, message: str, *, by: str = "billfold"
     ) -> RefundTransfer:
         """The channel cannot pay a refund back: it is paid by bank transfer instead."""
+        from billfold.collection.refund_transferring import fall_back_to_transfer
+
         return fall_back_to_transfer(self.uow(), self.clock, refund_no, reason, message, by=by)
 
     def pending_refunds(self) -> list[RefundRecord]:
@@ -376,6 +413,8 @@ class Engine:
         requested_by: str,
         order_no: str = "",
     ) -> PaymentRecord:
+        from billfold.collection.reversing import ReversalRequest, reverse_payment
+
         req = ReversalRequest(channel, channel_txn_id, reason, requested_by, order_no)
         return reverse_payment(self.uow(), self.clock, req)
 
@@ -385,6 +424,8 @@ class Engine:
             return uow.orders.paying_since(since, channels)
 
     def expire_orders(self) -> int:
+        from billfold.collection.expiry import expire_orders
+
         return expire_orders(self.uow(), self.clock)
 
     def cancel_order(
@@ -392,6 +433,8 @@ class Engine:
     ) -> Order:
         """Cancel an order nobody is paying yet (audited); a payment arriving for it later
         goes to suspense with a refund queued. ``biller_id`` limits it to that biller's."""
+        from billfold.collection.expiry import cancel_order
+
         return cancel_order(
             self.uow(), self.clock, order_no, reason=reason, by=by, biller_id=biller_id
         )
@@ -399,6 +442,8 @@ class Engine:
     def fail_order(self, order_no: str, channel: str, reason: str) -> bool:
         """The channel reports the attempt failed or the order closed unpaid: a paying order
         of that channel becomes failed. False when it had moved on (see expiry.fail_order)."""
+        from billfold.collection.expiry import fail_order
+
         return fail_order(self.uow(), self.clock, order_no, channel, reason)
 
     # -- finding anything ------------------------------------------------------------------------
@@ -409,6 +454,9 @@ class Engine:
         ``suspense``, ``audit``, ``outbox_events``, ``deliveries``): ``params`` are its
         filters, ``sort``, ``limit`` and ``cursor`` as text; ``tenant`` (a biller's id)
         limits it to that biller, in SQL. Bad filters or cursors raise ``BadQuery``."""
+        from billfold.collection.finding import find
+        from billfold.collection.lists import LISTS
+
         spec = LISTS.get(list_name)
         if spec is None:
             raise NotFound(f"list {list_name!r} does not exist; use one of {', '.join(LISTS)}")
@@ -421,6 +469,8 @@ class Engine:
     ) -> tuple[Bill, list[TimelineEntry]]:
         """The bill and everything that happened to it, oldest first (orders, payments,
         refunds, waivers, changes, cancellation, reminders), with who and why."""
+        from billfold.collection.timeline import bill_timeline
+
         return bill_timeline(self.uow(), biller_code, bill_no, tenant=tenant)
 
     def export_list(
@@ -439,6 +489,7 @@ class Engine:
         codes as labels, personal data masked — or, with ``unmasked``, in full, which needs
         ``by`` and ``reason`` and is audited (``export_unmasked``) once the query is found good
         and before the file is made (a refused query or a missing reason audits nothing)."""
+        from billfold.collection.lists import LISTS
         from billfold.settlement.exports import write_sheet
         from billfold.settlement.list_exports import list_sheet
 
@@ -459,6 +510,8 @@ class Engine:
         self, list_name: str, params: Mapping[str, str], *, by: str, reason: str
     ) -> None:
         """Audit that ``by`` exported a list with personal data unmasked, and why."""
+        from billfold.collection.finding import record_unmasked_export
+
         record_unmasked_export(self.uow(), self.clock, list_name, params, by=by, reason=reason)
 
     # -- the books ----------------------------------------------------------------------------

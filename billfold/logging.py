@@ -8,6 +8,10 @@ logged as structured fields, ``exception = {type, message, traceback}``, not as 
 
 The format: ``BILLFOLD_LOG_FORMAT`` (``json`` or ``console``) when set; otherwise the console
 renderer when stderr is a terminal or ``BILLFOLD_ENV`` is ``dev``, JSON everywhere else.
+
+structlog is imported when logging is configured, not with this module: a command line's
+start configures it with :func:`configure_logging_when_used`, on the first record, so that a
+command that logs nothing imports neither structlog nor the rich tracebacks it brings.
 """
 
 from __future__ import annotations
@@ -16,17 +20,22 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from functools import lru_cache
-from typing import Any
-
-import structlog
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from billfold.masking import mask_account, mask_id_number, mask_name, mask_phone, scrub_text
+
+if TYPE_CHECKING:
+    import structlog
 
 __all__ = [
     "LOG_FORMAT_ENV",
     "configure_logging",
+    "configure_logging_when_used",
     "mask_personal_data",
     "structure_exception",
     "wants_json",
@@ -157,6 +166,8 @@ def wants_json() -> bool:
 
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     """Resolve stderr when logging, not when configuring (tools swap sys.stderr)."""
+    import structlog
+
     return structlog.PrintLogger(file=sys.stderr)
 
 
@@ -174,6 +185,8 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def _route_stdlib(chain: list[Any], renderer: Any, level: int) -> None:
     """Send the standard library's records (uvicorn's among them) through ``chain``."""
+    import structlog
+
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(handler)
@@ -185,7 +198,11 @@ def _route_stdlib(chain: list[Any], renderer: Any, level: int) -> None:
         )
     )
     root.addHandler(handler)
-    root.setLevel(level)
+    _stdlib_levels(level)
+
+
+def _stdlib_levels(level: int) -> None:
+    logging.getLogger().setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         logger = logging.getLogger(name)
         logger.handlers.clear()  # uvicorn's own handlers print unmasked text
@@ -194,15 +211,21 @@ def _route_stdlib(chain: list[Any], renderer: Any, level: int) -> None:
         logging.getLogger(name).setLevel(logging.WARNING if level >= logging.INFO else level)
 
 
+def _level_number(level: str | None) -> int:
+    name = (level or os.environ.get("BILLFOLD_LOG_LEVEL", "INFO")).upper()
+    number = logging.getLevelName(name)
+    return number if isinstance(number, int) else logging.INFO
+
+
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:
     """Configure structlog and the standard library's logging. ``json`` defaults to
     :func:`wants_json`; ``level`` to BILLFOLD_LOG_LEVEL or INFO."""
+    import structlog
+
+    _Pending.cancel()
     if json is None:
         json = wants_json()
-    name = (level or os.environ.get("BILLFOLD_LOG_LEVEL", "INFO")).upper()
-    number = logging.getLevelName(name)
-    if not isinstance(number, int):
-        number = logging.INFO
+    number = _level_number(level)
     chain: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -224,3 +247,99 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
         cache_logger_on_first_use=False,
     )
     _route_stdlib(chain, renderer, number)
+
+
+def configure_logging_when_used(*, level: str | None = None) -> None:
+    """:func:`configure_logging` as it would be now (the format decided now), done on first
+    use: when structlog is imported (billfold logs through it) or the standard library's
+    logging handles a record (SQLAlchemy's, Alembic's), whichever comes first — the record
+    is then written as configured. Until then the standard library's levels are set, and
+    nothing is imported. structlog already imported: configured at once."""
+    if "structlog" in sys.modules:
+        configure_logging(level=level)
+        return
+    _Pending.cancel()
+    pending = _Pending(wants_json(), level)
+    _Pending.current = pending
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)
+    root.addHandler(_ConfigureOnRecord(pending))
+    _stdlib_levels(_level_number(level))
+    sys.meta_path.insert(0, pending)
+
+
+class _Pending(MetaPathFinder):
+    """A configuration waiting for its first use; as a finder on ``sys.meta_path``, it has
+    structlog's module configure logging once it is executed."""
+
+    current: _Pending | None = None
+
+    def __init__(self, json: bool, level: str | None) -> None:
+        self.json = json
+        self.level = level
+        self.done = False
+
+    @classmethod
+    def cancel(cls) -> None:
+        """Forget a waiting configuration (:func:`configure_logging` replaces it)."""
+        pending, cls.current = cls.current, None
+        if pending is not None:
+            pending.done = True
+            if pending in sys.meta_path:
+                sys.meta_path.remove(pending)
+
+    def fire(self) -> None:
+        if not self.done:
+            configure_logging(json=self.json, level=self.level)  # cancels this one
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "structlog" or self.done:
+            return None
+        for finder in sys.meta_path:  # whoever finds structlog, its loader then this one
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _ThenConfigure(spec.loader, self)
+                return spec
+        return None
+
+
+class _ThenConfigure(Loader):
+    """A module's own loader, then the pending configuration once the module has run."""
+
+    def __init__(self, loader: Loader, pending: _Pending) -> None:
+        self._loader = loader
+        self._pending = pending
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        self._pending.fire()
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package, resource readers …
+        return getattr(self._loader, name)
+
+
+class _ConfigureOnRecord(_StderrHandler):
+    """The root logger's handler while configuring waits: the first record configures
+    logging (which replaces this handler) and is then handled as configured."""
+
+    def __init__(self, pending: _Pending) -> None:
+        super().__init__()
+        self._pending = pending
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._pending.fire()
+        root = logging.getLogger()
+        if self not in root.handlers:  # configured: the new handlers write it
+            root.handle(record)

@@ -22,7 +22,6 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from billfold.clock import Clock
 from billfold.collection.bill import Bill
@@ -34,6 +33,7 @@ from billfold.collection.bill_csv import (
     read_bill_rows,
 )
 from billfold.collection.bill_file import is_xlsx, table_from_text, table_from_xlsx
+from billfold.collection.import_mode import ImportMode
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.collection.ports import UnitOfWork
 from billfold.errors import Conflict, ImportFailed, InvariantViolated
@@ -52,11 +52,6 @@ DEFAULT_IDENTIFIER = {
     BillerKind.HOUSING_DEVELOPER: IdentifierKind.CONTRACT_NO,
     BillerKind.PROPERTY: IdentifierKind.ACCOUNT_NO,
 }
-
-
-class ImportMode(StrEnum):
-    ALL_OR_NOTHING = "all-or-nothing"
-    VALID_LINES = "valid-lines"
 
 
 @dataclass(slots=True)

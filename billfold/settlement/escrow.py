@@ -27,11 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from billfold.collection.journal import JournalEntry, Posting
 from billfold.merchants.presale import Milestone
 from billfold.money import format_yuan
-from billfold.settlement.exports import Cell, Sheet
+
+if TYPE_CHECKING:  # the sheets' module (CSV, XLSX) is imported when a sheet is made
+    from billfold.settlement.exports import Cell, Sheet
 
 __all__ = [
     "ContractPayment",
@@ -321,6 +324,8 @@ def contract_sheet(
         if e.kind is EntryKind.RELEASE and e.business_date <= day:
             today_fen = e.amount_fen if e.business_date == day else 0
             rows.append(("拨付", e.ref, "", e.note, 0, 0, today_fen, 0, 0, 0, 0, e.amount_fen))
+    from billfold.settlement.exports import Sheet
+
     return Sheet(
         f"监管账户日报 {day}",
         [
@@ -369,6 +374,8 @@ def summary_sheet(
         closing.released_fen,
         came_in,
     )
+    from billfold.settlement.exports import Sheet
+
     return Sheet(
         f"监管账户汇总 {day}",
         [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from billfold.clock import DEFAULT_TZ
@@ -14,7 +14,9 @@ from billfold.collection.listing import Column, ListSpec
 from billfold.labels import label
 from billfold.masking import mask_value
 from billfold.money import format_yuan
-from billfold.settlement.exports import Cell, Kind, Sheet
+
+if TYPE_CHECKING:  # the sheets' module (CSV, XLSX) is imported when a sheet is made
+    from billfold.settlement.exports import Cell, Kind, Sheet
 
 __all__ = ["list_sheet", "list_texts"]
 
@@ -36,6 +38,8 @@ def _shown(column: Column, value: Any, mask: bool) -> Any:
 
 def list_sheet(spec: ListSpec, rows: Iterable[dict[str, Any]], *, mask: bool = True) -> Sheet:
     """The list as a sheet (money as yuan, times in the business time zone)."""
+    from billfold.settlement.exports import Sheet
+
     columns = [(c.header, _SHEET_KINDS.get(c.kind, "text")) for c in spec.columns]
     cells: list[tuple[Cell, ...]] = [
         tuple(_shown(c, row.get(c.key), mask) for c in spec.columns) for row in rows

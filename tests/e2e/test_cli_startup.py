@@ -181,6 +181,61 @@ def test_a_command_on_a_migrated_database_reads_no_migration_script(db_url: str)
     assert [m for m in modules if m.partition(".")[0] in {"alembic", "mako"}] == []
 
 
+#: What a command that reads the database does not need: the server, HTTP clients, XLSX,
+#: QR, PDF, Polars and cryptography; Alembic (the database is at the newest revision);
+#: structlog (nothing is logged), pydantic (typer's conversion of values already plain);
+#: billfold's use cases that change money, the bill importer, the settlement desks and
+#: their statement parsers, the scenario packs and the other adapters.
+NOT_FOR_READING = (
+    "fastapi", "starlette", "uvicorn", "httpx", "openpyxl", "qrcode", "PIL", "fpdf",
+    "polars", "cryptography", "procrastinate", "jinja2", "alembic", "mako", "structlog",
+    "pydantic", "billfold.collection.importer", "billfold.collection.confirming",
+    "billfold.collection.refunding", "billfold.collection.ordering",
+    "billfold.settlement.parsers", "billfold.settlement.reconciler",
+    "billfold.settlement.settler", "billfold.settlement.exports",
+    "billfold.adapters.db.recon", "billfold.adapters.db.statement_ingest",
+    "billfold.adapters.http", "billfold.adapters.jobs", "billfold.adapters.outbox",
+    "billfold.packs",
+)  # fmt: skip
+
+#: Each command as ``billfold <command>`` runs it, after the console script's own import:
+#: what it imported (a child forked per command, as WALK_PROBE).
+RUN_PROBE = WALK_PROBE.replace(
+    'sys.argv = ["billfold", *path, "--help"]', 'sys.argv = ["billfold", *path]'
+)
+
+
+def test_a_command_reading_the_database_imports_only_what_it_runs(db_url: str) -> None:
+    assert RUN_PROBE != WALK_PROBE
+    sqlite = db_url.startswith("sqlite")  # then PostgreSQL's dialect is not needed either
+    at = ["--database-url", db_url]
+    paths = [
+        ["billers", "list", *at],
+        ["payments", "list", *at],
+        ["bills", "show", "nobody", "nothing", *at],
+        ["db", "upgrade", *at],  # at the newest revision already: nothing to run
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_PROBE],
+        input=json.dumps(paths),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert {path: r["code"] for path, r in found.items()} == {
+        " ".join(paths[0]): 0, " ".join(paths[1]): 0, " ".join(paths[2]): 1,
+        " ".join(paths[3]): 0,
+    }  # fmt: skip  # the bill does not exist: exit 1, having read the database
+    unneeded = [*NOT_FOR_READING, *(["sqlalchemy.dialects.postgresql"] if sqlite else [])]
+    needless = {
+        path: [n for n in unneeded if any(m == n or m.startswith(n + ".") for m in r["modules"])]
+        for path, r in found.items()
+    }
+    assert needless == {path: [] for path in found}
+
+
 def test_the_root_help_of_each_group_is_the_groups_own() -> None:
     for sub in SUBAPPS:
         assert importlib.import_module(sub.module).app.info.help == sub.help, sub.name

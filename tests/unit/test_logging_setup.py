@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -47,3 +50,35 @@ def test_the_console_shows_the_masked_traceback_below_the_line(
     assert "Traceback (most recent call last)" in text
     assert "RuntimeError: payer 138****5678 not found" in text and "13812345678" not in text
     configure_logging(json=True)
+
+
+#: configure_logging_when_used in a fresh interpreter (this one has structlog already): the
+#: standard library's first record, then structlog's first import, each written as
+#: configured — JSON at warning level, masked.
+DEFERRED = """
+import json, logging, sys
+from billfold.logging import configure_logging_when_used
+configure_logging_when_used(level=sys.argv[1])
+assert "structlog" not in sys.modules, "imported before anything was logged"
+logging.getLogger("sqlalchemy.pool").info("not at this level")
+assert "structlog" not in sys.modules, "a record below the level configured logging"
+if sys.argv[2] == "stdlib":
+    logging.getLogger("sqlalchemy.pool").warning("payer %s", "13812345678")
+else:
+    import structlog
+    structlog.get_logger("billfold").warning("lookup", phone="13812345678")
+    structlog.get_logger("billfold").info("not at this level")
+"""
+
+
+@pytest.mark.parametrize("first", ["stdlib", "structlog"])
+def test_logging_configured_when_used_writes_the_first_record_as_configured(first: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLFOLD_")}
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED, "WARNING", first],
+        capture_output=True, text=True, timeout=60, env={**env, "BILLFOLD_LOG_FORMAT": "json"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert len(lines) == 1 and lines[0]["level"] == "warning", done.stderr
+    assert "13812345678" not in done.stderr and "138****5678" in done.stderr

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from billfold.adapters.cli.bills import app as bills_app
 from billfold.adapters.cli.common import DbUrl, connect, yuan_option
@@ -140,28 +140,43 @@ def _refusal(name: str, missing: MissingExtra) -> typer.Typer:
     return refusal
 
 
-class _PlainOption(TyperOption):
-    """An option of a command group whose value needs no conversion — the default ``None``,
-    a ``-v`` count, a default already of the option's plain type — passes as it is. Typer
-    would validate it through pydantic, and import pydantic (~0.1 s) to do so, even when the
-    command line only asks a sub-command for its ``--help``; any other value is converted
+def _plain_process_value(param: Any, ctx: Any, value: Any) -> Any:
+    """A parameter's value that needs no conversion — the default ``None``, a ``-v`` count,
+    a plain text for a ``str`` parameter, a default already of the parameter's plain type —
+    passes as it is. Typer would validate it through pydantic, and import pydantic (~0.04 s
+    of CPU, more on a loaded machine) to do so: for a group's options even when the command
+    line only asks a sub-command for its ``--help``, for a command's ``--database-url`` or
+    its codes. Any other value is converted as before; a required one left out is refused
     as before."""
-
-    def process_value(self, ctx: Any, value: Any) -> Any:
-        if self.required or not _plain(self, value):
-            return super().process_value(ctx, value)
-        if value is None and (self.multiple or self.nargs == -1):
-            value = ()  # what typer makes of a repeatable option not given
-        if self.callback is not None:
-            value = self.callback(ctx, self, value)
-        return value
+    if not _plain(param, value) or (value is None and param.required):
+        return super(type(param), param).process_value(ctx, value)
+    if value is None and (param.multiple or param.nargs == -1):
+        value = ()  # what typer makes of a repeatable option not given
+    if param.callback is not None:
+        value = param.callback(ctx, param, value)
+    return value
 
 
-def _plain(option: TyperOption, value: Any) -> bool:
+class _PlainOption(TyperOption):
+    """An option whose plain value passes unconverted (:func:`_plain_process_value`)."""
+
+    process_value = _plain_process_value
+
+
+class _PlainArgument(TyperArgument):
+    """An argument whose plain value passes unconverted (:func:`_plain_process_value`)."""
+
+    process_value = _plain_process_value
+
+
+_PLAIN_CLASSES: dict[type[Any], Any] = {TyperOption: _PlainOption, TyperArgument: _PlainArgument}
+
+
+def _plain(option: Any, value: Any) -> bool:
     """Whether typer's conversion would give ``value`` back unchanged."""
     if value is None:
         return True
-    if option.count:
+    if getattr(option, "count", False):
         return type(value) is int
     described: Any = getattr(option, "type_descriptor", None)
     info = getattr(described, "parameter_info", None)
@@ -177,7 +192,8 @@ def _plain(option: TyperOption, value: Any) -> bool:
 
 
 class _PlainGroup(TyperGroup):
-    """A command group whose options, ``--help`` included, are :class:`_PlainOption`, and
+    """A command group whose options, ``--help`` included, are :class:`_PlainOption`, as are
+    its commands' options and arguments (:class:`_PlainArgument`), and
     whose help lists each command with the whole first paragraph of its help (click cuts it
     to the width left, ending in "...")."""
 
@@ -186,6 +202,14 @@ class _PlainGroup(TyperGroup):
         if _CONVERTS and type(option) is TyperOption:
             option.__class__ = _PlainOption
         return option
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``, its options and arguments :class:`_Plain` (the command
+        that runs is found here)."""
+        command = super().get_command(ctx, cmd_name)
+        if _CONVERTS and isinstance(command, TyperCommand):
+            _plain_command(command)
+        return command
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = []
@@ -196,6 +220,32 @@ class _PlainGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _plain_help_option(command: Any, ctx: Any) -> Any:
+    option = super(type(command), command).get_help_option(ctx)
+    if type(option) is TyperOption:
+        option.__class__ = _PlainOption
+    return option
+
+
+#: Each command class, and its subclass whose ``--help`` option is a :class:`_PlainOption`.
+_PLAIN_COMMANDS: dict[type[Any], type[Any]] = {}
+
+
+def _plain_command(command: TyperCommand) -> None:
+    """``command``'s options and arguments, and its ``--help``, :func:`_plain_process_value`."""
+    kind = type(command)
+    if kind not in _PLAIN_COMMANDS.values():
+        plain = _PLAIN_COMMANDS.get(kind)
+        if plain is None:
+            body = {"get_help_option": _plain_help_option, "__doc__": kind.__doc__}
+            plain = _PLAIN_COMMANDS[kind] = type(kind.__name__, (kind,), body)
+        command.__class__ = plain
+    for param in command.params:
+        plain_param = _PLAIN_CLASSES.get(type(param))
+        if plain_param is not None:
+            param.__class__ = plain_param
 
 
 def _summary(command: Any) -> str:
@@ -211,7 +261,7 @@ _CONVERTS = hasattr(TyperOption, "get_runtime_param")
 
 def _plain_options(group: Any) -> Any:
     """``group`` and the groups under it as :class:`_PlainGroup`, with :class:`_PlainOption`
-    options (the options of the commands that run are left to typer)."""
+    options (a command's are made plain when it is looked up to run)."""
     if type(group) is TyperGroup:
         group.__class__ = _PlainGroup
     for param in group.params if _CONVERTS else ():
@@ -322,9 +372,10 @@ def _main(
 ) -> None:
     if "--help" in ctx.meta.get(_REST, ()):
         return  # the command only prints its help: nothing to log, structlog not needed
-    from billfold.logging import configure_logging
+    from billfold.logging import configure_logging_when_used
 
-    configure_logging(level=cli_log_level(verbose))
+    # on the first record: a command that logs nothing imports no structlog
+    configure_logging_when_used(level=cli_log_level(verbose))
 
 
 @db_app.command("upgrade")

@@ -101,7 +101,6 @@ def run_list(
     from rich.table import Table
 
     from billfold.collection.lists import LISTS
-    from billfold.settlement.exports import export_format, write_sheet
     from billfold.settlement.list_exports import list_sheet, list_texts
 
     spec = LISTS[name]
@@ -116,6 +115,8 @@ def run_list(
         params["cursor"] = cursor
     fmt = None
     if out_file is not None:
+        from billfold.settlement.exports import export_format, write_sheet
+
         try:
             fmt = export_format(out_file.name)
         except BillfoldError as exc:

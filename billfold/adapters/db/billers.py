@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.bulk import insert_many
+from billfold.adapters.db.bulk import dialect_insert, insert_many
 from billfold.adapters.db.fastpath import DriverResult, run_read, run_write, send_read
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
@@ -31,15 +31,16 @@ from billfold.merchants.fees import FeeKind, FeeRule
 
 #: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
 _IN_CHUNK = 2000
-#: New payers of an import (executemany); one stored already is left as it is.
-_PAYER_INSERT = {
-    "sqlite": sqlite.insert(t.payers).on_conflict_do_nothing(
+
+
+@cache
+def _payer_insert(dialect: str) -> Any:
+    """New payers of an import (executemany); one stored already is left as it is."""
+    return dialect_insert(dialect)(t.payers).on_conflict_do_nothing(
         index_elements=["biller_id", "id_kind", "identifier"]
-    ),
-    "postgresql": postgresql.insert(t.payers).on_conflict_do_nothing(
-        index_elements=["biller_id", "id_kind", "identifier"]
-    ),
-}
+    )
+
+
 _PAYER_FILL = (
     update(t.payers)
     .where(t.payers.c.id == bindparam("p_id"))
@@ -316,7 +317,7 @@ class SqlPayers:
             return {}
         insert_many(
             self.conn,
-            _PAYER_INSERT[self.conn.dialect.name],
+            _payer_insert(self.conn.dialect.name),
             [self._row(biller_id, payer, now) for payer in wanted.values()],
         )
         stored = self._stored(biller_id, wanted)
@@ -333,8 +334,7 @@ class SqlPayers:
         return stored
 
     def _insert(self) -> Any:
-        dialect = self.conn.dialect.name
-        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.payers)
+        return dialect_insert(self.conn.dialect.name)(t.payers)
 
     @staticmethod
     def _row(biller_id: int, payer: Payer, now: datetime) -> dict[str, Any]:

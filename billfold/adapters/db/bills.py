@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.bulk import insert_many
+from billfold.adapters.db.bulk import dialect_insert, insert_many
 from billfold.adapters.db.fastpath import (
     DriverResult,
     as_date,
@@ -136,23 +135,20 @@ _STATISTICS = (
 _IN_CHUNK = 2000
 
 
-#: An import's bills and items, by dialect: a number stored meanwhile is skipped.
-_BILL_INSERT = {
-    "sqlite": sqlite.insert(t.bills).on_conflict_do_nothing(
+@cache
+def _bill_insert(dialect: str) -> Any:
+    """An import's bills: a number stored meanwhile is skipped."""
+    return dialect_insert(dialect)(t.bills).on_conflict_do_nothing(
         index_elements=["biller_id", "bill_no"]
-    ),
-    "postgresql": postgresql.insert(t.bills).on_conflict_do_nothing(
-        index_elements=["biller_id", "bill_no"]
-    ),
-}
-_ITEM_INSERT = {
-    "sqlite": sqlite.insert(t.bill_items).on_conflict_do_nothing(
+    )
+
+
+@cache
+def _item_insert(dialect: str) -> Any:
+    """An import's bill items: one stored meanwhile is skipped."""
+    return dialect_insert(dialect)(t.bill_items).on_conflict_do_nothing(
         index_elements=["bill_id", "code"]
-    ),
-    "postgresql": postgresql.insert(t.bill_items).on_conflict_do_nothing(
-        index_elements=["bill_id", "code"]
-    ),
-}
+    )
 
 
 @lru_cache(maxsize=256)
@@ -203,7 +199,7 @@ class SqlBills:
         if fresh:
             insert_many(
                 self.conn,
-                _BILL_INSERT[self.conn.dialect.name],
+                _bill_insert(self.conn.dialect.name),
                 [
                     {**self._columns(bill), "content_hash": digest, "created_at": now,
                      "updated_at": now}
@@ -222,7 +218,7 @@ class SqlBills:
             bill.id = found[0]
             items += [self._item_row(bill.id, n, item) for n, item in enumerate(bill.items)]
         if items:
-            insert_many(self.conn, _ITEM_INSERT[self.conn.dialect.name], items, copy=True)
+            insert_many(self.conn, _item_insert(self.conn.dialect.name), items, copy=True)
         if self._lock and len(fresh) >= _ANALYZE_AFTER:
             self._refresh_statistics(len(fresh))
         return taken

@@ -28,7 +28,7 @@ from sqlalchemy.sql.dml import Insert
 
 from billfold.clock import ensure_utc
 
-__all__ = ["insert_many"]
+__all__ = ["dialect_insert", "insert_many"]
 
 _Convert = Callable[[Any], Any]
 _Compiled = tuple[str, tuple[str, ...], list[tuple[int, _Convert]]]
@@ -142,3 +142,16 @@ def _copy(conn: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]
                 copy.write_row([row[key] for key in keys])
     finally:
         cursor.close()
+
+
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    """``insert`` of ``dialect``, the one with ``ON CONFLICT`` clauses: PostgreSQL's, else
+    SQLite's. Its module is imported when first asked for: a process on SQLite never
+    imports PostgreSQL's dialect (~0.02 s of CPU on a command's start)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

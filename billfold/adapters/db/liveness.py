@@ -16,13 +16,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 __all__ = ["ATTEMPT", "connection_died", "once_more_if_dead", "watch_read"]
 
-log = structlog.get_logger("billfold.db")
 T = TypeVar("T")
 
 
@@ -92,7 +90,11 @@ def once_more_if_dead(work: Callable[[], T]) -> T:
         except Exception as exc:
             if not (attempt.dead and _database_error(exc)) or attempt.committing:
                 raise
-            log.warning("database connection lost; running the unit of work again", error=str(exc))
+            import structlog  # imported when there is something to log
+
+            structlog.get_logger("billfold.db").warning(
+                "database connection lost; running the unit of work again", error=str(exc)
+            )
         ATTEMPT.set(_Attempt())
         return work()
     finally:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.bulk import dialect_insert
 from billfold.adapters.db.fastpath import DriverResult, as_utc, run_read, run_write, send_read
 from billfold.collection.allocation import Allocation
 from billfold.collection.order import Order, OrderStatus
@@ -25,7 +26,7 @@ _line_refund = (
 
 
 def _insert(conn: Connection, table: Any) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    return dialect_insert(conn.dialect.name)(table)
 
 
 # The confirm path's statements are built once (SQLAlchemy then only looks up its cache).
@@ -34,12 +35,18 @@ _PAYMENT_BY_TXN = select(t.payments).where(
     _P.channel == bindparam("ch"), _P.channel_txn_id == bindparam("txn")
 )
 _PAYMENT_BY_TXN_LOCKED = _PAYMENT_BY_TXN.with_for_update()
-_PAYMENT_INSERT = {
-    name: dialect.insert(t.payments)
-    .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
-    .returning(_P.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+
+
+@cache
+def _payment_insert(dialect: str) -> Any:
+    """A payment, unless its (channel, transaction id) is stored: built once per dialect."""
+    return (
+        dialect_insert(dialect)(t.payments)
+        .on_conflict_do_nothing(index_elements=["channel", "channel_txn_id"])
+        .returning(_P.id)
+    )
+
+
 _ORDER_WITH_LINES = (
     select(
         t.orders,
@@ -338,7 +345,7 @@ class SqlPayments:
         The unique key makes this the exactly-once gate: two concurrent inserts of the same
         transaction cannot both succeed; the loser waits for the winner and gets ``None``.
         """
-        stmt = _PAYMENT_INSERT[self.conn.dialect.name]
+        stmt = _payment_insert(self.conn.dialect.name)
         found = run_write(self.conn, stmt, values).scalar_one_or_none()
         return int(found) if found is not None else None
 

@@ -13,7 +13,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from billfold.adapters.db import migrate
-from billfold.adapters.db.schema.jobs import worker_heartbeats
 from billfold.clock import ensure_utc
 
 __all__ = ["unready_reason", "worker_heartbeat_age"]
@@ -53,6 +52,8 @@ def worker_heartbeat_age(db: Engine, now: datetime) -> timedelta | None:
     Every worker beats every few seconds (``--heartbeat``, 10 s by default), so an age of a
     few beats means no worker is running. Reads only ``worker_heartbeats``.
     """
+    from billfold.adapters.db.schema.jobs import worker_heartbeats  # every table's module
+
     with db.connect() as conn:
         newest = conn.execute(select(func.max(worker_heartbeats.c.beat_at))).scalar_one()
     if newest is None:

@@ -7,7 +7,8 @@ settlement desks, scenario packs and the journal's chains (``recon``, ``settleme
 ``lists``, the maker-checker's ``approvals``, the bank-transfer refunds'
 ``refund_transfers``, the complaints desk's ``complaints``, and the settlement desks'
 statement staging ``statements``, a bill's ``timeline``) are made on first use, so the
-confirmation path pays nothing for them.
+confirmation path pays nothing for them (nor a command that only reads a list for their
+import).
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -18,32 +19,34 @@ from __future__ import annotations
 
 from functools import cached_property
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 
-from billfold.adapters.db.approvals import SqlApprovals
 from billfold.adapters.db.billers import SqlBillers, SqlPayers
 from billfold.adapters.db.bills import SqlBills
 from billfold.adapters.db.channels import SqlChannels
-from billfold.adapters.db.complaints import SqlComplaints
-from billfold.adapters.db.daybook import SqlDaybook
 from billfold.adapters.db.fastpath import close_pipeline, open_pipeline, pipeline_of, run_sql
-from billfold.adapters.db.gov import SqlGov
-from billfold.adapters.db.journal_chain import SqlChains
 from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
-from billfold.adapters.db.listing import SqlLists
 from billfold.adapters.db.liveness import ATTEMPT, connection_died
-from billfold.adapters.db.mandates import SqlMandates
 from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
-from billfold.adapters.db.pos import SqlPos
-from billfold.adapters.db.presale import SqlPresale
-from billfold.adapters.db.recon import SqlRecon
-from billfold.adapters.db.refund_transfers import SqlRefundTransfers
-from billfold.adapters.db.settlement import SqlSettlement
-from billfold.adapters.db.statement_ingest import SqlStatements
-from billfold.adapters.db.timeline import SqlTimeline
 from billfold.collection.ports import ConfirmationReads
+
+if TYPE_CHECKING:  # the repositories made on first use: imported then
+    from billfold.adapters.db.approvals import SqlApprovals
+    from billfold.adapters.db.complaints import SqlComplaints
+    from billfold.adapters.db.daybook import SqlDaybook
+    from billfold.adapters.db.gov import SqlGov
+    from billfold.adapters.db.journal_chain import SqlChains
+    from billfold.adapters.db.listing import SqlLists
+    from billfold.adapters.db.mandates import SqlMandates
+    from billfold.adapters.db.pos import SqlPos
+    from billfold.adapters.db.presale import SqlPresale
+    from billfold.adapters.db.recon import SqlRecon
+    from billfold.adapters.db.refund_transfers import SqlRefundTransfers
+    from billfold.adapters.db.settlement import SqlSettlement
+    from billfold.adapters.db.statement_ingest import SqlStatements
+    from billfold.adapters.db.timeline import SqlTimeline
 
 
 class SqlUnitOfWork:
@@ -92,58 +95,86 @@ class SqlUnitOfWork:
     # -- repositories made on first use (cleared when the block closes) ------------------------
     @cached_property
     def recon(self) -> SqlRecon:
+        from billfold.adapters.db.recon import SqlRecon
+
         return SqlRecon(self.conn)
 
     @cached_property
     def settlement(self) -> SqlSettlement:
+        from billfold.adapters.db.settlement import SqlSettlement
+
         return SqlSettlement(self.conn)
 
     @cached_property
     def statements(self) -> SqlStatements:
+        from billfold.adapters.db.statement_ingest import SqlStatements
+
         return SqlStatements(self.conn)
 
     @cached_property
     def presale(self) -> SqlPresale:
+        from billfold.adapters.db.presale import SqlPresale
+
         return SqlPresale(self.conn)
 
     @cached_property
     def gov(self) -> SqlGov:
+        from billfold.adapters.db.gov import SqlGov
+
         return SqlGov(self.conn)
 
     @cached_property
     def daybook(self) -> SqlDaybook:
+        from billfold.adapters.db.daybook import SqlDaybook
+
         return SqlDaybook(self.conn)
 
     @cached_property
     def mandates(self) -> SqlMandates:
+        from billfold.adapters.db.mandates import SqlMandates
+
         return SqlMandates(self.conn)
 
     @cached_property
     def pos(self) -> SqlPos:
+        from billfold.adapters.db.pos import SqlPos
+
         return SqlPos(self.conn)
 
     @cached_property
     def lists(self) -> SqlLists:
+        from billfold.adapters.db.listing import SqlLists
+
         return SqlLists(self.conn)
 
     @cached_property
     def approvals(self) -> SqlApprovals:
+        from billfold.adapters.db.approvals import SqlApprovals
+
         return SqlApprovals(self.conn)
 
     @cached_property
     def refund_transfers(self) -> SqlRefundTransfers:
+        from billfold.adapters.db.refund_transfers import SqlRefundTransfers
+
         return SqlRefundTransfers(self.conn)
 
     @cached_property
     def complaints(self) -> SqlComplaints:
+        from billfold.adapters.db.complaints import SqlComplaints
+
         return SqlComplaints(self.conn)
 
     @cached_property
     def chains(self) -> SqlChains:
+        from billfold.adapters.db.journal_chain import SqlChains
+
         return SqlChains(self.conn)
 
     @cached_property
     def timeline(self) -> SqlTimeline:
+        from billfold.adapters.db.timeline import SqlTimeline
+
         return SqlTimeline(self.conn)
 
     def _forget_lazy(self) -> None:

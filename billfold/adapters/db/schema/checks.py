@@ -38,7 +38,7 @@ from billfold.adapters.db.schema import (  # noqa: F401
 from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
 from billfold.channels.pos_batch import PosKind, TerminalStatus
 from billfold.collection.bill import BillKind, StoredStatus
-from billfold.collection.importer import ImportMode
+from billfold.collection.import_mode import ImportMode
 from billfold.collection.mandate import DebitStatus, MandateStatus
 from billfold.collection.order import OrderStatus
 from billfold.collection.payer import IdentifierKind

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -47,7 +48,7 @@ from billfold.settlement.run_record import (
     run_values,
 )
 from billfold.settlement.scope import run_scope
-from billfold.settlement.source import ParseRequest, Progress, Source, fingerprint
+from billfold.settlement.source import ParseRequest, Progress, Source, fingerprint, source_name
 from billfold.settlement.statement import LineError, LineStatus, LineType, StatementLine
 from billfold.settlement.totals import StatementTotals
 
@@ -112,15 +113,35 @@ def reconcile_channel(
     spec = _parser(statement.format)
     channel = statement.channel or spec.default_channel
     day = statement.business_date
-    sha, default_name = fingerprint(statement.source)
-    name = statement.file_name or default_name
-    with runtime.uow() as uow:
-        seen = uow.recon.current_with_file(RunKind.CHANNEL, channel, day, sha)
-    if seen is not None and statement.merchant_id in (None, seen.merchant_id):
-        return existing_run(runtime, seen)
+    with ThreadPoolExecutor(1, thread_name_prefix="recon-sha") as pool:
+        # the file's fingerprint (hashlib releases the GIL) while its first run of the day
+        # reads it; when the day has a run, the same file again is answered before reading
+        hashing = pool.submit(fingerprint, statement.source)
+        with runtime.uow() as uow:
+            known = uow.recon.any_current(RunKind.CHANNEL, channel, day)
+        if known:
+            sha, _ = hashing.result()
+            with runtime.uow() as uow:
+                seen = uow.recon.current_with_file(RunKind.CHANNEL, channel, day, sha)
+            if seen is not None and statement.merchant_id in (None, seen.merchant_id):
+                return existing_run(runtime, seen)
+        return _reconcile(runtime, statement, channel, hashing)
+
+
+def _reconcile(
+    runtime: Runtime[SettlementUnitOfWork],
+    statement: ChannelStatement,
+    channel: str,
+    hashing: Future[tuple[str, str]],
+) -> RunResult:
+    """Stage, match and store the statement: a new run, unless the slot's current run is
+    of the same file."""
+    day = statement.business_date
     now = runtime.clock.now()
+    name = statement.file_name or source_name(statement.source)
     with runtime.uow() as uow:
         errors = _stage(uow, statement, channel, name)
+        sha, _ = hashing.result()
         summary = uow.statements.summary()
         scope = run_scope(uow.recon, channel, day, statement.merchant_id, summary.merchants)
         head = RunHeader(

@@ -25,15 +25,20 @@ CHUNK = 1 << 20
 
 
 def fingerprint(source: Source) -> tuple[str, str]:
-    """The file's SHA-256 and the name it goes by (``<bytes>`` for bytes)."""
+    """The file's SHA-256 and the name it goes by (:func:`source_name`)."""
     digest = hashlib.sha256()
     if isinstance(source, bytes):
         digest.update(source)
-        return digest.hexdigest(), "<bytes>"
+        return digest.hexdigest(), source_name(source)
     with source.open("rb") as handle:
         while block := handle.read(CHUNK):
             digest.update(block)
-    return digest.hexdigest(), source.name
+    return digest.hexdigest(), source_name(source)
+
+
+def source_name(source: Source) -> str:
+    """The name a file goes by: its file name, ``<bytes>`` for bytes."""
+    return "<bytes>" if isinstance(source, bytes) else source.name
 
 
 def chunks(source: Source, progress: Progress | None = None) -> Iterator[bytes]:

@@ -17,6 +17,9 @@ DEFAULT_DATABASE_URL = "sqlite:///billfold.db"
 #: PostgreSQL connections older than this are closed and replaced when next taken from the
 #: pool (below the usual idle timeouts of servers, proxies and firewalls)
 POOL_RECYCLE_S = 1800
+#: Key of a SQLite connection's ``Connection.info``: its ``total_changes`` when its transaction
+#: began (see :func:`~.sqlite_columns.snapshot_file`)
+BEGUN_AT = "billfold_sqlite_changes_at_begin"
 
 
 def database_url_from_env(explicit: str | None = None) -> str:
@@ -76,4 +79,8 @@ def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        raw = conn.connection.driver_connection
+        raw.execute("BEGIN IMMEDIATE")
+        # rows changed before now: sqlite_columns.snapshot_file tells from it whether the
+        # transaction has changed anything yet
+        conn.info[BEGUN_AT] = raw.total_changes

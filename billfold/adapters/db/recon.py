@@ -166,6 +166,20 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         ).first()
         return _run(row)
 
+    def any_current(self, kind: RunKind, channel: str, day: date) -> bool:
+        r = st.recon_runs.c
+        found = self.conn.execute(
+            select(r.id)
+            .where(
+                r.kind == kind.value,
+                r.channel == channel,
+                r.business_date == day,
+                r.status == RunStatus.CURRENT.value,
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
     def next_revision(self, kind: RunKind, channel: str, merchant_id: str, day: date) -> int:
         r = st.recon_runs.c
         top = self.conn.execute(

@@ -391,16 +391,21 @@ class SqlStatements:
             payments = PaymentsRead(self.conn, request.channel, day)
             try:
                 read = _read_columnar(source, request, progress)
-            finally:
                 payments.join()
-            tried = True
-            if read is not None:
-                if read.errors and request.on_error == "reject":
-                    raise StatementError([read.errors[0]])
-                rows = frame_rows(read.frame)
-                self._summary = frame_summary(rows)
-                self._match = FrameMatch(self.conn, rows, payments.frame(), day)
-                return read.errors
+                tried = True
+                if read is not None:
+                    errors = read.errors
+                    if errors and request.on_error == "reject":
+                        raise StatementError([errors[0]])
+                    rows = frame_rows(read.frame)
+                    # the file's frame is let go before the payments' is made: rows holds
+                    # copies of its text columns (cut to the table's widths)
+                    del read
+                    self._summary = frame_summary(rows)
+                    self._match = FrameMatch(self.conn, rows, payments.frame(), day)
+                    return errors
+            finally:
+                payments.close()
         if self.conn.dialect.name == "postgresql":
             for name, value in RUN_SETTINGS.items():
                 self.conn.exec_driver_sql(f"SET LOCAL {name} = '{value}'")

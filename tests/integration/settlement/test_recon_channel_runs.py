@@ -3,6 +3,8 @@ from inline statements in the channels' real formats through the real parsers.""
 
 from __future__ import annotations
 
+import hashlib
+
 from recon_fixtures import (  # type: ignore[import-not-found]
     CSV_MAP,
     DAY,
@@ -88,6 +90,8 @@ def test_the_same_file_again_changes_nothing(desk: Desk) -> None:
         wx_payment("W0", o[0].order_no, 1000, 6), wx_payment("W1", o[1].order_no, 2000, 12)
     )
     first = desk.recon.reconcile(bill, format="wechatpay", business_date=DAY)
+    # the day's first run: its fingerprint was computed on a thread while the file was read
+    assert first.run.file_sha256 == hashlib.sha256(bill).hexdigest()
     before = [_count(desk, tbl) for tbl in (st.recon_runs, st.recon_discrepancies, t.payments)]
     journal = desk.engine.trial_balance()
     again = desk.recon.reconcile(bill, format="wechatpay", business_date=DAY)

@@ -14,8 +14,8 @@ import pytest
 from recon_fixtures import DAY, Desk, wx_bill, wx_payment, wx_refund  # type: ignore[import-not-found]
 from sqlalchemy import delete, select
 
+from billfold.adapters.db import sqlite_columns, statement_match
 from billfold.adapters.db import statement_ingest as recon_ingest
-from billfold.adapters.db import statement_match
 from billfold.adapters.db.schema import settlement as st
 from billfold.merchants.channel_config import ChannelConfig
 from billfold.settlement.discrepancy import Code
@@ -149,3 +149,44 @@ def test_a_run_scoped_to_a_merchant_counts_only_its_billers_payments(
     assert _stored(desk, in_polars.run.id) == sql_rows
     assert sql_rows[0]["merchant_id"] == "1900000109" and sql_rows[0]["engine_count"] == 8
     assert "WS2" not in {row["channel_txn_id"] for row in sql_rows[1]}
+
+
+def _polars_run(desk: Desk, path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    result = desk.recon.reconcile(path, format="wechatpay", business_date=DAY, auto_resolve=False)
+    return _stored(desk, result.run.id)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_child_process_reads_the_payments_and_the_run_is_the_same(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("adbc_driver_sqlite")
+    path = _mixed(desk, tmp_path)
+    monkeypatch.setattr(recon_ingest, "COLUMNAR_THRESHOLD", 0)
+    children: list[object] = []
+    made = sqlite_columns.ChildRead.__init__
+
+    def spy(self: Any, *args: Any) -> None:
+        children.append(self)
+        made(self, *args)
+
+    monkeypatch.setattr(sqlite_columns.ChildRead, "__init__", spy)
+    by_child = _polars_run(desk, path)
+    assert len(children) == 1
+    monkeypatch.setattr(sqlite_columns, "available", lambda: False)
+    on_the_connection = _polars_run(desk, path)
+    assert len(children) == 1
+    assert by_child == on_the_connection
+    assert by_child[0]["engine_count"] == 8
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_child_that_cannot_read_leaves_the_read_to_the_connection(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("adbc_driver_sqlite")
+    path = _mixed(desk, tmp_path)
+    monkeypatch.setattr(recon_ingest, "COLUMNAR_THRESHOLD", 0)
+    expected = _polars_run(desk, path)
+    monkeypatch.setattr(sqlite_columns, "snapshot_file", lambda conn: str(tmp_path / "none.db"))
+    assert _polars_run(desk, path) == expected

@@ -1,9 +1,10 @@
 """Every outcome of the one confirmation path, on SQLite and PostgreSQL."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from billfold import Biller, BillerKind, BillerStatus, Engine, FeeRule, Limits, PaymentStatus
 from billfold.adapters.db import schema as t
@@ -249,3 +250,28 @@ def test_the_audit_log_is_append_only_in_the_database(school: Engine) -> None:
         uow.conn.execute(t.audit_log.update().values(reason="rewritten"))
     with school.uow() as uow, pytest.raises(Exception, match="append-only"):
         uow.conn.execute(t.audit_log.delete())
+
+
+def test_a_repeat_ends_its_transaction_without_a_rollback(school: Engine) -> None:
+    """A repeat writes nothing: its transaction ends with COMMIT. On PostgreSQL a ROLLBACK
+    would also make psycopg drop every statement prepared on the connection."""
+    order = school.create_order("s1", ["T3"])
+    school.confirm("wechat", "W9", order.order_no, 10_000)
+    sent: list[str] = []
+
+    def seen(conn: Any, *_args: Any) -> None:
+        sent.append("ROLLBACK")
+
+    def committed(conn: Any) -> None:
+        sent.append("COMMIT")
+
+    event.listen(school.db, "rollback", seen)
+    event.listen(school.db, "commit", committed)
+    try:
+        again = school.confirm("wechat", "W9", order.order_no, 10_000)
+    finally:
+        event.remove(school.db, "rollback", seen)
+        event.remove(school.db, "commit", committed)
+    assert again.duplicate and again.credited
+    assert sent == ["COMMIT"], sent
+    assert counts(school)["payments"] == 1

@@ -201,15 +201,18 @@ NOT_FOR_READING = (
     "billfold.settlement.banking", "billfold.settlement.run", "billfold.settlement.batch",
     "billfold.settlement.complaint", "billfold.settlement.discrepancy",
     "billfold.settlement.splits",
+    # the core repositories these reads do not use (each is made on first use)
+    "billfold.adapters.db.bills", "billfold.adapters.db.orders", "billfold.adapters.db.ledger",
+    "billfold.adapters.db.journal_chain", "billfold.adapters.db.channels",
 )  # fmt: skip
 
 #: The schema's modules a command that reads the core tables builds: the shared base, the
-#: core tables with their CHECKs and the journal's triggers, and the journal chains' heads
-#: (which every journal write keeps); no desk's, scenario's or console's tables.
+#: core tables with their CHECKs and the journal's triggers; no desk's, scenario's or
+#: console's tables, nor the journal chains' (only the journal's writes keep them).
 CORE_SCHEMA = {
     "billfold.adapters.db.schema", "billfold.adapters.db.schema.base",
     "billfold.adapters.db.schema.checks", "billfold.adapters.db.schema.core",
-    "billfold.adapters.db.schema.journal_guard", "billfold.adapters.db.schema.chain",
+    "billfold.adapters.db.schema.journal_guard",
 }  # fmt: skip
 
 #: Each command as ``billfold <command>`` runs it, after the console script's own import:

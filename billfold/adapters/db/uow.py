@@ -1,14 +1,14 @@
 """The SQL unit of work: one connection, one transaction, every repository on it.
 
-``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
-repositories (billers … channels) are made when the block opens; the repositories of the
-settlement desks, scenario packs and the journal's chains (``recon``, ``settlement``,
-``presale``, ``gov``, ``daybook``, ``mandates``, ``pos``, ``chains``, the back office's
-``lists``, the maker-checker's ``approvals``, the bank-transfer refunds'
-``refund_transfers``, the complaints desk's ``complaints``, and the settlement desks'
-statement staging ``statements``, a bill's ``timeline``) are made on first use, so the
-confirmation path pays nothing for them (nor a command that only reads a list for their
-import).
+``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. Every
+repository is made on its first use in the block, its module imported then: the core ones
+(``billers`` … ``channels``), so that a command reading billers imports neither the bills'
+nor the journal's repository; and those of the settlement desks, scenario packs and the
+journal's chains (``recon``, ``settlement``, ``presale``, ``gov``, ``daybook``,
+``mandates``, ``pos``, ``chains``, the back office's ``lists``, the maker-checker's
+``approvals``, the bank-transfer refunds' ``refund_transfers``, the complaints desk's
+``complaints``, and the settlement desks' statement staging ``statements``, a bill's
+``timeline``), so that the confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -18,28 +18,28 @@ recording why (a discrepancy resolved) commit, or fail, as one.
 from __future__ import annotations
 
 from functools import cached_property
+from importlib import import_module
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 
-from billfold.adapters.db.billers import SqlBillers, SqlPayers
-from billfold.adapters.db.bills import SqlBills
-from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.fastpath import close_pipeline, open_pipeline, pipeline_of, run_sql
-from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.liveness import ATTEMPT, connection_died
-from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
-from billfold.collection.ports import ConfirmationReads
 
 if TYPE_CHECKING:  # the repositories made on first use: imported then
     from billfold.adapters.db.approvals import SqlApprovals
+    from billfold.adapters.db.billers import SqlBillers, SqlPayers
+    from billfold.adapters.db.bills import SqlBills
+    from billfold.adapters.db.channels import SqlChannels
     from billfold.adapters.db.complaints import SqlComplaints
     from billfold.adapters.db.daybook import SqlDaybook
     from billfold.adapters.db.gov import SqlGov
     from billfold.adapters.db.journal_chain import SqlChains
+    from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
     from billfold.adapters.db.listing import SqlLists
     from billfold.adapters.db.mandates import SqlMandates
+    from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
     from billfold.adapters.db.pos import SqlPos
     from billfold.adapters.db.presale import SqlPresale
     from billfold.adapters.db.recon import SqlRecon
@@ -47,6 +47,35 @@ if TYPE_CHECKING:  # the repositories made on first use: imported then
     from billfold.adapters.db.settlement import SqlSettlement
     from billfold.adapters.db.statement_ingest import SqlStatements
     from billfold.adapters.db.timeline import SqlTimeline
+    from billfold.collection.ports import ConfirmationReads
+
+
+#: The core repositories: attribute -> (module, class). Each is made on its first use in a
+#: block (``SqlUnitOfWork.__getattr__``) and imported then: a command that reads billers
+#: imports neither the bills' nor the journal's repository.
+_CORE = {
+    "billers": ("billfold.adapters.db.billers", "SqlBillers"),
+    "payers": ("billfold.adapters.db.billers", "SqlPayers"),
+    "bills": ("billfold.adapters.db.bills", "SqlBills"),
+    "orders": ("billfold.adapters.db.orders", "SqlOrders"),
+    "payments": ("billfold.adapters.db.orders", "SqlPayments"),
+    "refunds": ("billfold.adapters.db.orders", "SqlRefunds"),
+    "journal": ("billfold.adapters.db.ledger", "SqlJournal"),
+    "outbox": ("billfold.adapters.db.ledger", "SqlOutbox"),
+    "audit": ("billfold.adapters.db.ledger", "SqlAudit"),
+    "channels": ("billfold.adapters.db.channels", "SqlChannels"),
+}
+_CORE_CLASSES: dict[str, Any] = {}
+
+
+def _core_class(name: str) -> Any:
+    found = _CORE_CLASSES.get(name)
+    if found is None:
+        where = _CORE.get(name)
+        if where is None:
+            raise AttributeError(name)
+        found = _CORE_CLASSES[name] = getattr(import_module(where[0]), where[1])
+    return found
 
 
 class SqlUnitOfWork:
@@ -60,6 +89,14 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     audit: SqlAudit
     channels: SqlChannels
+
+    if not TYPE_CHECKING:  # mypy keeps checking every other attribute's name
+
+        def __getattr__(self, name: str) -> Any:
+            # only for an attribute not set yet: a core repository's first use in the block
+            made = _CORE_CLASSES.get(name) or _core_class(name)
+            repo = self.__dict__[name] = made(self.conn)
+            return repo
 
     _pipelined = True  # PostgreSQL: the confirm path's statements share round trips
 
@@ -77,20 +114,7 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         conn.begin()
         self._conn = conn
-        self._open_repositories(conn)
         return self
-
-    def _open_repositories(self, conn: Connection) -> None:
-        self.billers = SqlBillers(conn)
-        self.payers = SqlPayers(conn)
-        self.bills = SqlBills(conn)
-        self.orders = SqlOrders(conn)
-        self.payments = SqlPayments(conn)
-        self.refunds = SqlRefunds(conn)
-        self.journal = SqlJournal(conn)
-        self.outbox = SqlOutbox(conn)
-        self.audit = SqlAudit(conn)
-        self.channels = SqlChannels(conn)
 
     # -- repositories made on first use (cleared when the block closes) ------------------------
     @cached_property
@@ -177,9 +201,20 @@ class SqlUnitOfWork:
 
         return SqlTimeline(self.conn)
 
+    def _flush_outbox(self) -> None:
+        outbox = self.__dict__.get("outbox")  # none made: no event to write
+        if outbox is not None:
+            outbox.flush()
+
+    def _discard_outbox(self) -> None:
+        outbox = self.__dict__.get("outbox")
+        if outbox is not None:
+            outbox.discard()
+
     def _forget_lazy(self) -> None:
-        for name in _LAZY:
-            self.__dict__.pop(name, None)
+        made = self.__dict__
+        for name in _LAZY.intersection(made):
+            del made[name]
 
     def __exit__(
         self,
@@ -203,7 +238,7 @@ class SqlUnitOfWork:
             conn.close()
 
     def commit(self) -> None:
-        self.outbox.flush()
+        self._flush_outbox()
         conn = self.conn
         attempt = ATTEMPT.get()
         if attempt is not None:
@@ -217,7 +252,7 @@ class SqlUnitOfWork:
         conn.commit()
 
     def rollback(self) -> None:
-        self.outbox.discard()
+        self._discard_outbox()
         close_pipeline(self.conn, discard=True)
         self.conn.rollback()
 
@@ -229,6 +264,8 @@ class SqlUnitOfWork:
         in one round trip with the transaction's BEGIN (a pipeline, kept until the unit of
         work commits or rolls back: the confirmation's writes share round trips too);
         elsewhere one after the other, the repeat answered after the first."""
+        from billfold.collection.ports import ConfirmationReads
+
         if self._pipelined and open_pipeline(self.conn) is not None:
             found = self.payments.send_find(channel, channel_txn_id)
             order_rows = self.orders.send_by_no(order_no)
@@ -252,8 +289,11 @@ class SqlUnitOfWork:
         return SqlSavepoint(self)
 
 
-# the repositories made on first use: every cached property of the unit of work
-_LAZY = tuple(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property))
+# the repositories made on first use: the core ones and every cached property of the unit of
+# work
+_LAZY = frozenset(
+    (*_CORE, *(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property)))
+)
 
 
 class SqlSavepoint(SqlUnitOfWork):
@@ -273,7 +313,6 @@ class SqlSavepoint(SqlUnitOfWork):
         conn = self._outer.conn
         self._nested = conn.begin_nested()
         self._conn = conn
-        self._open_repositories(conn)
         return self
 
     def __exit__(
@@ -289,11 +328,11 @@ class SqlSavepoint(SqlUnitOfWork):
             nested.rollback()
 
     def commit(self) -> None:
-        self.outbox.flush()
+        self._flush_outbox()
         if self._nested is not None and self._nested.is_active:
             self._nested.commit()
 
     def rollback(self) -> None:
-        self.outbox.discard()
+        self._discard_outbox()
         if self._nested is not None and self._nested.is_active:
             self._nested.rollback()

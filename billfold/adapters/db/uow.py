@@ -18,9 +18,8 @@ recording why (a discrepancy resolved) commit, or fail, as one.
 from __future__ import annotations
 
 from functools import cached_property
-from importlib import import_module
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 
@@ -50,54 +49,7 @@ if TYPE_CHECKING:  # the repositories made on first use: imported then
     from billfold.collection.ports import ConfirmationReads
 
 
-#: The core repositories: attribute -> (module, class). Each is made on its first use in a
-#: block (``SqlUnitOfWork.__getattr__``) and imported then: a command that reads billers
-#: imports neither the bills' nor the journal's repository.
-_CORE = {
-    "billers": ("billfold.adapters.db.billers", "SqlBillers"),
-    "payers": ("billfold.adapters.db.billers", "SqlPayers"),
-    "bills": ("billfold.adapters.db.bills", "SqlBills"),
-    "orders": ("billfold.adapters.db.orders", "SqlOrders"),
-    "payments": ("billfold.adapters.db.orders", "SqlPayments"),
-    "refunds": ("billfold.adapters.db.orders", "SqlRefunds"),
-    "journal": ("billfold.adapters.db.ledger", "SqlJournal"),
-    "outbox": ("billfold.adapters.db.ledger", "SqlOutbox"),
-    "audit": ("billfold.adapters.db.ledger", "SqlAudit"),
-    "channels": ("billfold.adapters.db.channels", "SqlChannels"),
-}
-_CORE_CLASSES: dict[str, Any] = {}
-
-
-def _core_class(name: str) -> Any:
-    found = _CORE_CLASSES.get(name)
-    if found is None:
-        where = _CORE.get(name)
-        if where is None:
-            raise AttributeError(name)
-        found = _CORE_CLASSES[name] = getattr(import_module(where[0]), where[1])
-    return found
-
-
 class SqlUnitOfWork:
-    billers: SqlBillers
-    payers: SqlPayers
-    bills: SqlBills
-    orders: SqlOrders
-    payments: SqlPayments
-    refunds: SqlRefunds
-    journal: SqlJournal
-    outbox: SqlOutbox
-    audit: SqlAudit
-    channels: SqlChannels
-
-    if not TYPE_CHECKING:  # mypy keeps checking every other attribute's name
-
-        def __getattr__(self, name: str) -> Any:
-            # only for an attribute not set yet: a core repository's first use in the block
-            made = _CORE_CLASSES.get(name) or _core_class(name)
-            repo = self.__dict__[name] = made(self.conn)
-            return repo
-
     _pipelined = True  # PostgreSQL: the confirm path's statements share round trips
 
     def __init__(self, engine: Engine) -> None:
@@ -115,6 +67,68 @@ class SqlUnitOfWork:
         conn.begin()
         self._conn = conn
         return self
+
+    # -- the core repositories, made on first use too (a command reading billers imports
+    # neither the bills' nor the journal's repository) ---------------------------------------
+    @cached_property
+    def billers(self) -> SqlBillers:
+        from billfold.adapters.db.billers import SqlBillers
+
+        return SqlBillers(self.conn)
+
+    @cached_property
+    def payers(self) -> SqlPayers:
+        from billfold.adapters.db.billers import SqlPayers
+
+        return SqlPayers(self.conn)
+
+    @cached_property
+    def bills(self) -> SqlBills:
+        from billfold.adapters.db.bills import SqlBills
+
+        return SqlBills(self.conn)
+
+    @cached_property
+    def orders(self) -> SqlOrders:
+        from billfold.adapters.db.orders import SqlOrders
+
+        return SqlOrders(self.conn)
+
+    @cached_property
+    def payments(self) -> SqlPayments:
+        from billfold.adapters.db.orders import SqlPayments
+
+        return SqlPayments(self.conn)
+
+    @cached_property
+    def refunds(self) -> SqlRefunds:
+        from billfold.adapters.db.orders import SqlRefunds
+
+        return SqlRefunds(self.conn)
+
+    @cached_property
+    def journal(self) -> SqlJournal:
+        from billfold.adapters.db.ledger import SqlJournal
+
+        return SqlJournal(self.conn)
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        from billfold.adapters.db.ledger import SqlOutbox
+
+        return SqlOutbox(self.conn)
+
+    @cached_property
+    def audit(self) -> SqlAudit:
+        from billfold.adapters.db.ledger import SqlAudit
+
+        return SqlAudit(self.conn)
+
+    @cached_property
+    def channels(self) -> SqlChannels:
+        from billfold.adapters.db.channels import SqlChannels
+
+        return SqlChannels(self.conn)
 
     # -- repositories made on first use (cleared when the block closes) ------------------------
     @cached_property
@@ -289,11 +303,8 @@ class SqlUnitOfWork:
         return SqlSavepoint(self)
 
 
-# the repositories made on first use: the core ones and every cached property of the unit of
-# work
-_LAZY = frozenset(
-    (*_CORE, *(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property)))
-)
+# the repositories made on first use: every cached property of the unit of work
+_LAZY = frozenset(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property))
 
 
 class SqlSavepoint(SqlUnitOfWork):

@@ -195,8 +195,25 @@ NOT_FOR_READING = (
     "billfold.settlement.settler", "billfold.settlement.exports",
     "billfold.adapters.db.recon", "billfold.adapters.db.statement_ingest",
     "billfold.adapters.http", "billfold.adapters.jobs", "billfold.adapters.outbox",
-    "billfold.packs",
+    "billfold.packs", "billfold.adapters.db.schema.all_tables",
+    # the domain enums only the other areas' CHECK constraints read
+    "billfold.channels.pos_batch", "billfold.collection.mandate", "billfold.settlement.escrow",
+    "billfold.settlement.banking", "billfold.settlement.run", "billfold.settlement.batch",
+    "billfold.settlement.complaint", "billfold.settlement.discrepancy",
+    "billfold.settlement.splits",
+    # the core repositories these reads do not use (each is made on first use)
+    "billfold.adapters.db.bills", "billfold.adapters.db.orders", "billfold.adapters.db.ledger",
+    "billfold.adapters.db.journal_chain", "billfold.adapters.db.channels",
 )  # fmt: skip
+
+#: The schema's modules a command that reads the core tables builds: the shared base, the
+#: core tables with their CHECKs and the journal's triggers; no desk's, scenario's or
+#: console's tables, nor the journal chains' (only the journal's writes keep them).
+CORE_SCHEMA = {
+    "billfold.adapters.db.schema", "billfold.adapters.db.schema.base",
+    "billfold.adapters.db.schema.checks", "billfold.adapters.db.schema.core",
+    "billfold.adapters.db.schema.journal_guard",
+}  # fmt: skip
 
 #: Each command as ``billfold <command>`` runs it, after the console script's own import:
 #: what it imported (a child forked per command, as WALK_PROBE).
@@ -234,6 +251,13 @@ def test_a_command_reading_the_database_imports_only_what_it_runs(db_url: str) -
         for path, r in found.items()
     }
     assert needless == {path: [] for path in found}
+    tables = {
+        path: sorted(m for m in r["modules"] if m.startswith("billfold.adapters.db.schema"))
+        for path, r in found.items()
+    }
+    assert {path: sorted(set(names) - CORE_SCHEMA) for path, names in tables.items()} == {
+        path: [] for path in found
+    }  # the other areas' tables are not built
 
 
 def test_the_root_help_of_each_group_is_the_groups_own() -> None:

@@ -27,7 +27,6 @@ from sqlalchemy import Connection, func, select, text
 from billfold.adapters.db import schema as t
 from billfold.adapters.db.fastpath import as_date, as_utc, run_read, run_write
 from billfold.adapters.db.schema import chain as c
-from billfold.adapters.db.schema import presale as s
 from billfold.clock import DEFAULT_TZ, business_date
 from billfold.collection.chain import (
     GENESIS,
@@ -212,6 +211,8 @@ class SqlChains:
 
     # -- who owns an entry ---------------------------------------------------------------------
     def chain_of_project(self, bureau_code: str) -> str | None:
+        from billfold.adapters.db.schema import presale as s  # the projects' chains only
+
         pp, b = s.presale_projects, t.billers
         query = select(b.c.code).join(pp, pp.c.biller_id == b.c.id)
         return self.conn.execute(query.where(pp.c.bureau_code == bureau_code)).scalar()

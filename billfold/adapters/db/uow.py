@@ -1,14 +1,14 @@
 """The SQL unit of work: one connection, one transaction, every repository on it.
 
-``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. The core
-repositories (billers … channels) are made when the block opens; the repositories of the
-settlement desks, scenario packs and the journal's chains (``recon``, ``settlement``,
-``presale``, ``gov``, ``daybook``, ``mandates``, ``pos``, ``chains``, the back office's
-``lists``, the maker-checker's ``approvals``, the bank-transfer refunds'
-``refund_transfers``, the complaints desk's ``complaints``, and the settlement desks'
-statement staging ``statements``, a bill's ``timeline``) are made on first use, so the
-confirmation path pays nothing for them (nor a command that only reads a list for their
-import).
+``with uow: ...; uow.commit()`` — leaving the block without commit rolls back. Every
+repository is made on its first use in the block, its module imported then: the core ones
+(``billers`` … ``channels``), so that a command reading billers imports neither the bills'
+nor the journal's repository; and those of the settlement desks, scenario packs and the
+journal's chains (``recon``, ``settlement``, ``presale``, ``gov``, ``daybook``,
+``mandates``, ``pos``, ``chains``, the back office's ``lists``, the maker-checker's
+``approvals``, the bank-transfer refunds' ``refund_transfers``, the complaints desk's
+``complaints``, and the settlement desks' statement staging ``statements``, a bill's
+``timeline``), so that the confirmation path pays nothing for them.
 
 :meth:`SqlUnitOfWork.savepoint` nests a unit of work in an open one (a ``SAVEPOINT``): a
 collection use case run on it commits into the outer transaction, so that moving money and
@@ -23,23 +23,22 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine, NestedTransaction
 
-from billfold.adapters.db.billers import SqlBillers, SqlPayers
-from billfold.adapters.db.bills import SqlBills
-from billfold.adapters.db.channels import SqlChannels
 from billfold.adapters.db.fastpath import close_pipeline, open_pipeline, pipeline_of, run_sql
-from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
 from billfold.adapters.db.liveness import ATTEMPT, connection_died
-from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
-from billfold.collection.ports import ConfirmationReads
 
 if TYPE_CHECKING:  # the repositories made on first use: imported then
     from billfold.adapters.db.approvals import SqlApprovals
+    from billfold.adapters.db.billers import SqlBillers, SqlPayers
+    from billfold.adapters.db.bills import SqlBills
+    from billfold.adapters.db.channels import SqlChannels
     from billfold.adapters.db.complaints import SqlComplaints
     from billfold.adapters.db.daybook import SqlDaybook
     from billfold.adapters.db.gov import SqlGov
     from billfold.adapters.db.journal_chain import SqlChains
+    from billfold.adapters.db.ledger import SqlAudit, SqlJournal, SqlOutbox
     from billfold.adapters.db.listing import SqlLists
     from billfold.adapters.db.mandates import SqlMandates
+    from billfold.adapters.db.orders import SqlOrders, SqlPayments, SqlRefunds
     from billfold.adapters.db.pos import SqlPos
     from billfold.adapters.db.presale import SqlPresale
     from billfold.adapters.db.recon import SqlRecon
@@ -47,20 +46,10 @@ if TYPE_CHECKING:  # the repositories made on first use: imported then
     from billfold.adapters.db.settlement import SqlSettlement
     from billfold.adapters.db.statement_ingest import SqlStatements
     from billfold.adapters.db.timeline import SqlTimeline
+    from billfold.collection.ports import ConfirmationReads
 
 
 class SqlUnitOfWork:
-    billers: SqlBillers
-    payers: SqlPayers
-    bills: SqlBills
-    orders: SqlOrders
-    payments: SqlPayments
-    refunds: SqlRefunds
-    journal: SqlJournal
-    outbox: SqlOutbox
-    audit: SqlAudit
-    channels: SqlChannels
-
     _pipelined = True  # PostgreSQL: the confirm path's statements share round trips
 
     def __init__(self, engine: Engine) -> None:
@@ -77,20 +66,69 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         conn.begin()
         self._conn = conn
-        self._open_repositories(conn)
         return self
 
-    def _open_repositories(self, conn: Connection) -> None:
-        self.billers = SqlBillers(conn)
-        self.payers = SqlPayers(conn)
-        self.bills = SqlBills(conn)
-        self.orders = SqlOrders(conn)
-        self.payments = SqlPayments(conn)
-        self.refunds = SqlRefunds(conn)
-        self.journal = SqlJournal(conn)
-        self.outbox = SqlOutbox(conn)
-        self.audit = SqlAudit(conn)
-        self.channels = SqlChannels(conn)
+    # -- the core repositories, made on first use too (a command reading billers imports
+    # neither the bills' nor the journal's repository) ---------------------------------------
+    @cached_property
+    def billers(self) -> SqlBillers:
+        from billfold.adapters.db.billers import SqlBillers
+
+        return SqlBillers(self.conn)
+
+    @cached_property
+    def payers(self) -> SqlPayers:
+        from billfold.adapters.db.billers import SqlPayers
+
+        return SqlPayers(self.conn)
+
+    @cached_property
+    def bills(self) -> SqlBills:
+        from billfold.adapters.db.bills import SqlBills
+
+        return SqlBills(self.conn)
+
+    @cached_property
+    def orders(self) -> SqlOrders:
+        from billfold.adapters.db.orders import SqlOrders
+
+        return SqlOrders(self.conn)
+
+    @cached_property
+    def payments(self) -> SqlPayments:
+        from billfold.adapters.db.orders import SqlPayments
+
+        return SqlPayments(self.conn)
+
+    @cached_property
+    def refunds(self) -> SqlRefunds:
+        from billfold.adapters.db.orders import SqlRefunds
+
+        return SqlRefunds(self.conn)
+
+    @cached_property
+    def journal(self) -> SqlJournal:
+        from billfold.adapters.db.ledger import SqlJournal
+
+        return SqlJournal(self.conn)
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        from billfold.adapters.db.ledger import SqlOutbox
+
+        return SqlOutbox(self.conn)
+
+    @cached_property
+    def audit(self) -> SqlAudit:
+        from billfold.adapters.db.ledger import SqlAudit
+
+        return SqlAudit(self.conn)
+
+    @cached_property
+    def channels(self) -> SqlChannels:
+        from billfold.adapters.db.channels import SqlChannels
+
+        return SqlChannels(self.conn)
 
     # -- repositories made on first use (cleared when the block closes) ------------------------
     @cached_property
@@ -177,9 +215,20 @@ class SqlUnitOfWork:
 
         return SqlTimeline(self.conn)
 
+    def _flush_outbox(self) -> None:
+        outbox = self.__dict__.get("outbox")  # none made: no event to write
+        if outbox is not None:
+            outbox.flush()
+
+    def _discard_outbox(self) -> None:
+        outbox = self.__dict__.get("outbox")
+        if outbox is not None:
+            outbox.discard()
+
     def _forget_lazy(self) -> None:
-        for name in _LAZY:
-            self.__dict__.pop(name, None)
+        made = self.__dict__
+        for name in _LAZY.intersection(made):
+            del made[name]
 
     def __exit__(
         self,
@@ -203,7 +252,7 @@ class SqlUnitOfWork:
             conn.close()
 
     def commit(self) -> None:
-        self.outbox.flush()
+        self._flush_outbox()
         conn = self.conn
         attempt = ATTEMPT.get()
         if attempt is not None:
@@ -217,7 +266,7 @@ class SqlUnitOfWork:
         conn.commit()
 
     def rollback(self) -> None:
-        self.outbox.discard()
+        self._discard_outbox()
         close_pipeline(self.conn, discard=True)
         self.conn.rollback()
 
@@ -229,6 +278,8 @@ class SqlUnitOfWork:
         in one round trip with the transaction's BEGIN (a pipeline, kept until the unit of
         work commits or rolls back: the confirmation's writes share round trips too);
         elsewhere one after the other, the repeat answered after the first."""
+        from billfold.collection.ports import ConfirmationReads
+
         if self._pipelined and open_pipeline(self.conn) is not None:
             found = self.payments.send_find(channel, channel_txn_id)
             order_rows = self.orders.send_by_no(order_no)
@@ -253,7 +304,7 @@ class SqlUnitOfWork:
 
 
 # the repositories made on first use: every cached property of the unit of work
-_LAZY = tuple(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property))
+_LAZY = frozenset(n for n, v in vars(SqlUnitOfWork).items() if isinstance(v, cached_property))
 
 
 class SqlSavepoint(SqlUnitOfWork):
@@ -273,7 +324,6 @@ class SqlSavepoint(SqlUnitOfWork):
         conn = self._outer.conn
         self._nested = conn.begin_nested()
         self._conn = conn
-        self._open_repositories(conn)
         return self
 
     def __exit__(
@@ -289,11 +339,11 @@ class SqlSavepoint(SqlUnitOfWork):
             nested.rollback()
 
     def commit(self) -> None:
-        self.outbox.flush()
+        self._flush_outbox()
         if self._nested is not None and self._nested.is_active:
             self._nested.commit()
 
     def rollback(self) -> None:
-        self.outbox.discard()
+        self._discard_outbox()
         if self._nested is not None and self._nested.is_active:
             self._nested.rollback()

@@ -1,432 +1,86 @@
-"""The database schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this."""
+"""The database schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this.
+
+The tables are built per area, each module on the shared ``metadata`` of :mod:`.base` with
+its CHECK constraints (:mod:`.checks`): :mod:`.core` (billers, bills, orders, payments, the
+journal, the outbox — imported with this package, ``schema.payments`` as ever) and one module
+per desk or scenario (``schema.settlement``, ``schema.presale``, ``schema.access`` …), built
+only when imported, so that a command builds the tables it uses and imports the enums of
+those alone.
+
+``schema.metadata`` is the whole schema: asking for it imports every area
+(:mod:`.all_tables`), so that ``create_all``, ``sorted_tables`` and the comparison of the
+migrations with the models see every table. A table module takes ``metadata`` from
+:mod:`.base` instead.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
-
-from billfold.clock import ensure_utc
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING)
-
-# SQLite only gives AUTOINCREMENT-like rowids to INTEGER PRIMARY KEY; BigInteger there would not.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-Money = BigInteger  # integer fen, always
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        value = ensure_utc(value)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return ensure_utc(value)
-
-
-TS = UTCDateTime()
-
-
-def _id() -> Column[int]:
-    return Column("id", Id, primary_key=True, autoincrement=True)
-
-
-billers = Table(
-    "billers",
-    metadata,
-    _id(),
-    Column("code", String(32), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("timezone", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("settlement_bank", String(200)),
-    Column("settlement_account_name", String(200)),
-    Column("settlement_account_no", String(64)),
-    Column("single_limit_fen", Money()),
-    Column("daily_limit_fen", Money()),
-    Column("monthly_limit_fen", Money()),
-    # what the public pages ask besides the identifier (merchants.biller.LookupCheck)
-    Column("lookup_check", String(16), nullable=False, server_default="none"),
-    Column("created_at", TS, nullable=False),
-    Column("updated_at", TS, nullable=False),
+from billfold.adapters.db.schema import journal_guard  # noqa: F401  (the journal's triggers)
+from billfold.adapters.db.schema.base import NAMING, TS, Id, Money, UTCDateTime, _id
+from billfold.adapters.db.schema.core import (
+    audit_log,
+    bill_items,
+    billers,
+    bills,
+    channel_configs,
+    channel_nonces,
+    fee_rules,
+    import_batches,
+    journal_entries,
+    journal_postings,
+    order_lines,
+    orders,
+    outbox_deliveries,
+    outbox_events,
+    payers,
+    payments,
+    refunds,
+    sub_units,
+    waivers,
+    webhook_endpoints,
 )
 
-sub_units = Table(
-    "sub_units",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("code", String(64), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("parent_code", String(64)),
-    UniqueConstraint("biller_id", "code"),
-)
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
 
-fee_rules = Table(
-    "fee_rules",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("kind", String(8), nullable=False),
-    Column("bps", Integer, nullable=False),
-    Column("min_fen", Money(), nullable=False),
-    Column("max_fen", Money()),
-    Column("fixed_fen", Money(), nullable=False),
-    UniqueConstraint("biller_id", "channel"),
-)
+    metadata: MetaData
 
-payers = Table(
-    "payers",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("id_kind", String(16), nullable=False),
-    Column("identifier", String(64), nullable=False),
-    Column("name", String(200)),
-    Column("phone", String(32)),
-    Column("id_number", String(32)),
-    Column("created_at", TS, nullable=False),
-    UniqueConstraint("biller_id", "id_kind", "identifier"),
-)
-
-bills = Table(
-    "bills",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("bill_no", String(64), nullable=False),
-    Column("payer_id", Id, ForeignKey("payers.id"), nullable=False),
-    Column("kind", String(8), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("due_date", Date),
-    Column("late_fee_rule", String(64), nullable=False),
-    Column("allow_partial", Boolean, nullable=False),
-    Column("min_part_fen", Money(), nullable=False),
-    Column("open_min_fen", Money()),
-    Column("open_max_fen", Money()),
-    Column("decision_no", String(64)),
-    Column("sub_unit", String(64)),
-    Column("period", String(32)),
-    Column("description", String(200)),
-    Column("principal_fen", Money(), nullable=False),
-    Column("paid_fen", Money(), nullable=False),
-    Column("late_fee_paid_fen", Money(), nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("cancel_reason", String(200)),
-    Column("version", Integer, nullable=False),
-    Column("created_at", TS, nullable=False),
-    Column("updated_at", TS, nullable=False),
-    UniqueConstraint("biller_id", "bill_no"),
-    Index(None, "payer_id"),
-    Index(None, "biller_id", "decision_no"),
-    Index(None, "biller_id", "created_at", "id"),  # the bills list's pages
-    Index(None, "biller_id", "status", "due_date"),  # overdue bills
-)
-
-bill_items = Table(
-    "bill_items",
-    metadata,
-    _id(),
-    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("code", String(32), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("amount_fen", Money(), nullable=False),
-    Column("priority", Integer, nullable=False),
-    Column("paid_fen", Money(), nullable=False),
-    Column("waived_fen", Money(), nullable=False),
-    Column("refunded_fen", Money(), nullable=False),
-    UniqueConstraint("bill_id", "code"),
-)
-
-waivers = Table(
-    "waivers",
-    metadata,
-    _id(),
-    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False, index=True),
-    Column("item_code", String(32)),
-    Column("amount_fen", Money(), nullable=False),
-    Column("reason", String(200), nullable=False),
-    Column("granted_by", String(100), nullable=False),
-    Column("created_at", TS, nullable=False),
-    # the client's key: a repeat of the request (after a lost answer) waives nothing more;
-    # NULL for waivers made before request ids (migration 0017)
-    Column("request_id", String(64)),
-    UniqueConstraint("bill_id", "request_id"),
-)
-
-orders = Table(
-    "orders",
-    metadata,
-    _id(),
-    Column("order_no", String(32), nullable=False, unique=True),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("payer_id", Id, ForeignKey("payers.id")),
-    Column("status", String(24), nullable=False),
-    Column("total_fen", Money(), nullable=False),
-    Column("refunded_fen", Money(), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("channel", String(32)),
-    Column("idempotency_key", String(64)),
-    Column("failure_reason", String(64)),
-    Column("payment_id", Id),
-    Column("created_at", TS, nullable=False),
-    Column("expires_at", TS, nullable=False),
-    Column("paid_at", TS),
-    Column("business_date", Date, nullable=False),
-    UniqueConstraint("biller_id", "idempotency_key"),
-    Index(None, "biller_id", "business_date", "status"),
-    Index(None, "status", "expires_at"),
-    Index(None, "biller_id", "created_at", "id"),  # the orders list's pages
-)
-
-order_lines = Table(
-    "order_lines",
-    metadata,
-    _id(),
-    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
-    Column("position", Integer, nullable=False),
-    Column("bill_id", Id, ForeignKey("bills.id"), nullable=False, index=True),
-    Column("item_code", String(32), nullable=False),
-    Column("amount_fen", Money(), nullable=False),
-    Column("refunded_fen", Money(), nullable=False),
-)
-
-payments = Table(
-    "payments",
-    metadata,
-    _id(),
-    Column("channel", String(32), nullable=False),
-    Column("channel_txn_id", String(64), nullable=False),
-    Column("order_no", String(64), nullable=False),
-    Column("order_id", Id, ForeignKey("orders.id")),
-    Column("biller_id", Id, ForeignKey("billers.id")),
-    Column("status", String(16), nullable=False),
-    Column("reason", String(32)),
-    Column("amount_fen", Money(), nullable=False),
-    Column("fee_fen", Money(), nullable=False),
-    Column("refunded_fen", Money(), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("paid_at", TS, nullable=False),
-    Column("received_at", TS, nullable=False),
-    Column("business_date", Date, nullable=False),
-    UniqueConstraint("channel", "channel_txn_id"),
-    Index(None, "order_id"),
-    # a channel's day (reconciliation, settlement); led by the day, so that the lookup by
-    # (channel, channel_txn_id) has no other index to choose (migration 0024)
-    Index(None, "business_date", "channel"),
-    Index(None, "biller_id", "received_at", "id"),  # the payments list's pages
-    Index(None, "status", "received_at"),  # the suspense desk
-)
-
-refunds = Table(
-    "refunds",
-    metadata,
-    _id(),
-    Column("refund_no", String(32), nullable=False, unique=True),
-    Column("payment_id", Id, ForeignKey("payments.id"), nullable=False),
-    Column("request_id", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("amount_fen", Money(), nullable=False),
-    Column("fee_fen", Money(), nullable=False),
-    Column("reason", String(200), nullable=False),
-    Column("requested_by", String(100), nullable=False),
-    Column("channel_refund_id", String(64)),
-    Column("created_at", TS, nullable=False),
-    Column("completed_at", TS),
-    UniqueConstraint("payment_id", "request_id"),
-    Index(None, "status"),
-)
-
-journal_entries = Table(
-    "journal_entries",
-    metadata,
-    _id(),
-    Column("kind", String(32), nullable=False),
-    Column("memo", String(200), nullable=False),
-    Column("payment_id", Id),
-    Column("refund_id", Id),
-    Column("created_at", TS, nullable=False),
-    # the hash chain (billfold.collection.chain), all written with the row, never changed
-    Column("chain", String(40), nullable=False),
-    Column("chain_seq", BigInteger, nullable=False),
-    Column("business_date", Date, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Index("uq_journal_entries_chain_chain_seq", "chain", "chain_seq", unique=True),
-    Index(None, "chain", "business_date"),
-)
-
-journal_postings = Table(
-    "journal_postings",
-    metadata,
-    _id(),
-    # deferred: a posting is written before its entry row (see schema/journal_guard.py)
-    Column(
-        "entry_id",
-        Id,
-        ForeignKey("journal_entries.id", deferrable=True, initially="DEFERRED"),
-        nullable=False,
-        index=True,
-    ),
-    # no index on account: nothing looks postings up by it (migration 0023)
-    Column("account", String(64), nullable=False),
-    Column("amount_fen", Money(), nullable=False),
-    Column("bill_id", Id, index=True),
-    Column("currency", String(3), nullable=False),
-)
-
-outbox_events = Table(
-    "outbox_events",
-    metadata,
-    _id(),
-    Column("event_id", String(36), nullable=False, unique=True),
-    Column("event_type", String(64), nullable=False),
-    Column("biller_id", Id),
-    Column("payload", Text, nullable=False),
-    Column("created_at", TS, nullable=False),
-    Column("fanned_out", Boolean, nullable=False),
-    Index(None, "fanned_out", "id"),
-    Index(None, "biller_id", "created_at"),  # the events list
-)
-
-webhook_endpoints = Table(
-    "webhook_endpoints",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("url", String(500), nullable=False),
-    Column("secret", String(128), nullable=False),
-    Column("event_types", String(500), nullable=False),
-    Column("active", Boolean, nullable=False),
-    Column("created_at", TS, nullable=False),
-)
-
-outbox_deliveries = Table(
-    "outbox_deliveries",
-    metadata,
-    _id(),
-    Column("event_pk", Id, ForeignKey("outbox_events.id"), nullable=False),
-    Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id"), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", TS, nullable=False),
-    Column("last_error", String(500)),
-    Column("delivered_at", TS),
-    UniqueConstraint("event_pk", "endpoint_id"),
-    Index(None, "status", "next_attempt_at"),
-)
-
-audit_log = Table(
+__all__ = [
+    "NAMING",
+    "TS",
+    "Id",
+    "Money",
+    "UTCDateTime",
+    "_id",
     "audit_log",
-    metadata,
-    _id(),
-    Column("at", TS, nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target_type", String(32), nullable=False),
-    Column("target_id", String(64), nullable=False),
-    Column("reason", String(500), nullable=False),
-    Column("before", Text),
-    Column("after", Text),
-    Index(None, "at", "id"),  # the audit list's pages
-    Index(None, "target_type", "target_id"),
-)
-
-import_batches = Table(
-    "import_batches",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("file_name", String(255), nullable=False),
-    Column("file_sha256", String(64), nullable=False),
-    Column("mode", String(16), nullable=False),
-    Column("created", Integer, nullable=False),
-    Column("unchanged", Integer, nullable=False),
-    Column("rejected", Integer, nullable=False),
-    Column("imported_at", TS, nullable=False),
-)
-
-channel_configs = Table(
+    "bill_items",
+    "billers",
+    "bills",
     "channel_configs",
-    metadata,
-    _id(),
-    Column("biller_id", Id, ForeignKey("billers.id"), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("enabled", Boolean, nullable=False),
-    Column("sole", Boolean, nullable=False),
-    Column("merchant_id", String(64)),
-    Column("app_id", String(64)),
-    Column("settings", Text, nullable=False),
-    Column("updated_at", TS, nullable=False),
-    UniqueConstraint("biller_id", "channel"),
-)
-
-channel_nonces = Table(
     "channel_nonces",
-    metadata,
-    _id(),
-    Column("channel", String(32), nullable=False),
-    Column("nonce", String(64), nullable=False),
-    Column("seen_at", TS, nullable=False, index=True),
-    UniqueConstraint("channel", "nonce"),
-)
+    "fee_rules",
+    "import_batches",
+    "journal_entries",
+    "journal_postings",
+    "metadata",
+    "order_lines",
+    "orders",
+    "outbox_deliveries",
+    "outbox_events",
+    "payers",
+    "payments",
+    "refunds",
+    "sub_units",
+    "waivers",
+    "webhook_endpoints",
+]
 
-# Tables defined in their own modules join the same metadata when this module is imported,
-# and so do the rules over them: CHECK constraints (checks) and the journal's triggers.
-from billfold.adapters.db.schema import (  # noqa: E402, F401
-    access,
-    api,
-    chain,
-    checks,
-    console,
-    gov,
-    jobs,
-    journal_guard,
-    mandates,
-    pos,
-    presale,
-    queues,
-    ratelimit,
-    reminders,
-    settlement,
-)
+
+def __getattr__(name: str) -> Any:
+    if name == "metadata":  # the whole schema: every area's tables built first
+        from billfold.adapters.db.schema.all_tables import metadata
+
+        return metadata
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["approval_policies", "backoffice_users", "pending_approvals"]
 
@@ -79,3 +80,5 @@ approval_policies = Table(
         name="ck_approval_policies_threshold_not_negative",
     ),
 )
+
+add_checks(backoffice_users, pending_approvals, approval_policies)

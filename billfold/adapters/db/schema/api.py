@@ -17,7 +17,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["api_idempotency", "api_keys"]
 
@@ -50,3 +51,5 @@ api_idempotency = Table(
     Column("created_at", TS, nullable=False),
     UniqueConstraint("principal", "idempotency_key"),
 )
+
+add_checks(api_keys, api_idempotency)

@@ -22,7 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["journal_chains", "journal_seals"]
 
@@ -52,3 +53,5 @@ journal_seals = Table(
     Column("sealed_at", TS, nullable=False),
     UniqueConstraint("chain", "business_date"),
 )
+
+add_checks(journal_chains, journal_seals)

@@ -16,57 +16,25 @@ so a later batch migration that rebuilds a table on SQLite carries them over.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from functools import cache
+from importlib import import_module
+from typing import Any
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Table
 
-# the tables the rules name, whichever order the schema package imports its modules in
-from billfold.adapters.db.schema import (  # noqa: F401
-    access,
-    api,
-    chain,
-    gov,
-    jobs,
-    mandates,
-    metadata,
-    pos,
-    presale,
-    queues,
-    settlement,
-)
-from billfold.channels.pos_batch import BatchStatus as PosBatchStatus
-from billfold.channels.pos_batch import PosKind, TerminalStatus
-from billfold.collection.bill import BillKind, StoredStatus
-from billfold.collection.import_mode import ImportMode
-from billfold.collection.mandate import DebitStatus, MandateStatus
-from billfold.collection.order import OrderStatus
-from billfold.collection.payer import IdentifierKind
-from billfold.collection.payment import PaymentStatus
-from billfold.collection.refund import RefundKind, RefundStatus
-from billfold.collection.refund_transfer import TransferReason
-from billfold.merchants.biller import BillerKind, BillerStatus, LookupCheck, SubUnitKind
-from billfold.merchants.fees import FeeKind
-from billfold.merchants.roles import Role
-from billfold.settlement.banking import MatchStatus
-from billfold.settlement.batch import BatchStatus, ItemKind
-from billfold.settlement.complaint import (
-    OPEN_STATES,
-    Answer,
-    ComplaintKind,
-    ComplaintSource,
-    ComplaintStatus,
-)
-from billfold.settlement.discrepancy import Action, Code, DiscrepancyStatus
-from billfold.settlement.escrow import EntryKind
-from billfold.settlement.run import RunKind, RunStatus
-from billfold.settlement.splits import Remainder
-
-__all__ = ["CHECKS", "ENUM_COLUMNS", "one_of"]
+__all__ = ["add_checks", "enum_columns", "every_check", "one_of", "roles_known", "rules_of"]
 
 
 def _values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
+
+
+def _named(where: str) -> Any:
+    """``"package.module:Name"``: the object, its module imported now."""
+    module, _, name = where.partition(":")
+    return getattr(import_module(module), name)
 
 
 #: Statuses of a row that no domain enum names: the outbox's deliveries and bureau pushes.
@@ -75,46 +43,48 @@ PUSH_STATUSES = ("pending", "acked", "dead")
 #: How a worker runs (``billfold worker``): procrastinate's queue, or the one-process loop.
 WORKER_MODES = ("procrastinate", "single-machine")
 
-#: (table, column) -> the values it may hold (NULL stays allowed where the column is nullable).
-ENUM_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("billers", "kind"): _values(BillerKind),
-    ("billers", "status"): _values(BillerStatus),
-    ("billers", "lookup_check"): _values(LookupCheck),
-    ("sub_units", "kind"): _values(SubUnitKind),
-    ("fee_rules", "kind"): _values(FeeKind),
-    ("payers", "id_kind"): _values(IdentifierKind),
-    ("bills", "kind"): _values(BillKind),
-    ("bills", "status"): _values(StoredStatus),
-    ("orders", "status"): _values(OrderStatus),
-    ("payments", "status"): _values(PaymentStatus),
-    ("refunds", "status"): _values(RefundStatus),
-    ("refunds", "kind"): _values(RefundKind),
+#: (table, column) -> the values it may hold (NULL stays allowed where the column is nullable):
+#: a tuple, or where the domain enum is (``"module:Enum"``), imported only when the table is
+#: built, so that a command builds and imports what its own tables need (``enum_columns``).
+_ENUMS: dict[tuple[str, str], str | tuple[str, ...]] = {
+    ("billers", "kind"): "billfold.merchants.biller:BillerKind",
+    ("billers", "status"): "billfold.merchants.biller:BillerStatus",
+    ("billers", "lookup_check"): "billfold.merchants.biller:LookupCheck",
+    ("sub_units", "kind"): "billfold.merchants.biller:SubUnitKind",
+    ("fee_rules", "kind"): "billfold.merchants.fees:FeeKind",
+    ("payers", "id_kind"): "billfold.collection.payer:IdentifierKind",
+    ("bills", "kind"): "billfold.collection.bill:BillKind",
+    ("bills", "status"): "billfold.collection.bill:StoredStatus",
+    ("orders", "status"): "billfold.collection.order:OrderStatus",
+    ("payments", "status"): "billfold.collection.payment:PaymentStatus",
+    ("refunds", "status"): "billfold.collection.refund:RefundStatus",
+    ("refunds", "kind"): "billfold.collection.refund:RefundKind",
     ("outbox_deliveries", "status"): DELIVERY_STATUSES,
-    ("import_batches", "mode"): _values(ImportMode),
-    ("mandates", "status"): _values(MandateStatus),
-    ("mandate_debits", "status"): _values(DebitStatus),
-    ("pos_terminals", "status"): _values(TerminalStatus),
-    ("pos_batches", "status"): _values(PosBatchStatus),
-    ("pos_messages", "kind"): _values(PosKind),
-    ("escrow_entries", "kind"): _values(EntryKind),
+    ("import_batches", "mode"): "billfold.collection.import_mode:ImportMode",
+    ("mandates", "status"): "billfold.collection.mandate:MandateStatus",
+    ("mandate_debits", "status"): "billfold.collection.mandate:DebitStatus",
+    ("pos_terminals", "status"): "billfold.channels.pos_batch:TerminalStatus",
+    ("pos_batches", "status"): "billfold.channels.pos_batch:BatchStatus",
+    ("pos_messages", "kind"): "billfold.channels.pos_batch:PosKind",
+    ("escrow_entries", "kind"): "billfold.settlement.escrow:EntryKind",
     ("bureau_pushes", "status"): PUSH_STATUSES,
-    ("recon_runs", "kind"): _values(RunKind),
-    ("recon_runs", "status"): _values(RunStatus),
-    ("recon_discrepancies", "code"): _values(Code),
-    ("recon_discrepancies", "status"): _values(DiscrepancyStatus),
-    ("recon_discrepancies", "action"): _values(Action),
-    ("recon_discrepancies", "auto_action"): _values(Action),
-    ("bank_settlements", "status"): _values(MatchStatus),
-    ("settlement_profiles", "remainder_rule"): _values(Remainder),
-    ("settlement_batches", "status"): _values(BatchStatus),
-    ("settlement_items", "kind"): _values(ItemKind),
+    ("recon_runs", "kind"): "billfold.settlement.run:RunKind",
+    ("recon_runs", "status"): "billfold.settlement.run:RunStatus",
+    ("recon_discrepancies", "code"): "billfold.settlement.discrepancy:Code",
+    ("recon_discrepancies", "status"): "billfold.settlement.discrepancy:DiscrepancyStatus",
+    ("recon_discrepancies", "action"): "billfold.settlement.discrepancy:Action",
+    ("recon_discrepancies", "auto_action"): "billfold.settlement.discrepancy:Action",
+    ("bank_settlements", "status"): "billfold.settlement.banking:MatchStatus",
+    ("settlement_profiles", "remainder_rule"): "billfold.settlement.splits:Remainder",
+    ("settlement_batches", "status"): "billfold.settlement.batch:BatchStatus",
+    ("settlement_items", "kind"): "billfold.settlement.batch:ItemKind",
     # the tables of migrations 0012-0018 (their rules come with migration 0019)
-    ("refund_transfers", "reason_code"): _values(TransferReason),
-    ("complaints", "kind"): _values(ComplaintKind),
-    ("complaints", "status"): _values(ComplaintStatus),
-    ("complaints", "source"): _values(ComplaintSource),
-    ("complaints", "answer"): _values(Answer),
-    ("complaint_tats", "kind"): _values(ComplaintKind),
+    ("refund_transfers", "reason_code"): "billfold.collection.refund_transfer:TransferReason",
+    ("complaints", "kind"): "billfold.settlement.complaint:ComplaintKind",
+    ("complaints", "status"): "billfold.settlement.complaint:ComplaintStatus",
+    ("complaints", "source"): "billfold.settlement.complaint:ComplaintSource",
+    ("complaints", "answer"): "billfold.settlement.complaint:Answer",
+    ("complaint_tats", "kind"): "billfold.settlement.complaint:ComplaintKind",
     ("worker_heartbeats", "mode"): WORKER_MODES,
 }
 
@@ -156,11 +126,31 @@ def roles_known(column: str, roles: Iterable[str]) -> str:
     return f"{column} <> '' AND {text} = ''"
 
 
-_CLOSED = tuple(s.value for s in ComplaintStatus if s not in OPEN_STATES)
+Rules = tuple[tuple[str, str], ...]
 
 
-#: table -> (constraint name, SQL) for every rule on amounts and counts.
-_AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
+def _roles_known() -> Rules:
+    roles = _values(_named("billfold.merchants.roles:Role"))
+    return (("roles_known", roles_known("roles", roles)),)
+
+
+def _complaint_rules() -> Rules:
+    complaint = import_module("billfold.settlement.complaint")
+    closed = one_of(
+        "status", (s.value for s in complaint.ComplaintStatus if s not in complaint.OPEN_STATES)
+    )
+    return (
+        ("reopened_not_negative", "reopened >= 0"),
+        (
+            "closed_when_done",
+            f"({closed} AND closed_at IS NOT NULL) OR (NOT ({closed}) AND closed_at IS NULL)",
+        ),
+    )
+
+
+#: table -> (constraint name, SQL) for every rule on amounts and counts (or what makes them,
+#: where they read a domain enum).
+_AMOUNTS: dict[str, Rules | Callable[[], Rules]] = {
     "billers": (
         (
             "limits_not_negative",
@@ -237,8 +227,8 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("maker_given", "maker <> ''"),
     ),
     "approval_policies": (("kind_given", "kind <> ''"),),
-    "api_keys": (("roles_known", roles_known("roles", _values(Role))),),
-    "backoffice_users": (("roles_known", roles_known("roles", _values(Role))),),
+    "api_keys": _roles_known,
+    "backoffice_users": _roles_known,
     "refund_transfers": (
         (
             "payee_whole",
@@ -254,14 +244,7 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("filing_whole", _together("file_no", "filed_at")),
         ("confirmation_whole", _together("confirmed_by", "confirmed_at")),
     ),
-    "complaints": (
-        ("reopened_not_negative", "reopened >= 0"),
-        (
-            "closed_when_done",
-            f"({one_of('status', _CLOSED)} AND closed_at IS NOT NULL) "
-            f"OR (NOT ({one_of('status', _CLOSED)}) AND closed_at IS NULL)",
-        ),
-    ),
+    "complaints": _complaint_rules,
     "journal_chains": (
         ("seq_not_negative", "seq >= 0"),
         ("chain_given", "chain <> ''"),
@@ -293,18 +276,48 @@ _AMOUNTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _checks() -> dict[str, tuple[tuple[str, str], ...]]:
-    found: dict[str, list[tuple[str, str]]] = {}
-    for (table, column), values in ENUM_COLUMNS.items():
-        found.setdefault(table, []).append((f"{column}_known", one_of(column, values)))
-    for table, rules in _AMOUNTS.items():
-        found.setdefault(table, []).extend(rules)
-    return {table: tuple(rules) for table, rules in sorted(found.items())}
+@cache
+def _enum_values(table: str, column: str) -> tuple[str, ...]:
+    values = _ENUMS[table, column]
+    return _values(_named(values)) if isinstance(values, str) else values
 
 
-#: table -> ((name without the ``ck_<table>_`` prefix, SQL), ...): every CHECK of the schema.
-CHECKS = _checks()
+def rules_of(table: str) -> Rules:
+    """The CHECKs of one table: its enum columns' (in ``_ENUMS`` order), then the others."""
+    rules = [
+        (f"{column}_known", one_of(column, _enum_values(name, column)))
+        for name, column in _ENUMS
+        if name == table
+    ]
+    more = _AMOUNTS.get(table, ())
+    return (*rules, *(more() if callable(more) else more))
 
-for _table, _rules in CHECKS.items():
-    for _name, _sql in _rules:
-        metadata.tables[_table].append_constraint(CheckConstraint(_sql, name=_name))
+
+def add_checks(*tables: Table) -> None:
+    """Append each table's CHECKs (``ck_<table>_<name>``): called by the module that builds
+    the tables, once."""
+    for table in tables:
+        for name, sql in rules_of(table.name):
+            table.append_constraint(CheckConstraint(sql, name=name))
+
+
+def enum_columns() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(table, column) -> the values it may hold, for every enum column of the schema."""
+    return {(table, column): _enum_values(table, column) for table, column in _ENUMS}
+
+
+def every_check() -> dict[str, Rules]:
+    """table -> ((name without the ``ck_<table>_`` prefix, SQL), ...): every CHECK of the
+    schema, tables in name order."""
+    names = {table for table, _ in _ENUMS} | set(_AMOUNTS)
+    return {table: rules_of(table) for table in sorted(names)}
+
+
+def __getattr__(name: str) -> Any:
+    # ``CHECKS`` and ``ENUM_COLUMNS``, for the tests that compare them with the migrations:
+    # made when asked, so that building one table imports only its own enums
+    if name == "CHECKS":
+        return every_check()
+    if name == "ENUM_COLUMNS":
+        return enum_columns()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["console_lockouts", "console_sessions"]
 
@@ -42,3 +43,5 @@ console_lockouts = Table(
     Column("locked_until", TS),  # NULL: not locked
     CheckConstraint("failures >= 0", name="ck_console_lockouts_failures_not_negative"),
 )
+
+add_checks(console_sessions, console_lockouts)

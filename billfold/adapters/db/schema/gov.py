@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Date, ForeignKey, String, Table, Text, UniqueConstraint
 
-from billfold.adapters.db.schema import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["gov_fee_items", "gov_receipts"]
 
@@ -34,3 +35,5 @@ gov_receipts = Table(
     Column("issued_at", TS, nullable=False),
     Column("body", Text, nullable=False),  # the receipt as JSON, fixed at issue
 )
+
+add_checks(gov_fee_items, gov_receipts)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Table
 
-from billfold.adapters.db.schema import TS, metadata
+from billfold.adapters.db.schema.base import TS, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["worker_heartbeats"]
 
@@ -24,3 +25,5 @@ worker_heartbeats = Table(
     Column("started_at", TS, nullable=False),
     Column("beat_at", TS, nullable=False, index=True),
 )
+
+add_checks(worker_heartbeats)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from sqlalchemy import DDL, event
 
-from billfold.adapters.db.schema import journal_postings
+from billfold.adapters.db.schema.core import journal_postings
 
 __all__ = ["POSTGRESQL", "SQLITE", "TRIGGERS"]
 

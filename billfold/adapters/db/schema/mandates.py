@@ -16,7 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["mandate_debits", "mandates"]
 
@@ -63,3 +64,5 @@ mandate_debits = Table(
     UniqueConstraint("mandate_id", "bill_id"),
     Index(None, "status", "next_attempt_at"),
 )
+
+add_checks(mandates, mandate_debits)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, ForeignKey, String, Table, Text, UniqueConstraint
 
-from billfold.adapters.db.schema import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["pos_batches", "pos_messages", "pos_terminals"]
 
@@ -57,3 +58,5 @@ pos_messages = Table(
     Column("received_at", TS, nullable=False),
     UniqueConstraint("terminal_pk", "batch_no", "trace_no", "kind"),
 )
+
+add_checks(pos_terminals, pos_batches, pos_messages)

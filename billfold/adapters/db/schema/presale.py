@@ -21,7 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = [
     "bureau_pushes",
@@ -109,3 +110,5 @@ bureau_pushes = Table(
     Column("acked_at", TS),
     Index(None, "project_pk", "status", "seq"),
 )
+
+add_checks(presale_projects, presale_milestones, presale_contracts, escrow_entries, bureau_pushes)

@@ -16,7 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["complaint_tats", "complaints", "refund_transfers"]
 
@@ -95,3 +96,5 @@ complaint_tats = Table(
     UniqueConstraint("biller_id", "kind"),
     CheckConstraint("hours > 0", name="ck_complaint_tats_positive_hours"),
 )
+
+add_checks(refund_transfers, complaints, complaint_tats)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, String, Table
 
-from billfold.adapters.db.schema import _id, metadata
+from billfold.adapters.db.schema.base import _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = ["api_rate_limits"]
 
@@ -22,3 +23,5 @@ api_rate_limits = Table(
     Column("tokens_milli", BigInteger, nullable=False),  # tokens left x 1000, at refilled_us
     Column("refilled_us", BigInteger, nullable=False),  # Unix time in microseconds
 )
+
+add_checks(api_rate_limits)

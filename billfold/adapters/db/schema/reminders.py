@@ -21,7 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 from billfold.collection.reminder import ReminderChannel, ReminderKind, ReminderStatus
 
 __all__ = ["payer_openids", "reminder_opt_outs", "reminder_settings", "reminders"]
@@ -115,3 +116,5 @@ reminders = Table(
         name="sent_at_when_sent",
     ),
 )
+
+add_checks(reminder_settings, reminder_opt_outs, payer_openids, reminders)

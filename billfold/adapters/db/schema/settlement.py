@@ -31,7 +31,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billfold.adapters.db.schema import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.base import TS, Id, Money, _id, metadata
+from billfold.adapters.db.schema.checks import add_checks
 
 __all__ = [
     "bank_settlements",
@@ -198,4 +199,14 @@ settlement_parts = Table(
     Column("bank_name", String(200), nullable=False),
     Column("amount_fen", Money(), nullable=False),
     Column("memo", String(100), nullable=False),
+)
+
+add_checks(
+    recon_runs,
+    recon_discrepancies,
+    bank_settlements,
+    settlement_profiles,
+    settlement_batches,
+    settlement_items,
+    settlement_parts,
 )

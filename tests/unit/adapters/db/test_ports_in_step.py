@@ -125,3 +125,24 @@ def test_the_desks_repositories_are_made_on_first_use_and_forgotten_with_the_blo
         assert set(lazy) <= set(vars(uow))
     assert len(made) == len(lazy)
     assert not set(lazy) & set(vars(uow))
+
+
+def test_the_core_repositories_are_made_on_first_use_fresh_in_each_block() -> None:
+    uow = SqlUnitOfWork(create_engine("sqlite://"))
+    core = ("billers", "payers", "bills", "orders", "payments", "refunds", "journal", "outbox")
+    with uow:
+        assert not set(core) & set(vars(uow))
+        first = uow.billers
+        assert uow.billers is first and set(vars(uow)) & set(core) == {"billers"}
+        uow.commit()  # no outbox made: nothing to flush
+        assert "outbox" not in vars(uow)
+    assert not set(core) & set(vars(uow))
+    with pytest.raises(RuntimeError, match="outside its 'with' block"):
+        _ = uow.payments
+    with pytest.raises(AttributeError):
+        _ = uow.no_such_repository  # type: ignore[attr-defined]
+    with uow:
+        assert uow.billers is not first and isinstance(uow.billers, SqlBillers)
+        made = [getattr(uow, name) for name in core]
+        uow.rollback()
+    assert len(made) == len(core)

@@ -283,12 +283,16 @@ class FrameMatch:
 
     def _repeated(self) -> Any:
         """The ``seq`` of every payment or reversal line whose transaction id is listed more
-        than once: first the lines whose id's 64-bit hash is repeated (hashing the ids
-        once is far cheaper than grouping the texts), then, among those few, the texts
-        themselves, so that a collision of hashes is never taken for a repeat."""
+        than once: first the lines whose id's 64-bit hash is repeated (the hashes sorted,
+        each equal to the one before it taken: cheaper than grouping the texts, or the
+        hashes), then, among those few, the texts themselves, so that a collision of hashes
+        is never taken for a repeat."""
         import polars as pl
 
-        maybe = self.p_lines.filter(pl.col("txn").hash().is_duplicated())
+        hashes = self.p_lines.get_column("txn").hash()
+        ordered = hashes.sort()
+        twice = ordered.filter(ordered == ordered.shift(1))
+        maybe = self.p_lines.filter(hashes.is_in(twice.implode()))
         return maybe.filter(pl.col("txn").is_duplicated()).get_column("seq")
 
     def engine_only_payments(self, channel: str, merchant_id: str) -> list[EnginePayment]:

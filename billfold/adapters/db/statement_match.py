@@ -219,9 +219,9 @@ class FrameMatch:
         self.day = day
         self.day_payments = day_payments
         self.p_lines = rows.filter(pl.col("grp") == "P")
-        #: the day's payments (row numbers) that a payment or reversal line names, once
-        #: :meth:`payment_exceptions` has joined them
-        self._named_rows: Any = None
+        #: whether a payment or reversal line names each of the day's payments (a boolean
+        #: series over them), once :meth:`payment_exceptions` has joined them
+        self._named: Any = None
 
     def payment_exceptions(
         self, channel: str, check_fees: bool, source_file: str
@@ -231,7 +231,7 @@ class FrameMatch:
 
         The join with the day's payments (:func:`_day_join`) keeps only the line's ``seq``,
         the payment's id and row and whether the line is unclean: a million joined rows of
-        every compared column are never held. The payment rows it reaches are kept for
+        every compared column are never held. Which payments it reaches is kept for
         :meth:`engine_only_payments` (a line names each of them)."""
         import polars as pl
 
@@ -242,22 +242,24 @@ class FrameMatch:
         unclean = _unclean(check_fees, repeated).fill_null(True).alias("unclean")
         payments = self.day_payments.drop("biller_id").with_row_index("row")
         day = _day_join(keys, payments, unclean)
-        self._named_rows = day.get_column("row").drop_nulls()
-        found = day.filter(pl.col("unclean")).select("seq", "txn", "id")
-        unknown = found.filter(pl.col("id").is_null())
+        reached = day.get_column("row").drop_nulls()
+        # a bit per payment (not a row number per line) is all that is kept for 短款
+        self._named = pl.repeat(False, payments.height, dtype=pl.Boolean, eager=True)
+        self._named = self._named.scatter(reached, True)
+        del reached
+        found = day.filter(pl.col("unclean")).select("seq", "id")
+        del day
+        unknown = keys.join(found.filter(pl.col("id").is_null()), on="seq", how="semi")
         others = unknown.get_column("txn").unique().sort().to_list()
         if others:  # lines naming no payment of the day: of another day (跨日), or none
             elsewhere = _by_txn(self.conn, channel, self.day, others).drop("biller_id")
             if elsewhere.height:
-                named = (
-                    keys.join(unknown.select("seq"), on="seq", how="semi")
-                    .join(elsewhere, on="txn", how="left")
-                    .filter(_unclean(check_fees, repeated).fill_null(True))
+                named = unknown.join(elsewhere, on="txn", how="left").filter(
+                    _unclean(check_fees, repeated).fill_null(True)
                 )
                 found = pl.concat(
                     [found.filter(pl.col("id").is_not_null()), named.select(found.columns)]
                 )
-        found = found.select("seq", "id")
         lines = (
             self.p_lines.filter(pl.col("seq").is_in(found.get_column("seq").implode()))
             .join(found, on="seq", how="inner")
@@ -297,16 +299,11 @@ class FrameMatch:
 
     def engine_only_payments(self, channel: str, merchant_id: str) -> list[EnginePayment]:
         """The day's payments holding money that no payment or reversal line mentions."""
-
-        import polars as pl
-
-        if self._named_rows is None:
+        if self._named is None:
             held = self._held(channel, merchant_id)
             missing = held.join(self.p_lines.select("txn"), on="txn", how="anti")
-        else:  # the rows payment_exceptions' join reached: no second join of the texts
-            named = pl.repeat(False, self.day_payments.height, dtype=pl.Boolean, eager=True)
-            named = named.scatter(self._named_rows, True)
-            missing = self._held(channel, merchant_id, ~named)
+        else:  # the payments payment_exceptions' join reached: no second join of the texts
+            missing = self._held(channel, merchant_id, ~self._named)
         ids = sorted(int(i) for i in missing.get_column("id").to_list())
         return sorted(_payments_by_id(self.conn, ids), key=lambda p: p.id)
 
@@ -345,7 +342,7 @@ def _key() -> Any:
 
 def _day_join(keys: Any, payments: Any, unclean: Any) -> Any:
     """The payment and reversal lines (``keys``) left-joined with the day's payments on the
-    transaction id: ``seq``, ``txn``, the payment's ``id`` and ``row``, and ``unclean``.
+    transaction id: ``seq``, the payment's ``id`` and ``row``, and ``unclean``.
 
     Joined by the ids' 64-bit hashes (:func:`_key`), which is 4× cheaper than by their texts
     (a million × a million: 0.07 s against 0.30 s). It is the join by the texts whenever no
@@ -354,7 +351,7 @@ def _day_join(keys: Any, payments: Any, unclean: Any) -> Any:
     ids share a hash. If any does — a collision — the join is made again by the texts."""
     import polars as pl
 
-    columns = ("seq", "txn", "id", "row", unclean)
+    columns = ("seq", "id", "row", unclean)
     # a payment met whose id is another (or none: its hash is a null's)
     other = pl.col("row").is_not_null() & pl.col("txn_p").ne_missing(pl.col("txn"))
     hashed = (

@@ -143,7 +143,8 @@ def _reconcile(
         errors = _stage(uow, statement, channel, name)
         sha, _ = hashing.result()
         summary = uow.statements.summary()
-        scope = run_scope(uow.recon, channel, day, statement.merchant_id, summary.merchants)
+        paying = uow.statements.paying_billers()
+        scope = run_scope(uow.recon, channel, day, statement.merchant_id, summary.merchants, paying)
         head = RunHeader(
             RunKind.CHANNEL, channel, scope.merchant, day, statement.format, name, sha,
             scope.timezone, _checks_fees(statement),

@@ -57,6 +57,12 @@ class StatementStaging(Protocol):
         """The staged statement's totals groups and the merchant ids its lines name."""
         ...
 
+    def paying_billers(self) -> list[int] | None:
+        """The billers with a payment of the run's channel and business date, when staging
+        read the day's payments anyway (``None``: ask :meth:`ReconRepository.channel_billers`
+        to look them up)."""
+        ...
+
     def payment_exceptions(
         self, channel: str, day: date, check_fees: bool, source_file: str
     ) -> list[tuple[StatementLine, EnginePayment | None]]:
@@ -116,7 +122,9 @@ class ReconRepository(Protocol):
     # -- scope
     def merchant_billers(self, channel: str, merchant_id: str) -> list[tuple[int, str]]: ...
 
-    def channel_billers(self, channel: str, day: date) -> list[tuple[int, str]]: ...
+    def channel_billers(
+        self, channel: str, day: date, paying: Sequence[int] | None = None
+    ) -> list[tuple[int, str]]: ...
 
     def timezones(self) -> list[str]: ...
 

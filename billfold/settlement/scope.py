@@ -11,6 +11,7 @@ would undo real payments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,11 +29,17 @@ class Scope:
 
 
 def run_scope(
-    recon: ReconRepository, channel: str, day: date, given: str | None, named: list[str]
+    recon: ReconRepository,
+    channel: str,
+    day: date,
+    given: str | None,
+    named: list[str],
+    paying: Sequence[int] | None = None,
 ) -> Scope:
     """The run's scope; refuses a merchant id no biller has, and an ambiguous scope.
-    ``named``: distinct merchant ids the statement's lines name (up to three)."""
-    merchant = _merchant(recon, channel, day, given, named)
+    ``named``: distinct merchant ids the statement's lines name (up to three); ``paying``:
+    the billers with a payment on the channel that day, if already known."""
+    merchant = _merchant(recon, channel, day, given, named, paying)
     zones = (
         sorted({tz for _, tz in recon.merchant_billers(channel, merchant)})
         if merchant
@@ -42,7 +49,12 @@ def run_scope(
 
 
 def _merchant(
-    recon: ReconRepository, channel: str, day: date, given: str | None, named: list[str]
+    recon: ReconRepository,
+    channel: str,
+    day: date,
+    given: str | None,
+    named: list[str],
+    paying: Sequence[int] | None,
 ) -> str:
     if given is not None:
         if given and not recon.merchant_billers(channel, given):
@@ -53,7 +65,7 @@ def _merchant(
         return given
     if len(named) == 1 and recon.merchant_billers(channel, named[0]):
         return named[0]
-    billers = recon.channel_billers(channel, day)
+    billers = recon.channel_billers(channel, day, paying)
     merchants = sorted({m for _, m in billers})
     if len({b for b, _ in billers}) > 1 and (len(merchants) > 1 or merchants == [""]):
         raise InvalidInput(_ambiguous(channel, named, len({b for b, _ in billers}), merchants))

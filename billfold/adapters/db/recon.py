@@ -250,21 +250,33 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         ).all()
         return [(int(r[0]), str(r[1])) for r in rows]
 
-    def channel_billers(self, channel: str, day: date) -> list[tuple[int, str]]:
+    def channel_billers(
+        self, channel: str, day: date, paying: Sequence[int] | None = None
+    ) -> list[tuple[int, str]]:
         """(biller id, merchant id) of every biller that takes ``channel`` or has a payment
         on it on ``day``; the merchant id is '' when the biller's configuration names none
-        (or it has none)."""
+        (or it has none). ``paying``: the billers with a payment on it that day, when the
+        caller has them (the day's payments read for the matching): not looked up again."""
         cc = t.channel_configs.c
         configured = self.conn.execute(
             select(cc.biller_id, cc.merchant_id).where(cc.channel == channel)
         ).all()
         found = {(int(b), str(m or "")) for b, m in configured}
         known = {b for b, _ in found}
-        paying = self.conn.execute(
-            select(_P.c.biller_id)
-            .where(_P.c.channel == channel, _P.c.business_date == day, _P.c.biller_id.is_not(None))
-            .distinct()
-        ).scalars()
+        if paying is None:
+            paying = (
+                self.conn.execute(
+                    select(_P.c.biller_id)
+                    .where(
+                        _P.c.channel == channel,
+                        _P.c.business_date == day,
+                        _P.c.biller_id.is_not(None),
+                    )
+                    .distinct()
+                )
+                .scalars()
+                .all()
+            )
         found.update((int(b), "") for b in paying if int(b) not in known)
         return sorted(found)
 

@@ -429,6 +429,12 @@ class SqlStatements:
             self._summary = table_summary(self.conn)
         return self._summary
 
+    def paying_billers(self) -> list[int] | None:
+        """The billers with a payment of the run's channel and day, from the payments read
+        for a statement matched in polars (a ``DISTINCT`` over the day's payments, 0.2 s of
+        a million-payment run, saved); ``None`` for one in the staging table."""
+        return self._match.paying_billers() if self._match is not None else None
+
     # -- the staged statement against the engine's records ----------------------------------
     def payment_exceptions(
         self, channel: str, day: date, check_fees: bool, source_file: str

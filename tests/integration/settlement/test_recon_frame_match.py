@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from recon_fixtures import DAY, Desk, wx_bill, wx_payment, wx_refund  # type: ignore[import-not-found]
 from sqlalchemy import delete, select
+from structlog.testing import capture_logs
 
 from billfold.adapters.db import sqlite_columns, statement_match
 from billfold.adapters.db import statement_ingest as recon_ingest
@@ -78,10 +79,17 @@ def _stored(desk: Desk, run_id: int) -> tuple[dict[str, Any], list[dict[str, Any
     return run, found
 
 
+@pytest.mark.parametrize("collide", [False, True], ids=["hashes", "colliding-hashes"])
 def test_a_run_matched_in_polars_stores_what_the_sql_joins_store(
-    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collide: bool
 ) -> None:
     path = _mixed(desk, tmp_path)
+    if collide:  # every id of a length shares its join key: the join by the texts is taken
+        import polars as pl
+
+        monkeypatch.setattr(
+            statement_match, "_key", lambda: pl.col("txn").str.len_bytes().cast(pl.UInt64)
+        )
     frames: list[object] = []
     made = statement_match.FrameMatch.__init__
 
@@ -101,8 +109,11 @@ def test_a_run_matched_in_polars_stores_what_the_sql_joins_store(
     in_sql = run()
     assert frames == []  # the streaming parser, the staging table and its joins
     monkeypatch.setattr(recon_ingest, "COLUMNAR_THRESHOLD", 0)
-    in_polars = run()
+    with capture_logs() as logs:
+        in_polars = run()
     assert len(frames) == 1  # read column by column, matched in polars
+    texts = [e for e in logs if e["event"].startswith("two transaction ids share a hash")]
+    assert len(texts) == int(collide)
 
     codes = [row["code"] for row in in_sql[1]]
     assert sorted(codes) == sorted(

@@ -8,6 +8,8 @@ bills — good rows, every bad row, GBK, a byte order mark, CSV-quoted values, t
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -176,3 +178,30 @@ def test_without_polars_every_file_is_left_to_the_streaming_parser(
     assert _columnar(BILL.encode(), None) is None
     lines, errors = _streamed(BILL.encode(), None)
     assert len(lines) == 2 and errors == []
+
+
+#: A fresh interpreter: what polars' allocator will read once billfold's reader is imported.
+_ALLOCATOR_PROBE = (
+    "import os, sys\n"
+    "assert 'polars' not in sys.modules\n"
+    "from billfold.settlement.parsers import columnar\n"
+    "print(os.environ.get(columnar.ALLOCATOR_ENV))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "seen"),
+    [(None, "dirty_decay_ms:500,muzzy_decay_ms:0"), ("dirty_decay_ms:0", "dirty_decay_ms:0")],
+)
+def test_polars_allocator_returns_freed_pages_soon_unless_the_operator_says_otherwise(
+    given: str | None, seen: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", _ALLOCATOR_PROBE], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == seen

@@ -155,28 +155,14 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         r = st.recon_runs.c
         row = self.conn.execute(
             select(st.recon_runs)
-            .where(
-                r.kind == kind.value,
-                r.channel == channel,
-                r.business_date == day,
-                r.file_sha256 == sha256,
-                r.status == RunStatus.CURRENT.value,
-            )
+            .where(*_current_runs(kind, channel, day), r.file_sha256 == sha256)
             .order_by(r.id)
         ).first()
         return _run(row)
 
     def any_current(self, kind: RunKind, channel: str, day: date) -> bool:
-        r = st.recon_runs.c
         found = self.conn.execute(
-            select(r.id)
-            .where(
-                r.kind == kind.value,
-                r.channel == channel,
-                r.business_date == day,
-                r.status == RunStatus.CURRENT.value,
-            )
-            .limit(1)
+            select(st.recon_runs.c.id).where(*_current_runs(kind, channel, day)).limit(1)
         ).first()
         return found is not None
 
@@ -477,4 +463,15 @@ def _refund(row: Any) -> EngineRefund:
         status=row.status,
         channel_refund_id=row.channel_refund_id,
         biller_id=row.pay_biller,
+    )
+
+
+def _current_runs(kind: RunKind, channel: str, day: date) -> tuple[Any, ...]:
+    """The conditions of a current run of ``kind`` on ``channel`` and ``day``, any merchant."""
+    r = st.recon_runs.c
+    return (
+        r.kind == kind.value,
+        r.channel == channel,
+        r.business_date == day,
+        r.status == RunStatus.CURRENT.value,
     )

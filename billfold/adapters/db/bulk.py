@@ -6,8 +6,9 @@ work began. On SQLite the values are converted here as SQLAlchemy's types would 
 (UTC timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff``, dates ISO, booleans 0/1) — only the
 columns of those types, looked up once per statement; psycopg adapts Python values itself.
 
-On PostgreSQL the rows that should all be new (an import's bills and items) go by ``COPY
-… FROM STDIN`` instead, falling back to the executemany when a row collides.
+On PostgreSQL the rows that should all be new (an import's bills and items, a
+reconciliation's discrepancies) go by ``COPY … FROM STDIN`` instead, falling back to the
+executemany when a row collides.
 
 Why a second way to run SQL (STYLE 16): SQLAlchemy's ``executemany`` (and insertmanyvalues)
 processes every parameter of every row through its type machinery; for an import of
@@ -132,14 +133,24 @@ def insert_many(
 
 
 def _copy(conn: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-    table = statement.table.name
+    """The rows by ``COPY``, each value of a column whose type binds it (a UTC timestamp, a
+    boolean) bound as SQLAlchemy would bind it in an ``INSERT``; the others as they are."""
+    table = statement.table
     keys = tuple(rows[0])
+    binds = [
+        (position, bind)
+        for position, key in enumerate(keys)
+        if (bind := table.c[key].type.bind_processor(conn.dialect)) is not None
+    ]
     columns = ", ".join(f'"{key}"' for key in keys)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row([row[key] for key in keys])
+                line = [row[key] for key in keys]
+                for position, bind in binds:
+                    line[position] = bind(line[position])
+                copy.write_row(line)
     finally:
         cursor.close()
 

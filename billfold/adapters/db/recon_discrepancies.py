@@ -3,12 +3,13 @@ with a conditional update (part of :class:`billfold.adapters.db.recon.SqlRecon`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from billfold.adapters.db.bulk import insert_many
 from billfold.adapters.db.schema import settlement as st
 from billfold.settlement.discrepancy import Action, Code, Discrepancy, DiscrepancyStatus
 
@@ -23,8 +24,8 @@ class SqlDiscrepancies:
         self, run_id: int, found: Sequence[Discrepancy], now: datetime, resolver: str
     ) -> None:
         rows = [_discrepancy_row(run_id, d, now, resolver) for d in found]
-        if self.postgresql and rows:
-            _copy(self.conn, rows)
+        if self.postgresql:  # by COPY: 1,200 rows in a few ms, not 0.12 s of INSERTs
+            insert_many(self.conn, st.recon_discrepancies.insert(), rows, copy=True)
             return
         for i in range(0, len(rows), 5000):
             self.conn.execute(st.recon_discrepancies.insert(), rows[i : i + 5000])
@@ -142,27 +143,6 @@ _LIMITS = {
     "refund_no": 64,
     "counterparty": 128,
 }
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _copy(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL: ``rows`` in their order through ``COPY`` (ids from the table's sequence,
-    in that order, as an ``INSERT`` of them gives), each value as the column's type binds
-    it. A multi-row ``INSERT`` of a million-line run's 1,200 discrepancies cost 0.12 s of
-    wall; the ``COPY``, a few ms."""
-    table = st.recon_discrepancies
-    columns = [c for c in table.columns if c.name != "id"]
-    binds: list[Callable[[Any], Any]] = [
-        c.type.bind_processor(conn.dialect) or _as_is for c in columns
-    ]
-    names = ", ".join(c.name for c in columns)
-    raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([bind(row.get(c.name)) for c, bind in zip(columns, binds, strict=True)])
 
 
 def _discrepancy_row(run_id: int, d: Discrepancy, now: datetime, resolver: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Command-line values the benchmark scripts share (each script runs on its own as
-``python benchmarks/<name>.py``, so this module sits beside them on ``sys.path``)."""
+"""Command-line values and the machine's load, which the benchmark scripts share (each script
+runs on its own as ``python benchmarks/<name>.py``, so this module sits beside them on
+``sys.path``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 
-__all__ = ["BACKENDS", "backends", "count", "pg_url"]
+__all__ = ["BACKENDS", "backends", "count", "load", "pg_url"]
 
 #: The databases a benchmark runs on.
 BACKENDS = ("sqlite", "postgresql")
@@ -47,3 +48,9 @@ def pg_url(given: str | None) -> str | None:
     return (
         given or os.environ.get("BILLFOLD_BENCH_PG_URL") or os.environ.get("BILLFOLD_TEST_PG_URL")
     )
+
+
+def load() -> str:
+    """The load average over 1, 5 and 15 minutes, as the benchmarks print it."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"

@@ -175,11 +175,6 @@ def base_cases(billfold: list[str]) -> list[Case]:
     ]  # fmt: skip
 
 
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
-
-
 def report(cases: Sequence[Case], repeat: int) -> None:
     print(f"{'case':<44}{'wall med':>9}{'min':>7}{'cpu med':>9}{'min':>7}  target")
     for case in cases:
@@ -239,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(repeat):
             for case in cases:
                 run_once(case, env)
-        print(f"machine: {os.cpu_count()} CPUs; load average {load()} (1, 5, 15 min)")
+        print(f"machine: {os.cpu_count()} CPUs; load average {_shared.load()} (1, 5, 15 min)")
         print(f"billfold: {' '.join(billfold)}")
         report(cases, repeat)
     problems = [(c.name, p) for c in cases for p in c.problems]

@@ -646,7 +646,8 @@ def run_backend(backend: str, url: str, plan: Plan, fmt: str, tmp: Path) -> Outc
 def report(outcomes: Sequence[Outcome], plan: Plan, fmt: str) -> None:
     print()
     print(f"format {fmt}; {plan.k} seeded discrepancies of each of {len(KINDS)} kinds")
-    print(f"machine: {os.cpu_count()} CPUs; load average {load()}; billfold {billfold_reader()}")
+    cpus, reader = os.cpu_count(), billfold_reader()
+    print(f"machine: {cpus} CPUs; load average {_shared.load()}; billfold {reader}")
     head = (
         f"{'backend':<11}{'n':>9}  {'side':<10}{'wall s':>8}{'CPU s':>8}{'server s':>9}"
         f"{'peak MiB':>10}  notes"
@@ -708,11 +709,6 @@ def report(outcomes: Sequence[Outcome], plan: Plan, fmt: str) -> None:
         print(
             "verified: exactly the seeded discrepancies; reruns change nothing; check_books() == []"
         )
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 def billfold_reader() -> str:

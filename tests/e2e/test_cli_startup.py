@@ -107,6 +107,21 @@ def imported(*args: str) -> tuple[dict[str, object], list[str]]:
     return result, result["modules"]
 
 
+def probed(probe: str, paths: list[list[str]], timeout: float) -> dict[str, Any]:
+    """What ``probe`` (:data:`WALK_PROBE` or a variant) found for each command path: its exit
+    code and the modules it imported, by the path joined with spaces."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=json.dumps(paths),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
 def heavy_in(modules: list[str]) -> list[str]:
     return [h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in modules)]
 
@@ -232,15 +247,7 @@ def test_a_command_reading_the_database_imports_only_what_it_runs(db_url: str) -
         ["bills", "show", "nobody", "nothing", *at],
         ["db", "upgrade", *at],  # at the newest revision already: nothing to run
     ]
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_PROBE],
-        input=json.dumps(paths),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
+    found = probed(RUN_PROBE, paths, timeout=300)
     assert {path: r["code"] for path, r in found.items()} == {
         " ".join(paths[0]): 0, " ".join(paths[1]): 0, " ".join(paths[2]): 1,
         " ".join(paths[3]): 0,
@@ -286,15 +293,7 @@ def test_the_walk_finds_every_group_and_their_commands() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the probe forks one child per command")
 def test_every_groups_and_commands_help_imports_nothing_heavy() -> None:
     paths = every_command_path()
-    done = subprocess.run(
-        [sys.executable, "-c", WALK_PROBE],
-        input=json.dumps(paths),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
+    found = probed(WALK_PROBE, paths, timeout=600)
     assert len(found) == len(paths)
     failed = {path: result["code"] for path, result in found.items() if result["code"] != 0}
     assert failed == {}
@@ -312,13 +311,5 @@ def test_the_walk_probe_sees_a_heavy_import() -> None:
     """The check above can fail: a command that imports the engine is reported."""
     probe = WALK_PROBE.replace(" main()\n", " import billfold.engine; main()\n", 1)
     assert probe != WALK_PROBE
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        input=json.dumps([["db"]]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)["db"]
+    result = probed(probe, [["db"]], timeout=120)["db"]
     assert "billfold.engine" in heavy_in(result["modules"])

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, select, update
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.bulk import dialect_insert, insert_many
+from billfold.adapters.db.bulk import among, dialect_insert, insert_many
 from billfold.adapters.db.fastpath import DriverResult, run_read, run_write, send_read
 from billfold.collection.payer import IdentifierKind, Payer
 from billfold.errors import Conflict
@@ -28,9 +28,6 @@ from billfold.merchants.biller import (
     SubUnitKind,
 )
 from billfold.merchants.fees import FeeKind, FeeRule
-
-#: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
-_IN_CHUNK = 2000
 
 
 @cache
@@ -355,11 +352,10 @@ class SqlPayers:
         c = t.payers.c
         identifiers = sorted({identifier for _, identifier in wanted})
         found: dict[tuple[IdentifierKind, str], Payer] = {}
-        for start in range(0, len(identifiers), _IN_CHUNK):
+        for among_them in among(self.conn, c.identifier, identifiers):
             rows = self.conn.execute(
                 select(c.id, c.id_kind, c.identifier, c.name, c.phone, c.id_number).where(
-                    c.biller_id == biller_id,
-                    c.identifier.in_(identifiers[start : start + _IN_CHUNK]),
+                    c.biller_id == biller_id, among_them
                 )
             )
             for row in rows:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, select, text, update
 
 from billfold.adapters.db import schema as t
-from billfold.adapters.db.bulk import dialect_insert, insert_many
+from billfold.adapters.db.bulk import among, dialect_insert, insert_many
 from billfold.adapters.db.fastpath import (
     DriverResult,
     as_date,
@@ -131,8 +131,6 @@ _STATISTICS = (
     "SELECT c.reltuples, s.n_live_tup FROM pg_class c "
     "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'bills'::regclass"
 )
-#: How many values one ``IN (…)`` carries (well under SQLite's 32,766 parameters).
-_IN_CHUNK = 2000
 
 
 @cache
@@ -235,11 +233,9 @@ class SqlBills:
         """``bill_no -> (id, content_hash)`` of the stored bills among ``bill_nos``."""
         b = t.bills.c
         found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(bill_nos), _IN_CHUNK):
+        for wanted in among(self.conn, b.bill_no, bill_nos):
             rows = self.conn.execute(
-                select(b.id, b.bill_no, b.content_hash).where(
-                    b.biller_id == biller_id, b.bill_no.in_(bill_nos[start : start + _IN_CHUNK])
-                )
+                select(b.id, b.bill_no, b.content_hash).where(b.biller_id == biller_id, wanted)
             )
             found.update((row.bill_no, (int(row.id), row.content_hash)) for row in rows)
         return found
@@ -549,13 +545,11 @@ class SqlBills:
         return found[0] if found else None
 
     def content_hashes(self, biller_id: int, bill_nos: Iterable[str]) -> dict[str, str]:
-        wanted = list(set(bill_nos))
         result: dict[str, str] = {}
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
+        for wanted in among(self.conn, t.bills.c.bill_no, list(set(bill_nos))):
             for row in self.conn.execute(
                 select(t.bills.c.bill_no, t.bills.c.content_hash).where(
-                    t.bills.c.biller_id == biller_id, t.bills.c.bill_no.in_(chunk)
+                    t.bills.c.biller_id == biller_id, wanted
                 )
             ):
                 result[row.bill_no] = row.content_hash

@@ -20,7 +20,7 @@ with the same predicates in polars (:mod:`.statement_match`), and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from billfold.adapters.db import schema as t
+from billfold.adapters.db.bulk import among
 from billfold.adapters.db.recon_bank import SqlBankLeg
 from billfold.adapters.db.recon_discrepancies import SqlDiscrepancies
 from billfold.adapters.db.schema import settlement as st
@@ -78,12 +79,6 @@ stage = Table(
 
 _P = t.payments
 _HOLDING = sorted(HOLDING)
-_IN_CHUNK = 500
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), _IN_CHUNK):
-        yield values[i : i + _IN_CHUNK]
 
 
 def _payment(row: Any, prefix: str = "p_") -> EnginePayment | None:
@@ -353,15 +348,11 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         d = st.recon_discrepancies.c
         r = st.recon_runs.c
         found: set[int] = set()
-        for chunk in _chunks(list(payment_ids)):
+        for wanted in among(self.conn, d.payment_id, list(payment_ids)):
             q = (
                 select(d.payment_id)
                 .join(st.recon_runs, r.id == d.run_id)
-                .where(
-                    d.code == Code.CROSS_DAY.value,
-                    r.status == RunStatus.CURRENT.value,
-                    d.payment_id.in_(chunk),
-                )
+                .where(d.code == Code.CROSS_DAY.value, r.status == RunStatus.CURRENT.value, wanted)
             )
             if run_id is not None:
                 q = q.where(r.id != run_id)
@@ -382,8 +373,8 @@ class SqlRecon(SqlDiscrepancies, SqlBankLeg):
         ).join(_P, _P.c.id == r.payment_id)
         seen: dict[int, EngineRefund] = {}
         for column, values in ((r.refund_no, refund_nos), (r.channel_refund_id, channel_ids)):
-            for chunk in _chunks(sorted(set(values))):
-                q = base.where(_P.c.channel == channel, column.in_(chunk))
+            for wanted in among(self.conn, column, sorted(set(values))):
+                q = base.where(_P.c.channel == channel, wanted)
                 for row in self.conn.execute(q):
                     seen[int(row.id)] = _refund(row)
         return list(seen.values())

@@ -11,7 +11,7 @@ work hit all of them alike; the median and the fastest run are printed. Before t
 modules are compiled to bytecode (``compileall``), as installing a wheel does and as the
 yardsticks' libraries are: a warm-up run does not write it where ``PYTHONDONTWRITEBYTECODE``
 is set, and an editable install would then compile every module it imports on every start
-(about a tenth of a command's time on the development machine).
+(about a seventh of a listing's time on the development machine).
 
 Yardsticks (what billfold cannot be faster than):
 

@@ -84,7 +84,9 @@ def test_the_payers_of_an_import_are_read_back_in_as_few_statements(conn: Connec
     payers = [Payer(IdentifierKind.ACCOUNT_NO, f"H{i:05d}") for i in range(2 * IN_CHUNK + 500)]
     biller_id = _biller_id(conn)
     with _selects(conn, "payers") as selects:
-        stored = SqlPayers(conn).ensure_many(biller_id, payers, datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
+        stored = SqlPayers(conn).ensure_many(
+            biller_id, payers, datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+        )
     assert len(selects) == (1 if conn.dialect.name == "postgresql" else 3)
     assert len(stored) == len(payers)
     assert len({payer.id for payer in stored.values()}) == len(payers)

@@ -24,6 +24,19 @@ from billfold.settlement.discrepancy import Code
 pytest.importorskip("polars")
 
 
+def _instances(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[object]:
+    """Every instance of ``cls`` made while the test runs, in order (its ``__init__`` spied)."""
+    made: list[object] = []
+    init = cls.__init__
+
+    def spy(self: Any, *args: Any) -> None:
+        made.append(self)
+        init(self, *args)
+
+    monkeypatch.setattr(cls, "__init__", spy)
+    return made
+
+
 def _mixed(desk: Desk, tmp_path: Path) -> Path:
     desk.school()
     o = desk.orders(*["100.00"] * 8, "50.00", "30.00")
@@ -90,14 +103,7 @@ def test_a_run_matched_in_polars_stores_what_the_sql_joins_store(
         monkeypatch.setattr(
             statement_match, "_key", lambda: pl.col("txn").str.len_bytes().cast(pl.UInt64)
         )
-    frames: list[object] = []
-    made = statement_match.FrameMatch.__init__
-
-    def spy(self: Any, *args: Any) -> None:
-        frames.append(self)
-        made(self, *args)
-
-    monkeypatch.setattr(statement_match.FrameMatch, "__init__", spy)
+    frames = _instances(monkeypatch, statement_match.FrameMatch)
 
     def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         result = desk.recon.reconcile(
@@ -174,14 +180,7 @@ def test_on_sqlite_a_child_process_reads_the_payments_and_the_run_is_the_same(
     pytest.importorskip("adbc_driver_sqlite")
     path = _mixed(desk, tmp_path)
     monkeypatch.setattr(recon_ingest, "COLUMNAR_THRESHOLD", 0)
-    children: list[object] = []
-    made = sqlite_columns.ChildRead.__init__
-
-    def spy(self: Any, *args: Any) -> None:
-        children.append(self)
-        made(self, *args)
-
-    monkeypatch.setattr(sqlite_columns.ChildRead, "__init__", spy)
+    children = _instances(monkeypatch, sqlite_columns.ChildRead)
     by_child = _polars_run(desk, path)
     assert len(children) == 1
     monkeypatch.setattr(sqlite_columns, "available", lambda: False)
